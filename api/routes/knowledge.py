@@ -1,0 +1,210 @@
+"""Admin API for the knowledge the agent uses: business rules, add-ons, FAQs, offers."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from fastapi import APIRouter, Response, status
+
+from api.deps import AdminUser, CurrentUser, Knowledge, Session
+from knowledge import repository as repo
+from knowledge.errors import NotFound
+from knowledge.models import AddonItem, BusinessRule, FaqItem, SeasonalOffer
+from knowledge.schemas import (
+    AddonCreate,
+    AddonUpdate,
+    AddonView,
+    FaqCreate,
+    FaqUpdate,
+    FaqView,
+    OfferCreate,
+    OfferUpdate,
+    OfferView,
+    RuleCreate,
+    RuleUpdate,
+    RuleVersionView,
+    RuleView,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["knowledge"])
+
+T = TypeVar("T")
+NO_CONTENT = Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _found(value: T | None, label: str, ident: int) -> T:
+    if value is None:
+        raise NotFound(f"no {label} with id {ident}")
+    return value
+
+
+# ---- business rules ---------------------------------------------------------------------
+
+
+@router.get("/business-rules")
+async def list_rules(_: CurrentUser, session: Session) -> list[RuleView]:
+    return [RuleView.model_validate(r) for r in await repo.all_rules(session)]
+
+
+@router.get("/business-rules/{rule_id}")
+async def get_rule(rule_id: int, _: CurrentUser, session: Session) -> RuleView:
+    rule = _found(await repo.get(session, BusinessRule, rule_id), "business rule", rule_id)
+    return RuleView.model_validate(rule)
+
+
+@router.post("/business-rules", status_code=status.HTTP_201_CREATED)
+async def create_rule(
+    data: RuleCreate, user: AdminUser, session: Session, knowledge: Knowledge
+) -> RuleView:
+    rule = await knowledge.create_rule(session, data, actor=user.name)
+    view = RuleView.model_validate(rule)
+    await session.commit()
+    return view
+
+
+@router.put("/business-rules/{rule_id}")
+async def update_rule(
+    rule_id: int, data: RuleUpdate, user: AdminUser, session: Session, knowledge: Knowledge
+) -> RuleView:
+    rule = await knowledge.update_rule(session, rule_id, data, actor=user.name)
+    view = RuleView.model_validate(rule)
+    await session.commit()
+    return view
+
+
+@router.delete("/business-rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_rule(
+    rule_id: int, _: AdminUser, session: Session, knowledge: Knowledge
+) -> Response:
+    await knowledge.delete_rule(session, rule_id)
+    await session.commit()
+    return NO_CONTENT
+
+
+@router.get("/business-rules/{rule_id}/versions")
+async def rule_versions(
+    rule_id: int, _: CurrentUser, session: Session, knowledge: Knowledge
+) -> list[RuleVersionView]:
+    history = await knowledge.rule_history(session, rule_id)
+    return [RuleVersionView.model_validate(v) for v in history]
+
+
+# ---- add-ons ----------------------------------------------------------------------------
+
+
+@router.get("/menu/addons")
+async def list_addons(_: CurrentUser, session: Session) -> list[AddonView]:
+    return [AddonView.model_validate(a) for a in await repo.addons(session)]
+
+
+@router.get("/menu/addons/{addon_id}")
+async def get_addon(addon_id: int, _: CurrentUser, session: Session) -> AddonView:
+    addon = _found(await repo.get(session, AddonItem, addon_id), "add-on", addon_id)
+    return AddonView.model_validate(addon)
+
+
+@router.post("/menu/addons", status_code=status.HTTP_201_CREATED)
+async def create_addon(
+    data: AddonCreate, _: AdminUser, session: Session, knowledge: Knowledge
+) -> AddonView:
+    view = AddonView.model_validate(await knowledge.create_addon(session, data))
+    await session.commit()
+    return view
+
+
+@router.put("/menu/addons/{addon_id}")
+async def update_addon(
+    addon_id: int, data: AddonUpdate, _: AdminUser, session: Session, knowledge: Knowledge
+) -> AddonView:
+    view = AddonView.model_validate(await knowledge.update_addon(session, addon_id, data))
+    await session.commit()
+    return view
+
+
+@router.delete("/menu/addons/{addon_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_addon(
+    addon_id: int, _: AdminUser, session: Session, knowledge: Knowledge
+) -> Response:
+    await knowledge.delete_addon(session, addon_id)
+    await session.commit()
+    return NO_CONTENT
+
+
+# ---- FAQs -------------------------------------------------------------------------------
+
+
+@router.get("/faqs")
+async def list_faqs(_: CurrentUser, session: Session) -> list[FaqView]:
+    return [FaqView.model_validate(f) for f in await repo.faqs(session)]
+
+
+@router.get("/faqs/{faq_id}")
+async def get_faq(faq_id: int, _: CurrentUser, session: Session) -> FaqView:
+    faq = _found(await repo.get(session, FaqItem, faq_id), "FAQ", faq_id)
+    return FaqView.model_validate(faq)
+
+
+@router.post("/faqs", status_code=status.HTTP_201_CREATED)
+async def create_faq(
+    data: FaqCreate, _: AdminUser, session: Session, knowledge: Knowledge
+) -> FaqView:
+    view = FaqView.model_validate(await knowledge.create_faq(session, data))
+    await session.commit()
+    return view
+
+
+@router.put("/faqs/{faq_id}")
+async def update_faq(
+    faq_id: int, data: FaqUpdate, _: AdminUser, session: Session, knowledge: Knowledge
+) -> FaqView:
+    view = FaqView.model_validate(await knowledge.update_faq(session, faq_id, data))
+    await session.commit()
+    return view
+
+
+@router.delete("/faqs/{faq_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_faq(faq_id: int, _: AdminUser, session: Session, knowledge: Knowledge) -> Response:
+    await knowledge.delete_faq(session, faq_id)
+    await session.commit()
+    return NO_CONTENT
+
+
+# ---- seasonal offers --------------------------------------------------------------------
+
+
+@router.get("/offers")
+async def list_offers(_: CurrentUser, session: Session) -> list[OfferView]:
+    return [OfferView.model_validate(o) for o in await repo.offers(session)]
+
+
+@router.get("/offers/{offer_id}")
+async def get_offer(offer_id: int, _: CurrentUser, session: Session) -> OfferView:
+    offer = _found(await repo.get(session, SeasonalOffer, offer_id), "offer", offer_id)
+    return OfferView.model_validate(offer)
+
+
+@router.post("/offers", status_code=status.HTTP_201_CREATED)
+async def create_offer(
+    data: OfferCreate, _: AdminUser, session: Session, knowledge: Knowledge
+) -> OfferView:
+    view = OfferView.model_validate(await knowledge.create_offer(session, data))
+    await session.commit()
+    return view
+
+
+@router.put("/offers/{offer_id}")
+async def update_offer(
+    offer_id: int, data: OfferUpdate, _: AdminUser, session: Session, knowledge: Knowledge
+) -> OfferView:
+    view = OfferView.model_validate(await knowledge.update_offer(session, offer_id, data))
+    await session.commit()
+    return view
+
+
+@router.delete("/offers/{offer_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_offer(
+    offer_id: int, _: AdminUser, session: Session, knowledge: Knowledge
+) -> Response:
+    await knowledge.delete_offer(session, offer_id)
+    await session.commit()
+    return NO_CONTENT

@@ -1,0 +1,117 @@
+"""Engine, sessions and the unit of work; the database is PostgreSQL everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from knowledge import embedded
+from knowledge.errors import ConfigError
+from knowledge.settings import Settings
+
+
+@dataclass
+class Database:
+    """One process's handle on the database: engine, session factory, embedded server if any."""
+
+    url: str
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    server: Any = field(default=None, repr=False)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def resolve_url(settings: Settings) -> tuple[str, Any]:
+    """The database URL to use, starting the embedded server when DATABASE_URL is unset."""
+    if settings.database_url:
+        return settings.database_url, None
+    server = embedded.start_server(settings.data_dir)
+    return embedded.server_url(server), server
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The same URL in the plain form asyncpg and psycopg understand."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def describe(url: str) -> str:
+    """Where a URL points, without its password, for messages."""
+    parsed = make_url(url)
+    host = parsed.host or parsed.query.get("host") or "localhost"
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{host}{port}/{parsed.database}"
+
+
+async def ensure_database(url: str, timeout: float = 5.0) -> None:
+    """Create the URL's database if the server lacks it; fail with one line if unreachable."""
+    parsed = make_url(url)
+    try:
+        conn = await asyncpg.connect(asyncpg_dsn(url), timeout=timeout)
+    except asyncpg.InvalidCatalogNameError:
+        admin = parsed.set(database="postgres")
+        conn = await _connect_or_fail(admin.render_as_string(hide_password=False), url, timeout)
+        try:
+            await conn.execute(f'CREATE DATABASE "{parsed.database}"')
+        except asyncpg.DuplicateDatabaseError:
+            pass
+        finally:
+            await conn.close()
+        return
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise _unreachable(url, exc) from None
+    await conn.close()
+
+
+async def _connect_or_fail(dsn: str, url: str, timeout: float) -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(asyncpg_dsn(dsn), timeout=timeout)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise _unreachable(url, exc) from None
+
+
+def _unreachable(url: str, exc: BaseException) -> ConfigError:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ConfigError(f"DATABASE_URL: cannot reach the database at {describe(url)} ({reason})")
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+async def open_database(settings: Settings) -> Database:
+    """Connect (and create the database if needed); raises ConfigError when it cannot."""
+    # Starting the embedded server blocks for well under a second, once per process.
+    url, server = resolve_url(settings)
+    await ensure_database(url, timeout=settings.db_connect_timeout_seconds)
+    engine = make_engine(url)
+    return Database(
+        url=url,
+        engine=engine,
+        sessionmaker=async_sessionmaker(engine, expire_on_commit=False),
+        server=server,
+    )
+
+
+@asynccontextmanager
+async def unit_of_work(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """One transaction: commits when the block succeeds, rolls back when it raises."""
+    async with sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise

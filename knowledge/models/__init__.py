@@ -1,0 +1,36 @@
+"""ORM models, one module per group of tables; importing this registers them all."""
+
+from knowledge.models.base import Base
+from knowledge.models.catalog import (
+    AddonItem,
+    BusinessRule,
+    BusinessRuleVersion,
+    FaqItem,
+    SeasonalOffer,
+)
+from knowledge.models.conversations import (
+    ApiUser,
+    AutomatedReminder,
+    Conversation,
+    Escalation,
+    Message,
+)
+from knowledge.models.customers import Booking, Customer, CustomerSentiment, Feedback
+
+__all__ = [
+    "AddonItem",
+    "ApiUser",
+    "AutomatedReminder",
+    "Base",
+    "Booking",
+    "BusinessRule",
+    "BusinessRuleVersion",
+    "Conversation",
+    "Customer",
+    "CustomerSentiment",
+    "Escalation",
+    "FaqItem",
+    "Feedback",
+    "Message",
+    "SeasonalOffer",
+]

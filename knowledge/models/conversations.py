@@ -1,0 +1,193 @@
+"""Conversations, every message in and out, escalations and planned touchpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from knowledge.models.base import Base, created_at, in_list, updated_at
+from knowledge.models.customers import CHANNELS
+
+DIRECTIONS = ("inbound", "outbound")
+AUTHORS = ("customer", "agent", "human", "system")
+MESSAGE_STATUSES = (
+    "received",
+    "processed",
+    "pending",
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "read",
+    "undelivered",
+    "failed",
+    "simulated",
+)
+PRIORITIES = ("LOW", "MEDIUM", "HIGH", "URGENT")
+ESCALATION_STATUSES = ("open", "in_progress", "resolved", "closed")
+REMINDER_KINDS = (
+    "confirmation",
+    "7_day",
+    "4_day",
+    "menu_deadline",
+    "24_hour",
+    "on_the_way",
+    "arriving",
+    "post_event",
+)
+REMINDER_STATUSES = (
+    "pending",
+    "claimed",
+    "sent",
+    "skipped",
+    "failed",
+    "cancelled",
+    "suppressed",
+)
+ROLES = ("admin", "agent")
+
+
+class ApiUser(Base):
+    """A person who uses the console or the admin API, known by a bearer token's hash."""
+
+    __tablename__ = "api_users"
+    __table_args__ = (CheckConstraint(in_list("role", ROLES), name="role_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = created_at()
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Conversation(Base):
+    """One customer on one channel; owned by the agent (`ai`) or by a human user."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "channel"),
+        CheckConstraint(in_list("channel", CHANNELS), name="channel_known"),
+        CheckConstraint(in_list("owner", ("ai", "human")), name="owner_known"),
+        CheckConstraint(
+            "(owner = 'human') = (owner_user_id IS NOT NULL)", name="human_owner_has_user"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(20))
+    owner: Mapped[str] = mapped_column(String(10), default="ai")
+    owner_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_users.id", ondelete="SET NULL")
+    )
+    last_inbound_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+
+class Message(Base):
+    """A message in or out; a row before and after it moves."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        CheckConstraint(in_list("direction", DIRECTIONS), name="direction_known"),
+        CheckConstraint(in_list("channel", CHANNELS), name="channel_known"),
+        CheckConstraint(in_list("author", AUTHORS), name="author_known"),
+        CheckConstraint(in_list("status", MESSAGE_STATUSES), name="status_known"),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        Index("ix_messages_conversation_created", "conversation_id", "created_at"),
+        Index(
+            "ix_messages_unprocessed_inbound",
+            "created_at",
+            postgresql_where="direction = 'inbound' AND status = 'received'",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    direction: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[str] = mapped_column(String(20))
+    author: Mapped[str] = mapped_column(String(10))
+    author_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_users.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str | None] = mapped_column(String(50))
+    body: Mapped[str] = mapped_column(Text)
+    provider_message_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    status: Mapped[str] = mapped_column(String(20))
+    error_code: Mapped[str | None] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(default=0)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+
+class Escalation(Base):
+    """A case for a human: priority, reason, action required, deadline and owner."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        CheckConstraint(in_list("priority", PRIORITIES), name="priority_known"),
+        CheckConstraint(in_list("status", ESCALATION_STATUSES), name="status_known"),
+        Index(
+            "ix_escalations_open_queue",
+            "priority",
+            "deadline",
+            postgresql_where="status IN ('open', 'in_progress')",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    priority: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(255))
+    customer_request: Mapped[str | None] = mapped_column(Text)
+    action_required: Mapped[str] = mapped_column(Text)
+    deadline: Mapped[datetime]
+    assigned_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_users.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    resolution_notes: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at()
+    resolved_at: Mapped[datetime | None]
+
+
+class AutomatedReminder(Base):
+    """One planned touchpoint of a booking's journey; unique per booking and kind."""
+
+    __tablename__ = "automated_reminders"
+    __table_args__ = (
+        UniqueConstraint("booking_id", "reminder_type"),
+        CheckConstraint(in_list("reminder_type", REMINDER_KINDS), name="kind_known"),
+        CheckConstraint(in_list("status", REMINDER_STATUSES), name="status_known"),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        Index("ix_automated_reminders_due", "scheduled_at", postgresql_where="status = 'pending'"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    reminder_type: Mapped[str] = mapped_column(String(50))
+    scheduled_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    response_received: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = created_at()

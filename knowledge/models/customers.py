@@ -1,0 +1,122 @@
+"""Customers, their bookings, and what the product learns about them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from knowledge.models.base import Base, created_at, in_list, updated_at
+
+CHANNELS = ("sms", "whatsapp", "web")
+BOOKING_STATUSES = ("pending", "confirmed", "completed", "cancelled")
+REVIEW_SOURCES = ("google", "yelp", "internal")
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        CheckConstraint(r"phone ~ '^\+[1-9][0-9]{6,14}$'", name="phone_e164"),
+        CheckConstraint(in_list("preferred_channel", CHANNELS), name="channel_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(16), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    preferred_channel: Mapped[str] = mapped_column(String(20), default="sms")
+    sms_opted_out: Mapped[bool] = mapped_column(default=False)
+    whatsapp_opted_out: Mapped[bool] = mapped_column(default=False)
+    is_promoter: Mapped[bool] = mapped_column(default=False)
+    referred_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        CheckConstraint("adults >= 0", name="adults_non_negative"),
+        CheckConstraint("kids >= 0", name="kids_non_negative"),
+        CheckConstraint("toddlers >= 0", name="toddlers_non_negative"),
+        CheckConstraint("adults + kids + toddlers >= 1", name="at_least_one_guest"),
+        CheckConstraint("deposit_amount >= 0", name="deposit_non_negative"),
+        CheckConstraint("travel_miles IS NULL OR travel_miles >= 0", name="miles_non_negative"),
+        CheckConstraint("reschedule_count >= 0", name="reschedules_non_negative"),
+        CheckConstraint(in_list("status", BOOKING_STATUSES), name="status_known"),
+        Index("ix_bookings_customer_event", "customer_id", "event_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
+    event_at: Mapped[datetime]
+    address: Mapped[str] = mapped_column(Text)
+    adults: Mapped[int] = mapped_column(default=0)
+    kids: Mapped[int] = mapped_column(default=0)
+    toddlers: Mapped[int] = mapped_column(default=0)
+    proteins: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    upgrades: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    menu_selected: Mapped[bool] = mapped_column(default=False)
+    menu_provisional: Mapped[bool] = mapped_column(default=False)
+    deposit_amount: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    deposit_paid: Mapped[bool] = mapped_column(default=False)
+    travel_miles: Mapped[Decimal | None] = mapped_column(Numeric(8, 1))
+    status: Mapped[str] = mapped_column(String(20), default="confirmed")
+    access_notes: Mapped[str | None] = mapped_column(Text)
+    dietary_notes: Mapped[str | None] = mapped_column(Text)
+    reschedule_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+    @property
+    def guests(self) -> int:
+        return self.adults + self.kids + self.toddlers
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+    __table_args__ = (
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_1_to_5"),
+        CheckConstraint(
+            "review_source IS NULL OR " + in_list("review_source", REVIEW_SOURCES),
+            name="review_source_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    rating: Mapped[int]
+    feedback_text: Mapped[str | None] = mapped_column(Text)
+    review_source: Mapped[str | None] = mapped_column(String(50))
+    escalated_to_human: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = created_at()
+
+
+class CustomerSentiment(Base):
+    __tablename__ = "customer_sentiment"
+    __table_args__ = (
+        CheckConstraint(
+            "sentiment_score IS NULL OR sentiment_score BETWEEN 0 AND 1", name="score_0_to_1"
+        ),
+        CheckConstraint("last_rating IS NULL OR last_rating BETWEEN 1 AND 5", name="rating_1_to_5"),
+        CheckConstraint("total_bookings >= 0", name="bookings_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), unique=True
+    )
+    sentiment_score: Mapped[Decimal | None] = mapped_column(Numeric(3, 2))
+    last_rating: Mapped[int | None]
+    total_bookings: Mapped[int] = mapped_column(default=0)
+    is_repeat_customer: Mapped[bool] = mapped_column(default=False)
+    is_referrer: Mapped[bool] = mapped_column(default=False)
+    preferred_proteins: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    last_updated: Mapped[datetime] = updated_at()

@@ -1,0 +1,136 @@
+"""Every query on the knowledge tables; callers own the transaction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+from typing import TypeVar
+
+from sqlalchemy import Select, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowledge.models import AddonItem, BusinessRule, BusinessRuleVersion, FaqItem, SeasonalOffer
+from knowledge.models.base import Base
+
+M = TypeVar("M", bound=Base)
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+async def get(session: AsyncSession, model: type[M], ident: int, *, lock: bool = False) -> M | None:
+    return await session.get(model, ident, with_for_update=lock)
+
+
+async def all_rules(session: AsyncSession, *, active_only: bool = False) -> Sequence[BusinessRule]:
+    query = select(BusinessRule).order_by(BusinessRule.rule_type)
+    if active_only:
+        query = query.where(BusinessRule.is_active)
+    return (await session.scalars(query)).all()
+
+
+async def rule_by_type(session: AsyncSession, rule_type: str) -> BusinessRule | None:
+    query = select(BusinessRule).where(BusinessRule.rule_type == rule_type)
+    return (await session.scalars(query)).one_or_none()
+
+
+async def rule_versions(session: AsyncSession, rule_id: int) -> Sequence[BusinessRuleVersion]:
+    query = (
+        select(BusinessRuleVersion)
+        .where(BusinessRuleVersion.rule_id == rule_id)
+        .order_by(BusinessRuleVersion.version.desc())
+    )
+    return (await session.scalars(query)).all()
+
+
+async def addons(session: AsyncSession, *, available_only: bool = False) -> Sequence[AddonItem]:
+    query: Select[tuple[AddonItem]] = select(AddonItem).order_by(
+        AddonItem.display_order, AddonItem.id
+    )
+    if available_only:
+        query = query.where(AddonItem.is_available)
+    return (await session.scalars(query)).all()
+
+
+async def addon_by_slug(session: AsyncSession, slug: str) -> AddonItem | None:
+    return (await session.scalars(select(AddonItem).where(AddonItem.slug == slug))).one_or_none()
+
+
+async def faqs(session: AsyncSession, *, active_only: bool = False) -> Sequence[FaqItem]:
+    query = select(FaqItem).order_by(FaqItem.category, FaqItem.id)
+    if active_only:
+        query = query.where(FaqItem.is_active)
+    return (await session.scalars(query)).all()
+
+
+async def faq_by_question(session: AsyncSession, question: str) -> FaqItem | None:
+    query = select(FaqItem).where(func.lower(FaqItem.question) == question.lower())
+    return (await session.scalars(query)).first()
+
+
+async def offers(session: AsyncSession) -> Sequence[SeasonalOffer]:
+    query = select(SeasonalOffer).order_by(SeasonalOffer.valid_from, SeasonalOffer.id)
+    return (await session.scalars(query)).all()
+
+
+async def offers_active_on(session: AsyncSession, day: date) -> Sequence[SeasonalOffer]:
+    query = (
+        select(SeasonalOffer)
+        .where(
+            SeasonalOffer.is_active,
+            SeasonalOffer.valid_from <= day,
+            SeasonalOffer.valid_to >= day,
+        )
+        .order_by(SeasonalOffer.valid_from, SeasonalOffer.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def offer_by_title(session: AsyncSession, title: str) -> SeasonalOffer | None:
+    query = select(SeasonalOffer).where(SeasonalOffer.title == title)
+    return (await session.scalars(query)).first()
+
+
+def or_query(question: str) -> str | None:
+    """A to_tsquery text matching any word of the question (words only: nothing to escape)."""
+    words = dict.fromkeys(_WORD.findall(question.lower()))
+    return " | ".join(words) if words else None
+
+
+async def search_faqs(
+    session: AsyncSession, question: str, limit: int = 3
+) -> list[tuple[FaqItem, float]]:
+    """Active FAQs ranked by full-text relevance to the question (best first)."""
+    query_text = or_query(question)
+    if query_text is None:
+        return []
+    query = text(
+        """
+        SELECT f.id, ts_rank(f.search_vector, q, 1) AS rank
+        FROM faq_items f, to_tsquery('english', :q) q
+        WHERE f.is_active AND f.search_vector @@ q
+        ORDER BY rank DESC, f.id
+        LIMIT :limit
+        """
+    )
+    rows = (await session.execute(query, {"q": query_text, "limit": limit})).all()
+    results: list[tuple[FaqItem, float]] = []
+    for faq_id, rank in rows:
+        faq = await session.get(FaqItem, faq_id)
+        if faq is not None:
+            results.append((faq, float(rank)))
+    return results
+
+
+async def count_faq_view(session: AsyncSession, faq_id: int) -> None:
+    await session.execute(
+        update(FaqItem)
+        .where(FaqItem.id == faq_id)
+        .values(view_count=FaqItem.view_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def notify(session: AsyncSession, channel: str, payload: str) -> None:
+    """Queue a NOTIFY; PostgreSQL delivers it when the transaction commits."""
+    await session.execute(select(func.pg_notify(channel, payload)))

@@ -1,0 +1,359 @@
+"""Validated shapes of knowledge: rule values per type, admin input, and read views."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from knowledge.models.catalog import ADDON_CATEGORIES, ADDON_UNITS, DISCOUNT_TYPES, FAQ_CATEGORIES
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$", min_length=1, max_length=50)]
+Clock = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
+Priority = Literal["LOW", "MEDIUM", "HIGH", "URGENT"]
+
+AddonCategory = Literal[ADDON_CATEGORIES]  # type: ignore[valid-type]
+AddonUnit = Literal[ADDON_UNITS]  # type: ignore[valid-type]
+FaqCategory = Literal[FAQ_CATEGORIES]  # type: ignore[valid-type]
+DiscountType = Literal[DISCOUNT_TYPES]  # type: ignore[valid-type]
+
+
+class _Values(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MessagingHours(_Values):
+    start: Clock
+    end: Clock
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MessagingHours:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class BusinessValues(_Values):
+    name: ShortText
+    phone: Phone
+    team_phone: Phone
+    management_email: ShortText
+    timezone: str
+    messaging_hours: MessagingHours
+    google_review_url: AnyHttpUrl
+    yelp_review_url: AnyHttpUrl
+    feedback_form_url: AnyHttpUrl
+    agreement_url: AnyHttpUrl
+    booking_url: AnyHttpUrl
+    signature: ShortText
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not a known time zone (e.g. America/Los_Angeles)")
+        return value
+
+
+class PricingValues(_Values):
+    adult_price: Money
+    child_price: Money
+    toddler_price: Money
+    child_age_range: ShortText
+    toddler_max_age: int = Field(ge=0, le=18)
+    party_minimum: Money
+
+
+class DepositValues(_Values):
+    deposit_amount: Money
+
+
+class TravelValues(_Values):
+    travel_free_miles: int = Field(ge=0)
+    travel_fee_per_mile: Money
+
+
+class MenuValues(_Values):
+    proteins_per_person: int = Field(ge=1, le=5)
+    included_proteins: list[Slug] = Field(min_length=1)
+    protein_aliases: dict[Slug, list[Text]]
+    default_proteins: list[Slug] = Field(min_length=1)
+    menu_deadline_days: int = Field(ge=0, le=60)
+    included_items: list[Text]
+    customer_provides: list[Text]
+
+    @model_validator(mode="after")
+    def _defaults_are_included(self) -> MenuValues:
+        unknown = [p for p in self.default_proteins if p not in self.included_proteins]
+        if unknown:
+            raise ValueError(f"default_proteins not among included_proteins: {', '.join(unknown)}")
+        return self
+
+
+class CancellationValues(_Values):
+    refund_full_days: int = Field(ge=0, le=365)
+    late_cancel_days: int = Field(ge=0, le=365)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CancellationValues:
+        if self.late_cancel_days > self.refund_full_days:
+            raise ValueError("late_cancel_days must not exceed refund_full_days")
+        return self
+
+
+class ReschedulingValues(_Values):
+    free_reschedule_hours: int = Field(ge=0, le=24 * 60)
+    reschedule_fee: Money
+
+
+class ChangesValues(_Values):
+    change_window_hours: int = Field(ge=0, le=24 * 30)
+    minor_headcount_delta: int = Field(ge=0, le=1000)
+    major_headcount_pct: int = Field(ge=0, le=100)
+    headcount_free_change_days: int = Field(ge=0, le=365)
+
+
+class EventValues(_Values):
+    duration_minutes: int = Field(ge=1, le=24 * 60)
+    extended_duration_guests: int = Field(ge=1)
+    arrival_lead_minutes: ShortText
+    payment_methods: list[Text] = Field(min_length=1)
+
+
+class ReviewValues(_Values):
+    review_links_for_low_ratings: bool
+    promoter_min_rating: int = Field(ge=1, le=5)
+
+
+class EscalationValues(_Values):
+    deadline_hours: dict[Priority, Annotated[int, Field(ge=1, le=24 * 60)]]
+
+    @field_validator("deadline_hours")
+    @classmethod
+    def _every_priority(cls, value: dict[str, int]) -> dict[str, int]:
+        missing = {"LOW", "MEDIUM", "HIGH", "URGENT"} - set(value)
+        if missing:
+            raise ValueError(f"missing deadlines for {', '.join(sorted(missing))}")
+        return value
+
+
+RULE_VALUE_SCHEMAS: dict[str, type[_Values]] = {
+    "business": BusinessValues,
+    "pricing": PricingValues,
+    "deposit": DepositValues,
+    "travel": TravelValues,
+    "menu": MenuValues,
+    "cancellation": CancellationValues,
+    "rescheduling": ReschedulingValues,
+    "changes": ChangesValues,
+    "event": EventValues,
+    "reviews": ReviewValues,
+    "escalations": EscalationValues,
+}
+
+# Which rule type holds each flat rule value (e.g. reschedule_fee -> rescheduling).
+RULE_FIELD_OWNER: dict[str, str] = {
+    name: rule_type
+    for rule_type, schema in RULE_VALUE_SCHEMAS.items()
+    for name in schema.model_fields
+}
+
+
+def validate_rule_value(rule_type: str, value: dict[str, Any]) -> dict[str, Any]:
+    """Check a known rule type's values; unknown types keep free-form values.
+
+    Raises ValueError naming the first bad field, e.g. "value.reschedule_fee: …".
+    """
+    schema = RULE_VALUE_SCHEMAS.get(rule_type)
+    if schema is None:
+        return value
+    try:
+        return schema.model_validate(value).model_dump(mode="json")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in ("value", *first["loc"]))
+        raise ValueError(f"{where}: {first['msg']}") from None
+
+
+# ---- admin input ----------------------------------------------------------------------
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RuleCreate(_Input):
+    rule_type: Slug
+    title: ShortText
+    content: Text
+    value: dict[str, Any] = Field(default_factory=dict)
+    is_active: bool = True
+
+    @model_validator(mode="after")
+    def _valid_value(self) -> RuleCreate:
+        self.value = validate_rule_value(self.rule_type, self.value)
+        return self
+
+
+class RuleUpdate(_Input):
+    title: ShortText | None = None
+    content: Text | None = None
+    value: dict[str, Any] | None = None
+    is_active: bool | None = None
+
+
+class AddonCreate(_Input):
+    slug: Slug
+    name: ShortText
+    description: str | None = None
+    price: Money
+    unit: AddonUnit = "per_person"
+    category: AddonCategory
+    aliases: list[Text] = Field(default_factory=list)
+    display_order: int = Field(default=0, ge=0)
+    is_available: bool = True
+
+
+class AddonUpdate(_Input):
+    name: ShortText | None = None
+    description: str | None = None
+    price: Money | None = None
+    unit: AddonUnit | None = None
+    category: AddonCategory | None = None
+    aliases: list[Text] | None = None
+    display_order: int | None = Field(default=None, ge=0)
+    is_available: bool | None = None
+
+
+class FaqCreate(_Input):
+    question: Text
+    answer: Text
+    keywords: str = ""
+    category: FaqCategory
+    is_active: bool = True
+
+
+class FaqUpdate(_Input):
+    question: Text | None = None
+    answer: Text | None = None
+    keywords: str | None = None
+    category: FaqCategory | None = None
+    is_active: bool | None = None
+
+
+class OfferCreate(_Input):
+    title: ShortText
+    description: str = ""
+    discount_type: DiscountType
+    discount_value: Money
+    valid_from: date
+    valid_to: date
+    is_active: bool = True
+
+    @model_validator(mode="after")
+    def _dates_ordered(self) -> OfferCreate:
+        check_offer(self.discount_type, self.discount_value, self.valid_from, self.valid_to)
+        return self
+
+
+class OfferUpdate(_Input):
+    title: ShortText | None = None
+    description: str | None = None
+    discount_type: DiscountType | None = None
+    discount_value: Money | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None
+    is_active: bool | None = None
+
+
+def check_offer(discount_type: str, value: Decimal, valid_from: date, valid_to: date) -> None:
+    if valid_to < valid_from:
+        raise ValueError("valid_to: the offer must not end before it starts")
+    if discount_type == "percentage" and value > 100:
+        raise ValueError("discount_value: a percentage discount cannot exceed 100")
+
+
+# ---- read views -----------------------------------------------------------------------
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+class RuleView(_View):
+    id: int
+    rule_type: str
+    title: str
+    content: str
+    value: dict[str, Any]
+    is_active: bool
+    version: int
+    last_updated: datetime
+    updated_by: str | None
+
+
+class RuleVersionView(_View):
+    version: int
+    title: str
+    content: str
+    value: dict[str, Any]
+    is_active: bool
+    updated_by: str | None
+    valid_from: datetime
+    replaced_at: datetime | None
+    replaced_by: str | None
+
+
+class AddonView(_View):
+    id: int
+    slug: str
+    name: str
+    description: str | None
+    price: Decimal
+    unit: str
+    category: str
+    aliases: list[str]
+    display_order: int
+    is_available: bool
+    last_updated: datetime
+
+
+class FaqView(_View):
+    id: int
+    question: str
+    answer: str
+    keywords: str
+    category: str
+    view_count: int
+    helpful_count: int
+    is_active: bool
+    last_updated: datetime
+
+
+class OfferView(_View):
+    id: int
+    title: str
+    description: str
+    discount_type: str
+    discount_value: Decimal
+    valid_from: date
+    valid_to: date
+    is_active: bool

@@ -1,0 +1,113 @@
+"""Process settings, read from the environment (standard names where a standard exists)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from knowledge.errors import ConfigError
+
+_ASYNC_DRIVER = "postgresql+asyncpg"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, f"HIBACHI_{name}")
+
+
+class Settings(BaseSettings):
+    """Everything a process needs to know about its surroundings; passed in, never global."""
+
+    model_config = SettingsConfigDict(env_prefix="HIBACHI_", extra="ignore", populate_by_name=True)
+
+    env: Literal["development", "production", "test"] = "development"
+    database_url: str | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
+    data_dir: Path = Path("var")
+
+    openai_api_key: str | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(default=None, validation_alias=_env("OPENAI_BASE_URL"))
+    openai_model: str = Field(default="gpt-4o-mini", validation_alias=_env("OPENAI_MODEL"))
+    llm_timeout_seconds: float = Field(default=8.0, gt=0)
+
+    twilio_account_sid: str | None = Field(
+        default=None, validation_alias=_env("TWILIO_ACCOUNT_SID")
+    )
+    twilio_auth_token: str | None = Field(default=None, validation_alias=_env("TWILIO_AUTH_TOKEN"))
+    twilio_from_number: str | None = Field(
+        default=None, validation_alias=_env("TWILIO_FROM_NUMBER")
+    )
+    twilio_whatsapp_from: str | None = Field(
+        default=None, validation_alias=_env("TWILIO_WHATSAPP_FROM")
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", validation_alias=_env("PUBLIC_BASE_URL")
+    )
+
+    smtp_host: str | None = Field(default=None, validation_alias=_env("SMTP_HOST"))
+    smtp_port: int = Field(default=25, validation_alias=_env("SMTP_PORT"), ge=1, le=65535)
+    smtp_username: str | None = Field(default=None, validation_alias=_env("SMTP_USERNAME"))
+    smtp_password: str | None = Field(default=None, validation_alias=_env("SMTP_PASSWORD"))
+    smtp_from: str = Field(default="agent@localhost", validation_alias=_env("SMTP_FROM"))
+    smtp_starttls: bool = Field(default=False, validation_alias=_env("SMTP_STARTTLS"))
+
+    knowledge_cache_ttl_seconds: float = Field(default=5.0, ge=0)
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            url = make_url(value.strip())
+        except ArgumentError:
+            raise ValueError(
+                "must be a PostgreSQL URL like postgresql+asyncpg://user:password@host:5432/db"
+            ) from None
+        if url.get_backend_name() != "postgresql":
+            raise ValueError(
+                f"must point at PostgreSQL (got the '{url.get_backend_name()}' scheme); "
+                "for example postgresql+asyncpg://user:password@host:5432/db"
+            )
+        if not url.database:
+            raise ValueError("names no database; add one after the host, e.g. …@host:5432/hibachi")
+        return url.set(drivername=_ASYNC_DRIVER).render_as_string(hide_password=False)
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url)
+
+
+_ENV_NAMES = {
+    "database_url": "DATABASE_URL",
+    "openai_api_key": "OPENAI_API_KEY",
+    "openai_base_url": "OPENAI_BASE_URL",
+    "openai_model": "OPENAI_MODEL",
+    "twilio_account_sid": "TWILIO_ACCOUNT_SID",
+    "twilio_auth_token": "TWILIO_AUTH_TOKEN",
+    "twilio_from_number": "TWILIO_FROM_NUMBER",
+    "twilio_whatsapp_from": "TWILIO_WHATSAPP_FROM",
+    "public_base_url": "PUBLIC_BASE_URL",
+    "smtp_host": "SMTP_HOST",
+    "smtp_port": "SMTP_PORT",
+}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; a bad value raises ConfigError naming the environment variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        bare = field.upper().removeprefix("HIBACHI_")
+        if bare in _ENV_NAMES.values():
+            name = bare
+        else:
+            name = _ENV_NAMES.get(field, f"HIBACHI_{bare}")
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None

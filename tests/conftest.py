@@ -1,0 +1,151 @@
+"""Shared fixtures: one embedded PostgreSQL per run, a migrated and seeded template database,
+a rolled-back transaction per test, and databases cloned from the template when a test needs
+real commits (several connections or processes)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+
+from api.app import create_app
+from knowledge import embedded, migrate
+from knowledge.clock import FrozenClock
+from knowledge.db import Database, asyncpg_dsn, ensure_database, make_engine, unit_of_work
+from knowledge.seed import load_seed
+from knowledge.service import KnowledgeService
+from knowledge.settings import Settings
+from knowledge.users import create_user
+
+TEMPLATE = "hibachi_template"
+_clone_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix="hibachi-test-"))
+    os.chmod(data_dir, 0o755)
+    server = embedded.start_server(data_dir)
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def template_url(pg_server: Any) -> str:
+    """A database with the schema migrated and the default knowledge seeded."""
+    url = embedded.server_url(pg_server, TEMPLATE)
+    await ensure_database(url)
+    await migrate.upgrade_async(url)
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    async with unit_of_work(async_sessionmaker(engine, expire_on_commit=False)) as session:
+        await load_seed(session)
+    await engine.dispose()
+    return url
+
+
+async def clone_database(pg_server: Any, template_url: str, name: str | None = None) -> str:
+    """A fresh database copied from the template (tens of milliseconds)."""
+    name = name or f"hibachi_clone_{os.getpid()}_{next(_clone_ids)}"
+    admin = await asyncpg.connect(asyncpg_dsn(embedded.server_url(pg_server, "postgres")))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+    finally:
+        await admin.close()
+    return embedded.server_url(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+async def test_db_url(pg_server: Any, template_url: str) -> str:
+    return await clone_database(pg_server, template_url, "hibachi_test")
+
+
+@pytest.fixture(scope="session")
+async def engine(test_db_url: str) -> AsyncIterator[Any]:
+    eng = make_engine(test_db_url)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+async def connection(engine: Any) -> AsyncIterator[AsyncConnection]:
+    conn = await engine.connect()
+    outer = await conn.begin()
+    yield conn
+    await outer.rollback()
+    await conn.close()
+
+
+@pytest.fixture
+def sessionmaker(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the test's connection: their commits are savepoints, rolled back at the end."""
+    return async_sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+async def session(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    async with sessionmaker() as s:
+        yield s
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    from datetime import UTC, datetime
+
+    return FrozenClock(datetime(2026, 6, 10, 22, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def knowledge(clock: FrozenClock) -> KnowledgeService:
+    return KnowledgeService(clock=clock, ttl_seconds=5.0)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(env="test", data_dir=tmp_path)
+
+
+@pytest.fixture
+async def client(
+    settings: Settings,
+    test_db_url: str,
+    connection: AsyncConnection,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: FrozenClock,
+    knowledge: KnowledgeService,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app over ASGI, its sessions inside the test's rolled-back transaction."""
+    database = Database(url=test_db_url, engine=connection.engine, sessionmaker=sessionmaker)
+    app = create_app(settings, database=database, clock=clock, knowledge_service=knowledge)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            yield c
+
+
+async def _token(session: AsyncSession, name: str, role: str) -> str:
+    _user, token = await create_user(session, name, role)
+    await session.commit()
+    return token
+
+
+@pytest.fixture
+async def admin_headers(session: AsyncSession) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await _token(session, 'test-admin', 'admin')}"}
+
+
+@pytest.fixture
+async def agent_headers(session: AsyncSession) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await _token(session, 'test-agent', 'agent')}"}
