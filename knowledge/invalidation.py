@@ -49,6 +49,12 @@ class InvalidationListener:
         self.received += 1
         self._on_change()
 
+    @staticmethod
+    async def _until_closed(conn: asyncpg.Connection) -> None:
+        closed = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: closed.set())
+        await closed.wait()
+
     async def _run(self) -> None:
         delay = 0.5
         while True:
@@ -59,9 +65,7 @@ class InvalidationListener:
                 self._on_change()
                 self._ready.set()
                 delay = 0.5
-                closed = asyncio.Event()
-                conn.add_termination_listener(lambda _c: closed.set())
-                await closed.wait()
+                await self._until_closed(conn)
             except asyncio.CancelledError:
                 raise
             except (OSError, asyncpg.PostgresError) as exc:

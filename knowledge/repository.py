@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TypeVar
 
-from sqlalchemy import Select, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.models import AddonItem, BusinessRule, BusinessRuleVersion, FaqItem, SeasonalOffer
@@ -44,7 +44,7 @@ async def rule_versions(session: AsyncSession, rule_id: int) -> Sequence[Busines
 
 
 async def addons(session: AsyncSession, *, available_only: bool = False) -> Sequence[AddonItem]:
-    query: Select[tuple[AddonItem]] = select(AddonItem).order_by(
+    query = select(AddonItem).order_by(
         AddonItem.display_order, AddonItem.id
     )
     if available_only:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -69,7 +69,9 @@ class BusinessValues(_Values):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"'{value}' is not a known time zone (e.g. America/Los_Angeles)")
+            raise ValueError(
+                f"'{value}' is not a known time zone (e.g. America/Los_Angeles)"
+            ) from None
         return value
 
 
@@ -200,6 +202,19 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _Update(_Input):
+    """A partial edit: omitted fields stay as they are; null only where a field may be empty."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset({"description"})
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> _Update:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None and name not in self.nullable:
+                raise ValueError(f"{name}: may not be null; leave it out to keep the current value")
+        return self
+
+
 class RuleCreate(_Input):
     rule_type: Slug
     title: ShortText
@@ -213,7 +228,7 @@ class RuleCreate(_Input):
         return self
 
 
-class RuleUpdate(_Input):
+class RuleUpdate(_Update):
     title: ShortText | None = None
     content: Text | None = None
     value: dict[str, Any] | None = None
@@ -232,7 +247,7 @@ class AddonCreate(_Input):
     is_available: bool = True
 
 
-class AddonUpdate(_Input):
+class AddonUpdate(_Update):
     name: ShortText | None = None
     description: str | None = None
     price: Money | None = None
@@ -251,7 +266,7 @@ class FaqCreate(_Input):
     is_active: bool = True
 
 
-class FaqUpdate(_Input):
+class FaqUpdate(_Update):
     question: Text | None = None
     answer: Text | None = None
     keywords: str | None = None
@@ -274,7 +289,7 @@ class OfferCreate(_Input):
         return self
 
 
-class OfferUpdate(_Input):
+class OfferUpdate(_Update):
     title: ShortText | None = None
     description: str | None = None
     discount_type: DiscountType | None = None
@@ -284,10 +299,12 @@ class OfferUpdate(_Input):
     is_active: bool | None = None
 
 
-def check_offer(discount_type: str, value: Decimal, valid_from: date, valid_to: date) -> None:
+def check_offer(
+    discount_type: str, discount_value: Decimal, valid_from: date, valid_to: date
+) -> None:
     if valid_to < valid_from:
         raise ValueError("valid_to: the offer must not end before it starts")
-    if discount_type == "percentage" and value > 100:
+    if discount_type == "percentage" and discount_value > 100:
         raise ValueError("discount_value: a percentage discount cannot exceed 100")
 
 

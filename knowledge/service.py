@@ -61,7 +61,9 @@ class KnowledgeService:
 
     def __init__(self, clock: Clock | None = None, ttl_seconds: float = 5.0) -> None:
         self.clock = clock or SystemClock()
-        self._cache: TTLCache[str, Any] = TTLCache(maxsize=64, ttl=ttl_seconds, timer=time.monotonic)
+        self._cache: TTLCache[str, Any] = TTLCache(
+            maxsize=64, ttl=ttl_seconds, timer=time.monotonic
+        )
         self._generation = 0
         self.hits = 0
         self.misses = 0
@@ -122,7 +124,9 @@ class KnowledgeService:
         offers = await repo.offers_active_on(session, today)
         return Charter(
             rules=parsed,
-            policies=[PolicyText(rule_type=r.rule_type, title=r.title, content=r.content) for r in rules],
+            policies=[
+                PolicyText(rule_type=r.rule_type, title=r.title, content=r.content) for r in rules
+            ],
             addons=[AddonView.model_validate(a) for a in addons],
             offers=[OfferView.model_validate(o) for o in offers],
             today=today,
@@ -154,14 +158,13 @@ class KnowledgeService:
 
     # ---- admin writes: business rules ---------------------------------------------------
 
-    async def create_rule(self, session: AsyncSession, data: RuleCreate, actor: str) -> BusinessRule:
+    async def create_rule(
+        self, session: AsyncSession, data: RuleCreate, actor: str
+    ) -> BusinessRule:
         if await repo.rule_by_type(session, data.rule_type):
             raise Conflict(f"a rule of type '{data.rule_type}' already exists; edit it instead")
         rule = BusinessRule(**data.model_dump(), version=1, updated_by=actor)
-        session.add(rule)
-        await session.flush()
-        await self._changed(session, f"rule:{rule.id}")
-        return rule
+        return await self._add(session, rule, f"rule:{data.rule_type}")
 
     async def update_rule(
         self, session: AsyncSession, rule_id: int, data: RuleUpdate, actor: str
@@ -193,6 +196,7 @@ class KnowledgeService:
         rule.updated_by = actor
         rule.last_updated = self.clock.now()
         await session.flush()
+        await session.refresh(rule)
         await self._changed(session, f"rule:{rule.id}")
         return rule
 
@@ -241,7 +245,9 @@ class KnowledgeService:
             raise Conflict(f"an add-on with slug '{data.slug}' already exists")
         return await self._add(session, AddonItem(**data.model_dump()), "addon")
 
-    async def update_addon(self, session: AsyncSession, addon_id: int, data: AddonUpdate) -> AddonItem:
+    async def update_addon(
+        self, session: AsyncSession, addon_id: int, data: AddonUpdate
+    ) -> AddonItem:
         addon = await self._get(session, AddonItem, addon_id, "add-on")
         return await self._apply(session, addon, data.model_dump(exclude_unset=True), "addon")
 
@@ -314,4 +320,3 @@ def _validated_value(rule_type: str, value: dict[str, Any]) -> dict[str, Any]:
         return validate_rule_value(rule_type, value)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
-

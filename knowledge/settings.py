@@ -105,9 +105,6 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
         bare = field.upper().removeprefix("HIBACHI_")
-        if bare in _ENV_NAMES.values():
-            name = bare
-        else:
-            name = _ENV_NAMES.get(field, f"HIBACHI_{bare}")
+        name = bare if bare in _ENV_NAMES.values() else _ENV_NAMES.get(field, f"HIBACHI_{bare}")
         message = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"{name}: {message}") from None

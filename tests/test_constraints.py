@@ -63,7 +63,11 @@ async def _feedback(session: AsyncSession, rating: int) -> None:
 
 async def _reminder(session: AsyncSession, **kw: Any) -> None:
     booking = await make_booking(session)
-    fields: dict[str, Any] = {"booking_id": booking.id, "reminder_type": "7_day", "scheduled_at": NOW}
+    fields: dict[str, Any] = {
+        "booking_id": booking.id,
+        "reminder_type": "7_day",
+        "scheduled_at": NOW,
+    }
     session.add(AutomatedReminder(**{**fields, **kw}))
 
 
@@ -93,7 +97,9 @@ async def _duplicate_provider_id(session: AsyncSession) -> None:
 async def _duplicate_reminder(session: AsyncSession) -> None:
     booking = await make_booking(session)
     for _ in range(2):
-        session.add(AutomatedReminder(booking_id=booking.id, reminder_type="4_day", scheduled_at=NOW))
+        session.add(
+            AutomatedReminder(booking_id=booking.id, reminder_type="4_day", scheduled_at=NOW)
+        )
         await session.flush()
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncio
+from typing import Any
 
 import asyncpg
 import pytest
@@ -18,7 +17,8 @@ async def _tables(url: str) -> set[str]:
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         rows = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            "SELECT tablename FROM pg_tables"
+            " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
         )
     finally:
         await conn.close()

@@ -1,4 +1,4 @@
-"""Alembic environment: runs migrations over an async engine (NullPool, so no connection lingers)."""
+"""Alembic environment: migrations over an async engine (NullPool: no connection lingers)."""
 
 from __future__ import annotations
 

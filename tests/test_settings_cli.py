@@ -1,0 +1,114 @@
+"""Settings and the `hibachi` command: bad settings fail with one clear line, tokens print once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from typer.testing import CliRunner
+
+from api.cli import app
+from knowledge.db import make_engine
+from knowledge.errors import ConfigError
+from knowledge.models import ApiUser
+from knowledge.settings import load_settings
+from knowledge.users import hash_token
+from tests.conftest import clone_database
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class TestSettings:
+    def test_plain_postgres_urls_get_the_async_driver(self) -> None:
+        settings = load_settings(database_url="postgresql://u:p@db.internal:5432/hibachi")
+        assert settings.database_url == "postgresql+asyncpg://u:p@db.internal:5432/hibachi"
+
+    @pytest.mark.parametrize(
+        ("url", "says"),
+        [
+            ("mysql://u:p@host/db", "must point at PostgreSQL"),
+            ("not a url", "must be a PostgreSQL URL"),
+            ("postgresql://u:p@host:5432", "names no database"),
+        ],
+    )
+    def test_a_bad_database_url_names_the_setting(self, url: str, says: str) -> None:
+        with pytest.raises(ConfigError) as caught:
+            load_settings(database_url=url)
+        assert str(caught.value).startswith("DATABASE_URL: ")
+        assert says in str(caught.value)
+
+    def test_environment_names_are_the_standard_ones(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC123")
+        monkeypatch.setenv("PUBLIC_BASE_URL", "https://example.test")
+        settings = load_settings()
+        assert settings.openai_api_key == "sk-test"
+        assert settings.twilio_account_sid == "AC123"
+        assert settings.public_base_url == "https://example.test"
+        assert settings.llm_enabled
+
+
+def _hibachi(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from api.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+
+
+class TestStartupErrors:
+    @pytest.mark.parametrize(
+        ("url", "says"),
+        [
+            ("mysql://u:p@host/db", "DATABASE_URL: must point at PostgreSQL"),
+            (
+                "postgresql://u:p@127.0.0.1:1/db",
+                "DATABASE_URL: cannot reach the database at 127.0.0.1:1/db",
+            ),
+        ],
+    )
+    @pytest.mark.parametrize("command", ["serve", "migrate"])
+    def test_bad_database_fails_with_one_line(self, command: str, url: str, says: str) -> None:
+        result = _hibachi(command, DATABASE_URL=url)
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith(f"error: {says}")
+        assert "Traceback" not in result.stderr + result.stdout
+
+
+class TestUsersCommand:
+    async def test_add_prints_the_token_alone_on_the_last_line_and_stores_its_hash(
+        self, pg_server: Any, template_url: str
+    ) -> None:
+        url = await clone_database(pg_server, template_url)
+        result = _hibachi("users", "add", "kim", "--role", "admin", DATABASE_URL=url)
+        assert result.returncode == 0, result.stderr
+        token = result.stdout.strip().splitlines()[-1]
+        assert token.startswith("hib_") and " " not in token
+        engine = make_engine(url, pool_size=1)
+        async with async_sessionmaker(engine)() as session:
+            user = (await session.scalars(select(ApiUser).where(ApiUser.name == "kim"))).one()
+        await engine.dispose()
+        assert user.role == "admin"
+        assert user.token_hash == hash_token(token)
+
+    async def test_duplicate_name_is_a_clear_error(self, pg_server: Any, template_url: str) -> None:
+        url = await clone_database(pg_server, template_url)
+        assert _hibachi("users", "add", "kim", DATABASE_URL=url).returncode == 0
+        again = _hibachi("users", "add", "kim", DATABASE_URL=url)
+        assert again.returncode == 2
+        assert "already exists" in again.stderr
+
+    def test_unknown_role_is_refused(self) -> None:
+        result = CliRunner().invoke(app, ["users", "add", "kim", "--role", "root"])
+        assert result.exit_code == 2
