@@ -13,18 +13,15 @@ import asyncio
 import json
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from knowledge import migrate  # noqa: E402
-from knowledge.db import open_database, unit_of_work  # noqa: E402
-from knowledge.seed import load_seed  # noqa: E402
-from knowledge.service import KnowledgeService  # noqa: E402
-from knowledge.settings import load_settings  # noqa: E402
+from knowledge import migrate
+from knowledge.db import open_database, unit_of_work
+from knowledge.seed import load_seed
+from knowledge.service import KnowledgeService
+from knowledge.settings import load_settings
 
 QUESTIONS = [
     "how much for children",

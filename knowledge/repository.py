@@ -44,9 +44,7 @@ async def rule_versions(session: AsyncSession, rule_id: int) -> Sequence[Busines
 
 
 async def addons(session: AsyncSession, *, available_only: bool = False) -> Sequence[AddonItem]:
-    query = select(AddonItem).order_by(
-        AddonItem.display_order, AddonItem.id
-    )
+    query = select(AddonItem).order_by(AddonItem.display_order, AddonItem.id)
     if available_only:
         query = query.where(AddonItem.is_available)
     return (await session.scalars(query)).all()
