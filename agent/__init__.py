@@ -1,0 +1,1 @@
+"""The LangGraph turn graph and its nodes, and the runtime every entry point uses for a turn."""

@@ -1,0 +1,1 @@
+"""The replay harness: scenario files, a controlled clock, scores and reports."""

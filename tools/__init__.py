@@ -1,0 +1,1 @@
+"""Actions a turn may take: bookings, policy, quotes, FAQ lookup, escalations, messaging."""
