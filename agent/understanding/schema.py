@@ -1,0 +1,87 @@
+"""What understanding a message produces; the LLM path fills the same schema."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Intent = Literal[
+    "menu_selection",
+    "protein_swap",
+    "headcount_change",
+    "date_change",
+    "cancellation",
+    "rating",
+    "dietary_request",
+    "weather_concern",
+    "access_info",
+    "faq",
+    "human_request",
+    "greeting",
+    "opt_out",
+    "other",
+]
+Tone = Literal["casual", "formal", "frustrated", "anxious", "neutral"]
+Pending = Literal["cancel_choice", "rating", "menu"]
+GuestGroup = Literal["adults", "kids", "toddlers", "guests"]
+
+INTENTS: tuple[str, ...] = Intent.__args__  # type: ignore[attr-defined]
+TONES: tuple[str, ...] = Tone.__args__  # type: ignore[attr-defined]
+
+
+class GuestChange(BaseModel):
+    """A new guest count: an absolute total, or a signed change to one group."""
+
+    model_config = ConfigDict(frozen=True)
+
+    total: int | None = Field(default=None, ge=0, le=10_000)
+    delta: int | None = Field(default=None, ge=-10_000, le=10_000)
+    group: GuestGroup = "guests"
+
+
+class Entities(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    guests: GuestChange | None = None
+    proteins: list[str] = Field(default_factory=list)  # included and premium protein slugs
+    upgrades: list[str] = Field(default_factory=list)  # non-protein add-on slugs
+    rating: int | None = Field(default=None, ge=1, le=5)
+    date: date | None = None  # a target date for a date change, in the business timezone
+    choice: Literal["1", "2"] | None = None  # an answer to the pending cancel question
+    dietary: Literal["serious", "preference"] | None = None  # allergy/medical/cert vs liking
+
+
+class Request(BaseModel):
+    """One thing the customer asks for in a message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    intent: Intent
+    entities: Entities = Field(default_factory=Entities)
+
+
+class Understanding(BaseModel):
+    """Everything read from one message: its tone and its requests, in the order written."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tone: Tone
+    requests: list[Request] = Field(min_length=1)
+    source: Literal["rules", "llm"] = "rules"
+
+    @property
+    def intent(self) -> Intent:
+        return self.requests[0].intent
+
+
+class Context(BaseModel):
+    """What the reader needs besides the words: the clock, the pending question, the event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    now: datetime
+    timezone: str = "UTC"
+    pending: Pending | None = None
+    after_event: bool = False

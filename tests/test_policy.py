@@ -1,0 +1,269 @@
+"""Every row of the policy table, at its boundaries, decided from the booking and the clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.rules import rules_with, seed_addons, seed_rules
+from tools import policy
+from tools.policy import BookingView, Decision
+
+NOW = datetime(2026, 6, 10, 22, 0, tzinfo=UTC)
+RULES = seed_rules()
+ADDONS = seed_addons()
+D, H, M = timedelta(days=1), timedelta(hours=1), timedelta(minutes=1)
+
+
+def booking(until: timedelta, booked_ago: timedelta = 30 * D, **kw: Any) -> BookingView:
+    fields: dict[str, Any] = {
+        "reference": "MH-TEST1",
+        "event_at": NOW + until,
+        "created_at": NOW - booked_ago,
+        "adults": 12,
+        "kids": 3,
+        "toddlers": 0,
+        "deposit_amount": Decimal("100"),
+    }
+    return BookingView(**{**fields, **kw})
+
+
+def summary(d: Decision) -> tuple[str, str | None]:
+    return d.outcome, d.escalation.priority if d.escalation else None
+
+
+class TestCancellation:
+    @pytest.mark.parametrize(
+        ("until", "expected", "kind"),
+        [
+            (30 * D, ("handled", None), "cancel_options"),
+            (7 * D, ("handled", None), "cancel_options"),
+            (7 * D - H, ("escalated", "HIGH"), "cancel_no_refund_reschedule"),
+            (6 * D + 23 * H, ("escalated", "HIGH"), "cancel_no_refund_reschedule"),
+            (3 * D, ("escalated", "HIGH"), "cancel_no_refund_reschedule"),
+            (3 * D - M, ("escalated", "HIGH"), "cancel_late"),
+            (24 * H, ("escalated", "HIGH"), "cancel_late"),
+            (23 * H + 59 * M, ("escalated", "URGENT"), "cancel_late"),
+            (1 * H, ("escalated", "URGENT"), "cancel_late"),
+        ],
+    )
+    def test_outcome_by_time_to_event(
+        self, until: timedelta, expected: tuple[str, str | None], kind: str
+    ) -> None:
+        decision = policy.decide_cancellation(booking(until), NOW, RULES)
+        assert summary(decision) == expected
+        assert decision.kind == kind
+
+    def test_seven_days_out_offers_refund_or_reschedule_and_waits_for_the_answer(self) -> None:
+        decision = policy.decide_cancellation(booking(7 * D), NOW, RULES)
+        assert decision.pending == "cancel_choice"
+        assert decision.facts["deposit_amount"] == "$100"
+        assert decision.updates == {}
+
+    def test_under_24_hours_texts_the_team(self) -> None:
+        decision = policy.decide_cancellation(booking(23 * H + 59 * M), NOW, RULES)
+        assert decision.escalation is not None
+        assert "team_sms" in decision.escalation.notify
+
+    @pytest.mark.parametrize(
+        ("booked_ago", "free"),
+        [(48 * H, True), (48 * H + M, False), (2 * H, True), (10 * D, False)],
+    )
+    def test_three_to_six_days_reschedule_terms_depend_on_booking_age(
+        self, booked_ago: timedelta, free: bool
+    ) -> None:
+        decision = policy.decide_cancellation(booking(5 * D, booked_ago), NOW, RULES)
+        assert decision.facts["free_reschedule"] is free
+        assert decision.facts["reschedule_fee"] == "$100"
+
+    def test_fee_comes_from_the_rules(self) -> None:
+        decision = policy.decide_cancellation(booking(5 * D), NOW, rules_with(reschedule_fee=150))
+        assert decision.facts["reschedule_fee"] == "$150"
+
+    def test_answer_1_cancels_and_opens_a_medium_refund_escalation(self) -> None:
+        decision = policy.decide_cancel_choice(booking(10 * D), "1", NOW, RULES)
+        assert summary(decision) == ("escalated", "MEDIUM")
+        assert decision.updates == {"status": "cancelled"}
+
+    def test_answer_1_after_the_refund_window_closed_is_decided_again(self) -> None:
+        decision = policy.decide_cancel_choice(booking(6 * D), "1", NOW, RULES)
+        assert summary(decision) == ("escalated", "HIGH")
+        assert decision.updates == {}
+
+    def test_answer_2_is_a_date_change(self) -> None:
+        decision = policy.decide_cancel_choice(booking(10 * D), "2", NOW, RULES)
+        assert decision.intent == "date_change"
+        assert summary(decision) == ("escalated", "MEDIUM")
+
+
+class TestDateChange:
+    @pytest.mark.parametrize(
+        ("until", "priority"),
+        [(30 * D, "MEDIUM"), (24 * H, "MEDIUM"), (23 * H + 59 * M, "URGENT"), (2 * H, "URGENT")],
+    )
+    def test_always_escalated_urgent_inside_24_hours(self, until: timedelta, priority: str) -> None:
+        assert summary(policy.decide_date_change(booking(until), NOW, RULES)) == (
+            "escalated",
+            priority,
+        )
+
+    @pytest.mark.parametrize(
+        ("booked_ago", "count", "free"),
+        [(48 * H, 0, True), (48 * H + M, 0, False), (1 * H, 1, False)],
+    )
+    def test_one_free_reschedule_within_48_hours_of_booking(
+        self, booked_ago: timedelta, count: int, free: bool
+    ) -> None:
+        b = booking(20 * D, booked_ago, reschedule_count=count)
+        assert policy.decide_date_change(b, NOW, RULES).facts["free_reschedule"] is free
+
+
+class TestHeadcount:
+    @pytest.mark.parametrize(
+        ("until", "new_adults", "expected"),
+        [
+            (3 * D, 30, ("handled", None)),  # any change while 3+ days out
+            (3 * D - M, 14, ("handled", None)),  # +2 is minor
+            (3 * D - M, 15, ("escalated", "HIGH")),  # +3 > max(2, 10% of 15)
+            (24 * H, 10, ("handled", None)),  # -2
+            (24 * H, 9, ("escalated", "HIGH")),
+            (23 * H + 59 * M, 9, ("escalated", "URGENT")),
+            (23 * H + 59 * M, 13, ("handled", None)),
+        ],
+    )
+    def test_by_time_and_size(
+        self, until: timedelta, new_adults: int, expected: tuple[str, str | None]
+    ) -> None:
+        b = booking(until)
+        counts = policy.new_counts(b, None, new_adults - b.adults, "adults")
+        assert summary(policy.decide_headcount(b, counts, NOW, RULES, ADDONS)) == expected
+
+    def test_ten_percent_of_a_large_party_is_minor(self) -> None:
+        b = booking(2 * D, adults=40, kids=0)
+        counts = policy.new_counts(b, 44, None, "guests")
+        assert summary(policy.decide_headcount(b, counts, NOW, RULES, ADDONS)) == ("handled", None)
+        counts = policy.new_counts(b, 45, None, "guests")
+        assert summary(policy.decide_headcount(b, counts, NOW, RULES, ADDONS)) == (
+            "escalated",
+            "HIGH",
+        )
+
+    def test_update_quotes_a_new_estimate_with_the_party_minimum(self) -> None:
+        b = booking(10 * D, adults=4, kids=0)
+        counts = policy.new_counts(b, None, 2, "adults")
+        decision = policy.decide_headcount(b, counts, NOW, RULES, ADDONS)
+        assert decision.updates == {"adults": 6, "kids": 0, "toddlers": 0}
+        assert decision.facts["estimate_total"] == "$550"
+        assert decision.facts["minimum_applied"] is True
+
+    def test_totals_keep_kids_and_toddlers(self) -> None:
+        b = booking(10 * D, adults=10, kids=2, toddlers=1)
+        assert policy.new_counts(b, 14, None, "guests") == (11, 2, 1)
+        assert policy.new_counts(b, None, -1, "kids") == (10, 1, 1)
+        assert policy.new_counts(b, None, -5, "kids") is None
+
+
+class TestQuote:
+    def test_prices_minimum_travel_and_upgrades(self) -> None:
+        q = policy.quote(
+            12, 3, 1, ["lobster", "yakisoba"], RULES, ADDONS, Decimal("100"), Decimal("40")
+        )
+        assert q.food == Decimal("750.00")  # 12 x 55 + 3 x 30 + toddler free
+        assert q.upgrades == Decimal("230.00")  # lobster 15 x 15 eaters + yakisoba 5
+        assert q.travel == Decimal("20.00")  # 10 miles past the free 30, at $2
+        assert q.total == Decimal("1000.00")
+        assert q.balance == Decimal("900.00")
+
+
+class TestMenu:
+    def test_choices_are_stored_and_upgrades_priced(self) -> None:
+        decision = policy.decide_menu(
+            "menu_selection", booking(10 * D), ["chicken", "lobster"], [], [], NOW, RULES, ADDONS
+        )
+        assert decision.outcome == "handled"
+        assert decision.updates["proteins"] == ["chicken", "lobster"]
+        assert decision.updates["upgrades"] == ["lobster"]
+        assert "Lobster +$15/person" in decision.facts["upgrade_prices"]
+
+    def test_unknown_protein_asks_with_the_list(self) -> None:
+        decision = policy.decide_menu(
+            "menu_selection", booking(10 * D), [], [], ["ostrich"], NOW, RULES, ADDONS
+        )
+        assert decision.kind == "menu_ask"
+        assert decision.pending == "menu"
+        assert "chicken" in decision.facts["included_proteins"]
+
+
+class TestRating:
+    @pytest.mark.parametrize(
+        ("rating", "expected"),
+        [
+            (5, ("handled", None)),
+            (4, ("handled", None)),
+            (3, ("escalated", "HIGH")),
+            (1, ("escalated", "HIGH")),
+        ],
+    )
+    def test_routing(self, rating: int, expected: tuple[str, str | None]) -> None:
+        decision = policy.decide_rating(booking(-1 * D), rating, NOW, RULES)
+        assert summary(decision) == expected
+        assert decision.updates["feedback"] == rating
+
+    def test_low_ratings_still_get_review_links_by_default(self) -> None:
+        decision = policy.decide_rating(booking(-1 * D), 2, NOW, RULES)
+        assert decision.facts["review_links"] is True
+        assert decision.escalation is not None
+        assert "management_email" in decision.escalation.notify
+        strict = rules_with(review_links_for_low_ratings=False)
+        assert policy.decide_rating(booking(-1 * D), 2, NOW, strict).facts["review_links"] is False
+
+
+class TestOtherRows:
+    def test_serious_dietary_need_goes_to_the_chef(self) -> None:
+        assert summary(policy.decide_dietary(booking(10 * D), True, NOW, RULES)) == (
+            "escalated",
+            "MEDIUM",
+        )
+        assert summary(policy.decide_dietary(booking(10 * D), False, NOW, RULES)) == (
+            "handled",
+            None,
+        )
+
+    def test_weather_is_urgent(self) -> None:
+        assert summary(policy.decide_weather(booking(10 * D), NOW, RULES)) == (
+            "escalated",
+            "URGENT",
+        )
+
+    @pytest.mark.parametrize(("until", "priority"), [(24 * H, "MEDIUM"), (23 * H, "URGENT")])
+    def test_human_request(self, until: timedelta, priority: str) -> None:
+        assert summary(policy.decide_human_request(booking(until), NOW, RULES)) == (
+            "escalated",
+            priority,
+        )
+
+    def test_faq_without_a_match_is_a_low_escalation(self) -> None:
+        assert summary(policy.decide_faq(None, None, NOW, RULES)) == ("escalated", "LOW")
+        assert summary(policy.decide_faq("It is $55.", None, NOW, RULES)) == ("handled", None)
+
+    def test_stop_is_silent_and_start_opts_back_in(self) -> None:
+        stop = policy.decide_opt_out("stop", "sms", RULES)
+        assert (stop.outcome, stop.updates) == ("silent", {"sms_opted_out": True})
+        start = policy.decide_opt_out("start", "sms", RULES)
+        assert start.updates == {"sms_opted_out": False}
+        assert "(916) 740-8768" in policy.decide_opt_out("help", "sms", RULES).facts["phone"]
+
+
+class TestEscalationDeadlines:
+    @pytest.mark.parametrize(
+        ("priority", "hours"), [("URGENT", 2), ("HIGH", 24), ("MEDIUM", 72), ("LOW", 168)]
+    )
+    def test_deadline_by_priority(self, priority: policy.Priority, hours: int) -> None:
+        assert policy.escalation_deadline(priority, NOW, None, RULES) == NOW + hours * H
+
+    def test_never_later_than_the_event(self) -> None:
+        event = NOW + 30 * H
+        assert policy.escalation_deadline("MEDIUM", NOW, event, RULES) == event

@@ -1,0 +1,637 @@
+"""The business's policy as pure functions: booking + clock + rule values in, a decision out.
+
+Nothing here reads the customer's words: the understanding layer turns them into an intent
+and entities, and only those (plus the booking and the clock) decide an outcome. Every amount
+or date a reply may quote is in the decision's facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from knowledge.charter import Rules, display_phone
+from knowledge.money import format_money, to_money
+from knowledge.schemas import AddonView
+
+Outcome = Literal["handled", "escalated", "silent"]
+Priority = Literal["LOW", "MEDIUM", "HIGH", "URGENT"]
+Notice = Literal["team_sms", "management_email"]
+
+DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class BookingView:
+    """The parts of a booking that policy reads."""
+
+    reference: str
+    event_at: datetime
+    created_at: datetime
+    adults: int
+    kids: int
+    toddlers: int
+    proteins: tuple[str, ...] = ()
+    upgrades: tuple[str, ...] = ()
+    status: str = "confirmed"
+    reschedule_count: int = 0
+    deposit_amount: Decimal = Decimal("0")
+    travel_miles: Decimal | None = None
+
+    @property
+    def guests(self) -> int:
+        return self.adults + self.kids + self.toddlers
+
+
+@dataclass(frozen=True)
+class EscalationPlan:
+    priority: Priority
+    reason: str
+    action_required: str
+    deadline: datetime
+    notify: tuple[Notice, ...] = ()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do about one request: outcome, the reply to compose, and what to change."""
+
+    intent: str
+    outcome: Outcome
+    kind: str  # the reply template to use
+    rule: str  # which policy row decided, for the decision trail
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    escalation: EscalationPlan | None = None
+    updates: Mapping[str, Any] = field(default_factory=dict)  # booking fields to set
+    pending: str | None = None  # a question the reply asks, answered next turn
+
+
+@dataclass(frozen=True)
+class Quote:
+    adults: int
+    kids: int
+    toddlers: int
+    food: Decimal
+    upgrades: Decimal
+    minimum_applied: bool
+    travel: Decimal
+    total: Decimal
+    deposit: Decimal
+    balance: Decimal
+
+
+# ---- shared helpers ---------------------------------------------------------------------
+
+
+def until_event(booking: BookingView, now: datetime) -> timedelta:
+    return booking.event_at - now
+
+
+def escalation_deadline(
+    priority: Priority, now: datetime, event_at: datetime | None, rules: Rules
+) -> datetime:
+    """Now plus the priority's response time, but never later than the event starts."""
+    deadline = now + timedelta(hours=rules.escalations.deadline_hours[priority])
+    if event_at is not None and now < event_at < deadline:
+        return event_at
+    return deadline
+
+
+def escalate(
+    priority: Priority,
+    reason: str,
+    action: str,
+    now: datetime,
+    event_at: datetime | None,
+    rules: Rules,
+    *,
+    email: bool = False,
+) -> EscalationPlan:
+    notify: list[Notice] = []
+    if priority == "URGENT":
+        notify.append("team_sms")
+    if email or priority in ("URGENT", "HIGH"):
+        notify.append("management_email")
+    return EscalationPlan(
+        priority=priority,
+        reason=reason,
+        action_required=action,
+        deadline=escalation_deadline(priority, now, event_at, rules),
+        notify=tuple(notify),
+    )
+
+
+def _event_facts(booking: BookingView, rules: Rules) -> dict[str, Any]:
+    local = booking.event_at.astimezone(rules.timezone)
+    return {
+        "reference": booking.reference,
+        "event_date": local.strftime("%A, %B %-d"),
+        "event_time": local.strftime("%-I:%M %p"),
+        "phone": display_phone(rules.business.phone),
+        "business_name": rules.business.name,
+    }
+
+
+def _reschedule_terms(booking: BookingView, now: datetime, rules: Rules) -> dict[str, Any]:
+    window = timedelta(hours=rules.rescheduling.free_reschedule_hours)
+    free = booking.reschedule_count == 0 and now - booking.created_at <= window
+    return {
+        "free_reschedule": free,
+        "free_reschedule_hours": rules.rescheduling.free_reschedule_hours,
+        "reschedule_fee": format_money(rules.rescheduling.reschedule_fee),
+    }
+
+
+def quote(
+    adults: int,
+    kids: int,
+    toddlers: int,
+    upgrades: Sequence[str],
+    rules: Rules,
+    addons: Sequence[AddonView],
+    deposit: Decimal,
+    travel_miles: Decimal | None = None,
+) -> Quote:
+    """The estimate for a party: per-guest prices, upgrades, party minimum, travel, deposit."""
+    p = rules.pricing
+    food = adults * p.adult_price + kids * p.child_price + toddlers * p.toddler_price
+    eaters = adults + kids
+    by_slug = {a.slug: a for a in addons}
+    extra = Decimal("0")
+    for slug in upgrades:
+        addon = by_slug.get(slug)
+        if addon is not None:
+            extra += addon.price * (eaters if addon.unit == "per_person" else 1)
+    minimum_applied = food < p.party_minimum
+    food = max(food, p.party_minimum)
+    travel = Decimal("0")
+    if travel_miles is not None and travel_miles > rules.travel.travel_free_miles:
+        travel = (travel_miles - rules.travel.travel_free_miles) * rules.travel.travel_fee_per_mile
+    total = to_money(food + extra + travel)
+    return Quote(
+        adults=adults,
+        kids=kids,
+        toddlers=toddlers,
+        food=to_money(food),
+        upgrades=to_money(extra),
+        minimum_applied=minimum_applied,
+        travel=to_money(travel),
+        total=total,
+        deposit=to_money(deposit),
+        balance=to_money(max(total - deposit, Decimal("0"))),
+    )
+
+
+def _quote_facts(q: Quote) -> dict[str, Any]:
+    return {
+        "estimate_total": format_money(q.total),
+        "balance_due": format_money(q.balance),
+        "minimum_applied": q.minimum_applied,
+    }
+
+
+# ---- headcount --------------------------------------------------------------------------
+
+
+def new_counts(
+    booking: BookingView, total: int | None, delta: int | None, group: str
+) -> tuple[int, int, int] | None:
+    """Adults, kids and toddlers after a change; None if the change makes no sense."""
+    adults, kids, toddlers = booking.adults, booking.kids, booking.toddlers
+    if total is not None:
+        if group == "kids":
+            kids = total
+        elif group == "toddlers":
+            toddlers = total
+        elif group == "adults":
+            adults = total
+        else:
+            adults = total - kids - toddlers
+            if adults < 0:
+                adults, kids, toddlers = total, 0, 0
+    elif delta is not None:
+        if group == "kids":
+            kids += delta
+        elif group == "toddlers":
+            toddlers += delta
+        else:
+            adults += delta
+    else:
+        return None
+    if min(adults, kids, toddlers) < 0 or adults + kids + toddlers < 1:
+        return None
+    return adults, kids, toddlers
+
+
+def decide_headcount(
+    booking: BookingView,
+    counts: tuple[int, int, int] | None,
+    now: datetime,
+    rules: Rules,
+    addons: Sequence[AddonView],
+) -> Decision:
+    facts = _event_facts(booking, rules)
+    if counts is None:
+        return Decision(
+            "headcount_change", "handled", "headcount_unclear", "headcount:unclear", facts
+        )
+    adults, kids, toddlers = counts
+    new_total = adults + kids + toddlers
+    change = abs(new_total - booking.guests)
+    facts |= {
+        "old_guests": booking.guests,
+        "new_guests": new_total,
+        "adults": adults,
+        "kids": kids,
+        "toddlers": toddlers,
+    }
+    updates = {"adults": adults, "kids": kids, "toddlers": toddlers}
+    t = until_event(booking, now)
+    c = rules.changes
+    if t >= c.headcount_free_change_days * DAY:
+        q = quote(
+            adults,
+            kids,
+            toddlers,
+            booking.upgrades,
+            rules,
+            addons,
+            booking.deposit_amount,
+            booking.travel_miles,
+        )
+        return Decision(
+            "headcount_change",
+            "handled",
+            "headcount_updated",
+            "headcount:T>=3d",
+            facts | _quote_facts(q),
+            updates=updates,
+        )
+    allowed = max(c.minor_headcount_delta, booking.guests * c.major_headcount_pct // 100)
+    if change <= allowed:
+        q = quote(
+            adults,
+            kids,
+            toddlers,
+            booking.upgrades,
+            rules,
+            addons,
+            booking.deposit_amount,
+            booking.travel_miles,
+        )
+        return Decision(
+            "headcount_change",
+            "handled",
+            "headcount_updated",
+            "headcount:minor",
+            facts | _quote_facts(q),
+            updates=updates,
+        )
+    urgent = t < c.change_window_hours * HOUR
+    priority: Priority = "URGENT" if urgent else "HIGH"
+    plan = escalate(
+        priority,
+        f"Guest count change from {booking.guests} to {new_total} "
+        f"{'within 24 hours' if urgent else 'inside the final days'}",
+        "Call the customer to approve the new guest count and adjust the bill",
+        now,
+        booking.event_at,
+        rules,
+    )
+    return Decision(
+        "headcount_change",
+        "escalated",
+        "manager_will_call",
+        f"headcount:major:{priority}",
+        facts,
+        plan,
+    )
+
+
+# ---- menu -------------------------------------------------------------------------------
+
+
+def decide_menu(
+    intent: str,
+    booking: BookingView,
+    proteins: Sequence[str],
+    upgrades: Sequence[str],
+    unknown: Sequence[str],
+    now: datetime,
+    rules: Rules,
+    addons: Sequence[AddonView],
+) -> Decision:
+    """Store protein choices and upgrades before the event, quoting what the upgrades cost."""
+    facts = _event_facts(booking, rules) | {
+        "included_proteins": ", ".join(rules.menu.included_proteins),
+        "proteins_per_person": rules.menu.proteins_per_person,
+    }
+    if until_event(booking, now) <= timedelta(0):
+        return Decision(intent, "handled", "event_passed", "menu:after_event", facts)
+    if unknown or not (proteins or upgrades):
+        facts |= {"unknown": ", ".join(unknown)}
+        return Decision(intent, "handled", "menu_ask", "menu:unclear", facts, pending="menu")
+    by_slug = {a.slug: a for a in addons}
+    chosen = list(dict.fromkeys(proteins))
+    extras = list(dict.fromkeys([*(p for p in chosen if p in by_slug), *upgrades]))
+    priced = [
+        f"{by_slug[s].name} +{format_money(by_slug[s].price)}"
+        + ("/person" if by_slug[s].unit == "per_person" else "")
+        for s in extras
+        if s in by_slug
+    ]
+    updates: dict[str, Any] = {}
+    if chosen:
+        updates["proteins"] = chosen
+        updates["menu_selected"] = True
+        updates["menu_provisional"] = False
+    if extras:
+        updates["upgrades"] = sorted(set(booking.upgrades) | {s for s in extras if s in by_slug})
+    q = quote(
+        booking.adults,
+        booking.kids,
+        booking.toddlers,
+        updates.get("upgrades", booking.upgrades),
+        rules,
+        addons,
+        booking.deposit_amount,
+        booking.travel_miles,
+    )
+    facts |= {
+        "proteins": ", ".join(p.replace("_", " ") for p in chosen),
+        "upgrade_prices": "; ".join(priced),
+    }
+    facts |= _quote_facts(q)
+    return Decision(intent, "handled", "menu_saved", f"{intent}:saved", facts, updates=updates)
+
+
+# ---- date change and cancellation -------------------------------------------------------
+
+
+def decide_date_change(
+    booking: BookingView, now: datetime, rules: Rules, target: date | None = None
+) -> Decision:
+    t = until_event(booking, now)
+    urgent = t < rules.changes.change_window_hours * HOUR
+    priority: Priority = "URGENT" if urgent else "MEDIUM"
+    facts = _event_facts(booking, rules) | _reschedule_terms(booking, now, rules)
+    if target is not None:
+        facts["target_date"] = target.strftime("%A, %B %-d")
+    plan = escalate(
+        priority,
+        "Date change request" + (" within 24 hours of the event" if urgent else ""),
+        "Check the calendar, confirm the new date and apply the reschedule terms",
+        now,
+        booking.event_at,
+        rules,
+    )
+    kind = "manager_will_call" if urgent else "reschedule_request"
+    return Decision("date_change", "escalated", kind, f"date_change:{priority}", facts, plan)
+
+
+def decide_cancellation(booking: BookingView, now: datetime, rules: Rules) -> Decision:
+    t = until_event(booking, now)
+    c = rules.cancellation
+    facts = _event_facts(booking, rules) | {
+        "deposit_amount": format_money(booking.deposit_amount),
+        "refund_full_days": c.refund_full_days,
+    }
+    if t >= c.refund_full_days * DAY:
+        return Decision(
+            "cancellation",
+            "handled",
+            "cancel_options",
+            "cancellation:T>=7d",
+            facts,
+            pending="cancel_choice",
+        )
+    if t >= c.late_cancel_days * DAY:
+        plan = escalate(
+            "HIGH",
+            "Cancellation request 3-6 days before the event",
+            "Confirm the no-refund policy, offer a reschedule, process the cancellation",
+            now,
+            booking.event_at,
+            rules,
+        )
+        return Decision(
+            "cancellation",
+            "escalated",
+            "cancel_no_refund_reschedule",
+            "cancellation:3d<=T<7d",
+            facts | _reschedule_terms(booking, now, rules),
+            plan,
+        )
+    urgent = t < rules.changes.change_window_hours * HOUR
+    priority: Priority = "URGENT" if urgent else "HIGH"
+    plan = escalate(
+        priority,
+        "Late cancellation request" + (" within 24 hours" if urgent else " (<3 days)"),
+        "Personal call: discuss the options with empathy and confirm the no-refund policy",
+        now,
+        booking.event_at,
+        rules,
+    )
+    rule = "cancellation:T<24h" if urgent else "cancellation:24h<=T<3d"
+    return Decision("cancellation", "escalated", "cancel_late", rule, facts, plan)
+
+
+def decide_cancel_choice(
+    booking: BookingView, choice: str, now: datetime, rules: Rules
+) -> Decision:
+    """The answer to 'reply 1 to cancel with a refund, 2 to reschedule', checked again now."""
+    if choice == "2":
+        return decide_date_change(booking, now, rules)
+    if until_event(booking, now) < rules.cancellation.refund_full_days * DAY:
+        return decide_cancellation(booking, now, rules)  # the refund window closed meanwhile
+    facts = _event_facts(booking, rules) | {"deposit_amount": format_money(booking.deposit_amount)}
+    plan = escalate(
+        "MEDIUM",
+        "Cancellation confirmed: refund the deposit",
+        f"Refund the {format_money(booking.deposit_amount)} deposit in full",
+        now,
+        None,
+        rules,
+    )
+    return Decision(
+        "cancellation",
+        "escalated",
+        "cancel_confirmed",
+        "cancellation:confirmed",
+        facts,
+        plan,
+        updates={"status": "cancelled"},
+    )
+
+
+# ---- after the event --------------------------------------------------------------------
+
+
+def decide_rating(booking: BookingView, rating: int, now: datetime, rules: Rules) -> Decision:
+    b = rules.business
+    facts = _event_facts(booking, rules) | {
+        "rating": rating,
+        "google_review_url": str(b.google_review_url),
+        "yelp_review_url": str(b.yelp_review_url),
+        "feedback_form_url": str(b.feedback_form_url),
+    }
+    if rating >= rules.reviews.promoter_min_rating:
+        return Decision(
+            "rating",
+            "handled",
+            "rating_thanks",
+            "rating:promoter",
+            facts,
+            updates={"feedback": rating, "promoter": True},
+        )
+    facts["review_links"] = rules.reviews.review_links_for_low_ratings
+    plan = escalate(
+        "HIGH",
+        f"Customer gave a {rating}-star rating",
+        "Personal follow-up call to address the concerns",
+        now,
+        None,
+        rules,
+        email=True,
+    )
+    return Decision(
+        "rating",
+        "escalated",
+        "rating_apology",
+        "rating:low",
+        facts,
+        plan,
+        updates={"feedback": rating},
+    )
+
+
+# ---- everything else --------------------------------------------------------------------
+
+
+def decide_dietary(
+    booking: BookingView | None, serious: bool, now: datetime, rules: Rules
+) -> Decision:
+    facts: dict[str, Any] = _event_facts(booking, rules) if booking else {}
+    if serious:
+        plan = escalate(
+            "MEDIUM",
+            "Dietary need: allergy, medical or certification",
+            "Chef consultation call about safe preparation",
+            now,
+            booking.event_at if booking else None,
+            rules,
+        )
+        return Decision(
+            "dietary_request", "escalated", "dietary_chef_call", "dietary:serious", facts, plan
+        )
+    facts["suggested_proteins"] = "tofu"
+    return Decision("dietary_request", "handled", "dietary_preference", "dietary:preference", facts)
+
+
+def decide_weather(booking: BookingView | None, now: datetime, rules: Rules) -> Decision:
+    facts: dict[str, Any] = _event_facts(booking, rules) if booking else {}
+    plan = escalate(
+        "URGENT",
+        "Weather or unsafe cooking space",
+        "Assess the setup and weather with the customer; reschedule if unsafe",
+        now,
+        booking.event_at if booking else None,
+        rules,
+    )
+    return Decision("weather_concern", "escalated", "weather_safety", "weather:URGENT", facts, plan)
+
+
+def decide_human_request(booking: BookingView | None, now: datetime, rules: Rules) -> Decision:
+    soon = (
+        booking is not None and until_event(booking, now) < rules.changes.change_window_hours * HOUR
+    )
+    priority: Priority = "URGENT" if soon else "MEDIUM"
+    plan = escalate(
+        priority,
+        "Customer asked for a person",
+        "Call or message the customer back",
+        now,
+        booking.event_at if booking else None,
+        rules,
+    )
+    facts: dict[str, Any] = (_event_facts(booking, rules) if booking else {}) | {
+        "phone": display_phone(rules.business.phone),
+    }
+    return Decision(
+        "human_request",
+        "escalated",
+        "human_will_reach_out",
+        f"human_request:{priority}",
+        facts | {"deadline": plan.deadline},
+        plan,
+    )
+
+
+def decide_faq(
+    answer: str | None, booking: BookingView | None, now: datetime, rules: Rules
+) -> Decision:
+    if answer is not None:
+        return Decision("faq", "handled", "faq_answer", "faq:match", {"answer": answer})
+    plan = escalate(
+        "LOW",
+        "Question the knowledge base could not answer",
+        "Answer the customer's question and consider adding an FAQ",
+        now,
+        booking.event_at if booking else None,
+        rules,
+    )
+    return Decision("faq", "escalated", "faq_unknown", "faq:no_match", {}, plan)
+
+
+def decide_access(text: str, booking: BookingView) -> Decision:
+    """Parking, gate codes and directions are kept on the booking for the chef."""
+    return Decision(
+        "access_info",
+        "handled",
+        "access_saved",
+        "access_info:saved",
+        {"reference": booking.reference},
+        updates={"access_notes": text.strip()},
+    )
+
+
+def decide_opt_out(word: str, channel: str, rules: Rules) -> Decision:
+    """STOP-style words switch a channel off (silently); START-style words switch it back on."""
+    if word in {"start", "unstop", "yes"}:
+        return Decision(
+            "opt_out",
+            "handled",
+            "opted_in",
+            "opt_out:opt_in",
+            {"business_name": rules.business.name},
+            updates={f"{channel}_opted_out": False},
+        )
+    if word in {"help", "info"}:
+        return Decision(
+            "opt_out",
+            "handled",
+            "help",
+            "opt_out:help",
+            {"business_name": rules.business.name, "phone": display_phone(rules.business.phone)},
+        )
+    return Decision(
+        "opt_out", "silent", "none", "opt_out:stop", {}, updates={f"{channel}_opted_out": True}
+    )
+
+
+def decide_without_booking(intent: str, rules: Rules) -> Decision:
+    """A booking request from someone with no upcoming booking: say so, and how to book."""
+    return Decision(
+        intent,
+        "handled",
+        "no_booking",
+        "no_booking",
+        {
+            "booking_url": str(rules.business.booking_url),
+            "phone": display_phone(rules.business.phone),
+        },
+    )
