@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,7 +48,7 @@ class Entities(BaseModel):
     proteins: list[str] = Field(default_factory=list)  # included and premium protein slugs
     upgrades: list[str] = Field(default_factory=list)  # non-protein add-on slugs
     rating: int | None = Field(default=None, ge=1, le=5)
-    date: date | None = None  # a target date for a date change, in the business timezone
+    date: dt.date | None = None  # a target date for a date change, in the business timezone
     choice: Literal["1", "2"] | None = None  # an answer to the pending cancel question
     dietary: Literal["serious", "preference"] | None = None  # allergy/medical/cert vs liking
 
@@ -81,7 +81,7 @@ class Context(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    now: datetime
+    now: dt.datetime
     timezone: str = "UTC"
     pending: Pending | None = None
     after_event: bool = False

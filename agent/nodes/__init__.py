@@ -1,0 +1,1 @@
+"""The graph's nodes: small functions over the turn state."""

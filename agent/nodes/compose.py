@@ -1,0 +1,70 @@
+"""Replies from templates: one template per decision kind, adapted to the customer's tone.
+
+Templates live under `prompts/replies/` as files; every fact they print comes from the
+decision, so a reply can only quote amounts, dates and links the policy produced.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from agent.understanding.schema import Tone
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "prompts" / "replies"
+SMS_LIMIT = 480
+_SPACES = re.compile(r"[ \t]+")
+_EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\ufe0f]")
+
+
+@cache
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=False,  # SMS and WhatsApp are plain text; HTML views escape on their own
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+    )
+
+
+def template_names() -> list[str]:
+    return sorted(p.stem for p in TEMPLATES.glob("*.j2") if not p.name.startswith("_"))
+
+
+class _Facts(dict[str, Any]):
+    """Facts for a template; an optional fact that is absent reads as empty."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self.get(name, "")
+
+
+def render_body(kind: str, facts: Mapping[str, Any]) -> str:
+    text = environment().get_template(f"{kind}.j2").render(f=_Facts(facts))
+    return _SPACES.sub(" ", text).strip()
+
+
+def compose(
+    parts: Sequence[tuple[str, Mapping[str, Any]]],
+    tone: Tone,
+    *,
+    name: str | None,
+    signature: str,
+    welcome_back: bool = False,
+) -> str:
+    """One reply covering every request of the turn, opened and closed in the customer's tone."""
+    tone_macros = environment().get_template("_tone.j2").module
+    hello = str(tone_macros.hello(tone, name, welcome_back)).strip()  # type: ignore[attr-defined]
+    bye = str(tone_macros.bye(tone, signature)).strip()  # type: ignore[attr-defined]
+    bodies = [render_body(kind, facts) for kind, facts in parts]
+    text = " ".join([hello, *bodies, bye])
+    text = _SPACES.sub(" ", text).strip()
+    if tone in ("formal", "frustrated"):
+        text = _EMOJI.sub("", text)
+    if tone == "frustrated":
+        text = text.replace("!", ".")
+    return _SPACES.sub(" ", text).strip()

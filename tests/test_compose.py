@@ -1,0 +1,130 @@
+"""Replies: every decision kind has a template, facts fill it, tone shapes it, SMS length holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from agent.nodes.compose import SMS_LIMIT, compose, render_body, template_names
+from tests.rules import seed_addons, seed_rules
+from tools import policy
+from tools.policy import BookingView, Decision
+
+NOW = datetime(2026, 6, 10, 22, 0, tzinfo=UTC)
+RULES = seed_rules()
+D, H = timedelta(days=1), timedelta(hours=1)
+
+
+def booking(until: timedelta, booked_ago: timedelta = 30 * D) -> BookingView:
+    return BookingView(
+        reference="MH-TEST1",
+        event_at=NOW + until,
+        created_at=NOW - booked_ago,
+        adults=12,
+        kids=3,
+        toddlers=0,
+        deposit_amount=Decimal("100"),
+    )
+
+
+def every_decision() -> list[Decision]:
+    b = booking(10 * D)
+    addons = seed_addons()
+    return [
+        policy.decide_cancellation(b, NOW, RULES),
+        policy.decide_cancellation(booking(5 * D, 1 * H), NOW, RULES),
+        policy.decide_cancellation(booking(5 * D), NOW, RULES),
+        policy.decide_cancellation(booking(2 * D), NOW, RULES),
+        policy.decide_cancel_choice(b, "1", NOW, RULES),
+        policy.decide_date_change(b, NOW, RULES),
+        policy.decide_date_change(booking(5 * H), NOW, RULES),
+        policy.decide_headcount(b, policy.new_counts(b, 14, None, "guests"), NOW, RULES, addons),
+        policy.decide_headcount(b, None, NOW, RULES, addons),
+        policy.decide_menu("menu_selection", b, ["chicken", "lobster"], [], [], NOW, RULES, addons),
+        policy.decide_menu("menu_selection", b, [], [], ["emu"], NOW, RULES, addons),
+        policy.decide_menu("menu_selection", booking(-D), ["chicken"], [], [], NOW, RULES, addons),
+        policy.decide_rating(booking(-D), 5, NOW, RULES),
+        policy.decide_rating(booking(-D), 2, NOW, RULES),
+        policy.decide_dietary(b, True, NOW, RULES),
+        policy.decide_dietary(b, False, NOW, RULES),
+        policy.decide_weather(b, NOW, RULES),
+        policy.decide_human_request(b, NOW, RULES),
+        policy.decide_faq("Adults are $55.", b, NOW, RULES),
+        policy.decide_faq(None, b, NOW, RULES),
+        policy.decide_access("gate code 1234", b),
+        policy.decide_opt_out("start", "sms", RULES),
+        policy.decide_opt_out("help", "sms", RULES),
+        policy.decide_without_booking("cancellation", RULES),
+    ]
+
+
+class TestTemplates:
+    def test_every_reply_kind_the_policy_produces_has_a_template(self) -> None:
+        kinds = {d.kind for d in every_decision() if d.outcome != "silent"}
+        assert kinds <= set(template_names())
+
+    @pytest.mark.parametrize("decision", every_decision(), ids=lambda d: d.rule)
+    def test_renders_within_sms_length_with_no_blanks(self, decision: Decision) -> None:
+        text = compose(
+            [(decision.kind, decision.facts)],
+            "neutral",
+            name="Dana Lee",
+            signature=RULES.business.signature,
+        )
+        assert len(text) < SMS_LIMIT
+        assert "None" not in text and "{{" not in text
+
+    def test_facts_come_from_the_decision(self) -> None:
+        decision = policy.decide_cancellation(booking(2 * D), NOW, RULES)
+        text = render_body(decision.kind, decision.facts)
+        assert "non-refundable" in text
+        assert "(916) 740-8768" in text
+        assert "$100" in text
+
+    def test_several_requests_make_one_reply(self) -> None:
+        b = booking(10 * D)
+        addons = seed_addons()
+        menu = policy.decide_menu(
+            "menu_selection", b, ["chicken", "steak"], [], [], NOW, RULES, addons
+        )
+        count = policy.decide_headcount(
+            b, policy.new_counts(b, 14, None, "adults"), NOW, RULES, addons
+        )
+        text = compose(
+            [(menu.kind, menu.facts), (count.kind, count.facts)],
+            "casual",
+            name="Dana",
+            signature="– My Hibachi Team",
+        )
+        assert text.count("Hey Dana") == 1
+        assert "chicken, steak" in text and "17 guests" in text
+
+
+class TestTone:
+    def parts(self) -> list[tuple[str, dict[str, object]]]:
+        d = policy.decide_rating(booking(-D), 5, NOW, RULES)
+        return [(d.kind, dict(d.facts))]
+
+    def test_casual_is_upbeat_with_emoji(self) -> None:
+        text = compose(self.parts(), "casual", name="Dana", signature="– Team", welcome_back=True)
+        assert text.startswith("Hey Dana!") and "🎉" in text
+
+    def test_formal_is_polished_without_emoji(self) -> None:
+        text = compose(self.parts(), "formal", name="Dana", signature="– Team")
+        assert text.startswith("Hello Dana,") and "Kind regards" in text
+        assert not any(ord(ch) > 0x2500 for ch in text)
+
+    def test_frustrated_apologises_without_exclamations(self) -> None:
+        text = compose(self.parts(), "frustrated", name="Dana", signature="– Team")
+        assert "sorry" in text.lower()
+        assert "!" not in text
+
+    def test_anxious_reassures(self) -> None:
+        assert "no need to worry" in compose(self.parts(), "anxious", name=None, signature="– Team")
+
+    def test_repeat_customers_are_welcomed_back(self) -> None:
+        assert "Welcome back" in compose(
+            self.parts(), "neutral", name="Dana", signature="– Team", welcome_back=True
+        )
