@@ -220,6 +220,51 @@ def users_revoke(name: Annotated[str, typer.Argument(help="The user to revoke.")
     out.print(f"revoked '{name}'", highlight=False)
 
 
+@app.command()
+@friendly
+def chat(
+    phone: Annotated[str, typer.Option(help="The customer's phone number.")],
+    channel: Annotated[
+        Literal["sms", "whatsapp", "web"], typer.Option(help="The channel to write on.")
+    ] = "sms",
+    name: Annotated[str | None, typer.Option(help="The customer's name, if new.")] = None,
+) -> None:
+    """Talk to the agent in the terminal as a customer, against the real database."""
+    from agent.runtime import AgentRuntime, postgres_checkpointer
+    from knowledge.service import KnowledgeService
+    from tools.phones import to_e164
+
+    number = to_e164(phone)
+    settings = _settings()
+
+    async def work(database: Database) -> None:
+        async with postgres_checkpointer(database.url) as saver:
+            runtime = AgentRuntime(
+                database.sessionmaker,
+                KnowledgeService(),
+                SystemClock(),
+                saver,
+                console_url=settings.public_base_url,
+            )
+            out.print(f"chatting as {number} on {channel}; an empty line or Ctrl-D ends")
+            while True:
+                try:
+                    text = await asyncio.to_thread(input, "you> ")
+                except EOFError:
+                    break
+                if not text.strip():
+                    break
+                result = await runtime.receive(number, text, channel=channel, name=name)
+                out.print(f"agent> {result.reply or '(no reply)'}", highlight=False)
+                out.print(
+                    f"[dim]intent={result.intent} tone={result.tone} "
+                    f"outcome={result.outcome}[/dim]",
+                    highlight=False,
+                )
+
+    _run(_with_database(settings, work))
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()

@@ -149,3 +149,24 @@ async def admin_headers(session: AsyncSession) -> dict[str, str]:
 @pytest.fixture
 async def agent_headers(session: AsyncSession) -> dict[str, str]:
     return {"Authorization": f"Bearer {await _token(session, 'test-agent', 'agent')}"}
+
+
+@pytest.fixture(scope="session")
+async def checkpointer(test_db_url: str) -> AsyncIterator[Any]:
+    from agent.runtime import postgres_checkpointer
+
+    async with postgres_checkpointer(test_db_url) as saver:
+        yield saver
+
+
+@pytest.fixture
+def runtime(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    knowledge: KnowledgeService,
+    clock: FrozenClock,
+    checkpointer: Any,
+) -> Any:
+    """The agent on the test's rolled-back transaction, with the real Postgres checkpointer."""
+    from agent.runtime import AgentRuntime
+
+    return AgentRuntime(sessionmaker, knowledge, clock, checkpointer)

@@ -13,9 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import structlog
+from langgraph.runtime import Runtime
 
+from agent.context import Scratch, TurnContext
+from agent.llm import facts_hold
+from agent.state import TurnState
 from agent.understanding.schema import Tone
 
+log = structlog.get_logger(__name__)
 TEMPLATES = Path(__file__).resolve().parents[2] / "prompts" / "replies"
 SMS_LIMIT = 480
 _SPACES = re.compile(r"[ \t]+")
@@ -68,3 +74,32 @@ def compose(
     if tone == "frustrated":
         text = text.replace("!", ".")
     return _SPACES.sub(" ", text).strip()
+
+
+def template_reply(state: TurnState, scratch: Scratch) -> str | None:
+    """The reply the templates give for the turn's decisions; None when all are silent."""
+    assert scratch.charter is not None
+    parts = [(d.kind, d.facts) for d in scratch.decisions if d.outcome != "silent"]
+    if not parts:
+        return None
+    tone: Tone = state.get("tone", "neutral")  # type: ignore[assignment]
+    return compose(
+        parts,
+        tone,
+        name=scratch.customer.name if scratch.customer is not None else None,
+        signature=scratch.charter.rules.business.signature,
+        welcome_back=scratch.repeat_customer and not state.get("turns"),
+    )
+
+
+async def compose_node(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    """The template reply, or the LLM's phrasing of it when every fact in that phrasing holds."""
+    scratch = runtime.context.scratch
+    text = template_reply(state, scratch)
+    candidate = scratch.llm_reply
+    if text is None or not candidate or candidate.strip() == text:
+        return {"reply": text}
+    if len(candidate) < SMS_LIMIT and facts_hold(candidate, text):
+        return {"reply": candidate.strip()}
+    log.warning("llm reply dropped: it states facts the decision does not have")
+    return {"reply": text, "llm": "rejected_reply"}

@@ -14,6 +14,7 @@ from knowledge.models.conversations import (
     Conversation,
     Escalation,
     Message,
+    TeamAlert,
 )
 from knowledge.models.customers import Booking, Customer, CustomerSentiment, Feedback
 
@@ -33,4 +34,5 @@ __all__ = [
     "Feedback",
     "Message",
     "SeasonalOffer",
+    "TeamAlert",
 ]

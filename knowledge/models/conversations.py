@@ -49,6 +49,8 @@ REMINDER_STATUSES = (
     "suppressed",
 )
 ROLES = ("admin", "agent")
+ALERT_CHANNELS = ("sms", "email", "console")
+ALERT_STATUSES = ("pending", "sent", "failed", "simulated", "read")
 
 
 class ApiUser(Base):
@@ -189,3 +191,31 @@ class AutomatedReminder(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     response_received: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = created_at()
+
+
+class TeamAlert(Base):
+    """A notice to the team about an escalation (team SMS, management email, console), queued
+    as a row in the turn's transaction and delivered after it commits."""
+
+    __tablename__ = "team_alerts"
+    __table_args__ = (
+        CheckConstraint(in_list("channel", ALERT_CHANNELS), name="channel_known"),
+        CheckConstraint(in_list("status", ALERT_STATUSES), name="status_known"),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        Index("ix_team_alerts_pending", "created_at", postgresql_where="status = 'pending'"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    escalation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("escalations.id", ondelete="CASCADE")
+    )
+    channel: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str | None] = mapped_column(String(320))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("api_users.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at()
+    sent_at: Mapped[datetime | None]

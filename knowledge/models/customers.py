@@ -62,7 +62,7 @@ class Booking(Base):
     kids: Mapped[int] = mapped_column(default=0)
     toddlers: Mapped[int] = mapped_column(default=0)
     proteins: Mapped[list[str]] = mapped_column(JSONB, default=list)
-    upgrades: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    upgrades: Mapped[list[str]] = mapped_column(JSONB, default=list)  # add-on slugs
     menu_selected: Mapped[bool] = mapped_column(default=False)
     menu_provisional: Mapped[bool] = mapped_column(default=False)
     deposit_amount: Mapped[Decimal] = mapped_column(default=Decimal("0"))

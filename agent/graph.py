@@ -1,0 +1,56 @@
+"""The turn graph: load_context → detect_tone → classify → decide → review → act → compose →
+deliver (review only calls the LLM when one is configured).
+
+Built by a factory so each caller (service, worker, tests, evaluation) brings its own
+checkpointer; run-time dependencies arrive through the graph's context, never globals.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+
+from agent.context import TurnContext
+from agent.nodes.act import act, notify_owner
+from agent.nodes.compose import compose_node
+from agent.nodes.decide import decide
+from agent.nodes.deliver import deliver
+from agent.nodes.load import load_context
+from agent.nodes.review import review
+from agent.nodes.understand import classify, detect_tone
+from agent.state import TurnState
+
+
+def after_load(state: TurnState) -> Literal["detect_tone", "notify_owner", "__end__"]:
+    skip = state.get("skip")
+    if skip == "human_owned":
+        return "notify_owner"
+    if skip == "duplicate":
+        return "__end__"
+    return "detect_tone"
+
+
+def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Any:
+    graph = StateGraph(TurnState, context_schema=TurnContext)
+    graph.add_node("load_context", load_context)
+    graph.add_node("detect_tone", detect_tone)
+    graph.add_node("classify", classify)
+    graph.add_node("decide", decide)
+    graph.add_node("review", review)
+    graph.add_node("act", act)
+    graph.add_node("compose", compose_node)
+    graph.add_node("deliver", deliver)
+    graph.add_node("notify_owner", notify_owner)
+    graph.add_edge(START, "load_context")
+    graph.add_conditional_edges("load_context", after_load)
+    graph.add_edge("detect_tone", "classify")
+    graph.add_edge("classify", "decide")
+    graph.add_edge("decide", "review")
+    graph.add_edge("review", "act")
+    graph.add_edge("act", "compose")
+    graph.add_edge("compose", "deliver")
+    graph.add_edge("deliver", END)
+    graph.add_edge("notify_owner", END)
+    return graph.compile(checkpointer=checkpointer)

@@ -1,0 +1,152 @@
+"""The optional LLM: one structured call per turn that reads the message and phrases the reply.
+
+The policy never depends on it. Its reading may replace the rules' reading (then the turn is
+decided again, by the same policy code), and its phrasing is used only when every amount,
+date, time, phone number and link in it also appears in the template reply it rewrote.
+Any error, timeout or malformed answer leaves the turn on the rules path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterable, Sequence
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jinja2
+import structlog
+from pydantic import BaseModel, Field
+
+from agent.understanding.schema import Request, Tone, Understanding
+from knowledge.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+PROMPT = Path(__file__).resolve().parents[1] / "prompts" / "system.md"
+
+_MONEY = re.compile(r"\$\s?(\d[\d,]*(?:\.\d{1,2})?)")
+_PHONE = re.compile(r"\(?\b\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}\b")
+_LINK = re.compile(r"https?://[^\s<>\"')]+", re.IGNORECASE)
+_TIME = re.compile(r"\b\d{1,2}(?::\d{2})?\s?(?:am|pm)\b", re.IGNORECASE)
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december"
+    "|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_DATE = re.compile(
+    rf"\b(?:(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?|\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?)\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
+
+
+class LlmReading(BaseModel):
+    """The model's structured answer: its reading of the message and its phrasing of the draft."""
+
+    tone: Tone
+    requests: list[Request] = Field(min_length=1)
+    reply: str | None = None
+
+    def understanding(self) -> Understanding:
+        return Understanding(tone=self.tone, requests=self.requests, source="llm")
+
+
+def build_llm(settings: Settings) -> Any:
+    """A ChatOpenAI client on our own httpx client (timeouts, pooling, visible to respx)."""
+    if not settings.llm_enabled:
+        return None
+    from langchain_openai import ChatOpenAI
+
+    timeout = httpx.Timeout(
+        settings.llm_timeout_seconds, connect=min(5.0, settings.llm_timeout_seconds)
+    )
+    return ChatOpenAI(
+        model=settings.openai_model,
+        api_key=settings.openai_api_key or "unused",
+        base_url=settings.openai_base_url,
+        http_async_client=httpx.AsyncClient(
+            timeout=timeout, limits=httpx.Limits(max_connections=20)
+        ),
+        use_responses_api=False,
+        max_retries=0,
+        timeout=settings.llm_timeout_seconds,
+        temperature=0,
+    )
+
+
+@cache
+def _prompt_template() -> jinja2.Template:
+    source = PROMPT.read_text(encoding="utf-8")
+    template: jinja2.Template = jinja2.Template(source, undefined=jinja2.StrictUndefined)
+    return template
+
+
+def system_prompt(business_name: str, slugs: Iterable[str], today: str) -> str:
+    return _prompt_template().render(
+        business_name=business_name, slugs=", ".join(sorted(slugs)), today=today
+    )
+
+
+async def read_and_phrase(
+    llm: Any,
+    *,
+    system: str,
+    text: str,
+    recent: Sequence[dict[str, str]],
+    pending: str | None,
+    draft: str | None,
+    timeout: float,
+) -> LlmReading | None:
+    """One call; None on any failure (logged), so the caller stays on the rules path."""
+    history = "\n".join(f"{line['who']}: {line['text']}" for line in recent[-6:]) or "(none)"
+    user = (
+        f"Recent lines:\n{history}\n\nOur last question: {pending or '(none)'}\n\n"
+        f"DRAFT reply:\n{draft or '(no reply: none needed)'}\n\n"
+        f"Customer's newest message:\n<<<\n{text}\n>>>"
+    )
+    try:
+        structured = llm.with_structured_output(LlmReading, method="function_calling")
+        result = await asyncio.wait_for(
+            structured.ainvoke([("system", system), ("user", user)]), timeout
+        )
+    except Exception as exc:  # the LLM is optional: every failure falls back to rules
+        log.warning("llm call failed; using rules", error=type(exc).__name__, detail=str(exc)[:200])
+        return None
+    if not isinstance(result, LlmReading):
+        log.warning("llm answer malformed; using rules")
+        return None
+    return result
+
+
+def _money(values: Iterable[str]) -> set[Decimal]:
+    found: set[Decimal] = set()
+    for value in values:
+        try:
+            found.add(Decimal(value.replace(",", "")).normalize())
+        except InvalidOperation:
+            continue
+    return found
+
+
+def _claims(text: str) -> dict[str, set[Any]]:
+    rest = text
+    for pattern in (_LINK, _MONEY, _PHONE, _TIME, _DATE):
+        rest = pattern.sub(" ", rest)
+    return {
+        "money": _money(_MONEY.findall(text)),
+        "phones": {re.sub(r"\D", "", p) for p in _PHONE.findall(text)},
+        "links": {link.rstrip(".,;:!?").lower() for link in _LINK.findall(text)},
+        "times": {t.replace(" ", "").lower() for t in _TIME.findall(text)},
+        "dates": {d.lower().replace(".", "") for d in _DATE.findall(text)},
+        "numbers": _money(_NUMBER.findall(rest)),
+    }
+
+
+def facts_hold(candidate: str, source: str) -> bool:
+    """True when every amount, phone, link, time, date and number in the candidate is also in
+    the source (the template reply, built only from the decision's facts)."""
+    said, allowed = _claims(candidate), _claims(source)
+    return all(said[key] <= allowed[key] for key in said)

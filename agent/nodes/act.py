@@ -1,0 +1,67 @@
+"""act: carry out the decisions: change the booking, open escalations, queue team alerts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agent.context import TurnContext
+from agent.state import TurnState
+from knowledge.models import TeamAlert
+from tools import bookings
+from tools.escalations import open_escalation
+
+
+async def act(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    scratch = ctx.scratch
+    assert scratch.customer is not None and scratch.charter is not None
+    assert scratch.conversation is not None
+    now = ctx.clock.now()
+    text = scratch.inbound.body if scratch.inbound is not None else None
+    escalation_ids: list[int] = []
+    for decision in scratch.decisions:
+        if decision.updates:
+            await bookings.apply(
+                ctx.session,
+                decision.updates,
+                customer=scratch.customer,
+                booking=scratch.booking,
+                now=now,
+            )
+        if decision.escalation is not None:
+            escalation = await open_escalation(
+                ctx.session,
+                decision.escalation,
+                customer=scratch.customer,
+                booking=scratch.booking,
+                conversation_id=scratch.conversation.id,
+                customer_request=text,
+                rules=scratch.charter.rules,
+                console_url=ctx.console_url,
+            )
+            escalation_ids.append(escalation.id)
+    return {"escalation_ids": escalation_ids}
+
+
+async def notify_owner(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    """A human owns the thread: the agent stays silent and tells the owner a message came in."""
+    ctx = runtime.context
+    scratch = ctx.scratch
+    assert scratch.conversation is not None and scratch.customer is not None
+    inbound = scratch.inbound
+    who = scratch.customer.name or scratch.customer.phone or "a customer"
+    body = inbound.body if inbound is not None else ""
+    ctx.session.add(
+        TeamAlert(
+            channel="console",
+            user_id=scratch.conversation.owner_user_id,
+            subject=f"New message from {who}",
+            body=body[:1000],
+        )
+    )
+    if inbound is not None:
+        inbound.status = "processed"
+    await ctx.session.flush()
+    return {"outcome": "silent", "intent": "other", "rules": ["human_owned"]}

@@ -1,0 +1,75 @@
+"""deliver: store the reply for the customer's channel (the outbox) and close the turn."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agent.context import TurnContext
+from agent.state import TurnEvent, TurnState, remember
+from tools.outbox import queue_reply
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def decision_trail(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    """What the console shows for a turn: intent, tone, the policy rows and the facts used."""
+    decisions = runtime.context.scratch.decisions
+    return {
+        "intent": state.get("intent"),
+        "intents": state.get("intents", []),
+        "tone": state.get("tone"),
+        "outcome": state.get("outcome"),
+        "decisions": [
+            {
+                "intent": d.intent,
+                "outcome": d.outcome,
+                "rule": d.rule,
+                "kind": d.kind,
+                "facts": _json_safe(dict(d.facts)),
+                "escalation": _json_safe(asdict(d.escalation)) if d.escalation else None,
+            }
+            for d in decisions
+        ],
+    }
+
+
+async def deliver(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    scratch = ctx.scratch
+    assert scratch.conversation is not None
+    event = TurnEvent.model_validate(state["event"])
+    recent = list(state.get("recent", []))
+    if scratch.inbound is not None:
+        recent = remember(recent, "customer", scratch.inbound.body)
+        scratch.inbound.status = "processed"
+    reply = state.get("reply")
+    message_id = None
+    if reply:
+        message = await queue_reply(
+            ctx.session,
+            scratch.conversation,
+            reply,
+            kind=scratch.decisions[0].kind if scratch.decisions else "reply",
+            idempotency_key=f"reply:{event.key}",
+            meta=decision_trail(state, runtime),
+            simulated=ctx.simulated,
+        )
+        message_id = message.id
+        recent = remember(recent, "agent", reply)
+    await ctx.session.flush()
+    return {
+        "reply_message_id": message_id,
+        "recent": recent,
+        "turns": int(state.get("turns", 0)) + 1,
+    }

@@ -1,0 +1,54 @@
+"""load_context: the conversation, customer, booking and charter a turn works with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agent.context import TurnContext
+from agent.state import TurnEvent, TurnState
+from knowledge.errors import NotFound
+from knowledge.models import Conversation, Customer, Message
+from tools import bookings
+
+
+async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    event = TurnEvent.model_validate(state["event"])
+    session = ctx.session
+    conversation = await session.get(Conversation, event.conversation_id, with_for_update=True)
+    if conversation is None:
+        raise NotFound(f"no conversation {event.conversation_id}")
+    customer = await session.get(Customer, conversation.customer_id)
+    assert customer is not None
+    now = ctx.clock.now()
+    booking = await bookings.current_booking(session, customer.id, now)
+    scratch = ctx.scratch
+    scratch.conversation, scratch.customer, scratch.booking = conversation, customer, booking
+    scratch.charter = await ctx.knowledge.charter(session)
+    scratch.repeat_customer = (
+        await bookings.completed_before(session, customer.id, booking.id if booking else None) > 0
+    )
+    fresh: dict[str, Any] = {
+        "skip": None,
+        "tone": "neutral",
+        "intent": "other",
+        "intents": [],
+        "outcome": "silent",
+        "rules": [],
+        "reply": None,
+        "reply_message_id": None,
+        "escalation_ids": [],
+    }
+    if event.kind == "customer_message":
+        inbound = await session.get(Message, event.message_id) if event.message_id else None
+        if inbound is None or inbound.conversation_id != conversation.id:
+            raise NotFound(f"no inbound message {event.message_id} on this conversation")
+        scratch.inbound = inbound
+        if inbound.status != "received":
+            return fresh | {"skip": "duplicate"}
+        conversation.last_inbound_at = inbound.created_at or now
+        if conversation.owner == "human":
+            return fresh | {"skip": "human_owned"}
+    return fresh

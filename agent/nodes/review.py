@@ -1,0 +1,74 @@
+"""review: in LLM mode, one call reads the message and phrases the drafted reply.
+
+If the model reads the message differently from the rules, its reading wins and the turn is
+decided again by the same policy; its phrasing is then dropped for the template. If it reads
+the message the same way, its phrasing is kept for compose, which still checks its facts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agent.context import TurnContext
+from agent.llm import read_and_phrase, system_prompt
+from agent.nodes.compose import template_reply
+from agent.nodes.decide import decide
+from agent.state import TurnState
+from agent.understanding.schema import Understanding
+from agent.understanding.vocabulary import Vocabulary
+
+
+def _gist(understanding: Understanding) -> list[tuple[Any, ...]]:
+    return [
+        (
+            r.intent,
+            r.entities.guests,
+            frozenset(r.entities.proteins),
+            frozenset(r.entities.upgrades),
+            r.entities.rating,
+            r.entities.choice,
+            r.entities.dietary,
+        )
+        for r in understanding.requests
+    ]
+
+
+async def review(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    scratch = ctx.scratch
+    if ctx.llm is None or scratch.inbound is None or scratch.understanding is None:
+        return {}
+    if state.get("outcome") == "silent":
+        return {}  # carrier keywords and opted-out channels are not the model's to read
+    assert scratch.charter is not None
+    vocabulary = Vocabulary.from_charter(scratch.charter)
+    system = system_prompt(
+        scratch.charter.rules.business.name,
+        [*vocabulary.proteins, *vocabulary.upgrades],
+        scratch.charter.today.isoformat(),
+    )
+    reading = await read_and_phrase(
+        ctx.llm,
+        system=system,
+        text=scratch.inbound.body,
+        recent=state.get("recent", []),
+        pending=state.get("pending"),
+        draft=template_reply(state, scratch),
+        timeout=ctx.llm_timeout,
+    )
+    if reading is None:
+        return {"llm": "fallback"}
+    llm_understanding = reading.understanding()
+    if _gist(llm_understanding) == _gist(scratch.understanding):
+        scratch.llm_reply = reading.reply
+        return {"llm": "agreed", "tone": reading.tone}
+    scratch.understanding = llm_understanding
+    redecided = await decide({**state, "intent": llm_understanding.intent}, runtime)
+    return redecided | {
+        "llm": "reread",
+        "tone": llm_understanding.tone,
+        "intent": llm_understanding.intent,
+        "intents": [r.intent for r in llm_understanding.requests],
+    }

@@ -1,0 +1,45 @@
+"""detect_tone and classify: what the customer said, read by rules (or the LLM when set)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agent.context import TurnContext
+from agent.state import TurnState
+from agent.understanding.rules import understand
+from agent.understanding.schema import Context, Pending
+from agent.understanding.tone import detect_tone as rules_tone
+from agent.understanding.vocabulary import Vocabulary
+
+
+def _text(runtime: Runtime[TurnContext]) -> str:
+    inbound = runtime.context.scratch.inbound
+    return inbound.body if inbound is not None else ""
+
+
+async def detect_tone(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    return {"tone": rules_tone(_text(runtime))}
+
+
+async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    scratch = ctx.scratch
+    assert scratch.charter is not None
+    now = ctx.clock.now()
+    pending: Pending | None = state.get("pending")  # type: ignore[assignment]
+    booking = scratch.booking
+    context = Context(
+        now=now,
+        timezone=scratch.charter.rules.business.timezone,
+        pending=pending,
+        after_event=booking is not None and booking.event_at <= now,
+    )
+    understanding = understand(_text(runtime), context, Vocabulary.from_charter(scratch.charter))
+    scratch.understanding = understanding
+    return {
+        "tone": understanding.tone,
+        "intent": understanding.intent,
+        "intents": [r.intent for r in understanding.requests],
+    }

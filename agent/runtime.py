@@ -1,0 +1,156 @@
+"""The one way into the agent: every caller turns its event into a turn here.
+
+A turn runs in one transaction that the runtime owns: it takes the conversation's advisory
+lock (so turns of one conversation never overlap, across processes), runs the graph, and
+commits once. Replies and alerts are rows in that transaction; senders deliver them after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent.context import TurnContext
+from agent.graph import build_graph
+from agent.state import TurnEvent
+from knowledge.clock import Clock
+from knowledge.db import asyncpg_dsn, unit_of_work
+from knowledge.service import KnowledgeService
+from tools import bookings
+from tools.outbox import record_inbound
+
+CHECKPOINT_SCHEMA = "langgraph"
+TURN_LOCK_NAMESPACE = 1  # first key of pg_advisory_xact_lock(int, int) for conversation turns
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    conversation_id: int
+    reply: str | None
+    intent: str
+    intents: list[str]
+    tone: str
+    outcome: str
+    rules: list[str]
+    escalation_ids: list[int] = field(default_factory=list)
+    reply_message_id: int | None = None
+    skipped: str | None = None
+
+
+@asynccontextmanager
+async def postgres_checkpointer(url: str, max_size: int = 8) -> AsyncIterator[Any]:
+    """LangGraph's Postgres saver on its own pool, its tables in their own schema."""
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    dsn = asyncpg_dsn(url)
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        dsn,
+        open=False,
+        min_size=1,
+        max_size=max_size,
+        kwargs={
+            "autocommit": True,
+            "prepare_threshold": 0,
+            "row_factory": dict_row,
+            "options": f"-c search_path={CHECKPOINT_SCHEMA}",
+        },
+    )
+    await pool.open()
+    try:
+        async with pool.connection() as conn:
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {CHECKPOINT_SCHEMA}")
+        saver = AsyncPostgresSaver(pool)
+        await saver.setup()
+        yield saver
+    finally:
+        await pool.close()
+
+
+class AgentRuntime:
+    """Runs turns. One per process; safe to share between concurrent callers."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        knowledge: KnowledgeService,
+        clock: Clock,
+        checkpointer: BaseCheckpointSaver[Any] | None = None,
+        *,
+        simulated: bool = True,
+        console_url: str = "http://127.0.0.1:8000",
+        llm: Any = None,
+        llm_timeout: float = 8.0,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.knowledge = knowledge
+        self.clock = clock
+        self.graph = build_graph(checkpointer)
+        self.simulated = simulated
+        self.console_url = console_url
+        self.llm = llm
+        self.llm_timeout = llm_timeout
+
+    async def handle(self, event: TurnEvent) -> TurnResult:
+        """Run one turn in its own transaction, serialized with the conversation's other turns."""
+        async with unit_of_work(self.sessionmaker) as session:
+            await session.execute(
+                select(func.pg_advisory_xact_lock(TURN_LOCK_NAMESPACE, event.conversation_id))
+            )
+            context = TurnContext(
+                session=session,
+                knowledge=self.knowledge,
+                clock=self.clock,
+                simulated=self.simulated,
+                console_url=self.console_url,
+                llm=self.llm,
+                llm_timeout=self.llm_timeout,
+            )
+            state = await self.graph.ainvoke(
+                {"event": event.model_dump(mode="json")},
+                config={"configurable": {"thread_id": f"conversation-{event.conversation_id}"}},
+                context=context,
+                durability="exit",
+            )
+        return TurnResult(
+            conversation_id=event.conversation_id,
+            reply=state.get("reply"),
+            intent=state.get("intent", "other"),
+            intents=state.get("intents", []),
+            tone=state.get("tone", "neutral"),
+            outcome=state.get("outcome", "silent"),
+            rules=state.get("rules", []),
+            escalation_ids=state.get("escalation_ids", []),
+            reply_message_id=state.get("reply_message_id"),
+            skipped=state.get("skip"),
+        )
+
+    async def receive(
+        self,
+        phone: str,
+        text: str,
+        *,
+        channel: str = "sms",
+        name: str | None = None,
+        provider_message_id: str | None = None,
+    ) -> TurnResult:
+        """Store a customer's message (committed first, so it is never lost), then answer it."""
+        async with unit_of_work(self.sessionmaker) as session:
+            customer = await bookings.get_or_create_customer(
+                session, phone, name=name, channel=channel
+            )
+            conversation = await bookings.get_or_create_conversation(session, customer.id, channel)
+            message = await record_inbound(
+                session, conversation, text, provider_message_id=provider_message_id
+            )
+            event = TurnEvent(
+                kind="customer_message", conversation_id=conversation.id, message_id=message.id
+            )
+        return await self.handle(event)

@@ -1,0 +1,621 @@
+"""Finding the things a message names: guest counts, proteins and add-ons, ratings, dates, diets.
+
+Every finder works on the lower-cased text, returns positions so the caller can order what it
+found, and uses only bounded regular expressions (no nested repetition), so a 10,000-character
+message costs a few milliseconds at most.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import dateparser
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from agent.understanding.schema import GuestChange, GuestGroup
+from agent.understanding.vocabulary import Vocabulary
+
+# --- numbers -------------------------------------------------------------------------------
+
+UNITS: dict[str, int] = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+}
+TENS: dict[str, int] = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
+SINGLE = {"a": 1, "an": 1, "another": 1, "dozen": 12, "a dozen": 12, "a couple": 2, "couple": 2}
+
+_by_length = sorted([*UNITS, *TENS], key=len, reverse=True)
+_DIGITS = r"(?<![0-9.,])[0-9]{1,5}(?![0-9]|[a-z])"
+_TENS_RE = "|".join(TENS)
+_ONES_RE = "|".join(k for k in UNITS if 1 <= UNITS[k] <= 9)
+#: A count written in digits or words ("14", "fourteen", "twenty-two").
+NUMBER = (
+    rf"(?:{_DIGITS}|(?:{_TENS_RE})(?:[\s-](?:{_ONES_RE}))?\b|(?:{'|'.join(_by_length)})\b"
+    r"|a\s+dozen\b|a\s+couple(?:\s+of)?\b)"
+)
+#: A count, or a word that means one more of something ("another kid", "an extra adult").
+COUNT = rf"(?:{NUMBER}|another\b|an?\b)"
+
+
+def parse_number(raw: str) -> int | None:
+    """The value of a number matched by NUMBER or COUNT (None if it is not one)."""
+    words = re.sub(r"[\s-]+", " ", raw.strip().lower())
+    words = re.sub(r"\s+of$", "", words)
+    if words.isascii() and words.isdigit():
+        return int(words)
+    if words in SINGLE:
+        return SINGLE[words]
+    if words in UNITS:
+        return UNITS[words]
+    parts = words.split(" ")
+    if parts[0] in TENS:
+        return TENS[parts[0]] + (UNITS.get(parts[1], 0) if len(parts) > 1 else 0)
+    return None
+
+
+# --- guests --------------------------------------------------------------------------------
+
+_GROUPS: dict[GuestGroup, str] = {
+    "adults": r"adults?|grown[\s-]?ups?|grownups?|men|women",
+    "kids": r"kids?|kiddos?|kiddies|children|child|teens?|teenagers?|little\s+ones",
+    "toddlers": r"toddlers?|babies|baby|infants?",
+    "guests": r"guests?|people|ppl|persons?|pax|attendees?|folks",
+}
+GROUP = "(?:" + "|".join(f"(?:{words})" for words in _GROUPS.values()) + r")\b"
+_GROUP_OF = [(name, re.compile(rf"(?:{words})$")) for name, words in _GROUPS.items()]
+_NOT_PEOPLE = (
+    r"(?!\s*(?:min\b|mins\b|minutes?|hours?|hrs?|days?|weeks?|months?|years?|yrs?|pm\b|am\b|%"
+    r"|/|:|\$|dollars?|bucks|stars?|degrees?|mph|miles?|lbs?|pounds?|times?|o'?clock))"
+)
+_N = rf"(?P<n>{NUMBER})"
+_C = rf"(?P<n>{COUNT})"
+_G = rf"(?P<g>{GROUP})"
+_MORE = r"(?:more|extra|additional|new|other)"
+
+_NAMED_TOTAL = 2
+#: (pattern, sign): sign +1/-1 reads a change, 0 a new total (needing a word that says it is
+#: about people when no group is named), _NAMED_TOTAL a total after "count", "total", ...
+_GUEST_PATTERNS: list[tuple[re.Pattern[str], int]] = [
+    # "we'll have 8 kids and 10 adults": a total over two groups
+    (
+        re.compile(
+            r"\b(?:we'?ll\s+have|we\s+will\s+have|we\s+have|we'?re|we\s+are|there\s+will\s+be|"
+            r"there'?ll\s+be|it'?ll\s+be|total\s+of|(?:count|total)\s+(?:is|:|to))\s+"
+            rf"{_N}\s+{GROUP}\s*(?:and|&|\+|,)\s*(?P<n2>{NUMBER})\s+{GROUP}"
+        ),
+        _NAMED_TOTAL,
+    ),
+    # "+4 ppl", "-1 toddler"
+    (re.compile(rf"(?<![\w+-])\+\s?{_N}\s*{_G}"), 1),
+    (re.compile(rf"(?<![\w+-])-\s?{_N}\s*{_G}"), -1),
+    # "2 more adults", "one more toddler", "seven extra guests", "another 3 kids"
+    (re.compile(rf"\b{_C}\s+{_MORE}\s+{_G}"), 1),
+    (re.compile(rf"\b(?:extra|another|additional)\s+{_N}\s+{_G}"), 1),
+    # "add three people", "adding 2 more adults", "add another kid", "add 3 grownups"
+    (
+        re.compile(
+            r"\b(?:add|adding|added|plus|bring(?:ing)?|invite[ds]?|inviting|include|including)"
+            rf"\s+(?:(?:the|our)\s+)?{_C}\s+(?:{_MORE}\s+)?{_G}"
+        ),
+        1,
+    ),
+    # "Our neighbours' 2 children will be joining us"
+    (re.compile(rf"\b{_N}\s+(?:{_MORE}\s+)?{_G}\s+(?:will\s+be\s+|are\s+|is\s+)?joining\b"), 1),
+    # "increase the party by 3"
+    (
+        re.compile(
+            r"\b(?:increase|increasing|raise|bump)\s+(?:(?:it|the|our|my)\s+)?(?:\w+\s+){0,2}"
+            rf"by\s+{_N}{_NOT_PEOPLE}\s*(?:{_G})?"
+        ),
+        1,
+    ),
+    # "one less kid", "3 fewer people"
+    (re.compile(rf"\b{_C}\s+(?:less|fewer)\s+{_G}"), -1),
+    # "minus 3 adults", "remove 2 guests", "take off 4 ppl", "lose one adult", "drop 2"
+    (
+        re.compile(
+            r"\b(?:minus|remove|removing|removed|subtract(?:ing)?|take\s+off|taking\s+off|"
+            r"lose|losing|lost|drop|dropping|dropped|knock\s+off)"
+            rf"\s+(?:(?:the|our)\s+)?{_C}{_NOT_PEOPLE}(?:\s+(?:of\s+(?:the|our)\s+)?{_G})?"
+        ),
+        -1,
+    ),
+    # "reduce our party by eight guests"
+    (
+        re.compile(
+            r"\b(?:reduce|reducing|lower|lowering|decrease|decreasing|cut)\s+"
+            rf"(?:(?:it|the|our|my)\s+)?(?:\w+\s+){{0,2}}by\s+{_N}{_NOT_PEOPLE}\s*(?:{_G})?"
+        ),
+        -1,
+    ),
+    # "take 3 people off"
+    (re.compile(rf"\btake\s+{_N}\s+(?:{_G}\s+)?off\b"), -1),
+    # "Two of the kids can't make it", "2 adults dropped out"
+    (
+        re.compile(
+            rf"\b{_N}\s+(?:of\s+(?:the|our|my|them)\s+)?(?:{_G}\s+)?"
+            r"(?:can'?t|cannot|can\s+not|won'?t|will\s+not|aren'?t|are\s+not|couldn'?t|"
+            r"are\s+no\s+longer|no\s+longer|dropped|bailed|cancel(?:l?ed)?|backed)\b"
+        ),
+        -1,
+    ),
+    # "from 12 to 15 guests"
+    (
+        re.compile(rf"\bfrom\s+{NUMBER}\s*(?:{GROUP}\s+)?to\s+{_N}{_NOT_PEOPLE}(?:\s*{_G})?"),
+        0,
+    ),
+    # "guest count to 18", "final count is 22", "total is gonna be 25", "headcount: 16"
+    (
+        re.compile(
+            r"\b(?:guest\s*count|head\s*count|final\s+count|count|final\s+number|"
+            r"number\s+of\s+(?:guests|people)|number|total|party\s+size|group\s+size|rsvps?)"
+            r"\s*(?:is|=|:|to|will\s+be|would\s+be|should\s+be|at|of|now)?"
+            r"(?:\s*(?:gonna\s+be|going\s+to\s+be|now|down\s+to|up\s+to|changed\s+to|be)){0,2}"
+            rf"\s*{_N}{_NOT_PEOPLE}(?:\s*(?:{_G}))?"
+        ),
+        _NAMED_TOTAL,
+    ),
+    # "we're gonna be 14", "we r now 30 ppl", "it will now be thirty guests", "we're down to 12"
+    (
+        re.compile(
+            r"\b(?:we'?re|we\s+are|we\s+r|we'?ll\s+be|we\s+will\s+be|we\s+might\s+be|"
+            r"we\s+may\s+be|we'?d\s+be|we\s+should\s+be|we'?re\s+gonna\s+be|we\s+are\s+gonna\s+be|"
+            r"there'?ll\s+be|there\s+will\s+be|there\s+are|it'?ll\s+be|it\s+will\s+(?:now\s+)?be|"
+            r"we\s+will\s+now\s+be|(?:it|we)\s+(?:is|are)\s+now)"
+            r"(?:\s+(?:now|only|just|probably|gonna|going\s+to|be|actually|down\s+to|up\s+to|"
+            r"looking\s+at|at|like|about|around)){0,3}"
+            rf"\s+{_N}{_NOT_PEOPLE}(?!\s+(?:more|less|fewer|extra|additional|of\s+the)\b)"
+            rf"(?:\s+{_G})?"
+        ),
+        0,
+    ),
+    # "we'll have 20 guests", "we have 25 people coming"
+    (
+        re.compile(
+            r"\b(?:we'?ll|we\s+will|we'?re\s+gonna|we\s+are\s+going\s+to)\s+(?:now\s+)?have\s+"
+            rf"{_N}\s+{_G}"
+        ),
+        0,
+    ),
+    (
+        re.compile(
+            rf"\bwe\s+(?:now\s+)?have\s+{_N}\s+{_G}\s+(?:coming|attending|now|total|in\s+total)\b"
+        ),
+        0,
+    ),
+    # "bring it up to 16", "reduce it to 10 people"
+    (
+        re.compile(
+            r"\b(?:bring|bump|take|put|get|increase|raise|lower|reduce|decrease|drop|cut)\w*\s+"
+            r"(?:(?:it|us|that|things|the\s+\w+|our\s+\w+)\s+)?(?:up\s+|down\s+)?to\s+"
+            rf"{_N}{_NOT_PEOPLE}(?:\s+{_G})?"
+        ),
+        0,
+    ),
+    # "only 9 of us now"
+    (re.compile(rf"\b(?:only|just|now|be|are|'re|r)\s+{_N}\s+of\s+us\b"), 0),
+    # "make it twenty people total"
+    (re.compile(rf"\bmake\s+it\s+{_N}{_NOT_PEOPLE}\s*(?:{_G})?(?:\s+total)?"), 0),
+    # "Eleven people now", "fourteen guests total", "20 people not 12"
+    (
+        re.compile(
+            rf"\b{_N}\s+{_G}\s+(?:now|total|in\s+total|altogether|all\s+together|instead|not)\b"
+        ),
+        0,
+    ),
+    (re.compile(rf"\b{_N}\s+(?:total|in\s+total|altogether)\b"), 0),
+]
+#: Totals written without a group word need a hint that they are about people.
+_TOTAL_NEEDS_HINT = re.compile(
+    r"\b(?:now|total|down\s+to|up\s+to|instead|guests?|people|ppl|of\s+us)\b"
+)
+_ONE_WORDS = frozenset({"a", "an", "another"})
+
+
+def group_of(word: str | None) -> GuestGroup:
+    if word:
+        for name, pattern in _GROUP_OF:
+            if pattern.match(word):
+                return name
+    return "guests"
+
+
+@dataclass(frozen=True)
+class GuestFind:
+    start: int
+    change: GuestChange
+
+
+def find_guests(text: str, start: int = 0, end: int | None = None) -> list[GuestFind]:
+    """Every new total or change of guests in text[start:end], in the order written."""
+    found: list[GuestFind] = []
+    stop = len(text) if end is None else end
+    for pattern, sign in _GUEST_PATTERNS:
+        for m in pattern.finditer(text, start, stop):
+            value = parse_number(m.group("n"))
+            if value is not None and m.groupdict().get("n2"):
+                more = parse_number(m.group("n2"))
+                value = None if more is None else value + more
+            if value is None or value > 10_000 or (value == 0 and sign != 0):
+                continue
+            group_word = m.groupdict().get("g")
+            if group_word is None and m.group("n").strip() in _ONE_WORDS:
+                continue  # "lose a lot" is not a guest
+            group = group_of(group_word)
+            if sign == _NAMED_TOTAL:
+                change = GuestChange(total=value, group=group)
+            elif sign == 0:
+                if group_word is None and not _TOTAL_NEEDS_HINT.search(
+                    text, m.start(), min(stop, m.end() + 12)
+                ):
+                    continue
+                change = GuestChange(total=value, group=group)
+            else:
+                change = GuestChange(delta=sign * value, group=group)
+            found.append(GuestFind(m.start(), change))
+    found.sort(key=lambda f: f.start)
+    return found
+
+
+# --- proteins and add-ons ------------------------------------------------------------------
+
+Kind = Literal["protein", "upgrade"]
+_EXTRA_WORDS = r"(?:extra|more|double|additional|another)"
+#: Ordinary English words a single typo away from a menu word; never read as a protein.
+_NOT_FOOD = frozenset(
+    (
+        "salon",
+        "salons",
+        "steals",
+        "stealth",
+        "streak",
+        "streaks",
+        "filled",
+        "filler",
+        "fillers",
+        "filter",
+        "chick",
+        "chicks",
+        "chicky",
+        "pawns",
+        "prawny",
+        "lobby",
+        "lobbies",
+        "scallion",
+        "scallions",
+        "shrimpy",
+        "mignonette",
+        "sermon",
+        "states",
+        "sailor",
+        "salmonella",
+    )
+)
+
+
+_WORD = re.compile(r"(?<![a-z])[a-z]{5,14}(?![a-z])")
+
+
+def _norm_alias(text: str) -> str:
+    words = re.sub(r"[\s\-]+", " ", text.strip().lower())
+    return re.sub(r"\b(?:more|double|additional|another)\b", "extra", words)
+
+
+@dataclass(frozen=True)
+class Mention:
+    start: int
+    end: int
+    kind: Kind
+    slug: str
+
+
+class MenuMatcher:
+    """Exact alias matching (with plurals and 'extra'/'more'/'double' as one word) plus
+    misspellings within one edit (two for long words) of a protein word."""
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.lookup: dict[str, tuple[Kind, str]] = {}
+        sources: list[tuple[Kind, dict[str, list[str]]]] = [
+            ("protein", vocabulary.proteins),
+            ("upgrade", vocabulary.upgrades),
+        ]
+        for kind, table in sources:
+            for slug, aliases in table.items():
+                for alias in [slug.replace("_", " "), *aliases]:
+                    key = _norm_alias(alias)
+                    if len(key) >= 3:
+                        self.lookup.setdefault(key, (kind, slug))
+        alternatives = []
+        for key in sorted(self.lookup, key=len, reverse=True):
+            words = [_EXTRA_WORDS if w == "extra" else re.escape(w) for w in key.split(" ") if w]
+            alternatives.append(r"[\s\-]+".join(words))
+        body = "|".join(alternatives) if alternatives else r"(?!x)x"
+        self.exact = re.compile(rf"(?<![a-z])(?:{body})(?:e?s)?(?![a-z])")
+        fuzzy = {
+            k: v[1]
+            for k, v in self.lookup.items()
+            if v[0] == "protein" and " " not in k and len(k) >= 6 and k.isalpha()
+        }
+        self.fuzzy_slug = fuzzy
+        self.fuzzy_by_initial: dict[str, list[str]] = {}
+        for word in sorted(fuzzy):
+            self.fuzzy_by_initial.setdefault(word[0], []).append(word)
+
+    def _resolve(self, raw: str) -> tuple[Kind, str] | None:
+        key = _norm_alias(raw)
+        for candidate in (key, key[:-1], key[:-2]):
+            if candidate in self.lookup:
+                return self.lookup[candidate]
+        return None
+
+    def find(self, text: str) -> list[Mention]:
+        """Every protein or add-on named in the lower-cased text, in the order written."""
+        found: list[Mention] = []
+        taken: set[int] = set()
+        for m in self.exact.finditer(text):
+            hit = self._resolve(m.group(0))
+            if hit is not None:
+                found.append(Mention(m.start(), m.end(), hit[0], hit[1]))
+                taken.update(range(m.start(), m.end()))
+        if self.fuzzy_by_initial:
+            seen: dict[str, str | None] = {}
+            for m in _WORD.finditer(text):
+                word = m.group(0)
+                if word[0] not in self.fuzzy_by_initial or word in _NOT_FOOD:
+                    continue
+                if m.start() in taken:
+                    continue
+                if word not in seen:
+                    seen[word] = self._fuzzy(word)
+                slug = seen[word]
+                if slug is not None:
+                    found.append(Mention(m.start(), m.end(), "protein", slug))
+        found.sort(key=lambda x: x.start)
+        return found
+
+    def _fuzzy(self, word: str) -> str | None:
+        limit = 1 if len(word) < 9 else 2
+        best = process.extractOne(
+            word,
+            self.fuzzy_by_initial[word[0]],
+            scorer=Levenshtein.distance,
+            score_cutoff=limit,
+        )
+        if best is None:
+            return None
+        return self.fuzzy_slug[best[0]]
+
+
+_MATCHERS: dict[tuple[tuple[str, tuple[str, ...]], ...], MenuMatcher] = {}
+
+
+def matcher_for(vocabulary: Vocabulary) -> MenuMatcher:
+    """The compiled matcher for a vocabulary (built once per distinct vocabulary)."""
+    key = tuple(
+        (f"{kind}:{slug}", tuple(aliases))
+        for kind, table in (("p", vocabulary.proteins), ("u", vocabulary.upgrades))
+        for slug, aliases in table.items()
+    )
+    matcher = _MATCHERS.get(key)
+    if matcher is None:
+        if len(_MATCHERS) > 16:
+            _MATCHERS.clear()
+        matcher = _MATCHERS[key] = MenuMatcher(vocabulary)
+    return matcher
+
+
+def unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+# --- ratings -------------------------------------------------------------------------------
+
+_RATING_WORD = r"(?:[1-5]|one|two|three|four|five)"
+_STAR = "[⭐★🌟]\ufe0f?"
+_RATING_PATTERNS: list[re.Pattern[str]] = [
+    # "4/5", "3 out of 5", "four out of five"
+    re.compile(rf"(?<![0-9.\w])(?P<n>{_RATING_WORD})\s*(?:/|out\s+of|outta)\s*(?:5|five)(?![0-9])"),
+    # "4 stars", "five stars", "Solid 4 ⭐"
+    re.compile(rf"(?<![0-9.\w])(?P<n>{_RATING_WORD})\s*-?\s*(?:stars?\b|{_STAR})"),
+    # "rating: 4", "I'd rate it a 4"
+    re.compile(r"\brat(?:e|ing)\s*(?:is|:|=|it|us|you|them)?\s*(?:a\s+)?(?P<n>[1-5])(?![0-9])"),
+    # "5分"
+    re.compile(r"(?<![0-9.])(?P<n>[1-5])\s*分"),
+    # "a 4 i guess", "honestly a 2.", "we give you guys a 5!"
+    re.compile(
+        rf"\b(?:a|an|solid|give\s+(?:you|u|it|him|them)(?:\s+guys)?(?:\s+a)?)\s+"
+        rf"(?P<n>{_RATING_WORD})(?![0-9/]|[.,][0-9])"
+        r"(?!\s*(?:people|ppl|guests|more|less|hours?|hrs?|min|mins|minutes?|pm|am|of)\b)\b"
+    ),
+]
+_STARS = re.compile(rf"{_STAR}(?:\s?{_STAR}){{0,9}}")
+_LEADING_DIGIT = re.compile(r"^\W{0,3}(?P<n>[1-5])(?![0-9])(?:\s*[.!)]|\s*$|\s+(?![0-9]))")
+_ONLY_WORD = re.compile(r"^\W{0,3}(?P<n>one|two|three|four|five)\W{0,5}$")
+_RATING_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+
+
+def _rating_value(raw: str) -> int | None:
+    value = int(raw) if raw.isdigit() else _RATING_WORDS.get(raw)
+    return value if value is not None and 1 <= value <= 5 else None
+
+
+_OUT_OF_TEN = re.compile(r"(?<![0-9.\w])(?P<n>10|[0-9])\s*/\s*10(?![0-9])")
+
+
+def find_rating(text: str) -> tuple[int, int] | None:
+    """(position, stars 1-5) for a rating written any common way, or None."""
+    m = _OUT_OF_TEN.search(text)
+    if m is not None:
+        return m.start(), max(1, min(5, (int(m.group("n")) + 1) // 2))
+    for pattern in _RATING_PATTERNS:
+        m = pattern.search(text)
+        if m is not None:
+            value = _rating_value(m.group("n"))
+            if value is not None:
+                return m.start(), value
+    m = _STARS.search(text)
+    if m is not None:
+        return m.start(), min(len(re.findall(_STAR, m.group(0))), 5)
+    for pattern in (_LEADING_DIGIT, _ONLY_WORD):
+        m = pattern.match(text)
+        if m is not None:
+            value = _rating_value(m.group("n"))
+            if value is not None:
+                return m.start("n"), value
+    return None
+
+
+# --- dates ---------------------------------------------------------------------------------
+
+_MONTHS = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_WEEKDAYS = (
+    r"(?:mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?|"
+    r"sat(?:urday)?|sun(?:day)?)"
+)
+_ORDINAL = r"(?:[12][0-9]|3[01]|0?[1-9])(?:st|nd|rd|th)?"
+_WEEKDAY_FULL = {
+    "mon": "monday",
+    "tue": "tuesday",
+    "tues": "tuesday",
+    "wed": "wednesday",
+    "thu": "thursday",
+    "thur": "thursday",
+    "thurs": "thursday",
+    "fri": "friday",
+    "sat": "saturday",
+    "sun": "sunday",
+}
+#: Date-looking spans, most explicit first; only the chosen span goes to dateparser.
+_DATE_PATTERNS: list[re.Pattern[str]] = [
+    re.compile(rf"\b{_MONTHS}\s+{_ORDINAL}\b(?:,?\s+20[0-9]{{2}}\b)?"),
+    re.compile(rf"\b(?:the\s+)?{_ORDINAL}\s+of\s+{_MONTHS}(?![a-z])"),
+    re.compile(
+        r"(?<![0-9/])(?:1[0-2]|0?[1-9])/(?:[12][0-9]|3[01]|0?[1-9])(?:/(?:20)?[0-9]{2})?"
+        r"(?![0-9/])"
+    ),
+    re.compile(rf"\b(?:{_WEEKDAYS},?\s+)?the\s+(?:[12][0-9]|3[01]|0?[1-9])(?:st|nd|rd|th)\b"),
+    re.compile(rf"\b(?:(?:next|this|coming)\s+)?{_WEEKDAYS}\b(?!\s*-)"),
+    re.compile(r"\b(?:tomorrow|today|tonight|next\s+week(?:end)?|next\s+month)\b"),
+]
+
+
+def find_date_span(text: str, start: int = 0, end: int | None = None) -> tuple[int, str] | None:
+    """The most explicit date-looking span in text[start:end]: (position, span)."""
+    stop = len(text) if end is None else end
+    for pattern in _DATE_PATTERNS:
+        m = pattern.search(text, start, stop)
+        if m is not None:
+            return m.start(), m.group(0)
+    return None
+
+
+def local_now(now: datetime, timezone: str) -> datetime:
+    """The clock as a naive local time in the business's time zone."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    if now.tzinfo is None:
+        return now
+    return now.astimezone(zone).replace(tzinfo=None)
+
+
+def _cleanup_span(span: str) -> str:
+    text = "".join(_WEEKDAY_FULL.get(w, w) for w in re.split(r"(\W+)", span))
+    # In "saturday the 27th" the weekday only confirms the day: dateparser reads "the 27th".
+    day = re.search(r"\bthe\s+[0-9]{1,2}(?:st|nd|rd|th)\b", text)
+    if day is not None and re.search(rf"\b{_MONTHS}", text) is None:
+        return day.group(0)
+    return text
+
+
+def parse_date(span: str, base: datetime) -> date | None:
+    """A date from a short span, relative to base, preferring the future."""
+    cleaned = _cleanup_span(span)
+    if cleaned in ("next month",):
+        return None  # a month is not a date
+    if cleaned == "tonight":
+        return base.date()
+    try:
+        parsed = dateparser.parse(
+            cleaned,
+            languages=["en"],
+            settings={
+                "PREFER_DATES_FROM": "future",
+                "RELATIVE_BASE": base,
+                "DATE_ORDER": "MDY",
+                "RETURN_AS_TIMEZONE_AWARE": False,
+            },
+        )
+    except Exception:  # dateparser raises assorted errors on odd input
+        return None
+    if not isinstance(parsed, datetime):
+        return None
+    result = parsed.date()
+    if result < base.date() - timedelta(days=1):
+        return None
+    return result
+
+
+# --- dietary -------------------------------------------------------------------------------
+
+_SERIOUS = re.compile(
+    r"\b(?:allerg\w*|anaphyla\w*|epi-?pens?|celiac|coeliac|medical\w*|medically|doctor'?s?|"
+    r"diabet\w*|pregnan\w*|intoleran\w*|kosher|halal|certified|certification)\b"
+)
+_PREFERENCE = re.compile(
+    r"\b(?:vegetarians?|vegans?|pescatarians?|plant[\s-]based|gluten[\s-]?free|gluten|"
+    r"dairy[\s-]?free|dairy|no\s+pork|pork[\s-]free|no\s+red\s+meat|no\s+beef|no\s+meat|"
+    r"no\s+msg|msg|no\s+butter|low[\s-](?:sodium|salt|sugar|carb)|sodium|sugary|keto|"
+    r"shellfish|peanuts?|tree\s+nuts?|nut[\s-]free|nuts?\s+free|sesame|fully\s+cooked|"
+    r"nothing\s+rare|(?:a|her|his|my|their|our)\s+diet|diet(?:ary)?\s+(?:restriction|need)s?|"
+    r"(?:can'?t|cannot|doesn'?t|don'?t|won'?t)\s+(?:eat|have)\s+(?:any\s+)?(?:pork|beef|red\s+meat|"
+    r"meat|fish|seafood|dairy|eggs?|nuts)|cross[\s-]contamination)\b"
+)
+
+
+def find_dietary(text: str, start: int = 0, end: int | None = None) -> tuple[int, bool] | None:
+    """(position, serious?) of the first dietary need in text[start:end], or None."""
+    stop = len(text) if end is None else end
+    serious = _SERIOUS.search(text, start, stop)
+    pref = _PREFERENCE.search(text, start, stop)
+    if serious is None and pref is None:
+        return None
+    first = min(m.start() for m in (serious, pref) if m is not None)
+    return first, serious is not None

@@ -1,0 +1,309 @@
+"""Turn latency of the agent graph on the embedded PostgreSQL, with two floors to compare.
+
+Rules mode by default: N turns of mixed customer messages, timed around `AgentRuntime.handle`
+(the inbound rows are stored beforehand, as the webhook does). Reports p50/p99, the share of
+time in our nodes, in the database (SQLAlchemy statements, commit, checkpoints) and in the
+graph framework, and two floors measured in the same run: a one-node LangGraph graph with the
+same checkpointer, and one raw asyncpg read-and-write round trip.
+
+With --llm, a local OpenAI-compatible stub on loopback answers the model calls; the run then
+reports LLM calls and prompt size per turn.
+
+    .venv/bin/python bench/turn.py [--turns 1000] [--llm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypedDict
+
+import asyncpg
+from sqlalchemy import event
+
+import agent.graph as graph_module
+from agent.runtime import AgentRuntime, postgres_checkpointer
+from agent.state import TurnEvent
+from knowledge import migrate
+from knowledge.clock import FrozenClock
+from knowledge.db import asyncpg_dsn, open_database, unit_of_work
+from knowledge.models import Booking
+from knowledge.seed import load_seed
+from knowledge.service import KnowledgeService
+from knowledge.settings import load_settings
+from tools import bookings
+from tools.outbox import record_inbound
+
+MESSAGES = [
+    "how much do kids cost?",
+    "we'll be 14 adults now",
+    "chicken and steak please",
+    "can you cook inside my garage?",
+    "hi there!",
+    "gate code is 4321, park on the street",
+    "is the deposit refundable",
+    "2 more adults",
+]
+NODES = ["load_context", "detect_tone", "classify", "decide", "review", "act", "compose", "deliver"]
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+class Timers:
+    def __init__(self) -> None:
+        self.node = 0.0
+        self.db = 0.0
+        self.checkpoint = 0.0
+
+
+def timed_node(fn: Callable[..., Awaitable[Any]], timers: Timers) -> Callable[..., Awaitable[Any]]:
+    async def wrapper(state: Any, runtime: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return await fn(state, runtime)
+        finally:
+            timers.node += time.perf_counter() - start
+
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+def timed_saver(saver: Any, timers: Timers) -> None:
+    for name in ("aget_tuple", "aput", "aput_writes"):
+        original = getattr(saver, name)
+
+        def make(orig: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+            async def wrapper(*args: Any, **kwargs: Any) -> Any:
+                start = time.perf_counter()
+                try:
+                    return await orig(*args, **kwargs)
+                finally:
+                    timers.checkpoint += time.perf_counter() - start
+
+            return wrapper
+
+        setattr(saver, name, make(original))
+
+
+class OneState(TypedDict, total=False):
+    n: int
+
+
+async def one_node_floor(saver: Any, rounds: int) -> float:
+    from langgraph.graph import END, START, StateGraph
+
+    async def bump(state: OneState) -> OneState:
+        return {"n": state.get("n", 0) + 1}
+
+    g = StateGraph(OneState)
+    g.add_node("bump", bump)
+    g.add_edge(START, "bump")
+    g.add_edge("bump", END)
+    compiled = g.compile(checkpointer=saver)
+    samples = []
+    for i in range(rounds):
+        start = time.perf_counter()
+        await compiled.ainvoke(
+            {"n": i}, config={"configurable": {"thread_id": "floor"}}, durability="exit"
+        )
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+async def asyncpg_floor(url: str, booking_id: int, rounds: int) -> float:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        async with conn.transaction():
+            adults = await conn.fetchval("SELECT adults FROM bookings WHERE id = $1", booking_id)
+            await conn.execute("UPDATE bookings SET adults = $1 WHERE id = $2", adults, booking_id)
+        samples.append(time.perf_counter() - start)
+    await conn.close()
+    return statistics.median(samples)
+
+
+def start_llm_stub(port: int, calls: list[int]) -> threading.Thread:
+    """An OpenAI-compatible stub: agrees with whatever the draft says and returns it."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def completions(request: Request) -> JSONResponse:
+        body = await request.json()
+        calls.append(len(json.dumps(body["messages"])))
+        user = body["messages"][-1]["content"]
+        draft = user.split("DRAFT reply:\n", 1)[1].split("\n\nCustomer's newest", 1)[0]
+        args = {
+            "tone": "neutral",
+            "requests": [{"intent": "other", "entities": {}}],
+            "reply": draft,
+        }
+        return JSONResponse(
+            {
+                "id": "stub",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "stub",
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "tool_calls",
+                        "message": {
+                            "role": "assistant",
+                            "content": None,
+                            "tool_calls": [
+                                {
+                                    "id": "c1",
+                                    "type": "function",
+                                    "function": {
+                                        "name": "LlmReading",
+                                        "arguments": json.dumps(args),
+                                    },
+                                }
+                            ],
+                        },
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        )
+
+    app = Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    time.sleep(1.0)
+    return thread
+
+
+async def main(turns: int, use_llm: bool) -> dict[str, Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix="hibachi-bench-turn-"))
+    settings = load_settings(data_dir=data_dir)
+    database = await open_database(settings)
+    await migrate.upgrade_async(database.url)
+    async with unit_of_work(database.sessionmaker) as session:
+        await load_seed(session)
+
+    clock = FrozenClock(datetime(2026, 6, 10, 22, 0, tzinfo=UTC))
+    async with unit_of_work(database.sessionmaker) as session:
+        customer = await bookings.get_or_create_customer(session, "+19165550177", name="Bench")
+        booking = Booking(
+            reference="MH-BENCH",
+            customer_id=customer.id,
+            event_at=clock.now() + timedelta(days=30),
+            created_at=clock.now() - timedelta(days=30),
+            address="1 Bench Way",
+            adults=12,
+            kids=2,
+        )
+        session.add(booking)
+        conversation = await bookings.get_or_create_conversation(session, customer.id, "sms")
+        await session.flush()
+        conversation_id, booking_id = conversation.id, booking.id
+
+    timers = Timers()
+    for name in NODES:
+        setattr(graph_module, name, timed_node(getattr(graph_module, name), timers))
+    graph_module.compose_node = timed_node(graph_module.compose_node, timers)  # type: ignore[attr-defined]
+
+    def on_before(
+        conn: Any, cursor: Any, statement: Any, params: Any, context: Any, many: Any
+    ) -> None:
+        conn.info["t0"] = time.perf_counter()
+
+    def on_after(
+        conn: Any, cursor: Any, statement: Any, params: Any, context: Any, many: Any
+    ) -> None:
+        timers.db += time.perf_counter() - conn.info.pop("t0", time.perf_counter())
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", on_before)
+    event.listen(database.engine.sync_engine, "after_cursor_execute", on_after)
+
+    llm = None
+    llm_calls: list[int] = []
+    if use_llm:
+        from agent.llm import build_llm
+
+        start_llm_stub(8765, llm_calls)
+        llm = build_llm(
+            load_settings(openai_api_key="stub", openai_base_url="http://127.0.0.1:8765/v1")
+        )
+
+    samples: list[float] = []
+    async with postgres_checkpointer(database.url) as saver:
+        timed_saver(saver, timers)
+        runtime = AgentRuntime(
+            database.sessionmaker, KnowledgeService(clock=clock), clock, saver, llm=llm
+        )
+        async with unit_of_work(database.sessionmaker) as session:
+            conversation = await bookings.get_or_create_conversation(session, customer.id, "sms")
+            ids = [
+                (await record_inbound(session, conversation, MESSAGES[i % len(MESSAGES)])).id
+                for i in range(turns + 20)
+            ]
+        for i, message_id in enumerate(ids):
+            if i == 20:  # warm-up done
+                samples.clear()
+                timers.__init__()  # type: ignore[misc]
+            start = time.perf_counter()
+            await runtime.handle(
+                TurnEvent(
+                    kind="customer_message", conversation_id=conversation_id, message_id=message_id
+                )
+            )
+            samples.append(time.perf_counter() - start)
+        total = sum(samples)
+        floor_graph = await one_node_floor(saver, 300)
+    floor_asyncpg = await asyncpg_floor(database.url, booking_id, 300)
+    await database.dispose()
+    if database.server is not None:
+        database.server.cleanup()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+    p50 = statistics.median(samples)
+    ours = max(timers.node - timers.db, 0.0)
+    db = timers.db + timers.checkpoint
+    figures: dict[str, Any] = {
+        "bench": "turn",
+        "mode": "llm" if use_llm else "rules",
+        "turns": len(samples),
+        "p50_ms": round(p50 * 1000, 3),
+        "p99_ms": round(pct(samples, 0.99) * 1000, 3),
+        "share_our_nodes": round(ours / total, 3),
+        "share_database": round(db / total, 3),
+        "share_framework": round(max(total - ours - db, 0.0) / total, 3),
+        "floor_one_node_graph_p50_ms": round(floor_graph * 1000, 3),
+        "floor_asyncpg_round_trip_p50_ms": round(floor_asyncpg * 1000, 3),
+        "p50_over_one_node_graph": round(p50 / floor_graph, 2),
+        "p50_over_asyncpg": round(p50 / floor_asyncpg, 2),
+    }
+    if use_llm:
+        figures["llm_calls_per_turn"] = round(len(llm_calls) / (turns + 20), 3)
+        figures["prompt_chars_per_call_p50"] = statistics.median(llm_calls) if llm_calls else 0
+    return figures
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=1000)
+    parser.add_argument("--llm", action="store_true", help="use a local OpenAI-compatible stub")
+    args = parser.parse_args()
+    result = asyncio.run(main(args.turns, args.llm))
+    for key, value in result.items():
+        print(f"{key:34} {value}")
+    print(json.dumps(result))

@@ -1,0 +1,67 @@
+"""Turns of one conversation never overlap, even when they arrive at the same moment."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from agent.runtime import AgentRuntime, postgres_checkpointer
+from agent.state import TurnEvent
+from knowledge.clock import FrozenClock
+from knowledge.db import make_engine, unit_of_work
+from knowledge.models import Booking
+from knowledge.service import KnowledgeService
+from tests.conftest import clone_database
+from tests.factories import make_booking, make_customer
+from tools import bookings
+from tools.outbox import record_inbound
+
+
+class TestSerializedTurns:
+    async def test_two_quick_messages_both_apply_in_order(
+        self, pg_server: Any, template_url: str, clock: FrozenClock
+    ) -> None:
+        """Fails (17 becomes 14 or 15) when the turn's advisory lock and row lock are removed."""
+        url = await clone_database(pg_server, template_url)
+        engine = make_engine(url)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with unit_of_work(sessions) as session:
+            customer = await make_customer(session, phone="+19165550111")
+            booking = await make_booking(
+                session, customer, event_at=clock.now() + timedelta(days=20), adults=12, kids=0
+            )
+            conversation = await bookings.get_or_create_conversation(session, customer.id, "sms")
+            first = await record_inbound(session, conversation, "2 more adults")
+            second = await record_inbound(session, conversation, "3 more adults")
+            ids = (conversation.id, first.id, second.id, booking.id)
+        conversation_id, first_id, second_id, booking_id = ids
+
+        async with postgres_checkpointer(url) as saver:
+            # Two runtimes, as two processes would have, sharing only the database.
+            one = AgentRuntime(sessions, KnowledgeService(clock=clock), clock, saver)
+            two = AgentRuntime(sessions, KnowledgeService(clock=clock), clock, saver)
+            results = await asyncio.gather(
+                one.handle(
+                    TurnEvent(
+                        kind="customer_message",
+                        conversation_id=conversation_id,
+                        message_id=first_id,
+                    )
+                ),
+                two.handle(
+                    TurnEvent(
+                        kind="customer_message",
+                        conversation_id=conversation_id,
+                        message_id=second_id,
+                    )
+                ),
+            )
+        async with sessions() as session:
+            final = await session.get(Booking, booking_id)
+        await engine.dispose()
+        assert final is not None
+        assert final.adults == 17  # both changes applied: neither turn read a stale count
+        assert {r.outcome for r in results} == {"handled"}

@@ -1,0 +1,192 @@
+"""LLM mode, with the OpenAI API mocked by respx: the model reads and phrases, policy decides,
+and every failure of the model leaves the customer with the correct rules-based reply."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent.llm import build_llm, facts_hold
+from agent.runtime import AgentRuntime
+from knowledge.clock import FrozenClock
+from knowledge.service import KnowledgeService
+from knowledge.settings import Settings
+from tests.factories import make_booking, make_customer
+
+BASE = "http://llm.test/v1"
+PHONE = "+19165550142"
+D = timedelta(days=1)
+
+
+def completion(arguments: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "test-model",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "LlmReading", "arguments": arguments},
+                        }
+                    ],
+                },
+            }
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+    }
+
+
+def reading(reply: str | None, intent: str = "cancellation", tone: str = "casual") -> str:
+    return json.dumps(
+        {"tone": tone, "requests": [{"intent": intent, "entities": {}}], "reply": reply}
+    )
+
+
+@pytest.fixture
+async def llm_runtime(
+    sessionmaker: Any, knowledge: KnowledgeService, clock: FrozenClock, checkpointer: Any
+) -> AgentRuntime:
+    settings = Settings(openai_api_key="sk-test", openai_base_url=BASE, openai_model="test-model")
+    return AgentRuntime(
+        sessionmaker, knowledge, clock, checkpointer, llm=build_llm(settings), llm_timeout=0.5
+    )
+
+
+async def two_days_out(session: AsyncSession, clock: FrozenClock) -> None:
+    customer = await make_customer(session, name="Dana Lee", phone=PHONE)
+    await make_booking(session, customer, event_at=clock.now() + 2 * D, adults=12, kids=3)
+    await session.commit()
+
+
+MESSAGE = "hey we need to cancel, family emergency"
+
+
+class TestLlmMode:
+    @respx.mock
+    async def test_a_faithful_rephrasing_is_sent(
+        self, llm_runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await two_days_out(session, clock)
+        phrased = (
+            "So sorry to hear that, Dana. Since the party is this week, the $100 deposit is "
+            "non-refundable, but management will call you shortly. You can also reach us at "
+            "(916) 740-8768."
+        )
+        route = respx.post(f"{BASE}/chat/completions").mock(
+            return_value=httpx.Response(200, json=completion(reading(phrased)))
+        )
+        result = await llm_runtime.receive(PHONE, MESSAGE)
+        assert route.call_count == 1
+        assert result.reply == phrased
+        assert result.outcome == "escalated"
+
+    @respx.mock
+    async def test_an_invented_amount_falls_back_to_the_template(
+        self, llm_runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await two_days_out(session, clock)
+        invented = "No problem Dana, we'll refund $50 of your deposit right away!"
+        respx.post(f"{BASE}/chat/completions").mock(
+            return_value=httpx.Response(200, json=completion(reading(invented)))
+        )
+        result = await llm_runtime.receive(PHONE, MESSAGE)
+        assert result.reply is not None
+        assert "$50" not in result.reply
+        assert "non-refundable" in result.reply
+
+    @pytest.mark.parametrize(
+        "failure",
+        [
+            httpx.Response(500, json={"error": {"message": "boom"}}),
+            httpx.Response(200, json=completion("{not json")),
+            httpx.Response(200, json=completion(json.dumps({"tone": "weird"}))),
+            httpx.Response(200, text="<html>gateway</html>"),
+            httpx.ReadTimeout("timed out"),
+        ],
+        ids=["500", "garbage-json", "wrong-schema", "not-json-body", "timeout"],
+    )
+    async def test_any_failure_gives_the_rules_reply(
+        self,
+        llm_runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        failure: Any,
+    ) -> None:
+        await two_days_out(session, clock)
+        with respx.mock:
+            route = respx.post(f"{BASE}/chat/completions")
+            if isinstance(failure, Exception):
+                route.mock(side_effect=failure)
+            else:
+                route.mock(return_value=failure)
+            result = await llm_runtime.receive(PHONE, MESSAGE)
+        assert (result.intent, result.outcome) == ("cancellation", "escalated")
+        assert result.reply is not None and "non-refundable" in result.reply
+
+    async def test_a_hanging_model_is_abandoned_after_the_timeout(
+        self, llm_runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await two_days_out(session, clock)
+
+        async def hang(request: httpx.Request) -> httpx.Response:
+            await asyncio.sleep(5)
+            return httpx.Response(200, json=completion(reading("late")))
+
+        with respx.mock:
+            respx.post(f"{BASE}/chat/completions").mock(side_effect=hang)
+            started = asyncio.get_running_loop().time()
+            result = await llm_runtime.receive(PHONE, MESSAGE)
+            elapsed = asyncio.get_running_loop().time() - started
+        assert elapsed < 0.5 + 1.0
+        assert result.reply is not None and "non-refundable" in result.reply
+
+    @respx.mock
+    async def test_the_models_reading_is_decided_by_the_same_policy(
+        self, llm_runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await two_days_out(session, clock)
+        # The rules read "pull the plug" as nothing in particular; the model reads a
+        # cancellation and even phrases a refund — the policy still says non-refundable.
+        respx.post(f"{BASE}/chat/completions").mock(
+            return_value=httpx.Response(
+                200, json=completion(reading("Full refund coming your way!", "cancellation"))
+            )
+        )
+        result = await llm_runtime.receive(PHONE, "we have to pull the plug on saturday")
+        assert (result.intent, result.outcome) == ("cancellation", "escalated")
+        assert result.reply is not None
+        assert "non-refundable" in result.reply and "Full refund" not in result.reply
+
+
+class TestFactCheck:
+    @pytest.mark.parametrize(
+        ("candidate", "ok"),
+        [
+            ("Deposit is $100, call (916) 740-8768.", True),
+            ("Deposit is $100.00, call 916-740-8768.", True),
+            ("Deposit is $90.", False),
+            ("Call 916-555-0000.", False),
+            ("See https://evil.example/x", False),
+            ("See you at 7pm", False),
+            ("See you on June 14", False),
+        ],
+    )
+    def test_only_facts_from_the_source(self, candidate: str, ok: bool) -> None:
+        source = "The $100 deposit is non-refundable. Call (916) 740-8768."
+        assert facts_hold(candidate, source) is ok

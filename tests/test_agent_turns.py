@@ -1,0 +1,276 @@
+"""Whole turns through the graph, on real PostgreSQL, in rules mode."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent.runtime import AgentRuntime
+from agent.state import TurnEvent
+from knowledge import repository as repo
+from knowledge.clock import FrozenClock
+from knowledge.models import (
+    ApiUser,
+    AutomatedReminder,
+    Booking,
+    Customer,
+    Escalation,
+    Feedback,
+    Message,
+    TeamAlert,
+)
+from knowledge.schemas import AddonUpdate
+from knowledge.service import KnowledgeService
+from tests.factories import make_booking, make_customer
+from tools import bookings
+from tools.outbox import record_inbound
+
+D, H = timedelta(days=1), timedelta(hours=1)
+PHONE = "+19165550101"
+
+
+async def customer_with_booking(
+    session: AsyncSession, clock: FrozenClock, until: timedelta, **kw: Any
+) -> tuple[Customer, Booking]:
+    customer = await make_customer(session, name="Dana Lee", phone=PHONE)
+    fields: dict[str, Any] = {
+        "event_at": clock.now() + until,
+        "created_at": clock.now() - 30 * D,
+        "adults": 12,
+        "kids": 3,
+    }
+    booking = await make_booking(session, customer, **{**fields, **kw})
+    await session.commit()
+    return customer, booking
+
+
+async def escalations(session: AsyncSession, customer: Customer) -> list[Escalation]:
+    query = select(Escalation).where(Escalation.customer_id == customer.id).order_by(Escalation.id)
+    return list((await session.scalars(query)).all())
+
+
+class TestCancellation:
+    async def test_two_days_out_is_non_refundable_and_escalated_high(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, _ = await customer_with_booking(session, clock, 2 * D)
+        result = await runtime.receive(PHONE, "hey we need to cancel, family emergency")
+        assert (result.intent, result.outcome) == ("cancellation", "escalated")
+        assert result.reply is not None and "non-refundable" in result.reply
+        assert "full refund" not in result.reply.lower()
+        [case] = await escalations(session, customer)
+        assert case.priority == "HIGH"
+        assert case.customer_request == "hey we need to cancel, family emergency"
+        alerts = (
+            await session.scalars(select(TeamAlert).where(TeamAlert.escalation_id == case.id))
+        ).all()
+        assert {a.channel for a in alerts} == {"console", "email"}
+
+    async def test_refund_question_is_answered_next_turn_even_after_a_restart(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        sessionmaker: Any,
+        knowledge: KnowledgeService,
+        checkpointer: Any,
+    ) -> None:
+        customer, booking = await customer_with_booking(session, clock, 10 * D)
+        session.add(
+            AutomatedReminder(
+                booking_id=booking.id, reminder_type="7_day", scheduled_at=clock.now() + 3 * D
+            )
+        )
+        await session.commit()
+        first = await runtime.receive(PHONE, "I need to cancel our party")
+        assert first.outcome == "handled"
+        assert first.reply is not None and "Reply 1" in first.reply
+
+        restarted = AgentRuntime(sessionmaker, knowledge, clock, checkpointer)
+        second = await restarted.receive(PHONE, "1")
+        assert (second.intent, second.outcome) == ("cancellation", "escalated")
+        await session.refresh(booking)
+        assert booking.status == "cancelled"
+        [case] = await escalations(session, customer)
+        assert case.priority == "MEDIUM"
+        reminder = (
+            await session.scalars(
+                select(AutomatedReminder).where(AutomatedReminder.booking_id == booking.id)
+            )
+        ).one()
+        assert reminder.status == "cancelled"
+
+
+class TestSeveralRequests:
+    async def test_menu_and_headcount_in_one_message(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        _, booking = await customer_with_booking(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, "chicken and steak, and we're 14 adults now")
+        assert result.intents[:2] == ["menu_selection", "headcount_change"]
+        assert result.intent == "menu_selection"
+        assert result.outcome == "handled"
+        await session.refresh(booking)
+        assert booking.proteins == ["chicken", "steak"] and booking.menu_selected
+        assert booking.adults == 14
+
+
+class TestHumanOwnership:
+    async def test_agent_stays_silent_and_tells_the_owner(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, _ = await customer_with_booking(session, clock, 10 * D)
+        kim = ApiUser(name="kim", role="agent", token_hash="k" * 64)
+        session.add(kim)
+        await session.flush()
+        conversation = await bookings.get_or_create_conversation(session, customer.id, "sms")
+        conversation.owner, conversation.owner_user_id = "human", kim.id
+        await session.commit()
+        result = await runtime.receive(PHONE, "are you there??")
+        assert (result.outcome, result.reply, result.skipped) == ("silent", None, "human_owned")
+        outbound = await session.scalar(
+            select(func.count()).where(
+                Message.conversation_id == conversation.id, Message.direction == "outbound"
+            )
+        )
+        assert outbound == 0
+        alert = (await session.scalars(select(TeamAlert).where(TeamAlert.user_id == kim.id))).one()
+        assert "are you there" in alert.body
+
+
+class TestIdempotency:
+    async def test_a_replayed_event_sends_no_second_reply(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, _ = await customer_with_booking(session, clock, 10 * D)
+        conversation = await bookings.get_or_create_conversation(session, customer.id, "sms")
+        inbound = await record_inbound(session, conversation, "how much for kids?")
+        await session.commit()
+        event = TurnEvent(
+            kind="customer_message", conversation_id=conversation.id, message_id=inbound.id
+        )
+        first = await runtime.handle(event)
+        again = await runtime.handle(event)
+        assert first.reply is not None
+        assert again.skipped == "duplicate" and again.reply is None
+        replies = await session.scalar(
+            select(func.count()).where(
+                Message.conversation_id == conversation.id, Message.direction == "outbound"
+            )
+        )
+        assert replies == 1
+
+
+class TestNoBooking:
+    async def test_booking_requests_get_how_to_book_and_faqs_still_work(
+        self, runtime: AgentRuntime
+    ) -> None:
+        stranger = "+19165550199"
+        result = await runtime.receive(stranger, "I want to cancel my party")
+        assert result.reply is not None
+        assert "couldn't find an upcoming booking" in result.reply
+        faq = await runtime.receive(stranger, "how much do kids cost?")
+        assert faq.intent == "faq" and faq.reply is not None and "$30" in faq.reply
+
+
+class TestOptOut:
+    async def test_stop_silences_the_channel_until_start(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, _ = await customer_with_booking(session, clock, 10 * D)
+        stop = await runtime.receive(PHONE, "STOP")
+        assert (stop.outcome, stop.reply) == ("silent", None)
+        await session.refresh(customer)
+        assert customer.sms_opted_out
+        ignored = await runtime.receive(PHONE, "how much for kids?")
+        assert ignored.reply is None
+        back = await runtime.receive(PHONE, "START")
+        assert back.reply is not None
+        await session.refresh(customer)
+        assert not customer.sms_opted_out
+
+    async def test_help_gives_the_business_name_and_phone(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await customer_with_booking(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, "HELP")
+        assert result.reply is not None
+        assert "My Hibachi" in result.reply and "(916) 740-8768" in result.reply
+
+
+class TestRatings:
+    async def test_five_stars_gets_review_links_and_a_promoter(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, booking = await customer_with_booking(session, clock, -1 * D)
+        result = await runtime.receive(PHONE, "⭐⭐⭐⭐⭐")
+        assert (result.intent, result.outcome) == ("rating", "handled")
+        assert result.reply is not None and "yelp" in result.reply.lower()
+        await session.refresh(customer)
+        assert customer.is_promoter
+        rating = (
+            await session.scalars(select(Feedback.rating).where(Feedback.booking_id == booking.id))
+        ).one()
+        assert rating == 5
+
+    async def test_two_stars_escalates_and_still_offers_public_links(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, _ = await customer_with_booking(session, clock, -1 * D)
+        result = await runtime.receive(PHONE, "2")
+        assert (result.intent, result.outcome) == ("rating", "escalated")
+        assert result.reply is not None and "feedback" in result.reply.lower()
+        assert "g.page" in result.reply
+        [case] = await escalations(session, customer)
+        assert case.priority == "HIGH"
+
+
+class TestLiveKnowledge:
+    async def test_a_price_change_reaches_the_next_answer(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        knowledge: KnowledgeService,
+    ) -> None:
+        await customer_with_booking(session, clock, 10 * D)
+        before = await runtime.receive(PHONE, "what upgrades do you offer?")
+        assert before.reply is not None and "Lobster (+$15/person)" in before.reply
+        lobster = await repo.addon_by_slug(session, "lobster")
+        assert lobster is not None
+        await knowledge.update_addon(session, lobster.id, AddonUpdate(price=Decimal("18")))
+        await session.commit()
+        after = await runtime.receive(PHONE, "what upgrades do you offer?")
+        assert after.reply is not None and "Lobster (+$18/person)" in after.reply
+
+
+class TestRepeatCustomers:
+    async def test_a_returning_customer_is_welcomed_back(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, _ = await customer_with_booking(session, clock, 10 * D)
+        await make_booking(session, customer, event_at=clock.now() - 200 * D, status="completed")
+        await session.commit()
+        result = await runtime.receive(PHONE, "hi!")
+        assert result.reply is not None and "back" in result.reply.lower()
+
+
+class TestCheckpointSize:
+    async def test_state_stays_small_after_a_hundred_turns(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, checkpointer: Any
+    ) -> None:
+        await customer_with_booking(session, clock, 30 * D)
+        long = "we are so excited for the party, " * 30
+        result = None
+        for i in range(100):
+            result = await runtime.receive(PHONE, f"{long} question {i}: how much for kids?")
+        assert result is not None
+        config = {"configurable": {"thread_id": f"conversation-{result.conversation_id}"}}
+        saved = await checkpointer.aget_tuple(config)
+        size = len(checkpointer.serde.dumps_typed(saved.checkpoint)[1])
+        assert saved.checkpoint["channel_values"]["turns"] == 100
+        assert size < 256 * 1024, size

@@ -1,0 +1,188 @@
+"""Customers, conversations and bookings as a turn reads and changes them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowledge.models import (
+    AutomatedReminder,
+    Booking,
+    Conversation,
+    Customer,
+    CustomerSentiment,
+    Feedback,
+)
+from tools.policy import BookingView
+
+# Ratings and follow-ups still refer to an event for a while after it took place.
+RECENT_EVENT_WINDOW = timedelta(days=14)
+BOOKING_FIELDS = {
+    "adults",
+    "kids",
+    "toddlers",
+    "proteins",
+    "upgrades",
+    "menu_selected",
+    "menu_provisional",
+    "status",
+    "access_notes",
+    "dietary_notes",
+}
+CUSTOMER_FIELDS = {"sms_opted_out", "whatsapp_opted_out"}
+
+
+def view(booking: Booking) -> BookingView:
+    return BookingView(
+        reference=booking.reference,
+        event_at=booking.event_at,
+        created_at=booking.created_at,
+        adults=booking.adults,
+        kids=booking.kids,
+        toddlers=booking.toddlers,
+        proteins=tuple(booking.proteins or ()),
+        upgrades=tuple(booking.upgrades or ()),
+        status=booking.status,
+        reschedule_count=booking.reschedule_count,
+        deposit_amount=booking.deposit_amount,
+        travel_miles=booking.travel_miles,
+    )
+
+
+async def customer_by_phone(session: AsyncSession, phone: str) -> Customer | None:
+    return (await session.scalars(select(Customer).where(Customer.phone == phone))).first()
+
+
+async def get_or_create_customer(
+    session: AsyncSession, phone: str, *, name: str | None = None, channel: str = "sms"
+) -> Customer:
+    customer = await customer_by_phone(session, phone)
+    if customer is None:
+        customer = Customer(phone=phone, name=name, preferred_channel=channel)
+        session.add(customer)
+        await session.flush()
+    elif name and not customer.name:
+        customer.name = name
+    return customer
+
+
+async def get_or_create_conversation(
+    session: AsyncSession, customer_id: int, channel: str
+) -> Conversation:
+    query = select(Conversation).where(
+        Conversation.customer_id == customer_id, Conversation.channel == channel
+    )
+    conversation = (await session.scalars(query)).first()
+    if conversation is None:
+        conversation = Conversation(customer_id=customer_id, channel=channel, owner="ai")
+        session.add(conversation)
+        await session.flush()
+    return conversation
+
+
+async def current_booking(session: AsyncSession, customer_id: int, now: datetime) -> Booking | None:
+    """The customer's next event, or failing that the one that just took place."""
+    active = (Booking.customer_id == customer_id, Booking.status != "cancelled")
+    upcoming = (
+        await session.scalars(
+            select(Booking).where(*active, Booking.event_at > now).order_by(Booking.event_at)
+        )
+    ).first()
+    if upcoming is not None:
+        return upcoming
+    return (
+        await session.scalars(
+            select(Booking)
+            .where(*active, Booking.event_at <= now, Booking.event_at > now - RECENT_EVENT_WINDOW)
+            .order_by(Booking.event_at.desc())
+        )
+    ).first()
+
+
+async def completed_before(session: AsyncSession, customer_id: int, booking_id: int | None) -> int:
+    """How many earlier bookings of this customer took place (a repeat customer has any)."""
+    query = select(func.count()).where(
+        Booking.customer_id == customer_id, Booking.status == "completed"
+    )
+    if booking_id is not None:
+        query = query.where(Booking.id != booking_id)
+    return int(await session.scalar(query) or 0)
+
+
+async def apply(
+    session: AsyncSession,
+    updates: Mapping[str, Any],
+    *,
+    customer: Customer,
+    booking: Booking | None,
+    now: datetime,
+) -> list[str]:
+    """Write a decision's updates; returns what changed, for the decision trail."""
+    changed: list[str] = []
+    for name, value in updates.items():
+        if name in CUSTOMER_FIELDS:
+            setattr(customer, name, value)
+            changed.append(name)
+        elif name in BOOKING_FIELDS and booking is not None:
+            if name == "access_notes" and booking.access_notes:
+                value = f"{booking.access_notes}\n{value}"
+            setattr(booking, name, value)
+            changed.append(name)
+    if booking is not None and updates.get("status") == "cancelled":
+        await session.execute(
+            update(AutomatedReminder)
+            .where(
+                AutomatedReminder.booking_id == booking.id, AutomatedReminder.status == "pending"
+            )
+            .values(status="cancelled")
+        )
+        changed.append("reminders_cancelled")
+    if booking is not None and "feedback" in updates:
+        await record_rating(
+            session,
+            customer,
+            booking,
+            int(updates["feedback"]),
+            now,
+            promoter=bool(updates.get("promoter")),
+        )
+        changed.append("feedback")
+    await session.flush()
+    return changed
+
+
+async def record_rating(
+    session: AsyncSession,
+    customer: Customer,
+    booking: Booking,
+    rating: int,
+    now: datetime,
+    *,
+    promoter: bool,
+) -> None:
+    session.add(
+        Feedback(
+            booking_id=booking.id,
+            rating=rating,
+            review_source="google" if promoter else "internal",
+            escalated_to_human=not promoter,
+        )
+    )
+    if promoter:
+        customer.is_promoter = True
+    sentiment = (
+        await session.scalars(
+            select(CustomerSentiment).where(CustomerSentiment.customer_id == customer.id)
+        )
+    ).first()
+    if sentiment is None:
+        sentiment = CustomerSentiment(customer_id=customer.id, total_bookings=0)
+        session.add(sentiment)
+    sentiment.last_rating = rating
+    sentiment.sentiment_score = (Decimal(rating) - 1) / 4
+    sentiment.last_updated = now

@@ -1,0 +1,68 @@
+"""Outbound messages are rows first; a sender delivers committed rows after the turn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowledge.models import Conversation, Message
+
+
+async def queue_reply(
+    session: AsyncSession,
+    conversation: Conversation,
+    body: str,
+    *,
+    kind: str,
+    idempotency_key: str,
+    meta: dict[str, Any],
+    simulated: bool,
+    author: str = "agent",
+    author_user_id: int | None = None,
+) -> Message:
+    """Store a reply once per idempotency key; a replayed turn gets the stored row back."""
+    existing = (
+        await session.scalars(select(Message).where(Message.idempotency_key == idempotency_key))
+    ).first()
+    if existing is not None:
+        return existing
+    message = Message(
+        conversation_id=conversation.id,
+        direction="outbound",
+        channel=conversation.channel,
+        author=author,
+        author_user_id=author_user_id,
+        kind=kind,
+        body=body,
+        idempotency_key=idempotency_key,
+        status="simulated" if simulated else "pending",
+        meta=meta,
+    )
+    session.add(message)
+    await session.flush()
+    return message
+
+
+async def record_inbound(
+    session: AsyncSession,
+    conversation: Conversation,
+    body: str,
+    *,
+    provider_message_id: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Message:
+    message = Message(
+        conversation_id=conversation.id,
+        direction="inbound",
+        channel=conversation.channel,
+        author="customer",
+        body=body,
+        provider_message_id=provider_message_id,
+        status="received",
+        meta=meta or {},
+    )
+    session.add(message)
+    await session.flush()
+    return message
