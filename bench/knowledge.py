@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import _path  # noqa: F401  (must come first: see bench/_path.py)
+
 from knowledge import migrate
 from knowledge.db import open_database, unit_of_work
 from knowledge.seed import load_seed

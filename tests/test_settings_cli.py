@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -54,9 +55,10 @@ class TestSettings:
         assert settings.llm_enabled
 
 
-def _hibachi(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _hibachi(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from api.cli import main; main()", *args],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
@@ -112,3 +114,28 @@ class TestUsersCommand:
     def test_unknown_role_is_refused(self) -> None:
         result = CliRunner().invoke(app, ["users", "add", "kim", "--role", "root"])
         assert result.exit_code == 2
+
+
+class TestChatCommand:
+    async def test_a_terminal_conversation_prints_replies_and_the_reading(
+        self, pg_server: Any, template_url: str
+    ) -> None:
+        url = await clone_database(pg_server, template_url)
+        result = await asyncio.to_thread(
+            _hibachi,
+            "chat",
+            "--phone",
+            "(916) 555-0101",
+            stdin="how much do kids cost?\nhi!\n\n",
+            DATABASE_URL=url,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "chatting as +19165550101" in result.stdout
+        assert "$30" in result.stdout
+        assert "intent=faq" in result.stdout and "outcome=handled" in result.stdout
+        assert "intent=greeting" in result.stdout
+
+    def test_a_bad_phone_number_is_one_clear_line(self) -> None:
+        result = _hibachi("chat", "--phone", "12")
+        assert result.returncode == 2
+        assert result.stderr.strip().startswith("error: '12' is not a valid phone number")
