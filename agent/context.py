@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent.understanding.schema import Understanding
 from knowledge.charter import Charter
 from knowledge.clock import Clock
-from knowledge.models import Booking, Conversation, Customer, Message
+from knowledge.models import AutomatedReminder, Booking, Conversation, Customer, Message
 from knowledge.service import KnowledgeService
 from tools.policy import Decision
 
@@ -24,6 +24,7 @@ class Scratch:
     customer: Customer | None = None
     booking: Booking | None = None
     inbound: Message | None = None
+    reminder: AutomatedReminder | None = None
     charter: Charter | None = None
     repeat_customer: bool = False
     understanding: Understanding | None = None

@@ -18,17 +18,25 @@ from agent.nodes.compose import compose_node
 from agent.nodes.decide import decide
 from agent.nodes.deliver import deliver
 from agent.nodes.load import load_context
+from agent.nodes.proactive import human_reply, proactive
 from agent.nodes.review import review
 from agent.nodes.understand import classify, detect_tone
 from agent.state import TurnState
 
 
-def after_load(state: TurnState) -> Literal["detect_tone", "notify_owner", "__end__"]:
+def after_load(
+    state: TurnState,
+) -> Literal["detect_tone", "notify_owner", "proactive", "human_reply", "__end__"]:
     skip = state.get("skip")
     if skip == "human_owned":
         return "notify_owner"
     if skip == "duplicate":
         return "__end__"
+    kind = state["event"]["kind"]
+    if kind in ("reminder", "operational"):
+        return "proactive"
+    if kind == "agent_action":
+        return "human_reply"
     return "detect_tone"
 
 
@@ -43,6 +51,8 @@ def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Any:
     graph.add_node("compose", compose_node)
     graph.add_node("deliver", deliver)
     graph.add_node("notify_owner", notify_owner)
+    graph.add_node("proactive", proactive)
+    graph.add_node("human_reply", human_reply)
     graph.add_edge(START, "load_context")
     graph.add_conditional_edges("load_context", after_load)
     graph.add_edge("detect_tone", "classify")
@@ -53,4 +63,6 @@ def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Any:
     graph.add_edge("compose", "deliver")
     graph.add_edge("deliver", END)
     graph.add_edge("notify_owner", END)
+    graph.add_edge("proactive", "act")
+    graph.add_edge("human_reply", "deliver")
     return graph.compile(checkpointer=checkpointer)

@@ -43,6 +43,7 @@ class TurnState(TypedDict, total=False):
     pending: str | None
     recent: list[dict[str, str]]
     turns: int
+    customer_tone: str  # the tone of the customer's last message, for proactive messages
     # this turn
     event: dict[str, Any]
     skip: str | None  # why the turn stops early: "human_owned", "duplicate"

@@ -55,18 +55,35 @@ async def deliver(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
         scratch.inbound.status = "processed"
     reply = state.get("reply")
     message_id = None
+    human = event.kind == "agent_action"
     if reply:
+        if human:
+            kind = "human_reply"
+        elif event.kind in ("reminder", "operational"):
+            kind = str(event.payload.get("touchpoint", "reminder"))
+        else:
+            kind = scratch.decisions[0].kind if scratch.decisions else "reply"
         message = await queue_reply(
             ctx.session,
             scratch.conversation,
             reply,
-            kind=scratch.decisions[0].kind if scratch.decisions else "reply",
+            kind=kind,
             idempotency_key=f"reply:{event.key}",
             meta=decision_trail(state, runtime),
             simulated=ctx.simulated,
+            author="human" if human else "agent",
+            author_user_id=event.payload.get("user_id") if human else None,
         )
         message_id = message.id
-        recent = remember(recent, "agent", reply)
+        recent = remember(recent, "human" if human else "agent", reply)
+    if scratch.reminder is not None:
+        rule = scratch.decisions[0].rule if scratch.decisions else ""
+        if message_id is not None:
+            scratch.reminder.status = "sent"
+            scratch.reminder.sent_at = ctx.clock.now()
+            scratch.reminder.message_id = message_id
+        else:
+            scratch.reminder.status = "suppressed" if rule.endswith(":suppressed") else "skipped"
     await ctx.session.flush()
     return {
         "reply_message_id": message_id,

@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 from agent.context import TurnContext
 from agent.state import TurnEvent, TurnState
 from knowledge.errors import NotFound
-from knowledge.models import Conversation, Customer, Message
+from knowledge.models import AutomatedReminder, Booking, Conversation, Customer, Message
 from tools import bookings
 
 
@@ -23,7 +23,11 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
     customer = await session.get(Customer, conversation.customer_id)
     assert customer is not None
     now = ctx.clock.now()
-    booking = await bookings.current_booking(session, customer.id, now)
+    booking_id = event.payload.get("booking_id")
+    if event.kind in ("reminder", "operational") and booking_id is not None:
+        booking = await session.get(Booking, int(booking_id), with_for_update=True)
+    else:
+        booking = await bookings.current_booking(session, customer.id, now)
     scratch = ctx.scratch
     scratch.conversation, scratch.customer, scratch.booking = conversation, customer, booking
     scratch.charter = await ctx.knowledge.charter(session)
@@ -51,4 +55,9 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
         conversation.last_inbound_at = inbound.created_at or now
         if conversation.owner == "human":
             return fresh | {"skip": "human_owned"}
+    if event.kind == "reminder" and event.reminder_id is not None:
+        reminder = await session.get(AutomatedReminder, event.reminder_id)
+        if reminder is None or reminder.status in ("sent", "skipped", "suppressed", "cancelled"):
+            return fresh | {"skip": "duplicate"}
+        scratch.reminder = reminder
     return fresh

@@ -40,6 +40,7 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
     scratch.understanding = understanding
     return {
         "tone": understanding.tone,
+        "customer_tone": understanding.tone,
         "intent": understanding.intent,
         "intents": [r.intent for r in understanding.requests],
     }

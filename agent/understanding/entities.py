@@ -18,6 +18,7 @@ import dateparser
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from agent.understanding.intents import Cue, Hits
 from agent.understanding.schema import GuestChange, GuestGroup
 from agent.understanding.vocabulary import Vocabulary
 
@@ -106,137 +107,186 @@ _G = rf"(?P<g>{GROUP})"
 _MORE = r"(?:more|extra|additional|new|other)"
 
 _NAMED_TOTAL = 2
-#: (pattern, sign): sign +1/-1 reads a change, 0 a new total (needing a word that says it is
-#: about people when no group is named), _NAMED_TOTAL a total after "count", "total", ...
-_GUEST_PATTERNS: list[tuple[re.Pattern[str], int]] = [
+
+
+@dataclass(frozen=True)
+class _GuestRule:
+    """sign +1/-1 reads a change, 0 a new total (needing a word that says it is about people
+    when no group is named), _NAMED_TOTAL a total after "count", "total", ... The rule only
+    runs when the text holds one of its needles (a cheap substring test)."""
+
+    cue: Cue
+    sign: int
+    needles: tuple[str, ...]
+
+
+def _rule(pattern: str, sign: int, *needles: str) -> _GuestRule:
+    return _GuestRule(Cue(pattern), sign, needles)
+
+
+_GUEST_RULES: list[_GuestRule] = [
     # "we'll have 8 kids and 10 adults": a total over two groups
-    (
-        re.compile(
-            r"\b(?:we'?ll\s+have|we\s+will\s+have|we\s+have|we'?re|we\s+are|there\s+will\s+be|"
-            r"there'?ll\s+be|it'?ll\s+be|total\s+of|(?:count|total)\s+(?:is|:|to))\s+"
-            rf"{_N}\s+{GROUP}\s*(?:and|&|\+|,)\s*(?P<n2>{NUMBER})\s+{GROUP}"
-        ),
+    _rule(
+        r"(?:we'?ll\s+have|we\s+will\s+have|we\s+have|we'?re|we\s+are|there\s+will\s+be|"
+        r"there'?ll\s+be|it'?ll\s+be|total\s+of|count\s+(?:is|:|to)|total\s+(?:is|:|to))\s+"
+        rf"{_N}\s+{GROUP}\s*(?:and|&|\+|,)\s*(?P<n2>{NUMBER})\s+{GROUP}",
         _NAMED_TOTAL,
+        "we",
+        "there",
+        "it",
+        "total",
+        "count",
     ),
     # "+4 ppl", "-1 toddler"
-    (re.compile(rf"(?<![\w+-])\+\s?{_N}\s*{_G}"), 1),
-    (re.compile(rf"(?<![\w+-])-\s?{_N}\s*{_G}"), -1),
+    _rule(rf"\+(?<![\w+-]\+)\s?{_N}\s*{_G}", 1, "+"),
+    _rule(rf"-(?<![\w+-]-)\s?{_N}\s*{_G}", -1, "-"),
     # "2 more adults", "one more toddler", "seven extra guests", "another 3 kids"
-    (re.compile(rf"\b{_C}\s+{_MORE}\s+{_G}"), 1),
-    (re.compile(rf"\b(?:extra|another|additional)\s+{_N}\s+{_G}"), 1),
+    _rule(rf"{_C}\s+{_MORE}\s+{_G}", 1, "more", "extra", "additional", "new", "other"),
+    _rule(rf"(?:extra|another|additional)\s+{_N}\s+{_G}", 1, "extra", "another", "additional"),
     # "add three people", "adding 2 more adults", "add another kid", "add 3 grownups"
-    (
-        re.compile(
-            r"\b(?:add|adding|added|plus|bring(?:ing)?|invite[ds]?|inviting|include|including)"
-            rf"\s+(?:(?:the|our)\s+)?{_C}\s+(?:{_MORE}\s+)?{_G}"
-        ),
+    _rule(
+        r"(?:add|adding|added|plus|bring(?:ing)?|invite[ds]?|inviting|include|including)"
+        rf"\s+(?:(?:the|our)\s+)?{_C}\s+(?:{_MORE}\s+)?{_G}",
         1,
+        "add",
+        "plus",
+        "bring",
+        "invit",
+        "includ",
     ),
     # "Our neighbours' 2 children will be joining us"
-    (re.compile(rf"\b{_N}\s+(?:{_MORE}\s+)?{_G}\s+(?:will\s+be\s+|are\s+|is\s+)?joining\b"), 1),
+    _rule(rf"{_N}\s+(?:{_MORE}\s+)?{_G}\s+(?:will\s+be\s+|are\s+|is\s+)?joining\b", 1, "joining"),
     # "increase the party by 3"
-    (
-        re.compile(
-            r"\b(?:increase|increasing|raise|bump)\s+(?:(?:it|the|our|my)\s+)?(?:\w+\s+){0,2}"
-            rf"by\s+{_N}{_NOT_PEOPLE}\s*(?:{_G})?"
-        ),
+    _rule(
+        r"(?:increase|increasing|raise|bump)\s+(?:(?:it|the|our|my)\s+)?(?:\w+\s+){0,2}"
+        rf"by\s+{_N}{_NOT_PEOPLE}\s*(?:{_G})?",
         1,
+        "increas",
+        "raise",
+        "bump",
     ),
     # "one less kid", "3 fewer people"
-    (re.compile(rf"\b{_C}\s+(?:less|fewer)\s+{_G}"), -1),
+    _rule(rf"{_C}\s+(?:less|fewer)\s+{_G}", -1, "less", "fewer"),
     # "minus 3 adults", "remove 2 guests", "take off 4 ppl", "lose one adult", "drop 2"
-    (
-        re.compile(
-            r"\b(?:minus|remove|removing|removed|subtract(?:ing)?|take\s+off|taking\s+off|"
-            r"lose|losing|lost|drop|dropping|dropped|knock\s+off)"
-            rf"\s+(?:(?:the|our)\s+)?{_C}{_NOT_PEOPLE}(?:\s+(?:of\s+(?:the|our)\s+)?{_G})?"
-        ),
+    _rule(
+        r"(?:minus|remove|removing|removed|subtract(?:ing)?|take\s+off|taking\s+off|"
+        r"lose|losing|lost|drop|dropping|dropped|knock\s+off)"
+        rf"\s+(?:(?:the|our)\s+)?{_C}{_NOT_PEOPLE}(?:\s+(?:of\s+(?:the|our)\s+)?{_G})?",
         -1,
+        "minus",
+        "remov",
+        "subtract",
+        "tak",
+        "los",
+        "drop",
+        "knock",
     ),
     # "reduce our party by eight guests"
-    (
-        re.compile(
-            r"\b(?:reduce|reducing|lower|lowering|decrease|decreasing|cut)\s+"
-            rf"(?:(?:it|the|our|my)\s+)?(?:\w+\s+){{0,2}}by\s+{_N}{_NOT_PEOPLE}\s*(?:{_G})?"
-        ),
+    _rule(
+        r"(?:reduce|reducing|lower|lowering|decrease|decreasing|cut)\s+"
+        rf"(?:(?:it|the|our|my)\s+)?(?:\w+\s+){{0,2}}by\s+{_N}{_NOT_PEOPLE}\s*(?:{_G})?",
         -1,
+        "reduc",
+        "lower",
+        "decreas",
+        "cut",
     ),
     # "take 3 people off"
-    (re.compile(rf"\btake\s+{_N}\s+(?:{_G}\s+)?off\b"), -1),
+    _rule(rf"take\s+{_N}\s+(?:{_G}\s+)?off\b", -1, "take"),
     # "Two of the kids can't make it", "2 adults dropped out"
-    (
-        re.compile(
-            rf"\b{_N}\s+(?:of\s+(?:the|our|my|them)\s+)?(?:{_G}\s+)?"
-            r"(?:can'?t|cannot|can\s+not|won'?t|will\s+not|aren'?t|are\s+not|couldn'?t|"
-            r"are\s+no\s+longer|no\s+longer|dropped|bailed|cancel(?:l?ed)?|backed)\b"
-        ),
+    _rule(
+        rf"{_N}\s+(?:of\s+(?:the|our|my|them)\s+)?(?:{_G}\s+)?"
+        r"(?:can'?t|cannot|can\s+not|won'?t|will\s+not|aren'?t|are\s+not|couldn'?t|"
+        r"are\s+no\s+longer|no\s+longer|dropped|bailed|cancel(?:l?ed)?|backed)\b",
         -1,
+        "can",
+        "won",
+        "will not",
+        "aren",
+        "are not",
+        "couldn",
+        "longer",
+        "dropped",
+        "bailed",
+        "backed",
     ),
     # "from 12 to 15 guests"
-    (
-        re.compile(rf"\bfrom\s+{NUMBER}\s*(?:{GROUP}\s+)?to\s+{_N}{_NOT_PEOPLE}(?:\s*{_G})?"),
-        0,
-    ),
+    _rule(rf"from\s+{NUMBER}\s*(?:{GROUP}\s+)?to\s+{_N}{_NOT_PEOPLE}(?:\s*{_G})?", 0, "from"),
     # "guest count to 18", "final count is 22", "total is gonna be 25", "headcount: 16"
-    (
-        re.compile(
-            r"\b(?:guest\s*count|head\s*count|final\s+count|count|final\s+number|"
-            r"number\s+of\s+(?:guests|people)|number|total|party\s+size|group\s+size|rsvps?)"
-            r"\s*(?:is|=|:|to|will\s+be|would\s+be|should\s+be|at|of|now)?"
-            r"(?:\s*(?:gonna\s+be|going\s+to\s+be|now|down\s+to|up\s+to|changed\s+to|be)){0,2}"
-            rf"\s*{_N}{_NOT_PEOPLE}(?:\s*(?:{_G}))?"
-        ),
+    _rule(
+        r"(?:guest\s*count|head\s*count|final\s+count|count|final\s+number|"
+        r"number\s+of\s+(?:guests|people)|number|total|party\s+size|group\s+size|rsvps?)"
+        r"\s*(?:is|=|:|to|will\s+be|would\s+be|should\s+be|at|of|now)?"
+        r"(?:\s*(?:gonna\s+be|going\s+to\s+be|now|down\s+to|up\s+to|changed\s+to|be)){0,2}"
+        rf"\s*{_N}{_NOT_PEOPLE}(?:\s*(?:{_G}))?",
         _NAMED_TOTAL,
+        "count",
+        "number",
+        "total",
+        "size",
+        "rsvp",
     ),
     # "we're gonna be 14", "we r now 30 ppl", "it will now be thirty guests", "we're down to 12"
-    (
-        re.compile(
-            r"\b(?:we'?re|we\s+are|we\s+r|we'?ll\s+be|we\s+will\s+be|we\s+might\s+be|"
-            r"we\s+may\s+be|we'?d\s+be|we\s+should\s+be|we'?re\s+gonna\s+be|we\s+are\s+gonna\s+be|"
-            r"there'?ll\s+be|there\s+will\s+be|there\s+are|it'?ll\s+be|it\s+will\s+(?:now\s+)?be|"
-            r"we\s+will\s+now\s+be|(?:it|we)\s+(?:is|are)\s+now)"
-            r"(?:\s+(?:now|only|just|probably|gonna|going\s+to|be|actually|down\s+to|up\s+to|"
-            r"looking\s+at|at|like|about|around)){0,3}"
-            rf"\s+{_N}{_NOT_PEOPLE}(?!\s+(?:more|less|fewer|extra|additional|of\s+the)\b)"
-            rf"(?:\s+{_G})?"
-        ),
+    _rule(
+        r"(?:we'?re|we\s+are|we\s+r|we'?ll\s+be|we\s+will\s+be|we\s+might\s+be|"
+        r"we\s+may\s+be|we'?d\s+be|we\s+should\s+be|we'?re\s+gonna\s+be|we\s+are\s+gonna\s+be|"
+        r"there'?ll\s+be|there\s+will\s+be|there\s+are|it'?ll\s+be|it\s+will\s+(?:now\s+)?be|"
+        r"we\s+will\s+now\s+be|it\s+is\s+now|we\s+are\s+now)"
+        r"(?:\s+(?:now|only|just|probably|gonna|going\s+to|be|actually|down\s+to|up\s+to|"
+        r"looking\s+at|at|like|about|around)){0,3}"
+        rf"\s+{_N}{_NOT_PEOPLE}(?!\s+(?:more|less|fewer|extra|additional|of\s+the)\b)"
+        rf"(?:\s+{_G})?",
         0,
+        "we",
+        "there",
+        "it",
     ),
     # "we'll have 20 guests", "we have 25 people coming"
-    (
-        re.compile(
-            r"\b(?:we'?ll|we\s+will|we'?re\s+gonna|we\s+are\s+going\s+to)\s+(?:now\s+)?have\s+"
-            rf"{_N}\s+{_G}"
-        ),
+    _rule(
+        r"(?:we'?ll|we\s+will|we'?re\s+gonna|we\s+are\s+going\s+to)\s+(?:now\s+)?have\s+"
+        rf"{_N}\s+{_G}",
         0,
+        "we",
     ),
-    (
-        re.compile(
-            rf"\bwe\s+(?:now\s+)?have\s+{_N}\s+{_G}\s+(?:coming|attending|now|total|in\s+total)\b"
-        ),
+    _rule(
+        rf"we\s+(?:now\s+)?have\s+{_N}\s+{_G}\s+(?:coming|attending|now|total|in\s+total)\b",
         0,
+        "we",
     ),
     # "bring it up to 16", "reduce it to 10 people"
-    (
-        re.compile(
-            r"\b(?:bring|bump|take|put|get|increase|raise|lower|reduce|decrease|drop|cut)\w*\s+"
-            r"(?:(?:it|us|that|things|the\s+\w+|our\s+\w+)\s+)?(?:up\s+|down\s+)?to\s+"
-            rf"{_N}{_NOT_PEOPLE}(?:\s+{_G})?"
-        ),
+    _rule(
+        r"(?:bring|bump|take|put|get|increase|raise|lower|reduce|decrease|drop|cut)\w*\s+"
+        r"(?:(?:it|us|that|things|the\s+\w+|our\s+\w+)\s+)?(?:up\s+|down\s+)?to\s+"
+        rf"{_N}{_NOT_PEOPLE}(?:\s+{_G})?",
         0,
+        "bring",
+        "bump",
+        "take",
+        "put",
+        "get",
+        "increas",
+        "raise",
+        "lower",
+        "reduc",
+        "decreas",
+        "drop",
+        "cut",
     ),
     # "only 9 of us now"
-    (re.compile(rf"\b(?:only|just|now|be|are|'re|r)\s+{_N}\s+of\s+us\b"), 0),
+    _rule(rf"(?:only|just|now|be|are|'re|r)\s+{_N}\s+of\s+us\b", 0, "of us"),
     # "make it twenty people total"
-    (re.compile(rf"\bmake\s+it\s+{_N}{_NOT_PEOPLE}\s*(?:{_G})?(?:\s+total)?"), 0),
+    _rule(rf"make\s+it\s+{_N}{_NOT_PEOPLE}\s*(?:{_G})?(?:\s+total)?", 0, "make it"),
     # "Eleven people now", "fourteen guests total", "20 people not 12"
-    (
-        re.compile(
-            rf"\b{_N}\s+{_G}\s+(?:now|total|in\s+total|altogether|all\s+together|instead|not)\b"
-        ),
+    _rule(
+        rf"{_N}\s+{_G}\s+(?:now|total|in\s+total|altogether|all\s+together|instead|not)\b",
         0,
+        "now",
+        "total",
+        "together",
+        "instead",
+        "not",
     ),
-    (re.compile(rf"\b{_N}\s+(?:total|in\s+total|altogether)\b"), 0),
+    _rule(rf"{_N}\s+(?:total|in\s+total|altogether)\b", 0, "total", "altogether"),
 ]
 #: Totals written without a group word need a hint that they are about people.
 _TOTAL_NEEDS_HINT = re.compile(
@@ -263,8 +313,11 @@ def find_guests(text: str, start: int = 0, end: int | None = None) -> list[Guest
     """Every new total or change of guests in text[start:end], in the order written."""
     found: list[GuestFind] = []
     stop = len(text) if end is None else end
-    for pattern, sign in _GUEST_PATTERNS:
-        for m in pattern.finditer(text, start, stop):
+    for rule in _GUEST_RULES:
+        if not any(needle in text for needle in rule.needles):
+            continue
+        sign = rule.sign
+        for m in rule.cue.finditer(text, start, stop):
             value = parse_number(m.group("n"))
             if value is not None and m.groupdict().get("n2"):
                 more = parse_number(m.group("n2"))
@@ -326,7 +379,7 @@ _NOT_FOOD = frozenset(
 )
 
 
-_WORD = re.compile(r"(?<![a-z])[a-z]{5,14}(?![a-z])")
+_WORD = re.compile(r"[a-z]+")
 
 
 def _norm_alias(text: str) -> str:
@@ -363,7 +416,7 @@ class MenuMatcher:
             words = [_EXTRA_WORDS if w == "extra" else re.escape(w) for w in key.split(" ") if w]
             alternatives.append(r"[\s\-]+".join(words))
         body = "|".join(alternatives) if alternatives else r"(?!x)x"
-        self.exact = re.compile(rf"(?<![a-z])(?:{body})(?:e?s)?(?![a-z])")
+        self.exact = Cue(rf"(?:{body})(?:e?s)?(?![a-z])")
         fuzzy = {
             k: v[1]
             for k, v in self.lookup.items()
@@ -394,6 +447,8 @@ class MenuMatcher:
             seen: dict[str, str | None] = {}
             for m in _WORD.finditer(text):
                 word = m.group(0)
+                if not 5 <= len(word) <= 14:
+                    continue
                 if word[0] not in self.fuzzy_by_initial or word in _NOT_FOOD:
                     continue
                 if m.start() in taken:
@@ -445,18 +500,18 @@ def unique(items: Iterable[str]) -> list[str]:
 
 _RATING_WORD = r"(?:[1-5]|one|two|three|four|five)"
 _STAR = "[⭐★🌟]\ufe0f?"
-_RATING_PATTERNS: list[re.Pattern[str]] = [
+_RATING_PATTERNS: list[Cue] = [
     # "4/5", "3 out of 5", "four out of five"
-    re.compile(rf"(?<![0-9.\w])(?P<n>{_RATING_WORD})\s*(?:/|out\s+of|outta)\s*(?:5|five)(?![0-9])"),
+    Cue(rf"(?P<n>{_RATING_WORD})(?<![.][1-5])\s*(?:/|out\s+of|outta)\s*(?:5|five)(?![0-9])"),
     # "4 stars", "five stars", "Solid 4 ⭐"
-    re.compile(rf"(?<![0-9.\w])(?P<n>{_RATING_WORD})\s*-?\s*(?:stars?\b|{_STAR})"),
+    Cue(rf"(?P<n>{_RATING_WORD})(?<![.][1-5])\s*-?\s*(?:stars?\b|{_STAR})"),
     # "rating: 4", "I'd rate it a 4"
-    re.compile(r"\brat(?:e|ing)\s*(?:is|:|=|it|us|you|them)?\s*(?:a\s+)?(?P<n>[1-5])(?![0-9])"),
+    Cue(r"rat(?:e|ing)\s*(?:is|:|=|it|us|you|them)?\s*(?:a\s+)?(?P<n>[1-5])(?![0-9])"),
     # "5分"
-    re.compile(r"(?<![0-9.])(?P<n>[1-5])\s*分"),
+    Cue(r"(?P<n>[1-5])(?<![0-9.][1-5])\s*分"),
     # "a 4 i guess", "honestly a 2.", "we give you guys a 5!"
-    re.compile(
-        rf"\b(?:a|an|solid|give\s+(?:you|u|it|him|them)(?:\s+guys)?(?:\s+a)?)\s+"
+    Cue(
+        rf"(?:a|an|solid|give\s+(?:you|u|it|him|them)(?:\s+guys)?(?:\s+a)?)\s+"
         rf"(?P<n>{_RATING_WORD})(?![0-9/]|[.,][0-9])"
         r"(?!\s*(?:people|ppl|guests|more|less|hours?|hrs?|min|mins|minutes?|pm|am|of)\b)\b"
     ),
@@ -472,7 +527,7 @@ def _rating_value(raw: str) -> int | None:
     return value if value is not None and 1 <= value <= 5 else None
 
 
-_OUT_OF_TEN = re.compile(r"(?<![0-9.\w])(?P<n>10|[0-9])\s*/\s*10(?![0-9])")
+_OUT_OF_TEN = Cue(r"(?P<n>10|[0-9])(?<![.][0-9])\s*/\s*10(?![0-9])")
 
 
 def find_rating(text: str) -> tuple[int, int] | None:
@@ -489,12 +544,12 @@ def find_rating(text: str) -> tuple[int, int] | None:
     m = _STARS.search(text)
     if m is not None:
         return m.start(), min(len(re.findall(_STAR, m.group(0))), 5)
-    for pattern in (_LEADING_DIGIT, _ONLY_WORD):
-        m = pattern.match(text)
-        if m is not None:
-            value = _rating_value(m.group("n"))
+    for anchored in (_LEADING_DIGIT, _ONLY_WORD):
+        lead = anchored.match(text)
+        if lead is not None:
+            value = _rating_value(lead.group("n"))
             if value is not None:
-                return m.start("n"), value
+                return lead.start("n"), value
     return None
 
 
@@ -522,27 +577,37 @@ _WEEKDAY_FULL = {
     "sun": "sunday",
 }
 #: Date-looking spans, most explicit first; only the chosen span goes to dateparser.
-_DATE_PATTERNS: list[re.Pattern[str]] = [
-    re.compile(rf"\b{_MONTHS}\s+{_ORDINAL}\b(?:,?\s+20[0-9]{{2}}\b)?"),
-    re.compile(rf"\b(?:the\s+)?{_ORDINAL}\s+of\s+{_MONTHS}(?![a-z])"),
-    re.compile(
-        r"(?<![0-9/])(?:1[0-2]|0?[1-9])/(?:[12][0-9]|3[01]|0?[1-9])(?:/(?:20)?[0-9]{2})?"
+_DATE_PATTERNS: list[Cue] = [
+    Cue(rf"{_MONTHS}\s+{_ORDINAL}\b(?:,?\s+20[0-9]{{2}}\b)?"),
+    Cue(rf"(?:the\s+)?{_ORDINAL}\s+of\s+{_MONTHS}(?![a-z])"),
+    Cue(
+        r"(?:1[0-2]|0?[1-9])(?<![0-9/][0-9])/(?:[12][0-9]|3[01]|0?[1-9])(?:/(?:20)?[0-9]{2})?"
         r"(?![0-9/])"
     ),
-    re.compile(rf"\b(?:{_WEEKDAYS},?\s+)?the\s+(?:[12][0-9]|3[01]|0?[1-9])(?:st|nd|rd|th)\b"),
-    re.compile(rf"\b(?:(?:next|this|coming)\s+)?{_WEEKDAYS}\b(?!\s*-)"),
-    re.compile(r"\b(?:tomorrow|today|tonight|next\s+week(?:end)?|next\s+month)\b"),
+    Cue(rf"(?:{_WEEKDAYS},?\s+)?the\s+(?:[12][0-9]|3[01]|0?[1-9])(?:st|nd|rd|th)\b"),
+    Cue(rf"(?:(?:next|this|coming)\s+)?{_WEEKDAYS}\b(?!\s*-)"),
+    Cue(r"(?:tomorrow|today|tonight|next\s+week(?:end)?|next\s+month)\b"),
 ]
 
 
-def find_date_span(text: str, start: int = 0, end: int | None = None) -> tuple[int, str] | None:
-    """The most explicit date-looking span in text[start:end]: (position, span)."""
-    stop = len(text) if end is None else end
-    for pattern in _DATE_PATTERNS:
-        m = pattern.search(text, start, stop)
-        if m is not None:
-            return m.start(), m.group(0)
-    return None
+class DateSpans:
+    """The date-looking spans of a message, found once and then looked up clause by clause."""
+
+    def __init__(self, text: str) -> None:
+        self._hits = [Hits(pattern, text) for pattern in _DATE_PATTERNS]
+
+    def first(self, start: int, end: int) -> tuple[int, str] | None:
+        """The most explicit date-looking span in [start, end): (position, span)."""
+        for hits in self._hits:
+            m = hits.first(start, end)
+            if m is not None:
+                return m.start(), m.group(0)
+        return None
+
+
+def find_date_span(text: str) -> tuple[int, str] | None:
+    """The most explicit date-looking span in a text: (position, span)."""
+    return DateSpans(text).first(0, len(text))
 
 
 def local_now(now: datetime, timezone: str) -> datetime:
@@ -595,12 +660,12 @@ def parse_date(span: str, base: datetime) -> date | None:
 
 # --- dietary -------------------------------------------------------------------------------
 
-_SERIOUS = re.compile(
-    r"\b(?:allerg\w*|anaphyla\w*|epi-?pens?|celiac|coeliac|medical\w*|medically|doctor'?s?|"
+_SERIOUS = Cue(
+    r"(?:allerg\w*|anaphyla\w*|epi-?pens?|celiac|coeliac|medical\w*|medically|doctor'?s?|"
     r"diabet\w*|pregnan\w*|intoleran\w*|kosher|halal|certified|certification)\b"
 )
-_PREFERENCE = re.compile(
-    r"\b(?:vegetarians?|vegans?|pescatarians?|plant[\s-]based|gluten[\s-]?free|gluten|"
+_PREFERENCE = Cue(
+    r"(?:vegetarians?|vegans?|pescatarians?|plant[\s-]based|gluten[\s-]?free|gluten|"
     r"dairy[\s-]?free|dairy|no\s+pork|pork[\s-]free|no\s+red\s+meat|no\s+beef|no\s+meat|"
     r"no\s+msg|msg|no\s+butter|low[\s-](?:sodium|salt|sugar|carb)|sodium|sugary|keto|"
     r"shellfish|peanuts?|tree\s+nuts?|nut[\s-]free|nuts?\s+free|sesame|fully\s+cooked|"
@@ -610,12 +675,17 @@ _PREFERENCE = re.compile(
 )
 
 
-def find_dietary(text: str, start: int = 0, end: int | None = None) -> tuple[int, bool] | None:
-    """(position, serious?) of the first dietary need in text[start:end], or None."""
-    stop = len(text) if end is None else end
-    serious = _SERIOUS.search(text, start, stop)
-    pref = _PREFERENCE.search(text, start, stop)
-    if serious is None and pref is None:
-        return None
-    first = min(m.start() for m in (serious, pref) if m is not None)
-    return first, serious is not None
+class Diets:
+    """The dietary needs of a message, found once and then looked up clause by clause."""
+
+    def __init__(self, text: str) -> None:
+        self._serious = Hits(_SERIOUS, text)
+        self._preference = Hits(_PREFERENCE, text)
+        self.serious = bool(self._serious.matches)
+        self.any = self.serious or bool(self._preference.matches)
+
+    def first(self, start: int, end: int) -> int | None:
+        """Where the first dietary need in [start, end) is named, or None."""
+        found = [h.first(start, end) for h in (self._serious, self._preference)]
+        starts = [m.start() for m in found if m is not None]
+        return min(starts) if starts else None

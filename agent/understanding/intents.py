@@ -32,7 +32,9 @@ class Cue:
     def __init__(self, pattern: str) -> None:
         self.regex = re.compile(pattern)
 
-    def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[re.Match[str]]:
+    def finditer(
+        self, text: str, pos: int = 0, endpos: int | None = None
+    ) -> Iterator[re.Match[str]]:
         end = len(text) if endpos is None else endpos
         for m in self.regex.finditer(text, pos, end):
             s = m.start()

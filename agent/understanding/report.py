@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.understanding.rules import understand
-from agent.understanding.schema import Context, Understanding
+from agent.understanding.schema import Context, GuestChange, Understanding
 from agent.understanding.vocabulary import Vocabulary
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "labelled_messages.jsonl"
@@ -94,10 +94,10 @@ def merged_entities(understanding: Understanding) -> dict[str, Any]:
     return merged
 
 
-def _guests_match(label: dict[str, Any], got: Any) -> bool:
+def _guests_match(label: dict[str, Any], got: GuestChange | None) -> bool:
     if got is None:
         return False
-    return (
+    return bool(
         label.get("total") == got.total
         and label.get("delta") == got.delta
         and label.get("group", "guests") == got.group

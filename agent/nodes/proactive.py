@@ -1,0 +1,62 @@
+"""Turns that start on our side: a scheduled touchpoint, an operational event, a human's reply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agent.context import TurnContext
+from agent.state import TurnEvent, TurnState
+from tools import bookings
+from tools.journey import decide_touchpoint
+from tools.policy import Decision
+
+
+async def proactive(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    """Decide what a touchpoint says (or that it stays silent) for the turn's booking."""
+    ctx = runtime.context
+    scratch = ctx.scratch
+    assert scratch.charter is not None and scratch.customer is not None
+    assert scratch.conversation is not None
+    event = TurnEvent.model_validate(state["event"])
+    kind = str(event.payload.get("touchpoint", ""))
+    booking = scratch.booking
+    channel = scratch.conversation.channel
+    opted_out = bool(getattr(scratch.customer, f"{channel}_opted_out", False))
+    if booking is None or booking.status == "cancelled":
+        decision = Decision("reminder", "silent", "none", f"touchpoint:{kind}:no_booking")
+    elif opted_out:
+        decision = Decision("reminder", "silent", "none", f"touchpoint:{kind}:suppressed")
+    else:
+        decision = decide_touchpoint(
+            kind,
+            bookings.view(booking),
+            address=booking.address,
+            menu_selected=booking.menu_selected,
+            now=ctx.clock.now(),
+            rules=scratch.charter.rules,
+            addons=scratch.charter.addons,
+            payload=event.payload,
+        )
+    scratch.decisions = [decision]
+    return {
+        "intent": "reminder",
+        "intents": ["reminder"],
+        "tone": state.get("customer_tone") or "neutral",
+        "outcome": decision.outcome,
+        "rules": [decision.rule],
+        "pending": decision.pending or state.get("pending"),
+    }
+
+
+async def human_reply(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    """A person's message goes out as written, through the customer's channel."""
+    event = TurnEvent.model_validate(state["event"])
+    return {
+        "intent": "agent_action",
+        "intents": ["agent_action"],
+        "outcome": "handled",
+        "rules": ["human_reply"],
+        "reply": event.text.strip() or None,
+    }

@@ -1,0 +1,161 @@
+"""What each proactive touchpoint of a booking's journey says and does, decided from the
+booking, the clock and the rules (the scheduler decides *when*; this decides *what*)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from knowledge.charter import Rules, display_phone
+from knowledge.money import format_money
+from knowledge.schemas import AddonView
+from tools.policy import (
+    DAY,
+    BookingView,
+    Decision,
+    _event_facts,
+    escalate,
+    quote,
+)
+
+TOUCHPOINTS = (
+    "confirmation",
+    "7_day",
+    "4_day",
+    "menu_deadline",
+    "24_hour",
+    "on_the_way",
+    "arriving",
+    "post_event",
+)
+
+
+def _join(items: Sequence[str]) -> str:
+    items = [i.replace("_", " ") for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _menu_facts(rules: Rules, addons: Sequence[AddonView]) -> dict[str, Any]:
+    premium = [a for a in addons if a.category == "premium_protein"]
+    extras = [a for a in addons if a.category != "premium_protein"]
+
+    def label(a: AddonView) -> str:
+        return f"{a.name} +{format_money(a.price)}" + ("/person" if a.unit == "per_person" else "")
+
+    return {
+        "included_proteins": _join(rules.menu.included_proteins),
+        "proteins_per_person": rules.menu.proteins_per_person,
+        "premium_upgrades": "; ".join(label(a) for a in premium),
+        "extras": "; ".join(label(a) for a in extras),
+        "default_proteins": _join(rules.menu.default_proteins),
+    }
+
+
+def _booking_facts(
+    booking: BookingView, address: str, rules: Rules, addons: Sequence[AddonView]
+) -> dict[str, Any]:
+    q = quote(
+        booking.adults,
+        booking.kids,
+        booking.toddlers,
+        booking.upgrades,
+        rules,
+        addons,
+        booking.deposit_amount,
+        booking.travel_miles,
+    )
+    return _event_facts(booking, rules) | {
+        "address": address,
+        "guests": booking.guests,
+        "adults": booking.adults,
+        "kids": booking.kids,
+        "toddlers": booking.toddlers,
+        "deposit_amount": format_money(booking.deposit_amount),
+        "proteins": _join(list(booking.proteins)) or "not chosen yet",
+        "upgrades": _join(list(booking.upgrades)) or "none",
+        "balance_due": format_money(q.balance),
+        "payment_methods": _join(rules.event.payment_methods),
+        "duration_minutes": rules.event.duration_minutes,
+        "extended_duration_guests": rules.event.extended_duration_guests,
+        "arrival_lead_minutes": rules.event.arrival_lead_minutes.replace("-", " to "),
+        "included_items": "; ".join(rules.menu.included_items),
+        "customer_provides": "; ".join(rules.menu.customer_provides),
+        "agreement_url": str(rules.business.agreement_url),
+        "menu_deadline_days": rules.menu.menu_deadline_days,
+        "minor_headcount_delta": rules.changes.minor_headcount_delta,
+        "phone": display_phone(rules.business.phone),
+    }
+
+
+def decide_touchpoint(
+    kind: str,
+    booking: BookingView,
+    *,
+    address: str,
+    menu_selected: bool,
+    now: datetime,
+    rules: Rules,
+    addons: Sequence[AddonView],
+    payload: Mapping[str, Any] | None = None,
+) -> Decision:
+    """The message (or silence) and actions of one touchpoint."""
+    facts = _booking_facts(booking, address, rules, addons)
+    rule = f"touchpoint:{kind}"
+    if kind == "confirmation":
+        ask = not menu_selected and booking.event_at - now < 7 * DAY
+        facts |= _menu_facts(rules, addons) | {"ask_menu": ask}
+        return Decision(
+            "reminder",
+            "handled",
+            "touch_confirmation",
+            rule,
+            facts,
+            pending="menu" if ask else None,
+        )
+    if kind == "7_day":
+        if menu_selected:
+            return Decision("reminder", "handled", "touch_7_day_confirm", rule, facts)
+        facts |= _menu_facts(rules, addons)
+        return Decision("reminder", "handled", "touch_7_day_menu", rule, facts, pending="menu")
+    if kind == "4_day":
+        if menu_selected:
+            return Decision("reminder", "handled", "touch_4_day_confirm", rule, facts)
+        facts |= _menu_facts(rules, addons)
+        return Decision("reminder", "handled", "touch_4_day_urgent", rule, facts, pending="menu")
+    if kind == "menu_deadline":
+        if menu_selected:
+            return Decision("reminder", "silent", "none", f"{rule}:chosen")
+        plan = escalate(
+            "HIGH",
+            "No menu selection by the deadline",
+            "Personal call to confirm the menu",
+            now,
+            booking.event_at,
+            rules,
+        )
+        facts |= _menu_facts(rules, addons)
+        updates = {"proteins": list(rules.menu.default_proteins), "menu_provisional": True}
+        return Decision(
+            "reminder",
+            "escalated",
+            "touch_menu_deadline",
+            f"{rule}:missing",
+            facts,
+            plan,
+            updates=updates,
+        )
+    if kind == "24_hour":
+        return Decision("reminder", "handled", "touch_24_hour", rule, facts)
+    if kind == "on_the_way":
+        eta_minutes = int((payload or {}).get("eta_minutes", 30))
+        eta = (now + timedelta(minutes=eta_minutes)).astimezone(rules.timezone)
+        facts |= {"eta": eta.strftime("%-I:%M %p"), "eta_minutes": eta_minutes}
+        return Decision("reminder", "handled", "touch_on_the_way", rule, facts)
+    if kind == "arriving":
+        return Decision("reminder", "handled", "touch_arriving", rule, facts)
+    if kind == "post_event":
+        return Decision("reminder", "handled", "touch_post_event", rule, facts, pending="rating")
+    raise ValueError(f"unknown touchpoint kind '{kind}'")
