@@ -7,7 +7,7 @@ commits once. Replies and alerts are rows in that transaction; senders deliver t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +48,20 @@ class TurnResult:
 @asynccontextmanager
 async def postgres_checkpointer(url: str, max_size: int = 8) -> AsyncIterator[Any]:
     """LangGraph's Postgres saver on its own pool, its tables in their own schema."""
+    async with postgres_checkpointers(url, 1, max_size) as savers:
+        yield savers[0]
+
+
+@asynccontextmanager
+async def postgres_checkpointers(
+    url: str, count: int, max_size: int = 8
+) -> AsyncIterator[list[Any]]:
+    """Several savers over one connection pool.
+
+    Each AsyncPostgresSaver serializes its operations behind one lock, so a single saver
+    makes concurrent conversations wait for each other's checkpoints; conversations are
+    spread over `count` savers instead (see AgentRuntime).
+    """
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
     dsn = asyncpg_dsn(url)
@@ -67,9 +81,9 @@ async def postgres_checkpointer(url: str, max_size: int = 8) -> AsyncIterator[An
     try:
         async with pool.connection() as conn:
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {CHECKPOINT_SCHEMA}")
-        saver = AsyncPostgresSaver(pool)
-        await saver.setup()
-        yield saver
+        savers = [AsyncPostgresSaver(pool) for _ in range(count)]
+        await savers[0].setup()
+        yield savers
     finally:
         await pool.close()
 
@@ -82,7 +96,7 @@ class AgentRuntime:
         sessionmaker: async_sessionmaker[AsyncSession],
         knowledge: KnowledgeService,
         clock: Clock,
-        checkpointer: BaseCheckpointSaver[Any] | None = None,
+        checkpointer: BaseCheckpointSaver[Any] | Sequence[BaseCheckpointSaver[Any]] | None = None,
         *,
         simulated: bool = True,
         console_url: str = "http://127.0.0.1:8000",
@@ -92,7 +106,9 @@ class AgentRuntime:
         self.sessionmaker = sessionmaker
         self.knowledge = knowledge
         self.clock = clock
-        self.graph = build_graph(checkpointer)
+        savers = list(checkpointer) if isinstance(checkpointer, Sequence) else [checkpointer]
+        # One compiled graph per saver; a conversation always uses the same one.
+        self.graphs = [build_graph(saver) for saver in savers]
         self.simulated = simulated
         self.console_url = console_url
         self.llm = llm
@@ -113,7 +129,8 @@ class AgentRuntime:
                 llm=self.llm,
                 llm_timeout=self.llm_timeout,
             )
-            state = await self.graph.ainvoke(
+            graph = self.graphs[event.conversation_id % len(self.graphs)]
+            state = await graph.ainvoke(
                 {"event": event.model_dump(mode="json")},
                 config={"configurable": {"thread_id": f"conversation-{event.conversation_id}"}},
                 context=context,

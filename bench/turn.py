@@ -32,7 +32,7 @@ import asyncpg
 from sqlalchemy import event
 
 import agent.graph as graph_module
-from agent.runtime import AgentRuntime, postgres_checkpointer
+from agent.runtime import AgentRuntime, postgres_checkpointer, postgres_checkpointers
 from agent.state import TurnEvent
 from knowledge import migrate
 from knowledge.clock import FrozenClock
@@ -202,7 +202,59 @@ def start_llm_stub(port: int, calls: list[int]) -> threading.Thread:
     return thread
 
 
-async def main(turns: int, use_llm: bool) -> dict[str, Any]:
+async def concurrent_throughput(
+    database: Any, clock: FrozenClock, savers: int, conversations: int, per_conversation: int
+) -> dict[str, float]:
+    """Turns per second with `conversations` customers writing at once."""
+    async with unit_of_work(database.sessionmaker) as session:
+        plans: list[tuple[int, list[int]]] = []
+        for c in range(conversations):
+            customer = await bookings.get_or_create_customer(
+                session, f"+1916556{savers}{c:03d}", name=f"Load {c}"
+            )
+            session.add(
+                Booking(
+                    reference=f"MH-L{savers}{c:03d}",
+                    customer_id=customer.id,
+                    event_at=clock.now() + timedelta(days=30),
+                    created_at=clock.now() - timedelta(days=30),
+                    address="1 Load Way",
+                    adults=12,
+                )
+            )
+            conversation = await bookings.get_or_create_conversation(session, customer.id, "sms")
+            ids = [
+                (await record_inbound(session, conversation, MESSAGES[i % len(MESSAGES)])).id
+                for i in range(per_conversation)
+            ]
+            plans.append((conversation.id, ids))
+    async with postgres_checkpointers(database.url, savers, max_size=conversations) as pool:
+        runtime = AgentRuntime(database.sessionmaker, KnowledgeService(clock=clock), clock, pool)
+        latencies: list[float] = []
+
+        async def one(conversation_id: int, ids: list[int]) -> None:
+            for message_id in ids:
+                start = time.perf_counter()
+                await runtime.handle(
+                    TurnEvent(
+                        kind="customer_message",
+                        conversation_id=conversation_id,
+                        message_id=message_id,
+                    )
+                )
+                latencies.append(time.perf_counter() - start)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(cid, ids) for cid, ids in plans))
+        elapsed = time.perf_counter() - started
+    return {
+        "turns_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(pct(latencies, 0.99) * 1000, 2),
+    }
+
+
+async def main(turns: int, use_llm: bool, concurrency: int) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="hibachi-bench-turn-"))
     settings = load_settings(data_dir=data_dir)
     database = await open_database(settings)
@@ -278,16 +330,22 @@ async def main(turns: int, use_llm: bool) -> dict[str, Any]:
             )
             samples.append(time.perf_counter() - start)
         total = sum(samples)
+        ours = max(timers.node - timers.db, 0.0)
+        db = timers.db + timers.checkpoint
         floor_graph = await one_node_floor(saver, 300)
     floor_asyncpg = await asyncpg_floor(database.url, booking_id, 300)
+    loads: dict[str, Any] = {}
+    if concurrency > 1:
+        for savers in (1, 4):
+            loads[f"concurrent_{concurrency}_savers_{savers}"] = await concurrent_throughput(
+                database, clock, savers, concurrency, max(turns // concurrency, 10)
+            )
     await database.dispose()
     if database.server is not None:
         database.server.cleanup()
     shutil.rmtree(data_dir, ignore_errors=True)
 
     p50 = statistics.median(samples)
-    ours = max(timers.node - timers.db, 0.0)
-    db = timers.db + timers.checkpoint
     figures: dict[str, Any] = {
         "bench": "turn",
         "mode": "llm" if use_llm else "rules",
@@ -302,6 +360,7 @@ async def main(turns: int, use_llm: bool) -> dict[str, Any]:
         "p50_over_one_node_graph": round(p50 / floor_graph, 2),
         "p50_over_asyncpg": round(p50 / floor_asyncpg, 2),
     }
+    figures |= loads
     if use_llm:
         figures["llm_calls_per_turn"] = round(len(llm_calls) / (turns + 20), 3)
         figures["prompt_chars_per_call_p50"] = statistics.median(llm_calls) if llm_calls else 0
@@ -312,8 +371,14 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=1000)
     parser.add_argument("--llm", action="store_true", help="use a local OpenAI-compatible stub")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        help="conversations at once for the throughput run (1 skips it)",
+    )
     args = parser.parse_args()
-    result = asyncio.run(main(args.turns, args.llm))
+    result = asyncio.run(main(args.turns, args.llm, args.concurrency))
     for key, value in result.items():
         print(f"{key:34} {value}")
     print(json.dumps(result))

@@ -118,10 +118,16 @@ class _GuestRule:
     cue: Cue
     sign: int
     needles: tuple[str, ...]
+    #: The pattern starts with the count, so it is only tried where a count starts.
+    at_count: bool
 
 
 def _rule(pattern: str, sign: int, *needles: str) -> _GuestRule:
-    return _GuestRule(Cue(pattern), sign, needles)
+    return _GuestRule(Cue(pattern), sign, needles, pattern.startswith(("(?P<n>", "(?P<n2>")))
+
+
+#: Where a count may start ("14", "fourteen", "another", "a").
+_COUNT_START = Cue(COUNT)
 
 
 _GUEST_RULES: list[_GuestRule] = [
@@ -313,11 +319,21 @@ def find_guests(text: str, start: int = 0, end: int | None = None) -> list[Guest
     """Every new total or change of guests in text[start:end], in the order written."""
     found: list[GuestFind] = []
     stop = len(text) if end is None else end
+    counts: list[int] | None = None
     for rule in _GUEST_RULES:
         if not any(needle in text for needle in rule.needles):
             continue
         sign = rule.sign
-        for m in rule.cue.finditer(text, start, stop):
+        if rule.at_count:
+            if counts is None:
+                counts = [m.start() for m in _COUNT_START.finditer(text, start, stop)]
+            anchored = (rule.cue.regex.match(text, pos, stop) for pos in counts)
+            matches: Iterable[re.Match[str] | None] = anchored
+        else:
+            matches = rule.cue.finditer(text, start, stop)
+        for m in matches:
+            if m is None:
+                continue
             value = parse_number(m.group("n"))
             if value is not None and m.groupdict().get("n2"):
                 more = parse_number(m.group("n2"))
@@ -438,8 +454,12 @@ class MenuMatcher:
         """Every protein or add-on named in the lower-cased text, in the order written."""
         found: list[Mention] = []
         taken: set[int] = set()
+        resolved: dict[str, tuple[Kind, str] | None] = {}
         for m in self.exact.finditer(text):
-            hit = self._resolve(m.group(0))
+            raw = m.group(0)
+            if raw not in resolved:
+                resolved[raw] = self._resolve(raw)
+            hit = resolved[raw]
             if hit is not None:
                 found.append(Mention(m.start(), m.end(), hit[0], hit[1]))
                 taken.update(range(m.start(), m.end()))
@@ -664,14 +684,16 @@ _SERIOUS = Cue(
     r"(?:allerg\w*|anaphyla\w*|epi-?pens?|celiac|coeliac|medical\w*|medically|doctor'?s?|"
     r"diabet\w*|pregnan\w*|intoleran\w*|kosher|halal|certified|certification)\b"
 )
+_AVOIDED = r"(?:eat|have)\s+(?:any\s+)?(?:pork|beef|red\s+meat|meat|fish|seafood|dairy|eggs?|nuts)"
 _PREFERENCE = Cue(
     r"(?:vegetarians?|vegans?|pescatarians?|plant[\s-]based|gluten[\s-]?free|gluten|"
     r"dairy[\s-]?free|dairy|no\s+pork|pork[\s-]free|no\s+red\s+meat|no\s+beef|no\s+meat|"
     r"no\s+msg|msg|no\s+butter|low[\s-](?:sodium|salt|sugar|carb)|sodium|sugary|keto|"
     r"shellfish|peanuts?|tree\s+nuts?|nut[\s-]free|nuts?\s+free|sesame|fully\s+cooked|"
-    r"nothing\s+rare|(?:a|her|his|my|their|our)\s+diet|diet(?:ary)?\s+(?:restriction|need)s?|"
-    r"(?:can'?t|cannot|doesn'?t|don'?t|won'?t)\s+(?:eat|have)\s+(?:any\s+)?(?:pork|beef|red\s+meat|"
-    r"meat|fish|seafood|dairy|eggs?|nuts)|cross[\s-]contamination)\b"
+    r"nothing\s+rare|a\s+diet|her\s+diet|his\s+diet|my\s+diet|their\s+diet|our\s+diet|"
+    r"diet\s+(?:restriction|need)s?|dietary\s+(?:restriction|need)s?|"
+    rf"can'?t\s+{_AVOIDED}|cannot\s+{_AVOIDED}|doesn'?t\s+{_AVOIDED}|don'?t\s+{_AVOIDED}|"
+    rf"won'?t\s+{_AVOIDED}|cross[\s-]contamination)\b"
 )
 
 
@@ -681,6 +703,7 @@ class Diets:
     def __init__(self, text: str) -> None:
         self._serious = Hits(_SERIOUS, text)
         self._preference = Hits(_PREFERENCE, text)
+        self.starts = self._serious.starts + self._preference.starts
         self.serious = bool(self._serious.matches)
         self.any = self.serious or bool(self._preference.matches)
 

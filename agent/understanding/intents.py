@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 def _wordish(ch: str) -> bool:
@@ -72,7 +72,7 @@ class Hits:
 
 # --- splitting ------------------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)|\n|(?<=\s)[-–—](?=\s)")
+_SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)|\n|[-–—](?<=\s[-–—])(?=\s)")
 _CLAUSE_BREAK = re.compile(
     r",\s*(?=(?:and|also|plus|but|so|can|could|do|does|is|are|will|would|what|whats|what's|"
     r"how|when|where|should|we|we're|we'll|we've|i|i'm|i'll|my|our|they|fyi|pls|please)\b)"
@@ -82,8 +82,7 @@ _CLAUSE_BREAK = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Clause:
+class Clause(NamedTuple):
     start: int
     end: int
     sentence: int
@@ -98,12 +97,12 @@ def split_clauses(text: str) -> list[Clause]:
         bounds.append(len(text))
     for index, sentence_end in enumerate(bounds):
         start = sentence_start
-        if "," in text[start:sentence_end] or " " in text[start:sentence_end]:
+        if sentence_end - start > 8:
             for m in _CLAUSE_BREAK.finditer(text, sentence_start, sentence_end):
-                if m.end() > start and text[start : m.start()].strip():
+                if m.end() > start and not text[start : m.start()].isspace():
                     clauses.append(Clause(start, m.start(), index))
                     start = m.end()
-        if text[start:sentence_end].strip():
+        if sentence_end > start and not text[start:sentence_end].isspace():
             clauses.append(Clause(start, sentence_end, index))
         sentence_start = sentence_end
     return clauses

@@ -17,6 +17,7 @@ read for what it asks (a refund, so a cancellation), and policy decides what hap
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -81,6 +82,30 @@ class _Message:
         self.faq_topic = Hits(cue.FAQ_TOPIC, text)
         self.swap = Hits(cue.SWAP, text)
         self.swap_weak = Hits(cue.SWAP_WEAK, text)
+
+    @cached_property
+    def events(self) -> list[int]:
+        """Where any cue matched: a clause with none of these holds no intent."""
+        starts: set[int] = {m.start for m in self.mentions}
+        starts.update(g.start for g in self.guests)
+        starts.update(self.diets.starts)
+        for hits in (
+            self.human,
+            self.cancel,
+            self.date_verb,
+            self.date_move,
+            self.date_soft,
+            self.weather,
+            self.access,
+            self.access_weak,
+            self.faq_topic,
+        ):
+            starts.update(hits.starts)
+        return sorted(starts)
+
+    def quiet(self, clause: Clause) -> bool:
+        i = bisect_left(self.events, clause.start)
+        return i >= len(self.events) or self.events[i] >= clause.end
 
     @cached_property
     def dates(self) -> ent.DateSpans:
@@ -157,6 +182,12 @@ def _read_clauses(msg: _Message) -> _Found:
     weak_access: list[tuple[int, int]] = []  # (position, sentence)
     busy_sentences: set[int] = set()
     for clause in msg.clauses:
+        if msg.quiet(clause):
+            if clause.end - clause.start < 40 and cue.HUMAN_ALONE.match(
+                msg.text[clause.start : clause.end]
+            ):
+                found.add(clause.start, "human_request")  # "Representative please"
+            continue
         here = _read_clause(msg, clause, found)
         weak = msg.access_weak.first(clause.start, clause.end)
         if weak is not None and "access_info" not in here.intents():
