@@ -274,3 +274,17 @@ class TestCheckpointSize:
         size = len(checkpointer.serde.dumps_typed(saved.checkpoint)[1])
         assert saved.checkpoint["channel_values"]["turns"] == 100
         assert size < 256 * 1024, size
+
+
+class TestProteinSwap:
+    async def test_a_swap_replaces_only_the_outgoing_protein(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        _, booking = await customer_with_booking(
+            session, clock, 10 * D, proteins=["steak", "shrimp"], menu_selected=True
+        )
+        result = await runtime.receive(PHONE, "can we swap the steak for filet mignon?")
+        assert (result.intent, result.outcome) == ("protein_swap", "handled")
+        await session.refresh(booking)
+        assert booking.proteins == ["shrimp", "filet_mignon"]
+        assert result.reply is not None and "Filet Mignon +$5/person" in result.reply

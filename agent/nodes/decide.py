@@ -35,11 +35,22 @@ def keyword(text: str) -> str | None:
     return word if word in STOP_WORDS | OPT_IN_WORDS | HELP_WORDS else None
 
 
-def _menu_parts(request: Request, charter: Charter) -> tuple[list[str], list[str]]:
+def _menu_parts(
+    request: Request, charter: Charter, booking: BookingView
+) -> tuple[list[str], list[str]]:
+    """The proteins to store and the upgrades to add. A swap changes the current choice:
+    outgoing proteins leave it, incoming ones join it."""
     premium = {a.slug for a in charter.addons if a.category == "premium_protein"}
     included = set(charter.rules.menu.included_proteins)
-    proteins = [p for p in request.entities.proteins if p in included or p in premium]
-    return proteins, list(request.entities.upgrades)
+    named = [p for p in request.entities.proteins if p in included or p in premium]
+    removed = set(request.entities.removed_proteins)
+    if request.intent == "protein_swap" and removed and booking.proteins:
+        incoming = [p for p in named if p not in removed]
+        kept = [p for p in booking.proteins if p not in removed]
+        named = kept + [p for p in incoming if p not in kept]
+    else:
+        named = [p for p in named if p not in removed]
+    return named, list(request.entities.upgrades)
 
 
 def decide_request(
@@ -61,7 +72,7 @@ def decide_request(
     match intent:
         case "menu_selection" | "protein_swap":
             assert booking is not None
-            proteins, upgrades = _menu_parts(request, charter)
+            proteins, upgrades = _menu_parts(request, charter, booking)
             return policy.decide_menu(
                 intent, booking, proteins, upgrades, [], now, rules, charter.addons
             )

@@ -1,12 +1,14 @@
 """Finding the things a message names: guest counts, proteins and add-ons, ratings, dates, diets.
 
-Every finder works on the lower-cased text, returns positions so the caller can order what it
-found, and uses only bounded regular expressions (no nested repetition), so a 10,000-character
-message costs a few milliseconds at most.
+Every finder works on the lower-cased text and returns positions, so the caller can order what
+it found. The patterns use only bounded repetition (nothing that can backtrack without limit),
+start with literal words where they can (see `intents.Cue`), and the guest rules only run when
+the text holds one of their key words, so a 10,000-character message costs milliseconds.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -93,7 +95,8 @@ _GROUPS: dict[GuestGroup, str] = {
     "adults": r"adults?|grown[\s-]?ups?|grownups?|men|women",
     "kids": r"kids?|kiddos?|kiddies|children|child|teens?|teenagers?|little\s+ones",
     "toddlers": r"toddlers?|babies|baby|infants?",
-    "guests": r"guests?|people|ppl|persons?|pax|attendees?|folks",
+    "guests": r"guests?|people|ppl|persons?|pax|attendees?|folks|friends|relatives|cousins|"
+    r"coworkers|co-workers|colleagues|neighbou?rs|family\s+members",
 }
 GROUP = "(?:" + "|".join(f"(?:{words})" for words in _GROUPS.values()) + r")\b"
 _GROUP_OF = [(name, re.compile(rf"(?:{words})$")) for name, words in _GROUPS.items()]
@@ -134,7 +137,8 @@ _GUEST_RULES: list[_GuestRule] = [
     # "we'll have 8 kids and 10 adults": a total over two groups
     _rule(
         r"(?:we'?ll\s+have|we\s+will\s+have|we\s+have|we'?re|we\s+are|there\s+will\s+be|"
-        r"there'?ll\s+be|it'?ll\s+be|total\s+of|count\s+(?:is|:|to)|total\s+(?:is|:|to))\s+"
+        r"there'?ll\s+be|it'?ll\s+be|total\s+of|count\s+(?:is|:|to)|total\s+(?:is|:|to))"
+        r"(?:\s+(?:now|only|just|probably|looking\s+at|expecting|at|like|about|around)){0,3}\s+"
         rf"{_N}\s+{GROUP}\s*(?:and|&|\+|,)\s*(?P<n2>{NUMBER})\s+{GROUP}",
         _NAMED_TOTAL,
         "we",
@@ -239,7 +243,7 @@ _GUEST_RULES: list[_GuestRule] = [
         r"there'?ll\s+be|there\s+will\s+be|there\s+are|it'?ll\s+be|it\s+will\s+(?:now\s+)?be|"
         r"we\s+will\s+now\s+be|it\s+is\s+now|we\s+are\s+now)"
         r"(?:\s+(?:now|only|just|probably|gonna|going\s+to|be|actually|down\s+to|up\s+to|"
-        r"looking\s+at|at|like|about|around)){0,3}"
+        r"looking\s+at|expecting|at|like|about|around)){0,3}"
         rf"\s+{_N}{_NOT_PEOPLE}(?!\s+(?:more|less|fewer|extra|additional|of\s+the)\b)"
         rf"(?:\s+{_G})?",
         0,
@@ -255,9 +259,16 @@ _GUEST_RULES: list[_GuestRule] = [
         "we",
     ),
     _rule(
-        rf"we\s+(?:now\s+)?have\s+{_N}\s+{_G}\s+(?:coming|attending|now|total|in\s+total)\b",
-        0,
+        rf"we\s+(?:now\s+)?have\s+{_N}\s+(?:{_G}\s+)?(?:coming|attending|now|total|in\s+total)\b",
+        _NAMED_TOTAL,
         "we",
+    ),
+    # "so add 2", "add 3 to the count"
+    _rule(
+        rf"add\s+{_N}(?=\s*$|\s*[.!,;]|\s+more\s*(?:$|[.!,;])|\s+(?:please|pls)|"
+        r"\s+to\s+(?:the|our)\s+(?:count|party|list|booking|headcount|total))",
+        1,
+        "add",
     ),
     # "bring it up to 16", "reduce it to 10 people"
     _rule(
@@ -280,6 +291,23 @@ _GUEST_RULES: list[_GuestRule] = [
     ),
     # "only 9 of us now"
     _rule(rf"(?:only|just|now|be|are|'re|r)\s+{_N}\s+of\s+us\b", 0, "of us"),
+    # "only 18 can make it now"
+    _rule(
+        rf"(?:only|just)\s+{_N}\s+(?:of\s+us\s+)?(?:can|will|are|is)\s+"
+        r"(?:make\s+it|come|coming|attend\w*|be\s+(?:there|coming))\b",
+        0,
+        "only",
+        "just",
+    ),
+    # "we'll be a party of 16"
+    _rule(
+        r"(?:be|now|we'?re|we\s+are|we'?ll\s+be)\s+(?:a\s+)?(?:party|group|table)\s+of\s+"
+        rf"{_N}{_NOT_PEOPLE}",
+        _NAMED_TOTAL,
+        "party of",
+        "group of",
+        "table of",
+    ),
     # "make it twenty people total"
     _rule(rf"make\s+it\s+{_N}{_NOT_PEOPLE}\s*(?:{_G})?(?:\s+total)?", 0, "make it"),
     # "Eleven people now", "fourteen guests total", "20 people not 12"
@@ -293,12 +321,22 @@ _GUEST_RULES: list[_GuestRule] = [
         "not",
     ),
     _rule(rf"{_N}\s+(?:total|in\s+total|altogether)\b", 0, "total", "altogether"),
+    # a message that is only a count: "fourteen people", "20 guests please"
+    _rule(rf"^[\s\"'(]*{_N}\s+{_G}(?:\s+(?:please|pls|now|total))?\W*$", _NAMED_TOTAL, ""),
 ]
 #: Totals written without a group word need a hint that they are about people.
 _TOTAL_NEEDS_HINT = re.compile(
-    r"\b(?:now|total|down\s+to|up\s+to|instead|guests?|people|ppl|of\s+us)\b"
+    r"\b(?:now|total|down\s+to|up\s+to|instead|guests?|people|ppl|of\s+us|head\s*count|"
+    r"count|party|rsvps?)\b"
 )
+#: "add two adults and one kid": a second change of the same kind, in another group.
+_AND_COUNT = re.compile(rf"\s*,?\s*(?:and|&|\+|plus)\s+{_N}\s+(?:{_MORE}\s+)?{_G}")
 _ONE_WORDS = frozenset({"a", "an", "another"})
+#: A number followed by a noun other than a group word counts that noun, not guests.
+_COUNTS_SOMETHING_ELSE = re.compile(
+    r"\s+(?!(?:now|total|in|of|instead|not|and|or|but|so|with|including|altogether|all|max|"
+    r"maybe|then|for|at|on|this|that|by|if|because|yes|please|pls|or\s+so)\b)[a-z]"
+)
 
 
 def group_of(word: str | None) -> GuestGroup:
@@ -347,14 +385,23 @@ def find_guests(text: str, start: int = 0, end: int | None = None) -> list[Guest
             if sign == _NAMED_TOTAL:
                 change = GuestChange(total=value, group=group)
             elif sign == 0:
-                if group_word is None and not _TOTAL_NEEDS_HINT.search(
-                    text, m.start(), min(stop, m.end() + 12)
+                if group_word is None and (
+                    not _TOTAL_NEEDS_HINT.search(
+                        text, max(start, m.start() - 30), min(stop, m.end() + 12)
+                    )
+                    or _COUNTS_SOMETHING_ELSE.match(text, m.end(), stop)
                 ):
-                    continue
+                    continue  # "there are 3 steps up to the yard" counts steps
                 change = GuestChange(total=value, group=group)
             else:
                 change = GuestChange(delta=sign * value, group=group)
             found.append(GuestFind(m.start(), change))
+            if sign in (1, -1) and group_word is not None:
+                also = _AND_COUNT.match(text, m.end(), stop)
+                extra = parse_number(also.group("n")) if also else None
+                if also is not None and extra and extra <= 10_000:
+                    grown = GuestChange(delta=sign * extra, group=group_of(also.group("g")))
+                    found.append(GuestFind(also.start("n"), grown))
     found.sort(key=lambda f: f.start)
     return found
 
@@ -362,6 +409,9 @@ def find_guests(text: str, start: int = 0, end: int | None = None) -> list[Guest
 # --- proteins and add-ons ------------------------------------------------------------------
 
 Kind = Literal["protein", "upgrade"]
+#: No order names more menu words than this; beyond it a message is noise, and reading every
+#: repetition of "chicken" in a 10,000-character paste would only cost time.
+MAX_MENTIONS = 100
 _EXTRA_WORDS = r"(?:extra|more|double|additional|another)"
 #: Ordinary English words a single typo away from a menu word; never read as a protein.
 _NOT_FOOD = frozenset(
@@ -463,6 +513,8 @@ class MenuMatcher:
             if hit is not None:
                 found.append(Mention(m.start(), m.end(), hit[0], hit[1]))
                 taken.update(range(m.start(), m.end()))
+                if len(found) >= MAX_MENTIONS:
+                    break
         if self.fuzzy_by_initial:
             seen: dict[str, str | None] = {}
             for m in _WORD.finditer(text):
@@ -478,6 +530,8 @@ class MenuMatcher:
                 slug = seen[word]
                 if slug is not None:
                     found.append(Mention(m.start(), m.end(), "protein", slug))
+                    if len(found) >= 2 * MAX_MENTIONS:
+                        break
         found.sort(key=lambda x: x.start)
         return found
 
@@ -625,11 +679,6 @@ class DateSpans:
         return None
 
 
-def find_date_span(text: str) -> tuple[int, str] | None:
-    """The most explicit date-looking span in a text: (position, span)."""
-    return DateSpans(text).first(0, len(text))
-
-
 def local_now(now: datetime, timezone: str) -> datetime:
     """The clock as a naive local time in the business's time zone."""
     try:
@@ -641,19 +690,40 @@ def local_now(now: datetime, timezone: str) -> datetime:
     return now.astimezone(zone).replace(tzinfo=None)
 
 
-def _cleanup_span(span: str) -> str:
-    text = "".join(_WEEKDAY_FULL.get(w, w) for w in re.split(r"(\W+)", span))
-    # In "saturday the 27th" the weekday only confirms the day: dateparser reads "the 27th".
-    day = re.search(r"\bthe\s+[0-9]{1,2}(?:st|nd|rd|th)\b", text)
-    if day is not None and re.search(rf"\b{_MONTHS}", text) is None:
-        return day.group(0)
-    return text
+_DAY_ONLY = re.compile(rf"^(?:(?P<weekday>{_WEEKDAYS}),?\s+)?the\s+(?P<day>[0-9]{{1,2}})")
+_WEEKDAY_INDEX = {
+    name: i
+    for i, name in enumerate(
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    )
+}
+
+
+def _day_of_month(day: int, today: date, weekday: int | None) -> date | None:
+    """The next date on or after today with that day of the month (and weekday, if named)."""
+    year, month = today.year, today.month
+    first: date | None = None
+    for _ in range(13):
+        if day <= calendar.monthrange(year, month)[1]:
+            candidate = date(year, month, day)
+            if candidate >= today:
+                if weekday is None or candidate.weekday() == weekday:
+                    return candidate
+                first = first or candidate
+        month, year = (1, year + 1) if month == 12 else (month + 1, year)
+    return first
 
 
 def parse_date(span: str, base: datetime) -> date | None:
     """A date from a short span, relative to base, preferring the future."""
-    cleaned = _cleanup_span(span)
-    if cleaned in ("next month",):
+    cleaned = "".join(_WEEKDAY_FULL.get(w, w) for w in re.split(r"(\W+)", span))
+    only_day = _DAY_ONLY.match(cleaned)
+    if only_day is not None:
+        # "the 5th" or "friday the 19th": dateparser would read a small number as a month.
+        name = only_day.group("weekday")
+        weekday = _WEEKDAY_INDEX.get(_WEEKDAY_FULL.get(name, name)) if name else None
+        return _day_of_month(int(only_day.group("day")), base.date(), weekday)
+    if cleaned == "next month":
         return None  # a month is not a date
     if cleaned == "tonight":
         return base.date()
@@ -689,7 +759,7 @@ _PREFERENCE = Cue(
     r"(?:vegetarians?|vegans?|pescatarians?|plant[\s-]based|gluten[\s-]?free|gluten|"
     r"dairy[\s-]?free|dairy|no\s+pork|pork[\s-]free|no\s+red\s+meat|no\s+beef|no\s+meat|"
     r"no\s+msg|msg|no\s+butter|low[\s-](?:sodium|salt|sugar|carb)|sodium|sugary|keto|"
-    r"shellfish|peanuts?|tree\s+nuts?|nut[\s-]free|nuts?\s+free|sesame|fully\s+cooked|"
+    r"shellfish|peanuts?|tree\s+nuts?|spicy|spice|nut[\s-]free|nuts?\s+free|sesame|fully\s+cooked|"
     r"nothing\s+rare|a\s+diet|her\s+diet|his\s+diet|my\s+diet|their\s+diet|our\s+diet|"
     r"diet\s+(?:restriction|need)s?|dietary\s+(?:restriction|need)s?|"
     rf"can'?t\s+{_AVOIDED}|cannot\s+{_AVOIDED}|doesn'?t\s+{_AVOIDED}|don'?t\s+{_AVOIDED}|"

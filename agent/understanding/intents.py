@@ -124,7 +124,9 @@ HUMAN = Cue(
     r"manager|real\s+person|supervisor|owner|agent|boss)|connect\s+me\s+(?:to|with)|transfer\s+me|"
     r"someone\s+(?:to\s+)?(?:call|phone|contact)\s+(?:me|us)|somebody\s+(?:to\s+)?(?:call|phone|"
     r"contact)\s+(?:me|us)|anyone\s+(?:to\s+)?(?:call|phone|contact)\s+(?:me|us)|real\s+person|"
-    r"human\s+being|live\s+person|live\s+agent)"
+    r"human\s+being|live\s+person|live\s+agent|have\s+(?:a|an|the|your)\s+(?:owner|manager|"
+    r"supervisor|person|human|someone|rep|representative)\s+(?:call|phone|contact|reach|text)\b|"
+    r"have\s+(?:someone|somebody)\s+(?:call|phone|contact|reach|text)\b)"
 )
 HUMAN_ALONE = re.compile(
     r"^\W*(?:an?\s+|the\s+)?(?:agent|representative|rep|human|operator|manager|supervisor|"
@@ -150,7 +152,9 @@ DATE_VERB = Cue(
     r"(?:back|forward|out)\b|chang\w*\s+(?:the\s+|our\s+)?(?:date|day)\b|"
     r"switch\w*\s+(?:the\s+|our\s+)?(?:date|day)\b|mov\w*\s+(?:the\s+|our\s+)?(?:date|day)\b|"
     r"different\s+(?:date|day|weekend)\b|another\s+(?:date|day|weekend)\b|new\s+date\b|"
-    r"start\w*\s+(?:at|earlier|later)\b|begin\w*\s+(?:at|earlier|later)\b|"
+    r"start\w*\s+(?:earlier|later|sooner)\b|begin\w*\s+(?:earlier|later|sooner)\b|"
+    r"can\s+(?:we|it|you)\s+start\s+at\b|could\s+(?:we|it|you)\s+start\s+at\b|"
+    r"start\s+time\s+to\b|(?:change|move|push|bump)\s+the\s+(?:start\s+)?time\b|"
     r"earlier\s+start|later\s+start|weekend\s+after|week\s+after|rain\s*date)"
 )
 #: "move/push/bump ... to" is a date change only with a date or time in the clause.
@@ -161,7 +165,7 @@ DATE_MOVE = Cue(
 DATE_SOFT = Cue(
     r"(?:instead\b|can\s+we\s+(?:do|have\s+it|make\s+it)\b|could\s+we\s+(?:do|have\s+it|make\s+it)\b"
     r"|how\s+about\b|what\s+about\b|works\s+(?:for\s+us|better)\b|would\s+(?:suit|work)\b|"
-    r"available\s+on\b|free\s+on\b)"
+    r"available\b|free\b|open\b)"
 )
 TIME = Cue(
     r"(?:1[0-2](?::[0-5][0-9])?\s*(?:am|pm|a\.m\.|p\.m\.)|0?[1-9](?::[0-5][0-9])?\s*(?:am|pm|a\.m\.|"
@@ -187,9 +191,9 @@ ACCESS_STRONG = Cue(
     r"entrance)|back\s+(?:gate|door|entrance|alley)|front\s+door|rear\s+(?:entrance|door|gate|"
     r"service)|entrance|loading\s+(?:area|dock|zone)|service\s+(?:road|entrance|elevator)|"
     r"street|st\b|ave\b|avenue|road\b|rd\b|blvd|apt\b|apartment|unit\s+#?[0-9]+|suite\b|condo\b|"
-    r"address|house\s+is\b|come\s+in\s+(?:through|from|via|the)\b|get\s+in\b|"
+    r"our\s+address|my\s+address|address\s+is\b|house\s+is\b|come\s+in\s+(?:through|from|via|the)\b|get\s+in\b|"
     r"let\s+(?:him|the\s+chef|them)\s+in\b|accessed|directions|subdivision|tricky\s+to\s+find|"
-    r"hard\s+to\s+find|dogs?\b)"
+    r"hard\s+to\s+find)"
 )
 ACCESS_WEAK = Cue(
     r"(?:set\s*-?\s*up\s+(?:on|in|at|under|by|near|inside|outside|next\s+to)\b|"
@@ -201,7 +205,10 @@ FAQ_TOPIC = Cue(
     r"(?:price\w*|pricing|cost\w*|how\s+much|charge\w*|fees?\b|deposit|refundable|pay\b|paying|"
     r"payment\w*|venmo|zelle|paypal|cash\b|credit\s+cards?|cards\b|invoice|checks?\b|gratuity|"
     r"tips?\b|tipping|included?\b|includes|minimum|maximum|how\s+long|how\s+far|in\s+advance|"
-    r"what\s+time|arriv\w*|clean\s*-?\s*up|cleanup|bring\b|provide\b|plates?\b|chairs?\b|tables?\b|"
+    r"what\s+time|arriv\w*|clean\s*-?\s*up|cleanup|bring\w*|provid\w*|need\s+anything|"
+    r"have\s+ready|enough\s+food|portions?\b|leftovers?|take\s+home|to-?go\b|openings?\b|"
+    r"booked\s+up|how\s+many\s+(?:people|guests|kids|adults|can)|difference|explain|deadline|"
+    r"cut-?off|latest\b|how\s+late|last\s+day|plates?\b|chairs?\b|tables?\b|"
     r"utensils|chopsticks|napkins|indoors?\b|inside\b|space\b|drinks?\b|sake\b|alcohol|beer\b|"
     r"wine\b|polic\w*|per\s+person|discount\w*|travel\b|serve\b|service\s+area|free\b|weekdays?\b|"
     r"available|availability|final\s+count|insurance|insured|licensed|menu\b|"
@@ -229,17 +236,28 @@ SWAP = Cue(
     r"(?:switch\w*|swap\w*|chang\w*|replac\w*|instead\b|rather\s+than|substitut\w*|"
     r"sub\s+(?:out|in)\b|trade\b|exchange\b|back\s+to\b|->|→|=>)"
 )
+#: "change our proteins", "update the order": a swap without naming the proteins yet.
+SWAP_ORDER = Cue(
+    r"(?:chang\w*|switch\w*|swap\w*|updat\w*|modif\w*|edit\w*)\s+(?:our|my|the)\s+"
+    r"(?:proteins?|order|menu|selections?|meats?|food\s+order|food\s+choices?)\b"
+)
 #: Cues that read as a swap only when the clause names two proteins ("no more salmon, make it
 #: shrimp", "scallops not salmon"); "make it calamari" alone is a choice.
-SWAP_WEAK = Cue(r"(?:no\s+more\b|make\s+it\b|not\b)")
+SWAP_WEAK = Cue(r"(?:no\s+more\b|make\s+it\b|make\s+(?:the|our|my)\b|not\b)")
 #: Words before a protein that reject it ("no calamari", "allergic to shrimp").
 REJECTED = re.compile(
     r"(?:\bno|\bnot|without|allergic\s+to|allergy\s+to|avoid|hates?|don'?t\s+(?:eat|like|want)|"
     r"dont\s+(?:eat|like|want)|can'?t\s+(?:have|eat)|instead\s+of|rather\s+than|from|"
-    r"no\s+more|but|except|other\s+than|besides)\s+(?:the\s+|any\s+|our\s+|more\s+)?$"
+    r"no\s+more|but|except|other\s+than|besides|remove|drop|skip|take\s+off|"
+    r"(?:do\s+not|don'?t|dont|no\s+longer)\s+want)\s+(?:the\s+|any\s+|our\s+|more\s+)?$"
 )
 #: Words that introduce the protein being replaced: "instead of X", "from X", "changed from X".
-OLD_MARKER = re.compile(r"\b(?:instead\s+of|rather\s+than|from)\s+(?:the\s+|our\s+|my\s+)?$")
+OLD_MARKER = re.compile(
+    r"\b(?:instead\s+of|rather\s+than|from|nvm\s+on|never\s?mind\s+(?:on\s+)?|drop|remove"
+    r"|scratch|ditch|lose|no\s+more)\s+(?:the\s+|our\s+|my\s+)?$"
+)
+# Between an outgoing and an incoming protein: "tofu for filet", "shrimp -> salmon".
+SWAP_TARGET = re.compile(r"^\s*(?:->|→|=>|to|for|with|into|w/)\s+(?:the\s+|some\s+|a\s+)?$")
 CONNECTOR = re.compile(r"^(?:\s|,|&|\+|/|\band\b|\bor\b|\bthe\b|\bregular\b|\bplain\b)*$")
 
 CHOICE_LEAD = re.compile(

@@ -16,10 +16,11 @@ read for what it asks (a refund, so a cancellation), and policy decides what hap
 
 from __future__ import annotations
 
+import itertools
 import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
 
 from agent.understanding import entities as ent
@@ -37,7 +38,7 @@ from agent.understanding.schema import (
 from agent.understanding.tone import detect_tone
 from agent.understanding.vocabulary import Vocabulary
 
-__all__ = ["detect_tone", "understand"]
+__all__ = ["detect_tone", "understand", "warm_up"]
 
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 #: "is the 18th free?" asks whether a date is open, which belongs to the date change.
@@ -67,7 +68,9 @@ class _Message:
         self.context = context
         self.rating_context = context.after_event or context.pending == "rating"
         self.mentions = ent.matcher_for(vocabulary).find(text)
+        self.mention_starts = [m.start for m in self.mentions]
         self.guests = ent.find_guests(text)
+        self.guest_starts = [g.start for g in self.guests]
         self.diets = ent.Diets(text)
         self.clauses = cue.split_clauses(text)
         self.human = Hits(cue.HUMAN, text)
@@ -82,6 +85,9 @@ class _Message:
         self.faq_topic = Hits(cue.FAQ_TOPIC, text)
         self.swap = Hits(cue.SWAP, text)
         self.swap_weak = Hits(cue.SWAP_WEAK, text)
+        self.swap_order = Hits(cue.SWAP_ORDER, text)
+        #: Where a protein is named only to be refused ("no calamari", "allergic to shrimp").
+        self.rejected: set[int] = set()
 
     @cached_property
     def events(self) -> list[int]:
@@ -99,9 +105,16 @@ class _Message:
             self.access,
             self.access_weak,
             self.faq_topic,
+            self.swap_order,
         ):
             starts.update(hits.starts)
         return sorted(starts)
+
+    def mentions_in(self, start: int, end: int) -> list[ent.Mention]:
+        return self.mentions[_span(self.mention_starts, start, end)]
+
+    def guests_in(self, start: int, end: int) -> list[ent.GuestFind]:
+        return self.guests[_span(self.guest_starts, start, end)]
 
     def quiet(self, clause: Clause) -> bool:
         i = bisect_left(self.events, clause.start)
@@ -152,22 +165,48 @@ def understand(text: str, context: Context, vocabulary: Vocabulary) -> Understan
     if context.pending == "cancel_choice":
         choice = _cancel_choice(lower, found)
         if choice is not None:
-            answered = ("cancellation", "date_change", "greeting", "faq")
+            answered = ("cancellation", "date_change")
             found.hits = [(p, i) for p, i in found.hits if i not in answered]
             found.add(-1, "cancellation" if choice == "1" else "date_change")
 
-    order: list[Intent] = []
-    for _, intent in sorted(found.hits, key=lambda hit: hit[0]):
-        if intent not in order:
-            order.append(intent)
-    if not order:
-        order = ["greeting"] if cue.GREETING.search(lower) else ["other"]
-
-    requests = [
-        Request(intent=intent, entities=_entities(intent, msg, rating, choice, found))
-        for intent in order
-    ]
+    requests: list[Request] = []
+    seen: set[object] = set()
+    changes = _guest_changes(msg)
+    for pos, intent in sorted(found.hits, key=lambda hit: hit[0]):
+        if intent == "headcount_change":
+            # One request per group changed: "drop one adult and add two kids" is two changes.
+            change = changes.get(pos)
+            if change is None or (intent, change.group) in seen:
+                continue
+            seen.add((intent, change.group))
+            requests.append(Request(intent=intent, entities=Entities(guests=change)))
+        elif intent not in seen:
+            seen.add(intent)
+            entities = _entities(intent, msg, rating, choice, found)
+            requests.append(Request(intent=intent, entities=entities))
+    if not requests:
+        requests = [Request(intent="greeting" if cue.GREETING.search(lower) else "other")]
     return Understanding(tone=tone, requests=requests)
+
+
+def _guest_changes(msg: _Message) -> dict[int, GuestChange]:
+    """The guest change found at each position. A new total says it all, so a message with one
+    keeps only its first total; otherwise each group keeps its first change."""
+    totals = [g for g in msg.guests if g.change.total is not None]
+    if totals:
+        return {totals[0].start: totals[0].change}
+    return {g.start: g.change for g in msg.guests}
+
+
+def warm_up() -> None:
+    """Load dateparser's language tables (about 0.1 s, once per process) ahead of the first
+    message that names a date, so that message is as quick as the rest."""
+    ent.parse_date("June 21", datetime(2026, 1, 1))
+
+
+def _span(starts: list[int], start: int, end: int) -> slice:
+    """The items of a list sorted by start whose start falls in [start, end)."""
+    return slice(bisect_left(starts, start), bisect_left(starts, end))
 
 
 def _one(tone: Tone, intent: Intent) -> Understanding:
@@ -218,9 +257,9 @@ def _read_clause(msg: _Message, clause: Clause, found: _Found) -> _Found:
     elif cue.HUMAN_ALONE.match(text):
         here.add(start, "human_request")
 
-    clause_guests = [g for g in msg.guests if start <= g.start < end]
-    if clause_guests:
-        here.add(clause_guests[0].start, "headcount_change")
+    clause_guests = msg.guests_in(start, end)
+    for guest in clause_guests:
+        here.add(guest.start, "headcount_change")
 
     cancel = msg.cancel.first(start, end)
     if cancel is not None and not _inside_guest_change(cancel.start(), clause_guests):
@@ -251,7 +290,10 @@ def _read_clause(msg: _Message, clause: Clause, found: _Found) -> _Found:
     topic = msg.faq_topic.first(start, end)
     faq_question = topic is not None and cue.QUESTION.search(text) is not None
 
-    in_clause = [m for m in msg.mentions if start <= m.start < end]
+    in_clause = msg.mentions_in(start, end)
+    order_change = msg.swap_order.first(start, end)
+    if order_change is not None and not in_clause:
+        here.add(order_change.start(), "protein_swap")  # "can we change our proteins?"
     if in_clause:
         menu_intent = _menu_intent(msg, clause, in_clause, faq_question)
         if menu_intent is not None:
@@ -309,11 +351,17 @@ def _menu_intent(
         swap = msg.swap_weak.first(start, end) is not None
     if proteins and swap and not (context.pending == "menu" and _only_soft_swap(lower, clause)):
         return "protein_swap"
-    wanted = [m for m in in_clause if not _rejected(lower, m, start)]
-    if not wanted:
-        # "no shrimp" takes a protein off the order, unless it is a diet ("allergic to shrimp").
-        if proteins and msg.diets.first(start, end) is None and not msg.rating_context:
+    rejected = [m for m in in_clause if _rejected(lower, m, start)]
+    msg.rejected.update(m.start for m in rejected)
+    wanted = [m for m in in_clause if m not in rejected]
+    diet = msg.diets.first(start, end) is not None
+    if rejected and not diet and not msg.rating_context and context.pending != "menu":
+        # "no shrimp", "no calamari, just chicken": taking a protein off the order. But
+        # "chicken and steak, no shrimp" names the order first: that is a selection.
+        kept = [m for m in wanted if m.kind == "protein"]
+        if not kept or rejected[0].start < kept[0].start:
             return "protein_swap"
+    if not wanted:
         return None
     if msg.rating_context and context.pending != "menu":
         return None  # "the steak was overcooked" is a review, not an order
@@ -369,17 +417,18 @@ def _entities(
 ) -> Entities:
     mentions = msg.mentions
     if intent in ("menu_selection", "protein_swap"):
+        removed: list[str] = []
         if intent == "protein_swap":
-            proteins = _swap_proteins(msg.text, mentions, found.swap_clauses)
+            proteins, removed = _swap_proteins(msg, found.swap_clauses)
         else:
-            proteins = ent.unique(m.slug for m in mentions if m.kind == "protein")
+            proteins = ent.unique(
+                m.slug for m in mentions if m.kind == "protein" and m.start not in msg.rejected
+            )
         return Entities(
             proteins=proteins,
+            removed_proteins=removed,
             upgrades=ent.unique(m.slug for m in mentions if m.kind == "upgrade"),
         )
-    if intent == "headcount_change":
-        change: GuestChange | None = msg.guests[0].change if msg.guests else None
-        return Entities(guests=change)
     if intent == "rating":
         return Entities(rating=rating[1] if rating else None)
     if intent == "cancellation":
@@ -391,13 +440,16 @@ def _entities(
     return Entities()
 
 
-def _swap_proteins(lower: str, mentions: list[ent.Mention], clauses: list[Clause]) -> list[str]:
-    """Every protein named; but when the new order lists two or more proteins ("chicken and
-    filet instead of steak and shrimp"), the message restates the whole order: only the new."""
-    proteins = [m for m in mentions if m.kind == "protein"]
-    old: set[int] = set()
+def _swap_proteins(msg: _Message, clauses: list[Clause]) -> tuple[list[str], list[str]]:
+    """The proteins named, and those going out. Every protein named; but when the new order
+    lists two or more proteins ("chicken and filet instead of steak and shrimp"), the message
+    restates the whole order: only the new. Outgoing: after "instead of", "from", before
+    "for/to/->" and another protein ("swap the tofu for filet"), or rejected ("no more X")."""
+    lower = msg.text
+    proteins = [m for m in msg.mentions if m.kind == "protein"]
+    old: set[int] = set(msg.rejected)
     for clause in clauses:
-        inside = [m for m in proteins if clause.start <= m.start < clause.end]
+        inside = [m for m in msg.mentions_in(clause.start, clause.end) if m.kind == "protein"]
         for i, m in enumerate(inside):
             if cue.OLD_MARKER.search(lower[max(clause.start, m.start - 24) : m.start]):
                 old.add(m.start)
@@ -407,10 +459,14 @@ def _swap_proteins(lower: str, mentions: list[ent.Mention], clauses: list[Clause
                 ):
                     old.add(inside[j].start)
                     j += 1
+    for before, after in itertools.pairwise(proteins):
+        if cue.SWAP_TARGET.match(lower[before.end : after.start]):
+            old.add(before.start)
     new = ent.unique(m.slug for m in proteins if m.start not in old)
+    removed = [s for s in ent.unique(m.slug for m in proteins if m.start in old) if s not in new]
     if old and len(new) >= 2:
-        return new
-    return ent.unique(m.slug for m in proteins)
+        return new, removed
+    return ent.unique(m.slug for m in proteins), removed
 
 
 def _target_date(msg: _Message, found: _Found) -> date | None:

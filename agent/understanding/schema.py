@@ -46,6 +46,7 @@ class Entities(BaseModel):
 
     guests: GuestChange | None = None
     proteins: list[str] = Field(default_factory=list)  # included and premium protein slugs
+    removed_proteins: list[str] = Field(default_factory=list)  # a swap's outgoing proteins
     upgrades: list[str] = Field(default_factory=list)  # non-protein add-on slugs
     rating: int | None = Field(default=None, ge=1, le=5)
     date: dt.date | None = None  # a target date for a date change, in the business timezone

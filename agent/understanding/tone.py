@@ -21,7 +21,7 @@ _STRONG_FRUSTRATION = Cue(
     r"why\s+is\s+there|what\s+the\s+hell)\b"
 )
 _WEAK_FRUSTRATION = Cue(
-    r"(?:asked\s+(?:twice|again)|again|nobody|no\s+one|been\s+waiting|waiting\s+(?:all|"
+    r"(?:asked\s+(?:twice|again)|nobody|no\s+one|been\s+waiting|waiting\s+(?:all|"
     r"\d+|for\s+(?:days|hours|weeks))|late|cold|mess|want\s+(?:my\s+money\s+back|a\s+(?:full\s+)?"
     r"refund)|money\s+back|not\s+paying|immediately|annoy\w*|frustrat\w*|upset)\b"
 )
