@@ -40,6 +40,11 @@ def after_load(
     return "detect_tone"
 
 
+def after_decide(state: TurnState) -> Literal["review", "act"]:
+    """The LLM review step runs only when a model is configured."""
+    return "review" if state.get("llm_enabled") else "act"
+
+
 def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Any:
     graph = StateGraph(TurnState, context_schema=TurnContext)
     graph.add_node("load_context", load_context)
@@ -57,7 +62,7 @@ def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Any:
     graph.add_conditional_edges("load_context", after_load)
     graph.add_edge("detect_tone", "classify")
     graph.add_edge("classify", "decide")
-    graph.add_edge("decide", "review")
+    graph.add_conditional_edges("decide", after_decide)
     graph.add_edge("review", "act")
     graph.add_edge("act", "compose")
     graph.add_edge("compose", "deliver")

@@ -47,6 +47,7 @@ class TurnState(TypedDict, total=False):
     # this turn
     event: dict[str, Any]
     skip: str | None  # why the turn stops early: "human_owned", "duplicate"
+    llm_enabled: bool
     tone: str
     intent: str
     intents: list[str]

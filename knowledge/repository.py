@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TypeVar
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.models import AddonItem, BusinessRule, BusinessRuleVersion, FaqItem, SeasonalOffer
@@ -102,29 +102,23 @@ async def search_faqs(
     query_text = or_query(question)
     if query_text is None:
         return []
-    query = text(
-        """
-        SELECT f.id, ts_rank(f.search_vector, q, 1) AS rank
-        FROM faq_items f, to_tsquery('english', :q) q
-        WHERE f.is_active AND f.search_vector @@ q
-        ORDER BY rank DESC, f.id
-        LIMIT :limit
-        """
+    tsquery = func.to_tsquery(literal_column("'english'"), query_text)
+    rank = func.ts_rank(FaqItem.search_vector, tsquery, 1)
+    query = (
+        select(FaqItem, rank)
+        .where(FaqItem.is_active, FaqItem.search_vector.op("@@")(tsquery))
+        .order_by(rank.desc(), FaqItem.id)
+        .limit(limit)
     )
-    rows = (await session.execute(query, {"q": query_text, "limit": limit})).all()
-    results: list[tuple[FaqItem, float]] = []
-    for faq_id, rank in rows:
-        faq = await session.get(FaqItem, faq_id)
-        if faq is not None:
-            results.append((faq, float(rank)))
-    return results
+    return [(faq, float(score)) for faq, score in (await session.execute(query)).all()]
 
 
 async def count_faq_view(session: AsyncSession, faq_id: int) -> None:
     await session.execute(
         update(FaqItem)
         .where(FaqItem.id == faq_id)
-        .values(view_count=FaqItem.view_count + 1)
+        # A view is not an edit: keep the admin's last_updated as it is.
+        .values(view_count=FaqItem.view_count + 1, last_updated=FaqItem.last_updated)
         .execution_options(synchronize_session=False)
     )
 

@@ -83,10 +83,11 @@ class TestFaqSearchQuality:
         faq = await session.get(FaqItem, match.faq_id)
         assert faq is not None
         await session.refresh(faq)
-        before = faq.view_count
+        before, edited = faq.view_count, faq.last_updated
         await knowledge.search_faq(session, "can I get my deposit back")
         await session.refresh(faq)
         assert faq.view_count == before + 1
+        assert faq.last_updated == edited  # a view is not an edit
 
     async def test_inactive_faqs_are_never_answers(
         self, session: AsyncSession, knowledge: KnowledgeService

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.models import Conversation, Message
@@ -21,28 +22,30 @@ async def queue_reply(
     simulated: bool,
     author: str = "agent",
     author_user_id: int | None = None,
-) -> Message:
-    """Store a reply once per idempotency key; a replayed turn gets the stored row back."""
-    existing = (
-        await session.scalars(select(Message).where(Message.idempotency_key == idempotency_key))
-    ).first()
-    if existing is not None:
-        return existing
-    message = Message(
-        conversation_id=conversation.id,
-        direction="outbound",
-        channel=conversation.channel,
-        author=author,
-        author_user_id=author_user_id,
-        kind=kind,
-        body=body,
-        idempotency_key=idempotency_key,
-        status="simulated" if simulated else "pending",
-        meta=meta,
+) -> int:
+    """Store a reply once per idempotency key and return its id (a replay gets the first)."""
+    inserted = await session.scalar(
+        insert(Message)
+        .values(
+            conversation_id=conversation.id,
+            direction="outbound",
+            channel=conversation.channel,
+            author=author,
+            author_user_id=author_user_id,
+            kind=kind,
+            body=body,
+            idempotency_key=idempotency_key,
+            status="simulated" if simulated else "pending",
+            meta=meta,
+            attempts=0,
+        )
+        .on_conflict_do_nothing(index_elements=[Message.idempotency_key])
+        .returning(Message.id)
     )
-    session.add(message)
-    await session.flush()
-    return message
+    if inserted is not None:
+        return int(inserted)
+    query = select(Message.id).where(Message.idempotency_key == idempotency_key)
+    return int((await session.scalars(query)).one())
 
 
 async def record_inbound(

@@ -63,7 +63,7 @@ async def deliver(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
             kind = str(event.payload.get("touchpoint", "reminder"))
         else:
             kind = scratch.decisions[0].kind if scratch.decisions else "reply"
-        message = await queue_reply(
+        message_id = await queue_reply(
             ctx.session,
             scratch.conversation,
             reply,
@@ -74,7 +74,6 @@ async def deliver(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
             author="human" if human else "agent",
             author_user_id=event.payload.get("user_id") if human else None,
         )
-        message_id = message.id
         recent = remember(recent, "human" if human else "agent", reply)
     if scratch.reminder is not None:
         rule = scratch.decisions[0].rule if scratch.decisions else ""

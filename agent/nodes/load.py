@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.runtime import Runtime
+from sqlalchemy import select
 
 from agent.context import TurnContext
 from agent.state import TurnEvent, TurnState
@@ -17,11 +18,22 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
     ctx = runtime.context
     event = TurnEvent.model_validate(state["event"])
     session = ctx.session
-    conversation = await session.get(Conversation, event.conversation_id, with_for_update=True)
-    if conversation is None:
+    # One round trip for the conversation (locked: a takeover waits for this turn), its
+    # customer and the inbound message.
+    query = (
+        select(Conversation, Customer, Message)
+        .join(Customer, Customer.id == Conversation.customer_id)
+        .outerjoin(
+            Message,
+            (Message.id == (event.message_id or 0)) & (Message.conversation_id == Conversation.id),
+        )
+        .where(Conversation.id == event.conversation_id)
+        .with_for_update(of=Conversation)
+    )
+    row = (await session.execute(query)).one_or_none()
+    if row is None:
         raise NotFound(f"no conversation {event.conversation_id}")
-    customer = await session.get(Customer, conversation.customer_id)
-    assert customer is not None
+    conversation, customer, inbound = row
     now = ctx.clock.now()
     booking_id = event.payload.get("booking_id")
     if event.kind in ("reminder", "operational") and booking_id is not None:
@@ -31,9 +43,11 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
     scratch = ctx.scratch
     scratch.conversation, scratch.customer, scratch.booking = conversation, customer, booking
     scratch.charter = await ctx.knowledge.charter(session)
-    scratch.repeat_customer = (
-        await bookings.completed_before(session, customer.id, booking.id if booking else None) > 0
-    )
+    if not state.get("turns"):  # the welcome back belongs to the first message only
+        scratch.repeat_customer = (
+            await bookings.completed_before(session, customer.id, booking.id if booking else None)
+            > 0
+        )
     fresh: dict[str, Any] = {
         "skip": None,
         "tone": "neutral",
@@ -44,10 +58,10 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
         "reply": None,
         "reply_message_id": None,
         "escalation_ids": [],
+        "llm_enabled": ctx.llm is not None,
     }
     if event.kind == "customer_message":
-        inbound = await session.get(Message, event.message_id) if event.message_id else None
-        if inbound is None or inbound.conversation_id != conversation.id:
+        if inbound is None:
             raise NotFound(f"no inbound message {event.message_id} on this conversation")
         scratch.inbound = inbound
         if inbound.status != "received":

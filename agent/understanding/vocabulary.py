@@ -17,6 +17,18 @@ class Vocabulary:
 
     @classmethod
     def from_charter(cls, charter: Charter) -> Vocabulary:
+        """Built once per charter: a cached charter gives back the same vocabulary."""
+        cached = _BY_CHARTER.get(id(charter))
+        if cached is not None and cached[0] is charter:
+            return cached[1]
+        vocabulary = cls._build(charter)
+        if len(_BY_CHARTER) >= 8:
+            _BY_CHARTER.clear()
+        _BY_CHARTER[id(charter)] = (charter, vocabulary)
+        return vocabulary
+
+    @classmethod
+    def _build(cls, charter: Charter) -> Vocabulary:
         menu = charter.rules.menu
         proteins = {p: [p, *menu.protein_aliases.get(p, [])] for p in menu.included_proteins}
         upgrades: dict[str, list[str]] = {}
@@ -39,3 +51,6 @@ class Vocabulary:
             target = proteins if addon["category"] == "premium_protein" else upgrades
             target[addon["slug"]] = list(dict.fromkeys(a.lower() for a in aliases))
         return cls(proteins=proteins, upgrades=upgrades)
+
+
+_BY_CHARTER: dict[int, tuple[Charter, Vocabulary]] = {}
