@@ -1,5 +1,5 @@
 """What a turn runs with: its database session and services (the graph's runtime context),
-plus a scratch pad for the rows the nodes share within the turn."""
+plus a scratch pad for the turn's working data, shared by its nodes and never checkpointed."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from tools.policy import Decision
 
 @dataclass
 class Scratch:
-    """Rows and results shared by the nodes of one turn; never checkpointed."""
+    """This turn's rows, reading, decisions and result."""
 
+    event: Any = None  # the validated TurnEvent
     conversation: Conversation | None = None
     customer: Customer | None = None
     booking: Booking | None = None
@@ -30,6 +31,17 @@ class Scratch:
     understanding: Understanding | None = None
     decisions: list[Decision] = field(default_factory=list)
     llm_reply: str | None = None  # the LLM's phrasing, used only if its facts hold
+    # the turn's result, as the caller sees it
+    skip: str | None = None  # why the turn stopped early: "human_owned", "duplicate"
+    tone: str = "neutral"
+    intent: str = "other"
+    intents: list[str] = field(default_factory=list)
+    outcome: str = "silent"
+    rules: list[str] = field(default_factory=list)
+    reply: str | None = None
+    reply_message_id: int | None = None
+    escalation_ids: list[int] = field(default_factory=list)
+    llm: str | None = None  # what the LLM did: agreed, reread, fallback, rejected_reply
 
 
 @dataclass

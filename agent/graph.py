@@ -27,22 +27,17 @@ from agent.state import TurnState
 def after_load(
     state: TurnState,
 ) -> Literal["detect_tone", "notify_owner", "proactive", "human_reply", "__end__"]:
-    skip = state.get("skip")
-    if skip == "human_owned":
-        return "notify_owner"
-    if skip == "duplicate":
-        return "__end__"
-    kind = state["event"]["kind"]
-    if kind in ("reminder", "operational"):
-        return "proactive"
-    if kind == "agent_action":
-        return "human_reply"
-    return "detect_tone"
+    route = state.get("route")
+    if route == "notify_owner" or route == "proactive" or route == "human_reply":
+        return route
+    if route == "understand":
+        return "detect_tone"
+    return "__end__"
 
 
 def after_decide(state: TurnState) -> Literal["review", "act"]:
     """The LLM review step runs only when a model is configured."""
-    return "review" if state.get("llm_enabled") else "act"
+    return "review" if state.get("route") == "review" else "act"
 
 
 def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Any:

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -28,6 +29,10 @@ from tools import bookings
 from tools.outbox import record_inbound
 
 CHECKPOINT_SCHEMA = "langgraph"
+# Each turn adds a checkpoint; only the latest is ever read, so every few turns a
+# conversation's older checkpoints are dropped to keep storage flat.
+PRUNE_EVERY_TURNS = 10
+log = structlog.get_logger(__name__)
 TURN_LOCK_NAMESPACE = 1  # first key of pg_advisory_xact_lock(int, int) for conversation turns
 
 
@@ -43,6 +48,7 @@ class TurnResult:
     escalation_ids: list[int] = field(default_factory=list)
     reply_message_id: int | None = None
     skipped: str | None = None
+    llm: str | None = None
 
 
 @asynccontextmanager
@@ -108,6 +114,7 @@ class AgentRuntime:
         self.clock = clock
         savers = list(checkpointer) if isinstance(checkpointer, Sequence) else [checkpointer]
         # One compiled graph per saver; a conversation always uses the same one.
+        self.savers = savers
         self.graphs = [build_graph(saver) for saver in savers]
         self.simulated = simulated
         self.console_url = console_url
@@ -129,25 +136,37 @@ class AgentRuntime:
                 llm=self.llm,
                 llm_timeout=self.llm_timeout,
             )
-            graph = self.graphs[event.conversation_id % len(self.graphs)]
-            state = await graph.ainvoke(
+            index = event.conversation_id % len(self.graphs)
+            thread = f"conversation-{event.conversation_id}"
+            state = await self.graphs[index].ainvoke(
                 {"event": event.model_dump(mode="json")},
-                config={"configurable": {"thread_id": f"conversation-{event.conversation_id}"}},
+                config={"configurable": {"thread_id": thread}},
                 context=context,
                 durability="exit",
             )
+        saver = self.savers[index]
+        if saver is not None and int(state.get("turns", 0)) % PRUNE_EVERY_TURNS == 0:
+            await self._prune(saver, thread)
+        turn = context.scratch
         return TurnResult(
             conversation_id=event.conversation_id,
-            reply=state.get("reply"),
-            intent=state.get("intent", "other"),
-            intents=state.get("intents", []),
-            tone=state.get("tone", "neutral"),
-            outcome=state.get("outcome", "silent"),
-            rules=state.get("rules", []),
-            escalation_ids=state.get("escalation_ids", []),
-            reply_message_id=state.get("reply_message_id"),
-            skipped=state.get("skip"),
+            reply=turn.reply,
+            intent=turn.intent,
+            intents=turn.intents,
+            tone=turn.tone,
+            outcome=turn.outcome,
+            rules=turn.rules,
+            escalation_ids=turn.escalation_ids,
+            reply_message_id=turn.reply_message_id,
+            skipped=turn.skip,
+            llm=turn.llm,
         )
+
+    async def _prune(self, saver: Any, thread: str) -> None:
+        try:
+            await saver.aprune([thread], strategy="keep_latest")
+        except Exception as exc:  # pruning is housekeeping: a failure only delays it
+            log.warning("checkpoint prune failed", thread=thread, error=str(exc)[:200])
 
     async def receive(
         self,

@@ -1,7 +1,9 @@
-"""The graph's state: small and JSON-shaped, since it is checkpointed per conversation.
+"""The graph's state: only what the next turn needs, since it is checkpointed per conversation.
 
-The full history lives in the `messages` table; the state keeps only what the next turn needs:
-the question left open, a few recent lines, and a record of this turn for the caller.
+The full history lives in the `messages` table, and this turn's working data (the rows, the
+reading, the decisions, the reply) lives in the turn's scratch pad (`agent.context.Scratch`),
+which is never checkpointed. What stays here: the question left open, a few recent lines,
+the customer's last tone, a turn count, and the event and route of the turn in progress.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ RECENT_LINES = 8
 RECENT_CHARS = 280
 
 EventKind = Literal["customer_message", "reminder", "operational", "agent_action"]
+Route = Literal["understand", "notify_owner", "proactive", "human_reply", "end", "review", "act"]
 
 
 class TurnEvent(BaseModel):
@@ -39,24 +42,12 @@ class TurnEvent(BaseModel):
 
 
 class TurnState(TypedDict, total=False):
-    # kept between turns
-    pending: str | None
+    pending: str | None  # the question our last message asked, answered this turn
     recent: list[dict[str, str]]
     turns: int
     customer_tone: str  # the tone of the customer's last message, for proactive messages
-    # this turn
-    event: dict[str, Any]
-    skip: str | None  # why the turn stops early: "human_owned", "duplicate"
-    llm_enabled: bool
-    tone: str
-    intent: str
-    intents: list[str]
-    outcome: str
-    rules: list[str]
-    reply: str | None
-    llm: str | None  # what the LLM did this turn: agreed, reread, fallback, rejected_reply
-    reply_message_id: int | None
-    escalation_ids: list[int]
+    event: dict[str, Any]  # this turn's event
+    route: Route  # where the graph goes next (set by load_context and decide)
 
 
 def remember(recent: list[dict[str, str]], who: str, text: str) -> list[dict[str, str]]:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent.runtime import AgentRuntime
+from agent.runtime import PRUNE_EVERY_TURNS, AgentRuntime
 from agent.state import TurnEvent
 from knowledge import repository as repo
 from knowledge.clock import FrozenClock
@@ -274,6 +274,9 @@ class TestCheckpointSize:
         size = len(checkpointer.serde.dumps_typed(saved.checkpoint)[1])
         assert saved.checkpoint["channel_values"]["turns"] == 100
         assert size < 256 * 1024, size
+        # Older checkpoints are pruned as the conversation goes on; storage stays flat.
+        kept = [c async for c in checkpointer.alist(config)]
+        assert len(kept) <= PRUNE_EVERY_TURNS
 
 
 class TestProteinSwap:

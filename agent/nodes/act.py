@@ -42,7 +42,8 @@ async def act(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]
                 console_url=ctx.console_url,
             )
             escalation_ids.append(escalation.id)
-    return {"escalation_ids": escalation_ids}
+    scratch.escalation_ids = escalation_ids
+    return {}
 
 
 async def notify_owner(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -64,4 +65,5 @@ async def notify_owner(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
     if inbound is not None:
         inbound.status = "processed"
     await ctx.session.flush()
-    return {"outcome": "silent", "intent": "other", "rules": ["human_owned"]}
+    scratch.outcome, scratch.rules = "silent", ["human_owned"]
+    return {}

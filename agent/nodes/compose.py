@@ -82,7 +82,7 @@ def template_reply(state: TurnState, scratch: Scratch) -> str | None:
     parts = [(d.kind, d.facts) for d in scratch.decisions if d.outcome != "silent"]
     if not parts:
         return None
-    tone: Tone = state.get("tone", "neutral")  # type: ignore[assignment]
+    tone: Tone = scratch.tone  # type: ignore[assignment]
     return compose(
         parts,
         tone,
@@ -97,9 +97,12 @@ async def compose_node(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
     scratch = runtime.context.scratch
     text = template_reply(state, scratch)
     candidate = scratch.llm_reply
+    scratch.reply = text
     if text is None or not candidate or candidate.strip() == text:
-        return {"reply": text}
+        return {}
     if len(candidate) < SMS_LIMIT and facts_hold(candidate, text):
-        return {"reply": candidate.strip()}
+        scratch.reply = candidate.strip()
+        return {}
     log.warning("llm reply dropped: it states facts the decision does not have")
-    return {"reply": text, "llm": "rejected_reply"}
+    scratch.llm = "rejected_reply"
+    return {}

@@ -144,13 +144,11 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             )
     scratch.decisions = decisions
     outcomes = {d.outcome for d in decisions}
-    outcome = (
+    scratch.outcome = (
         "escalated" if "escalated" in outcomes else "handled" if "handled" in outcomes else "silent"
     )
+    scratch.rules = [d.rule for d in decisions]
+    if not scratch.intents:
+        scratch.intent = decisions[0].intent
     pending = next((d.pending for d in reversed(decisions) if d.pending), None)
-    return {
-        "outcome": outcome,
-        "rules": [d.rule for d in decisions],
-        "intent": state.get("intent") or decisions[0].intent,
-        "pending": pending,
-    }
+    return {"pending": pending, "route": "review" if ctx.llm is not None else "act"}

@@ -7,7 +7,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agent.context import TurnContext
+from agent.context import Scratch, TurnContext
 from agent.state import TurnEvent, TurnState, remember
 from tools.outbox import queue_reply
 
@@ -22,14 +22,15 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def decision_trail(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+def decision_trail(scratch: Scratch) -> dict[str, Any]:
     """What the console shows for a turn: intent, tone, the policy rows and the facts used."""
-    decisions = runtime.context.scratch.decisions
+    decisions = scratch.decisions
     return {
-        "intent": state.get("intent"),
-        "intents": state.get("intents", []),
-        "tone": state.get("tone"),
-        "outcome": state.get("outcome"),
+        "intent": scratch.intent,
+        "intents": scratch.intents,
+        "tone": scratch.tone,
+        "outcome": scratch.outcome,
+        "llm": scratch.llm,
         "decisions": [
             {
                 "intent": d.intent,
@@ -53,7 +54,7 @@ async def deliver(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
     if scratch.inbound is not None:
         recent = remember(recent, "customer", scratch.inbound.body)
         scratch.inbound.status = "processed"
-    reply = state.get("reply")
+    reply = scratch.reply
     message_id = None
     human = event.kind == "agent_action"
     if reply:
@@ -69,7 +70,7 @@ async def deliver(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
             reply,
             kind=kind,
             idempotency_key=f"reply:{event.key}",
-            meta=decision_trail(state, runtime),
+            meta=decision_trail(scratch),
             simulated=ctx.simulated,
             author="human" if human else "agent",
             author_user_id=event.payload.get("user_id") if human else None,
@@ -84,8 +85,8 @@ async def deliver(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
         else:
             scratch.reminder.status = "suppressed" if rule.endswith(":suppressed") else "skipped"
     await ctx.session.flush()
+    scratch.reply_message_id = message_id
     return {
-        "reply_message_id": message_id,
         "recent": recent,
         "turns": int(state.get("turns", 0)) + 1,
     }

@@ -8,15 +8,24 @@ from langgraph.runtime import Runtime
 from sqlalchemy import select
 
 from agent.context import TurnContext
-from agent.state import TurnEvent, TurnState
+from agent.state import Route, TurnEvent, TurnState
 from knowledge.errors import NotFound
 from knowledge.models import AutomatedReminder, Booking, Conversation, Customer, Message
 from tools import bookings
 
+ROUTES: dict[str, Route] = {
+    "customer_message": "understand",
+    "reminder": "proactive",
+    "operational": "proactive",
+    "agent_action": "human_reply",
+}
+
 
 async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     ctx = runtime.context
+    scratch = ctx.scratch
     event = TurnEvent.model_validate(state["event"])
+    scratch.event = event
     session = ctx.session
     # One round trip for the conversation (locked: a takeover waits for this turn), its
     # customer and the inbound message.
@@ -40,7 +49,6 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
         booking = await session.get(Booking, int(booking_id), with_for_update=True)
     else:
         booking = await bookings.current_booking(session, customer.id, now)
-    scratch = ctx.scratch
     scratch.conversation, scratch.customer, scratch.booking = conversation, customer, booking
     scratch.charter = await ctx.knowledge.charter(session)
     if not state.get("turns"):  # the welcome back belongs to the first message only
@@ -48,30 +56,21 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
             await bookings.completed_before(session, customer.id, booking.id if booking else None)
             > 0
         )
-    fresh: dict[str, Any] = {
-        "skip": None,
-        "tone": "neutral",
-        "intent": "other",
-        "intents": [],
-        "outcome": "silent",
-        "rules": [],
-        "reply": None,
-        "reply_message_id": None,
-        "escalation_ids": [],
-        "llm_enabled": ctx.llm is not None,
-    }
     if event.kind == "customer_message":
         if inbound is None:
             raise NotFound(f"no inbound message {event.message_id} on this conversation")
         scratch.inbound = inbound
         if inbound.status != "received":
-            return fresh | {"skip": "duplicate"}
+            scratch.skip = "duplicate"
+            return {"route": "end"}
         conversation.last_inbound_at = inbound.created_at or now
         if conversation.owner == "human":
-            return fresh | {"skip": "human_owned"}
+            scratch.skip = "human_owned"
+            return {"route": "notify_owner"}
     if event.kind == "reminder" and event.reminder_id is not None:
         reminder = await session.get(AutomatedReminder, event.reminder_id)
         if reminder is None or reminder.status in ("sent", "skipped", "suppressed", "cancelled"):
-            return fresh | {"skip": "duplicate"}
+            scratch.skip = "duplicate"
+            return {"route": "end"}
         scratch.reminder = reminder
-    return fresh
+    return {"route": ROUTES[event.kind]}

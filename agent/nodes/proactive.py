@@ -40,23 +40,17 @@ async def proactive(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str
             payload=event.payload,
         )
     scratch.decisions = [decision]
-    return {
-        "intent": "reminder",
-        "intents": ["reminder"],
-        "tone": state.get("customer_tone") or "neutral",
-        "outcome": decision.outcome,
-        "rules": [decision.rule],
-        "pending": decision.pending or state.get("pending"),
-    }
+    scratch.intent, scratch.intents = "reminder", ["reminder"]
+    scratch.tone = state.get("customer_tone") or "neutral"
+    scratch.outcome, scratch.rules = decision.outcome, [decision.rule]
+    return {"pending": decision.pending or state.get("pending")}
 
 
 async def human_reply(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     """A person's message goes out as written, through the customer's channel."""
+    scratch = runtime.context.scratch
     event = TurnEvent.model_validate(state["event"])
-    return {
-        "intent": "agent_action",
-        "intents": ["agent_action"],
-        "outcome": "handled",
-        "rules": ["human_reply"],
-        "reply": event.text.strip() or None,
-    }
+    scratch.intent, scratch.intents = "agent_action", ["agent_action"]
+    scratch.outcome, scratch.rules = "handled", ["human_reply"]
+    scratch.reply = event.text.strip() or None
+    return {}

@@ -40,7 +40,7 @@ async def review(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     scratch = ctx.scratch
     if ctx.llm is None or scratch.inbound is None or scratch.understanding is None:
         return {}
-    if state.get("outcome") == "silent":
+    if scratch.outcome == "silent":
         return {}  # carrier keywords and opted-out channels are not the model's to read
     assert scratch.charter is not None
     vocabulary = Vocabulary.from_charter(scratch.charter)
@@ -59,16 +59,17 @@ async def review(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         timeout=ctx.llm_timeout,
     )
     if reading is None:
-        return {"llm": "fallback"}
+        scratch.llm = "fallback"
+        return {}
     llm_understanding = reading.understanding()
+    scratch.tone = reading.tone
     if _gist(llm_understanding) == _gist(scratch.understanding):
         scratch.llm_reply = reading.reply
-        return {"llm": "agreed", "tone": reading.tone}
+        scratch.llm = "agreed"
+        return {}
     scratch.understanding = llm_understanding
-    redecided = await decide({**state, "intent": llm_understanding.intent}, runtime)
-    return redecided | {
-        "llm": "reread",
-        "tone": llm_understanding.tone,
-        "intent": llm_understanding.intent,
-        "intents": [r.intent for r in llm_understanding.requests],
-    }
+    scratch.intent = llm_understanding.intent
+    scratch.intents = [r.intent for r in llm_understanding.requests]
+    scratch.llm = "reread"
+    redecided = await decide(state, runtime)
+    return {"pending": redecided["pending"]}

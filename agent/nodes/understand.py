@@ -1,4 +1,4 @@
-"""detect_tone and classify: what the customer said, read by rules (or the LLM when set)."""
+"""detect_tone and classify: what the customer said, read by rules."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def _text(runtime: Runtime[TurnContext]) -> str:
 
 
 async def detect_tone(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-    return {"tone": rules_tone(_text(runtime))}
+    runtime.context.scratch.tone = rules_tone(_text(runtime))
+    return {}
 
 
 async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -38,9 +39,7 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
     )
     understanding = understand(_text(runtime), context, Vocabulary.from_charter(scratch.charter))
     scratch.understanding = understanding
-    return {
-        "tone": understanding.tone,
-        "customer_tone": understanding.tone,
-        "intent": understanding.intent,
-        "intents": [r.intent for r in understanding.requests],
-    }
+    scratch.tone = understanding.tone
+    scratch.intent = understanding.intent
+    scratch.intents = [r.intent for r in understanding.requests]
+    return {"customer_tone": understanding.tone}
