@@ -252,27 +252,9 @@ def decide_headcount(
     updates = {"adults": adults, "kids": kids, "toddlers": toddlers}
     t = until_event(booking, now)
     c = rules.changes
-    if t >= c.headcount_free_change_days * DAY:
-        q = quote(
-            adults,
-            kids,
-            toddlers,
-            booking.upgrades,
-            rules,
-            addons,
-            booking.deposit_amount,
-            booking.travel_miles,
-        )
-        return Decision(
-            "headcount_change",
-            "handled",
-            "headcount_updated",
-            "headcount:T>=3d",
-            facts | _quote_facts(q),
-            updates=updates,
-        )
+    free_change = t >= c.headcount_free_change_days * DAY
     allowed = max(c.minor_headcount_delta, booking.guests * c.major_headcount_pct // 100)
-    if change <= allowed:
+    if free_change or change <= allowed:
         q = quote(
             adults,
             kids,
@@ -287,7 +269,7 @@ def decide_headcount(
             "headcount_change",
             "handled",
             "headcount_updated",
-            "headcount:minor",
+            "headcount:T>=3d" if free_change else "headcount:minor",
             facts | _quote_facts(q),
             updates=updates,
         )
