@@ -14,7 +14,7 @@ from tools.policy import (
     DAY,
     BookingView,
     Decision,
-    _event_facts,
+    event_facts,
     escalate,
     quote,
 )
@@ -67,7 +67,7 @@ def _booking_facts(
         booking.deposit_amount,
         booking.travel_miles,
     )
-    return _event_facts(booking, rules) | {
+    return event_facts(booking, rules) | {
         "address": address,
         "guests": booking.guests,
         "adults": booking.adults,

@@ -125,7 +125,7 @@ def escalate(
     )
 
 
-def _event_facts(booking: BookingView, rules: Rules) -> dict[str, Any]:
+def event_facts(booking: BookingView, rules: Rules) -> dict[str, Any]:
     local = booking.event_at.astimezone(rules.timezone)
     return {
         "reference": booking.reference,
@@ -234,7 +234,7 @@ def decide_headcount(
     rules: Rules,
     addons: Sequence[AddonView],
 ) -> Decision:
-    facts = _event_facts(booking, rules)
+    facts = event_facts(booking, rules)
     if counts is None:
         return Decision(
             "headcount_change", "handled", "headcount_unclear", "headcount:unclear", facts
@@ -308,7 +308,7 @@ def decide_menu(
     addons: Sequence[AddonView],
 ) -> Decision:
     """Store protein choices and upgrades before the event, quoting what the upgrades cost."""
-    facts = _event_facts(booking, rules) | {
+    facts = event_facts(booking, rules) | {
         "included_proteins": ", ".join(rules.menu.included_proteins),
         "proteins_per_person": rules.menu.proteins_per_person,
     }
@@ -360,7 +360,7 @@ def decide_date_change(
     t = until_event(booking, now)
     urgent = t < rules.changes.change_window_hours * HOUR
     priority: Priority = "URGENT" if urgent else "MEDIUM"
-    facts = _event_facts(booking, rules) | _reschedule_terms(booking, now, rules)
+    facts = event_facts(booking, rules) | _reschedule_terms(booking, now, rules)
     if target is not None:
         facts["target_date"] = target.strftime("%A, %B %-d")
     plan = escalate(
@@ -378,7 +378,7 @@ def decide_date_change(
 def decide_cancellation(booking: BookingView, now: datetime, rules: Rules) -> Decision:
     t = until_event(booking, now)
     c = rules.cancellation
-    facts = _event_facts(booking, rules) | {
+    facts = event_facts(booking, rules) | {
         "deposit_amount": format_money(booking.deposit_amount),
         "refund_full_days": c.refund_full_days,
     }
@@ -430,7 +430,7 @@ def decide_cancel_choice(
         return decide_date_change(booking, now, rules)
     if until_event(booking, now) < rules.cancellation.refund_full_days * DAY:
         return decide_cancellation(booking, now, rules)  # the refund window closed meanwhile
-    facts = _event_facts(booking, rules) | {"deposit_amount": format_money(booking.deposit_amount)}
+    facts = event_facts(booking, rules) | {"deposit_amount": format_money(booking.deposit_amount)}
     plan = escalate(
         "MEDIUM",
         "Cancellation confirmed: refund the deposit",
@@ -455,7 +455,7 @@ def decide_cancel_choice(
 
 def decide_rating(booking: BookingView, rating: int, now: datetime, rules: Rules) -> Decision:
     b = rules.business
-    facts = _event_facts(booking, rules) | {
+    facts = event_facts(booking, rules) | {
         "rating": rating,
         "google_review_url": str(b.google_review_url),
         "yelp_review_url": str(b.yelp_review_url),
@@ -497,7 +497,7 @@ def decide_rating(booking: BookingView, rating: int, now: datetime, rules: Rules
 def decide_dietary(
     booking: BookingView | None, serious: bool, now: datetime, rules: Rules
 ) -> Decision:
-    facts: dict[str, Any] = _event_facts(booking, rules) if booking else {}
+    facts: dict[str, Any] = event_facts(booking, rules) if booking else {}
     if serious:
         plan = escalate(
             "MEDIUM",
@@ -515,7 +515,7 @@ def decide_dietary(
 
 
 def decide_weather(booking: BookingView | None, now: datetime, rules: Rules) -> Decision:
-    facts: dict[str, Any] = _event_facts(booking, rules) if booking else {}
+    facts: dict[str, Any] = event_facts(booking, rules) if booking else {}
     plan = escalate(
         "URGENT",
         "Weather or unsafe cooking space",
@@ -540,7 +540,7 @@ def decide_human_request(booking: BookingView | None, now: datetime, rules: Rule
         booking.event_at if booking else None,
         rules,
     )
-    facts: dict[str, Any] = (_event_facts(booking, rules) if booking else {}) | {
+    facts: dict[str, Any] = (event_facts(booking, rules) if booking else {}) | {
         "phone": display_phone(rules.business.phone),
     }
     return Decision(
