@@ -14,8 +14,8 @@ from tools.policy import (
     DAY,
     BookingView,
     Decision,
-    event_facts,
     escalate,
+    event_facts,
     quote,
 )
 
