@@ -230,6 +230,7 @@ def chat(
     name: Annotated[str | None, typer.Option(help="The customer's name, if new.")] = None,
 ) -> None:
     """Talk to the agent in the terminal as a customer, against the real database."""
+    from agent.llm import build_llm
     from agent.runtime import AgentRuntime, postgres_checkpointer
     from knowledge.service import KnowledgeService
     from tools.phones import to_e164
@@ -245,6 +246,8 @@ def chat(
                 SystemClock(),
                 saver,
                 console_url=settings.public_base_url,
+                llm=build_llm(settings),
+                llm_timeout=settings.llm_timeout_seconds,
             )
             out.print(f"chatting as {number} on {channel}; an empty line or Ctrl-D ends")
             while True:
@@ -258,7 +261,9 @@ def chat(
                 out.print(f"agent> {result.reply or '(no reply)'}", highlight=False)
                 out.print(
                     f"[dim]intent={result.intent} tone={result.tone} "
-                    f"outcome={result.outcome}[/dim]",
+                    f"outcome={result.outcome}"
+                    + (f" llm={result.llm}" if result.llm else "")
+                    + "[/dim]",
                     highlight=False,
                 )
 
