@@ -172,3 +172,15 @@ def runtime(
     from agent.runtime import AgentRuntime
 
     return AgentRuntime(sessionmaker, knowledge, clock, checkpointer)
+
+
+@pytest.fixture
+def worker(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    runtime: Any,
+    knowledge: KnowledgeService,
+    clock: FrozenClock,
+) -> Any:
+    from scheduler.worker import Worker
+
+    return Worker(sessionmaker, runtime, knowledge, clock)
