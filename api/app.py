@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import health, knowledge
+from api.routes import bookings, health, knowledge
 from api.state import AppState
 from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, open_database
@@ -23,25 +26,57 @@ def create_app(
     database: Database | None = None,
     clock: Clock | None = None,
     knowledge_service: KnowledgeService | None = None,
+    runtime: Any = None,
 ) -> FastAPI:
-    """Build the app; the database is opened at start-up unless one is handed in."""
+    """Build the app; the database, the agent runtime and (unless `settings.run_worker` is off)
+    an in-process scheduler start with it, unless they are handed in."""
     clock = clock or SystemClock()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = database or await open_database(settings)
-        service = knowledge_service or KnowledgeService(
-            clock=clock, ttl_seconds=settings.knowledge_cache_ttl_seconds
-        )
-        listener = InvalidationListener(db.url, service.invalidate)
-        await listener.start()
-        app.state.hibachi = AppState(settings=settings, database=db, knowledge=service, clock=clock)
-        try:
-            yield
-        finally:
-            await listener.stop()
+        from agent.llm import build_llm
+        from agent.runtime import AgentRuntime, postgres_checkpointers
+        from scheduler.worker import Worker
+
+        async with AsyncExitStack() as stack:
+            db = database or await open_database(settings)
             if database is None:
-                await db.dispose()
+                stack.push_async_callback(db.dispose)
+            service = knowledge_service or KnowledgeService(
+                clock=clock, ttl_seconds=settings.knowledge_cache_ttl_seconds
+            )
+            listener = InvalidationListener(db.url, service.invalidate)
+            await listener.start()
+            stack.push_async_callback(listener.stop)
+            agent = runtime
+            if agent is None:
+                savers = await stack.enter_async_context(postgres_checkpointers(db.url, 4))
+                agent = AgentRuntime(
+                    db.sessionmaker,
+                    service,
+                    clock,
+                    savers,
+                    simulated=not (settings.twilio_account_sid and settings.twilio_auth_token),
+                    console_url=settings.public_base_url,
+                    llm=build_llm(settings),
+                    llm_timeout=settings.llm_timeout_seconds,
+                )
+            state = AppState(
+                settings=settings, database=db, knowledge=service, clock=clock, runtime=agent
+            )
+            app.state.hibachi = state
+            if settings.run_worker:
+                stop = asyncio.Event()
+                worker = Worker(db.sessionmaker, agent, service, clock)
+                task = asyncio.create_task(worker.run_forever(stop, state.worker_wake))
+
+                async def _stop_worker() -> None:
+                    stop.set()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+                stack.push_async_callback(_stop_worker)
+            yield
 
     app = FastAPI(
         title="Hibachi customer-service agent",
@@ -51,4 +86,5 @@ def create_app(
     errors.install(app)
     app.include_router(health.router)
     app.include_router(knowledge.router)
+    app.include_router(bookings.router)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -84,16 +85,62 @@ def _prepared_url(settings: Settings) -> str:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Run the scheduler in this process.")
+    ] = True,
 ) -> None:
-    """Start the service (HTTP API, webhooks, web chat)."""
+    """Start the service (HTTP API, webhooks, web chat) and, by default, the scheduler."""
     import uvicorn
 
     from api.app import create_app
 
-    settings = _settings()
+    settings = _settings().model_copy(update={"run_worker": worker})
     url = _prepared_url(settings)
     out.print(f"database: {describe(url)}", highlight=False)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command("worker")
+@friendly
+def worker_command(
+    poll: Annotated[float, typer.Option(help="Seconds between looks for due work.")] = 1.0,
+) -> None:
+    """Run the scheduler on its own: claim due touchpoints and send them as turns."""
+    from agent.llm import build_llm
+    from agent.runtime import AgentRuntime, postgres_checkpointers
+    from knowledge.invalidation import InvalidationListener
+    from knowledge.service import KnowledgeService
+    from scheduler.worker import Worker
+
+    settings = _settings()
+
+    async def work(database: Database) -> None:
+        knowledge = KnowledgeService(ttl_seconds=settings.knowledge_cache_ttl_seconds)
+        listener = InvalidationListener(database.url, knowledge.invalidate)
+        await listener.start()
+        clock = SystemClock()
+        async with postgres_checkpointers(database.url, 4) as savers:
+            runtime = AgentRuntime(
+                database.sessionmaker,
+                knowledge,
+                clock,
+                savers,
+                simulated=not (settings.twilio_account_sid and settings.twilio_auth_token),
+                console_url=settings.public_base_url,
+                llm=build_llm(settings),
+                llm_timeout=settings.llm_timeout_seconds,
+            )
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            out.print(f"scheduler running on {describe(database.url)}; Ctrl-C stops it")
+            await Worker(database.sessionmaker, runtime, knowledge, clock).run_forever(
+                stop, poll_seconds=poll
+            )
+        await listener.stop()
+
+    _run(_with_database(settings, work))
 
 
 @app.command()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
 
 from knowledge.clock import Clock
 from knowledge.db import Database
@@ -16,3 +18,5 @@ class AppState:
     database: Database
     knowledge: KnowledgeService
     clock: Clock
+    runtime: Any = None  # agent.runtime.AgentRuntime
+    worker_wake: asyncio.Event = field(default_factory=asyncio.Event)

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(default=False, validation_alias=_env("SMTP_STARTTLS"))
 
     knowledge_cache_ttl_seconds: float = Field(default=5.0, ge=0)
+    run_worker: bool = True  # `hibachi serve` runs the scheduler in-process unless told not to
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("database_url")

@@ -121,11 +121,21 @@ class Worker:
         clock.set(until)
         return done + await self.run_due()
 
-    async def run_forever(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
+    async def run_forever(
+        self, stop: asyncio.Event, wake: asyncio.Event | None = None, poll_seconds: float = 1.0
+    ) -> None:
+        """Run due touchpoints until `stop` is set; `wake` makes it look again at once."""
+        wake = wake or asyncio.Event()
         while not stop.is_set():
+            wake.clear()
             try:
                 await self.run_due()
             except Exception as exc:  # keep the loop alive through database blips
                 log.error("scheduler loop error", error=str(exc)[:200])
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), poll_seconds)
+                await asyncio.wait_for(
+                    asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED), poll_seconds
+                )
+            for waiter in waiters:
+                waiter.cancel()

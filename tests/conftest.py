@@ -116,7 +116,7 @@ def knowledge(clock: FrozenClock) -> KnowledgeService:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(env="test", data_dir=tmp_path)
+    return Settings(env="test", data_dir=tmp_path, run_worker=False)
 
 
 @pytest.fixture
@@ -127,10 +127,13 @@ async def client(
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: FrozenClock,
     knowledge: KnowledgeService,
+    runtime: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app over ASGI, its sessions inside the test's rolled-back transaction."""
     database = Database(url=test_db_url, engine=connection.engine, sessionmaker=sessionmaker)
-    app = create_app(settings, database=database, clock=clock, knowledge_service=knowledge)
+    app = create_app(
+        settings, database=database, clock=clock, knowledge_service=knowledge, runtime=runtime
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:

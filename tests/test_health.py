@@ -22,7 +22,8 @@ class TestHealth:
         dead = "postgresql+asyncpg://postgres@127.0.0.1:1/hibachi"
         engine = make_engine(dead, pool_pre_ping=False)
         database = Database(url=dead, engine=engine, sessionmaker=async_sessionmaker(engine))
-        app = create_app(settings, database=database)
+        # The agent is not needed to answer /healthz; a stand-in keeps start-up off the database.
+        app = create_app(settings, database=database, runtime=object())
         # The listener only logs and retries against a dead database; the app still starts.
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

@@ -71,6 +71,8 @@ class Booking(Base):
     access_notes: Mapped[str | None] = mapped_column(Text)
     dietary_notes: Mapped[str | None] = mapped_column(Text)
     reschedule_count: Mapped[int] = mapped_column(default=0)
+    # The booking site's Idempotency-Key: a retried POST finds this booking instead of a twin.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 

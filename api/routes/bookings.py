@@ -1,0 +1,131 @@
+"""Bookings from the business's booking site, and operational events such as chef departed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent.state import TurnEvent
+from api.deps import AdminUser, CurrentUser, Knowledge, Session, State
+from knowledge.errors import NotFound
+from knowledge.models import AutomatedReminder, Booking, Customer
+from scheduler import flows
+from scheduler.schemas import (
+    BookingCreate,
+    BookingUpdate,
+    BookingView,
+    ChefDeparted,
+    TouchpointView,
+)
+from tools import bookings as booking_tools
+
+router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
+
+
+async def _view(session: AsyncSession, booking: Booking) -> BookingView:
+    rows = (
+        await session.scalars(
+            select(AutomatedReminder)
+            .where(AutomatedReminder.booking_id == booking.id)
+            .order_by(AutomatedReminder.scheduled_at)
+        )
+    ).all()
+    view = BookingView.model_validate(booking)
+    view.touchpoints = [
+        TouchpointView(
+            kind=r.reminder_type,
+            due_at=r.scheduled_at,
+            status=r.status,
+            attempts=r.attempts,
+            last_error=r.last_error,
+        )
+        for r in rows
+    ]
+    return view
+
+
+async def _booking(session: AsyncSession, booking_id: int, lock: bool = False) -> Booking:
+    booking = await session.get(Booking, booking_id, with_for_update=lock)
+    if booking is None:
+        raise NotFound(f"no booking with id {booking_id}")
+    return booking
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_booking(
+    data: BookingCreate,
+    response: Response,
+    _: AdminUser,
+    session: Session,
+    knowledge: Knowledge,
+    state: State,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> BookingView:
+    """Create a booking and plan its journey; the confirmation goes out at once."""
+    charter = await knowledge.charter(session)
+    booking, created = await flows.create_booking(
+        session, data, state.clock.now(), charter, idempotency_key
+    )
+    view = await _view(session, booking)
+    await session.commit()
+    if created:
+        state.worker_wake.set()
+    else:
+        response.status_code = status.HTTP_200_OK
+    return view
+
+
+@router.get("/{booking_id}")
+async def get_booking(booking_id: int, _: CurrentUser, session: Session) -> BookingView:
+    return await _view(session, await _booking(session, booking_id))
+
+
+@router.patch("/{booking_id}")
+async def update_booking(
+    booking_id: int,
+    data: BookingUpdate,
+    _: AdminUser,
+    session: Session,
+    knowledge: Knowledge,
+    state: State,
+) -> BookingView:
+    booking = await _booking(session, booking_id, lock=True)
+    rules = await knowledge.rules(session)
+    await flows.update_booking(session, booking, data, state.clock.now(), rules)
+    view = await _view(session, booking)
+    await session.commit()
+    state.worker_wake.set()
+    return view
+
+
+@router.post("/{booking_id}/chef-departed")
+async def chef_departed(
+    booking_id: int, data: ChefDeparted, _: CurrentUser, session: Session, state: State
+) -> BookingView:
+    """Tell the customer the chef is on the way, and plan the 'ten minutes away' message."""
+    booking = await _booking(session, booking_id, lock=True)
+    customer = await session.get(Customer, booking.customer_id)
+    assert customer is not None
+    conversation = await booking_tools.get_or_create_conversation(
+        session, customer.id, customer.preferred_channel
+    )
+    await flows.chef_departed(session, booking, data.eta_minutes, state.clock.now())
+    conversation_id = conversation.id
+    await session.commit()
+    await state.runtime.handle(
+        TurnEvent(
+            kind="operational",
+            conversation_id=conversation_id,
+            payload={
+                "touchpoint": "on_the_way",
+                "booking_id": booking_id,
+                "eta_minutes": data.eta_minutes,
+                "id": f"on_the_way:{booking_id}",
+            },
+        )
+    )
+    state.worker_wake.set()
+    return await _view(session, await _booking(session, booking_id))
