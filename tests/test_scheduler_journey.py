@@ -196,3 +196,41 @@ class TestJourney:
         ).one()
         assert message.sent_at is not None
         assert message.sent_at.astimezone(RULES.timezone).strftime("%H:%M") == "09:00"
+
+
+class TestRetries:
+    async def test_a_failing_turn_is_retried_with_backoff_then_marked_failed(
+        self,
+        worker: Worker,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        knowledge: KnowledgeService,
+        monkeypatch: Any,
+    ) -> None:
+        _, booking = await book(session, clock, knowledge, 20 * D)
+
+        async def broken(event: Any) -> Any:
+            raise ConnectionError("provider unreachable")
+
+        monkeypatch.setattr(runtime, "handle", broken)
+        row = (
+            await session.scalars(
+                select(AutomatedReminder).where(
+                    AutomatedReminder.booking_id == booking.id,
+                    AutomatedReminder.reminder_type == "confirmation",
+                )
+            )
+        ).one()
+        waits = []
+        for _ in range(5):
+            before = clock.now()
+            await worker.run_due()
+            await session.refresh(row)
+            if row.status == "failed":
+                break
+            assert row.status == "pending" and "provider unreachable" in (row.last_error or "")
+            waits.append(row.scheduled_at - before)
+            clock.set(row.scheduled_at)
+        assert row.status == "failed" and row.attempts == 5
+        assert waits == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
