@@ -25,6 +25,7 @@ from agent.state import TurnEvent
 from knowledge.clock import Clock
 from knowledge.db import asyncpg_dsn, unit_of_work
 from knowledge.service import KnowledgeService
+from knowledge.settings import Settings
 from tools import bookings
 from tools.outbox import record_inbound
 
@@ -120,6 +121,30 @@ class AgentRuntime:
         self.console_url = console_url
         self.llm = llm
         self.llm_timeout = llm_timeout
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        knowledge: KnowledgeService,
+        clock: Clock,
+        checkpointer: BaseCheckpointSaver[Any] | Sequence[BaseCheckpointSaver[Any]] | None,
+    ) -> AgentRuntime:
+        """The runtime a process builds from its settings: simulated sends without Twilio
+        credentials, the LLM when one is configured."""
+        from agent.llm import build_llm
+
+        return cls(
+            sessionmaker,
+            knowledge,
+            clock,
+            checkpointer,
+            simulated=not (settings.twilio_account_sid and settings.twilio_auth_token),
+            console_url=settings.public_base_url,
+            llm=build_llm(settings),
+            llm_timeout=settings.llm_timeout_seconds,
+        )
 
     async def handle(self, event: TurnEvent) -> TurnResult:
         """Run one turn in its own transaction, serialized with the conversation's other turns."""

@@ -34,7 +34,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from agent.llm import build_llm
         from agent.runtime import AgentRuntime, postgres_checkpointers
         from scheduler.worker import Worker
 
@@ -51,15 +50,8 @@ def create_app(
             agent = runtime
             if agent is None:
                 savers = await stack.enter_async_context(postgres_checkpointers(db.url, 4))
-                agent = AgentRuntime(
-                    db.sessionmaker,
-                    service,
-                    clock,
-                    savers,
-                    simulated=not (settings.twilio_account_sid and settings.twilio_auth_token),
-                    console_url=settings.public_base_url,
-                    llm=build_llm(settings),
-                    llm_timeout=settings.llm_timeout_seconds,
+                agent = AgentRuntime.from_settings(
+                    settings, db.sessionmaker, service, clock, savers
                 )
             state = AppState(
                 settings=settings, database=db, knowledge=service, clock=clock, runtime=agent

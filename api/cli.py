@@ -106,7 +106,6 @@ def worker_command(
     poll: Annotated[float, typer.Option(help="Seconds between looks for due work.")] = 1.0,
 ) -> None:
     """Run the scheduler on its own: claim due touchpoints and send them as turns."""
-    from agent.llm import build_llm
     from agent.runtime import AgentRuntime, postgres_checkpointers
     from knowledge.invalidation import InvalidationListener
     from knowledge.service import KnowledgeService
@@ -120,15 +119,8 @@ def worker_command(
         await listener.start()
         clock = SystemClock()
         async with postgres_checkpointers(database.url, 4) as savers:
-            runtime = AgentRuntime(
-                database.sessionmaker,
-                knowledge,
-                clock,
-                savers,
-                simulated=not (settings.twilio_account_sid and settings.twilio_auth_token),
-                console_url=settings.public_base_url,
-                llm=build_llm(settings),
-                llm_timeout=settings.llm_timeout_seconds,
+            runtime = AgentRuntime.from_settings(
+                settings, database.sessionmaker, knowledge, clock, savers
             )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -277,7 +269,6 @@ def chat(
     name: Annotated[str | None, typer.Option(help="The customer's name, if new.")] = None,
 ) -> None:
     """Talk to the agent in the terminal as a customer, against the real database."""
-    from agent.llm import build_llm
     from agent.runtime import AgentRuntime, postgres_checkpointer
     from knowledge.service import KnowledgeService
     from tools.phones import to_e164
@@ -287,14 +278,8 @@ def chat(
 
     async def work(database: Database) -> None:
         async with postgres_checkpointer(database.url) as saver:
-            runtime = AgentRuntime(
-                database.sessionmaker,
-                KnowledgeService(),
-                SystemClock(),
-                saver,
-                console_url=settings.public_base_url,
-                llm=build_llm(settings),
-                llm_timeout=settings.llm_timeout_seconds,
+            runtime = AgentRuntime.from_settings(
+                settings, database.sessionmaker, KnowledgeService(), SystemClock(), saver
             )
             out.print(f"chatting as {number} on {channel}; an empty line or Ctrl-D ends")
             while True:

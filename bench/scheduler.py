@@ -18,7 +18,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from knowledge import embedded, migrate
 from knowledge.db import asyncpg_dsn, ensure_database, make_engine, unit_of_work
-from knowledge.models import AutomatedReminder, Booking, Customer
+from knowledge.models import AutomatedReminder
 from knowledge.seed import load_seed
+from tests.helpers.journey_data import due_confirmations
 
 ROOT = Path(__file__).resolve().parents[1]
 HELPER = ROOT / "tests" / "helpers" / "scheduler_worker.py"
@@ -39,26 +40,9 @@ START = datetime(2026, 6, 10, 19, 0, tzinfo=UTC)  # noon in the business timezon
 
 async def prepare(url: str, count: int) -> None:
     engine = make_engine(url)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    async with unit_of_work(sessions) as session:
-        for n in range(count):
-            customer = Customer(name=f"Guest {n}", phone=f"+1916888{n:04d}")
-            session.add(customer)
-            await session.flush()
-            booking = Booking(
-                reference=f"MH-B{n:05d}",
-                customer_id=customer.id,
-                event_at=START + timedelta(days=30),
-                address="1 Bench Way",
-                adults=10,
-            )
-            session.add(booking)
-            await session.flush()
-            session.add(
-                AutomatedReminder(
-                    booking_id=booking.id, reminder_type="confirmation", scheduled_at=START
-                )
-            )
+    await due_confirmations(
+        async_sessionmaker(engine, expire_on_commit=False), count, START, "+1916888"
+    )
     await engine.dispose()
 
 

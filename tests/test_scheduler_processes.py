@@ -13,35 +13,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from knowledge.db import make_engine, unit_of_work
-from knowledge.models import AutomatedReminder, Booking, Customer, Message
+from knowledge.db import make_engine
+from knowledge.models import AutomatedReminder, Message
 from tests.conftest import clone_database
+from tests.helpers.journey_data import due_confirmations
 
 ROOT = Path(__file__).resolve().parents[1]
 HELPER = ROOT / "tests" / "helpers" / "scheduler_worker.py"
 START = datetime(2026, 6, 10, 19, 0, tzinfo=UTC)  # noon in Sacramento: inside messaging hours
-
-
-async def due_confirmations(sessions: async_sessionmaker[AsyncSession], count: int) -> None:
-    async with unit_of_work(sessions) as session:
-        for n in range(count):
-            customer = Customer(name=f"Guest {n}", phone=f"+1916777{n:04d}")
-            session.add(customer)
-            await session.flush()
-            booking = Booking(
-                reference=f"MH-P{n:05d}",
-                customer_id=customer.id,
-                event_at=START + timedelta(days=30),
-                address="1 Test Way",
-                adults=10,
-            )
-            session.add(booking)
-            await session.flush()
-            session.add(
-                AutomatedReminder(
-                    booking_id=booking.id, reminder_type="confirmation", scheduled_at=START
-                )
-            )
 
 
 async def spawn(url: str, moment: datetime, lease: float, until_idle: bool) -> Any:
@@ -83,7 +62,7 @@ class TestWorkerCrash:
         url = await clone_database(pg_server, template_url)
         engine = make_engine(url)
         sessions = async_sessionmaker(engine, expire_on_commit=False)
-        await due_confirmations(sessions, 60)
+        await due_confirmations(sessions, 60, START, "+1916777")
 
         first = await spawn(url, START, lease=2, until_idle=False)
         for _ in range(400):  # kill it while it holds claims it has not finished
@@ -111,7 +90,7 @@ class TestFourWorkers:
         url = await clone_database(pg_server, template_url)
         engine = make_engine(url)
         sessions = async_sessionmaker(engine, expire_on_commit=False)
-        await due_confirmations(sessions, 2000)
+        await due_confirmations(sessions, 2000, START, "+1916777")
         workers = [await spawn(url, START, lease=300, until_idle=True) for _ in range(4)]
         await asyncio.wait_for(asyncio.gather(*(w.wait() for w in workers)), 300)
         done = await counts(sessions)
