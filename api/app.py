@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import bookings, health, knowledge
+from api.routes import bookings, health, knowledge, twilio
 from api.state import AppState
 from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, open_database
@@ -34,6 +34,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from agent.inbox import Inbox
         from agent.runtime import AgentRuntime, postgres_checkpointers
         from scheduler.worker import Worker
 
@@ -60,14 +61,19 @@ def create_app(
             if settings.run_worker:
                 stop = asyncio.Event()
                 worker = Worker(db.sessionmaker, agent, service, clock)
-                task = asyncio.create_task(worker.run_forever(stop, state.worker_wake))
+                inbox = Inbox(db.sessionmaker, agent)
+                tasks = [
+                    asyncio.create_task(worker.run_forever(stop, state.worker_wake)),
+                    asyncio.create_task(inbox.run_forever(stop, state.inbox_wake)),
+                ]
 
-                async def _stop_worker() -> None:
+                async def _stop_background() -> None:
                     stop.set()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                    for task in tasks:
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
 
-                stack.push_async_callback(_stop_worker)
+                stack.push_async_callback(_stop_background)
             yield
 
     app = FastAPI(
@@ -79,4 +85,5 @@ def create_app(
     app.include_router(health.router)
     app.include_router(knowledge.router)
     app.include_router(bookings.router)
+    app.include_router(twilio.router)
     return app

@@ -20,3 +20,4 @@ class AppState:
     clock: Clock
     runtime: Any = None  # agent.runtime.AgentRuntime
     worker_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    inbox_wake: asyncio.Event = field(default_factory=asyncio.Event)

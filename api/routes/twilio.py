@@ -1,0 +1,99 @@
+"""Twilio webhooks: inbound SMS and WhatsApp messages, and delivery status callbacks.
+
+Verify the signature, store once (keyed on MessageSid), acknowledge with empty TwiML, and let
+the inbox answer after the commit: a provider retry of the same message stores nothing new
+and gets no second reply.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from api.deps import Session, State
+from knowledge.errors import AppError, Forbidden, InvalidInput, ServiceUnavailable
+from knowledge.models import Message
+from tools.messaging.inbound import moves_forward, store_inbound
+from tools.phones import to_e164
+
+router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+MAX_BODY_BYTES = 64 * 1024
+
+
+async def verified_form(request: Request, state: State) -> dict[str, str]:
+    """The posted form, after checking Twilio's signature over every field it sent."""
+    token = state.settings.twilio_auth_token
+    if not token:
+        raise ServiceUnavailable("Twilio is not configured on this service (TWILIO_AUTH_TOKEN)")
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidInput("body: too large for a Twilio webhook")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("body: not UTF-8") from None
+    form = dict(parse_qsl(text, keep_blank_values=True))
+    # Twilio signs the public URL it called; behind a proxy that is PUBLIC_BASE_URL + path.
+    url = state.settings.public_base_url.rstrip("/") + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not RequestValidator(token).validate(url, form, signature):
+        raise Forbidden("the Twilio signature is missing or wrong")
+    return form
+
+
+@router.post("/messages")
+async def inbound_message(request: Request, state: State, session: Session) -> Response:
+    form = await verified_form(request, state)
+    sid = form.get("MessageSid") or form.get("SmsSid")
+    sender = form.get("From", "")
+    if not sid:
+        raise InvalidInput("MessageSid: missing")
+    channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
+    try:
+        phone = to_e164(sender)
+    except AppError:
+        raise InvalidInput(f"From: '{sender}' is not a phone number") from None
+    try:
+        media = int(form.get("NumMedia", "0") or 0)
+    except ValueError:
+        media = 0
+    stored = await store_inbound(
+        session,
+        phone=phone,
+        channel=channel,
+        body=form.get("Body", ""),
+        provider_message_id=sid,
+        profile_name=form.get("ProfileName") or None,
+        media_count=media,
+    )
+    await session.commit()
+    if stored.message_id is not None:
+        state.inbox_wake.set()
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+@router.post("/status")
+async def status_callback(request: Request, state: State, session: Session) -> Response:
+    form = await verified_form(request, state)
+    sid = form.get("MessageSid") or form.get("SmsSid")
+    status = form.get("MessageStatus") or form.get("SmsStatus") or ""
+    if not sid or not status:
+        raise InvalidInput("MessageSid and MessageStatus are required")
+    message = (
+        await session.scalars(
+            select(Message).where(Message.provider_message_id == sid).with_for_update()
+        )
+    ).first()
+    if message is not None and moves_forward(message.status, status):
+        message.status = status
+        if form.get("ErrorCode"):
+            message.error_code = form["ErrorCode"][:20]
+        await session.commit()
+    return Response(status_code=204)

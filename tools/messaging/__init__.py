@@ -1,0 +1,1 @@
+"""Channels the product speaks through: Twilio SMS and WhatsApp, web chat, team alerts."""
