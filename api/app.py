@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 
 from api import errors
@@ -37,6 +38,8 @@ def create_app(
         from agent.inbox import Inbox
         from agent.runtime import AgentRuntime, postgres_checkpointers
         from scheduler.worker import Worker
+        from tools.messaging.sender import OutboxSender, run_sender
+        from tools.messaging.twilio import TwilioChannel
 
         async with AsyncExitStack() as stack:
             db = database or await open_database(settings)
@@ -66,6 +69,12 @@ def create_app(
                     asyncio.create_task(worker.run_forever(stop, state.worker_wake)),
                     asyncio.create_task(inbox.run_forever(stop, state.inbox_wake)),
                 ]
+                if settings.twilio_account_sid and settings.twilio_auth_token:
+                    http = await stack.enter_async_context(
+                        httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+                    )
+                    sender = OutboxSender(db.sessionmaker, TwilioChannel(settings, http), clock)
+                    tasks.append(asyncio.create_task(run_sender(sender, stop)))
 
                 async def _stop_background() -> None:
                     stop.set()

@@ -91,9 +91,20 @@ async def status_callback(request: Request, state: State, session: Session) -> R
             select(Message).where(Message.provider_message_id == sid).with_for_update()
         )
     ).first()
+    mid = request.query_params.get("mid", "")
+    if message is None and mid.isdigit():
+        # The send's own answer was lost; our id on the callback URL ties the two together.
+        message = await session.get(Message, int(mid), with_for_update=True)
+        if message is not None and message.provider_message_id is None:
+            message.provider_message_id = sid
+            if message.status == "sending":
+                message.status = "pending"  # rank 0: any Twilio status moves it forward
+                message.next_attempt_at = None
+        elif message is not None and message.provider_message_id != sid:
+            message = None
     if message is not None and moves_forward(message.status, status):
         message.status = status
         if form.get("ErrorCode"):
             message.error_code = form["ErrorCode"][:20]
-        await session.commit()
+    await session.commit()
     return Response(status_code=204)

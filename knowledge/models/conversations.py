@@ -105,6 +105,11 @@ class Message(Base):
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
         Index(
+            "ix_messages_outbox",
+            "id",
+            postgresql_where="direction = 'outbound' AND status IN ('pending', 'sending')",
+        ),
+        Index(
             "ix_messages_unprocessed_inbound",
             "created_at",
             postgresql_where="direction = 'inbound' AND status = 'received'",
@@ -126,6 +131,7 @@ class Message(Base):
     status: Mapped[str] = mapped_column(String(20))
     error_code: Mapped[str | None] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]  # an outbound send waiting to be retried
     meta: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()

@@ -1,0 +1,207 @@
+"""Outbound SMS and WhatsApp through the Twilio REST API (mocked with respx): every answer
+Twilio can give is handled, and nothing is sent twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+import httpx
+import pytest
+import respx
+from sqlalchemy.ext.asyncio import AsyncSession
+from twilio.request_validator import RequestValidator
+
+from knowledge.clock import FrozenClock
+from knowledge.models import Customer, Message
+from knowledge.settings import Settings
+from tests.factories import make_conversation, make_customer, make_message
+from tools.messaging.sender import OutboxSender
+from tools.messaging.twilio import TwilioChannel
+
+SID = "AC" + "1" * 32
+TOKEN = "sender-token"
+BASE = "https://hibachi.example"
+API = f"https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages.json"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        data_dir=tmp_path,
+        run_worker=False,
+        twilio_account_sid=SID,
+        twilio_auth_token=TOKEN,
+        twilio_from_number="+19167408768",
+        twilio_whatsapp_from="whatsapp:+19167408768",
+        public_base_url=BASE,
+    )
+
+
+@pytest.fixture
+async def http() -> Any:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+@pytest.fixture
+def sender(
+    sessionmaker: Any, settings: Settings, http: httpx.AsyncClient, clock: FrozenClock
+) -> OutboxSender:
+    return OutboxSender(sessionmaker, TwilioChannel(settings, http), clock)
+
+
+async def outbound(session: AsyncSession, channel: str = "sms") -> tuple[Customer, Message]:
+    customer = await make_customer(session)
+    conversation = await make_conversation(session, customer, channel=channel)
+    message = await make_message(
+        session,
+        conversation,
+        direction="outbound",
+        author="agent",
+        status="pending",
+        body="See you Saturday!",
+    )
+    await session.commit()
+    return customer, message
+
+
+def created(sid: str = "SM100") -> httpx.Response:
+    return httpx.Response(201, json={"sid": sid, "status": "queued", "account_sid": SID})
+
+
+def twilio_error(status: int, code: int) -> httpx.Response:
+    return httpx.Response(
+        status, json={"code": code, "message": "refused", "more_info": "", "status": status}
+    )
+
+
+class TestSending:
+    @respx.mock
+    async def test_an_sms_goes_out_once_with_a_status_callback(
+        self, sender: OutboxSender, session: AsyncSession
+    ) -> None:
+        customer, message = await outbound(session)
+        route = respx.post(API).mock(return_value=created())
+        assert await sender.send_pending() == 1
+        assert await sender.send_pending() == 0
+        await session.refresh(message)
+        assert (message.status, message.provider_message_id) == ("queued", "SM100")
+        form = parse_qs(route.calls[0].request.content.decode())
+        assert form["To"] == [customer.phone] and form["From"] == ["+19167408768"]
+        assert form["StatusCallback"] == [f"{BASE}/webhooks/twilio/status?mid={message.id}"]
+
+    @respx.mock
+    async def test_whatsapp_uses_the_whatsapp_sender(
+        self, sender: OutboxSender, session: AsyncSession
+    ) -> None:
+        customer, _ = await outbound(session, channel="whatsapp")
+        route = respx.post(API).mock(return_value=created())
+        await sender.send_pending()
+        form = parse_qs(route.calls[0].request.content.decode())
+        assert form["To"] == [f"whatsapp:{customer.phone}"]
+        assert form["From"] == ["whatsapp:+19167408768"]
+
+    @pytest.mark.parametrize("failure", [httpx.Response(503), twilio_error(429, 20429)])
+    async def test_busy_or_broken_twilio_is_retried_with_backoff(
+        self, sender: OutboxSender, session: AsyncSession, clock: FrozenClock, failure: Any
+    ) -> None:
+        _, message = await outbound(session)
+        with respx.mock:
+            route = respx.post(API).mock(side_effect=[failure, failure, created("SM200")])
+            await sender.send_pending()
+            await session.refresh(message)
+            assert message.status == "pending"
+            assert message.next_attempt_at == clock.now() + timedelta(seconds=30)
+            assert await sender.send_pending() == 0  # not before its time
+            clock.advance(timedelta(seconds=30))
+            await sender.send_pending()
+            clock.advance(timedelta(seconds=60))
+            await sender.send_pending()
+        await session.refresh(message)
+        assert (message.status, message.provider_message_id, route.call_count) == (
+            "queued",
+            "SM200",
+            3,
+        )
+
+    @respx.mock
+    async def test_an_unsubscribed_recipient_records_the_opt_out(
+        self, sender: OutboxSender, session: AsyncSession
+    ) -> None:
+        customer, message = await outbound(session)
+        respx.post(API).mock(return_value=twilio_error(400, 21610))
+        await sender.send_pending()
+        await session.refresh(message)
+        await session.refresh(customer)
+        assert (message.status, message.error_code) == ("failed", "21610")
+        assert customer.sms_opted_out
+
+    @respx.mock
+    async def test_an_invalid_number_fails_without_retry(
+        self, sender: OutboxSender, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        _, message = await outbound(session)
+        route = respx.post(API).mock(return_value=twilio_error(400, 21211))
+        await sender.send_pending()
+        clock.advance(timedelta(hours=1))
+        await sender.send_pending()
+        await session.refresh(message)
+        assert (message.status, message.error_code, route.call_count) == ("failed", "21211", 1)
+
+    async def test_a_lost_answer_is_matched_by_the_callback_and_never_resent(
+        self,
+        sender: OutboxSender,
+        session: AsyncSession,
+        clock: FrozenClock,
+        client: httpx.AsyncClient,
+    ) -> None:
+        _, message = await outbound(session)
+        with respx.mock:
+            route = respx.post(API).mock(side_effect=httpx.ReadTimeout("no answer"))
+            await sender.send_pending()
+            await session.refresh(message)
+            assert message.status == "sending"
+            # Twilio did take it: its first status callback names our message.
+            path = f"/webhooks/twilio/status?mid={message.id}"
+            form = {"MessageSid": "SM300", "MessageStatus": "sent"}
+            signature = RequestValidator(TOKEN).compute_signature(BASE + path, form)
+            response = await client.post(
+                path,
+                content=urlencode(form),
+                headers={
+                    "X-Twilio-Signature": signature,
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
+            )
+            assert response.status_code == 204
+            clock.advance(timedelta(minutes=10))
+            await sender.send_pending()
+        await session.refresh(message)
+        assert (message.status, message.provider_message_id, route.call_count) == (
+            "sent",
+            "SM300",
+            1,
+        )
+
+    async def test_a_lost_answer_without_a_callback_is_sent_again_after_the_grace(
+        self, sender: OutboxSender, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        _, message = await outbound(session)
+        with respx.mock:
+            route = respx.post(API).mock(
+                side_effect=[httpx.ConnectTimeout("down"), created("SM400")]
+            )
+            await sender.send_pending()
+            assert await sender.send_pending() == 0  # within the grace period
+            clock.advance(timedelta(minutes=2))
+            await sender.send_pending()
+        await session.refresh(message)
+        assert (message.status, message.provider_message_id, route.call_count) == (
+            "queued",
+            "SM400",
+            2,
+        )

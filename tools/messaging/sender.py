@@ -1,0 +1,137 @@
+"""The outbox sender: delivers committed outbound rows through the customer's channel.
+
+Rows are claimed with SKIP LOCKED. Twilio 429 and 5xx are retried with exponential backoff;
+21610 (unsubscribed) records the opt-out; other 4xx fail at once. A send with no answer stays
+`sending`: the status callback carries our message id and fills in Twilio's, and only if no
+callback arrives within the grace period is it sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from knowledge.clock import Clock
+from knowledge.db import unit_of_work
+from knowledge.models import Conversation, Customer, Message
+from tools.messaging.twilio import SendResult, TwilioChannel
+
+log = structlog.get_logger(__name__)
+
+_CLAIM = text(
+    """
+    UPDATE messages AS m
+    SET status = 'sending', attempts = m.attempts + 1, next_attempt_at = :now + :grace
+    WHERE m.id IN (
+        SELECT id FROM messages
+        WHERE direction = 'outbound'
+          AND ((status = 'pending' AND coalesce(next_attempt_at, :now) <= :now)
+               OR (status = 'sending' AND provider_message_id IS NULL AND next_attempt_at <= :now))
+        ORDER BY id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING m.id
+    """
+)
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        twilio: TwilioChannel | None,
+        clock: Clock,
+        *,
+        max_attempts: int = 5,
+        backoff: timedelta = timedelta(seconds=30),
+        unknown_grace: timedelta = timedelta(minutes=2),
+        batch: int = 20,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.twilio = twilio
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.unknown_grace = unknown_grace
+        self.batch = batch
+
+    async def send_pending(self) -> int:
+        sent = 0
+        while True:
+            now = self.clock.now()
+            async with unit_of_work(self.sessionmaker) as session:
+                ids = list(
+                    await session.scalars(
+                        _CLAIM, {"now": now, "grace": self.unknown_grace, "limit": self.batch}
+                    )
+                )
+            if not ids:
+                return sent
+            for message_id in ids:
+                await self._send(message_id)
+                sent += 1
+
+    async def _send(self, message_id: int) -> None:
+        async with self.sessionmaker() as session:
+            message = await session.get(Message, message_id)
+            assert message is not None
+            conversation = await session.get(Conversation, message.conversation_id)
+            assert conversation is not None
+            customer = await session.get(Customer, conversation.customer_id)
+            assert customer is not None
+            to, channel, body = customer.phone, message.channel, message.body
+        if channel == "web" or self.twilio is None or not to:
+            result = SendResult(status="sent" if channel == "web" else "simulated")
+        else:
+            result = await self.twilio.send(
+                to=to, channel=channel, body=body, message_id=message_id
+            )
+        await self._record(message_id, result)
+
+    async def _record(self, message_id: int, result: SendResult) -> None:
+        now = self.clock.now()
+        async with unit_of_work(self.sessionmaker) as session:
+            message = await session.get(Message, message_id, with_for_update=True)
+            assert message is not None
+            if message.status != "sending":
+                return  # a status callback got here first
+            if result.sid or result.status in ("sent", "simulated"):
+                message.provider_message_id = result.sid or message.provider_message_id
+                message.status = result.status or "queued"
+                message.next_attempt_at = None
+                return
+            message.error_code = result.error_code
+            if result.opted_out:
+                conversation = await session.get(Conversation, message.conversation_id)
+                assert conversation is not None
+                customer = await session.get(Customer, conversation.customer_id)
+                assert customer is not None
+                setattr(customer, f"{message.channel}_opted_out", True)
+            if result.unknown:
+                log.warning("send outcome unknown; waiting for a status callback", id=message_id)
+                if message.attempts >= self.max_attempts:
+                    message.status = "failed"
+                return  # stays `sending` until a callback or the grace period passes
+            if result.retry and message.attempts < self.max_attempts:
+                message.status = "pending"
+                message.next_attempt_at = now + self.backoff * (2 ** (message.attempts - 1))
+                return
+            message.status = "failed"
+            message.next_attempt_at = None
+
+
+async def run_sender(sender: OutboxSender, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
+    """Deliver the outbox until `stop` is set."""
+    while not stop.is_set():
+        try:
+            await sender.send_pending()
+        except Exception as exc:  # keep delivering through database blips
+            log.error("outbox loop error", error=str(exc)[:200])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), poll_seconds)
