@@ -1,0 +1,83 @@
+"""A customer's threads and each thread's messages, for the console and the evaluation harness."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+
+from api.deps import CurrentUser, Session
+from knowledge.errors import AppError, InvalidInput, NotFound
+from knowledge.models import Conversation, Customer, Message
+from tools.phones import to_e164
+
+router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+
+
+class ConversationView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    customer_id: int
+    channel: str
+    owner: str
+    owner_user_id: int | None
+    last_inbound_at: datetime | None
+    created_at: datetime
+
+
+class MessageView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    direction: str
+    channel: str
+    author: str
+    kind: str | None
+    body: str
+    status: str
+    provider_message_id: str | None
+    error_code: str | None
+    meta: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@router.get("")
+async def conversations(
+    phone: Annotated[str, Query(description="The customer's phone number")],
+    _: CurrentUser,
+    session: Session,
+) -> list[ConversationView]:
+    try:
+        number = to_e164(phone)
+    except AppError as exc:
+        raise InvalidInput(f"phone: {exc.message}") from None
+    query = (
+        select(Conversation)
+        .join(Customer, Customer.id == Conversation.customer_id)
+        .where(Customer.phone == number)
+        .order_by(Conversation.id)
+    )
+    return [ConversationView.model_validate(c) for c in (await session.scalars(query)).all()]
+
+
+@router.get("/{conversation_id}/messages")
+async def messages(
+    conversation_id: int,
+    _: CurrentUser,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[MessageView]:
+    if await session.get(Conversation, conversation_id) is None:
+        raise NotFound(f"no conversation with id {conversation_id}")
+    query = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.created_at, Message.id)
+        .limit(limit)
+    )
+    return [MessageView.model_validate(m) for m in (await session.scalars(query)).all()]
