@@ -38,6 +38,7 @@ def create_app(
         from agent.inbox import Inbox
         from agent.runtime import AgentRuntime, postgres_checkpointers
         from scheduler.worker import Worker
+        from tools.messaging.alerts import AlertSender, run_alerts
         from tools.messaging.sender import OutboxSender, run_sender
         from tools.messaging.twilio import TwilioChannel
 
@@ -69,12 +70,16 @@ def create_app(
                     asyncio.create_task(worker.run_forever(stop, state.worker_wake)),
                     asyncio.create_task(inbox.run_forever(stop, state.inbox_wake)),
                 ]
+                twilio_channel = None
                 if settings.twilio_account_sid and settings.twilio_auth_token:
                     http = await stack.enter_async_context(
                         httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
                     )
-                    sender = OutboxSender(db.sessionmaker, TwilioChannel(settings, http), clock)
+                    twilio_channel = TwilioChannel(settings, http)
+                    sender = OutboxSender(db.sessionmaker, twilio_channel, clock)
                     tasks.append(asyncio.create_task(run_sender(sender, stop)))
+                alerts = AlertSender(db.sessionmaker, settings, twilio_channel, clock)
+                tasks.append(asyncio.create_task(run_alerts(alerts, stop)))
 
                 async def _stop_background() -> None:
                     stop.set()

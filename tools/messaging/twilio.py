@@ -78,19 +78,16 @@ class TwilioChannel:
             return sender if sender.startswith("whatsapp:") else f"whatsapp:{sender}"
         return self.settings.twilio_from_number or ""
 
-    async def send(self, *, to: str, channel: str, body: str, message_id: int) -> SendResult:
-        # Our id rides on the callback URL, so a send whose answer was lost is still matched
-        # to its Twilio message when the first status callback arrives.
-        callback = (
-            f"{self.settings.public_base_url.rstrip('/')}/webhooks/twilio/status?mid={message_id}"
-        )
+    async def send(
+        self, *, to: str, channel: str, body: str, message_id: int | None = None
+    ) -> SendResult:
         recipient = f"whatsapp:{to}" if channel == "whatsapp" else to
-        kwargs: dict[str, Any] = {
-            "to": recipient,
-            "from_": self._from(channel),
-            "body": body,
-            "status_callback": callback,
-        }
+        kwargs: dict[str, Any] = {"to": recipient, "from_": self._from(channel), "body": body}
+        if message_id is not None:
+            # Our id rides on the callback URL, so a send whose answer was lost is still
+            # matched to its Twilio message when the first status callback arrives.
+            base = self.settings.public_base_url.rstrip("/")
+            kwargs["status_callback"] = f"{base}/webhooks/twilio/status?mid={message_id}"
         try:
             message = await self.client.messages.create_async(**kwargs)
         except TwilioRestException as exc:
