@@ -1,0 +1,113 @@
+"""A message acknowledged just before the service dies is answered, once, after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from twilio.request_validator import RequestValidator
+
+from knowledge.db import make_engine
+from knowledge.models import Message
+from tests.conftest import clone_database
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "crash-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def serve(url: str, port: int, *flags: str) -> Any:
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("TWILIO_ACCOUNT_SID", None)  # replies stay simulated: no outbound HTTP
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from api.cli import main; main()",
+        "serve",
+        "--port",
+        str(port),
+        *flags,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return proc
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("the service did not start")
+
+
+async def post_sms(port: int, sid: str) -> httpx.Response:
+    path = "/webhooks/twilio/messages"
+    form = {"MessageSid": sid, "From": "+19165550166", "To": "+19167408768", "Body": "hi there!"}
+    signature = RequestValidator(TOKEN).compute_signature(f"http://127.0.0.1:{port}{path}", form)
+    async with httpx.AsyncClient() as client:
+        return await client.post(
+            f"http://127.0.0.1:{port}{path}",
+            content=urlencode(form),
+            headers={
+                "X-Twilio-Signature": signature,
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+
+
+class TestCrashAfterAcknowledge:
+    async def test_the_customer_gets_exactly_one_reply_after_a_restart(
+        self, pg_server: Any, template_url: str
+    ) -> None:
+        url = await clone_database(pg_server, template_url)
+        engine = make_engine(url, pool_size=1)
+        sessions = async_sessionmaker(engine)
+
+        async def outbound() -> int:
+            async with sessions() as session:
+                n = await session.scalar(
+                    select(func.count()).where(Message.direction == "outbound")
+                )
+            return int(n or 0)
+
+        port = free_port()
+        first = await serve(url, port, "--no-worker")  # acknowledges, never answers
+        assert (await post_sms(port, "SMCRASH1")).status_code == 200
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+        assert await outbound() == 0
+
+        second = await serve(url, port)  # its inbox drains what is waiting
+        for _ in range(100):
+            if await outbound() == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert (await post_sms(port, "SMCRASH1")).status_code == 200  # Twilio's retry
+        await asyncio.sleep(1.0)
+        second.send_signal(signal.SIGTERM)
+        await second.wait()
+        replies = await outbound()
+        await engine.dispose()
+        assert replies == 1
