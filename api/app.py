@@ -76,7 +76,7 @@ def create_app(
                         httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
                     )
                     twilio_channel = TwilioChannel(settings, http)
-                    sender = OutboxSender(db.sessionmaker, twilio_channel, clock)
+                    sender = OutboxSender(db.sessionmaker, twilio_channel, clock, knowledge=service)
                     tasks.append(asyncio.create_task(run_sender(sender, stop)))
                 alerts = AlertSender(db.sessionmaker, settings, twilio_channel, clock)
                 tasks.append(asyncio.create_task(run_alerts(alerts, stop)))

@@ -23,6 +23,7 @@ from knowledge.schemas import (
     ReschedulingValues,
     ReviewValues,
     TravelValues,
+    WhatsappValues,
 )
 
 
@@ -42,6 +43,7 @@ class Rules(BaseModel):
     event: EventValues
     reviews: ReviewValues
     escalations: EscalationValues
+    whatsapp: WhatsappValues
 
     @property
     def timezone(self) -> ZoneInfo:

@@ -157,6 +157,19 @@ class EscalationValues(_Values):
         return value
 
 
+class WhatsappTemplate(_Values):
+    content_sid: Annotated[str, StringConstraints(pattern=r"^HX[0-9a-fA-F]{32}$")]
+    variables: list[Slug] = Field(default_factory=list)  # facts for {{1}}, {{2}}, … in order
+
+
+class WhatsappValues(_Values):
+    """Approved templates per touchpoint, for proactive WhatsApp messages outside the 24-hour
+    window in which WhatsApp allows free-form business messages."""
+
+    session_window_hours: int = Field(ge=1, le=24)
+    templates: dict[Slug, WhatsappTemplate] = Field(default_factory=dict)
+
+
 RULE_VALUE_SCHEMAS: dict[str, type[_Values]] = {
     "business": BusinessValues,
     "pricing": PricingValues,
@@ -169,6 +182,7 @@ RULE_VALUE_SCHEMAS: dict[str, type[_Values]] = {
     "event": EventValues,
     "reviews": ReviewValues,
     "escalations": EscalationValues,
+    "whatsapp": WhatsappValues,
 }
 
 # Which rule type holds each flat rule value (e.g. reschedule_fee -> rescheduling).

@@ -3,6 +3,7 @@ Twilio can give is handled, and nothing is sent twice."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -205,3 +206,102 @@ class TestSending:
             "SM400",
             2,
         )
+
+
+class TestWhatsAppWindow:
+    async def _whatsapp(
+        self, session: AsyncSession, clock: FrozenClock, last_inbound: timedelta | None
+    ) -> tuple[Customer, Message]:
+        customer = await make_customer(session)
+        conversation = await make_conversation(session, customer, channel="whatsapp")
+        if last_inbound is not None:
+            conversation.last_inbound_at = clock.now() - last_inbound
+        message = await make_message(
+            session,
+            conversation,
+            direction="outbound",
+            author="agent",
+            status="pending",
+            kind="7_day",
+            body="Your party is one week away!",
+            meta={
+                "decisions": [
+                    {"facts": {"event_date": "Saturday, June 20", "event_time": "6:00 PM"}}
+                ]
+            },
+        )
+        await session.commit()
+        return customer, message
+
+    def sender(
+        self,
+        sessionmaker: Any,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        clock: FrozenClock,
+        knowledge: Any,
+    ) -> OutboxSender:
+        return OutboxSender(sessionmaker, TwilioChannel(settings, http), clock, knowledge=knowledge)
+
+    @respx.mock
+    async def test_inside_the_window_free_text_goes_by_whatsapp(
+        self,
+        sessionmaker: Any,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        clock: FrozenClock,
+        knowledge: Any,
+        session: AsyncSession,
+    ) -> None:
+        customer, _ = await self._whatsapp(session, clock, timedelta(hours=3))
+        route = respx.post(API).mock(return_value=created())
+        await self.sender(sessionmaker, settings, http, clock, knowledge).send_pending()
+        form = parse_qs(route.calls[0].request.content.decode())
+        assert form["To"] == [f"whatsapp:{customer.phone}"] and "Body" in form
+
+    @respx.mock
+    async def test_outside_the_window_without_a_template_falls_back_to_sms(
+        self,
+        sessionmaker: Any,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        clock: FrozenClock,
+        knowledge: Any,
+        session: AsyncSession,
+    ) -> None:
+        customer, message = await self._whatsapp(session, clock, timedelta(days=3))
+        route = respx.post(API).mock(return_value=created())
+        await self.sender(sessionmaker, settings, http, clock, knowledge).send_pending()
+        form = parse_qs(route.calls[0].request.content.decode())
+        assert form["To"] == [customer.phone] and form["From"] == ["+19167408768"]
+        await session.refresh(message)
+        assert "no WhatsApp template for '7_day'" in message.meta["delivery_note"]
+
+    @respx.mock
+    async def test_outside_the_window_an_approved_template_is_used(
+        self,
+        sessionmaker: Any,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        clock: FrozenClock,
+        knowledge: Any,
+        session: AsyncSession,
+    ) -> None:
+        from knowledge import repository as repo
+        from knowledge.schemas import RuleUpdate
+
+        rule = await repo.rule_by_type(session, "whatsapp")
+        assert rule is not None
+        template = {"content_sid": "HX" + "a" * 32, "variables": ["event_date", "event_time"]}
+        value = {"session_window_hours": 24, "templates": {"7_day": template}}
+        await knowledge.update_rule(session, rule.id, RuleUpdate(value=value), actor="kim")
+        customer, _ = await self._whatsapp(session, clock, None)
+        route = respx.post(API).mock(return_value=created())
+        await self.sender(sessionmaker, settings, http, clock, knowledge).send_pending()
+        form = parse_qs(route.calls[0].request.content.decode())
+        assert form["To"] == [f"whatsapp:{customer.phone}"]
+        assert form["ContentSid"] == ["HX" + "a" * 32] and "Body" not in form
+        assert json.loads(form["ContentVariables"][0]) == {
+            "1": "Saturday, June 20",
+            "2": "6:00 PM",
+        }

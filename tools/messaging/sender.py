@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import text
@@ -19,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from knowledge.clock import Clock
 from knowledge.db import unit_of_work
 from knowledge.models import Conversation, Customer, Message
+from knowledge.schemas import WhatsappTemplate
+from knowledge.service import KnowledgeService
 from tools.messaging.twilio import SendResult, TwilioChannel
 
 log = structlog.get_logger(__name__)
@@ -52,7 +55,9 @@ class OutboxSender:
         backoff: timedelta = timedelta(seconds=30),
         unknown_grace: timedelta = timedelta(minutes=2),
         batch: int = 20,
+        knowledge: KnowledgeService | None = None,
     ) -> None:
+        self.knowledge = knowledge
         self.sessionmaker = sessionmaker
         self.twilio = twilio
         self.clock = clock
@@ -78,6 +83,9 @@ class OutboxSender:
                 sent += 1
 
     async def _send(self, message_id: int) -> None:
+        note: str | None = None
+        template: WhatsappTemplate | None = None
+        variables: dict[str, str] = {}
         async with self.sessionmaker() as session:
             message = await session.get(Message, message_id)
             assert message is not None
@@ -86,19 +94,45 @@ class OutboxSender:
             customer = await session.get(Customer, conversation.customer_id)
             assert customer is not None
             to, channel, body = customer.phone, message.channel, message.body
+            if channel == "whatsapp" and self.knowledge is not None:
+                rules = (await self.knowledge.charter(session)).rules
+                window = timedelta(hours=rules.whatsapp.session_window_hours)
+                last = conversation.last_inbound_at
+                if last is None or self.clock.now() - last > window:
+                    template = rules.whatsapp.templates.get(message.kind or "")
+                    if template is None:
+                        channel = "sms"
+                        hours = f"{window.total_seconds() / 3600:g}"
+                        note = (
+                            f"sent by SMS: no WhatsApp template for '{message.kind}' and the "
+                            f"customer has not written in the last {hours} h"
+                        )
+                    else:
+                        facts = _facts(message.meta)
+                        variables = {
+                            str(i): str(facts.get(name, ""))
+                            for i, name in enumerate(template.variables, start=1)
+                        }
         if channel == "web" or self.twilio is None or not to:
             result = SendResult(status="sent" if channel == "web" else "simulated")
         else:
             result = await self.twilio.send(
-                to=to, channel=channel, body=body, message_id=message_id
+                to=to,
+                channel=channel,
+                body=body,
+                message_id=message_id,
+                content_sid=template.content_sid if template else None,
+                content_variables=variables,
             )
-        await self._record(message_id, result)
+        await self._record(message_id, result, note)
 
-    async def _record(self, message_id: int, result: SendResult) -> None:
+    async def _record(self, message_id: int, result: SendResult, note: str | None = None) -> None:
         now = self.clock.now()
         async with unit_of_work(self.sessionmaker) as session:
             message = await session.get(Message, message_id, with_for_update=True)
             assert message is not None
+            if note:
+                message.meta = {**message.meta, "delivery_note": note}
             if message.status != "sending":
                 return  # a status callback got here first
             if result.sid or result.status in ("sent", "simulated"):
@@ -124,6 +158,13 @@ class OutboxSender:
                 return
             message.status = "failed"
             message.next_attempt_at = None
+
+
+def _facts(meta: dict[str, Any]) -> dict[str, Any]:
+    """The first decision's facts from a reply's decision trail."""
+    decisions = meta.get("decisions") or []
+    facts = decisions[0].get("facts", {}) if decisions else {}
+    return facts if isinstance(facts, dict) else {}
 
 
 async def run_sender(sender: OutboxSender, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:

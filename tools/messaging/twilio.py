@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -79,10 +80,22 @@ class TwilioChannel:
         return self.settings.twilio_from_number or ""
 
     async def send(
-        self, *, to: str, channel: str, body: str, message_id: int | None = None
+        self,
+        *,
+        to: str,
+        channel: str,
+        body: str,
+        message_id: int | None = None,
+        content_sid: str | None = None,
+        content_variables: dict[str, str] | None = None,
     ) -> SendResult:
         recipient = f"whatsapp:{to}" if channel == "whatsapp" else to
-        kwargs: dict[str, Any] = {"to": recipient, "from_": self._from(channel), "body": body}
+        kwargs: dict[str, Any] = {"to": recipient, "from_": self._from(channel)}
+        if content_sid:  # an approved WhatsApp template instead of free-form text
+            kwargs["content_sid"] = content_sid
+            kwargs["content_variables"] = json.dumps(content_variables or {})
+        else:
+            kwargs["body"] = body
         if message_id is not None:
             # Our id rides on the callback URL, so a send whose answer was lost is still
             # matched to its Twilio message when the first status callback arrives.
