@@ -28,8 +28,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/uv
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(BIN)/hibachi migrate
-	$(BIN)/hibachi seed
+	$(BIN)/hibachi migrate --seed
 	$(BIN)/hibachi serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-dev

@@ -139,11 +139,17 @@ def worker_command(
 @friendly
 def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    with_seed: Annotated[
+        bool, typer.Option("--seed", help="Then load the default knowledge (as `hibachi seed`).")
+    ] = False,
 ) -> None:
     """Bring the database schema up to date."""
-    url = _prepared_url(_settings())
+    settings = _settings()
+    url = _prepared_url(settings)
     migrations.upgrade(url, revision)
     out.print(f"schema at {revision} on {describe(url)}", highlight=False)
+    if with_seed:
+        _seed(settings, DEFAULT_SEED)
 
 
 @app.command()
@@ -152,13 +158,16 @@ def seed(
     file: Annotated[Path, typer.Option(help="Seed file (YAML).", exists=True)] = DEFAULT_SEED,
 ) -> None:
     """Load the default knowledge; rows that exist already are left as they are."""
+    _seed(_settings(), file)
 
+
+def _seed(settings: Settings, file: Path) -> None:
     async def work(database: Database) -> dict[str, dict[str, int]]:
         async with unit_of_work(database.sessionmaker) as session:
             report = await load_seed(session, file)
         return {"inserted": report.inserted, "kept": report.kept}
 
-    result = _run(_with_database(_settings(), work))
+    result = _run(_with_database(settings, work))
     table = Table("table", "inserted", "already there")
     for name in sorted(set(result["inserted"]) | set(result["kept"])):
         table.add_row(name, str(result["inserted"].get(name, 0)), str(result["kept"].get(name, 0)))
