@@ -50,6 +50,7 @@ class TurnResult:
     reply_message_id: int | None = None
     skipped: str | None = None
     llm: str | None = None
+    pending: str | None = None  # the question the reply asked, if any
 
 
 @asynccontextmanager
@@ -185,6 +186,7 @@ class AgentRuntime:
             reply_message_id=turn.reply_message_id,
             skipped=turn.skip,
             llm=turn.llm,
+            pending=state.get("pending"),
         )
 
     async def _prune(self, saver: Any, thread: str) -> None:

@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import bookings, conversations, health, knowledge, twilio
+from api.routes import bookings, conversations, health, knowledge, twilio, webchat
 from api.state import AppState
 from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, open_database
@@ -101,4 +101,5 @@ def create_app(
     app.include_router(bookings.router)
     app.include_router(twilio.router)
     app.include_router(conversations.router)
+    app.include_router(webchat.router)
     return app

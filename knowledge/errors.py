@@ -42,6 +42,11 @@ class Forbidden(AppError):
     code = "forbidden"
 
 
+class TooManyRequests(AppError):
+    status_code = 429
+    code = "too_many_requests"
+
+
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"

@@ -61,11 +61,14 @@ def decide_request(
     faq_answer: str | None,
     now: datetime,
     pending: str | None = None,
+    anonymous: bool = False,
 ) -> Decision:
     """The policy decision for one request; the words matter only through the understanding."""
     rules = charter.rules
     intent, entities = request.intent, request.entities
     if intent in BOOKING_INTENTS and booking is None:
+        if anonymous:
+            return Decision(intent, "handled", "verify_first", "web:verify_first")
         return policy.decide_without_booking(intent, rules)
     if booking is not None and entities.choice is not None and pending == "cancel_choice":
         return policy.decide_cancel_choice(booking, entities.choice, now, rules)
@@ -139,7 +142,14 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     request = request.model_copy(update={"intent": "faq"})
             decisions.append(
                 decide_request(
-                    request, text, booking, charter, answer, ctx.clock.now(), state.get("pending")
+                    request,
+                    text,
+                    booking,
+                    charter,
+                    answer,
+                    ctx.clock.now(),
+                    state.get("pending"),
+                    anonymous=channel == "web" and scratch.customer.phone is None,
                 )
             )
     scratch.decisions = decisions

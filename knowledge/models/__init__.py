@@ -15,6 +15,7 @@ from knowledge.models.conversations import (
     Escalation,
     Message,
     TeamAlert,
+    WebSession,
 )
 from knowledge.models.customers import Booking, Customer, CustomerSentiment, Feedback
 
@@ -35,4 +36,5 @@ __all__ = [
     "Message",
     "SeasonalOffer",
     "TeamAlert",
+    "WebSession",
 ]

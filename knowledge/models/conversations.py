@@ -225,3 +225,20 @@ class TeamAlert(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at()
     sent_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A web chat visitor: anonymous until they prove a booking (reference + its phone)."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (CheckConstraint("failed_attempts >= 0", name="attempts_non_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    visitor_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    verified_customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at()

@@ -1,0 +1,170 @@
+"""The web chat widget's API, its script and a demo page of the business's site."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
+
+from agent.state import TurnEvent
+from api.deps import Session, State
+from knowledge.errors import InvalidInput, Unauthorized
+from knowledge.models import Message, WebSession
+from tools.messaging import webchat
+from tools.outbox import record_inbound
+
+router = APIRouter(tags=["web chat"])
+STATIC = Path(__file__).resolve().parents[1] / "static"
+OPTIONS = {"cancel_choice": ["1", "2"], "rating": ["1", "2", "3", "4", "5"]}
+
+ChatText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class ChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: ChatText
+
+
+class VerifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=20)]
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=30)]
+
+
+class ChatLine(BaseModel):
+    id: int
+    who: str = Field(description="customer, agent or human")
+    text: str
+
+
+async def _web(session: Any, token: str | None) -> WebSession:
+    if not token:
+        raise Unauthorized("start a chat first: POST /api/v1/chat/sessions")
+    web = await webchat.session_for_token(session, token)
+    if web is None:
+        raise Unauthorized("this chat session is unknown; start a new one")
+    return web
+
+
+def _line(message: Message) -> ChatLine:
+    return ChatLine(id=message.id, who=message.author, text=message.body)
+
+
+@router.post("/api/v1/chat/sessions", status_code=201)
+async def start(session: Session) -> dict[str, str]:
+    _web_session, token = await webchat.start_session(session)
+    await session.commit()
+    return {"token": token}
+
+
+@router.post("/api/v1/chat/verify")
+async def verify(
+    data: VerifyIn,
+    session: Session,
+    state: State,
+    x_chat_token: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    web = await _web(session, x_chat_token)
+    customer = await webchat.verify(session, web, data.reference, data.phone, state.clock.now())
+    await session.commit()
+    if customer is None:
+        raise InvalidInput("that booking reference and phone number do not match a booking")
+    return {"verified": True, "name": (customer.name or "").split(" ")[0]}
+
+
+@router.post("/api/v1/chat/messages")
+async def send(
+    data: ChatMessageIn,
+    session: Session,
+    state: State,
+    x_chat_token: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Store the visitor's message, answer it, and return the reply with any quick options."""
+    web = await _web(session, x_chat_token)
+    conversation = await webchat.conversation_for(session, web)
+    inbound = await record_inbound(session, conversation, data.text)
+    event = TurnEvent(
+        kind="customer_message", conversation_id=conversation.id, message_id=inbound.id
+    )
+    await session.commit()
+    result = await state.runtime.handle(event)
+    return {
+        "id": result.reply_message_id,
+        "reply": result.reply,
+        "options": OPTIONS.get(result.pending or "", []),
+    }
+
+
+@router.get("/api/v1/chat/messages")
+async def history(
+    session: Session,
+    after: Annotated[int, Query(ge=0)] = 0,
+    x_chat_token: Annotated[str | None, Header()] = None,
+) -> list[ChatLine]:
+    web = await _web(session, x_chat_token)
+    conversation = await webchat.conversation_for(session, web)
+    await session.commit()
+    query = (
+        select(Message)
+        .where(Message.conversation_id == conversation.id, Message.id > after)
+        .order_by(Message.id)
+        .limit(200)
+    )
+    return [_line(m) for m in (await session.scalars(query)).all()]
+
+
+@router.get("/api/v1/chat/stream")
+async def stream(
+    request: Request,
+    state: State,
+    token: Annotated[str, Query(min_length=10)],
+    after: Annotated[int, Query(ge=0)] = 0,
+) -> StreamingResponse:
+    """Server-sent events: messages sent on this chat later (by a person or the scheduler)."""
+    async with state.database.sessionmaker() as session:
+        web = await _web(session, token)
+        conversation = await webchat.conversation_for(session, web)
+        await session.commit()
+        conversation_id = conversation.id
+
+    async def events() -> AsyncIterator[str]:
+        last = after
+        yield ": connected\n\n"
+        while not await request.is_disconnected():
+            async with state.database.sessionmaker() as session:
+                query = (
+                    select(Message)
+                    .where(
+                        Message.conversation_id == conversation_id,
+                        Message.direction == "outbound",
+                        Message.id > last,
+                    )
+                    .order_by(Message.id)
+                )
+                for message in (await session.scalars(query)).all():
+                    last = message.id
+                    yield f"event: message\ndata: {json.dumps(_line(message).model_dump())}\n\n"
+            await asyncio.sleep(1.0)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.get("/widget.js", include_in_schema=False)
+async def widget() -> FileResponse:
+    return FileResponse(STATIC / "widget.js", media_type="application/javascript")
+
+
+@router.get("/", include_in_schema=False)
+async def demo() -> HTMLResponse:
+    return HTMLResponse((STATIC / "demo.html").read_text(encoding="utf-8"))

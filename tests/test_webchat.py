@@ -1,0 +1,135 @@
+"""The web chat API: anonymous visitors get FAQs at once, booking questions after proving it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowledge.clock import FrozenClock
+from tests.factories import make_booking, make_customer
+
+
+async def chat(client: httpx.AsyncClient) -> dict[str, str]:
+    response = await client.post("/api/v1/chat/sessions")
+    assert response.status_code == 201
+    return {"X-Chat-Token": response.json()["token"]}
+
+
+async def say(client: httpx.AsyncClient, headers: dict[str, str], text: str) -> dict[str, Any]:
+    response = await client.post("/api/v1/chat/messages", json={"text": text}, headers=headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def booking(session: AsyncSession, clock: FrozenClock, **kw: Any) -> Any:
+    customer = await make_customer(session, name="Noa Bell", phone=kw.pop("phone", "+19165550191"))
+    made = await make_booking(
+        session,
+        customer,
+        event_at=clock.now() + timedelta(days=10),
+        reference=kw.pop("reference", "MH-WEB001"),
+        **kw,
+    )
+    await session.commit()
+    return made
+
+
+class TestAnonymous:
+    async def test_faqs_and_prices_work_at_once(self, client: httpx.AsyncClient) -> None:
+        headers = await chat(client)
+        answer = await say(client, headers, "how much do kids cost?")
+        assert "$30" in answer["reply"]
+
+    async def test_booking_questions_ask_for_verification_first(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        headers = await chat(client)
+        answer = await say(client, headers, "we'll be 14 adults now")
+        assert "booking reference" in answer["reply"]
+
+    async def test_no_token_no_chat(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/api/v1/chat/messages", json={"text": "hi"})
+        assert response.status_code == 401
+
+
+class TestVerification:
+    async def test_the_reference_and_phone_unlock_the_booking(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        made = await booking(session, clock)
+        headers = await chat(client)
+        verified = await client.post(
+            "/api/v1/chat/verify",
+            json={"reference": "mh-web001", "phone": "(916) 555-0191"},
+            headers=headers,
+        )
+        assert verified.status_code == 200 and verified.json()["name"] == "Noa"
+        answer = await say(client, headers, "we'll be 14 adults now")
+        assert "14" in answer["reply"] and "guests" in answer["reply"]
+        await session.refresh(made)
+        assert made.adults == 14
+
+    async def test_five_wrong_tries_lock_verification_for_fifteen_minutes(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await booking(session, clock)
+        headers = await chat(client)
+        for _ in range(5):
+            wrong = await client.post(
+                "/api/v1/chat/verify",
+                json={"reference": "MH-WEB001", "phone": "+19165550000"},
+                headers=headers,
+            )
+            assert wrong.status_code == 422
+        right = {"reference": "MH-WEB001", "phone": "+19165550191"}
+        locked = await client.post("/api/v1/chat/verify", json=right, headers=headers)
+        assert locked.status_code == 429
+        clock.advance(timedelta(minutes=15, seconds=1))
+        assert (
+            await client.post("/api/v1/chat/verify", json=right, headers=headers)
+        ).status_code == 200
+
+    async def test_a_visitor_never_sees_another_customers_thread(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await booking(session, clock)
+        owner = await chat(client)
+        await client.post(
+            "/api/v1/chat/verify",
+            json={"reference": "MH-WEB001", "phone": "+19165550191"},
+            headers=owner,
+        )
+        await say(client, owner, "gate code is 4455")
+        stranger = await chat(client)
+        lines = (await client.get("/api/v1/chat/messages", headers=stranger)).json()
+        assert lines == []
+        mine = (await client.get("/api/v1/chat/messages", headers=owner)).json()
+        assert any("4455" in line["text"] for line in mine)
+
+
+class TestWidget:
+    async def test_the_widget_script_is_small_and_the_demo_page_embeds_it(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        script = await client.get("/widget.js")
+        assert script.status_code == 200
+        assert script.headers["content-type"].startswith("application/javascript")
+        assert len(script.content) < 30 * 1024
+        page = await client.get("/")
+        assert '<script src="/widget.js" defer></script>' in page.text
+
+    async def test_quick_replies_follow_the_pending_question(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await booking(session, clock, reference="MH-WEB002", phone="+19165550192")
+        headers = await chat(client)
+        await client.post(
+            "/api/v1/chat/verify",
+            json={"reference": "MH-WEB002", "phone": "+19165550192"},
+            headers=headers,
+        )
+        answer = await say(client, headers, "I need to cancel our party")
+        assert answer["options"] == ["1", "2"]
