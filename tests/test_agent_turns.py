@@ -291,3 +291,15 @@ class TestProteinSwap:
         await session.refresh(booking)
         assert booking.proteins == ["shrimp", "filet_mignon"]
         assert result.reply is not None and "Filet Mignon +$5/person" in result.reply
+
+
+class TestConversationFlow:
+    async def test_only_the_first_reply_says_hello(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await customer_with_booking(session, clock, 10 * D)
+        first = await runtime.receive(PHONE, "how much do kids cost?")
+        second = await runtime.receive(PHONE, "and is the deposit refundable?")
+        assert first.reply is not None and first.reply.startswith("Hi Dana!")
+        assert second.reply is not None and not second.reply.startswith("Hi")
+        assert "refund" in second.reply

@@ -61,10 +61,12 @@ def compose(
     name: str | None,
     signature: str,
     welcome_back: bool = False,
+    greet: bool = True,
 ) -> str:
-    """One reply covering every request of the turn, opened and closed in the customer's tone."""
+    """One reply covering every request of the turn, opened and closed in the customer's tone.
+    Mid-conversation replies skip the hello (but keep an apology or reassurance)."""
     tone_macros = environment().get_template("_tone.j2").module
-    hello = str(tone_macros.hello(tone, name, welcome_back)).strip()  # type: ignore[attr-defined]
+    hello = str(tone_macros.hello(tone, name, welcome_back, greet)).strip()  # type: ignore[attr-defined]
     bye = str(tone_macros.bye(tone, signature)).strip()  # type: ignore[attr-defined]
     bodies = [render_body(kind, facts) for kind, facts in parts]
     text = " ".join([hello, *bodies, bye])
@@ -74,6 +76,12 @@ def compose(
     if tone == "frustrated":
         text = text.replace("!", ".")
     return _SPACES.sub(" ", text).strip()
+
+
+def _greets(state: TurnState, scratch: Scratch) -> bool:
+    """Say hello on a conversation's first message and on proactive messages, not on every
+    reply of a running exchange."""
+    return not state.get("turns") or scratch.inbound is None
 
 
 def template_reply(state: TurnState, scratch: Scratch) -> str | None:
@@ -89,6 +97,7 @@ def template_reply(state: TurnState, scratch: Scratch) -> str | None:
         name=scratch.customer.name if scratch.customer is not None else None,
         signature=scratch.charter.rules.business.signature,
         welcome_back=scratch.repeat_customer and not state.get("turns"),
+        greet=_greets(state, scratch),
     )
 
 
