@@ -129,18 +129,21 @@ async def stream(
     token: Annotated[str, Query(min_length=10)],
     after: Annotated[int, Query(ge=0)] = 0,
 ) -> StreamingResponse:
-    """Server-sent events: messages sent on this chat later (by a person or the scheduler)."""
+    """Server-sent events: messages sent on this chat later (by a person or the scheduler).
+    The thread is looked up on every poll: verifying mid-chat moves the visitor to their own."""
     async with state.database.sessionmaker() as session:
-        web = await _web(session, token)
-        conversation = await webchat.conversation_for(session, web)
-        await session.commit()
-        conversation_id = conversation.id
+        web_id = (await _web(session, token)).id
 
     async def events() -> AsyncIterator[str]:
         last = after
         yield ": connected\n\n"
         while not await request.is_disconnected():
             async with state.database.sessionmaker() as session:
+                web = await session.get(WebSession, web_id)
+                if web is None:
+                    return
+                conversation_id = (await webchat.conversation_for(session, web)).id
+                await session.commit()
                 query = (
                     select(Message)
                     .where(

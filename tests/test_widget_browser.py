@@ -1,0 +1,152 @@
+"""The chat widget in Debian's Chromium against a running service: an FAQ, verification,
+a guest-count change, and a message a person sends later. Screenshots are kept in
+test-artifacts/."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from agent.runtime import AgentRuntime, postgres_checkpointer
+from agent.state import TurnEvent
+from knowledge.clock import SystemClock
+from knowledge.db import make_engine, unit_of_work
+from knowledge.models import Booking, Conversation
+from knowledge.service import KnowledgeService
+from tests.conftest import clone_database
+from tests.factories import make_booking, make_customer
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def serve(url: str, port: int) -> Any:
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from api.cli import main; main()",
+        "serve",
+        "--port",
+        str(port),
+        "--no-worker",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return proc
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("the service did not start")
+
+
+class TestWidgetInChromium:
+    async def test_a_visitor_asks_verifies_changes_and_hears_from_a_person(
+        self, pg_server: Any, template_url: str, tmp_path: Path
+    ) -> None:
+        from playwright.async_api import async_playwright
+
+        url = await clone_database(pg_server, template_url)
+        engine = make_engine(url)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with unit_of_work(sessions) as session:
+            customer = await make_customer(session, name="Ivy Tran", phone="+19165550170")
+            booking = await make_booking(
+                session,
+                customer,
+                reference="MH-IVY777",
+                event_at=datetime.now(UTC) + timedelta(days=12),
+                adults=10,
+                kids=0,
+            )
+            booking_id = booking.id
+        port = free_port()
+        server = await serve(url, port)
+        ARTIFACTS.mkdir(exist_ok=True)
+        os.environ.setdefault("HOME", str(tmp_path))
+        try:
+            async with async_playwright() as p:
+                browser = await p.chromium.launch(
+                    executable_path=CHROMIUM, args=["--disable-gpu", "--no-sandbox"]
+                )
+                page = await browser.new_page(viewport={"width": 420, "height": 820})
+                await page.goto(f"http://127.0.0.1:{port}/")
+                await page.get_by_role("button", name="Chat with us").click()
+                box = page.get_by_label("Your message")
+                await box.fill("how much do kids cost?")
+                await box.press("Enter")
+                await page.wait_for_function(
+                    "document.querySelector('.hc-log').innerText.includes('$30')"
+                )
+                await box.fill("MH-IVY777 (916) 555-0170")
+                await box.press("Enter")
+                await page.wait_for_function(
+                    "document.querySelector('.hc-log').innerText.includes('found your booking')"
+                )
+                await box.fill("2 more adults please")
+                await box.press("Enter")
+                await page.wait_for_function(
+                    "document.querySelector('.hc-log').innerText.includes('12 guests')"
+                )
+                # A person answers later, through the same graph; the widget hears it live.
+                async with sessions() as session:
+                    conversation = (
+                        await session.scalars(
+                            select(Conversation).where(
+                                Conversation.customer_id == customer.id,
+                                Conversation.channel == "web",
+                            )
+                        )
+                    ).one()
+                async with postgres_checkpointer(url) as saver:
+                    people = AgentRuntime(sessions, KnowledgeService(), SystemClock(), saver)
+                    await people.handle(
+                        TurnEvent(
+                            kind="agent_action",
+                            conversation_id=conversation.id,
+                            text="Hi Ivy, Kim here: 12 guests is all set!",
+                            payload={"action": "reply", "id": "browser-1"},
+                        )
+                    )
+                await page.wait_for_function(
+                    "document.querySelector('.hc-log').innerText.includes('Kim here')",
+                    timeout=10_000,
+                )
+                await page.screenshot(path=str(ARTIFACTS / "widget.png"))
+                await browser.close()
+        finally:
+            server.send_signal(signal.SIGTERM)
+            await server.wait()
+        async with sessions() as session:
+            changed = await session.get(Booking, booking_id)
+            assert changed is not None and changed.adults == 12
+        await engine.dispose()
+        assert (ARTIFACTS / "widget.png").stat().st_size > 10_000
