@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 
 from api import errors
+from api.background import background_loops
 from api.routes import bookings, conversations, health, knowledge, twilio, webchat
 from api.state import AppState
 from knowledge.clock import Clock, SystemClock
@@ -35,12 +33,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from agent.inbox import Inbox
         from agent.runtime import AgentRuntime, postgres_checkpointers
-        from scheduler.worker import Worker
-        from tools.messaging.alerts import AlertSender, run_alerts
-        from tools.messaging.sender import OutboxSender, run_sender
-        from tools.messaging.twilio import TwilioChannel
 
         async with AsyncExitStack() as stack:
             db = database or await open_database(settings)
@@ -63,31 +56,17 @@ def create_app(
             )
             app.state.hibachi = state
             if settings.run_worker:
-                stop = asyncio.Event()
-                worker = Worker(db.sessionmaker, agent, service, clock)
-                inbox = Inbox(db.sessionmaker, agent)
-                tasks = [
-                    asyncio.create_task(worker.run_forever(stop, state.worker_wake)),
-                    asyncio.create_task(inbox.run_forever(stop, state.inbox_wake)),
-                ]
-                twilio_channel = None
-                if settings.twilio_account_sid and settings.twilio_auth_token:
-                    http = await stack.enter_async_context(
-                        httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+                await stack.enter_async_context(
+                    background_loops(
+                        settings,
+                        db,
+                        agent,
+                        service,
+                        clock,
+                        scheduler_wake=state.worker_wake,
+                        inbox_wake=state.inbox_wake,
                     )
-                    twilio_channel = TwilioChannel(settings, http)
-                    sender = OutboxSender(db.sessionmaker, twilio_channel, clock, knowledge=service)
-                    tasks.append(asyncio.create_task(run_sender(sender, stop)))
-                alerts = AlertSender(db.sessionmaker, settings, twilio_channel, clock)
-                tasks.append(asyncio.create_task(run_alerts(alerts, stop)))
-
-                async def _stop_background() -> None:
-                    stop.set()
-                    for task in tasks:
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await task
-
-                stack.push_async_callback(_stop_background)
+                )
             yield
 
     app = FastAPI(

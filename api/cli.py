@@ -105,11 +105,12 @@ def serve(
 def worker_command(
     poll: Annotated[float, typer.Option(help="Seconds between looks for due work.")] = 1.0,
 ) -> None:
-    """Run the scheduler on its own: claim due touchpoints and send them as turns."""
+    """Run the background work on its own: the scheduler, answering stored messages, the
+    outbox and team alerts (for `hibachi serve --no-worker` deployments)."""
     from agent.runtime import AgentRuntime, postgres_checkpointers
+    from api.background import background_loops
     from knowledge.invalidation import InvalidationListener
     from knowledge.service import KnowledgeService
-    from scheduler.worker import Worker
 
     settings = _settings()
 
@@ -126,10 +127,11 @@ def worker_command(
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
-            out.print(f"scheduler running on {describe(database.url)}; Ctrl-C stops it")
-            await Worker(database.sessionmaker, runtime, knowledge, clock).run_forever(
-                stop, poll_seconds=poll
-            )
+            out.print(f"worker running on {describe(database.url)}; Ctrl-C stops it")
+            async with background_loops(
+                settings, database, runtime, knowledge, clock, poll_seconds=poll
+            ):
+                await stop.wait()
         await listener.stop()
 
     _run(_with_database(settings, work))

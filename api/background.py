@@ -1,0 +1,63 @@
+"""The loops that run beside the HTTP service (or alone, in `hibachi worker`): the scheduler,
+the inbox that answers stored messages, the outbox sender and team alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from agent.inbox import Inbox
+from agent.runtime import AgentRuntime
+from knowledge.clock import Clock
+from knowledge.db import Database
+from knowledge.service import KnowledgeService
+from knowledge.settings import Settings
+from scheduler.worker import Worker
+from tools.messaging.alerts import AlertSender, run_alerts
+from tools.messaging.sender import OutboxSender, run_sender
+from tools.messaging.twilio import TwilioChannel
+
+
+@asynccontextmanager
+async def background_loops(
+    settings: Settings,
+    database: Database,
+    runtime: AgentRuntime,
+    knowledge: KnowledgeService,
+    clock: Clock,
+    *,
+    scheduler_wake: asyncio.Event | None = None,
+    inbox_wake: asyncio.Event | None = None,
+    poll_seconds: float = 1.0,
+) -> AsyncIterator[None]:
+    """Run every background loop until the block exits, then stop them cleanly."""
+    stop = asyncio.Event()
+    sessions = database.sessionmaker
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as http:
+        twilio = None
+        if settings.twilio_account_sid and settings.twilio_auth_token:
+            twilio = TwilioChannel(settings, http)
+        worker = Worker(sessions, runtime, knowledge, clock)
+        tasks = [
+            asyncio.create_task(
+                worker.run_forever(stop, scheduler_wake, poll_seconds=poll_seconds)
+            ),
+            asyncio.create_task(
+                Inbox(sessions, runtime).run_forever(stop, inbox_wake or asyncio.Event())
+            ),
+            asyncio.create_task(run_alerts(AlertSender(sessions, settings, twilio, clock), stop)),
+        ]
+        if twilio is not None:
+            sender = OutboxSender(sessions, twilio, clock, knowledge=knowledge)
+            tasks.append(asyncio.create_task(run_sender(sender, stop)))
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
