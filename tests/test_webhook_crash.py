@@ -111,3 +111,42 @@ class TestCrashAfterAcknowledge:
         replies = await outbound()
         await engine.dispose()
         assert replies == 1
+
+
+class TestSeparateWorker:
+    async def test_hibachi_worker_answers_what_a_no_worker_service_stored(
+        self, pg_server: Any, template_url: str
+    ) -> None:
+        url = await clone_database(pg_server, template_url)
+        engine = make_engine(url, pool_size=1)
+        sessions = async_sessionmaker(engine)
+        port = free_port()
+        api = await serve(url, port, "--no-worker")
+        assert (await post_sms(port, "SMWORKER1")).status_code == 200
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "from api.cli import main; main()",
+            "worker",
+            env={**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        answered = 0
+        for _ in range(200):
+            async with sessions() as session:
+                answered = int(
+                    await session.scalar(
+                        select(func.count()).where(Message.direction == "outbound")
+                    )
+                    or 0
+                )
+            if answered:
+                break
+            await asyncio.sleep(0.1)
+        for proc in (worker, api):
+            proc.send_signal(signal.SIGTERM)
+            await proc.wait()
+        await engine.dispose()
+        assert answered == 1
+        assert worker.returncode == 0
