@@ -9,7 +9,6 @@ is taken at a time, so a customer's messages are answered in the order they were
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 from sqlalchemy import text
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.runtime import AgentRuntime
 from agent.state import TurnEvent
 from knowledge.db import unit_of_work
+from knowledge.loops import pause
 
 log = structlog.get_logger(__name__)
 
@@ -77,10 +77,4 @@ class Inbox:
                 await self.drain()
             except Exception as exc:  # keep draining through database blips
                 log.error("inbox loop error", error=str(exc)[:200])
-            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED), poll_seconds
-                )
-            for waiter in waiters:
-                waiter.cancel()
+            await pause(stop, wake, poll_seconds)

@@ -9,7 +9,6 @@ the last attempt the row is marked failed for the console.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 import structlog
@@ -19,6 +18,7 @@ from agent.runtime import AgentRuntime
 from agent.state import TurnEvent
 from knowledge.clock import Clock, FrozenClock
 from knowledge.db import unit_of_work
+from knowledge.loops import pause
 from knowledge.models import Booking, Customer
 from knowledge.service import KnowledgeService
 from scheduler import repository as repo
@@ -132,10 +132,4 @@ class Worker:
                 await self.run_due()
             except Exception as exc:  # keep the loop alive through database blips
                 log.error("scheduler loop error", error=str(exc)[:200])
-            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED), poll_seconds
-                )
-            for waiter in waiters:
-                waiter.cancel()
+            await pause(stop, wake, poll_seconds)

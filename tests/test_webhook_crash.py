@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,47 +18,17 @@ from twilio.request_validator import RequestValidator
 from knowledge.db import make_engine
 from knowledge.models import Message
 from tests.conftest import clone_database
+from tests.helpers.service import free_port
+from tests.helpers.service import serve as start_service
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "crash-token"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def serve(url: str, port: int, *flags: str) -> Any:
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "TWILIO_AUTH_TOKEN": TOKEN,
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "PYTHONPATH": str(ROOT),
-    }
-    env.pop("TWILIO_ACCOUNT_SID", None)  # replies stay simulated: no outbound HTTP
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from api.cli import main; main()",
-        "serve",
-        "--port",
-        str(port),
-        *flags,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+    return await start_service(
+        url, port, *flags, TWILIO_AUTH_TOKEN=TOKEN, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}"
     )
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return proc
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("the service did not start")
 
 
 async def post_sms(port: int, sid: str) -> httpx.Response:

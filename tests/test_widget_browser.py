@@ -4,17 +4,13 @@ test-artifacts/."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
-import socket
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -27,6 +23,7 @@ from knowledge.models import Booking, Conversation
 from knowledge.service import KnowledgeService
 from tests.conftest import clone_database
 from tests.factories import make_booking, make_customer
+from tests.helpers.service import free_port, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -35,37 +32,6 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def serve(url: str, port: int) -> Any:
-    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from api.cli import main; main()",
-        "serve",
-        "--port",
-        str(port),
-        "--no-worker",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return proc
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("the service did not start")
 
 
 class TestWidgetInChromium:
@@ -89,7 +55,7 @@ class TestWidgetInChromium:
             )
             booking_id = booking.id
         port = free_port()
-        server = await serve(url, port)
+        server = await serve(url, port, "--no-worker")
         ARTIFACTS.mkdir(exist_ok=True)
         os.environ.setdefault("HOME", str(tmp_path))
         try:

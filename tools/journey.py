@@ -19,17 +19,6 @@ from tools.policy import (
     quote,
 )
 
-TOUCHPOINTS = (
-    "confirmation",
-    "7_day",
-    "4_day",
-    "menu_deadline",
-    "24_hour",
-    "on_the_way",
-    "arriving",
-    "post_event",
-)
-
 
 def _join(items: Sequence[str]) -> str:
     items = [i.replace("_", " ") for i in items]

@@ -8,7 +8,6 @@ settings an alert is marked `simulated`, so a laptop runs the whole product.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge.clock import Clock
 from knowledge.db import unit_of_work
+from knowledge.loops import pause
 from knowledge.models import TeamAlert
 from knowledge.settings import Settings
 from tools.messaging.twilio import TwilioChannel
@@ -111,5 +111,4 @@ async def run_alerts(sender: AlertSender, stop: asyncio.Event, poll_seconds: flo
             await sender.send_pending()
         except Exception as exc:  # keep alerting through database blips
             log.error("alert loop error", error=str(exc)[:200])
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), poll_seconds)
+        await pause(stop, None, poll_seconds)

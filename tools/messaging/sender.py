@@ -9,7 +9,6 @@ callback arrives within the grace period is it sent again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge.clock import Clock
 from knowledge.db import unit_of_work
+from knowledge.loops import pause
 from knowledge.models import Conversation, Customer, Message
 from knowledge.schemas import WhatsappTemplate
 from knowledge.service import KnowledgeService
@@ -174,5 +174,4 @@ async def run_sender(sender: OutboxSender, stop: asyncio.Event, poll_seconds: fl
             await sender.send_pending()
         except Exception as exc:  # keep delivering through database blips
             log.error("outbox loop error", error=str(exc)[:200])
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), poll_seconds)
+        await pause(stop, None, poll_seconds)

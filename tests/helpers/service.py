@@ -1,0 +1,48 @@
+"""`hibachi serve` as a real process for tests that need one (crashes, a browser)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def serve(url: str, port: int, *flags: str, **env: str) -> Any:
+    """Start the service on `port` against the database at `url`; returns once it is healthy."""
+    environment = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT), **env}
+    environment.pop("TWILIO_ACCOUNT_SID", None)  # replies stay simulated: no outbound HTTP
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from api.cli import main; main()",
+        "serve",
+        "--port",
+        str(port),
+        *flags,
+        env=environment,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return proc
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    proc.kill()
+    raise AssertionError("the service did not start")
