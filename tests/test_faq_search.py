@@ -69,6 +69,25 @@ class TestFaqSearchQuality:
         assert len(PARAPHRASES) >= 20
         assert accuracy >= 0.9, f"top-1 accuracy {accuracy:.0%}; misses: {misses}"
 
+    async def test_beats_the_word_overlap_baseline(
+        self, session: AsyncSession, knowledge: KnowledgeService
+    ) -> None:
+        """The first design matched by Jaccard word overlap of question texts; measure both."""
+        faqs = [f for f in await repo.faqs(session) if f.is_active]
+
+        def overlap(a: str, b: str) -> float:
+            x, y = set(a.lower().split()), set(b.lower().split())
+            return len(x & y) / len(x | y) if x | y else 0.0
+
+        baseline = ours = 0
+        for question, expected in PARAPHRASES:
+            best = max(faqs, key=lambda f: overlap(question, f.question))
+            baseline += overlap(question, best.question) > 0.3 and best.question == expected
+            match = await knowledge.search_faq(session, question, count_view=False)
+            ours += match is not None and match.question == expected
+        print(f"top-1: full-text {ours}/{len(PARAPHRASES)}, word overlap {baseline}")
+        assert ours >= baseline + 10
+
     @pytest.mark.parametrize("question", UNRELATED)
     async def test_unrelated_questions_get_no_answer(
         self, session: AsyncSession, knowledge: KnowledgeService, question: str
