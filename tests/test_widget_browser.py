@@ -61,7 +61,16 @@ class TestWidgetInChromium:
         try:
             async with async_playwright() as p:
                 browser = await p.chromium.launch(
-                    executable_path=CHROMIUM, args=["--disable-gpu", "--no-sandbox"]
+                    executable_path=CHROMIUM,
+                    args=[
+                        "--disable-gpu",
+                        "--no-sandbox",
+                        "--no-first-run",
+                        # Nothing but loopback is reachable: keep Chromium from calling home.
+                        "--disable-background-networking",
+                        "--disable-component-update",
+                        "--disable-sync",
+                    ],
                 )
                 page = await browser.new_page(viewport={"width": 420, "height": 820})
                 await page.goto(f"http://127.0.0.1:{port}/")
