@@ -14,9 +14,9 @@ from tools.policy import (
     DAY,
     BookingView,
     Decision,
+    booking_quote,
     escalate,
     event_facts,
-    quote,
 )
 
 
@@ -46,16 +46,7 @@ def _menu_facts(rules: Rules, addons: Sequence[AddonView]) -> dict[str, Any]:
 def _booking_facts(
     booking: BookingView, address: str, rules: Rules, addons: Sequence[AddonView]
 ) -> dict[str, Any]:
-    q = quote(
-        booking.adults,
-        booking.kids,
-        booking.toddlers,
-        booking.upgrades,
-        rules,
-        addons,
-        booking.deposit_amount,
-        booking.travel_miles,
-    )
+    q = booking_quote(booking, rules, addons)
     return event_facts(booking, rules) | {
         "address": address,
         "guests": booking.guests,

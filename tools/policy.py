@@ -186,6 +186,28 @@ def quote(
     )
 
 
+def booking_quote(
+    booking: BookingView,
+    rules: Rules,
+    addons: Sequence[AddonView],
+    *,
+    counts: tuple[int, int, int] | None = None,
+    upgrades: Sequence[str] | None = None,
+) -> Quote:
+    """The booking's estimate, optionally with new guest counts or upgrades."""
+    adults, kids, toddlers = counts or (booking.adults, booking.kids, booking.toddlers)
+    return quote(
+        adults,
+        kids,
+        toddlers,
+        booking.upgrades if upgrades is None else upgrades,
+        rules,
+        addons,
+        booking.deposit_amount,
+        booking.travel_miles,
+    )
+
+
 def _quote_facts(q: Quote) -> dict[str, Any]:
     return {
         "estimate_total": format_money(q.total),
@@ -255,16 +277,7 @@ def decide_headcount(
     free_change = t >= c.headcount_free_change_days * DAY
     allowed = max(c.minor_headcount_delta, booking.guests * c.major_headcount_pct // 100)
     if free_change or change <= allowed:
-        q = quote(
-            adults,
-            kids,
-            toddlers,
-            booking.upgrades,
-            rules,
-            addons,
-            booking.deposit_amount,
-            booking.travel_miles,
-        )
+        q = booking_quote(booking, rules, addons, counts=(adults, kids, toddlers))
         return Decision(
             "headcount_change",
             "handled",
@@ -333,16 +346,7 @@ def decide_menu(
         updates["menu_provisional"] = False
     if extras:
         updates["upgrades"] = sorted(set(booking.upgrades) | {s for s in extras if s in by_slug})
-    q = quote(
-        booking.adults,
-        booking.kids,
-        booking.toddlers,
-        updates.get("upgrades", booking.upgrades),
-        rules,
-        addons,
-        booking.deposit_amount,
-        booking.travel_miles,
-    )
+    q = booking_quote(booking, rules, addons, upgrades=updates.get("upgrades"))
     facts |= {
         "proteins": ", ".join(p.replace("_", " ") for p in chosen),
         "upgrade_prices": "; ".join(priced),
