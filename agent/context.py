@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent.state import TurnEvent
 from agent.understanding.schema import Understanding
 from knowledge.charter import Charter
 from knowledge.clock import Clock
@@ -20,7 +21,7 @@ from tools.policy import Decision
 class Scratch:
     """This turn's rows, reading, decisions and result."""
 
-    event: Any = None  # the validated TurnEvent
+    event: TurnEvent | None = None
     conversation: Conversation | None = None
     customer: Customer | None = None
     booking: Booking | None = None

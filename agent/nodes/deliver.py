@@ -8,7 +8,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agent.context import Scratch, TurnContext
-from agent.state import TurnEvent, TurnState, remember
+from agent.state import TurnState, remember
 from tools.outbox import queue_reply
 
 
@@ -49,7 +49,8 @@ async def deliver(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
     ctx = runtime.context
     scratch = ctx.scratch
     assert scratch.conversation is not None
-    event = TurnEvent.model_validate(state["event"])
+    event = runtime.context.scratch.event
+    assert event is not None
     recent = list(state.get("recent", []))
     if scratch.inbound is not None:
         recent = remember(recent, "customer", scratch.inbound.body)

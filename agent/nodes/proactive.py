@@ -7,7 +7,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
-from agent.state import TurnEvent, TurnState
+from agent.state import TurnState
 from tools import bookings
 from tools.journey import decide_touchpoint
 from tools.policy import Decision
@@ -19,7 +19,8 @@ async def proactive(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str
     scratch = ctx.scratch
     assert scratch.charter is not None and scratch.customer is not None
     assert scratch.conversation is not None
-    event = TurnEvent.model_validate(state["event"])
+    event = runtime.context.scratch.event
+    assert event is not None
     kind = str(event.payload.get("touchpoint", ""))
     booking = scratch.booking
     channel = scratch.conversation.channel
@@ -49,7 +50,8 @@ async def proactive(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str
 async def human_reply(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     """A person's message goes out as written, through the customer's channel."""
     scratch = runtime.context.scratch
-    event = TurnEvent.model_validate(state["event"])
+    event = runtime.context.scratch.event
+    assert event is not None
     scratch.intent, scratch.intents = "agent_action", ["agent_action"]
     scratch.outcome, scratch.rules = "handled", ["human_reply"]
     scratch.reply = event.text.strip() or None
