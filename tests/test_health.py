@@ -29,7 +29,12 @@ class TestHealth:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
                 response = await c.get("/healthz")
+                api = await c.get("/api/v1/faqs", headers={"Authorization": "Bearer x"})
         await engine.dispose()
+        # Any route that needs the database answers 503 with the usual error body, not 500.
+        assert api.status_code == 503, api.text
+        assert api.json()["error"]["code"] == "service_unavailable"
+        assert api.headers["retry-after"] == "5"
         assert response.status_code == 503
         body = response.json()
         assert body["status"] == "unavailable"

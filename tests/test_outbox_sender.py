@@ -207,6 +207,18 @@ class TestSending:
             2,
         )
 
+    async def test_a_send_that_never_gets_an_answer_fails_after_five_tries(
+        self, sender: OutboxSender, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        _, message = await outbound(session)
+        with respx.mock:
+            route = respx.post(API).mock(side_effect=httpx.ConnectTimeout("down"))
+            for _ in range(7):
+                await sender.send_pending()
+                clock.advance(timedelta(minutes=2))
+        await session.refresh(message)
+        assert (message.status, message.attempts, route.call_count) == ("failed", 5, 5)
+
 
 class TestWhatsAppWindow:
     async def _whatsapp(
