@@ -8,9 +8,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent.runtime import AgentRuntime
+from agent.state import TurnEvent
 from knowledge.charter import Charter, Rules
-from knowledge.errors import InvalidInput
-from knowledge.models import AutomatedReminder, Booking
+from knowledge.db import unit_of_work
+from knowledge.errors import InvalidInput, NotFound
+from knowledge.models import AutomatedReminder, Booking, Customer
 from scheduler import planner
 from scheduler import repository as repo
 from scheduler.schemas import BookingCreate, BookingUpdate
@@ -54,6 +57,33 @@ async def chef_departed(
     elif row.status == "pending":
         row.scheduled_at = arriving
     await session.flush()
+
+
+async def announce_departure(runtime: AgentRuntime, booking_id: int, eta_minutes: int) -> None:
+    """The chef has left: plan 'ten minutes away' and tell the customer now, as a turn."""
+    async with unit_of_work(runtime.sessionmaker) as session:
+        booking = await session.get(Booking, booking_id, with_for_update=True)
+        if booking is None:
+            raise NotFound(f"no booking with id {booking_id}")
+        customer = await session.get(Customer, booking.customer_id)
+        assert customer is not None
+        conversation = await bookings.get_or_create_conversation(
+            session, customer.id, customer.preferred_channel
+        )
+        await chef_departed(session, booking, eta_minutes, runtime.clock.now())
+        conversation_id = conversation.id
+    await runtime.handle(
+        TurnEvent(
+            kind="operational",
+            conversation_id=conversation_id,
+            payload={
+                "touchpoint": "on_the_way",
+                "booking_id": booking_id,
+                "eta_minutes": eta_minutes,
+                "id": f"on_the_way:{booking_id}",
+            },
+        )
+    )
 
 
 async def create_booking(
@@ -111,6 +141,7 @@ async def create_booking(
         access_notes=data.access_notes,
         status="confirmed",
         idempotency_key=idempotency_key,
+        created_at=now,  # business time (the free-reschedule window counts from it)
     )
     session.add(booking)
     await session.flush()

@@ -1,11 +1,16 @@
-"""Opening an escalation: the case row, and the alerts that tell the team about it."""
+"""Escalations: opening a case with the alerts that tell the team, and a person claiming,
+releasing and resolving it (which hands the thread to them and back to the agent)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.charter import Rules
-from knowledge.models import Booking, Customer, Escalation, TeamAlert
+from knowledge.errors import Conflict, Forbidden, NotFound
+from knowledge.models import ApiUser, Booking, Conversation, Customer, Escalation, TeamAlert
 from tools.policy import EscalationPlan
 
 
@@ -61,5 +66,96 @@ async def open_escalation(
             )
         )
     session.add_all(alerts)
+    await session.flush()
+    return escalation
+
+
+# ---- a person working a case ---------------------------------------------------------------
+
+OPEN = ("open", "in_progress")
+
+
+async def _lock(session: AsyncSession, escalation_id: int) -> Escalation:
+    escalation = await session.get(Escalation, escalation_id, with_for_update=True)
+    if escalation is None:
+        raise NotFound(f"no escalation with id {escalation_id}")
+    return escalation
+
+
+async def _owner_name(session: AsyncSession, user_id: int | None) -> str:
+    user = await session.get(ApiUser, user_id) if user_id is not None else None
+    return user.name if user is not None else "someone else"
+
+
+async def _hand_back(session: AsyncSession, escalation: Escalation) -> None:
+    """Return the thread to the agent unless the same person still holds another open case."""
+    if escalation.conversation_id is None:
+        return
+    conversation = await session.get(Conversation, escalation.conversation_id, with_for_update=True)
+    if conversation is None or conversation.owner != "human":
+        return
+    still_held = await session.scalar(
+        select(func.count())
+        .select_from(Escalation)
+        .where(
+            Escalation.conversation_id == conversation.id,
+            Escalation.id != escalation.id,
+            Escalation.status == "in_progress",
+            Escalation.assigned_to_id == conversation.owner_user_id,
+        )
+    )
+    if not still_held:
+        conversation.owner, conversation.owner_user_id = "ai", None
+
+
+async def claim(session: AsyncSession, escalation_id: int, user: ApiUser) -> Escalation:
+    """Take a case and its thread: from now on the agent stays silent on the thread.
+
+    Under concurrent claims the row lock makes exactly one win; the other gets Conflict naming
+    the owner. Claiming a case one already holds is a no-op."""
+    escalation = await _lock(session, escalation_id)
+    if escalation.status not in OPEN:
+        raise Conflict(f"escalation {escalation_id} is already {escalation.status}")
+    if escalation.assigned_to_id not in (None, user.id):
+        owner = await _owner_name(session, escalation.assigned_to_id)
+        raise Conflict(f"escalation {escalation_id} is already claimed by {owner}")
+    escalation.assigned_to_id, escalation.status = user.id, "in_progress"
+    if escalation.conversation_id is not None:
+        conversation = await session.get(
+            Conversation, escalation.conversation_id, with_for_update=True
+        )
+        if conversation is not None:
+            conversation.owner, conversation.owner_user_id = "human", user.id
+    await session.flush()
+    return escalation
+
+
+def _check_holder(escalation: Escalation, user: ApiUser) -> None:
+    if escalation.status not in OPEN:
+        raise Conflict(f"escalation {escalation.id} is already {escalation.status}")
+    if escalation.assigned_to_id not in (None, user.id) and user.role != "admin":
+        raise Forbidden(f"escalation {escalation.id} is held by another person")
+
+
+async def release(session: AsyncSession, escalation_id: int, user: ApiUser) -> Escalation:
+    """Put a case back in the queue unresolved; the thread returns to the agent."""
+    escalation = await _lock(session, escalation_id)
+    _check_holder(escalation, user)
+    await _hand_back(session, escalation)
+    escalation.assigned_to_id, escalation.status = None, "open"
+    await session.flush()
+    return escalation
+
+
+async def resolve(
+    session: AsyncSession, escalation_id: int, user: ApiUser, notes: str | None, now: datetime
+) -> Escalation:
+    """Close a case with notes; the thread returns to the agent (nothing is sent for it)."""
+    escalation = await _lock(session, escalation_id)
+    _check_holder(escalation, user)
+    await _hand_back(session, escalation)
+    escalation.status, escalation.resolved_at = "resolved", now
+    escalation.assigned_to_id = escalation.assigned_to_id or user.id
+    escalation.resolution_notes = (notes or "").strip() or None
     await session.flush()
     return escalation

@@ -8,10 +8,9 @@ from fastapi import APIRouter, Header, Response, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent.state import TurnEvent
 from api.deps import AdminUser, CurrentUser, Knowledge, Session, State
 from knowledge.errors import NotFound
-from knowledge.models import AutomatedReminder, Booking, Customer
+from knowledge.models import AutomatedReminder, Booking
 from scheduler import flows
 from scheduler.schemas import (
     BookingCreate,
@@ -20,7 +19,6 @@ from scheduler.schemas import (
     ChefDeparted,
     TouchpointView,
 )
-from tools import bookings as booking_tools
 
 router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
 
@@ -106,26 +104,8 @@ async def chef_departed(
     booking_id: int, data: ChefDeparted, _: CurrentUser, session: Session, state: State
 ) -> BookingView:
     """Tell the customer the chef is on the way, and plan the 'ten minutes away' message."""
-    booking = await _booking(session, booking_id, lock=True)
-    customer = await session.get(Customer, booking.customer_id)
-    assert customer is not None
-    conversation = await booking_tools.get_or_create_conversation(
-        session, customer.id, customer.preferred_channel
-    )
-    await flows.chef_departed(session, booking, data.eta_minutes, state.clock.now())
-    conversation_id = conversation.id
-    await session.commit()
-    await state.runtime.handle(
-        TurnEvent(
-            kind="operational",
-            conversation_id=conversation_id,
-            payload={
-                "touchpoint": "on_the_way",
-                "booking_id": booking_id,
-                "eta_minutes": data.eta_minutes,
-                "id": f"on_the_way:{booking_id}",
-            },
-        )
-    )
+    await _booking(session, booking_id)
+    await session.commit()  # nothing of ours is held while the turn runs
+    await flows.announce_departure(state.runtime, booking_id, data.eta_minutes)
     state.worker_wake.set()
     return await _view(session, await _booking(session, booking_id))

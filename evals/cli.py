@@ -1,0 +1,169 @@
+"""`hibachi eval`: replay scenarios and score the agent; `hibachi eval record` turns a stored
+conversation into a scenario.
+
+This module is the `hibachi` entry point: it adds `eval` to the service's commands
+(`api.cli`), since the harness sits above everything it exercises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
+
+from api.cli import app, friendly
+from evals import report
+from evals.suite import Selection, load_all, run_all, scratch_database
+from knowledge.errors import ConfigError
+from knowledge.settings import load_settings
+
+out = Console()
+err = Console(stderr=True)
+
+
+class _RunByDefault(TyperGroup):
+    """`hibachi eval PATH…` means `hibachi eval run PATH…`; `record` is the other command."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+eval_app = typer.Typer(
+    cls=_RunByDefault,
+    help="Replay scenario files against the agent and score it.",
+    no_args_is_help=False,
+)
+app.add_typer(eval_app, name="eval")
+
+
+def _tags(value: list[str] | None) -> set[str]:
+    return {tag.strip() for item in value or [] for tag in item.split(",") if tag.strip()}
+
+
+def _llm() -> tuple[Any, float]:
+    from agent.llm import build_llm
+
+    settings = load_settings()
+    model = build_llm(settings)
+    if model is None:
+        raise ConfigError("--llm needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local model)")
+    return model, settings.llm_timeout_seconds
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]eval[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=err,
+        transient=True,
+    )
+
+
+@eval_app.command("run")
+@friendly
+def run_command(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Scenario files or folders (searched for *.yaml).")
+    ],
+    report_to: Annotated[
+        tuple[str, Path] | None,
+        typer.Option(
+            "--report", metavar="json FILE", help="Also write a JSON report (- = stdout)."
+        ),
+    ] = None,
+    llm: Annotated[
+        bool, typer.Option("--llm", help="Use the configured OpenAI-compatible model.")
+    ] = False,
+    repeat: Annotated[int, typer.Option(min=1, max=100, help="Runs per scenario (pass^k).")] = 1,
+    tags: Annotated[
+        list[str] | None, typer.Option("--tags", help="Only scenarios with any of these tags.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("-k", help="Only scenarios whose name contains this.")
+    ] = None,
+) -> None:
+    """Run every scenario under PATHS, print a table and a summary; exit 1 if any fails."""
+    if report_to is not None and report_to[0] != "json":
+        raise ConfigError(f"--report: unknown format '{report_to[0]}'; use --report json FILE")
+    loaded = load_all(paths, Selection(tags=_tags(tags), name=name))
+    if not loaded.scenarios and not loaded.broken:
+        raise ConfigError("no scenario matches the paths and filters given")
+    model, timeout = _llm() if llm else (None, 8.0)
+    settings = load_settings()
+
+    async def work() -> list[report.ScenarioRuns]:
+        with _progress() as progress:
+            task = progress.add_task("", total=len(loaded.scenarios) * repeat)
+
+            def advance(finished: str) -> None:
+                progress.update(task, advance=1, description=finished)
+
+            async with scratch_database(settings.database_url) as url:
+                return await run_all(
+                    url,
+                    loaded.scenarios,
+                    repeat=repeat,
+                    llm=model,
+                    llm_timeout=timeout,
+                    on_run=advance,
+                )
+
+    results = loaded.broken + asyncio.run(work())
+    report.print_report(out, results)
+    if report_to is not None:
+        text = report.dumps(results)
+        if str(report_to[1]) == "-":
+            sys.stdout.write(text + "\n")
+        else:
+            report_to[1].write_text(text + "\n", encoding="utf-8")
+            err.print(f"report written to {report_to[1]}", highlight=False)
+    if not all(r.passed for r in results):
+        raise typer.Exit(1)
+
+
+@eval_app.command("record")
+@friendly
+def record_command(
+    conversation_id: Annotated[int, typer.Argument(help="The stored conversation to record.")],
+    output: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the scenario here (default stdout).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="The scenario's name.")] = None,
+) -> None:
+    """Write a scenario from a stored conversation, its observed outcomes as expectations."""
+    from evals.record import record, to_yaml
+    from knowledge.db import open_database
+
+    settings = load_settings()
+
+    async def work() -> dict[str, Any]:
+        database = await open_database(settings)
+        try:
+            async with database.sessionmaker() as session:
+                return await record(session, conversation_id, name=name)
+        finally:
+            await database.dispose()
+
+    text = to_yaml(asyncio.run(work()))
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"scenario written to {output}", highlight=False)
+
+
+def main() -> None:
+    from api.cli import main as service_main
+
+    service_main()
