@@ -10,7 +10,7 @@ UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench clean chromium
+.PHONY: run test lint format bench clean chromium eval
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ chromium:
 
 test: lint chromium
 	$(BIN)/pytest
+	$(BIN)/hibachi eval evals/scenarios
+
+# Replay every evaluation scenario (rules mode); fails if any scenario fails.
+eval: $(VENV)/.installed
+	$(BIN)/hibachi eval evals/scenarios
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .

@@ -23,7 +23,8 @@ from evals.suite import Selection, load_all, run_all, scratch_database
 from knowledge.errors import ConfigError
 from knowledge.settings import load_settings
 
-out = Console()
+# Logs (CI) get wide lines rather than a table folded at 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 
@@ -120,10 +121,11 @@ def run_command(
                 )
 
     results = loaded.broken + asyncio.run(work())
-    report.print_report(out, results)
+    to_stdout = report_to is not None and str(report_to[1]) == "-"
+    report.print_report(err if to_stdout else out, results)
     if report_to is not None:
         text = report.dumps(results)
-        if str(report_to[1]) == "-":
+        if to_stdout:
             sys.stdout.write(text + "\n")
         else:
             report_to[1].write_text(text + "\n", encoding="utf-8")
