@@ -10,7 +10,16 @@ from fastapi import FastAPI
 
 from api import errors
 from api.background import background_loops
-from api.routes import bookings, conversations, health, knowledge, twilio, webchat
+from api.routes import (
+    bookings,
+    conversations,
+    escalations,
+    health,
+    knowledge,
+    stats,
+    twilio,
+    webchat,
+)
 from api.state import AppState
 from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, open_database
@@ -80,5 +89,7 @@ def create_app(
     app.include_router(bookings.router)
     app.include_router(twilio.router)
     app.include_router(conversations.router)
+    app.include_router(escalations.router)
+    app.include_router(stats.router)
     app.include_router(webchat.router)
     return app

