@@ -12,6 +12,7 @@ from api import errors
 from api.background import background_loops
 from api.routes import (
     bookings,
+    console,
     conversations,
     escalations,
     health,
@@ -91,5 +92,6 @@ def create_app(
     app.include_router(conversations.router)
     app.include_router(escalations.router)
     app.include_router(stats.router)
+    app.include_router(console.router)
     app.include_router(webchat.router)
     return app

@@ -1,0 +1,65 @@
+"""The console's pages (one page shell; the script renders the queue, a thread, knowledge or
+stats from the address) and who is signed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, HTMLResponse
+from pydantic import BaseModel
+
+from api.deps import CurrentUser
+from knowledge.errors import NotFound
+
+router = APIRouter(tags=["console"])
+STATIC = Path(__file__).resolve().parents[1] / "static"
+ASSETS = {
+    "console.js": "application/javascript",
+    "console.css": "text/css",
+}
+
+
+class Me(BaseModel):
+    id: int
+    name: str
+    role: str
+
+
+@router.get("/api/v1/me")
+async def me(user: CurrentUser) -> Me:
+    return Me(id=user.id, name=user.name, role=user.role)
+
+
+def _shell() -> HTMLResponse:
+    return HTMLResponse(
+        (STATIC / "console.html").read_text(encoding="utf-8"),
+        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"},
+    )
+
+
+@router.get("/console", include_in_schema=False)
+async def queue_page() -> HTMLResponse:
+    return _shell()
+
+
+@router.get("/console/escalations/{escalation_id}", include_in_schema=False)
+async def thread_page(escalation_id: int) -> HTMLResponse:
+    return _shell()
+
+
+@router.get("/console/knowledge", include_in_schema=False)
+async def knowledge_page() -> HTMLResponse:
+    return _shell()
+
+
+@router.get("/console/stats", include_in_schema=False)
+async def stats_page() -> HTMLResponse:
+    return _shell()
+
+
+@router.get("/console/assets/{name}", include_in_schema=False)
+async def asset(name: str) -> FileResponse:
+    if name not in ASSETS:
+        raise NotFound(f"no console asset {name}")
+    return FileResponse(STATIC / name, media_type=ASSETS[name])

@@ -1,0 +1,577 @@
+// The agent console: escalation queue (live), thread with takeover, knowledge editing, stats.
+// Every text from the server goes into the page as text (never as HTML).
+"use strict";
+
+const TOKEN_KEY = "hibachi-console-token";
+const PRIORITIES = ["URGENT", "HIGH", "MEDIUM", "LOW"];
+const app = () => document.getElementById("app");
+let me = null;
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "class") node.className = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function show(...nodes) {
+  app().replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined && n !== false));
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.error && body.error.message) || `request failed (${status})`);
+    this.status = status;
+    this.fields = (body && body.error && body.error.fields) || [];
+  }
+}
+
+async function api(method, path, body) {
+  const response = await fetch(path, {
+    method,
+    headers: {
+      Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) || ""}`,
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = null;
+  try { data = await response.json(); } catch (_) { data = null; }
+  if (!response.ok) {
+    if (response.status === 401) sessionStorage.removeItem(TOKEN_KEY);
+    throw new ApiError(response.status, data);
+  }
+  return data;
+}
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : "";
+}
+
+function timeLeft(seconds) {
+  const late = seconds < 0;
+  let s = Math.abs(seconds);
+  const d = Math.floor(s / 86400); s -= d * 86400;
+  const h = Math.floor(s / 3600); s -= h * 3600;
+  const m = Math.floor(s / 60);
+  const text = d ? `${d}d ${h}h` : h ? `${h}h ${m}m` : `${m}m`;
+  return late ? `${text} overdue` : `${text} left`;
+}
+
+function percent(value) {
+  return value === null || value === undefined ? "n/a" : `${(value * 100).toFixed(1)}%`;
+}
+
+// ---- sign in --------------------------------------------------------------------------------
+
+async function signIn() {
+  const error = el("p", { class: "error", role: "alert" });
+  const input = el("input", { id: "token", type: "password", autocomplete: "off", size: 50 });
+  const form = el(
+    "form",
+    {
+      onsubmit: async (event) => {
+        event.preventDefault();
+        sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+        try {
+          me = await api("GET", "/api/v1/me");
+          route();
+        } catch (e) {
+          error.textContent = e.message;
+        }
+      },
+    },
+    el("div", { class: "field" }, el("label", { for: "token" }, "Access token"), input),
+    el("button", { class: "primary", type: "submit" }, "Sign in"),
+    error,
+  );
+  show(el("h1", {}, "Sign in"), el("p", {}, "Paste the token from `hibachi users add`."), form);
+}
+
+// ---- queue ----------------------------------------------------------------------------------
+
+const filters = { mine: false, unassigned: false, overdue: false, priority: "" };
+let queueRows = [];
+let queueStream = null;
+
+function renderQueue() {
+  const host = document.getElementById("queue");
+  if (!host) return;
+  const rows = queueRows.filter(
+    (e) =>
+      (!filters.mine || e.assigned_to_id === me.id) &&
+      (!filters.unassigned || e.assigned_to_id === null) &&
+      (!filters.overdue || e.overdue) &&
+      (!filters.priority || e.priority === filters.priority),
+  );
+  const groups = PRIORITIES.map((priority) => {
+    const items = rows.filter((e) => e.priority === priority);
+    return el(
+      "section",
+      { "aria-label": `${priority} escalations`, "data-priority": priority },
+      el("h2", {}, el("span", { class: `badge ${priority}` }, priority), ` ${items.length}`),
+      items.length === 0
+        ? el("p", { class: "formula" }, "Nothing here.")
+        : el(
+            "table",
+            {},
+            el("thead", {}, el("tr", {}, ["Customer", "Booking", "Reason", "Action required", "Time left", "Owner", ""].map((h) => el("th", {}, h)))),
+            el(
+              "tbody",
+              {},
+              items.map((e) =>
+                el(
+                  "tr",
+                  { "data-escalation": e.id },
+                  el("td", {}, e.customer_name || e.customer_phone || "—"),
+                  el("td", {}, e.booking_reference ? `${e.booking_reference} · ${when(e.event_at)}` : "no booking"),
+                  el("td", {}, e.reason),
+                  el("td", {}, e.action_required),
+                  el("td", { class: e.overdue ? "overdue" : "" }, timeLeft(e.seconds_left)),
+                  el("td", {}, e.assigned_to || "unassigned"),
+                  el("td", {}, el("a", { href: `/console/escalations/${e.id}` }, "Open")),
+                ),
+              ),
+            ),
+          ),
+    );
+  });
+  host.replaceChildren(...groups);
+}
+
+async function readEvents(path, onEvent, signal) {
+  // Server-sent events over fetch, so the token travels in a header, not the URL.
+  const response = await fetch(path, {
+    headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) || ""}` },
+    signal,
+  });
+  if (!response.ok || !response.body) throw new ApiError(response.status, null);
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      let name = "message";
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event: ")) name = line.slice(7);
+        else if (line.startsWith("data: ")) data.push(line.slice(6));
+      }
+      if (data.length) onEvent(name, JSON.parse(data.join("\n")));
+    }
+  }
+}
+
+function toggle(name, label) {
+  return el(
+    "button",
+    {
+      type: "button",
+      "aria-pressed": String(filters[name]),
+      onclick: (event) => {
+        filters[name] = !filters[name];
+        event.target.setAttribute("aria-pressed", String(filters[name]));
+        renderQueue();
+      },
+    },
+    label,
+  );
+}
+
+async function queuePage() {
+  const select = el(
+    "select",
+    { "aria-label": "Priority", onchange: (event) => { filters.priority = event.target.value; renderQueue(); } },
+    el("option", { value: "" }, "All priorities"),
+    PRIORITIES.map((p) => el("option", { value: p }, p)),
+  );
+  const status = el("span", { class: "formula", id: "live" }, "connecting…");
+  show(
+    el("h1", {}, "Escalations"),
+    el("div", { class: "filters" }, toggle("mine", "Mine"), toggle("unassigned", "Unassigned"), toggle("overdue", "Overdue"), select, status),
+    el("div", { id: "queue" }),
+  );
+  queueRows = await api("GET", "/api/v1/escalations");
+  renderQueue();
+  const controller = new AbortController();
+  queueStream = controller;
+  const listen = async () => {
+    while (!controller.signal.aborted) {
+      try {
+        status.textContent = "live";
+        await readEvents("/api/v1/escalations/stream", (name, data) => {
+          if (name === "queue") { queueRows = data; renderQueue(); }
+        }, controller.signal);
+      } catch (e) {
+        if (controller.signal.aborted) return;
+        status.textContent = "reconnecting…";
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+  };
+  listen();
+}
+
+// ---- thread ---------------------------------------------------------------------------------
+
+function trail(meta) {
+  if (!meta || !meta.intent) return null;
+  const decisions = (meta.decisions || []).map((d) =>
+    el("li", {}, `${d.rule} → ${d.outcome}`, d.facts ? el("div", { class: "formula" }, JSON.stringify(d.facts)) : null),
+  );
+  return el(
+    "details",
+    { class: "trail" },
+    el("summary", {}, `intent ${meta.intent} · tone ${meta.tone} · ${meta.outcome}${meta.llm ? ` · llm ${meta.llm}` : ""}`),
+    el("ul", {}, decisions),
+  );
+}
+
+function messageView(m) {
+  const who = m.direction === "inbound" ? "customer" : m.author === "human" ? "person" : "agent";
+  return el(
+    "div",
+    { class: `msg ${m.direction} ${m.author}`, "data-author": m.author },
+    m.body,
+    el("div", { class: "meta" }, `${who} · ${m.channel}${m.kind ? ` · ${m.kind}` : ""} · ${m.status} · ${when(m.created_at)}`),
+    m.direction === "outbound" && m.author === "agent" ? trail(m.meta) : null,
+  );
+}
+
+function bookingForm(booking, reload) {
+  const message = el("p", { role: "status" });
+  const input = (name, value, type = "number") =>
+    el("div", { class: "field" }, el("label", { for: `b-${name}` }, name), el("input", { id: `b-${name}`, name, type, value: value ?? "" }), el("span", { class: "error", "data-error": name }));
+  const local = new Date(booking.event_at);
+  const pad = (n) => String(n).padStart(2, "0");
+  const localValue = `${local.getFullYear()}-${pad(local.getMonth() + 1)}-${pad(local.getDate())}T${pad(local.getHours())}:${pad(local.getMinutes())}`;
+  const form = el(
+    "form",
+    {
+      "aria-label": "Edit booking",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const data = new FormData(form);
+        const body = {
+          adults: Number(data.get("adults")),
+          kids: Number(data.get("kids")),
+          toddlers: Number(data.get("toddlers")),
+          proteins: String(data.get("proteins")).split(",").map((s) => s.trim()).filter(Boolean),
+        };
+        const at = new Date(String(data.get("event_at")));
+        if (at.getTime() !== local.getTime()) body.event_at = at.toISOString();
+        form.querySelectorAll("[data-error]").forEach((n) => { n.textContent = ""; });
+        try {
+          await api("PATCH", `/api/v1/bookings/${booking.id}`, body);
+          await reload("Booking saved; the journey follows the new details.");
+        } catch (e) {
+          message.className = "error";
+          message.textContent = e.message;
+          for (const f of e.fields) {
+            const slot = form.querySelector(`[data-error="${CSS.escape(f.field)}"]`);
+            if (slot) slot.textContent = f.message;
+          }
+        }
+      },
+    },
+    input("adults", booking.adults),
+    input("kids", booking.kids),
+    input("toddlers", booking.toddlers),
+    input("event_at", localValue, "datetime-local"),
+    input("proteins", booking.proteins.join(", "), "text"),
+    el("button", { type: "submit" }, "Save booking"),
+    message,
+  );
+  return form;
+}
+
+async function threadPage(id) {
+  let thread;
+  const status = el("p", { role: "status" });
+  const reload = async (note) => {
+    try {
+      thread = await api("GET", `/api/v1/escalations/${id}/thread`);
+      render();
+      if (note) {
+        status.className = "ok";
+        status.textContent = note;
+      }
+    } catch (e) {
+      status.className = "error";
+      status.textContent = e.message;
+    }
+  };
+  const act = async (path, body, done) => {
+    status.className = "";
+    status.textContent = "";
+    try {
+      await api("POST", `/api/v1/escalations/${id}/${path}`, body);
+      if (done) done();
+      await reload();
+      status.className = "ok";
+      status.textContent = { claim: "You own this thread; the agent stays silent.", reply: "Sent.", resolve: "Resolved; the agent answers this thread again.", release: "Released to the queue." }[path];
+    } catch (e) {
+      status.className = "error";
+      status.textContent = e.message;
+    }
+  };
+  const render = () => {
+    const e = thread.escalation;
+    const open = e.status === "open" || e.status === "in_progress";
+    const mine = e.assigned_to_id === me.id;
+    const replyBox = el("textarea", { id: "reply", "aria-label": "Reply to the customer", maxlength: 1600 });
+    const notes = el("textarea", { id: "notes", "aria-label": "Resolution notes" });
+    const b = thread.booking;
+    show(
+      el("p", {}, el("a", { href: "/console" }, "← Queue")),
+      el("h1", {}, el("span", { class: `badge ${e.priority}` }, e.priority), ` ${e.reason}`),
+      el(
+        "p",
+        {},
+        `${e.customer_name || ""} ${e.customer_phone || ""} · ${e.status} · `,
+        el("span", { class: e.overdue ? "overdue" : "" }, timeLeft(e.seconds_left)),
+        ` · owner: ${e.assigned_to || "unassigned"} · thread answered by ${thread.owner === "human" ? thread.owner_name : "the agent"}`,
+      ),
+      el("p", {}, el("strong", {}, "Action required: "), e.action_required),
+      e.customer_request ? el("p", {}, el("strong", {}, "Customer said: "), e.customer_request) : null,
+      status,
+      el(
+        "div",
+        { class: "grid" },
+        el(
+          "div",
+          {},
+          el("div", { class: "card messages", "aria-label": "Conversation" }, thread.messages.map(messageView)),
+          open
+            ? el(
+                "div",
+                { class: "card" },
+                mine ? null : el("button", { class: "primary", type: "button", onclick: () => act("claim") }, "Claim and take over"),
+                el("div", { class: "field" }, el("label", { for: "reply" }, "Reply (sent on the customer's channel, signed with your name)"), replyBox),
+                el("button", { type: "button", onclick: () => act("reply", { text: replyBox.value }, () => { replyBox.value = ""; }) }, "Send reply"),
+                el("div", { class: "field" }, el("label", { for: "notes" }, "Resolution notes"), notes),
+                el("button", { type: "button", onclick: () => act("resolve", { notes: notes.value }) }, "Resolve"),
+                " ",
+                mine ? el("button", { type: "button", onclick: () => act("release") }, "Release") : null,
+              )
+            : el("p", { class: "card" }, `Resolved ${when(e.resolved_at)}: ${e.resolution_notes || ""}`),
+        ),
+        el(
+          "div",
+          {},
+          b
+            ? el(
+                "div",
+                { class: "card" },
+                el("h2", {}, `Booking ${b.reference}`),
+                el("p", {}, `${when(b.event_at)} · ${b.address}`),
+                bookingForm(b, reload),
+                el("h2", {}, "Touchpoints"),
+                el("table", {}, el("tbody", {}, b.touchpoints.map((t) => el("tr", {}, el("td", {}, t.kind), el("td", {}, when(t.due_at)), el("td", {}, t.status))))),
+              )
+            : el("p", { class: "card" }, "No booking."),
+        ),
+      ),
+    );
+  };
+  await reload();
+  setInterval(async () => {
+    if (document.activeElement && ["TEXTAREA", "INPUT"].includes(document.activeElement.tagName)) return;
+    const before = thread && thread.messages.length;
+    try {
+      const fresh = await api("GET", `/api/v1/escalations/${id}/thread`);
+      if (fresh.messages.length !== before || fresh.escalation.status !== thread.escalation.status) {
+        thread = fresh;
+        render();
+      }
+    } catch (_) { /* the next poll tries again */ }
+  }, 3000);
+}
+
+// ---- knowledge ------------------------------------------------------------------------------
+
+function saver(form, method, path, body, after) {
+  const note = form.querySelector("[role=status]");
+  return async (event) => {
+    event.preventDefault();
+    form.querySelectorAll("[data-error]").forEach((n) => { n.textContent = ""; });
+    try {
+      await api(method, path, body());
+      note.className = "ok";
+      note.textContent = "Saved. The agent uses this on the next message.";
+      if (after) after();
+    } catch (e) {
+      note.className = "error";
+      note.textContent = e.message;
+      for (const f of e.fields) {
+        const slot = form.querySelector(`[data-error="${CSS.escape(f.field)}"]`);
+        if (slot) slot.textContent = f.message;
+      }
+      const named = e.message.match(/^(\w+):/);
+      if (!e.fields.length && named) {
+        const slot = form.querySelector(`[data-error="${CSS.escape(named[1])}"]`);
+        if (slot) slot.textContent = e.message;
+      }
+    }
+  };
+}
+
+function field(label, control, name) {
+  return el("div", { class: "field" }, el("label", {}, label, control), el("span", { class: "error", "data-error": name }));
+}
+
+async function knowledgePage() {
+  const [rules, addons, faqs, offers] = await Promise.all([
+    api("GET", "/api/v1/business-rules"),
+    api("GET", "/api/v1/menu/addons"),
+    api("GET", "/api/v1/faqs"),
+    api("GET", "/api/v1/offers"),
+  ]);
+  const readOnly = me.role !== "admin" ? el("p", { class: "error" }, "Only admins can save changes here.") : null;
+
+  const addonRows = addons.map((a) => {
+    const price = el("input", { type: "number", step: "0.01", value: a.price, "aria-label": `${a.name} price` });
+    const available = el("input", { type: "checkbox", checked: a.is_available, "aria-label": `${a.name} available` });
+    const form = el("form", { "data-addon": a.slug }, el("strong", {}, a.name), ` (${a.unit.replace("_", " ")}) `, field("Price $", price, "price"), field("Available ", available, "is_available"), el("button", { type: "submit" }, "Save"), el("span", { role: "status" }));
+    form.addEventListener("submit", saver(form, "PUT", `/api/v1/menu/addons/${a.id}`, () => ({ price: price.value, is_available: available.checked })));
+    return el("div", { class: "card" }, form);
+  });
+
+  const ruleCards = rules.map((r) => {
+    const content = el("textarea", {}, r.content);
+    const value = el("textarea", { rows: 4 }, JSON.stringify(r.value, null, 2));
+    const history = el("div", {});
+    const form = el("form", { "data-rule": r.rule_type }, el("strong", {}, r.title), el("p", { class: "formula" }, `version ${r.version} · ${r.updated_by || "seed"} · ${when(r.last_updated)}`), field("Text ", content, "content"), field("Values (JSON) ", value, "value"), el("button", { type: "submit" }, "Save"), " ", el("button", { type: "button", onclick: async () => {
+      const versions = await api("GET", `/api/v1/business-rules/${r.id}/versions`);
+      history.replaceChildren(el("table", {}, el("tbody", {}, versions.map((v) => el("tr", {}, el("td", {}, `v${v.version}`), el("td", {}, v.updated_by || "seed"), el("td", {}, when(v.valid_from)), el("td", {}, JSON.stringify(v.value)))))));
+    } }, "History"), el("span", { role: "status" }), history);
+    form.addEventListener("submit", (event) => {
+      let parsed;
+      try { parsed = JSON.parse(value.value); } catch (_) {
+        event.preventDefault();
+        form.querySelector("[data-error=value]").textContent = "not valid JSON";
+        return;
+      }
+      return saver(form, "PUT", `/api/v1/business-rules/${r.id}`, () => ({ content: content.value, value: parsed }))(event);
+    });
+    return el("div", { class: "card" }, form);
+  });
+
+  const faqCards = faqs.map((f) => {
+    const answer = el("textarea", {}, f.answer);
+    const form = el("form", { "data-faq": f.id }, el("strong", {}, f.question), el("p", { class: "formula" }, `${f.view_count} views · ${f.helpful_count} helpful · ${f.category}`), field("Answer ", answer, "answer"), el("button", { type: "submit" }, "Save"), el("span", { role: "status" }));
+    form.addEventListener("submit", saver(form, "PUT", `/api/v1/faqs/${f.id}`, () => ({ answer: answer.value })));
+    return el("div", { class: "card" }, form);
+  });
+
+  const offerForm = (o) => {
+    const title = el("input", { value: o ? o.title : "", "aria-label": "Offer title" });
+    const kind = el("select", { "aria-label": "Discount type" }, ["percentage", "fixed_amount"].map((k) => el("option", { value: k, selected: o && o.discount_type === k }, k)));
+    const amount = el("input", { type: "number", step: "0.01", value: o ? o.discount_value : "", "aria-label": "Discount" });
+    const from = el("input", { type: "date", value: o ? o.valid_from : "", "aria-label": "Valid from" });
+    const to = el("input", { type: "date", value: o ? o.valid_to : "", "aria-label": "Valid to" });
+    const form = el("form", { "data-offer": o ? o.id : "new" }, field("Title ", title, "title"), field("Type ", kind, "discount_type"), field("Discount ", amount, "discount_value"), field("From ", from, "valid_from"), field("To ", to, "valid_to"), el("button", { type: "submit" }, o ? "Save" : "Add offer"), el("span", { role: "status" }));
+    form.addEventListener("submit", saver(form, o ? "PUT" : "POST", o ? `/api/v1/offers/${o.id}` : "/api/v1/offers", () => ({ title: title.value, discount_type: kind.value, discount_value: amount.value, valid_from: from.value, valid_to: to.value })));
+    return el("div", { class: "card" }, form);
+  };
+
+  show(
+    el("h1", {}, "Knowledge"),
+    readOnly,
+    el("h2", { id: "addons" }, "Add-ons and prices"), addonRows,
+    el("h2", { id: "offers" }, "Seasonal offers"), offers.map(offerForm), offerForm(null),
+    el("h2", { id: "faqs" }, "FAQs"), faqCards,
+    el("h2", { id: "rules" }, "Business rules"), ruleCards,
+  );
+}
+
+// ---- stats ----------------------------------------------------------------------------------
+
+function bars(title, entries, unit = "", target = null) {
+  const width = 460, row = 26, left = 190;
+  const max = Math.max(1, ...entries.map(([, v]) => v || 0), target || 0);
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${entries.length * row + 10}`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", title);
+  entries.forEach(([label, value], i) => {
+    const y = i * row + 4;
+    const text = document.createElementNS(svg.namespaceURI, "text");
+    text.setAttribute("x", "0"); text.setAttribute("y", String(y + 15)); text.setAttribute("font-size", "12");
+    text.textContent = label;
+    const rect = document.createElementNS(svg.namespaceURI, "rect");
+    rect.setAttribute("x", String(left)); rect.setAttribute("y", String(y));
+    rect.setAttribute("height", "18"); rect.setAttribute("fill", "#1f6feb");
+    rect.setAttribute("width", String(((value || 0) / max) * (width - left - 60)));
+    const amount = document.createElementNS(svg.namespaceURI, "text");
+    amount.setAttribute("x", String(left + ((value || 0) / max) * (width - left - 60) + 4));
+    amount.setAttribute("y", String(y + 14)); amount.setAttribute("font-size", "12");
+    amount.textContent = value === null || value === undefined ? "n/a" : `${Math.round(value * 100) / 100}${unit}`;
+    svg.append(text, rect, amount);
+  });
+  return el("div", { class: "card" }, el("h2", {}, title), svg);
+}
+
+async function statsPage() {
+  const days = Number(new URLSearchParams(location.search).get("days") || 30);
+  const s = await api("GET", `/api/v1/stats?days=${days}`);
+  const figure = (title, f) =>
+    el("div", { class: "card figure" }, el("div", {}, title), el("div", { class: "value" }, percent(f.value)), el("div", { class: "formula" }, `${f.numerator ?? 0} / ${f.denominator ?? 0}: ${f.formula}`));
+  show(
+    el("h1", {}, `Stats, last ${s.days} days`),
+    el("div", { class: "filters" }, [7, 30, 90].map((d) => el("a", { class: "button", href: `/console/stats?days=${d}` }, `${d} days`))),
+    el(
+      "div",
+      { class: "figures" },
+      figure("AI-handled conversations", s.ai_handled_share),
+      figure("Escalated conversations", s.escalated_share),
+      figure("Reminder delivery rate", s.reminder_delivery_rate),
+      figure("Menu chosen by the deadline", s.menu_chosen_by_deadline),
+      figure("Review-request response rate", s.review_response_rate),
+      figure("4–5 stars sent to Google / Yelp", s.promoter_share),
+    ),
+    bars("AI-handled vs escalated", [["AI-handled", s.ai_handled_share.numerator], ["Escalated", s.escalated_share.numerator]]),
+    bars("Escalations by priority", PRIORITIES.map((p) => [p, s.escalations_by_priority[p] || 0])),
+    bars("Escalations by reason", Object.entries(s.escalations_by_reason)),
+    bars("Average resolution time (h)", s.resolution.map((r) => [`${r.priority} (target ${r.target_hours ?? "—"} h)`, r.average_hours]), " h"),
+    bars("p90 resolution time (h)", s.resolution.map((r) => [`${r.priority} (target ${r.target_hours ?? "—"} h)`, r.p90_hours]), " h"),
+    el("div", { class: "card" }, el("h2", {}, "Resolved within target"), el("table", {}, el("tbody", {}, s.resolution.map((r) => el("tr", {}, el("td", {}, r.priority), el("td", {}, `${r.resolved} resolved`), el("td", {}, percent(r.within_target.value)), el("td", { class: "formula" }, r.within_target.formula)))))),
+  );
+}
+
+// ---- routing --------------------------------------------------------------------------------
+
+async function route() {
+  if (queueStream) { queueStream.abort(); queueStream = null; }
+  if (!sessionStorage.getItem(TOKEN_KEY)) return signIn();
+  try {
+    if (!me) me = await api("GET", "/api/v1/me");
+    document.getElementById("who").textContent = `${me.name} (${me.role}) `;
+    document.getElementById("who").append(el("button", { type: "button", onclick: () => { sessionStorage.removeItem(TOKEN_KEY); me = null; signIn(); } }, "Sign out"));
+    const path = location.pathname.replace(/\/+$/, "");
+    const thread = path.match(/^\/console\/escalations\/(\d+)$/);
+    if (thread) return await threadPage(Number(thread[1]));
+    if (path === "/console/knowledge") return await knowledgePage();
+    if (path === "/console/stats") return await statsPage();
+    return await queuePage();
+  } catch (e) {
+    if (e.status === 401) return signIn();
+    show(el("p", { class: "error", role: "alert" }, e.message));
+  }
+}
+
+document.addEventListener("DOMContentLoaded", route);

@@ -1,0 +1,167 @@
+"""The agent console in Debian's Chromium against a running service: an URGENT case appears
+live, an agent claims it (the agent goes silent), replies, edits the headcount and resolves
+(the agent answers again); an admin changes a price and the next web chat question gets it.
+Screenshots of the queue, a thread and the stats page are kept in test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from agent.runtime import AgentRuntime, postgres_checkpointer
+from knowledge.clock import SystemClock
+from knowledge.db import make_engine, unit_of_work
+from knowledge.models import Booking, Message
+from knowledge.service import KnowledgeService
+from knowledge.users import create_user
+from tests.conftest import clone_database
+from tests.factories import make_booking, make_customer
+from tests.helpers.service import free_port, serve
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PHONE = "+19165550190"
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)"
+)
+
+
+async def sign_in(page: Any, base: str, token: str, path: str = "/console") -> None:
+    await page.goto(base + path)
+    await page.get_by_label("Access token").fill(token)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+class TestConsoleInChromium:
+    async def test_an_agent_works_an_urgent_case_and_an_admin_changes_a_price(
+        self, pg_server: Any, template_url: str, tmp_path: Path
+    ) -> None:
+        from playwright.async_api import async_playwright, expect
+
+        url = await clone_database(pg_server, template_url)
+        engine = make_engine(url)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with unit_of_work(sessions) as session:
+            customer = await make_customer(session, name="Dana Lee", phone=PHONE)
+            booking = await make_booking(
+                session,
+                customer,
+                event_at=datetime.now(UTC) + timedelta(hours=20),
+                adults=12,
+                kids=0,
+            )
+            booking_id = booking.id
+            _kim, agent_token = await create_user(session, "Kim", "agent")
+            _ana, admin_token = await create_user(session, "Ana", "admin")
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = await serve(url, port, "--no-worker")
+        ARTIFACTS.mkdir(exist_ok=True)
+        os.environ.setdefault("HOME", str(tmp_path))
+        try:
+            async with (
+                postgres_checkpointer(url) as saver,
+                async_playwright() as p,
+            ):
+                runtime = AgentRuntime(sessions, KnowledgeService(), SystemClock(), saver)
+                browser = await p.chromium.launch(
+                    executable_path=CHROMIUM,
+                    args=[
+                        "--disable-gpu",
+                        "--no-sandbox",
+                        "--no-first-run",
+                        "--disable-background-networking",
+                        "--disable-component-update",
+                        "--disable-sync",
+                    ],
+                )
+                page = await browser.new_page(viewport={"width": 1280, "height": 900})
+                await sign_in(page, base, agent_token)
+                await expect(page.get_by_role("heading", name="Escalations")).to_be_visible()
+                await expect(page.locator("#live")).to_have_text("live")
+
+                # A customer cancels 20 hours out: URGENT, and it shows up without a reload.
+                urgent = await runtime.receive(PHONE, "we have to cancel tonight, family emergency")
+                assert urgent.outcome == "escalated"
+                case = urgent.escalation_ids[0]
+                row = page.locator(f'section[data-priority="URGENT"] tr[data-escalation="{case}"]')
+                await expect(row).to_be_visible(timeout=10_000)
+                await expect(row).to_contain_text("Dana Lee")
+                await page.screenshot(path=str(ARTIFACTS / "console-queue.png"), full_page=True)
+
+                await row.get_by_role("link", name="Open").click()
+                await page.get_by_role("button", name="Claim and take over").click()
+                await expect(page.get_by_role("status").first).to_contain_text("You own this")
+
+                # While Kim owns the thread the agent says nothing.
+                quiet = await runtime.receive(PHONE, "hello?? is anyone there")
+                assert quiet.outcome == "silent" and quiet.reply is None
+
+                await page.get_by_label("Reply to the customer").fill(
+                    "Hi Dana, Kim here. So sorry, I'll call you in five minutes."
+                )
+                await page.get_by_role("button", name="Send reply").click()
+                await expect(page.locator('.msg[data-author="human"]')).to_contain_text("Kim here")
+                await expect(page.locator(".msg.inbound").last).to_contain_text("hello??")
+
+                await page.get_by_label("adults").fill("14")
+                await page.get_by_role("button", name="Save booking").click()
+                await expect(page.get_by_text("Booking saved")).to_be_visible()
+                await page.screenshot(path=str(ARTIFACTS / "console-thread.png"), full_page=True)
+
+                await page.get_by_label("Resolution notes").fill("Moved to next month by phone.")
+                await page.get_by_role("button", name="Resolve").click()
+                await expect(page.get_by_role("status").first).to_contain_text("Resolved")
+
+                async with sessions() as session:
+                    stored = await session.get(Booking, booking_id)
+                    assert stored is not None and stored.adults == 14
+                    human = (
+                        await session.scalars(select(Message).where(Message.author == "human"))
+                    ).all()
+                    assert [m.status for m in human] == ["simulated"]
+                    assert human[0].body.endswith("– Kim") and human[0].channel == "sms"
+
+                back = await runtime.receive(PHONE, "thanks Kim! what do we need to provide?")
+                assert back.outcome != "silent" and back.reply
+
+                await page.goto(base + "/console/stats")
+                await expect(page.get_by_text("AI-handled conversations")).to_be_visible()
+                await expect(
+                    page.locator("svg[aria-label='Escalations by priority']")
+                ).to_be_visible()
+                await page.screenshot(path=str(ARTIFACTS / "console-stats.png"), full_page=True)
+
+                # An admin changes the lobster price; a web chat question a second later sees it.
+                admin = await browser.new_page(viewport={"width": 1280, "height": 900})
+                await sign_in(admin, base, admin_token, "/console/knowledge")
+                lobster = admin.locator('form[data-addon="lobster"]')
+                await lobster.get_by_label("Lobster price").fill("21")
+                await lobster.get_by_role("button", name="Save").click()
+                await expect(lobster.get_by_role("status")).to_have_text(
+                    "Saved. The agent uses this on the next message."
+                )
+                async with httpx.AsyncClient(base_url=base) as client:
+                    token = (await client.post("/api/v1/chat/sessions")).json()["token"]
+                    answer = await client.post(
+                        "/api/v1/chat/messages",
+                        json={"text": "how much is the lobster upgrade?"},
+                        headers={"X-Chat-Token": token},
+                    )
+                assert "$21" in answer.json()["reply"]
+                await browser.close()
+        finally:
+            server.send_signal(signal.SIGTERM)
+            await server.wait()
+            await engine.dispose()
