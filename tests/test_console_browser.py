@@ -160,6 +160,36 @@ class TestConsoleInChromium:
                         headers={"X-Chat-Token": token},
                     )
                 assert "$21" in answer.json()["reply"]
+
+                # Bad input is refused with the reason next to the field; nothing is saved.
+                await lobster.get_by_label("Lobster price").fill("-5")
+                await lobster.get_by_role("button", name="Save").click()
+                await expect(lobster.locator('[data-error="price"]')).not_to_be_empty()
+                await expect(lobster.get_by_role("status")).to_contain_text("Not saved")
+                new_offer = admin.locator('form[data-offer="new"]')
+                await new_offer.get_by_label("Offer title").fill("Spring special")
+                await new_offer.get_by_label("Discount", exact=True).fill("10")
+                await new_offer.get_by_label("Valid from").fill("2026-05-10")
+                await new_offer.get_by_label("Valid to").fill("2026-05-01")
+                await new_offer.get_by_role("button", name="Add offer").click()
+                await expect(new_offer.locator('[data-error="valid_to"]')).to_contain_text(
+                    "must not end before it starts"
+                )
+                faq = admin.locator("form[data-faq]").first
+                await faq.get_by_label("Answer").fill("")
+                await faq.get_by_role("button", name="Save").click()
+                await expect(faq.locator('[data-error="answer"]')).not_to_be_empty()
+                await admin.screenshot(
+                    path=str(ARTIFACTS / "console-knowledge.png"), full_page=True
+                )
+                async with httpx.AsyncClient(base_url=base) as client:
+                    auth = {"Authorization": f"Bearer {admin_token}"}
+                    addons = (await client.get("/api/v1/menu/addons", headers=auth)).json()
+                    offers = (await client.get("/api/v1/offers", headers=auth)).json()
+                    faqs = (await client.get("/api/v1/faqs", headers=auth)).json()
+                assert [a["price"] for a in addons if a["slug"] == "lobster"] == ["21.00"]
+                assert not [o for o in offers if o["title"] == "Spring special"]
+                assert all(f["answer"] for f in faqs)
                 await browser.close()
         finally:
             server.send_signal(signal.SIGTERM)

@@ -280,11 +280,8 @@ function bookingForm(booking, reload) {
           await reload("Booking saved; the journey follows the new details.");
         } catch (e) {
           message.className = "error";
-          message.textContent = e.message;
-          for (const f of e.fields) {
-            const slot = form.querySelector(`[data-error="${CSS.escape(f.field)}"]`);
-            if (slot) slot.textContent = f.message;
-          }
+          message.textContent = `Not saved: ${e.message}`;
+          showFieldErrors(form, e);
         }
       },
     },
@@ -404,6 +401,21 @@ async function threadPage(id) {
 
 // ---- knowledge ------------------------------------------------------------------------------
 
+function showFieldErrors(form, error) {
+  // Each reason goes next to its field: by the field the API named, or by the "field: …"
+  // prefix of a message about the whole form.
+  const place = (name, text) => {
+    const slot = name && form.querySelector(`[data-error="${CSS.escape(name)}"]`);
+    if (slot) slot.textContent = text;
+    return Boolean(slot);
+  };
+  const reasons = error.fields.length ? error.fields : [{ field: "", message: error.message }];
+  for (const f of reasons) {
+    const prefix = (f.message.match(/^(\w+):\s*(.*)$/) || []);
+    if (!place(f.field, f.message) && prefix.length) place(prefix[1], prefix[2]);
+  }
+}
+
 function saver(form, method, path, body, after) {
   const note = form.querySelector("[role=status]");
   return async (event) => {
@@ -416,16 +428,8 @@ function saver(form, method, path, body, after) {
       if (after) after();
     } catch (e) {
       note.className = "error";
-      note.textContent = e.message;
-      for (const f of e.fields) {
-        const slot = form.querySelector(`[data-error="${CSS.escape(f.field)}"]`);
-        if (slot) slot.textContent = f.message;
-      }
-      const named = e.message.match(/^(\w+):/);
-      if (!e.fields.length && named) {
-        const slot = form.querySelector(`[data-error="${CSS.escape(named[1])}"]`);
-        if (slot) slot.textContent = e.message;
-      }
+      note.textContent = `Not saved: ${e.message}`;
+      showFieldErrors(form, e);
     }
   };
 }
