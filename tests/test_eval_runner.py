@@ -376,3 +376,51 @@ class TestCommand:
         )
         assert done.returncode == 2
         assert "no scenario matches" in done.stderr
+
+
+class TestLlmCommand:
+    def test_eval_llm_runs_the_configured_model(
+        self, pg_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """`hibachi eval --llm` builds the model from the settings; respx plays the model."""
+        from typer.testing import CliRunner
+
+        from evals.cli import app
+        from knowledge import embedded
+
+        folder = tmp_path / "scenarios"
+        folder.mkdir()
+        (folder / "cancel.yaml").write_text(yaml.safe_dump(CANCEL))
+        monkeypatch.setenv("DATABASE_URL", embedded.server_url(pg_server, "postgres"))
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("OPENAI_BASE_URL", BASE)
+        monkeypatch.setenv("OPENAI_MODEL", "test-model")
+        phrased = "So sorry, Dana. The $100 deposit is non-refundable; management will call you."
+        report = tmp_path / "report.json"
+        with respx.mock:
+            route = respx.post(f"{BASE}/chat/completions").respond(
+                json=completion(reading(phrased))
+            )
+            result = CliRunner().invoke(
+                app,
+                ["eval", str(folder), "--llm", "--repeat", "2", "--report", "json", str(report)],
+            )
+        assert result.exit_code == 0, result.output
+        assert route.call_count == 2  # one call per customer turn, two runs
+        data = json.loads(report.read_text())
+        assert data["summary"]["repeat"] == 2 and data["summary"]["pass_k"] == 1.0
+        assert data["scenarios"][0]["steps"][0]["observed"]["reply"] == phrased
+
+    def test_eval_llm_without_a_model_is_a_clear_error(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from typer.testing import CliRunner
+
+        from evals.cli import app
+
+        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+            monkeypatch.delenv(name, raising=False)
+        (tmp_path / "cancel.yaml").write_text(yaml.safe_dump(CANCEL))
+        result = CliRunner().invoke(app, ["eval", str(tmp_path), "--llm"])
+        assert result.exit_code == 2
+        assert "--llm needs OPENAI_API_KEY" in result.output
