@@ -10,6 +10,12 @@ from knowledge.charter import Rules
 # Days relative to the event's date for the touchpoints planned at booking time.
 DAY_OFFSETS = {"7_day": -7, "4_day": -4, "24_hour": -1, "post_event": 1}
 MENU_DEADLINE_AFTER_4_DAY = timedelta(hours=24)
+# A booking made after the menu deadline still gets one: a day after booking (the confirmation
+# asks for the menu), but no later than an hour before the final confirmation and no sooner
+# than two hours after booking.
+LATE_MENU_DEADLINE = timedelta(hours=24)
+LATE_MENU_BEFORE_FINAL = timedelta(hours=1)
+LATE_MENU_GRACE = timedelta(hours=2)
 ARRIVING_BEFORE_ETA = timedelta(minutes=10)
 # Morning touchpoints go out an hour after the business opens its messaging window.
 SEND_AFTER_OPENING = timedelta(hours=1)
@@ -46,6 +52,11 @@ def plan(event_at: datetime, now: datetime, rules: Rules) -> dict[str, datetime]
     for kind, offset in DAY_OFFSETS.items():
         due[kind] = morning_of(event_day + timedelta(days=offset), rules)
     due["menu_deadline"] = due["4_day"] + MENU_DEADLINE_AFTER_4_DAY
+    if due["menu_deadline"] <= now:
+        late = min(now + LATE_MENU_DEADLINE, due["24_hour"] - LATE_MENU_BEFORE_FINAL)
+        late = max(late, now + LATE_MENU_GRACE)
+        if late < event_at:
+            due["menu_deadline"] = late
     return {kind: moment.astimezone(now.tzinfo) for kind, moment in due.items()}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,6 +72,22 @@ class TestPlanning:
         assert due["menu_deadline"].strftime("%m-%d %H:%M") == "06-17 10:00"
         assert due["24_hour"].strftime("%m-%d %H:%M") == "06-19 10:00"
         assert due["post_event"].strftime("%m-%d %H:%M") == "06-21 10:00"
+
+    @pytest.mark.parametrize(
+        ("booked", "deadline"),
+        [
+            ("06-18 12:00", "06-19 09:00"),  # two days out: an hour before the final message
+            ("06-17 12:00", "06-18 12:00"),  # a day after booking comes first
+            ("06-19 17:00", "06-19 19:00"),  # the day before: two hours' grace
+        ],
+    )
+    def test_a_booking_made_after_the_menu_deadline_gets_a_late_one(
+        self, booked: str, deadline: str
+    ) -> None:
+        event = datetime(2026, 6, 21, 1, 0, tzinfo=UTC)  # June 20, 18:00 local
+        now = datetime.strptime(f"2026-{booked}", "%Y-%m-%d %H:%M").replace(tzinfo=RULES.timezone)
+        due = plan(event, now.astimezone(UTC), RULES)
+        assert due["menu_deadline"].astimezone(RULES.timezone).strftime("%m-%d %H:%M") == deadline
 
     def test_outside_messaging_hours_waits_for_the_next_opening(self) -> None:
         late = datetime(2026, 6, 2, 5, 30, tzinfo=UTC)  # 22:30 local

@@ -85,7 +85,12 @@ def decide_touchpoint(
     facts = _booking_facts(booking, address, rules, addons)
     rule = f"touchpoint:{kind}"
     if kind == "confirmation":
-        ask = not menu_selected and booking.event_at - now < 7 * DAY
+        # Ask for the menu now when the week-before menu request will not come (the event is
+        # less than a week away, or that touchpoint's time had already passed at booking).
+        later = (payload or {}).get("menu_request_planned")
+        ask = not menu_selected and (
+            booking.event_at - now < 7 * DAY if later is None else not bool(later)
+        )
         facts |= _menu_facts(rules, addons) | {"ask_menu": ask}
         return Decision(
             "reminder",
@@ -137,5 +142,15 @@ def decide_touchpoint(
     if kind == "arriving":
         return Decision("reminder", "handled", "touch_arriving", rule, facts)
     if kind == "post_event":
-        return Decision("reminder", "handled", "touch_post_event", rule, facts, pending="rating")
+        # The day after, the event is logged as held (repeat customers are counted from it).
+        done = {"status": "completed"} if booking.status == "confirmed" else {}
+        return Decision(
+            "reminder",
+            "handled",
+            "touch_post_event",
+            rule,
+            facts,
+            pending="rating",
+            updates=done,
+        )
     raise ValueError(f"unknown touchpoint kind '{kind}'")

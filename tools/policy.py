@@ -276,7 +276,9 @@ def decide_headcount(
     c = rules.changes
     free_change = t >= c.headcount_free_change_days * DAY
     allowed = max(c.minor_headcount_delta, booking.guests * c.major_headcount_pct // 100)
-    if free_change or change <= allowed:
+    urgent = t < c.change_window_hours * HOUR
+    # Inside the final window every change goes to a manager, however small.
+    if (free_change or change <= allowed) and not (urgent and change):
         q = booking_quote(booking, rules, addons, counts=(adults, kids, toddlers))
         return Decision(
             "headcount_change",
@@ -286,7 +288,6 @@ def decide_headcount(
             facts | _quote_facts(q),
             updates=updates,
         )
-    urgent = t < c.change_window_hours * HOUR
     priority: Priority = "URGENT" if urgent else "HIGH"
     plan = escalate(
         priority,
@@ -330,6 +331,16 @@ def decide_menu(
     if unknown or not (proteins or upgrades):
         facts |= {"unknown": ", ".join(unknown)}
         return Decision(intent, "handled", "menu_ask", "menu:unclear", facts, pending="menu")
+    if until_event(booking, now) < rules.changes.change_window_hours * HOUR:
+        plan = escalate(
+            "URGENT",
+            "Menu change within 24 hours",
+            "Call the customer and the chef: confirm what can still change for this event",
+            now,
+            booking.event_at,
+            rules,
+        )
+        return Decision(intent, "escalated", "manager_will_call", "menu:URGENT", facts, plan)
     by_slug = {a.slug: a for a in addons}
     chosen = list(dict.fromkeys(proteins))
     extras = list(dict.fromkeys([*(p for p in chosen if p in by_slug), *upgrades]))
@@ -518,7 +529,15 @@ def decide_dietary(
     return Decision("dietary_request", "handled", "dietary_preference", "dietary:preference", facts)
 
 
-def decide_weather(booking: BookingView | None, now: datetime, rules: Rules) -> Decision:
+def decide_weather(
+    booking: BookingView | None, now: datetime, rules: Rules, faq_answer: str | None = None
+) -> Decision:
+    """Weather with a booking on the calendar is a safety question for a manager; without one
+    it is a general question, answered from the FAQs when they cover it."""
+    if booking is None and faq_answer is not None:
+        return Decision(
+            "weather_concern", "handled", "faq_answer", "weather:faq", {"answer": faq_answer}
+        )
     facts: dict[str, Any] = event_facts(booking, rules) if booking else {}
     plan = escalate(
         "URGENT",

@@ -87,7 +87,9 @@ def _greets(state: TurnState, scratch: Scratch) -> bool:
 def template_reply(state: TurnState, scratch: Scratch) -> str | None:
     """The reply the templates give for the turn's decisions; None when all are silent."""
     assert scratch.charter is not None
-    parts = [(d.kind, d.facts) for d in scratch.decisions if d.outcome != "silent"]
+    parts = [
+        (d.kind, d.facts) for d in scratch.decisions if d.outcome != "silent" and d.kind != "none"
+    ]
     if not parts:
         return None
     tone: Tone = scratch.tone  # type: ignore[assignment]

@@ -101,7 +101,7 @@ def decide_request(
         case "dietary_request":
             return policy.decide_dietary(booking, entities.dietary == "serious", now, rules)
         case "weather_concern":
-            return policy.decide_weather(booking, now, rules)
+            return policy.decide_weather(booking, now, rules, faq_answer)
         case "human_request":
             return policy.decide_human_request(booking, now, rules)
         case "faq":
@@ -134,10 +134,11 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         decisions = []
         for request in scratch.understanding.requests:
             answer = None
-            if request.intent in ("faq", "other"):
+            general_weather = request.intent == "weather_concern" and booking is None
+            if request.intent in ("faq", "other") or general_weather:
                 match = await ctx.knowledge.search_faq(ctx.session, text)
                 answer = match.answer if match else None
-                if answer is not None:
+                if answer is not None and not general_weather:
                     # An unrecognised message that the FAQs answer well is a question after all.
                     request = request.model_copy(update={"intent": "faq"})
             decisions.append(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from langgraph.runtime import Runtime
+from sqlalchemy import select
 
 from agent.context import TurnContext
 from agent.state import TurnState
+from knowledge.models import AutomatedReminder
 from tools import bookings
 from tools.journey import decide_touchpoint
 from tools.policy import Decision
@@ -27,9 +30,10 @@ async def proactive(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str
     opted_out = bool(getattr(scratch.customer, f"{channel}_opted_out", False))
     if booking is None or booking.status == "cancelled":
         decision = Decision("reminder", "silent", "none", f"touchpoint:{kind}:no_booking")
-    elif opted_out:
-        decision = Decision("reminder", "silent", "none", f"touchpoint:{kind}:suppressed")
     else:
+        payload = dict(event.payload)
+        if kind == "confirmation":
+            payload["menu_request_planned"] = await _menu_request_planned(ctx, booking.id)
         decision = decide_touchpoint(
             kind,
             bookings.view(booking),
@@ -38,13 +42,35 @@ async def proactive(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str
             now=ctx.clock.now(),
             rules=scratch.charter.rules,
             addons=scratch.charter.addons,
-            payload=event.payload,
+            payload=payload,
         )
+        if opted_out:
+            # Nothing is sent on a channel the customer left, but what the touchpoint does
+            # for the business (a default menu, a call to make) still happens.
+            decision = replace(
+                decision,
+                outcome="escalated" if decision.escalation else "silent",
+                kind="none",
+                rule=f"{decision.rule}:suppressed",
+                pending=None,
+            )
     scratch.decisions = [decision]
     scratch.intent, scratch.intents = "reminder", ["reminder"]
     scratch.tone = state.get("customer_tone") or "neutral"
     scratch.outcome, scratch.rules = decision.outcome, [decision.rule]
     return {"pending": decision.pending or state.get("pending")}
+
+
+async def _menu_request_planned(ctx: TurnContext, booking_id: int) -> bool | None:
+    """Whether the week-before menu request is still to go out for this booking (None when
+    the booking has no planned journey: then the time to the event decides)."""
+    status = await ctx.session.scalar(
+        select(AutomatedReminder.status).where(
+            AutomatedReminder.booking_id == booking_id,
+            AutomatedReminder.reminder_type == "7_day",
+        )
+    )
+    return None if status is None else status in ("pending", "claimed")
 
 
 async def human_reply(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
