@@ -22,6 +22,7 @@ from api.routes import (
     webchat,
 )
 from api.state import AppState
+from knowledge import logs
 from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, open_database
 from knowledge.invalidation import InvalidationListener
@@ -45,6 +46,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from agent.runtime import AgentRuntime, postgres_checkpointers
 
+        # After the web server has set up its loggers: scrub them too.
+        logs.configure(json_lines=settings.env == "production")
         async with AsyncExitStack() as stack:
             db = database or await open_database(settings)
             if database is None:

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from knowledge import logs
 from knowledge import migrate as migrations
 from knowledge.clock import SystemClock
 from knowledge.db import (
@@ -62,6 +63,15 @@ def _settings() -> Settings:
     return load_settings()
 
 
+def _ready_to_serve(settings: Settings) -> None:
+    """In production, refuse to start with missing or placeholder secrets."""
+    if settings.env != "production":
+        return
+    problems = settings.production_problems()
+    if problems:
+        raise ConfigError("refusing to start in production:\n  " + "\n  ".join(problems))
+
+
 def _run(coro: Awaitable[T]) -> T:
     return asyncio.run(coro)  # type: ignore[arg-type]
 
@@ -95,6 +105,7 @@ def serve(
     from api.app import create_app
 
     settings = _settings().model_copy(update={"run_worker": worker})
+    _ready_to_serve(settings)
     url = _prepared_url(settings)
     out.print(f"database: {describe(url)}", highlight=False)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
@@ -113,6 +124,7 @@ def worker_command(
     from knowledge.service import KnowledgeService
 
     settings = _settings()
+    _ready_to_serve(settings)
 
     async def work(database: Database) -> None:
         knowledge = KnowledgeService(ttl_seconds=settings.knowledge_cache_ttl_seconds)
@@ -315,4 +327,5 @@ def chat(
 
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    logs.configure(json_lines=os.environ.get("HIBACHI_ENV") == "production")
     app()

@@ -82,6 +82,37 @@ class Settings(BaseSettings):
     def llm_enabled(self) -> bool:
         return bool(self.openai_api_key or self.openai_base_url)
 
+    def production_problems(self) -> list[str]:
+        """What keeps these settings from running in production: missing or default secrets,
+        the embedded database, a public URL Twilio cannot reach."""
+        problems = []
+        if not self.database_url:
+            problems.append("DATABASE_URL: set it (the embedded PostgreSQL is for laptops)")
+        for field, name in (
+            ("twilio_account_sid", "TWILIO_ACCOUNT_SID"),
+            ("twilio_auth_token", "TWILIO_AUTH_TOKEN"),
+        ):
+            value = getattr(self, field)
+            if not value:
+                problems.append(f"{name}: set it (without it Twilio cannot be used or verified)")
+            elif value.strip().lower() in DEFAULT_SECRETS:
+                problems.append(f"{name}: '{value}' is a placeholder, not a secret")
+        for field, name in (
+            ("openai_api_key", "OPENAI_API_KEY"),
+            ("smtp_password", "SMTP_PASSWORD"),
+        ):
+            value = getattr(self, field)
+            if value is not None and value.strip().lower() in DEFAULT_SECRETS:
+                problems.append(f"{name}: '{value}' is a placeholder, not a secret")
+        if not self.public_base_url.startswith("https://"):
+            problems.append("PUBLIC_BASE_URL: give the https:// address Twilio and customers use")
+        return problems
+
+
+# Values that are never real secrets (copied from examples or left from development).
+DEFAULT_SECRETS = frozenset(
+    {"", "changeme", "change-me", "password", "secret", "test", "default", "admin", "xxx", "todo"}
+)
 
 _ENV_NAMES = {
     "database_url": "DATABASE_URL",
