@@ -317,3 +317,71 @@ class TestWhatsAppWindow:
             "1": "Saturday, June 20",
             "2": "6:00 PM",
         }
+
+
+class TestTwilioOutage:
+    async def test_two_minutes_of_failures_then_one_delivery(
+        self,
+        sender: OutboxSender,
+        session: AsyncSession,
+        clock: FrozenClock,
+        client: httpx.AsyncClient,
+        agent_headers: dict[str, str],
+    ) -> None:
+        """Twilio answers 5xx, 429, connection errors and timeouts for two minutes of clock
+        time: the message is retried with backoff, goes out once when Twilio recovers, and the
+        console's thread shows it retrying, then delivered."""
+        _, message = await outbound(session)
+        started = clock.now()
+        failures = [
+            httpx.Response(503),
+            twilio_error(429, 20429),
+            httpx.ConnectError("refused"),
+            httpx.Response(500),
+            httpx.ConnectTimeout("no connection"),
+        ]
+        tried: list[str] = []
+
+        def twilio(request: httpx.Request) -> httpx.Response:
+            if clock.now() - started < timedelta(minutes=2):
+                failure = failures[len(tried) % len(failures)]
+                tried.append(type(failure).__name__)
+                if isinstance(failure, Exception):
+                    raise failure
+                return failure
+            tried.append("created")
+            return created("SM777")
+
+        thread = f"/api/v1/conversations/{message.conversation_id}/messages"
+        seen_retrying = False
+        with respx.mock:
+            respx.post(API).mock(side_effect=twilio)
+            for _ in range(72):  # six minutes in five-second steps
+                await sender.send_pending()
+                shown = (await client.get(thread, headers=agent_headers)).json()[-1]
+                if shown["status"] == "pending" and shown["attempts"] > 0:
+                    seen_retrying = True
+                    assert shown["next_attempt_at"] is not None
+                clock.advance(timedelta(seconds=5))
+        assert seen_retrying
+        assert tried.count("created") == 1 and len(tried) >= 3
+        await session.refresh(message)
+        assert (message.status, message.provider_message_id) == ("queued", "SM777")
+        path = f"/webhooks/twilio/status?mid={message.id}"
+        form = {"MessageSid": "SM777", "MessageStatus": "delivered"}
+        signature = RequestValidator(TOKEN).compute_signature(BASE + path, form)
+        callback = await client.post(
+            path,
+            content=urlencode(form),
+            headers={
+                "X-Twilio-Signature": signature,
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+        assert callback.status_code == 204
+        shown = (await client.get(thread, headers=agent_headers)).json()[-1]
+        assert (shown["status"], shown["attempts"], shown["next_attempt_at"]) == (
+            "delivered",
+            len(tried),
+            None,
+        )

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from api.deps import CurrentUser, Session
 from knowledge.errors import AppError, InvalidInput, NotFound
 from knowledge.models import Conversation, Customer, Message
+from knowledge.schemas import RowId
 from tools.phones import to_e164
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
@@ -41,6 +42,8 @@ class MessageView(BaseModel):
     status: str
     provider_message_id: str | None
     error_code: str | None
+    attempts: int  # sends tried so far (outbound)
+    next_attempt_at: datetime | None  # set while a failed send waits to be retried
     meta: dict[str, Any]
     created_at: datetime
     updated_at: datetime
@@ -67,7 +70,7 @@ async def conversations(
 
 @router.get("/{conversation_id}/messages")
 async def messages(
-    conversation_id: int,
+    conversation_id: RowId,
     _: CurrentUser,
     session: Session,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,

@@ -241,13 +241,20 @@ function trail(meta) {
   );
 }
 
+function delivery(m) {
+  if (m.direction === "outbound" && m.status === "pending" && m.attempts > 0) {
+    return `retrying (${m.attempts} tries so far, next ${when(m.next_attempt_at)})`;
+  }
+  return m.error_code ? `${m.status} (error ${m.error_code})` : m.status;
+}
+
 function messageView(m) {
   const who = m.direction === "inbound" ? "customer" : m.author === "human" ? "person" : "agent";
   return el(
     "div",
     { class: `msg ${m.direction} ${m.author}`, "data-author": m.author },
     m.body,
-    el("div", { class: "meta" }, `${who} · ${m.channel}${m.kind ? ` · ${m.kind}` : ""} · ${m.status} · ${when(m.created_at)}`),
+    el("div", { class: "meta" }, `${who} · ${m.channel}${m.kind ? ` · ${m.kind}` : ""} · ${delivery(m)} · ${when(m.created_at)}`),
     m.direction === "outbound" && m.author === "agent" ? trail(m.meta) : null,
   );
 }
