@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     twilio_whatsapp_from: str | None = Field(
         default=None, validation_alias=_env("TWILIO_WHATSAPP_FROM")
     )
+    # Where the Twilio REST API is reached (a regional edge, a proxy, or a local stand-in).
+    twilio_api_base_url: str = Field(
+        default="https://api.twilio.com", validation_alias=_env("TWILIO_API_BASE_URL")
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", validation_alias=_env("PUBLIC_BASE_URL")
     )
@@ -123,6 +127,7 @@ _ENV_NAMES = {
     "twilio_auth_token": "TWILIO_AUTH_TOKEN",
     "twilio_from_number": "TWILIO_FROM_NUMBER",
     "twilio_whatsapp_from": "TWILIO_WHATSAPP_FROM",
+    "twilio_api_base_url": "TWILIO_API_BASE_URL",
     "public_base_url": "PUBLIC_BASE_URL",
     "smtp_host": "SMTP_HOST",
     "smtp_port": "SMTP_PORT",

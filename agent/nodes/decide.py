@@ -11,6 +11,7 @@ from agent.context import TurnContext
 from agent.state import TurnState
 from agent.understanding.schema import Request
 from knowledge.charter import Charter
+from knowledge.faults import crash_point
 from tools import bookings, policy
 from tools.policy import BookingView, Decision
 
@@ -162,4 +163,5 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     if not scratch.intents:
         scratch.intent = decisions[0].intent
     pending = next((d.pending for d in reversed(decisions) if d.pending), None)
+    crash_point("turn_decided")
     return {"pending": pending, "route": "review" if ctx.llm is not None else "act"}

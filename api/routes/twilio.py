@@ -7,6 +7,7 @@ and gets no second reply.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
@@ -15,7 +16,9 @@ from twilio.request_validator import RequestValidator
 
 from api.deps import Session, State
 from knowledge.errors import AppError, Forbidden, InvalidInput, ServiceUnavailable
+from knowledge.faults import crash_point
 from knowledge.models import Message
+from knowledge.schemas import MAX_INT
 from tools.messaging.inbound import moves_forward, store_inbound
 from tools.phones import to_e164
 
@@ -23,6 +26,36 @@ router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 MAX_BODY_BYTES = 64 * 1024
+MAX_SID_LENGTH = 64  # Twilio's are 34; the column holds 64
+MAX_NAME_LENGTH = 200  # a WhatsApp profile name becomes the customer's name (200 at most)
+
+
+def _form(required: list[str], **fields: str) -> dict[str, Any]:
+    """OpenAPI for a form the route reads itself (the signature covers the raw fields)."""
+    properties = {name: {"type": "string", "description": text} for name, text in fields.items()}
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": schema}},
+        }
+    }
+
+
+INBOUND_FORM = _form(
+    ["MessageSid", "From"],
+    MessageSid="Twilio's id of the message",
+    From="+E.164 number, or whatsapp:+E.164",
+    Body="The text",
+    ProfileName="WhatsApp profile name",
+    NumMedia="Number of attachments",
+)
+STATUS_FORM = _form(
+    ["MessageSid", "MessageStatus"],
+    MessageSid="Twilio's id of the message",
+    MessageStatus="queued, sent, delivered, read, undelivered or failed",
+    ErrorCode="Twilio's error code, when it failed",
+)
 
 
 async def verified_form(request: Request, state: State) -> dict[str, str]:
@@ -45,16 +78,19 @@ async def verified_form(request: Request, state: State) -> dict[str, str]:
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or not RequestValidator(token).validate(url, form, signature):
         raise Forbidden("the Twilio signature is missing or wrong")
-    return form
+    # PostgreSQL text cannot hold NUL; a customer's message is kept without it, not refused.
+    return {name: value.replace("\x00", "") for name, value in form.items()}
 
 
-@router.post("/messages")
+@router.post("/messages", openapi_extra=INBOUND_FORM)
 async def inbound_message(request: Request, state: State, session: Session) -> Response:
     form = await verified_form(request, state)
     sid = form.get("MessageSid") or form.get("SmsSid")
     sender = form.get("From", "")
     if not sid:
         raise InvalidInput("MessageSid: missing")
+    if len(sid) > MAX_SID_LENGTH:
+        raise InvalidInput(f"MessageSid: longer than {MAX_SID_LENGTH} characters")
     channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
     try:
         phone = to_e164(sender)
@@ -70,29 +106,32 @@ async def inbound_message(request: Request, state: State, session: Session) -> R
         channel=channel,
         body=form.get("Body", ""),
         provider_message_id=sid,
-        profile_name=form.get("ProfileName") or None,
+        profile_name=form.get("ProfileName", "")[:MAX_NAME_LENGTH] or None,
         media_count=media,
     )
     await session.commit()
+    crash_point("inbound_stored")
     if stored.message_id is not None:
         state.inbox_wake.set()
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
-@router.post("/status")
+@router.post("/status", openapi_extra=STATUS_FORM)
 async def status_callback(request: Request, state: State, session: Session) -> Response:
     form = await verified_form(request, state)
     sid = form.get("MessageSid") or form.get("SmsSid")
     status = form.get("MessageStatus") or form.get("SmsStatus") or ""
     if not sid or not status:
         raise InvalidInput("MessageSid and MessageStatus are required")
+    if len(sid) > MAX_SID_LENGTH:
+        raise InvalidInput(f"MessageSid: longer than {MAX_SID_LENGTH} characters")
     message = (
         await session.scalars(
             select(Message).where(Message.provider_message_id == sid).with_for_update()
         )
     ).first()
     mid = request.query_params.get("mid", "")
-    if message is None and mid.isdigit():
+    if message is None and mid.isdigit() and int(mid) <= MAX_INT:
         # The send's own answer was lost; our id on the callback URL ties the two together.
         message = await session.get(Message, int(mid), with_for_update=True)
         if message is not None and message.provider_message_id is None:

@@ -20,10 +20,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def serve(url: str, port: int, *flags: str, **env: str) -> Any:
-    """Start the service on `port` against the database at `url`; returns once it is healthy."""
-    environment = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT), **env}
-    environment.pop("TWILIO_ACCOUNT_SID", None)  # replies stay simulated: no outbound HTTP
+async def serve(url: str, port: int, *flags: str, wait: bool = True, **env: str) -> Any:
+    """Start the service on `port` against the database at `url`; returns once it is healthy
+    (or at once with wait=False)."""
+    inherited = {k: v for k, v in os.environ.items() if k != "TWILIO_ACCOUNT_SID"}
+    # Replies stay simulated (no outbound HTTP) unless the test gives Twilio settings itself.
+    environment = {**inherited, "DATABASE_URL": url, "PYTHONPATH": str(ROOT), **env}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -36,6 +38,8 @@ async def serve(url: str, port: int, *flags: str, **env: str) -> Any:
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
+    if not wait:
+        return proc
     async with httpx.AsyncClient() as client:
         for _ in range(300):
             try:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge.clock import Clock
 from knowledge.db import unit_of_work
+from knowledge.faults import crash_point
 from knowledge.loops import pause
 from knowledge.models import Conversation, Customer, Message
 from knowledge.schemas import WhatsappTemplate
@@ -124,6 +125,8 @@ class OutboxSender:
                 content_sid=template.content_sid if template else None,
                 content_variables=variables,
             )
+            if result.sid:
+                crash_point("reply_sent")
         await self._record(message_id, result, note)
 
     async def _record(self, message_id: int, result: SendResult, note: str | None = None) -> None:

@@ -23,9 +23,14 @@ INVALID_NUMBER = 21211
 class HttpxTwilioClient(HttpClient):  # type: ignore[misc]
     """The Twilio SDK's async HTTP interface, answered by httpx."""
 
-    def __init__(self, client: httpx.AsyncClient, timeout: float = 10.0) -> None:
+    TWILIO_API = "https://api.twilio.com"
+
+    def __init__(
+        self, client: httpx.AsyncClient, timeout: float = 10.0, base_url: str = TWILIO_API
+    ) -> None:
         super().__init__(logging.getLogger("twilio.http"), is_async=True, timeout=timeout)
         self.client = client
+        self.base_url = base_url.rstrip("/")
 
     async def request(
         self,
@@ -38,6 +43,8 @@ class HttpxTwilioClient(HttpClient):  # type: ignore[misc]
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
+        if self.base_url != self.TWILIO_API and url.startswith(self.TWILIO_API):
+            url = self.base_url + url[len(self.TWILIO_API) :]
         response = await self.client.request(
             method.upper(),
             url,
@@ -70,7 +77,7 @@ class TwilioChannel:
         self.client = Client(
             settings.twilio_account_sid,
             settings.twilio_auth_token,
-            http_client=HttpxTwilioClient(http),
+            http_client=HttpxTwilioClient(http, base_url=settings.twilio_api_base_url),
         )
 
     def _from(self, channel: str) -> str:
