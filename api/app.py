@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.background import background_loops
+from api.ratelimit import RateLimiter
 from api.routes import (
     bookings,
     console,
@@ -65,7 +66,13 @@ def create_app(
                     settings, db.sessionmaker, service, clock, savers
                 )
             state = AppState(
-                settings=settings, database=db, knowledge=service, clock=clock, runtime=agent
+                settings=settings,
+                database=db,
+                knowledge=service,
+                clock=clock,
+                runtime=agent,
+                phone_limit=RateLimiter(settings.rate_limit_phone_per_minute),
+                ip_limit=RateLimiter(settings.rate_limit_ip_per_minute),
             )
             app.state.hibachi = state
             if settings.run_worker:

@@ -65,3 +65,12 @@ async def admin_user(user: CurrentUser) -> ApiUser:
 
 
 AdminUser = Annotated[ApiUser, Depends(admin_user)]
+
+
+async def limit_per_ip(request: Request, state: State) -> None:
+    """Count a request against its address's per-minute limit (429 when full)."""
+    address = request.client.host if request.client else "unknown"
+    state.ip_limit.check(address, "requests from this address")
+
+
+PerIpLimit = Depends(limit_per_ip)

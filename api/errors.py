@@ -33,6 +33,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if isinstance(exc.details, dict) and "retry_after" in exc.details:
+            headers = {"Retry-After": str(exc.details["retry_after"])}
         extra = {"details": exc.details} if exc.details is not None else {}
         return JSONResponse(
             error_body(exc.code, exc.message, **extra), exc.status_code, headers=headers

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from api.ratelimit import RateLimiter
 from knowledge.clock import Clock
 from knowledge.db import Database
 from knowledge.service import KnowledgeService
@@ -21,3 +22,5 @@ class AppState:
     runtime: Any = None  # agent.runtime.AgentRuntime
     worker_wake: asyncio.Event = field(default_factory=asyncio.Event)
     inbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    phone_limit: RateLimiter = field(default_factory=lambda: RateLimiter(0))
+    ip_limit: RateLimiter = field(default_factory=lambda: RateLimiter(0))

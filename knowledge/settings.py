@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(default=False, validation_alias=_env("SMTP_STARTTLS"))
 
     knowledge_cache_ttl_seconds: float = Field(default=5.0, ge=0)
+    # Messages a minute accepted from one phone number (SMS/WhatsApp) and requests a minute
+    # from one IP address on the web chat; 0 turns a limit off.
+    rate_limit_phone_per_minute: int = Field(default=30, ge=0)
+    rate_limit_ip_per_minute: int = Field(default=120, ge=0)
     run_worker: bool = True  # `hibachi serve` runs the scheduler in-process unless told not to
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
 

@@ -96,6 +96,10 @@ async def inbound_message(request: Request, state: State, session: Session) -> R
         phone = to_e164(sender)
     except AppError:
         raise InvalidInput(f"From: '{sender}' is not a phone number") from None
+    if (
+        await session.scalar(select(Message.id).where(Message.provider_message_id == sid)) is None
+    ):  # a retry of a message already accepted is never refused
+        state.phone_limit.check(phone, "messages from this number")
     try:
         media = int(form.get("NumMedia", "0") or 0)
     except ValueError:

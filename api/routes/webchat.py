@@ -10,13 +10,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import select
 
 from agent.state import TurnEvent
-from api.deps import Session, State
+from api.deps import PerIpLimit, Session, State
 from knowledge.errors import InvalidInput, Unauthorized
 from knowledge.models import Message, WebSession
+from knowledge.schemas import MAX_INT, reject_unstorable
 from tools.messaging import webchat
 from tools.outbox import record_inbound
 
@@ -27,15 +28,20 @@ OPTIONS = {"cancel_choice": ["1", "2"], "rating": ["1", "2", "3", "4", "5"]}
 ChatText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
-class ChatMessageIn(BaseModel):
+class _ChatInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return reject_unstorable(data)
+
+
+class ChatMessageIn(_ChatInput):
     text: ChatText
 
 
-class VerifyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class VerifyIn(_ChatInput):
     reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=20)]
     phone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=30)]
 
@@ -59,14 +65,14 @@ def _line(message: Message) -> ChatLine:
     return ChatLine(id=message.id, who=message.author, text=message.body)
 
 
-@router.post("/api/v1/chat/sessions", status_code=201)
+@router.post("/api/v1/chat/sessions", status_code=201, dependencies=[PerIpLimit])
 async def start(session: Session) -> dict[str, str]:
     _web_session, token = await webchat.start_session(session)
     await session.commit()
     return {"token": token}
 
 
-@router.post("/api/v1/chat/verify")
+@router.post("/api/v1/chat/verify", dependencies=[PerIpLimit])
 async def verify(
     data: VerifyIn,
     session: Session,
@@ -81,7 +87,7 @@ async def verify(
     return {"verified": True, "name": (customer.name or "").split(" ")[0]}
 
 
-@router.post("/api/v1/chat/messages")
+@router.post("/api/v1/chat/messages", dependencies=[PerIpLimit])
 async def send(
     data: ChatMessageIn,
     session: Session,
@@ -107,7 +113,7 @@ async def send(
 @router.get("/api/v1/chat/messages")
 async def history(
     session: Session,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     x_chat_token: Annotated[str | None, Header()] = None,
 ) -> list[ChatLine]:
     web = await _web(session, x_chat_token)
@@ -127,7 +133,7 @@ async def stream(
     request: Request,
     state: State,
     token: Annotated[str, Query(min_length=10)],
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> StreamingResponse:
     """Server-sent events: messages sent on this chat later (by a person or the scheduler).
     The thread is looked up on every poll: verifying mid-chat moves the visitor to their own."""
