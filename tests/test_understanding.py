@@ -101,6 +101,11 @@ class TestOptOutIsOnlyTheBareWord:
     def test_a_sentence_with_stop_is_not_an_opt_out(self) -> None:
         assert "opt_out" not in intents(read("please stop using peanut oil, my son is allergic"))
 
+    def test_a_new_count_on_the_event_day_is_not_a_new_date(self) -> None:
+        read_ = read("We now have 22 people coming on Friday instead of 15.")
+        assert intents(read_) == ["headcount_change"]
+        assert intents(read("Can we do Saturday instead?")) == ["date_change"]
+
 
 class TestPendingCancelChoice:
     @pytest.mark.parametrize("text", ["1", "one", "yes cancel", "1 please", "Option 1.", "1!!!"])

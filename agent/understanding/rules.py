@@ -336,6 +336,8 @@ def _date_change_at(msg: _Message, clause: Clause) -> int | None:
     if move is not None:
         return move.start()
     assert soft is not None
+    if msg.guests_in(start, end):
+        return None  # "22 people on Friday instead of 15": the count changes, not the day
     return soft.start() if when is None else min(soft.start(), when[0])
 
 
