@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,8 @@ from knowledge.charter import Charter
 from knowledge.faults import crash_point
 from tools import bookings, policy
 from tools.policy import BookingView, Decision
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 BOOKING_INTENTS = {
     "menu_selection",
@@ -113,6 +116,22 @@ def decide_request(
             return Decision(intent, "handled", "clarify", "other")
 
 
+def _questions(text: str) -> list[str]:
+    """The sentences of a message that ask something, last first: "I'm so nervous, it's my
+    first time. What do we need to provide?" is searched as its question too."""
+    sentences = [p.strip() for p in _SENTENCE_END.split(text) if p.strip()]
+    asked = [p for p in sentences if p.endswith("?")]
+    return list(reversed(asked)) if len(sentences) > 1 else []
+
+
+async def _faq_answer(ctx: TurnContext, text: str) -> str | None:
+    for candidate in [text, *_questions(text)]:
+        match = await ctx.knowledge.search_faq(ctx.session, candidate)
+        if match is not None:
+            return match.answer
+    return None
+
+
 async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     ctx = runtime.context
     scratch = ctx.scratch
@@ -133,15 +152,20 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         assert scratch.understanding is not None
         booking = bookings.view(scratch.booking) if scratch.booking is not None else None
         decisions = []
-        for request in scratch.understanding.requests:
+        for index, request in enumerate(scratch.understanding.requests):
             answer = None
+            if request.intent == "protein_swap" and booking is not None and not booking.proteins:
+                # Nothing chosen yet, so there is nothing to swap: this is the first choice.
+                request = request.model_copy(update={"intent": "menu_selection"})
             general_weather = request.intent == "weather_concern" and booking is None
             if request.intent in ("faq", "other") or general_weather:
-                match = await ctx.knowledge.search_faq(ctx.session, text)
-                answer = match.answer if match else None
+                answer = await _faq_answer(ctx, text)
                 if answer is not None and not general_weather:
                     # An unrecognised message that the FAQs answer well is a question after all.
                     request = request.model_copy(update={"intent": "faq"})
+            if index < len(scratch.intents) and scratch.intents[index] != request.intent:
+                scratch.intents[index] = request.intent
+                scratch.intent = scratch.intents[0]
             decisions.append(
                 decide_request(
                     request,
