@@ -70,17 +70,23 @@ def load_all(paths: list[Path], selection: Selection) -> Loaded:
     return loaded
 
 
-async def prepare(url: str) -> None:
-    """Create the database at `url` afresh, migrated and seeded."""
-    parsed = make_url(url)
-    admin = await asyncpg.connect(
-        asyncpg_dsn(parsed.set(database="postgres").render_as_string(False))
-    )
+async def _on_server(url: str, *statements: str) -> None:
+    """Run statements on the server of `url`, connected to its `postgres` database."""
+    admin_url = make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    admin = await asyncpg.connect(asyncpg_dsn(admin_url))
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{parsed.database}"')
+        for statement in statements:
+            await admin.execute(statement)
     finally:
         await admin.close()
+
+
+async def prepare(url: str) -> None:
+    """Create the database at `url` afresh, migrated and seeded."""
+    name = make_url(url).database
+    await _on_server(
+        url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
+    )
     await migrate.upgrade_async(url)
     engine = make_engine(url, pool_size=1, max_overflow=0)
     try:
@@ -91,14 +97,7 @@ async def prepare(url: str) -> None:
 
 
 async def drop(url: str) -> None:
-    parsed = make_url(url)
-    admin = await asyncpg.connect(
-        asyncpg_dsn(parsed.set(database="postgres").render_as_string(False))
-    )
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await _on_server(url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 @asynccontextmanager

@@ -6,7 +6,6 @@ Screenshots of the queue, a thread and the stats page are kept in test-artifacts
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,15 +24,15 @@ from knowledge.service import KnowledgeService
 from knowledge.users import create_user
 from tests.conftest import clone_database
 from tests.factories import make_booking, make_customer
+from tests.helpers.browser import HAVE_CHROMIUM, launch
 from tests.helpers.service import free_port, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = "+19165550190"
 
 pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)"
+    not HAVE_CHROMIUM, reason="Debian's chromium is not installed (make test installs it)"
 )
 
 
@@ -75,17 +74,7 @@ class TestConsoleInChromium:
                 async_playwright() as p,
             ):
                 runtime = AgentRuntime(sessions, KnowledgeService(), SystemClock(), saver)
-                browser = await p.chromium.launch(
-                    executable_path=CHROMIUM,
-                    args=[
-                        "--disable-gpu",
-                        "--no-sandbox",
-                        "--no-first-run",
-                        "--disable-background-networking",
-                        "--disable-component-update",
-                        "--disable-sync",
-                    ],
-                )
+                browser = await launch(p)
                 page = await browser.new_page(viewport={"width": 1280, "height": 900})
                 await sign_in(page, base, agent_token)
                 await expect(page.get_by_role("heading", name="Escalations")).to_be_visible()

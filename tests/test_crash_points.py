@@ -24,7 +24,7 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -35,12 +35,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from twilio.request_validator import RequestValidator
 
 from knowledge.db import make_engine
 from knowledge.models import Message
 from tests.conftest import clone_database
 from tests.helpers.service import free_port, serve
+from tests.helpers.twilio import signed
 
 SID = "AC" + "7" * 32
 TOKEN = "crash-points-token"
@@ -76,19 +76,11 @@ class FakeTwilio:
         if not callback:
             return
         form = {"MessageSid": sid, "MessageStatus": "sent"}
-        signature = RequestValidator(TOKEN).compute_signature(callback, form)
         async with httpx.AsyncClient() as client:
             for _ in range(150):
                 await asyncio.sleep(0.2)
                 with contextlib.suppress(httpx.TransportError):
-                    response = await client.post(
-                        callback,
-                        content=urlencode(form),
-                        headers={
-                            "X-Twilio-Signature": signature,
-                            "Content-Type": "application/x-www-form-urlencoded",
-                        },
-                    )
+                    response = await client.post(callback, **signed(callback, form, TOKEN))
                     if response.is_success:
                         return
 
@@ -117,17 +109,9 @@ async def post_sms(port: int, sid: str, body: str) -> int:
     path = "/webhooks/twilio/messages"
     url = f"http://127.0.0.1:{port}{path}"
     form = {"MessageSid": sid, "From": PHONE, "To": "+19167408768", "Body": body}
-    signature = RequestValidator(TOKEN).compute_signature(url, form)
     async with httpx.AsyncClient() as client:
         try:
-            response = await client.post(
-                url,
-                content=urlencode(form),
-                headers={
-                    "X-Twilio-Signature": signature,
-                    "Content-Type": "application/x-www-form-urlencoded",
-                },
-            )
+            response = await client.post(url, **signed(url, form, TOKEN))
         except httpx.TransportError:
             return 0  # the process died before answering
     return response.status_code

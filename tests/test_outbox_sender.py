@@ -7,18 +7,18 @@ import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 import respx
 from sqlalchemy.ext.asyncio import AsyncSession
-from twilio.request_validator import RequestValidator
 
 from knowledge.clock import FrozenClock
 from knowledge.models import Customer, Message
 from knowledge.settings import Settings
 from tests.factories import make_conversation, make_customer, make_message
+from tests.helpers.twilio import signed
 from tools.messaging.sender import OutboxSender
 from tools.messaging.twilio import TwilioChannel
 
@@ -169,15 +169,7 @@ class TestSending:
             # Twilio did take it: its first status callback names our message.
             path = f"/webhooks/twilio/status?mid={message.id}"
             form = {"MessageSid": "SM300", "MessageStatus": "sent"}
-            signature = RequestValidator(TOKEN).compute_signature(BASE + path, form)
-            response = await client.post(
-                path,
-                content=urlencode(form),
-                headers={
-                    "X-Twilio-Signature": signature,
-                    "Content-Type": "application/x-www-form-urlencoded",
-                },
-            )
+            response = await client.post(path, **signed(BASE + path, form, TOKEN))
             assert response.status_code == 204
             clock.advance(timedelta(minutes=10))
             await sender.send_pending()
@@ -333,7 +325,7 @@ class TestTwilioOutage:
         console's thread shows it retrying, then delivered."""
         _, message = await outbound(session)
         started = clock.now()
-        failures = [
+        failures: list[httpx.Response | Exception] = [
             httpx.Response(503),
             twilio_error(429, 20429),
             httpx.ConnectError("refused"),
@@ -369,15 +361,7 @@ class TestTwilioOutage:
         assert (message.status, message.provider_message_id) == ("queued", "SM777")
         path = f"/webhooks/twilio/status?mid={message.id}"
         form = {"MessageSid": "SM777", "MessageStatus": "delivered"}
-        signature = RequestValidator(TOKEN).compute_signature(BASE + path, form)
-        callback = await client.post(
-            path,
-            content=urlencode(form),
-            headers={
-                "X-Twilio-Signature": signature,
-                "Content-Type": "application/x-www-form-urlencoded",
-            },
-        )
+        callback = await client.post(path, **signed(BASE + path, form, TOKEN))
         assert callback.status_code == 204
         shown = (await client.get(thread, headers=agent_headers)).json()[-1]
         assert (shown["status"], shown["attempts"], shown["next_attempt_at"]) == (

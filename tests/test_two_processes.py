@@ -12,18 +12,17 @@ import asyncio
 import signal
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from twilio.request_validator import RequestValidator
 
 from knowledge.db import make_engine, unit_of_work
 from knowledge.models import Booking, Message
 from tests.conftest import clone_database
 from tests.factories import make_booking, make_customer
 from tests.helpers.service import free_port, serve
+from tests.helpers.twilio import signed
 
 TOKEN = "two-process-token"
 PHONE = "+19165550188"
@@ -33,15 +32,7 @@ async def post_sms(client: httpx.AsyncClient, port: int, sid: str, body: str) ->
     path = "/webhooks/twilio/messages"
     form = {"MessageSid": sid, "From": PHONE, "To": "+19167408768", "Body": body}
     url = f"http://127.0.0.1:{port}{path}"
-    signature = RequestValidator(TOKEN).compute_signature(url, form)
-    response = await client.post(
-        url,
-        content=urlencode(form),
-        headers={
-            "X-Twilio-Signature": signature,
-            "Content-Type": "application/x-www-form-urlencoded",
-        },
-    )
+    response = await client.post(url, **signed(url, form, TOKEN))
     return response.status_code
 
 

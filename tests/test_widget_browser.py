@@ -5,7 +5,6 @@ test-artifacts/."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,14 +22,14 @@ from knowledge.models import Booking, Conversation
 from knowledge.service import KnowledgeService
 from tests.conftest import clone_database
 from tests.factories import make_booking, make_customer
+from tests.helpers.browser import HAVE_CHROMIUM, launch
 from tests.helpers.service import free_port, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)"
+    not HAVE_CHROMIUM, reason="Debian's chromium is not installed (make test installs it)"
 )
 
 
@@ -60,18 +59,7 @@ class TestWidgetInChromium:
         os.environ.setdefault("HOME", str(tmp_path))
         try:
             async with async_playwright() as p:
-                browser = await p.chromium.launch(
-                    executable_path=CHROMIUM,
-                    args=[
-                        "--disable-gpu",
-                        "--no-sandbox",
-                        "--no-first-run",
-                        # Nothing but loopback is reachable: keep Chromium from calling home.
-                        "--disable-background-networking",
-                        "--disable-component-update",
-                        "--disable-sync",
-                    ],
-                )
+                browser = await launch(p)
                 page = await browser.new_page(viewport={"width": 420, "height": 820})
                 await page.goto(f"http://127.0.0.1:{port}/")
                 await page.get_by_role("button", name="Chat with us").click()

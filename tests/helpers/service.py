@@ -20,9 +20,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def serve(url: str, port: int, *flags: str, wait: bool = True, **env: str) -> Any:
-    """Start the service on `port` against the database at `url`; returns once it is healthy
-    (or at once with wait=False)."""
+async def serve(url: str, port: int, *flags: str, **env: str) -> Any:
+    """Start the service on `port` against the database at `url`; returns once it is healthy."""
     inherited = {k: v for k, v in os.environ.items() if k != "TWILIO_ACCOUNT_SID"}
     # Replies stay simulated (no outbound HTTP) unless the test gives Twilio settings itself.
     environment = {**inherited, "DATABASE_URL": url, "PYTHONPATH": str(ROOT), **env}
@@ -38,8 +37,6 @@ async def serve(url: str, port: int, *flags: str, wait: bool = True, **env: str)
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    if not wait:
-        return proc
     async with httpx.AsyncClient() as client:
         for _ in range(300):
             try:
