@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
@@ -22,11 +23,17 @@ from knowledge.models.catalog import ADDON_CATEGORIES, ADDON_UNITS, DISCOUNT_TYP
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$", min_length=1, max_length=50)]
 Clock = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
 Priority = Literal["LOW", "MEDIUM", "HIGH", "URGENT"]
+
+# PostgreSQL `integer`, the type of every id column: a larger number names no row and would
+# make the driver fail, so input stops at the edge with a 422.
+MAX_INT = 2**31 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_INT)]
 
 AddonCategory = Literal[ADDON_CATEGORIES]  # type: ignore[valid-type]
 AddonUnit = Literal[ADDON_UNITS]  # type: ignore[valid-type]
@@ -212,11 +219,48 @@ def validate_rule_value(rule_type: str, value: dict[str, Any]) -> dict[str, Any]
 # ---- admin input ----------------------------------------------------------------------
 
 
-class _Input(BaseModel):
+def _unstorable_at(data: Any, where: str) -> tuple[str, str] | None:
+    if isinstance(data, str) and "\x00" in data:
+        return where, "must not contain NUL characters (\\u0000)"
+    if isinstance(data, float) and not math.isfinite(data):
+        return where, "must be a finite number"
+    if isinstance(data, dict):
+        for key, item in data.items():
+            if "\x00" in str(key):
+                return where, "keys must not contain NUL characters (\\u0000)"
+            found = _unstorable_at(item, f"{where}.{key}" if where else str(key))
+            if found is not None:
+                return found
+    if isinstance(data, list):
+        for index, item in enumerate(data):
+            found = _unstorable_at(item, f"{where}.{index}" if where else str(index))
+            if found is not None:
+                return found
+    return None
+
+
+def reject_unstorable(data: Any) -> Any:
+    """Raw input back unchanged, or ValueError naming the first value PostgreSQL cannot store:
+    text with a NUL character, or NaN / Infinity (which Python's JSON parser lets through)."""
+    found = _unstorable_at(data, "")
+    if found is not None:
+        where, problem = found
+        raise ValueError(f"{where or 'body'}: {problem}")
+    return data
+
+
+class StorableInput(BaseModel):
+    """Request input: unknown fields refused, and nothing PostgreSQL cannot store."""
+
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return reject_unstorable(data)
 
-class _Update(_Input):
+
+class _Update(StorableInput):
     """A partial edit: omitted fields stay as they are; null only where a field may be empty."""
 
     nullable: ClassVar[frozenset[str]] = frozenset({"description"})
@@ -229,7 +273,7 @@ class _Update(_Input):
         return self
 
 
-class RuleCreate(_Input):
+class RuleCreate(StorableInput):
     rule_type: Slug
     title: ShortText
     content: Text
@@ -249,30 +293,30 @@ class RuleUpdate(_Update):
     is_active: bool | None = None
 
 
-class AddonCreate(_Input):
+class AddonCreate(StorableInput):
     slug: Slug
-    name: ShortText
+    name: Name
     description: str | None = None
     price: Money
     unit: AddonUnit = "per_person"
     category: AddonCategory
     aliases: list[Text] = Field(default_factory=list)
-    display_order: int = Field(default=0, ge=0)
+    display_order: int = Field(default=0, ge=0, le=MAX_INT)
     is_available: bool = True
 
 
 class AddonUpdate(_Update):
-    name: ShortText | None = None
+    name: Name | None = None
     description: str | None = None
     price: Money | None = None
     unit: AddonUnit | None = None
     category: AddonCategory | None = None
     aliases: list[Text] | None = None
-    display_order: int | None = Field(default=None, ge=0)
+    display_order: int | None = Field(default=None, ge=0, le=MAX_INT)
     is_available: bool | None = None
 
 
-class FaqCreate(_Input):
+class FaqCreate(StorableInput):
     question: Text
     answer: Text
     keywords: str = ""
@@ -288,7 +332,7 @@ class FaqUpdate(_Update):
     is_active: bool | None = None
 
 
-class OfferCreate(_Input):
+class OfferCreate(StorableInput):
     title: ShortText
     description: str = ""
     discount_type: DiscountType
@@ -304,6 +348,8 @@ class OfferCreate(_Input):
 
 
 class OfferUpdate(_Update):
+    nullable: ClassVar[frozenset[str]] = frozenset()  # an offer's description is "" when empty
+
     title: ShortText | None = None
     description: str | None = None
     discount_type: DiscountType | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -16,9 +16,12 @@ from pydantic import (
 )
 
 from knowledge.errors import AppError
+from knowledge.schemas import StorableInput
 from tools.phones import to_e164
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)]
 
 
 def _phone(value: str) -> str:
@@ -32,18 +35,29 @@ Phone = Annotated[str, AfterValidator(_phone)]
 Count = Annotated[int, Field(ge=0, le=1000)]
 
 
+def _check_event_at(at: datetime) -> None:
+    if at.tzinfo is None:
+        raise ValueError("event_at: give a time zone, e.g. 2026-06-20T18:00:00-07:00")
+    try:
+        # The journey's touchpoints are planned around the event in UTC; the year 9999 has no
+        # room for them.
+        in_range = at.astimezone(UTC).year < 9999
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise ValueError("event_at: out of range; give a real date, e.g. 2026-06-20T18:00:00-07:00")
+
+
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Text
+    name: PersonName
     phone: Phone
-    email: str | None = None
+    email: Email | None = None
     channel: Literal["sms", "whatsapp", "web"] = "sms"
 
 
-class BookingCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BookingCreate(StorableInput):
     customer: CustomerIn
     event_at: datetime
     address: Text
@@ -59,16 +73,13 @@ class BookingCreate(BaseModel):
 
     @model_validator(mode="after")
     def _sane(self) -> BookingCreate:
-        if self.event_at.tzinfo is None:
-            raise ValueError("event_at: give a time zone, e.g. 2026-06-20T18:00:00-07:00")
+        _check_event_at(self.event_at)
         if self.adults + self.kids + self.toddlers < 1:
             raise ValueError("adults: a party needs at least one guest")
         return self
 
 
-class BookingUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BookingUpdate(StorableInput):
     event_at: datetime | None = None
     address: Text | None = None
     adults: Count | None = None
@@ -81,8 +92,11 @@ class BookingUpdate(BaseModel):
 
     @model_validator(mode="after")
     def _aware(self) -> BookingUpdate:
-        if self.event_at is not None and self.event_at.tzinfo is None:
-            raise ValueError("event_at: give a time zone, e.g. 2026-06-20T18:00:00-07:00")
+        for name in self.model_fields_set:
+            if getattr(self, name) is None and name != "access_notes":
+                raise ValueError(f"{name}: may not be null; leave it out to keep the current value")
+        if self.event_at is not None:
+            _check_event_at(self.event_at)
         return self
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import AdminUser, CurrentUser, Knowledge, Session, State
 from knowledge.errors import NotFound
 from knowledge.models import AutomatedReminder, Booking
+from knowledge.schemas import RowId
 from scheduler import flows
 from scheduler.schemas import (
     BookingCreate,
@@ -64,9 +65,9 @@ async def create_booking(
 ) -> BookingView:
     """Create a booking and plan its journey; the confirmation goes out at once."""
     charter = await knowledge.charter(session)
-    booking, created = await flows.create_booking(
-        session, data, state.clock.now(), charter, idempotency_key
-    )
+    # A blank key is no key: stored, it would make every later blank-keyed booking a conflict.
+    key = (idempotency_key or "").strip() or None
+    booking, created = await flows.create_booking(session, data, state.clock.now(), charter, key)
     view = await booking_view(session, booking)
     await session.commit()
     if created:
@@ -77,13 +78,13 @@ async def create_booking(
 
 
 @router.get("/{booking_id}")
-async def get_booking(booking_id: int, _: CurrentUser, session: Session) -> BookingView:
+async def get_booking(booking_id: RowId, _: CurrentUser, session: Session) -> BookingView:
     return await booking_view(session, await _booking(session, booking_id))
 
 
 @router.patch("/{booking_id}")
 async def update_booking(
-    booking_id: int,
+    booking_id: RowId,
     data: BookingUpdate,
     _: CurrentUser,
     session: Session,
@@ -101,7 +102,7 @@ async def update_booking(
 
 @router.post("/{booking_id}/chef-departed")
 async def chef_departed(
-    booking_id: int, data: ChefDeparted, _: CurrentUser, session: Session, state: State
+    booking_id: RowId, data: ChefDeparted, _: CurrentUser, session: Session, state: State
 ) -> BookingView:
     """Tell the customer the chef is on the way, and plan the 'ten minutes away' message."""
     await _booking(session, booking_id)

@@ -23,6 +23,7 @@ from api.routes.bookings import booking_view
 from api.routes.conversations import MessageView
 from knowledge.errors import InvalidInput, NotFound
 from knowledge.models import ApiUser, Booking, Conversation, Customer, Escalation, Message
+from knowledge.schemas import RowId, StorableInput
 from scheduler.schemas import BookingView
 from tools import escalations as cases
 
@@ -64,11 +65,11 @@ class Thread(BaseModel):
     messages: list[MessageView]  # every channel of this customer, oldest first
 
 
-class Notes(BaseModel):
+class Notes(StorableInput):
     notes: str | None = Field(default=None, max_length=4000)
 
 
-class Reply(BaseModel):
+class Reply(StorableInput):
     text: str = Field(min_length=1, max_length=1600)
 
 
@@ -145,7 +146,7 @@ async def _queue(
     return views
 
 
-async def _one(session: AsyncSession, escalation_id: int, now: datetime) -> EscalationView:
+async def _one(session: AsyncSession, escalation_id: RowId, now: datetime) -> EscalationView:
     query = _query("all").where(Escalation.id == escalation_id)
     row = (await session.execute(query)).one_or_none()
     if row is None:
@@ -201,13 +202,13 @@ async def stream(request: Request, _: CurrentUser, state: State) -> StreamingRes
 
 @router.get("/{escalation_id}")
 async def escalation(
-    escalation_id: int, _: CurrentUser, session: Session, state: State
+    escalation_id: RowId, _: CurrentUser, session: Session, state: State
 ) -> EscalationView:
     return await _one(session, escalation_id, state.clock.now())
 
 
 @router.get("/{escalation_id}/thread")
-async def thread(escalation_id: int, _: CurrentUser, session: Session, state: State) -> Thread:
+async def thread(escalation_id: RowId, _: CurrentUser, session: Session, state: State) -> Thread:
     """The case with the customer's whole conversation on every channel and the booking with
     its planned touchpoints; each agent message carries its decision trail in `meta`."""
     view = await _one(session, escalation_id, state.clock.now())
@@ -240,7 +241,7 @@ async def thread(escalation_id: int, _: CurrentUser, session: Session, state: St
 
 @router.post("/{escalation_id}/claim")
 async def claim(
-    escalation_id: int, user: CurrentUser, session: Session, state: State
+    escalation_id: RowId, user: CurrentUser, session: Session, state: State
 ) -> EscalationView:
     """Take the case and its thread: the agent stays silent there until it is released or
     resolved. If someone else holds it: 409 naming them."""
@@ -251,7 +252,7 @@ async def claim(
 
 @router.post("/{escalation_id}/release")
 async def release(
-    escalation_id: int, user: CurrentUser, session: Session, state: State
+    escalation_id: RowId, user: CurrentUser, session: Session, state: State
 ) -> EscalationView:
     """Put the case back in the queue unresolved; the agent answers the thread again."""
     await cases.release(session, escalation_id, user)
@@ -261,7 +262,7 @@ async def release(
 
 @router.post("/{escalation_id}/resolve")
 async def resolve(
-    escalation_id: int, data: Notes, user: CurrentUser, session: Session, state: State
+    escalation_id: RowId, data: Notes, user: CurrentUser, session: Session, state: State
 ) -> EscalationView:
     """Close the case with notes and hand the thread back to the agent (nothing is sent)."""
     await cases.resolve(session, escalation_id, user, data.notes, state.clock.now())
@@ -271,7 +272,7 @@ async def resolve(
 
 @router.post("/{escalation_id}/reply")
 async def reply(
-    escalation_id: int, data: Reply, user: CurrentUser, session: Session, state: State
+    escalation_id: RowId, data: Reply, user: CurrentUser, session: Session, state: State
 ) -> MessageView:
     """Send a message to the customer on their channel, signed with the person's name. A
     reply takes the case (and the thread) first if nobody holds it."""

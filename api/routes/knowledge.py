@@ -20,6 +20,7 @@ from knowledge.schemas import (
     OfferCreate,
     OfferUpdate,
     OfferView,
+    RowId,
     RuleCreate,
     RuleUpdate,
     RuleVersionView,
@@ -47,7 +48,7 @@ async def list_rules(_: CurrentUser, session: Session) -> list[RuleView]:
 
 
 @router.get("/business-rules/{rule_id}")
-async def get_rule(rule_id: int, _: CurrentUser, session: Session) -> RuleView:
+async def get_rule(rule_id: RowId, _: CurrentUser, session: Session) -> RuleView:
     rule = _found(await repo.get(session, BusinessRule, rule_id), "business rule", rule_id)
     return RuleView.model_validate(rule)
 
@@ -64,7 +65,7 @@ async def create_rule(
 
 @router.put("/business-rules/{rule_id}")
 async def update_rule(
-    rule_id: int, data: RuleUpdate, user: AdminUser, session: Session, knowledge: Knowledge
+    rule_id: RowId, data: RuleUpdate, user: AdminUser, session: Session, knowledge: Knowledge
 ) -> RuleView:
     rule = await knowledge.update_rule(session, rule_id, data, actor=user.name)
     view = RuleView.model_validate(rule)
@@ -74,7 +75,7 @@ async def update_rule(
 
 @router.delete("/business-rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_rule(
-    rule_id: int, _: AdminUser, session: Session, knowledge: Knowledge
+    rule_id: RowId, _: AdminUser, session: Session, knowledge: Knowledge
 ) -> Response:
     await knowledge.delete_rule(session, rule_id)
     await session.commit()
@@ -83,7 +84,7 @@ async def delete_rule(
 
 @router.get("/business-rules/{rule_id}/versions")
 async def rule_versions(
-    rule_id: int, _: CurrentUser, session: Session, knowledge: Knowledge
+    rule_id: RowId, _: CurrentUser, session: Session, knowledge: Knowledge
 ) -> list[RuleVersionView]:
     history = await knowledge.rule_history(session, rule_id)
     return [RuleVersionView.model_validate(v) for v in history]
@@ -98,7 +99,7 @@ async def list_addons(_: CurrentUser, session: Session) -> list[AddonView]:
 
 
 @router.get("/menu/addons/{addon_id}")
-async def get_addon(addon_id: int, _: CurrentUser, session: Session) -> AddonView:
+async def get_addon(addon_id: RowId, _: CurrentUser, session: Session) -> AddonView:
     addon = _found(await repo.get(session, AddonItem, addon_id), "add-on", addon_id)
     return AddonView.model_validate(addon)
 
@@ -114,7 +115,7 @@ async def create_addon(
 
 @router.put("/menu/addons/{addon_id}")
 async def update_addon(
-    addon_id: int, data: AddonUpdate, _: AdminUser, session: Session, knowledge: Knowledge
+    addon_id: RowId, data: AddonUpdate, _: AdminUser, session: Session, knowledge: Knowledge
 ) -> AddonView:
     view = AddonView.model_validate(await knowledge.update_addon(session, addon_id, data))
     await session.commit()
@@ -123,7 +124,7 @@ async def update_addon(
 
 @router.delete("/menu/addons/{addon_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_addon(
-    addon_id: int, _: AdminUser, session: Session, knowledge: Knowledge
+    addon_id: RowId, _: AdminUser, session: Session, knowledge: Knowledge
 ) -> Response:
     await knowledge.delete_addon(session, addon_id)
     await session.commit()
@@ -139,7 +140,7 @@ async def list_faqs(_: CurrentUser, session: Session) -> list[FaqView]:
 
 
 @router.get("/faqs/{faq_id}")
-async def get_faq(faq_id: int, _: CurrentUser, session: Session) -> FaqView:
+async def get_faq(faq_id: RowId, _: CurrentUser, session: Session) -> FaqView:
     faq = _found(await repo.get(session, FaqItem, faq_id), "FAQ", faq_id)
     return FaqView.model_validate(faq)
 
@@ -155,7 +156,7 @@ async def create_faq(
 
 @router.put("/faqs/{faq_id}")
 async def update_faq(
-    faq_id: int, data: FaqUpdate, _: AdminUser, session: Session, knowledge: Knowledge
+    faq_id: RowId, data: FaqUpdate, _: AdminUser, session: Session, knowledge: Knowledge
 ) -> FaqView:
     view = FaqView.model_validate(await knowledge.update_faq(session, faq_id, data))
     await session.commit()
@@ -163,7 +164,9 @@ async def update_faq(
 
 
 @router.delete("/faqs/{faq_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_faq(faq_id: int, _: AdminUser, session: Session, knowledge: Knowledge) -> Response:
+async def delete_faq(
+    faq_id: RowId, _: AdminUser, session: Session, knowledge: Knowledge
+) -> Response:
     await knowledge.delete_faq(session, faq_id)
     await session.commit()
     return NO_CONTENT
@@ -178,7 +181,7 @@ async def list_offers(_: CurrentUser, session: Session) -> list[OfferView]:
 
 
 @router.get("/offers/{offer_id}")
-async def get_offer(offer_id: int, _: CurrentUser, session: Session) -> OfferView:
+async def get_offer(offer_id: RowId, _: CurrentUser, session: Session) -> OfferView:
     offer = _found(await repo.get(session, SeasonalOffer, offer_id), "offer", offer_id)
     return OfferView.model_validate(offer)
 
@@ -194,7 +197,7 @@ async def create_offer(
 
 @router.put("/offers/{offer_id}")
 async def update_offer(
-    offer_id: int, data: OfferUpdate, _: AdminUser, session: Session, knowledge: Knowledge
+    offer_id: RowId, data: OfferUpdate, _: AdminUser, session: Session, knowledge: Knowledge
 ) -> OfferView:
     view = OfferView.model_validate(await knowledge.update_offer(session, offer_id, data))
     await session.commit()
@@ -203,7 +206,7 @@ async def update_offer(
 
 @router.delete("/offers/{offer_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_offer(
-    offer_id: int, _: AdminUser, session: Session, knowledge: Knowledge
+    offer_id: RowId, _: AdminUser, session: Session, knowledge: Knowledge
 ) -> Response:
     await knowledge.delete_offer(session, offer_id)
     await session.commit()
