@@ -78,6 +78,8 @@ async def postgres_checkpointers(
         open=False,
         min_size=1,
         max_size=max_size,
+        # A connection cut by a database restart is noticed on checkout, not by a turn.
+        check=AsyncConnectionPool.check_connection,
         kwargs={
             "autocommit": True,
             "prepare_threshold": 0,

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from knowledge.db import connection_lost
 from knowledge.errors import AppError
 
 log = structlog.get_logger(__name__)
@@ -65,15 +66,16 @@ def install(app: FastAPI) -> None:
             message += f" ({constraint})"
         return JSONResponse(error_body("conflict", message), 409)
 
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    async def _db_down(_: Request, exc: DBAPIError) -> JSONResponse:
-        log.error("database unavailable", error=str(exc.orig))
-        return JSONResponse(
-            error_body("service_unavailable", "the database is unavailable; try again shortly"),
-            503,
-            headers={"Retry-After": "5"},
-        )
+    @app.exception_handler(DBAPIError)
+    async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if isinstance(exc, OperationalError | InterfaceError) or connection_lost(exc):
+            log.error("database unavailable", error=str(exc.orig))
+            return JSONResponse(
+                error_body("service_unavailable", "the database is unavailable; try again shortly"),
+                503,
+                headers={"Retry-After": "5"},
+            )
+        return await _unexpected(request, exc)
 
     @app.exception_handler(OSError)
     async def _io_down(_: Request, exc: OSError) -> JSONResponse:
@@ -82,4 +84,12 @@ def install(app: FastAPI) -> None:
             error_body("service_unavailable", "a dependency is unavailable; try again shortly"),
             503,
             headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", error=type(exc).__name__)
+        return JSONResponse(
+            error_body("internal_error", "something went wrong on our side; it has been logged"),
+            500,
         )

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import psycopg
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -120,3 +122,27 @@ async def unit_of_work(
         except BaseException:
             await session.rollback()
             raise
+
+
+# SQLSTATEs of a server that went away: connection exceptions (08…) and shutting down,
+# starting up or terminated by the administrator (57P…; not 57014, a statement timeout).
+UNAVAILABLE_SQLSTATES = ("08", "57P")
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether a failure is the database connection's (cut by a restart or a failover) rather
+    than the work's: such work is worth running again as it is once the database answers."""
+    error: BaseException | None = exc
+    while error is not None:
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        sqlstate = getattr(error, "sqlstate", None)
+        if isinstance(error, psycopg.OperationalError) and sqlstate is None:
+            return True  # psycopg's own: the connection is lost, or its pool found none
+        if isinstance(error, asyncpg.InternalClientError | asyncpg.ConnectionDoesNotExistError):
+            return True  # asyncpg's protocol broken off mid-statement
+        if isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATES):
+            return True
+        wrapped = error.orig if isinstance(error, DBAPIError) else None
+        error = error.__cause__ or (wrapped if isinstance(wrapped, BaseException) else None)
+    return False

@@ -3,7 +3,9 @@
 Any number of workers share the table: a claim takes rows with FOR UPDATE SKIP LOCKED, and a
 claim older than the lease (its worker died) is taken again. The turn itself marks the row
 sent, skipped or suppressed; a turn that fails is retried with exponential backoff, and after
-the last attempt the row is marked failed for the console.
+the last attempt the row is marked failed for the console. A turn cut off by the database going
+away is not the touchpoint's failure: the worker keeps its claim and runs it again as soon as
+the database answers, spending no attempt and waiting no backoff.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.runtime import AgentRuntime
 from agent.state import TurnEvent
 from knowledge.clock import Clock, FrozenClock
-from knowledge.db import unit_of_work
+from knowledge.db import connection_lost, unit_of_work
 from knowledge.loops import pause
 from knowledge.models import Booking, Customer
 from knowledge.service import KnowledgeService
@@ -52,17 +54,26 @@ class Worker:
         self.lease = lease
         self.max_attempts = max_attempts
         self.backoff = backoff
+        self._held: list[repo.Claim] = []  # claimed by this worker and not yet run
 
     async def run_due(self) -> int:
         """Claim and run what is due now; returns how many touchpoints were run."""
         done = 0
         while True:
-            async with unit_of_work(self.sessionmaker) as session:
-                claims = await repo.claim_due(session, self.clock.now(), self.batch, self.lease)
-            if not claims:
+            if not self._held:
+                async with unit_of_work(self.sessionmaker) as session:
+                    claimed = await repo.claim_due(
+                        session, self.clock.now(), self.batch, self.lease
+                    )
+                self._held.extend(claimed)
+            if not self._held:
                 return done
-            for claim in claims:
-                await self._run(claim)
+            while self._held:
+                # A claim leaves the list only once it is run or recorded for a retry: if the
+                # database goes away mid-batch, this worker runs the rest when it is back
+                # instead of leaving them `claimed` until their lease runs out.
+                await self._run(self._held[0])
+                self._held.pop(0)
                 done += 1
 
     async def _run(self, claim: repo.Claim) -> None:
@@ -91,6 +102,8 @@ class Worker:
                 )
             )
         except Exception as exc:  # a failed touchpoint is retried, never lost
+            if connection_lost(exc):
+                raise  # the claim stays held (see run_due) and runs again, no attempt spent
             give_up = claim.attempts >= self.max_attempts
             retry_at = now + self.backoff * (2 ** (claim.attempts - 1))
             log.warning(
