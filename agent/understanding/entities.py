@@ -20,7 +20,7 @@ import dateparser
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from agent.understanding.intents import Cue, Hits
+from agent.understanding.intents import REST_OF_WORD, Cue, Hits
 from agent.understanding.schema import GuestChange, GuestGroup
 from agent.understanding.vocabulary import Vocabulary
 
@@ -226,9 +226,9 @@ _GUEST_RULES: list[_GuestRule] = [
     _rule(
         r"(?:guest\s*count|head\s*count|final\s+count|count|final\s+number|"
         r"number\s+of\s+(?:guests|people)|number|total|party\s+size|group\s+size|rsvps?)"
-        r"\s*(?:is|=|:|to|will\s+be|would\s+be|should\s+be|at|of|now)?"
-        r"(?:\s*(?:gonna\s+be|going\s+to\s+be|now|down\s+to|up\s+to|changed\s+to|be)){0,2}"
-        rf"\s*{_N}{_NOT_PEOPLE}(?:\s*(?:{_G}))?",
+        r"\s*+(?:is|=|:|to|will\s+be|would\s+be|should\s+be|at|of|now)?"
+        r"(?:\s*+(?:gonna\s+be|going\s+to\s+be|now|down\s+to|up\s+to|changed\s+to|be)){0,2}"
+        rf"\s*+{_N}{_NOT_PEOPLE}(?:\s*(?:{_G}))?",
         _NAMED_TOTAL,
         "count",
         "number",
@@ -272,7 +272,8 @@ _GUEST_RULES: list[_GuestRule] = [
     ),
     # "bring it up to 16", "reduce it to 10 people"
     _rule(
-        r"(?:bring|bump|take|put|get|increase|raise|lower|reduce|decrease|drop|cut)\w*\s+"
+        r"(?:bring|bump|take|put|get|increase|raise|lower|reduce|decrease|drop|cut)"
+        rf"{REST_OF_WORD}\s+"
         r"(?:(?:it|us|that|things|the\s+\w+|our\s+\w+)\s+)?(?:up\s+|down\s+)?to\s+"
         rf"{_N}{_NOT_PEOPLE}(?:\s+{_G})?",
         0,
@@ -330,7 +331,7 @@ _TOTAL_NEEDS_HINT = re.compile(
     r"count|party|rsvps?)\b"
 )
 #: "add two adults and one kid": a second change of the same kind, in another group.
-_AND_COUNT = re.compile(rf"\s*,?\s*(?:and|&|\+|plus)\s+{_N}\s+(?:{_MORE}\s+)?{_G}")
+_AND_COUNT = re.compile(rf"\s*+,?\s*+(?:and|&|\+|plus)\s+{_N}\s+(?:{_MORE}\s+)?{_G}")
 _ONE_WORDS = frozenset({"a", "an", "another"})
 #: A number followed by a noun other than a group word counts that noun, not guests.
 _COUNTS_SOMETHING_ELSE = re.compile(
@@ -578,9 +579,9 @@ _RATING_PATTERNS: list[Cue] = [
     # "4/5", "3 out of 5", "four out of five"
     Cue(rf"(?P<n>{_RATING_WORD})(?<![.][1-5])\s*(?:/|out\s+of|outta)\s*(?:5|five)(?![0-9])"),
     # "4 stars", "five stars", "Solid 4 ⭐"
-    Cue(rf"(?P<n>{_RATING_WORD})(?<![.][1-5])\s*-?\s*(?:stars?\b|{_STAR})"),
+    Cue(rf"(?P<n>{_RATING_WORD})(?<![.][1-5])\s*+-?\s*+(?:stars?\b|{_STAR})"),
     # "rating: 4", "I'd rate it a 4"
-    Cue(r"rat(?:e|ing)\s*(?:is|:|=|it|us|you|them)?\s*(?:a\s+)?(?P<n>[1-5])(?![0-9])"),
+    Cue(r"rat(?:e|ing)\s*+(?:is|:|=|it|us|you|them)?\s*+(?:a\s+)?(?P<n>[1-5])(?![0-9])"),
     # "5分"
     Cue(r"(?P<n>[1-5])(?<![0-9.][1-5])\s*分"),
     # "a 4 i guess", "honestly a 2.", "we give you guys a 5!"

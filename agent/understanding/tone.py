@@ -27,7 +27,8 @@ _WEAK_FRUSTRATION = Cue(
 )
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'"})
 _SHOUTED_DEMAND = Cue(r"(?:NOW|TODAY|FIX\s+IT|WHY|HOW|NEVER|ASAP)\b")
-_CAPS_WORD = Cue(r"[A-Z]{3,}\b")
+#: From the first capital of a run only: "AAAA…a" tried from every capital was quadratic.
+_CAPS_WORD = Cue(r"(?<![A-Z])[A-Z]{3,}+\b")
 _ANGRY_PUNCT = re.compile(r"!{3,}|\?{3,}|\?!|!\?")
 _ANGRY_EMOJI = re.compile("[🤡😡😠🤬👎💩]")
 _POSITIVE = Cue(
