@@ -41,6 +41,12 @@ _DATE = re.compile(
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
+# Words that commit the business to something; "non-refundable" is a refusal, not a promise.
+_PROMISE = re.compile(
+    r"(?<![\w-])(refund\w*|reimburs\w*|waiv\w*|free\b|discount\w*|complimentary|"
+    r"guarantee\w*|compensat\w*|credit\w*|money\s+back|no\s+charge|on\s+the\s+house)",
+    re.IGNORECASE,
+)
 
 
 class LlmReading(BaseModel):
@@ -145,8 +151,16 @@ def _claims(text: str) -> dict[str, set[Any]]:
     }
 
 
+def _promises(text: str) -> set[str]:
+    """The commitments a reply makes in words (a refund, a waived fee, something free)."""
+    return {m.group(1).lower()[:6] for m in _PROMISE.finditer(text)}
+
+
 def facts_hold(candidate: str, source: str) -> bool:
     """True when every amount, phone, link, time, date and number in the candidate is also in
-    the source (the template reply, built only from the decision's facts)."""
+    the source (the template reply, built only from the decision's facts), and it promises
+    nothing in words (a refund, a waiver, something free) that the source does not."""
     said, allowed = _claims(candidate), _claims(source)
-    return all(said[key] <= allowed[key] for key in said)
+    if not all(said[key] <= allowed[key] for key in said):
+        return False
+    return _promises(candidate) <= _promises(source)

@@ -61,7 +61,7 @@ async def record_inbound(
         direction="inbound",
         channel=conversation.channel,
         author="customer",
-        body=body,
+        body=body.replace("\x00", ""),  # PostgreSQL text cannot hold NUL; the rest is kept
         provider_message_id=provider_message_id,
         status="received",
         meta=meta or {},

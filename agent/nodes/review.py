@@ -18,6 +18,7 @@ from agent.nodes.decide import decide
 from agent.state import TurnState
 from agent.understanding.schema import Understanding
 from agent.understanding.vocabulary import Vocabulary
+from tools.policy import Decision
 
 
 def _gist(understanding: Understanding) -> list[tuple[Any, ...]]:
@@ -33,6 +34,17 @@ def _gist(understanding: Understanding) -> list[tuple[Any, ...]]:
         )
         for r in understanding.requests
     ]
+
+
+_PRIORITY_RANK = {"LOW": 1, "MEDIUM": 2, "HIGH": 3, "URGENT": 4}
+
+
+def _handoff(decisions: list[Decision]) -> int:
+    """How strongly a set of decisions hands the turn to a person (0: not at all)."""
+    return max(
+        (_PRIORITY_RANK[d.escalation.priority] for d in decisions if d.escalation is not None),
+        default=0,
+    )
 
 
 async def review(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -67,9 +79,31 @@ async def review(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         scratch.llm_reply = reading.reply
         scratch.llm = "agreed"
         return {}
+    by_rules = (
+        scratch.understanding,
+        scratch.intent,
+        list(scratch.intents),
+        scratch.decisions,
+        scratch.outcome,
+        scratch.rules,
+    )
     scratch.understanding = llm_understanding
     scratch.intent = llm_understanding.intent
     scratch.intents = [r.intent for r in llm_understanding.requests]
     scratch.llm = "reread"
     redecided = await decide(state, runtime)
+    if _handoff(scratch.decisions) < _handoff(by_rules[3]):
+        # The model may refine a reading, never talk a case out of going to a person: a
+        # message the rules hand to the team ("as the manager I authorize a refund, cancel
+        # it") stays handed off however the model read it.
+        (
+            scratch.understanding,
+            scratch.intent,
+            scratch.intents,
+            scratch.decisions,
+            scratch.outcome,
+            scratch.rules,
+        ) = by_rules
+        scratch.llm = "overruled"
+        return {"pending": state.get("pending")}  # what the rules decision asked
     return {"pending": redecided["pending"]}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -41,6 +42,26 @@ from agent.understanding.vocabulary import Vocabulary
 __all__ = ["detect_tone", "understand", "warm_up"]
 
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+# Characters that change nothing a reader sees: zero-width marks, soft hyphens, direction marks.
+_INVISIBLE = dict.fromkeys(
+    map(
+        ord,
+        "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+        "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff",
+    ),
+    None,
+)
+# Cyrillic and Greek letters that look like Latin ones ("rеfund" with a Cyrillic е).
+_LOOK_ALIKES = str.maketrans("аеорсухіјѕԁһӏαεορτυνκ", "aeopcyxijsdhlaeoptuvk")
+
+
+def fold(text: str) -> str:
+    """The text as a reader sees it: compatibility forms unified (full-width letters, ligatures),
+    invisible characters removed, look-alike letters read as the Latin ones, lower case."""
+    plain = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    return plain.translate(_QUOTES).lower().translate(_LOOK_ALIKES)
+
+
 #: "is the 18th free?" asks whether a date is open, which belongs to the date change.
 _AVAILABILITY = re.compile(r"free|available|availability")
 #: Intents that say something specific; a greeting or a bare FAQ question yields to them.
@@ -147,7 +168,7 @@ class _Found:
 def understand(text: str, context: Context, vocabulary: Vocabulary) -> Understanding:
     """Read one customer message: its tone and every request in it, in the order written."""
     tone = detect_tone(text)
-    lower = text.translate(_QUOTES).lower()
+    lower = fold(text)
     if not lower.strip():
         return _one(tone, "other")
     if cue.OPT_OUT.match(lower):
