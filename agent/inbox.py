@@ -43,17 +43,20 @@ class Inbox:
         self.runtime = runtime
         self.batch = batch
 
-    async def drain(self) -> int:
-        """Answer every waiting message; returns how many turns ran."""
+    async def drain(self, stop: asyncio.Event | None = None) -> int:
+        """Answer every waiting message (until `stop` is set: a shutdown does not wait for a
+        backlog, which stays stored for the next start); returns how many turns ran."""
         done = 0
         failed: set[int] = set()
-        while True:
+        while stop is None or not stop.is_set():
             async with unit_of_work(self.sessionmaker) as session:
                 found = await session.execute(_OLDEST_PER_CONVERSATION, {"limit": self.batch})
                 waiting = [(int(m), int(c)) for m, c in found.all() if m not in failed]
             if not waiting:
                 return done
             for message_id, conversation_id in waiting:
+                if stop is not None and stop.is_set():
+                    break
                 try:
                     await self.runtime.handle(
                         TurnEvent(
@@ -67,6 +70,7 @@ class Inbox:
                     failed.add(message_id)
                     continue
                 done += 1
+        return done
 
     async def run_forever(
         self, stop: asyncio.Event, wake: asyncio.Event, poll_seconds: float = 2.0
@@ -74,7 +78,7 @@ class Inbox:
         while not stop.is_set():
             wake.clear()
             try:
-                await self.drain()
+                await self.drain(stop)
             except Exception as exc:  # keep draining through database blips
                 log.error("inbox loop error", error=str(exc)[:200])
             await pause(stop, wake, poll_seconds)

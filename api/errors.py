@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from knowledge.db import connection_lost
@@ -76,6 +77,15 @@ def install(app: FastAPI) -> None:
                 headers={"Retry-After": "5"},
             )
         return await _unexpected(request, exc)
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(_: Request, exc: PoolTimeout) -> JSONResponse:
+        log.error("no database connection free", error=str(exc)[:200])
+        return JSONResponse(
+            error_body("service_unavailable", "the service is busy; try again shortly"),
+            503,
+            headers={"Retry-After": "2"},
+        )
 
     @app.exception_handler(OSError)
     async def _io_down(_: Request, exc: OSError) -> JSONResponse:

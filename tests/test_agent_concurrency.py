@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from agent.runtime import AgentRuntime, postgres_checkpointer
@@ -65,3 +66,36 @@ class TestSerializedTurns:
         assert final is not None
         assert final.adults == 17  # both changes applied: neither turn read a stale count
         assert {r.outcome for r in results} == {"handled"}
+
+
+class TestFirstMessagesTogether:
+    async def test_two_first_messages_from_a_new_number_make_one_customer_and_thread(
+        self, pg_server: Any, template_url: str
+    ) -> None:
+        """Was: one of the two got 409 (uq_customers_phone) and its message was lost."""
+        url = await clone_database(pg_server, template_url)
+        engine = make_engine(url)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+        async def first_message(text: str) -> tuple[int, int, int]:
+            async with unit_of_work(sessions) as session:
+                customer = await bookings.get_or_create_customer(session, "+19165550444")
+                conversation = await bookings.get_or_create_conversation(
+                    session, customer.id, "sms"
+                )
+                message = await record_inbound(session, conversation, text)
+                await asyncio.sleep(0.05)  # both transactions are open at once
+                return customer.id, conversation.id, message.id
+
+        try:
+            for _round in range(5):  # the same new number each round, after a reset
+                async with unit_of_work(sessions) as session:
+                    await session.execute(
+                        text("DELETE FROM customers WHERE phone = '+19165550444'")
+                    )
+                first, second = await asyncio.gather(
+                    first_message("hi, is the 20th free?"), first_message("also how much?")
+                )
+                assert first[:2] == second[:2] and first[2] != second[2]
+        finally:
+            await engine.dispose()

@@ -45,3 +45,20 @@ async def test_an_unexpected_error_is_a_json_500(app_client: httpx.AsyncClient) 
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"
     assert "a bug" not in response.text  # details stay in the log
+
+
+async def test_no_free_database_connection_is_503() -> None:
+    """Was: a full connection pool under load answered a plain-text 500."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    app = create_app(Settings(env="test", data_dir=Path("/tmp"), run_worker=False))
+
+    @app.get("/boom/busy")
+    async def busy() -> None:
+        raise PoolTimeout("QueuePool limit of size 10 overflow 10 reached")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/boom/busy")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "2"
+    assert response.json()["error"]["code"] == "service_unavailable"

@@ -264,3 +264,25 @@ class TestStatusCallbacks:
         assert (await client.post(path, **signed(path, form))).status_code == 204
         await session.refresh(message)
         assert (message.status, message.error_code) == ("undelivered", "30003")
+
+
+class TestShutdownWithABacklog:
+    async def test_a_stop_ends_the_drain_and_leaves_the_rest_stored(
+        self, session: AsyncSession, runtime: AgentRuntime
+    ) -> None:
+        """Was: drain() answered the whole backlog before a shutdown could finish."""
+        import asyncio
+
+        for n in range(3):
+            customer = await make_customer(session, phone=f"+1916555077{n}")
+            conversation = await make_conversation(session, customer)
+            await make_message(session, conversation, body="hello")
+        await session.commit()
+        stop = asyncio.Event()
+        stop.set()
+        assert await Inbox(runtime.sessionmaker, runtime).drain(stop) == 0
+        waiting = await session.scalar(
+            select(func.count()).where(Message.direction == "inbound", Message.status == "received")
+        )
+        assert waiting == 3
+        assert await Inbox(runtime.sessionmaker, runtime).drain() == 3

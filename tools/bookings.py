@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.models import (
@@ -61,11 +62,17 @@ async def customer_by_phone(session: AsyncSession, phone: str) -> Customer | Non
 async def get_or_create_customer(
     session: AsyncSession, phone: str, *, name: str | None = None, channel: str = "sms"
 ) -> Customer:
+    """The customer with this phone, created if new. Two first messages from one new number
+    arriving together both end up with the same customer (the insert yields to the other)."""
     customer = await customer_by_phone(session, phone)
     if customer is None:
-        customer = Customer(phone=phone, name=name, preferred_channel=channel)
-        session.add(customer)
-        await session.flush()
+        await session.execute(
+            insert(Customer)
+            .values(phone=phone, name=name, preferred_channel=channel)
+            .on_conflict_do_nothing(index_elements=[Customer.phone])
+        )
+        customer = await customer_by_phone(session, phone)
+        assert customer is not None
     elif name and not customer.name:
         customer.name = name
     return customer
@@ -74,14 +81,20 @@ async def get_or_create_customer(
 async def get_or_create_conversation(
     session: AsyncSession, customer_id: int, channel: str
 ) -> Conversation:
+    """The customer's thread on a channel, created if new (safe under concurrent first
+    messages, like get_or_create_customer)."""
     query = select(Conversation).where(
         Conversation.customer_id == customer_id, Conversation.channel == channel
     )
     conversation = (await session.scalars(query)).first()
     if conversation is None:
-        conversation = Conversation(customer_id=customer_id, channel=channel, owner="ai")
-        session.add(conversation)
-        await session.flush()
+        await session.execute(
+            insert(Conversation)
+            .values(customer_id=customer_id, channel=channel, owner="ai")
+            .on_conflict_do_nothing(index_elements=[Conversation.customer_id, Conversation.channel])
+        )
+        conversation = (await session.scalars(query)).first()
+        assert conversation is not None
     return conversation
 
 
