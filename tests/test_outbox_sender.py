@@ -322,7 +322,10 @@ class TestTwilioOutage:
     ) -> None:
         """Twilio answers 5xx, 429, connection errors and timeouts for two minutes of clock
         time: the message is retried with backoff, goes out once when Twilio recovers, and the
-        console's thread shows it retrying, then delivered."""
+        console's thread shows it retrying, then delivered.
+
+        Shown failing once by disabling the mechanism: with the sender's retry branch taken
+        out, the first failure marked the message failed and it was never seen retrying."""
         _, message = await outbound(session)
         started = clock.now()
         failures: list[httpx.Response | Exception] = [
