@@ -34,6 +34,7 @@ from knowledge.seed import read_seed
 from knowledge.service import KnowledgeService
 from knowledge.settings import Settings
 from tests.factories import make_booking, make_customer
+from tests.test_agent_llm import completion
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "hostile_messages.jsonl"
@@ -514,33 +515,6 @@ class TestBenignTwins:
     ) -> None:
         result = await runtime.receive(PHONE, case.benign)
         await check_turn(session, world, case, result, same_intent=True)
-
-
-def completion(arguments: str) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "test-model",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "tool_calls",
-                "message": {
-                    "role": "assistant",
-                    "content": None,
-                    "tool_calls": [
-                        {
-                            "id": "call_1",
-                            "type": "function",
-                            "function": {"name": "LlmReading", "arguments": arguments},
-                        }
-                    ],
-                },
-            }
-        ],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
-    }
 
 
 def compliant_model(
