@@ -15,7 +15,13 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from api.deps import Session, State
-from knowledge.errors import AppError, Forbidden, InvalidInput, ServiceUnavailable
+from knowledge.errors import (
+    AppError,
+    Forbidden,
+    InvalidInput,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 from knowledge.faults import crash_point
 from knowledge.models import Message
 from knowledge.schemas import MAX_INT
@@ -96,10 +102,14 @@ async def inbound_message(request: Request, state: State, session: Session) -> R
         phone = to_e164(sender)
     except AppError:
         raise InvalidInput(f"From: '{sender}' is not a phone number") from None
-    if (
-        await session.scalar(select(Message.id).where(Message.provider_message_id == sid)) is None
-    ):  # a retry of a message already accepted is never refused
+    try:
         state.phone_limit.check(phone, "messages from this number")
+    except TooManyRequests:
+        # Only a full minute costs a lookup: Twilio retrying a message we already accepted
+        # is never refused (and stores nothing new below).
+        accepted = select(Message.id).where(Message.provider_message_id == sid)
+        if await session.scalar(accepted) is None:
+            raise
     try:
         media = int(form.get("NumMedia", "0") or 0)
     except ValueError:
