@@ -153,7 +153,8 @@ def _claims(text: str) -> dict[str, set[Any]]:
 
 def _promises(text: str) -> set[str]:
     """The commitments a reply makes in words (a refund, a waived fee, something free)."""
-    return {m.group(1).lower()[:6] for m in _PROMISE.finditer(text)}
+    # Compared by the first five letters: "waive", "waived" and "waiver" are one promise.
+    return {m.group(1).lower()[:5] for m in _PROMISE.finditer(text)}
 
 
 def facts_hold(candidate: str, source: str) -> bool:

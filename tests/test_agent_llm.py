@@ -190,3 +190,18 @@ class TestFactCheck:
     def test_only_facts_from_the_source(self, candidate: str, ok: bool) -> None:
         source = "The $100 deposit is non-refundable. Call (916) 740-8768."
         assert facts_hold(candidate, source) is ok
+
+    @pytest.mark.parametrize(
+        ("candidate", "source", "ok"),
+        [
+            ("Your deposit will be refunded in full!", "The deposit is non-refundable.", False),
+            ("Sadly the deposit is non-refundable.", "The deposit is non-refundable.", True),
+            ("Good news, the fee is waived.", "We waive the fee this once.", True),
+            ("The extra rice is on the house!", "Extra fried rice is $5.", False),
+            ("We'll give you a credit for next time.", "A manager will call you.", False),
+        ],
+    )
+    def test_no_promise_in_words_the_source_does_not_make(
+        self, candidate: str, source: str, ok: bool
+    ) -> None:
+        assert facts_hold(candidate, source) is ok
