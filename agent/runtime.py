@@ -7,6 +7,7 @@ commits once. Replies and alerts are rows in that transaction; senders deliver t
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from agent.graph import build_graph
 from agent.state import TurnEvent
 from knowledge.clock import Clock
 from knowledge.db import asyncpg_dsn, unit_of_work
+from knowledge.models import ApiUser
 from knowledge.service import KnowledgeService
 from knowledge.settings import Settings
 from tools import bookings
@@ -196,6 +198,18 @@ class AgentRuntime:
             await saver.aprune([thread], strategy="keep_latest")
         except Exception as exc:  # pruning is housekeeping: a failure only delays it
             log.warning("checkpoint prune failed", thread=thread, error=str(exc)[:200])
+
+    async def human_reply(self, conversation_id: int, user: ApiUser, text: str) -> TurnResult:
+        """A person's message to the customer, through the thread's channel, signed with their
+        name (the console's reply, and the evaluation harness's)."""
+        return await self.handle(
+            TurnEvent(
+                kind="agent_action",
+                conversation_id=conversation_id,
+                text=f"{text.strip()}\n– {user.name}",
+                payload={"user_id": user.id, "id": uuid.uuid4().hex},
+            )
+        )
 
     async def receive(
         self,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,7 +21,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from agent.runtime import AgentRuntime, TurnResult
-from agent.state import TurnEvent
 from evals.schema import BookingSpec, Expect, Scenario, Step, parse_duration
 from knowledge import repository
 from knowledge.clock import FrozenClock
@@ -47,6 +45,7 @@ from scheduler.worker import Worker
 from tools import bookings
 from tools import escalations as cases
 
+AGENT_NAME = "Agent"  # the person acting in `agent:` steps (each scenario is rolled back)
 ALERT_NOTICES = {"sms": "team_sms", "email": "management_email"}
 PRIORITY_RANK = {"LOW": 0, "MEDIUM": 1, "HIGH": 2, "URGENT": 3}
 SET_FIELDS = ("proteins", "upgrades")
@@ -230,9 +229,7 @@ async def _arrange(
                     deposit=Decimal("100"),
                 )
             )
-        agent_user, _token = await create_user(
-            session, f"eval-agent-{uuid.uuid4().hex[:8]}", "agent"
-        )
+        agent_user, _token = await create_user(session, AGENT_NAME, "agent")
         run = _Run(
             scenario=scenario,
             sessionmaker=sessionmaker,
@@ -394,13 +391,14 @@ async def _open_case(session: AsyncSession, customer_id: int) -> Escalation:
 
 
 async def _agent_action(run: _Run, action: str, text: str | None) -> None:
-    """A person on the customer's open escalation, as the console does it."""
+    """A person on the customer's open escalation, as the console does it (a reply takes the
+    case first if nobody holds it, and is signed with the person's name)."""
     async with unit_of_work(run.sessionmaker) as session:
         user = await session.get(ApiUser, run.agent_user_id)
         assert user is not None
         escalation = await _open_case(session, run.customer_id)
         conversation_id = escalation.conversation_id
-        if action == "claim":
+        if action in ("claim", "reply"):
             await cases.claim(session, escalation.id, user)
         elif action == "release":
             await cases.release(session, escalation.id, user)
@@ -409,14 +407,7 @@ async def _agent_action(run: _Run, action: str, text: str | None) -> None:
     if action == "reply":
         if conversation_id is None:
             raise LookupError("the open escalation has no conversation to reply on")
-        await run.runtime.handle(
-            TurnEvent(
-                kind="agent_action",
-                conversation_id=conversation_id,
-                text=text or "",
-                payload={"user_id": run.agent_user_id, "id": uuid.uuid4().hex},
-            )
-        )
+        await run.runtime.human_reply(conversation_id, user, text or "")
 
 
 # ---- what happened, and whether it was expected ---------------------------------------------

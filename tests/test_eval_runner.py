@@ -188,6 +188,26 @@ class TestReplay:
         assert result.passed, result.first_failure
         assert result.steps[4].reply == ""  # resolving sends the customer nothing
 
+    async def test_a_reply_takes_the_case_and_is_signed_as_in_the_console(
+        self, harness: Harness
+    ) -> None:
+        data = {
+            "name": "reply-first",
+            "now": "2026-06-10T15:00:00-07:00",
+            "booking": {"event_at": "2026-06-12T18:00:00-07:00"},
+            "steps": [
+                {"say": "we need to cancel", "expect": {"outcome": "escalated"}},
+                {
+                    "agent": "reply",
+                    "text": "Calling you now.",
+                    "expect": {"reply_matches": "\\ACalling you now\\.\\n– Agent\\Z"},
+                },
+                {"say": "ok thanks", "expect": {"outcome": "silent"}},
+            ],
+        }
+        result = await harness.run(scenario(data), "reply-first.yaml")
+        assert result.passed, result.first_failure
+
 
 class TestSummary:
     def test_figures_are_computed_from_the_steps(self) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Literal
@@ -17,7 +16,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent.state import TurnEvent
 from api.deps import CurrentUser, Session, State
 from api.routes.bookings import booking_view
 from api.routes.conversations import MessageView
@@ -284,14 +282,7 @@ async def reply(
     await session.commit()
     if conversation_id is None:
         raise InvalidInput("this escalation has no conversation to reply on")
-    result = await state.runtime.handle(
-        TurnEvent(
-            kind="agent_action",
-            conversation_id=conversation_id,
-            text=f"{text}\n– {user.name}",
-            payload={"user_id": user.id, "id": uuid.uuid4().hex},
-        )
-    )
+    result = await state.runtime.human_reply(conversation_id, user, text)
     message = (
         await session.get(Message, result.reply_message_id) if result.reply_message_id else None
     )
