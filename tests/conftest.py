@@ -140,20 +140,21 @@ async def client(
             yield c
 
 
-async def _token(session: AsyncSession, name: str, role: str) -> str:
+async def bearer(session: AsyncSession, name: str, role: str) -> dict[str, str]:
+    """Headers of a new, committed user with this name and role."""
     _user, token = await create_user(session, name, role)
     await session.commit()
-    return token
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
 async def admin_headers(session: AsyncSession) -> dict[str, str]:
-    return {"Authorization": f"Bearer {await _token(session, 'test-admin', 'admin')}"}
+    return await bearer(session, "test-admin", "admin")
 
 
 @pytest.fixture
 async def agent_headers(session: AsyncSession) -> dict[str, str]:
-    return {"Authorization": f"Bearer {await _token(session, 'test-agent', 'agent')}"}
+    return await bearer(session, "test-agent", "agent")
 
 
 @pytest.fixture(scope="session")

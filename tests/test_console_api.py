@@ -25,18 +25,12 @@ from knowledge.models import (
     Message,
 )
 from knowledge.users import create_user
-from tests.conftest import clone_database
+from tests.conftest import bearer, clone_database
 from tests.factories import make_booking, make_conversation, make_customer, make_message
 from tools import escalations as cases
 
 D = timedelta(days=1)
 H = timedelta(hours=1)
-
-
-async def headers_for(session: AsyncSession, name: str, role: str) -> dict[str, str]:
-    _user, token = await create_user(session, name, role)
-    await session.commit()
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def cancel_two_days_out(
@@ -98,7 +92,7 @@ class TestTakeover:
         runtime: AgentRuntime,
         clock: FrozenClock,
     ) -> None:
-        kim = await headers_for(session, "Kim", "agent")
+        kim = await bearer(session, "Kim", "agent")
         case = await cancel_two_days_out(session, runtime, clock, "+19165550161")
         claimed = await client.post(f"/api/v1/escalations/{case}/claim", headers=kim)
         assert claimed.status_code == 200
@@ -147,7 +141,7 @@ class TestTakeover:
         runtime: AgentRuntime,
         clock: FrozenClock,
     ) -> None:
-        kim = await headers_for(session, "Kim", "agent")
+        kim = await bearer(session, "Kim", "agent")
         case = await cancel_two_days_out(session, runtime, clock, "+19165550162")
         await client.post(f"/api/v1/escalations/{case}/claim", headers=kim)
         released = await client.post(f"/api/v1/escalations/{case}/release", headers=kim)
@@ -209,8 +203,8 @@ class TestPermissions:
         clock: FrozenClock,
         admin_headers: dict[str, str],
     ) -> None:
-        kim = await headers_for(session, "Kim", "agent")
-        lee = await headers_for(session, "Lee", "agent")
+        kim = await bearer(session, "Kim", "agent")
+        lee = await bearer(session, "Lee", "agent")
         case = await cancel_two_days_out(session, runtime, clock, "+19165550163")
         assert (await client.post(f"/api/v1/escalations/{case}/claim", headers=kim)).is_success
         taken = await client.post(f"/api/v1/escalations/{case}/claim", headers=lee)
