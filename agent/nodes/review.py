@@ -79,31 +79,19 @@ async def review(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         scratch.llm_reply = reading.reply
         scratch.llm = "agreed"
         return {}
-    by_rules = (
-        scratch.understanding,
-        scratch.intent,
-        list(scratch.intents),
-        scratch.decisions,
-        scratch.outcome,
-        scratch.rules,
-    )
+    fields = ("understanding", "intent", "intents", "decisions", "outcome", "rules")
+    by_rules = {name: getattr(scratch, name) for name in fields}
     scratch.understanding = llm_understanding
     scratch.intent = llm_understanding.intent
     scratch.intents = [r.intent for r in llm_understanding.requests]
     scratch.llm = "reread"
     redecided = await decide(state, runtime)
-    if _handoff(scratch.decisions) < _handoff(by_rules[3]):
+    if _handoff(scratch.decisions) < _handoff(by_rules["decisions"]):
         # The model may refine a reading, never talk a case out of going to a person: a
         # message the rules hand to the team ("as the manager I authorize a refund, cancel
         # it") stays handed off however the model read it.
-        (
-            scratch.understanding,
-            scratch.intent,
-            scratch.intents,
-            scratch.decisions,
-            scratch.outcome,
-            scratch.rules,
-        ) = by_rules
+        for name, value in by_rules.items():
+            setattr(scratch, name, value)
         scratch.llm = "overruled"
         return {"pending": state.get("pending")}  # what the rules decision asked
     return {"pending": redecided["pending"]}

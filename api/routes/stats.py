@@ -81,16 +81,12 @@ async def compute(
     session: AsyncSession, since: datetime, until: datetime, targets: dict[str, float]
 ) -> dict[str, Any]:
     in_period = and_(Message.created_at >= since, Message.created_at < until)
-    talked = (
-        select(Conversation.id)
-        .where(
-            exists().where(
-                Message.conversation_id == Conversation.id,
-                Message.direction == "inbound",
-                in_period,
-            )
+    talked = select(Conversation.id).where(
+        exists().where(
+            Message.conversation_id == Conversation.id,
+            Message.direction == "inbound",
+            in_period,
         )
-        .distinct()
     )
     escalated_conversations = talked.where(
         exists().where(
