@@ -70,6 +70,13 @@ async def outbound(session: AsyncSession, channel: str = "sms") -> tuple[Custome
     return customer, message
 
 
+async def report(client: httpx.AsyncClient, message: Message, sid: str, status: str) -> int:
+    """Twilio's status callback for one of our sends (its URL names our message)."""
+    path = f"/webhooks/twilio/status?mid={message.id}"
+    form = {"MessageSid": sid, "MessageStatus": status}
+    return (await client.post(path, **signed(BASE + path, form, TOKEN))).status_code
+
+
 def created(sid: str = "SM100") -> httpx.Response:
     return httpx.Response(201, json={"sid": sid, "status": "queued", "account_sid": SID})
 
@@ -167,10 +174,7 @@ class TestSending:
             await session.refresh(message)
             assert message.status == "sending"
             # Twilio did take it: its first status callback names our message.
-            path = f"/webhooks/twilio/status?mid={message.id}"
-            form = {"MessageSid": "SM300", "MessageStatus": "sent"}
-            response = await client.post(path, **signed(BASE + path, form, TOKEN))
-            assert response.status_code == 204
+            assert await report(client, message, "SM300", "sent") == 204
             clock.advance(timedelta(minutes=10))
             await sender.send_pending()
         await session.refresh(message)
@@ -362,10 +366,7 @@ class TestTwilioOutage:
         assert tried.count("created") == 1 and len(tried) >= 3
         await session.refresh(message)
         assert (message.status, message.provider_message_id) == ("queued", "SM777")
-        path = f"/webhooks/twilio/status?mid={message.id}"
-        form = {"MessageSid": "SM777", "MessageStatus": "delivered"}
-        callback = await client.post(path, **signed(BASE + path, form, TOKEN))
-        assert callback.status_code == 204
+        assert await report(client, message, "SM777", "delivered") == 204
         shown = (await client.get(thread, headers=agent_headers)).json()[-1]
         assert (shown["status"], shown["attempts"], shown["next_attempt_at"]) == (
             "delivered",

@@ -10,13 +10,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from twilio.request_validator import RequestValidator
 
 from agent.inbox import Inbox
 from agent.runtime import AgentRuntime
 from knowledge.models import Conversation, Customer, Message
 from knowledge.settings import Settings
 from tests.factories import make_conversation, make_customer, make_message
+from tests.helpers.twilio import signed as sign
 
 TOKEN = "test-auth-token"
 BASE = "https://hibachi.example"
@@ -36,14 +36,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def signed(path: str, form: dict[str, str]) -> dict[str, Any]:
-    signature = RequestValidator(TOKEN).compute_signature(BASE + path, form)
-    return {
-        "content": urlencode(form),
-        "headers": {
-            "X-Twilio-Signature": signature,
-            "Content-Type": "application/x-www-form-urlencoded",
-        },
-    }
+    return sign(BASE + path, form, TOKEN)
 
 
 def sms(body: str, sid: str, sender: str = PHONE, **extra: str) -> dict[str, str]:
@@ -225,20 +218,26 @@ class TestInbound:
         assert "couldn't find an upcoming booking" in reply.body
 
 
+async def sent_message(session: AsyncSession, sid: str) -> Message:
+    """An outbound message Twilio has taken, as status callbacks find it."""
+    conversation = await make_conversation(session, await make_customer(session))
+    message = await make_message(
+        session,
+        conversation,
+        direction="outbound",
+        author="agent",
+        status="sent",
+        provider_message_id=sid,
+    )
+    await session.commit()
+    return message
+
+
 class TestStatusCallbacks:
     async def test_status_moves_forward_only(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
-        conversation = await make_conversation(session, await make_customer(session))
-        message = await make_message(
-            session,
-            conversation,
-            direction="outbound",
-            author="agent",
-            status="sent",
-            provider_message_id="SM900",
-        )
-        await session.commit()
+        message = await sent_message(session, "SM900")
         path = "/webhooks/twilio/status"
         for status in ("delivered", "sent", "queued"):
             form = {"MessageSid": "SM900", "MessageStatus": status}
@@ -249,16 +248,7 @@ class TestStatusCallbacks:
     async def test_a_failure_records_the_error_code(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
-        conversation = await make_conversation(session, await make_customer(session))
-        message = await make_message(
-            session,
-            conversation,
-            direction="outbound",
-            author="agent",
-            status="sent",
-            provider_message_id="SM901",
-        )
-        await session.commit()
+        message = await sent_message(session, "SM901")
         path = "/webhooks/twilio/status"
         form = {"MessageSid": "SM901", "MessageStatus": "undelivered", "ErrorCode": "30003"}
         assert (await client.post(path, **signed(path, form))).status_code == 204
