@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -45,6 +45,15 @@ class TestCreate:
             "post_event",
         }
         assert {t["status"] for t in plan.values()} == {"pending"}
+
+    async def test_a_booking_is_made_at_the_service_clock(
+        self, client: httpx.AsyncClient, admin_headers: dict[str, str], clock: FrozenClock
+    ) -> None:
+        """The free-reschedule window counts from here, so it is business time, not the
+        database server's."""
+        response = await client.post("/api/v1/bookings", json=NEW, headers=admin_headers)
+        created = datetime.fromisoformat(response.json()["created_at"])
+        assert created == clock.now()
 
     async def test_a_retried_post_with_the_same_key_creates_nothing_twice(
         self, client: httpx.AsyncClient, admin_headers: dict[str, str], session: AsyncSession
