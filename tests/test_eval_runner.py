@@ -444,3 +444,18 @@ class TestLlmCommand:
         result = CliRunner().invoke(app, ["eval", str(tmp_path), "--llm"])
         assert result.exit_code == 2
         assert "--llm needs OPENAI_API_KEY" in result.output
+
+
+class TestSelection:
+    def test_tags_and_names_pick_scenarios(self) -> None:
+        from evals.suite import Selection, load_all
+
+        folder = ROOT / "evals" / "scenarios"
+        everything = load_all([folder], Selection())
+        tagged = load_all([folder], Selection(tags={"cancellation"}))
+        named = load_all([folder], Selection(name="takeover"))
+        assert not everything.broken and len(everything.scenarios) >= 60
+        assert 0 < len(tagged.scenarios) < len(everything.scenarios)
+        assert all("cancellation" in s.tags for _, s in tagged.scenarios)
+        assert named.scenarios and all("takeover" in s.name for _, s in named.scenarios)
+        assert load_all([folder], Selection(tags={"no-such-tag"})).scenarios == []
