@@ -24,7 +24,8 @@ from agent.nodes.understand import classify, detect_tone
 from agent.state import TurnState
 
 
-def after_load(
+# Routes are coroutines: LangGraph runs a plain function on a thread pool, a hop per turn.
+async def after_load(
     state: TurnState,
 ) -> Literal["detect_tone", "notify_owner", "proactive", "human_reply", "__end__"]:
     route = state.get("route")
@@ -35,7 +36,7 @@ def after_load(
     return "__end__"
 
 
-def after_decide(state: TurnState) -> Literal["review", "act"]:
+async def after_decide(state: TurnState) -> Literal["review", "act"]:
     """The LLM review step runs only when a model is configured."""
     return "review" if state.get("route") == "review" else "act"
 

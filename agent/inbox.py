@@ -1,25 +1,37 @@
 """The durable inbox: customer messages are rows first; this drains them into turns.
 
-A webhook stores the message and acknowledges at once; the turn runs here afterwards. Because
-the row stays `received` until its turn commits, a message acknowledged just before a crash
-is answered when any process starts again. Per conversation only the oldest waiting message
-is taken at a time, so a customer's messages are answered in the order they were sent.
+A webhook or a web chat request stores the message, announces it (a NOTIFY that PostgreSQL
+delivers at commit) and acknowledges at once; a process running the inbox, this one or a
+`hibachi worker`, wakes and runs the turn. Because the row stays `received` until its turn
+commits, a message acknowledged just before a crash is answered when any process starts
+again. Per conversation only the oldest waiting message is taken at a time, so a customer's
+messages are answered in the order they were sent; several inboxes (in several processes)
+share the work, a conversation whose turn another one is running being left to it.
+
+A web chat request waits for its turn's answer: the turn announces that it finished on the
+turns channel, and `TurnWaiters` hands that to the waiting request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.runtime import AgentRuntime
 from agent.state import TurnEvent
 from knowledge.db import unit_of_work
 from knowledge.loops import pause
+from knowledge.models import Message
+from knowledge.repository import notify
 
 log = structlog.get_logger(__name__)
+
+INBOX_CHANNEL = "hibachi_inbox"  # payload: the stored message's id
 
 _OLDEST_PER_CONVERSATION = text(
     """
@@ -32,44 +44,59 @@ _OLDEST_PER_CONVERSATION = text(
 )
 
 
+async def announce(session: AsyncSession, message_id: int) -> None:
+    """Tell every inbox that a message waits (delivered when `session` commits)."""
+    await notify(session, INBOX_CHANNEL, str(message_id))
+
+
 class Inbox:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         runtime: AgentRuntime,
         batch: int = 50,
+        concurrency: int = 1,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.runtime = runtime
         self.batch = batch
+        self.concurrency = max(1, concurrency)
 
     async def drain(self, stop: asyncio.Event | None = None) -> int:
         """Answer every waiting message (until `stop` is set: a shutdown does not wait for a
-        backlog, which stays stored for the next start); returns how many turns ran."""
+        backlog, which stays stored for the next start); returns how many turns ran here.
+
+        Up to `concurrency` conversations run at once (a turn's database waits overlap another
+        turn's work). A conversation another process is answering is skipped; when a round
+        answers nothing, everything left belongs to others and the drain ends."""
         done = 0
         failed: set[int] = set()
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def answer(message_id: int, conversation_id: int) -> bool:
+            async with gate:
+                if stop is not None and stop.is_set():
+                    return False
+                event = TurnEvent(
+                    kind="customer_message", conversation_id=conversation_id, message_id=message_id
+                )
+                try:
+                    return await self.runtime.handle_unless_busy(event) is not None
+                except Exception as exc:  # the row stays `received`: a later drain retries it
+                    log.error("turn failed", message=message_id, error=str(exc)[:200])
+                    failed.add(message_id)
+                    return False
+
         while stop is None or not stop.is_set():
             async with unit_of_work(self.sessionmaker) as session:
                 found = await session.execute(_OLDEST_PER_CONVERSATION, {"limit": self.batch})
                 waiting = [(int(m), int(c)) for m, c in found.all() if m not in failed]
             if not waiting:
-                return done
-            for message_id, conversation_id in waiting:
-                if stop is not None and stop.is_set():
-                    break
-                try:
-                    await self.runtime.handle(
-                        TurnEvent(
-                            kind="customer_message",
-                            conversation_id=conversation_id,
-                            message_id=message_id,
-                        )
-                    )
-                except Exception as exc:  # the row stays `received`: a later drain retries it
-                    log.error("turn failed", message=message_id, error=str(exc)[:200])
-                    failed.add(message_id)
-                    continue
-                done += 1
+                break
+            answered = sum(await asyncio.gather(*(answer(m, c) for m, c in waiting)))
+            done += answered
+            if not answered:
+                break
         return done
 
     async def run_forever(
@@ -82,3 +109,66 @@ class Inbox:
             except Exception as exc:  # keep draining through database blips
                 log.error("inbox loop error", error=str(exc)[:200])
             await pause(stop, wake, poll_seconds)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A finished turn, as a waiting web chat request sees it."""
+
+    reply_id: int | None
+    reply: str | None
+    pending: str | None
+
+
+class TurnWaiters:
+    """Web chat requests waiting for their message's turn, resolved from the turns channel.
+
+    Register before the message commits (the turn can finish before the request would
+    otherwise start waiting). If the notice never comes (a lost listening connection, a
+    failed turn), the wait ends at its timeout and the reply, if one exists by then, is read
+    from the database; the widget's stream delivers anything later.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[int, asyncio.Future[str | None]] = {}
+
+    def register(self, message_id: int) -> None:
+        self._waiting[message_id] = asyncio.get_running_loop().create_future()
+
+    def finished(self, payload: str) -> None:
+        """The turns channel's handler."""
+        notice = json.loads(payload)
+        future = self._waiting.get(int(notice["message"]))
+        if future is not None and not future.done():
+            future.set_result(notice.get("pending"))
+
+    def forget(self, message_id: int) -> None:
+        self._waiting.pop(message_id, None)
+
+    async def wait(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        message_id: int,
+        timeout: float,
+    ) -> Answer:
+        future = self._waiting.get(message_id)
+        pending: str | None = None
+        try:
+            if future is not None:
+                try:
+                    pending = await asyncio.wait_for(asyncio.shield(future), timeout)
+                except TimeoutError:
+                    log.warning("no turn notice for a web chat message", message=message_id)
+        finally:
+            self.forget(message_id)
+        async with sessionmaker() as session:
+            row = (
+                await session.execute(
+                    select(Message.id, Message.body).where(
+                        Message.idempotency_key == f"reply:message:{message_id}"
+                    )
+                )
+            ).first()
+        if row is None:
+            return Answer(None, None, pending)
+        return Answer(int(row[0]), str(row[1]), pending)

@@ -7,6 +7,7 @@ commits once. Replies and alerts are rows in that transaction; senders deliver t
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from agent.state import TurnEvent
 from knowledge.clock import Clock
 from knowledge.db import asyncpg_dsn, unit_of_work
 from knowledge.models import ApiUser
+from knowledge.repository import notify
 from knowledge.service import KnowledgeService
 from knowledge.settings import Settings
 from tools import bookings
@@ -37,6 +39,7 @@ CHECKPOINT_SCHEMA = "langgraph"
 PRUNE_EVERY_TURNS = 10
 log = structlog.get_logger(__name__)
 TURN_LOCK_NAMESPACE = 1  # first key of pg_advisory_xact_lock(int, int) for conversation turns
+TURNS_CHANNEL = "hibachi_turns"  # a web chat turn finished: {"message": id, "pending": …}
 
 
 @dataclass(frozen=True)
@@ -153,10 +156,22 @@ class AgentRuntime:
 
     async def handle(self, event: TurnEvent) -> TurnResult:
         """Run one turn in its own transaction, serialized with the conversation's other turns."""
+        result = await self._turn(event, wait=True)
+        assert result is not None  # waiting for the lock always runs the turn
+        return result
+
+    async def handle_unless_busy(self, event: TurnEvent) -> TurnResult | None:
+        """As `handle`, but None at once if another turn of the conversation is running (the
+        inbox leaves that conversation to whoever runs it)."""
+        return await self._turn(event, wait=False)
+
+    async def _turn(self, event: TurnEvent, *, wait: bool) -> TurnResult | None:
         async with unit_of_work(self.sessionmaker) as session:
-            await session.execute(
-                select(func.pg_advisory_xact_lock(TURN_LOCK_NAMESPACE, event.conversation_id))
-            )
+            key = (TURN_LOCK_NAMESPACE, event.conversation_id)
+            if wait:
+                await session.execute(select(func.pg_advisory_xact_lock(*key)))
+            elif not await session.scalar(select(func.pg_try_advisory_xact_lock(*key))):
+                return None
             context = TurnContext(
                 session=session,
                 knowledge=self.knowledge,
@@ -174,6 +189,11 @@ class AgentRuntime:
                 context=context,
                 durability="exit",
             )
+            conversation = context.scratch.conversation
+            if event.kind == "customer_message" and conversation and conversation.channel == "web":
+                # The visitor's request waits for this (delivered at commit): see TurnWaiters.
+                notice = {"message": event.message_id, "pending": state.get("pending")}
+                await notify(session, TURNS_CHANNEL, json.dumps(notice))
         saver = self.savers[index]
         if saver is not None and int(state.get("turns", 0)) % PRUNE_EVERY_TURNS == 0:
             await self._prune(saver, thread)

@@ -26,7 +26,7 @@ from api.state import AppState
 from knowledge import logs
 from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, open_database
-from knowledge.invalidation import InvalidationListener
+from knowledge.notify import Listener, invalidation_handlers
 from knowledge.service import KnowledgeService
 from knowledge.settings import Settings
 
@@ -45,7 +45,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from agent.runtime import AgentRuntime, postgres_checkpointers
+        from agent.inbox import INBOX_CHANNEL
+        from agent.runtime import TURNS_CHANNEL, AgentRuntime, postgres_checkpointers
 
         # After the web server has set up its loggers: scrub them too.
         logs.configure(json_lines=settings.env == "production")
@@ -56,9 +57,6 @@ def create_app(
             service = knowledge_service or KnowledgeService(
                 clock=clock, ttl_seconds=settings.knowledge_cache_ttl_seconds
             )
-            listener = InvalidationListener(db.url, service.invalidate)
-            await listener.start()
-            stack.push_async_callback(listener.stop)
             agent = runtime
             if agent is None:
                 savers = await stack.enter_async_context(postgres_checkpointers(db.url, 4))
@@ -75,6 +73,18 @@ def create_app(
                 ip_limit=RateLimiter(settings.rate_limit_ip_per_minute),
             )
             app.state.hibachi = state
+            handlers = invalidation_handlers(service.invalidate)
+            handlers[TURNS_CHANNEL] = state.turns.finished
+            if settings.run_worker:
+                handlers[INBOX_CHANNEL] = lambda _payload: state.inbox_wake.set()
+
+            def reconnected() -> None:  # anything announced while disconnected was missed
+                service.invalidate()
+                state.inbox_wake.set()
+
+            listener = Listener(db.url, handlers, reconnected)
+            await listener.start()
+            stack.push_async_callback(listener.stop)
             if settings.run_worker:
                 await stack.enter_async_context(
                     background_loops(

@@ -47,7 +47,9 @@ async def background_loops(
                 worker.run_forever(stop, scheduler_wake, poll_seconds=poll_seconds)
             ),
             asyncio.create_task(
-                Inbox(sessions, runtime).run_forever(stop, inbox_wake or asyncio.Event())
+                Inbox(sessions, runtime, concurrency=settings.inbox_concurrency).run_forever(
+                    stop, inbox_wake or asyncio.Event()
+                )
             ),
             asyncio.create_task(run_alerts(AlertSender(sessions, settings, twilio, clock), stop)),
         ]

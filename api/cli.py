@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -96,19 +97,77 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     worker: Annotated[
-        bool, typer.Option("--worker/--no-worker", help="Run the scheduler in this process.")
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Run the background work (turns, scheduler, outbox, alerts) at all.",
+        ),
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=32,
+            help="Start this many `hibachi worker` processes beside the API and leave the "
+            "background work to them; 0 runs it in this process.",
+        ),
+    ] = 0,
 ) -> None:
-    """Start the service (HTTP API, webhooks, web chat) and, by default, the scheduler."""
+    """Start the service (HTTP API, webhooks, web chat) and, by default, the background work:
+    answering messages, the scheduler, the outbox and team alerts."""
     import uvicorn
 
     from api.app import create_app
 
-    settings = _settings().model_copy(update={"run_worker": worker})
+    delegate = worker and workers > 0
+    settings = _settings().model_copy(
+        update={"run_worker": worker and not delegate, "turns_in_workers": delegate}
+    )
     _ready_to_serve(settings)
     url = _prepared_url(settings)
     out.print(f"database: {describe(url)}", highlight=False)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    children = _start_workers(workers if worker else 0, url)
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    finally:
+        _stop_workers(children)
+
+
+# Workers yield the CPU to the API: acknowledging a webhook must not queue behind turns.
+WORKER_NICENESS = 10
+
+
+def _as_worker_child() -> None:
+    """In a worker child, before it runs: lower priority, and SIGTERM when the parent dies,
+    even by SIGKILL (Linux)."""
+    import ctypes
+
+    os.nice(WORKER_NICENESS)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _start_workers(count: int, url: str) -> list[subprocess.Popen[bytes]]:
+    env = {**os.environ, "DATABASE_URL": url}
+    command = [sys.executable, "-m", "api.cli", "worker"]
+    children = [
+        subprocess.Popen(command, env=env, preexec_fn=_as_worker_child) for _ in range(count)
+    ]
+    if children:
+        out.print(f"started {count} worker process(es): {[c.pid for c in children]}")
+    return children
+
+
+def _stop_workers(children: list[subprocess.Popen[bytes]], grace: float = 30.0) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(grace)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 @app.command("worker")
@@ -118,9 +177,10 @@ def worker_command(
 ) -> None:
     """Run the background work on its own: the scheduler, answering stored messages, the
     outbox and team alerts (for `hibachi serve --no-worker` deployments)."""
+    from agent.inbox import INBOX_CHANNEL
     from agent.runtime import AgentRuntime, postgres_checkpointers
     from api.background import background_loops
-    from knowledge.invalidation import InvalidationListener
+    from knowledge.notify import Listener, invalidation_handlers
     from knowledge.service import KnowledgeService
 
     settings = _settings()
@@ -128,7 +188,15 @@ def worker_command(
 
     async def work(database: Database) -> None:
         knowledge = KnowledgeService(ttl_seconds=settings.knowledge_cache_ttl_seconds)
-        listener = InvalidationListener(database.url, knowledge.invalidate)
+        inbox_wake = asyncio.Event()
+        handlers = invalidation_handlers(knowledge.invalidate)
+        handlers[INBOX_CHANNEL] = lambda _payload: inbox_wake.set()
+
+        def reconnected() -> None:  # anything announced while disconnected was missed
+            knowledge.invalidate()
+            inbox_wake.set()
+
+        listener = Listener(database.url, handlers, reconnected)
         await listener.start()
         clock = SystemClock()
         async with postgres_checkpointers(database.url, 4) as savers:
@@ -141,7 +209,13 @@ def worker_command(
                 loop.add_signal_handler(signum, stop.set)
             out.print(f"worker running on {describe(database.url)}; Ctrl-C stops it")
             async with background_loops(
-                settings, database, runtime, knowledge, clock, poll_seconds=poll
+                settings,
+                database,
+                runtime,
+                knowledge,
+                clock,
+                inbox_wake=inbox_wake,
+                poll_seconds=poll,
             ):
                 await stop.wait()
         await listener.stop()
@@ -329,3 +403,7 @@ def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     logs.configure(json_lines=os.environ.get("HIBACHI_ENV") == "production")
     app()
+
+
+if __name__ == "__main__":  # `python -m api.cli`: how `hibachi serve --workers N` starts them
+    main()

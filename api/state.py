@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.inbox import TurnWaiters
 from api.ratelimit import RateLimiter
 from knowledge.clock import Clock
 from knowledge.db import Database
@@ -24,3 +25,4 @@ class AppState:
     inbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
     phone_limit: RateLimiter = field(default_factory=lambda: RateLimiter(0))
     ip_limit: RateLimiter = field(default_factory=lambda: RateLimiter(0))
+    turns: TurnWaiters = field(default_factory=TurnWaiters)

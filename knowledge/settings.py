@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     rate_limit_phone_per_minute: int = Field(default=30, ge=0)
     rate_limit_ip_per_minute: int = Field(default=120, ge=0)
     run_worker: bool = True  # `hibachi serve` runs the scheduler in-process unless told not to
+    # With turns in workers (`hibachi serve --workers N`) a web chat request leaves its turn
+    # to a worker and waits for the answer, at most chat_reply_timeout_seconds (then returns
+    # without it; the widget's stream delivers it later); otherwise the request runs it.
+    turns_in_workers: bool = False
+    # Conversations one process answers at once.
+    inbox_concurrency: int = Field(default=4, ge=1, le=64)
+    chat_reply_timeout_seconds: float = Field(default=15.0, gt=0)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("database_url")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from agent.inbox import announce
 from api.deps import Session, State
 from knowledge.errors import (
     AppError,
@@ -123,10 +124,11 @@ async def inbound_message(request: Request, state: State, session: Session) -> R
         profile_name=form.get("ProfileName", "")[:MAX_NAME_LENGTH] or None,
         media_count=media,
     )
+    if stored.message_id is not None:
+        await announce(session, stored.message_id)
     await session.commit()
     crash_point("inbound_stored")
-    if stored.message_id is not None:
-        state.inbox_wake.set()
+    state.inbox_wake.set()
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import select
 
+from agent.inbox import announce
 from agent.state import TurnEvent
 from api.deps import PerIpLimit, Session, State
 from knowledge.errors import InvalidInput, Unauthorized
@@ -94,20 +95,37 @@ async def send(
     state: State,
     x_chat_token: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    """Store the visitor's message, answer it, and return the reply with any quick options."""
+    """Store the visitor's message and return its answer with any quick options.
+
+    With turns in workers (`hibachi serve --workers N`) the turn runs in a worker and this
+    request waits for it, up to HIBACHI_CHAT_REPLY_TIMEOUT_SECONDS; past that it returns with
+    `id` and `reply` null, and the widget's stream delivers the reply when it comes."""
     web = await _web(session, x_chat_token)
     conversation = await webchat.conversation_for(session, web)
     inbound = await record_inbound(session, conversation, data.text)
-    event = TurnEvent(
-        kind="customer_message", conversation_id=conversation.id, message_id=inbound.id
+    if not state.settings.turns_in_workers:
+        await session.commit()
+        result = await state.runtime.handle(
+            TurnEvent(
+                kind="customer_message", conversation_id=conversation.id, message_id=inbound.id
+            )
+        )
+        return _answer(result.reply_message_id, result.reply, result.pending)
+    await announce(session, inbound.id)
+    state.turns.register(inbound.id)
+    try:
+        await session.commit()
+    except BaseException:
+        state.turns.forget(inbound.id)
+        raise
+    answer = await state.turns.wait(
+        state.database.sessionmaker, inbound.id, state.settings.chat_reply_timeout_seconds
     )
-    await session.commit()
-    result = await state.runtime.handle(event)
-    return {
-        "id": result.reply_message_id,
-        "reply": result.reply,
-        "options": OPTIONS.get(result.pending or "", []),
-    }
+    return _answer(answer.reply_id, answer.reply, answer.pending)
+
+
+def _answer(reply_id: int | None, reply: str | None, pending: str | None) -> dict[str, Any]:
+    return {"id": reply_id, "reply": reply, "options": OPTIONS.get(pending or "", [])}
 
 
 @router.get("/api/v1/chat/messages")

@@ -14,7 +14,7 @@ import time
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from knowledge.db import make_engine
-from knowledge.invalidation import InvalidationListener
+from knowledge.notify import Listener, invalidation_handlers
 from knowledge.service import KnowledgeService
 
 
@@ -22,7 +22,7 @@ async def main(url: str) -> None:
     engine = make_engine(url, pool_size=2)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     service = KnowledgeService(ttl_seconds=3600)
-    listener = InvalidationListener(url, service.invalidate)
+    listener = Listener(url, invalidation_handlers(service.invalidate), service.invalidate)
     await listener.start()
 
     async def lobster() -> str:
