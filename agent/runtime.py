@@ -18,7 +18,7 @@ import structlog
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.context import TurnContext
@@ -103,6 +103,18 @@ async def postgres_checkpointers(
         await pool.close()
 
 
+# One round trip for the inbox: take the conversation's turn lock if free (NULL if not), then
+# see whether the message still waits (another process may have answered it since it was
+# listed; running the graph only to find that out costs a whole turn).
+_LOCK_IF_WAITING = text(
+    f"""
+    SELECT CASE WHEN pg_try_advisory_xact_lock({TURN_LOCK_NAMESPACE}, :c)
+        THEN EXISTS (SELECT 1 FROM messages WHERE id = :m AND status = 'received')
+    END
+    """
+)
+
+
 class AgentRuntime:
     """Runs turns. One per process; safe to share between concurrent callers."""
 
@@ -161,8 +173,9 @@ class AgentRuntime:
         return result
 
     async def handle_unless_busy(self, event: TurnEvent) -> TurnResult | None:
-        """As `handle`, but None at once if another turn of the conversation is running (the
-        inbox leaves that conversation to whoever runs it)."""
+        """As `handle` for a stored customer message, but None at once if another turn of the
+        conversation is running (the inbox leaves it to whoever runs it) or the message has
+        been answered already."""
         return await self._turn(event, wait=False)
 
     async def _turn(self, event: TurnEvent, *, wait: bool) -> TurnResult | None:
@@ -170,8 +183,8 @@ class AgentRuntime:
             key = (TURN_LOCK_NAMESPACE, event.conversation_id)
             if wait:
                 await session.execute(select(func.pg_advisory_xact_lock(*key)))
-            elif not await session.scalar(select(func.pg_try_advisory_xact_lock(*key))):
-                return None
+            elif not await session.scalar(_LOCK_IF_WAITING, {"c": key[1], "m": event.message_id}):
+                return None  # another turn holds the conversation, or answered the message
             context = TurnContext(
                 session=session,
                 knowledge=self.knowledge,

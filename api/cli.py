@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
@@ -28,6 +27,7 @@ from knowledge.db import (
     resolve_url,
     unit_of_work,
 )
+from knowledge.embedded import exit_on_sigterm
 from knowledge.errors import AppError, ConfigError
 from knowledge.seed import DEFAULT_SEED, load_seed
 from knowledge.settings import Settings, load_settings
@@ -100,7 +100,8 @@ def serve(
         bool,
         typer.Option(
             "--worker/--no-worker",
-            help="Run the background work (turns, scheduler, outbox, alerts) at all.",
+            help="Run background work (turns, scheduler, outbox, alerts); --no-worker leaves "
+            "it to `hibachi worker` processes started separately.",
         ),
     ] = True,
     workers: Annotated[
@@ -118,6 +119,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.workers import WorkerProcesses
 
     delegate = worker and workers > 0
     settings = _settings().model_copy(
@@ -126,54 +128,29 @@ def serve(
     _ready_to_serve(settings)
     url = _prepared_url(settings)
     out.print(f"database: {describe(url)}", highlight=False)
-    children = _start_workers(workers if worker else 0, url)
+    exit_on_sigterm()  # uvicorn re-raises the SIGTERM it stopped on: let `finally` run
+    children = WorkerProcesses(
+        workers if delegate else 0,
+        url,
+        on_start=lambda pid: out.print(f"worker process {pid} started", highlight=False),
+    )
+    children.start()
     try:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
     finally:
-        _stop_workers(children)
-
-
-# Workers yield the CPU to the API: acknowledging a webhook must not queue behind turns.
-WORKER_NICENESS = 10
-
-
-def _as_worker_child() -> None:
-    """In a worker child, before it runs: lower priority, and SIGTERM when the parent dies,
-    even by SIGKILL (Linux)."""
-    import ctypes
-
-    os.nice(WORKER_NICENESS)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _start_workers(count: int, url: str) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "DATABASE_URL": url}
-    command = [sys.executable, "-m", "api.cli", "worker"]
-    children = [
-        subprocess.Popen(command, env=env, preexec_fn=_as_worker_child) for _ in range(count)
-    ]
-    if children:
-        out.print(f"started {count} worker process(es): {[c.pid for c in children]}")
-    return children
-
-
-def _stop_workers(children: list[subprocess.Popen[bytes]], grace: float = 30.0) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    for child in children:
-        try:
-            child.wait(grace)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        children.stop()
 
 
 @app.command("worker")
 @friendly
 def worker_command(
     poll: Annotated[float, typer.Option(help="Seconds between looks for due work.")] = 1.0,
+    nice: Annotated[
+        int, typer.Option(min=0, max=19, help="Lower this process's CPU priority by this much.")
+    ] = 0,
+    parent: Annotated[
+        int | None, typer.Option(hidden=True, help="Stop when this process is gone.")
+    ] = None,
 ) -> None:
     """Run the background work on its own: the scheduler, answering stored messages, the
     outbox and team alerts (for `hibachi serve --no-worker` deployments)."""
@@ -207,6 +184,8 @@ def worker_command(
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
+            if parent is not None:
+                watch = asyncio.create_task(_stop_when_orphaned(parent, stop))
             out.print(f"worker running on {describe(database.url)}; Ctrl-C stops it")
             async with background_loops(
                 settings,
@@ -219,8 +198,21 @@ def worker_command(
             ):
                 await stop.wait()
         await listener.stop()
+        if parent is not None:
+            await watch
 
+    if nice:
+        os.nice(nice)
     _run(_with_database(settings, work))
+
+
+async def _stop_when_orphaned(parent: int, stop: asyncio.Event) -> None:
+    """A worker started by `hibachi serve --workers` never outlives it, however it ended."""
+    while not stop.is_set():
+        if os.getppid() != parent:
+            err.print("the service that started this worker is gone; stopping")
+            stop.set()
+        await asyncio.sleep(1.0)
 
 
 @app.command()

@@ -34,7 +34,7 @@ def _drop_dead_holders(pgdata: Path) -> None:
         handles.write_text(json.dumps(alive))
 
 
-def _exit_on_sigterm() -> None:
+def exit_on_sigterm() -> None:
     """Turn SIGTERM into a normal exit so the server handle is released at exit."""
     if threading.current_thread() is not threading.main_thread():
         return
@@ -60,7 +60,7 @@ def start_server(data_dir: Path) -> Any:
     pgdata = data_dir / "pgdata"
     pgdata.mkdir(exist_ok=True)
     _drop_dead_holders(pgdata)
-    _exit_on_sigterm()
+    exit_on_sigterm()
     return get_server(pgdata, cleanup_mode="stop")
 
 

@@ -1,0 +1,204 @@
+"""The inbox shared by several processes, the web chat's wait for a worker's turn, and the
+listening connection that carries both."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import asyncpg
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent.inbox import INBOX_CHANNEL, Inbox, TurnWaiters, announce
+from agent.runtime import TURN_LOCK_NAMESPACE, TURNS_CHANNEL, AgentRuntime
+from agent.state import TurnEvent
+from knowledge.db import asyncpg_dsn
+from knowledge.models import Message
+from knowledge.notify import Listener
+from tests.conftest import clone_database
+from tests.factories import make_conversation, make_customer, make_message
+
+
+async def waiting(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).where(Message.direction == "inbound", Message.status == "received")
+        )
+        or 0
+    )
+
+
+class TestSharedInbox:
+    async def test_a_conversation_another_process_is_answering_is_left_to_it(
+        self, session: AsyncSession, runtime: AgentRuntime, test_db_url: str
+    ) -> None:
+        """Shown failing with the turn lock taken by waiting (as `handle` does): the drain
+        blocked on the held conversation and this test timed out."""
+        busy = await make_conversation(session, await make_customer(session, phone="+19165550701"))
+        free = await make_conversation(session, await make_customer(session, phone="+19165550702"))
+        await make_message(session, busy, body="how much do kids cost?")
+        await make_message(session, free, body="how much do kids cost?")
+        await session.commit()
+        other = await asyncpg.connect(asyncpg_dsn(test_db_url))  # another process's turn
+        try:
+            await other.execute("SELECT pg_advisory_lock($1, $2)", TURN_LOCK_NAMESPACE, busy.id)
+            answered = await asyncio.wait_for(
+                Inbox(runtime.sessionmaker, runtime).drain(), timeout=20
+            )
+        finally:
+            await other.close()
+        assert answered == 1
+        left = await session.scalars(
+            select(Message.conversation_id).where(
+                Message.direction == "inbound", Message.status == "received"
+            )
+        )
+        assert list(left) == [busy.id]
+        # Once the other process lets go, the message is this inbox's to answer again.
+        assert await Inbox(runtime.sessionmaker, runtime).drain() == 1
+        assert await waiting(session) == 0
+
+    async def test_handle_unless_busy_runs_the_turn_when_free(
+        self, session: AsyncSession, runtime: AgentRuntime
+    ) -> None:
+        message = await make_message(session, body="is the deposit refundable?")
+        await session.commit()
+        event = TurnEvent(
+            kind="customer_message",
+            conversation_id=message.conversation_id,
+            message_id=message.id,
+        )
+        result = await runtime.handle_unless_busy(event)
+        assert result is not None and result.reply
+
+    async def test_several_conversations_at_once_are_each_answered_once(
+        self, pg_server: Any, template_url: str
+    ) -> None:
+        """Two inboxes, four conversations at once each, on a real committed database (a turn
+        per connection). Was: an inbox ran a whole turn for a message the other had answered
+        since listing it (26 turns for 24 messages); the lock now comes with a look at the
+        message."""
+        from langgraph.checkpoint.memory import InMemorySaver
+        from sqlalchemy.ext.asyncio import async_sessionmaker
+
+        from knowledge.clock import SystemClock
+        from knowledge.db import make_engine, unit_of_work
+        from knowledge.service import KnowledgeService
+
+        url = await clone_database(pg_server, template_url)
+        engine = make_engine(url, pool_size=8)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        try:
+            async with unit_of_work(sessions) as session:
+                for n in range(12):
+                    customer = await make_customer(session, phone=f"+191655507{n:02d}")
+                    conversation = await make_conversation(session, customer)
+                    await make_message(session, conversation, body="how much do kids cost?")
+                    await make_message(session, conversation, body="thanks!")
+            runtime = AgentRuntime(sessions, KnowledgeService(), SystemClock(), InMemorySaver())
+            inboxes = [Inbox(sessions, runtime, concurrency=4) for _ in range(2)]
+            counts = await asyncio.gather(*(inbox.drain() for inbox in inboxes))
+            for inbox in inboxes:  # what one left to the other while it was busy
+                counts.append(await inbox.drain())
+            assert sum(counts) == 24
+            async with sessions() as session:
+                assert await waiting(session) == 0
+                replies = await session.scalar(
+                    select(func.count()).where(
+                        Message.direction == "outbound", Message.idempotency_key.like("reply:%")
+                    )
+                )
+                assert replies == 24
+        finally:
+            await engine.dispose()
+
+
+class TestTurnWaiters:
+    async def test_the_notice_ends_the_wait_with_the_reply_and_its_question(
+        self, session: AsyncSession, runtime: AgentRuntime
+    ) -> None:
+        inbound = await make_message(session, body="hi")
+        reply = Message(
+            conversation_id=inbound.conversation_id,
+            direction="outbound",
+            channel="web",
+            author="agent",
+            body="How would you rate it? Reply 1 to 5.",
+            status="simulated",
+            idempotency_key=f"reply:message:{inbound.id}",
+        )
+        session.add(reply)
+        await session.commit()
+        waiters = TurnWaiters()
+        waiters.register(inbound.id)
+        asyncio.get_running_loop().call_later(
+            0.05, waiters.finished, json.dumps({"message": inbound.id, "pending": "rating"})
+        )
+        answer = await waiters.wait(runtime.sessionmaker, inbound.id, timeout=5)
+        assert (answer.reply_id, answer.reply, answer.pending) == (
+            reply.id,
+            reply.body,
+            "rating",
+        )
+
+    async def test_without_a_notice_the_wait_ends_at_the_timeout(
+        self, session: AsyncSession, runtime: AgentRuntime
+    ) -> None:
+        inbound = await make_message(session, body="hi")
+        await session.commit()
+        waiters = TurnWaiters()
+        waiters.register(inbound.id)
+        started = asyncio.get_running_loop().time()
+        answer = await waiters.wait(runtime.sessionmaker, inbound.id, timeout=0.2)
+        assert 0.2 <= asyncio.get_running_loop().time() - started < 2
+        assert (answer.reply_id, answer.reply, answer.pending) == (None, None, None)
+        waiters.finished(json.dumps({"message": inbound.id, "pending": None}))  # late: ignored
+
+    async def test_a_notice_for_a_message_nobody_waits_for_is_ignored(self) -> None:
+        TurnWaiters().finished(json.dumps({"message": 12345, "pending": None}))
+
+
+class TestListener:
+    async def test_each_channel_reaches_its_handler_after_commit_and_bad_payloads_are_survived(
+        self, pg_server: Any, template_url: str
+    ) -> None:
+        url = await clone_database(pg_server, template_url)
+        inbox: list[str] = []
+        turns: list[str] = []
+        connects: list[int] = []
+
+        def finished(payload: str) -> None:
+            turns.append(json.loads(payload)["message"])  # raises on a bad payload
+
+        listener = Listener(
+            url,
+            {INBOX_CHANNEL: inbox.append, TURNS_CHANNEL: finished},
+            lambda: connects.append(1),
+        )
+        await listener.start()
+        from sqlalchemy.ext.asyncio import async_sessionmaker
+
+        from knowledge.db import make_engine, unit_of_work
+
+        engine = make_engine(url, pool_size=1)
+        try:
+            async with unit_of_work(async_sessionmaker(engine)) as session:
+                await announce(session, 41)
+                await asyncio.sleep(0.2)
+                assert inbox == []  # NOTIFY is delivered at commit, not before
+            conn = await asyncpg.connect(asyncpg_dsn(url))
+            await conn.execute(f"NOTIFY {TURNS_CHANNEL}, 'not json'")
+            await conn.execute(f"NOTIFY {TURNS_CHANNEL}, '{json.dumps({'message': 7})}'")
+            await conn.close()
+            for _ in range(100):
+                if inbox and turns:
+                    break
+                await asyncio.sleep(0.02)
+            assert inbox == ["41"]
+            assert turns == [7]
+            assert connects == [1]
+        finally:
+            await listener.stop()
+            await engine.dispose()
