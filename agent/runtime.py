@@ -25,7 +25,7 @@ from agent.context import TurnContext
 from agent.graph import build_graph
 from agent.state import TurnEvent
 from knowledge.clock import Clock
-from knowledge.db import asyncpg_dsn, unit_of_work
+from knowledge.db import IdleChecks, asyncpg_dsn, unit_of_work
 from knowledge.models import ApiUser
 from knowledge.repository import notify
 from knowledge.service import KnowledgeService
@@ -78,13 +78,16 @@ async def postgres_checkpointers(
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
     dsn = asyncpg_dsn(url)
+    idle = IdleChecks()
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         dsn,
         open=False,
         min_size=1,
         max_size=max_size,
-        # A connection cut by a database restart is noticed on checkout, not by a turn.
-        check=AsyncConnectionPool.check_connection,
+        # A connection cut by a database restart while idle is noticed on checkout, not by a
+        # turn; one in steady use is not pinged (see knowledge.db.PING_IDLE_SECONDS).
+        check=idle.check,
+        reset=idle.returned,
         kwargs={
             "autocommit": True,
             "prepare_threshold": 0,

@@ -1,7 +1,9 @@
 """Soak: mixed traffic at a set rate on one `hibachi serve`, watching for errors, leaks and drift.
 
-The service runs with its in-process worker (scheduler, inbox, outbox) on a throw-away embedded
-PostgreSQL, without a Twilio account (replies are stored as simulated sends).
+The service runs as `hibachi serve --workers 2` (the API acknowledges; two worker processes
+answer, schedule and send; `--workers 0` runs all of it in the API process) on a throw-away
+embedded PostgreSQL, without a Twilio account (replies are stored as simulated sends). Memory
+and CPU figures cover the service with its workers.
 
 An open loop (Poisson arrivals at `--rate` customer messages per second, whatever the service
 answers) sends signed Twilio SMS and WhatsApp webhooks and web chat messages from customers who
@@ -26,7 +28,7 @@ the rate was carried: the generator sent at least 95 % of it and, when the load 
 not carried says so first: its latency and memory figures then describe an overload.
 Prints a readable summary, then the figures as one JSON line; `--check` exits 1 unless `ok`.
 
-    .venv/bin/python bench/soak.py [--minutes 30] [--rate 50] [--check]
+    .venv/bin/python bench/soak.py [--minutes 30] [--rate 50] [--workers 2] [--check]
 """
 
 from __future__ import annotations
@@ -471,14 +473,28 @@ SESSIONS = """
 """
 
 
+def service_processes(process: psutil.Process) -> list[psutil.Process]:
+    """The service and its worker processes (`hibachi serve --workers N`)."""
+    found = [process]
+    for child in process.children():
+        with contextlib.suppress(psutil.Error):
+            if "api.cli" in " ".join(child.cmdline()):
+                found.append(child)
+    return found
+
+
 async def sample(
     process: psutil.Process, pool: asyncpg.Pool, figures: Figures, every: float, stop: float
 ) -> None:
-    """The service's RSS, and its database sessions: all, waiting on a lock (a turn waiting
-    for its conversation), idle inside a transaction."""
+    """The RSS of the service (with its workers), and its database sessions: all, waiting on
+    a lock (a turn waiting for its conversation), idle inside a transaction."""
     while True:
         try:
-            figures.rss.append((figures.at(), process.memory_info().rss))
+            rss = process.memory_info().rss
+            for worker in service_processes(process)[1:]:
+                with contextlib.suppress(psutil.Error):
+                    rss += worker.memory_info().rss
+            figures.rss.append((figures.at(), rss))
         except psutil.Error:
             figures.errors["service:died"] += 1
             return
@@ -524,12 +540,14 @@ def cpu_readings(service: psutil.Process, data_dir: Path) -> dict[str, dict[Any,
     """CPU seconds so far of the service, its PostgreSQL (the postmaster under data_dir and
     its backends) and this load generator, per process."""
     groups: dict[str, list[psutil.Process]] = {
-        "service": [service],
+        "service": service_processes(service),
         "postgres": [],
         "bench": [psutil.Process()],
     }
     for proc in psutil.process_iter(["cmdline"]):
         if proc.pid != service.pid and str(data_dir) in " ".join(proc.info["cmdline"] or []):
+            if "api.cli" in " ".join(proc.info["cmdline"] or []):
+                continue
             with contextlib.suppress(psutil.Error):
                 groups["postgres"] += [proc, *proc.children()]
     readings: dict[str, dict[Any, float]] = {}
@@ -612,7 +630,9 @@ def tail(log: Path) -> str:
     return log.read_text(errors="replace")[-2000:]
 
 
-async def start_service(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str, str, str]:
+async def start_service(
+    data_dir: Path, log: Path, workers: int
+) -> tuple[subprocess.Popen[bytes], str, str, str]:
     """Migrate, seed, add an admin, start `hibachi serve`; returns it, its URL, the admin's
     token and the database's URL (asked once the service holds the embedded server, so this
     process never holds it and the service is the last to let it go)."""
@@ -636,7 +656,10 @@ async def start_service(data_dir: Path, log: Path) -> tuple[subprocess.Popen[byt
     env["PUBLIC_BASE_URL"] = base
     with log.open("wb") as out:
         server = subprocess.Popen(  # noqa: ASYNC220 (a server we stop with a signal)
-            [*hibachi, "serve", "--port", str(port)], env=env, stdout=out, stderr=out
+            [*hibachi, "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=out,
+            stderr=out,
         )
     async with httpx.AsyncClient() as client:
         for _ in range(600):
@@ -680,7 +703,7 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     rng = random.Random(args.seed)
     data_dir = Path(tempfile.mkdtemp(prefix="hibachi-soak-"))
     log = data_dir / "serve.log"
-    server, base, token, dsn = await start_service(data_dir, log)
+    server, base, token, dsn = await start_service(data_dir, log, args.workers)
     pool = await asyncpg.create_pool(
         dsn, min_size=1, max_size=3, server_settings={"application_name": "soak-bench"}
     )
@@ -852,6 +875,7 @@ def summarize(
         "bench": "soak",
         "minutes": args.minutes,
         "rate_target": args.rate,
+        "workers": args.workers,
         "mix": {channel: round(share, 2) for channel, share in args.mix.items()},
         "messages_sent": sent,
         "achieved_rate": round(achieved, 1),
@@ -911,6 +935,9 @@ if __name__ == "__main__":
     )
     parser.add_argument("--mix", type=parse_mix, default=parse_mix(MIX), help=f"default {MIX}")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="`hibachi serve --workers N` (0: turns in the API)"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 unless the run is ok")
     args = parser.parse_args()
     result, notes = asyncio.run(run(args))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -9,8 +11,10 @@ from typing import Any
 
 import asyncpg
 import psycopg
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -89,11 +93,57 @@ def _unreachable(url: str, exc: BaseException) -> ConfigError:
     return ConfigError(f"DATABASE_URL: cannot reach the database at {describe(url)} ({reason})")
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+# A pooled connection idle longer than this is pinged before use (one that was in use a moment
+# ago has just proved itself). A connection cut while in use (a database restart) fails its
+# statement once; SQLAlchemy then invalidates the whole pool, so the rest are replaced.
+PING_IDLE_SECONDS = 1.0
+
+
+def make_engine(url: str, *, ping_idle: bool = True, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    if ping_idle:
+        _ping_when_idle(engine.sync_engine.pool)
+    return engine
+
+
+def _ping_when_idle(pool: Any) -> None:
+    """SQLAlchemy's pool_pre_ping costs a round trip on every checkout; this pings only
+    connections that sat idle (the pool retries with a new connection if the ping fails)."""
+
+    @event.listens_for(pool, "connect")
+    def _new(dbapi_connection: Any, record: Any) -> None:
+        record.info.pop("idle_since", None)
+
+    @event.listens_for(pool, "checkin")
+    def _returned(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _taken(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since > PING_IDLE_SECONDS:
+            try:
+                dbapi_connection.ping()
+            except Exception as exc:
+                raise DisconnectionError(f"stale pooled connection: {exc}") from exc
+
+
+class IdleChecks:
+    """The same rule for a psycopg pool (LangGraph's checkpoints): `check` pings a connection
+    only if it sat idle; `returned` (the pool's reset callback) notes when it came back."""
+
+    def __init__(self) -> None:
+        self._since: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+    async def returned(self, connection: Any) -> None:
+        self._since[connection] = time.monotonic()
+
+    async def check(self, connection: Any) -> None:
+        since = self._since.get(connection)
+        if since is not None and time.monotonic() - since > PING_IDLE_SECONDS:
+            await AsyncConnectionPool.check_connection(connection)
 
 
 async def open_database(settings: Settings) -> Database:

@@ -20,7 +20,7 @@ class TestHealth:
         self, settings: Settings, test_db_url: str
     ) -> None:
         dead = "postgresql+asyncpg://postgres@127.0.0.1:1/hibachi"
-        engine = make_engine(dead, pool_pre_ping=False)
+        engine = make_engine(dead, ping_idle=False)
         database = Database(url=dead, engine=engine, sessionmaker=async_sessionmaker(engine))
         # The agent is not needed to answer /healthz; a stand-in keeps start-up off the database.
         app = create_app(settings, database=database, runtime=object())

@@ -202,3 +202,66 @@ class TestListener:
         finally:
             await listener.stop()
             await engine.dispose()
+
+
+class TestAcknowledgingDuringATurn:
+    async def test_a_message_is_stored_while_a_turn_holds_its_conversation(
+        self, pg_server: Any, template_url: str
+    ) -> None:
+        """The webhook stores the customer's next message while the previous one's turn is
+        running. Was: the turn locked the conversation FOR UPDATE, which the new message's
+        foreign key check waits for, so the acknowledgement waited for the whole turn."""
+        from langgraph.checkpoint.memory import InMemorySaver
+        from sqlalchemy.ext.asyncio import async_sessionmaker
+
+        from knowledge.clock import SystemClock
+        from knowledge.db import make_engine, unit_of_work
+        from knowledge.service import KnowledgeService
+        from tools.messaging.inbound import store_inbound
+
+        url = await clone_database(pg_server, template_url)
+        engine = make_engine(url, pool_size=4)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        phone = "+19165550777"
+        try:
+            async with unit_of_work(sessions) as session:
+                first = await store_inbound(
+                    session, phone=phone, channel="sms", body="hi!", provider_message_id="SMA1"
+                )
+            knowledge = KnowledgeService()
+            holding, release = asyncio.Event(), asyncio.Event()
+            charter = knowledge.charter
+
+            async def slow_charter(session: AsyncSession) -> Any:  # called with the lock held
+                holding.set()
+                await release.wait()
+                return await charter(session)
+
+            knowledge.charter = slow_charter  # type: ignore[method-assign]
+            runtime = AgentRuntime(sessions, knowledge, SystemClock(), InMemorySaver())
+            assert first.message_id is not None
+            turn = asyncio.create_task(
+                runtime.handle(
+                    TurnEvent(
+                        kind="customer_message",
+                        conversation_id=first.conversation_id,
+                        message_id=first.message_id,
+                    )
+                )
+            )
+            await asyncio.wait_for(holding.wait(), 10)
+
+            async def acknowledge() -> None:
+                async with unit_of_work(sessions) as session:
+                    await store_inbound(
+                        session, phone=phone, channel="sms", body="and", provider_message_id="SMA2"
+                    )
+
+            try:
+                await asyncio.wait_for(acknowledge(), 3)
+            finally:
+                release.set()
+                result = await turn
+            assert result.reply
+        finally:
+            await engine.dispose()

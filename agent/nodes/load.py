@@ -28,7 +28,8 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
     scratch.event = event
     session = ctx.session
     # One round trip for the conversation (locked: a takeover waits for this turn), its
-    # customer and the inbound message.
+    # customer and the inbound message. FOR NO KEY UPDATE: storing the customer's next message
+    # (whose foreign key takes a KEY SHARE lock on the row) must not wait for this turn.
     query = (
         select(Conversation, Customer, Message)
         .join(Customer, Customer.id == Conversation.customer_id)
@@ -37,7 +38,7 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
             (Message.id == (event.message_id or 0)) & (Message.conversation_id == Conversation.id),
         )
         .where(Conversation.id == event.conversation_id)
-        .with_for_update(of=Conversation)
+        .with_for_update(of=Conversation, key_share=True)
     )
     row = (await session.execute(query)).one_or_none()
     if row is None:
