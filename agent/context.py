@@ -32,6 +32,7 @@ class Scratch:
     understanding: Understanding | None = None
     decisions: list[Decision] = field(default_factory=list)
     llm_reply: str | None = None  # the LLM's phrasing, used only if its facts hold
+    faq_views: list[int] = field(default_factory=list)  # FAQs answered, counted after commit
     # the turn's result, as the caller sees it
     skip: str | None = None  # why the turn stopped early: "human_owned", "duplicate"
     tone: str = "neutral"

@@ -161,14 +161,21 @@ class TurnWaiters:
                     log.warning("no turn notice for a web chat message", message=message_id)
         finally:
             self.forget(message_id)
-        async with sessionmaker() as session:
-            row = (
-                await session.execute(
-                    select(Message.id, Message.body).where(
-                        Message.idempotency_key == f"reply:message:{message_id}"
-                    )
+        return await answer_to(sessionmaker, message_id, pending)
+
+
+async def answer_to(
+    sessionmaker: async_sessionmaker[AsyncSession], message_id: int, pending: str | None = None
+) -> Answer:
+    """The stored reply to a customer message, if its turn has written one."""
+    async with sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(Message.id, Message.body).where(
+                    Message.idempotency_key == f"reply:message:{message_id}"
                 )
-            ).first()
-        if row is None:
-            return Answer(None, None, pending)
-        return Answer(int(row[0]), str(row[1]), pending)
+            )
+        ).first()
+    if row is None:
+        return Answer(None, None, pending)
+    return Answer(int(row[0]), str(row[1]), pending)

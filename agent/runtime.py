@@ -210,6 +210,8 @@ class AgentRuntime:
                 # The visitor's request waits for this (delivered at commit): see TurnWaiters.
                 notice = {"message": event.message_id, "pending": state.get("pending")}
                 await notify(session, TURNS_CHANNEL, json.dumps(notice))
+        if context.scratch.faq_views:
+            await self._count_views(context.scratch.faq_views)
         saver = self.savers[index]
         if saver is not None and int(state.get("turns", 0)) % PRUNE_EVERY_TURNS == 0:
             await self._prune(saver, thread)
@@ -228,6 +230,14 @@ class AgentRuntime:
             llm=turn.llm,
             pending=state.get("pending"),
         )
+
+    async def _count_views(self, faq_ids: list[int]) -> None:
+        """In its own short transaction: the row lock lasts one statement, not a turn."""
+        try:
+            async with unit_of_work(self.sessionmaker) as session:
+                await self.knowledge.count_views(session, faq_ids)
+        except Exception as exc:  # a statistic: the turn has committed and stands
+            log.warning("FAQ view count failed", faqs=faq_ids, error=str(exc)[:200])
 
     async def _prune(self, saver: Any, thread: str) -> None:
         try:

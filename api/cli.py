@@ -122,8 +122,12 @@ def serve(
     from api.workers import WorkerProcesses
 
     delegate = worker and workers > 0
-    settings = _settings().model_copy(
-        update={"run_worker": worker and not delegate, "turns_in_workers": delegate}
+    settings = _settings()
+    settings = settings.model_copy(
+        update={
+            "run_worker": worker and not delegate,
+            "turns_in_workers": delegate or settings.turns_in_workers,
+        }
     )
     _ready_to_serve(settings)
     url = _prepared_url(settings)

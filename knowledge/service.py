@@ -156,6 +156,11 @@ class KnowledgeService:
             score=score,
         )
 
+    async def count_views(self, session: AsyncSession, faq_ids: list[int]) -> None:
+        """Count FAQ answers given (see `search_faq(count_view=False)`)."""
+        for faq_id in faq_ids:
+            await repo.count_faq_view(session, faq_id)
+
     # ---- admin writes: business rules ---------------------------------------------------
 
     async def create_rule(

@@ -99,3 +99,71 @@ class TestFirstMessagesTogether:
                 assert first[:2] == second[:2] and first[2] != second[2]
         finally:
             await engine.dispose()
+
+
+class TestPopularFaq:
+    async def test_turns_answering_one_faq_do_not_wait_for_each_other(
+        self, pg_server: Any, template_url: str
+    ) -> None:
+        """Every turn answering a popular FAQ counts a view on the same row. Was: the count ran
+        inside the turn's transaction, so each such turn held the row until it committed and
+        the next waited (the long soak's lock convoys); shown failing with the count moved
+        back: the reply was not committed while another transaction held the FAQ row."""
+        import asyncpg
+        from langgraph.checkpoint.memory import InMemorySaver
+        from sqlalchemy import select
+
+        from knowledge.clock import SystemClock
+        from knowledge.db import asyncpg_dsn
+        from knowledge.models import FaqItem, Message
+
+        url = await clone_database(pg_server, template_url)
+        engine = make_engine(url, pool_size=4)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        runtime = AgentRuntime(sessions, KnowledgeService(), SystemClock(), InMemorySaver())
+        try:
+            async with unit_of_work(sessions) as session:
+                customer = await make_customer(session, phone="+19165550861")
+                conversation = await bookings.get_or_create_conversation(
+                    session, customer.id, "sms"
+                )
+                inbound = await record_inbound(session, conversation, "is the deposit refundable?")
+                faq = (await session.scalars(select(FaqItem).where(FaqItem.is_active))).all()
+            other = await asyncpg.connect(asyncpg_dsn(url))  # another turn, counting its view
+            try:
+                await other.execute("BEGIN")
+                await other.execute("SELECT id FROM faq_items FOR UPDATE")
+                turn = asyncio.create_task(
+                    runtime.handle(
+                        TurnEvent(
+                            kind="customer_message",
+                            conversation_id=conversation.id,
+                            message_id=inbound.id,
+                        )
+                    )
+                )
+
+                async def reply_committed() -> bool:
+                    async with sessions() as session:
+                        key = f"reply:message:{inbound.id}"
+                        found = await session.scalar(
+                            select(Message.id).where(Message.idempotency_key == key)
+                        )
+                    return found is not None
+
+                for _ in range(50):
+                    if await reply_committed():
+                        break
+                    await asyncio.sleep(0.1)
+                assert await reply_committed()
+                assert not turn.done()  # its view count waits for the row, after the commit
+                await other.execute("ROLLBACK")
+                result = await asyncio.wait_for(turn, 10)
+            finally:
+                await other.close()
+            assert result.reply and "deposit" in result.reply.lower()
+            async with sessions() as session:
+                views = {f.id: f.view_count for f in (await session.scalars(select(FaqItem))).all()}
+            assert sum(views.values()) == sum(f.view_count for f in faq) + 1
+        finally:
+            await engine.dispose()

@@ -133,3 +133,24 @@ class TestWidget:
         )
         answer = await say(client, headers, "I need to cancel our party")
         assert answer["options"] == ["1", "2"]
+
+
+class TestAnInboxAnsweringFirst:
+    async def test_the_request_returns_the_reply_the_inbox_wrote(
+        self, client: httpx.AsyncClient, runtime: Any, monkeypatch: Any
+    ) -> None:
+        """The service's own inbox can take a web chat message between its commit and the
+        request's turn. Was: the request's turn found it answered and returned no reply."""
+        from agent.inbox import Inbox
+
+        handle = runtime.handle
+
+        async def inbox_first(event: Any) -> Any:
+            assert await Inbox(runtime.sessionmaker, runtime).drain() == 1
+            return await handle(event)
+
+        monkeypatch.setattr(runtime, "handle", inbox_first)
+        headers = await chat(client)
+        answer = await say(client, headers, "how much do kids cost?")
+        assert "$30" in answer["reply"]
+        assert answer["id"] is not None

@@ -126,8 +126,11 @@ def _questions(text: str) -> list[str]:
 
 async def _faq_answer(ctx: TurnContext, text: str) -> str | None:
     for candidate in [text, *_questions(text)]:
-        match = await ctx.knowledge.search_faq(ctx.session, candidate)
+        # The view is counted after the turn commits (see AgentRuntime): every turn answering
+        # a popular FAQ would otherwise queue on its row until the one before it commits.
+        match = await ctx.knowledge.search_faq(ctx.session, candidate, count_view=False)
         if match is not None:
+            ctx.scratch.faq_views.append(match.faq_id)
             return match.answer
     return None
 

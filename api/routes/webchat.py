@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import select
 
-from agent.inbox import announce
+from agent.inbox import announce, answer_to
 from agent.state import TurnEvent
 from api.deps import PerIpLimit, Session, State
 from knowledge.errors import InvalidInput, Unauthorized
@@ -110,6 +110,9 @@ async def send(
                 kind="customer_message", conversation_id=conversation.id, message_id=inbound.id
             )
         )
+        if result.skipped == "duplicate":  # an inbox took the message first: its reply stands
+            found = await answer_to(state.database.sessionmaker, inbound.id, result.pending)
+            return _answer(found.reply_id, found.reply, found.pending)
         return _answer(result.reply_message_id, result.reply, result.pending)
     await announce(session, inbound.id)
     state.turns.register(inbound.id)
