@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.background import background_loops
+from api.process import settle_heap
 from api.ratelimit import RateLimiter
 from api.routes import (
     bookings,
@@ -38,9 +39,11 @@ def create_app(
     clock: Clock | None = None,
     knowledge_service: KnowledgeService | None = None,
     runtime: Any = None,
+    settle: bool = False,
 ) -> FastAPI:
     """Build the app; the database, the agent runtime and (unless `settings.run_worker` is off)
-    an in-process scheduler start with it, unless they are handed in."""
+    an in-process scheduler start with it, unless they are handed in. `settle` tunes the
+    garbage collector once started, for a long-running server process (api.process)."""
     clock = clock or SystemClock()
 
     @asynccontextmanager
@@ -97,6 +100,8 @@ def create_app(
                         inbox_wake=state.inbox_wake,
                     )
                 )
+            if settle:  # a long-running server process (see api.process)
+                settle_heap()
             yield
 
     app = FastAPI(

@@ -140,7 +140,7 @@ def serve(
     )
     children.start()
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings, settle=True), host=host, port=port, log_level="info")
     finally:
         children.stop()
 
@@ -161,6 +161,7 @@ def worker_command(
     from agent.inbox import INBOX_CHANNEL
     from agent.runtime import AgentRuntime, postgres_checkpointers
     from api.background import background_loops
+    from api.process import settle_heap
     from knowledge.notify import Listener, invalidation_handlers
     from knowledge.service import KnowledgeService
 
@@ -190,6 +191,7 @@ def worker_command(
                 loop.add_signal_handler(signum, stop.set)
             if parent is not None:
                 watch = asyncio.create_task(_stop_when_orphaned(parent, stop))
+            settle_heap()
             out.print(f"worker running on {describe(database.url)}; Ctrl-C stops it")
             async with background_loops(
                 settings,
