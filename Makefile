@@ -42,9 +42,13 @@ chromium:
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
 		echo "warning: could not install chromium; the browser tests will be skipped"
 
+# Last, on an otherwise idle machine: two minutes of mixed traffic at 50 messages/s against
+# `hibachi serve --workers 2`; fails on any error, lost reply, memory growth or a rate not
+# carried (docs/reliability.md).
 test: lint chromium
 	$(BIN)/pytest
 	$(BIN)/hibachi eval evals/scenarios
+	$(BIN)/python bench/soak.py --minutes 2 --rate 50 --check
 
 # Replay every evaluation scenario (rules mode); fails if any scenario fails.
 eval: $(VENV)/.installed

@@ -26,6 +26,10 @@ limit (120 requests a minute) applies to them as it would to real visitors, not 
 the rate was carried: the generator sent at least 95 % of it and, when the load stopped, under
 5 seconds' worth of SMS/WhatsApp messages were still waiting for their reply. A run that was
 not carried says so first: its latency and memory figures then describe an overload.
+The p99 drift is judged on runs of 10 minutes or more only. It is there to catch slow decay
+(leaks, growing tables, queues); in a 2-minute run its windows are 30 seconds, whose p99 on a
+shared 2-core machine moved −22 %, +108 %, +129 % and −22 % between identical runs, so a short
+run reports it without judging it (`drift_judged`).
 Prints a readable summary, then the figures as one JSON line; `--check` exits 1 unless `ok`.
 
     .venv/bin/python bench/soak.py [--minutes 30] [--rate 50] [--workers 2] [--check]
@@ -74,6 +78,7 @@ CHEF_EVERY_S = 10.0
 EDIT_EVERY_S = 5.0
 POLL_S = 0.05
 WARM_UP = 0.1  # the first 10 % of the run: imports, caches and connections still settling
+DRIFT_MIN_MINUTES = 10  # shorter runs report the p99 drift without judging it (see above)
 MAX_IN_FLIGHT = 2000  # the client refuses to pile up more than this (counted as an error)
 MIN_WEB_ADDRESSES = 64
 STRANGER_TEXTS = [
@@ -833,7 +838,7 @@ def problems(summary: dict[str, Any]) -> list[str]:
     growth, change = summary["rss_growth_pct"], summary["p99_change_pct"]
     if growth is None or growth >= 10:
         reasons.append(f"RSS grew {growth} % after warm-up (limit 10 %)")
-    if change is None or abs(change) > 20:
+    if summary["drift_judged"] and (change is None or abs(change) > 20):
         reasons.append(f"p99 reply latency moved {change} % first to last window (limit 20 %)")
     if not summary["rate_sustained"]:
         reasons.append(f"the load generator sent {summary['achieved_rate']}/s, not the target")
@@ -875,6 +880,7 @@ def summarize(
         "bench": "soak",
         "minutes": args.minutes,
         "rate_target": args.rate,
+        "drift_judged": args.minutes >= DRIFT_MIN_MINUTES,
         "workers": args.workers,
         "mix": {channel: round(share, 2) for channel, share in args.mix.items()},
         "messages_sent": sent,
