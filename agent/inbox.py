@@ -33,12 +33,18 @@ log = structlog.get_logger(__name__)
 
 INBOX_CHANNEL = "hibachi_inbox"  # payload: the stored message's id
 
+# Each conversation's oldest waiting message, the longest-waiting first (fair under a backlog:
+# ordered by conversation, a busy service would answer low-numbered conversations first and
+# leave the others waiting).
 _OLDEST_PER_CONVERSATION = text(
     """
-    SELECT DISTINCT ON (conversation_id) id, conversation_id
-    FROM messages
-    WHERE direction = 'inbound' AND status = 'received'
-    ORDER BY conversation_id, created_at, id
+    SELECT id, conversation_id FROM (
+        SELECT DISTINCT ON (conversation_id) id, conversation_id, created_at
+        FROM messages
+        WHERE direction = 'inbound' AND status = 'received'
+        ORDER BY conversation_id, created_at, id
+    ) AS oldest
+    ORDER BY created_at, id
     LIMIT :limit
     """
 )

@@ -265,3 +265,37 @@ class TestAcknowledgingDuringATurn:
             assert result.reply
         finally:
             await engine.dispose()
+
+
+class TestFairness:
+    async def test_the_longest_waiting_message_is_answered_first(
+        self, session: AsyncSession, runtime: AgentRuntime, monkeypatch: Any
+    ) -> None:
+        """Was: conversations were taken in id order, so under a backlog a newer conversation
+        (a higher id) waited behind every older one, however long its message had waited."""
+        from datetime import UTC, datetime, timedelta
+
+        start = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+        conversations = [
+            await make_conversation(session, await make_customer(session, phone=f"+1916555031{n}"))
+            for n in range(3)
+        ]
+        # The last conversation holds the message that has waited longest.
+        for n, minutes in enumerate([5, 3, 1]):
+            await make_message(
+                session,
+                conversations[n],
+                body="hi",
+                created_at=start + timedelta(minutes=minutes),
+            )
+        await session.commit()
+        order: list[int] = []
+        handle = runtime.handle_unless_busy
+
+        async def noted(event: TurnEvent) -> Any:
+            order.append(event.conversation_id)
+            return await handle(event)
+
+        monkeypatch.setattr(runtime, "handle_unless_busy", noted)
+        assert await Inbox(runtime.sessionmaker, runtime, batch=1).drain() == 3
+        assert order == [conversations[2].id, conversations[1].id, conversations[0].id]
