@@ -1,7 +1,7 @@
 """The durable inbox: customer messages are rows first; this drains them into turns.
 
-A webhook or a web chat request stores the message, announces it once committed (a NOTIFY)
-and acknowledges at once; a process running the inbox, this one or a
+A webhook or a web chat request stores the message, announces it (a NOTIFY that PostgreSQL
+delivers at commit) and acknowledges at once; a process running the inbox, this one or a
 `hibachi worker`, wakes and runs the turn. Because the row stays `received` until its turn
 commits, a message acknowledged just before a crash is answered when any process starts
 again. Per conversation only the oldest waiting message is taken at a time, so a customer's
@@ -27,7 +27,7 @@ from agent.state import TurnEvent
 from knowledge.db import unit_of_work
 from knowledge.loops import pause
 from knowledge.models import Message
-from knowledge.repository import signal
+from knowledge.repository import notify
 
 log = structlog.get_logger(__name__)
 
@@ -50,9 +50,9 @@ _OLDEST_PER_CONVERSATION = text(
 )
 
 
-async def announce(sessionmaker: async_sessionmaker[AsyncSession], message_id: int) -> None:
-    """Tell every inbox that a message waits; call once the message has committed."""
-    await signal(sessionmaker, INBOX_CHANNEL, str(message_id))
+async def announce(session: AsyncSession, message_id: int) -> None:
+    """Tell every inbox that a message waits (delivered when `session` commits)."""
+    await notify(session, INBOX_CHANNEL, str(message_id))
 
 
 class Inbox:

@@ -27,7 +27,7 @@ from agent.state import TurnEvent
 from knowledge.clock import Clock
 from knowledge.db import IdleChecks, asyncpg_dsn, unit_of_work
 from knowledge.models import ApiUser
-from knowledge.repository import signal
+from knowledge.repository import notify
 from knowledge.service import KnowledgeService
 from knowledge.settings import Settings
 from tools import bookings
@@ -205,11 +205,11 @@ class AgentRuntime:
                 context=context,
                 durability="exit",
             )
-        conversation = context.scratch.conversation
-        if event.kind == "customer_message" and conversation and conversation.channel == "web":
-            # The visitor's request waits for this, once the reply has committed: TurnWaiters.
-            notice = {"message": event.message_id, "pending": state.get("pending")}
-            await signal(self.sessionmaker, TURNS_CHANNEL, json.dumps(notice))
+            conversation = context.scratch.conversation
+            if event.kind == "customer_message" and conversation and conversation.channel == "web":
+                # The visitor's request waits for this (delivered at commit): see TurnWaiters.
+                notice = {"message": event.message_id, "pending": state.get("pending")}
+                await notify(session, TURNS_CHANNEL, json.dumps(notice))
         if context.scratch.faq_views:
             await self._count_views(context.scratch.faq_views)
         saver = self.savers[index]

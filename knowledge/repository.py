@@ -7,14 +7,11 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TypeVar
 
-import structlog
 from sqlalchemy import func, literal_column, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.models import AddonItem, BusinessRule, BusinessRuleVersion, FaqItem, SeasonalOffer
 from knowledge.models.base import Base
-
-log = structlog.get_logger(__name__)
 
 M = TypeVar("M", bound=Base)
 
@@ -129,26 +126,3 @@ async def count_faq_view(session: AsyncSession, faq_id: int) -> None:
 async def notify(session: AsyncSession, channel: str, payload: str) -> None:
     """Queue a NOTIFY; PostgreSQL delivers it when the transaction commits."""
     await session.execute(select(func.pg_notify(channel, payload)))
-
-
-async def signal(
-    sessionmaker: async_sessionmaker[AsyncSession], channel: str, payload: str
-) -> None:
-    """A NOTIFY that is only a wake-up hint, sent after the data it points at has committed,
-    in a transaction of its own that does not wait for its commit record to reach disk.
-
-    A transaction that issued NOTIFY holds one database-wide lock from just before its commit
-    until the commit is flushed, so notifying inside every acknowledgement and turn made those
-    commits queue one behind another, fsync included (the soak's stalls). Never raises: a
-    hint lost (to a crash or a database blip) costs its listeners a poll."""
-    try:
-        async with sessionmaker() as session:
-            await session.execute(
-                select(
-                    func.set_config("synchronous_commit", "off", True),
-                    func.pg_notify(channel, payload),
-                )
-            )
-            await session.commit()
-    except Exception as exc:
-        log.warning("notification not sent", channel=channel, error=str(exc)[:200])

@@ -160,20 +160,6 @@ class TestTurnWaiters:
         TurnWaiters().finished(json.dumps({"message": 12345, "pending": None}))
 
 
-class TestSignal:
-    async def test_a_hint_that_cannot_be_sent_is_logged_not_raised(self) -> None:
-        """The message it points at has committed: failing the request would be worse."""
-        from sqlalchemy.ext.asyncio import async_sessionmaker
-
-        from knowledge.db import make_engine
-
-        dead = make_engine("postgresql+asyncpg://postgres@127.0.0.1:1/hibachi", ping_idle=False)
-        try:
-            await announce(async_sessionmaker(dead), 41)
-        finally:
-            await dead.dispose()
-
-
 class TestListener:
     async def test_each_channel_reaches_its_handler_after_commit_and_bad_payloads_are_survived(
         self, pg_server: Any, template_url: str
@@ -194,11 +180,14 @@ class TestListener:
         await listener.start()
         from sqlalchemy.ext.asyncio import async_sessionmaker
 
-        from knowledge.db import make_engine
+        from knowledge.db import make_engine, unit_of_work
 
         engine = make_engine(url, pool_size=1)
         try:
-            await announce(async_sessionmaker(engine), 41)
+            async with unit_of_work(async_sessionmaker(engine)) as session:
+                await announce(session, 41)
+                await asyncio.sleep(0.2)
+                assert inbox == []  # NOTIFY is delivered at commit, not before
             conn = await asyncpg.connect(asyncpg_dsn(url))
             await conn.execute(f"NOTIFY {TURNS_CHANNEL}, 'not json'")
             await conn.execute(f"NOTIFY {TURNS_CHANNEL}, '{json.dumps({'message': 7})}'")

@@ -114,10 +114,10 @@ async def send(
             found = await answer_to(state.database.sessionmaker, inbound.id, result.pending)
             return _answer(found.reply_id, found.reply, found.pending)
         return _answer(result.reply_message_id, result.reply, result.pending)
+    await announce(session, inbound.id)
     state.turns.register(inbound.id)
     try:
         await session.commit()
-        await announce(state.database.sessionmaker, inbound.id)
     except BaseException:
         state.turns.forget(inbound.id)
         raise
