@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,20 @@ async def clone_database(pg_server: Any, template_url: str, name: str | None = N
     finally:
         await admin.close()
     return embedded.server_url(pg_server, name)
+
+
+@asynccontextmanager
+async def committed_database(
+    pg_server: Any, template_url: str, pool_size: int = 4
+) -> AsyncIterator[tuple[str, async_sessionmaker[AsyncSession]]]:
+    """A fresh copy of the template and sessions on it whose commits are real, for tests that
+    need several connections or processes to see each other's work."""
+    url = await clone_database(pg_server, template_url)
+    engine = make_engine(url, pool_size=pool_size)
+    try:
+        yield url, async_sessionmaker(engine, expire_on_commit=False)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(scope="session")

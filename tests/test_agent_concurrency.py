@@ -15,7 +15,7 @@ from knowledge.clock import FrozenClock
 from knowledge.db import make_engine, unit_of_work
 from knowledge.models import Booking
 from knowledge.service import KnowledgeService
-from tests.conftest import clone_database
+from tests.conftest import clone_database, committed_database
 from tests.factories import make_booking, make_customer
 from tools import bookings
 from tools.outbox import record_inbound
@@ -117,11 +117,11 @@ class TestPopularFaq:
         from knowledge.db import asyncpg_dsn
         from knowledge.models import FaqItem, Message
 
-        url = await clone_database(pg_server, template_url)
-        engine = make_engine(url, pool_size=4)
-        sessions = async_sessionmaker(engine, expire_on_commit=False)
-        runtime = AgentRuntime(sessions, KnowledgeService(), SystemClock(), InMemorySaver())
-        try:
+        async with committed_database(pg_server, template_url, pool_size=4) as (
+            url,
+            sessions,
+        ):
+            runtime = AgentRuntime(sessions, KnowledgeService(), SystemClock(), InMemorySaver())
             async with unit_of_work(sessions) as session:
                 customer = await make_customer(session, phone="+19165550861")
                 conversation = await bookings.get_or_create_conversation(
@@ -165,5 +165,3 @@ class TestPopularFaq:
             async with sessions() as session:
                 views = {f.id: f.view_count for f in (await session.scalars(select(FaqItem))).all()}
             assert sum(views.values()) == sum(f.view_count for f in faq) + 1
-        finally:
-            await engine.dispose()

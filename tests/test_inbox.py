@@ -17,7 +17,7 @@ from agent.state import TurnEvent
 from knowledge.db import asyncpg_dsn
 from knowledge.models import Message
 from knowledge.notify import Listener
-from tests.conftest import clone_database
+from tests.conftest import clone_database, committed_database
 from tests.factories import make_conversation, make_customer, make_message
 
 
@@ -81,16 +81,12 @@ class TestSharedInbox:
         since listing it (26 turns for 24 messages); the lock now comes with a look at the
         message."""
         from langgraph.checkpoint.memory import InMemorySaver
-        from sqlalchemy.ext.asyncio import async_sessionmaker
 
         from knowledge.clock import SystemClock
-        from knowledge.db import make_engine, unit_of_work
+        from knowledge.db import unit_of_work
         from knowledge.service import KnowledgeService
 
-        url = await clone_database(pg_server, template_url)
-        engine = make_engine(url, pool_size=8)
-        sessions = async_sessionmaker(engine, expire_on_commit=False)
-        try:
+        async with committed_database(pg_server, template_url, pool_size=8) as (_, sessions):
             async with unit_of_work(sessions) as session:
                 for n in range(12):
                     customer = await make_customer(session, phone=f"+191655507{n:02d}")
@@ -111,8 +107,6 @@ class TestSharedInbox:
                     )
                 )
                 assert replies == 24
-        finally:
-            await engine.dispose()
 
 
 class TestTurnWaiters:
@@ -212,18 +206,14 @@ class TestAcknowledgingDuringATurn:
         running. Was: the turn locked the conversation FOR UPDATE, which the new message's
         foreign key check waits for, so the acknowledgement waited for the whole turn."""
         from langgraph.checkpoint.memory import InMemorySaver
-        from sqlalchemy.ext.asyncio import async_sessionmaker
 
         from knowledge.clock import SystemClock
-        from knowledge.db import make_engine, unit_of_work
+        from knowledge.db import unit_of_work
         from knowledge.service import KnowledgeService
         from tools.messaging.inbound import store_inbound
 
-        url = await clone_database(pg_server, template_url)
-        engine = make_engine(url, pool_size=4)
-        sessions = async_sessionmaker(engine, expire_on_commit=False)
-        phone = "+19165550777"
-        try:
+        async with committed_database(pg_server, template_url, pool_size=4) as (_, sessions):
+            phone = "+19165550777"
             async with unit_of_work(sessions) as session:
                 first = await store_inbound(
                     session, phone=phone, channel="sms", body="hi!", provider_message_id="SMA1"
@@ -263,8 +253,6 @@ class TestAcknowledgingDuringATurn:
                 release.set()
                 result = await turn
             assert result.reply
-        finally:
-            await engine.dispose()
 
 
 class TestFairness:
