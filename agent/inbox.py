@@ -83,9 +83,7 @@ class Inbox:
             async with gate:
                 if stop is not None and stop.is_set():
                     return False
-                event = TurnEvent(
-                    kind="customer_message", conversation_id=conversation_id, message_id=message_id
-                )
+                event = TurnEvent.customer_message(conversation_id, message_id)
                 try:
                     return await self.runtime.handle_unless_busy(event) is not None
                 except Exception as exc:  # the row stays `received`: a later drain retries it

@@ -275,7 +275,5 @@ class AgentRuntime:
             message = await record_inbound(
                 session, conversation, text, provider_message_id=provider_message_id
             )
-            event = TurnEvent(
-                kind="customer_message", conversation_id=conversation.id, message_id=message.id
-            )
+            event = TurnEvent.customer_message(conversation.id, message.id)
         return await self.handle(event)

@@ -31,6 +31,11 @@ class TurnEvent(BaseModel):
     text: str = ""
     payload: dict[str, Any] = {}
 
+    @classmethod
+    def customer_message(cls, conversation_id: int, message_id: int) -> TurnEvent:
+        """The turn that answers a stored inbound message."""
+        return cls(kind="customer_message", conversation_id=conversation_id, message_id=message_id)
+
     @property
     def key(self) -> str:
         """Identifies the turn for idempotency: a replayed event finds its reply already there."""

@@ -29,19 +29,17 @@ class WorkerProcesses:
         database_url: str,
         *,
         check_every: float = 1.0,
-        command: list[str] | None = None,
         on_start: Callable[[int], None] | None = None,
     ) -> None:
         self.count = count
         self.env = {**os.environ, "DATABASE_URL": database_url}
-        self.command = command or [
+        self.command = [
             *(sys.executable, "-m", "api.cli", "worker"),
             *("--nice", str(WORKER_NICENESS), "--parent", str(os.getpid())),
         ]
         self.check_every = check_every
         self.on_start = on_start
         self.children: list[subprocess.Popen[bytes]] = []
-        self.restarts = 0
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -64,7 +62,6 @@ class WorkerProcesses:
                 if child.poll() is not None and not self._stopping.is_set():
                     log.error("worker process exited; starting another", code=child.returncode)
                     self.children[index] = self._spawn()
-                    self.restarts += 1
 
     def stop(self, grace: float = 30.0) -> None:
         """SIGTERM each (a worker finishes the turn in hand), SIGKILL after `grace` seconds."""

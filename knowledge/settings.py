@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     # from one IP address on the web chat; 0 turns a limit off.
     rate_limit_phone_per_minute: int = Field(default=30, ge=0)
     rate_limit_ip_per_minute: int = Field(default=120, ge=0)
-    run_worker: bool = True  # `hibachi serve` runs the scheduler in-process unless told not to
+    run_worker: bool = True  # the API process runs the background work (turns, scheduler, outbox)
     # With turns in workers (`hibachi serve --workers N`) a web chat request leaves its turn
     # to a worker and waits for the answer, at most chat_reply_timeout_seconds (then returns
     # without it; the widget's stream delivers it later); otherwise the request runs it.

@@ -45,20 +45,8 @@ class TestSerializedTurns:
             one = AgentRuntime(sessions, KnowledgeService(clock=clock), clock, saver)
             two = AgentRuntime(sessions, KnowledgeService(clock=clock), clock, saver)
             results = await asyncio.gather(
-                one.handle(
-                    TurnEvent(
-                        kind="customer_message",
-                        conversation_id=conversation_id,
-                        message_id=first_id,
-                    )
-                ),
-                two.handle(
-                    TurnEvent(
-                        kind="customer_message",
-                        conversation_id=conversation_id,
-                        message_id=second_id,
-                    )
-                ),
+                one.handle(TurnEvent.customer_message(conversation_id, first_id)),
+                two.handle(TurnEvent.customer_message(conversation_id, second_id)),
             )
         async with sessions() as session:
             final = await session.get(Booking, booking_id)
@@ -134,13 +122,7 @@ class TestPopularFaq:
                 await other.execute("BEGIN")
                 await other.execute("SELECT id FROM faq_items FOR UPDATE")
                 turn = asyncio.create_task(
-                    runtime.handle(
-                        TurnEvent(
-                            kind="customer_message",
-                            conversation_id=conversation.id,
-                            message_id=inbound.id,
-                        )
-                    )
+                    runtime.handle(TurnEvent.customer_message(conversation.id, inbound.id))
                 )
 
                 async def reply_committed() -> bool:

@@ -65,11 +65,7 @@ class TestSharedInbox:
     ) -> None:
         message = await make_message(session, body="is the deposit refundable?")
         await session.commit()
-        event = TurnEvent(
-            kind="customer_message",
-            conversation_id=message.conversation_id,
-            message_id=message.id,
-        )
+        event = TurnEvent.customer_message(message.conversation_id, message.id)
         result = await runtime.handle_unless_busy(event)
         assert result is not None and result.reply
 
@@ -231,13 +227,7 @@ class TestAcknowledgingDuringATurn:
             runtime = AgentRuntime(sessions, knowledge, SystemClock(), InMemorySaver())
             assert first.message_id is not None
             turn = asyncio.create_task(
-                runtime.handle(
-                    TurnEvent(
-                        kind="customer_message",
-                        conversation_id=first.conversation_id,
-                        message_id=first.message_id,
-                    )
-                )
+                runtime.handle(TurnEvent.customer_message(first.conversation_id, first.message_id))
             )
             await asyncio.wait_for(holding.wait(), 10)
 

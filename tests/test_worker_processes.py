@@ -20,9 +20,8 @@ import psutil
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from knowledge.db import make_engine
 from knowledge.models import Message
-from tests.conftest import clone_database
+from tests.conftest import clone_database, committed_database
 from tests.helpers.service import free_port, serve
 from tests.helpers.twilio import signed
 
@@ -67,9 +66,10 @@ class TestWorkerProcesses:
     async def test_the_api_acknowledges_and_its_workers_answer(
         self, pg_server: Any, template_url: str
     ) -> None:
-        url = await clone_database(pg_server, template_url)
-        engine = make_engine(url, pool_size=2)
-        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with committed_database(pg_server, template_url, pool_size=2) as (url, sessions):
+            await self._run(url, sessions)
+
+    async def _run(self, url: str, sessions: async_sessionmaker[AsyncSession]) -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         service = await serve(
@@ -140,7 +140,6 @@ class TestWorkerProcesses:
         finally:
             service.send_signal(signal.SIGTERM)
             await asyncio.wait_for(service.wait(), 60)
-            await engine.dispose()
         # Stopping the service stopped its workers.
         alive = [(p.pid, p.status(), p.cmdline()) for p in replaced if p.is_running()]
         assert not [a for a in alive if a[1] != psutil.STATUS_ZOMBIE], alive

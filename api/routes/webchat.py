@@ -105,11 +105,7 @@ async def send(
     inbound = await record_inbound(session, conversation, data.text)
     if not state.settings.turns_in_workers:
         await session.commit()
-        result = await state.runtime.handle(
-            TurnEvent(
-                kind="customer_message", conversation_id=conversation.id, message_id=inbound.id
-            )
-        )
+        result = await state.runtime.handle(TurnEvent.customer_message(conversation.id, inbound.id))
         if result.skipped == "duplicate":  # an inbox took the message first: its reply stands
             found = await answer_to(state.database.sessionmaker, inbound.id, result.pending)
             return _answer(found.reply_id, found.reply, found.pending)
