@@ -1,14 +1,14 @@
 """The durable inbox: customer messages are rows first; this drains them into turns.
 
-A webhook or a web chat request stores the message, announces it (a NOTIFY that PostgreSQL
-delivers at commit) and acknowledges at once; a process running the inbox, this one or a
-`hibachi worker`, wakes and runs the turn. Because the row stays `received` until its turn
+A webhook or a web chat request stores the message, announces it once committed (a hint
+through the process's `Notifier`) and acknowledges at once; a process running the inbox, this
+one or a `hibachi worker`, wakes and runs the turn. Because the row stays `received` until its turn
 commits, a message acknowledged just before a crash is answered when any process starts
 again. Per conversation only the oldest waiting message is taken at a time, so a customer's
 messages are answered in the order they were sent; several inboxes (in several processes)
 share the work, a conversation whose turn another one is running being left to it.
 
-A web chat request waits for its turn's answer: the turn announces that it finished on the
+A web chat request waits for its turn's answer: the inbox that ran the turn says so on the
 turns channel, and `TurnWaiters` hands that to the waiting request.
 """
 
@@ -27,19 +27,20 @@ from agent.state import TurnEvent
 from knowledge.db import unit_of_work
 from knowledge.loops import pause
 from knowledge.models import Message
-from knowledge.repository import notify
+from knowledge.notify import Notifier
 
 log = structlog.get_logger(__name__)
 
 INBOX_CHANNEL = "hibachi_inbox"  # payload: the stored message's id
+TURNS_CHANNEL = "hibachi_turns"  # a web chat turn finished: {"message": id, "pending": …}
 
 # Each conversation's oldest waiting message, the longest-waiting first (fair under a backlog:
 # ordered by conversation, a busy service would answer low-numbered conversations first and
 # leave the others waiting).
 _OLDEST_PER_CONVERSATION = text(
     """
-    SELECT id, conversation_id FROM (
-        SELECT DISTINCT ON (conversation_id) id, conversation_id, created_at
+    SELECT id, conversation_id, channel FROM (
+        SELECT DISTINCT ON (conversation_id) id, conversation_id, channel, created_at
         FROM messages
         WHERE direction = 'inbound' AND status = 'received'
         ORDER BY conversation_id, created_at, id
@@ -50,9 +51,9 @@ _OLDEST_PER_CONVERSATION = text(
 )
 
 
-async def announce(session: AsyncSession, message_id: int) -> None:
-    """Tell every inbox that a message waits (delivered when `session` commits)."""
-    await notify(session, INBOX_CHANNEL, str(message_id))
+def announce(hints: Notifier, message_id: int) -> None:
+    """Tell every inbox that a message waits; call once the message has committed."""
+    hints.send(INBOX_CHANNEL, str(message_id))
 
 
 class Inbox:
@@ -62,11 +63,13 @@ class Inbox:
         runtime: AgentRuntime,
         batch: int = 50,
         concurrency: int = 1,
+        hints: Notifier | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.runtime = runtime
         self.batch = batch
         self.concurrency = max(1, concurrency)
+        self.hints = hints  # where a web chat request waiting for a turn hears of it
 
     async def drain(self, stop: asyncio.Event | None = None) -> int:
         """Answer every waiting message (until `stop` is set: a shutdown does not wait for a
@@ -79,25 +82,31 @@ class Inbox:
         failed: set[int] = set()
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def answer(message_id: int, conversation_id: int) -> bool:
+        async def answer(message_id: int, conversation_id: int, channel: str) -> bool:
             async with gate:
                 if stop is not None and stop.is_set():
                     return False
                 event = TurnEvent.customer_message(conversation_id, message_id)
                 try:
-                    return await self.runtime.handle_unless_busy(event) is not None
+                    result = await self.runtime.handle_unless_busy(event)
                 except Exception as exc:  # the row stays `received`: a later drain retries it
                     log.error("turn failed", message=message_id, error=str(exc)[:200])
                     failed.add(message_id)
                     return False
+                if result is None:
+                    return False
+                if channel == "web" and self.hints is not None:
+                    notice = {"message": message_id, "pending": result.pending}
+                    self.hints.send(TURNS_CHANNEL, json.dumps(notice))
+                return True
 
         while stop is None or not stop.is_set():
             async with unit_of_work(self.sessionmaker) as session:
                 found = await session.execute(_OLDEST_PER_CONVERSATION, {"limit": self.batch})
-                waiting = [(int(m), int(c)) for m, c in found.all() if m not in failed]
+                waiting = [(int(m), int(c), ch) for m, c, ch in found.all() if m not in failed]
             if not waiting:
                 break
-            answered = sum(await asyncio.gather(*(answer(m, c) for m, c in waiting)))
+            answered = sum(await asyncio.gather(*(answer(*row) for row in waiting)))
             done += answered
             if not answered:
                 break

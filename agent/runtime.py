@@ -7,7 +7,6 @@ commits once. Replies and alerts are rows in that transaction; senders deliver t
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -27,7 +26,6 @@ from agent.state import TurnEvent
 from knowledge.clock import Clock
 from knowledge.db import IdleChecks, asyncpg_dsn, unit_of_work
 from knowledge.models import ApiUser
-from knowledge.repository import notify
 from knowledge.service import KnowledgeService
 from knowledge.settings import Settings
 from tools import bookings
@@ -39,7 +37,6 @@ CHECKPOINT_SCHEMA = "langgraph"
 PRUNE_EVERY_TURNS = 10
 log = structlog.get_logger(__name__)
 TURN_LOCK_NAMESPACE = 1  # first key of pg_advisory_xact_lock(int, int) for conversation turns
-TURNS_CHANNEL = "hibachi_turns"  # a web chat turn finished: {"message": id, "pending": …}
 
 
 @dataclass(frozen=True)
@@ -205,11 +202,6 @@ class AgentRuntime:
                 context=context,
                 durability="exit",
             )
-            conversation = context.scratch.conversation
-            if event.kind == "customer_message" and conversation and conversation.channel == "web":
-                # The visitor's request waits for this (delivered at commit): see TurnWaiters.
-                notice = {"message": event.message_id, "pending": state.get("pending")}
-                await notify(session, TURNS_CHANNEL, json.dumps(notice))
         if context.scratch.faq_views:
             await self._count_views(context.scratch.faq_views)
         saver = self.savers[index]

@@ -27,7 +27,7 @@ from api.state import AppState
 from knowledge import logs
 from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, open_database
-from knowledge.notify import Listener, invalidation_handlers
+from knowledge.notify import Listener, Notifier, invalidation_handlers
 from knowledge.service import KnowledgeService
 from knowledge.settings import Settings
 
@@ -48,8 +48,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from agent.inbox import INBOX_CHANNEL
-        from agent.runtime import TURNS_CHANNEL, AgentRuntime, postgres_checkpointers
+        from agent.inbox import INBOX_CHANNEL, TURNS_CHANNEL
+        from agent.runtime import AgentRuntime, postgres_checkpointers
 
         # After the web server has set up its loggers: scrub them too.
         logs.configure(json_lines=settings.env == "production")
@@ -66,11 +66,14 @@ def create_app(
                 agent = AgentRuntime.from_settings(
                     settings, db.sessionmaker, service, clock, savers
                 )
+            hints = Notifier(db.url)
+            stack.push_async_callback(hints.stop)
             state = AppState(
                 settings=settings,
                 database=db,
                 knowledge=service,
                 clock=clock,
+                hints=hints,
                 runtime=agent,
                 phone_limit=RateLimiter(settings.rate_limit_phone_per_minute),
                 ip_limit=RateLimiter(settings.rate_limit_ip_per_minute),
@@ -98,6 +101,7 @@ def create_app(
                         clock,
                         scheduler_wake=state.worker_wake,
                         inbox_wake=state.inbox_wake,
+                        hints=hints,
                     )
                 )
             if settle:  # a long-running server process (see api.process)

@@ -14,6 +14,7 @@ from agent.inbox import Inbox
 from agent.runtime import AgentRuntime
 from knowledge.clock import Clock
 from knowledge.db import Database
+from knowledge.notify import Notifier
 from knowledge.service import KnowledgeService
 from knowledge.settings import Settings
 from scheduler.worker import Worker
@@ -32,9 +33,11 @@ async def background_loops(
     *,
     scheduler_wake: asyncio.Event | None = None,
     inbox_wake: asyncio.Event | None = None,
+    hints: Notifier | None = None,
     poll_seconds: float = 1.0,
 ) -> AsyncIterator[None]:
-    """Run every background loop until the block exits, then stop them cleanly."""
+    """Run every background loop until the block exits, then stop them cleanly. `hints`
+    carries the inbox's turn notices to web chat requests waiting in other processes."""
     stop = asyncio.Event()
     sessions = database.sessionmaker
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as http:
@@ -47,9 +50,9 @@ async def background_loops(
                 worker.run_forever(stop, scheduler_wake, poll_seconds=poll_seconds)
             ),
             asyncio.create_task(
-                Inbox(sessions, runtime, concurrency=settings.inbox_concurrency).run_forever(
-                    stop, inbox_wake or asyncio.Event()
-                )
+                Inbox(
+                    sessions, runtime, concurrency=settings.inbox_concurrency, hints=hints
+                ).run_forever(stop, inbox_wake or asyncio.Event())
             ),
             asyncio.create_task(run_alerts(AlertSender(sessions, settings, twilio, clock), stop)),
         ]

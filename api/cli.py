@@ -162,7 +162,7 @@ def worker_command(
     from agent.runtime import AgentRuntime, postgres_checkpointers
     from api.background import background_loops
     from api.process import settle_heap
-    from knowledge.notify import Listener, invalidation_handlers
+    from knowledge.notify import Listener, Notifier, invalidation_handlers
     from knowledge.service import KnowledgeService
 
     settings = _settings()
@@ -180,6 +180,7 @@ def worker_command(
 
         listener = Listener(database.url, handlers, reconnected)
         await listener.start()
+        hints = Notifier(database.url)
         clock = SystemClock()
         async with postgres_checkpointers(database.url, 4) as savers:
             runtime = AgentRuntime.from_settings(
@@ -200,9 +201,11 @@ def worker_command(
                 knowledge,
                 clock,
                 inbox_wake=inbox_wake,
+                hints=hints,
                 poll_seconds=poll,
             ):
                 await stop.wait()
+        await hints.stop()
         await listener.stop()
         if parent is not None:
             await watch

@@ -10,6 +10,7 @@ from agent.inbox import TurnWaiters
 from api.ratelimit import RateLimiter
 from knowledge.clock import Clock
 from knowledge.db import Database
+from knowledge.notify import Notifier
 from knowledge.service import KnowledgeService
 from knowledge.settings import Settings
 
@@ -20,6 +21,7 @@ class AppState:
     database: Database
     knowledge: KnowledgeService
     clock: Clock
+    hints: Notifier
     runtime: Any = None  # agent.runtime.AgentRuntime
     worker_wake: asyncio.Event = field(default_factory=asyncio.Event)
     inbox_wake: asyncio.Event = field(default_factory=asyncio.Event)

@@ -124,10 +124,10 @@ async def inbound_message(request: Request, state: State, session: Session) -> R
         profile_name=form.get("ProfileName", "")[:MAX_NAME_LENGTH] or None,
         media_count=media,
     )
-    if stored.message_id is not None:
-        await announce(session, stored.message_id)
     await session.commit()
     crash_point("inbound_stored")
+    if stored.message_id is not None:
+        announce(state.hints, stored.message_id)
     state.inbox_wake.set()
     return Response(EMPTY_TWIML, media_type="text/xml")
 

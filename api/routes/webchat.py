@@ -110,13 +110,13 @@ async def send(
             found = await answer_to(state.database.sessionmaker, inbound.id, result.pending)
             return _answer(found.reply_id, found.reply, found.pending)
         return _answer(result.reply_message_id, result.reply, result.pending)
-    await announce(session, inbound.id)
     state.turns.register(inbound.id)
     try:
         await session.commit()
     except BaseException:
         state.turns.forget(inbound.id)
         raise
+    announce(state.hints, inbound.id)
     answer = await state.turns.wait(
         state.database.sessionmaker, inbound.id, state.settings.chat_reply_timeout_seconds
     )
