@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -150,6 +152,21 @@ class TestTurnWaiters:
         TurnWaiters().finished(json.dumps({"message": 12345, "pending": None}))
 
 
+@asynccontextmanager
+async def hints_heard(
+    url: str, handlers: dict[str, Any], on_connect: Any = None
+) -> AsyncIterator[Notifier]:
+    """A notifier, and a listener on `handlers`' channels, both stopped at the end."""
+    listener = Listener(url, handlers, on_connect)
+    await listener.start()
+    hints = Notifier(url)
+    try:
+        yield hints
+    finally:
+        await hints.stop()
+        await listener.stop()
+
+
 async def until(check: Any, seconds: float = 5.0) -> None:
     for _ in range(int(seconds / 0.02)):
         if check():
@@ -169,24 +186,15 @@ class TestListener:
         def finished(payload: str) -> None:
             turns.append(json.loads(payload)["message"])  # raises on a bad payload
 
-        listener = Listener(
-            url,
-            {INBOX_CHANNEL: inbox.append, TURNS_CHANNEL: finished},
-            lambda: connects.append(1),
-        )
-        await listener.start()
-        hints = Notifier(url)
-        try:
+        handlers = {INBOX_CHANNEL: inbox.append, TURNS_CHANNEL: finished}
+        async with hints_heard(url, handlers, lambda: connects.append(1)) as hints:
             announce(hints, 41)
             hints.send(TURNS_CHANNEL, "not json")
             hints.send(TURNS_CHANNEL, json.dumps({"message": 7}))
             await until(lambda: inbox and turns)
-            assert inbox == ["41"]
-            assert turns == [7]
-            assert connects == [1]
-        finally:
-            await hints.stop()
-            await listener.stop()
+        assert inbox == ["41"]
+        assert turns == [7]
+        assert connects == [1]
 
 
 class TestNotifier:
@@ -195,10 +203,7 @@ class TestNotifier:
     ) -> None:
         url = await clone_database(pg_server, template_url)
         heard: list[str] = []
-        listener = Listener(url, {INBOX_CHANNEL: heard.append})
-        await listener.start()
-        hints = Notifier(url)
-        try:
+        async with hints_heard(url, {INBOX_CHANNEL: heard.append}) as hints:
             for n in range(200):  # queued while earlier ones are in flight: sent in batches
                 announce(hints, n)
             await until(lambda: len(heard) == 200)
@@ -214,11 +219,8 @@ class TestNotifier:
             assert cut == 1
             announce(hints, 200)
             await until(lambda: len(heard) == 201)
-            assert heard[-1] == "200"
-            assert (hints.sent, hints.lost) == (201, 0)
-        finally:
-            await hints.stop()
-            await listener.stop()
+        assert heard[-1] == "200"
+        assert (hints.sent, hints.lost) == (201, 0)
 
     async def test_a_hint_that_cannot_be_sent_is_counted_not_raised(self) -> None:
         """The data it points at has committed: failing the request would be worse."""
@@ -241,18 +243,8 @@ class TestAcknowledgementsOutsideTheNotifyLock:
 
         from api.app import create_app
         from knowledge.db import Database
-        from knowledge.settings import Settings
-        from tests.helpers.twilio import signed
+        from tests.helpers.twilio import BASE, TOKEN, signed, twilio_settings
 
-        base, token = "https://hibachi.example", "test-auth-token"
-        settings = Settings(
-            env="test",
-            data_dir=tmp_path,
-            run_worker=False,
-            twilio_account_sid="AC" + "0" * 32,
-            twilio_auth_token=token,
-            public_base_url=base,
-        )
         async with committed_database(pg_server, template_url) as (url, sessions):
             statements: list[str] = []
             event.listen(
@@ -264,14 +256,14 @@ class TestAcknowledgementsOutsideTheNotifyLock:
             listener = Listener(url, {INBOX_CHANNEL: heard.append})
             await listener.start()
             database = Database(url=url, engine=sessions.kw["bind"], sessionmaker=sessions)
-            app = create_app(settings, database=database)
+            app = create_app(twilio_settings(tmp_path), database=database)
             form = {"MessageSid": "SMN1", "From": "+19165550888", "Body": "hi", "NumMedia": "0"}
             try:
                 async with app.router.lifespan_context(app):
                     transport = httpx.ASGITransport(app=app)
-                    async with httpx.AsyncClient(transport=transport, base_url=base) as client:
+                    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
                         path = "/webhooks/twilio/messages"
-                        response = await client.post(path, **signed(base + path, form, token))
+                        response = await client.post(path, **signed(BASE + path, form, TOKEN))
                     assert response.status_code == 200
                     await until(lambda: heard)
             finally:

@@ -16,21 +16,13 @@ from api.ratelimit import RateLimiter
 from knowledge.errors import TooManyRequests
 from knowledge.models import Message
 from knowledge.settings import Settings
-from tests.test_twilio_webhooks import BASE, TOKEN, post, sms
+from tests.helpers.twilio import twilio_settings
+from tests.test_twilio_webhooks import post, sms
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        env="test",
-        data_dir=tmp_path,
-        run_worker=False,
-        twilio_account_sid="AC" + "0" * 32,
-        twilio_auth_token=TOKEN,
-        public_base_url=BASE,
-        rate_limit_phone_per_minute=3,
-        rate_limit_ip_per_minute=5,
-    )
+    return twilio_settings(tmp_path, rate_limit_phone_per_minute=3, rate_limit_ip_per_minute=5)
 
 
 class TestLimiter:

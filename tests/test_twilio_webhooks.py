@@ -16,23 +16,15 @@ from agent.runtime import AgentRuntime
 from knowledge.models import Conversation, Customer, Message
 from knowledge.settings import Settings
 from tests.factories import make_conversation, make_customer, make_message
+from tests.helpers.twilio import BASE, TOKEN, twilio_settings
 from tests.helpers.twilio import signed as sign
 
-TOKEN = "test-auth-token"
-BASE = "https://hibachi.example"
 PHONE = "+19165550123"
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        env="test",
-        data_dir=tmp_path,
-        run_worker=False,
-        twilio_account_sid="AC" + "0" * 32,
-        twilio_auth_token=TOKEN,
-        public_base_url=BASE,
-    )
+    return twilio_settings(tmp_path)
 
 
 def signed(path: str, form: dict[str, str]) -> dict[str, Any]:
