@@ -151,12 +151,9 @@ class Notifier:
             self._wake.clear()
             batch, self._queued = self._queued, []
             if batch:
-                self._sending = True
-                try:
-                    await self._deliver(batch)
-                finally:
-                    self._idle = asyncio.Event()  # set when nothing is queued or being sent
-        self._idle.set()
+                await self._deliver(batch)
+            if not self._queued:
+                self._idle.set()
 
     async def _deliver(self, batch: list[tuple[str, str]]) -> None:
         channels = [channel for channel, _ in batch]

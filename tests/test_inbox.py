@@ -222,6 +222,22 @@ class TestNotifier:
         assert heard[-1] == "200"
         assert (hints.sent, hints.lost) == (201, 0)
 
+    async def test_stopping_sends_what_is_queued_and_returns_once_it_is_sent(
+        self, pg_server: Any, template_url: str
+    ) -> None:
+        """A service stopping waits for its last hints, not for the timeout. Was: the
+        "nothing left to send" signal was never raised, so every stop sat out its timeout."""
+        url = await clone_database(pg_server, template_url)
+        heard: list[str] = []
+        async with hints_heard(url, {INBOX_CHANNEL: heard.append}) as hints:
+            announce(hints, 1)
+            await until(lambda: heard)
+            announce(hints, 2)  # still queued when the stop begins
+            await asyncio.wait_for(hints.stop(timeout=60), 10)
+            await until(lambda: len(heard) == 2)
+        assert heard == ["1", "2"]
+        assert (hints.sent, hints.lost) == (2, 0)
+
     async def test_a_hint_that_cannot_be_sent_is_counted_not_raised(self) -> None:
         """The data it points at has committed: failing the request would be worse."""
         hints = Notifier("postgresql+asyncpg://postgres@127.0.0.1:1/hibachi")
