@@ -172,8 +172,8 @@ class Notifier:
                 await self._conn.execute(_SEND, channels, payloads)
                 self.sent += len(batch)
                 return
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                await self._disconnect()
+            except Exception as exc:  # any failure (asyncpg's client-state errors too): a hint
+                await self._disconnect()  # is never worth more than a new connection
                 if attempt == 2:
                     self.lost += len(batch)
                     log.warning("wake-up hints not sent", count=len(batch), error=str(exc)[:200])

@@ -238,6 +238,32 @@ class TestNotifier:
         assert heard == ["1", "2"]
         assert (hints.sent, hints.lost) == (2, 0)
 
+    async def test_a_connection_in_a_broken_client_state_is_replaced(
+        self, pg_server: Any, template_url: str, monkeypatch: Any
+    ) -> None:
+        """Was: asyncpg's InternalClientError (a connection the server cut while the client
+        still thought it busy) was not caught, so the sending task died and every later hint
+        was lost (seen once in CI); now any failure costs a new connection."""
+        url = await clone_database(pg_server, template_url)
+        heard: list[str] = []
+        async with hints_heard(url, {INBOX_CHANNEL: heard.append}) as hints:
+            announce(hints, 1)
+            await until(lambda: heard)
+
+            execute, failures = asyncpg.Connection.execute, [1]
+
+            async def once_broken(conn: Any, *args: Any) -> Any:
+                if failures:
+                    failures.pop()
+                    raise asyncpg.InternalClientError("cannot switch to state 12")
+                return await execute(conn, *args)
+
+            monkeypatch.setattr(asyncpg.Connection, "execute", once_broken)
+            announce(hints, 2)
+            await until(lambda: len(heard) == 2)
+        assert heard == ["1", "2"]
+        assert (hints.sent, hints.lost) == (2, 0)
+
     async def test_a_hint_that_cannot_be_sent_is_counted_not_raised(self) -> None:
         """The data it points at has committed: failing the request would be worse."""
         hints = Notifier("postgresql+asyncpg://postgres@127.0.0.1:1/hibachi")
