@@ -37,6 +37,13 @@ CHECKPOINT_SCHEMA = "langgraph"
 PRUNE_EVERY_TURNS = 10
 log = structlog.get_logger(__name__)
 TURN_LOCK_NAMESPACE = 1  # first key of pg_advisory_xact_lock(int, int) for conversation turns
+# The saved state itself: looked up only by thread, never filtered on, so autovacuum's analyze
+# need not read it (statistics on large JSON and binary values were most of its CPU time).
+CHECKPOINT_PAYLOAD_COLUMNS = {
+    "checkpoints": ("checkpoint", "metadata"),
+    "checkpoint_blobs": ("blob",),
+    "checkpoint_writes": ("blob",),
+}
 
 
 @dataclass(frozen=True)
@@ -98,9 +105,34 @@ async def postgres_checkpointers(
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {CHECKPOINT_SCHEMA}")
         savers = [AsyncPostgresSaver(pool) for _ in range(count)]
         await savers[0].setup()
+        async with pool.connection() as conn:
+            await _skip_payload_statistics(conn)
         yield savers
     finally:
         await pool.close()
+
+
+async def _skip_payload_statistics(conn: Any) -> None:
+    """Exclude the checkpoint payload columns from planner statistics, once per database."""
+    wanted = [
+        (table, column) for table, cols in CHECKPOINT_PAYLOAD_COLUMNS.items() for column in cols
+    ]
+    cursor = await conn.execute(
+        """
+        SELECT c.relname AS table, a.attname AS column
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %s AND a.attstattarget IS DISTINCT FROM 0
+            AND (c.relname, a.attname) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+        """,
+        (CHECKPOINT_SCHEMA, [t for t, _ in wanted], [c for _, c in wanted]),
+    )
+    for row in await cursor.fetchall():
+        table, column = row["table"], row["column"]
+        await conn.execute(
+            f"ALTER TABLE {CHECKPOINT_SCHEMA}.{table} ALTER COLUMN {column} SET STATISTICS 0"
+        )
 
 
 # One round trip for the inbox: take the conversation's turn lock if free (NULL if not), then

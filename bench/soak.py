@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import csv
 import json
 import math
 import os
@@ -631,6 +632,21 @@ def timeline(figures: Figures, seconds: float, slices: int = 10) -> list[str]:
     return lines
 
 
+def write_trace(path: Path, figures: Figures) -> None:
+    """Every acknowledgement and reply as a CSV line, in the order the messages were sent, for
+    lining the tail up with other records by hand (`sent_unix` is wall-clock time)."""
+    epoch = time.time() - figures.at()
+    lines = sorted(
+        [(at, "ack", "", seconds) for at, seconds in figures.acks]
+        + [(at, "reply", channel, seconds) for at, channel, seconds in figures.replies]
+    )
+    with path.open("w", newline="") as out:
+        rows = csv.writer(out)
+        rows.writerow(["sent_at_s", "sent_unix", "kind", "channel", "seconds"])
+        for at, kind, channel, seconds in lines:
+            rows.writerow([f"{at:.3f}", f"{epoch + at:.3f}", kind, channel, f"{seconds:.4f}"])
+
+
 def tail(log: Path) -> str:
     return log.read_text(errors="replace")[-2000:]
 
@@ -787,6 +803,9 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         notes += ["log exception: " + line for line in distinct(log_exceptions)]
     shutil.rmtree(data_dir, ignore_errors=True)
     summary = summarize(args, figures, elapsed, seconds)
+    if args.trace is not None:
+        write_trace(args.trace, figures)
+        notes.append(f"replies traced in {args.trace}")
     summary["replies_waiting_at_end"] = backlog_end
     summary["drain_s"] = round(drained, 1)
     summary["scheduler"] = scheduler
@@ -945,6 +964,11 @@ if __name__ == "__main__":
         "--workers", type=int, default=2, help="`hibachi serve --workers N` (0: turns in the API)"
     )
     parser.add_argument("--check", action="store_true", help="exit 1 unless the run is ok")
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        help="write every acknowledgement and reply to this CSV file",
+    )
     args = parser.parse_args()
     result, notes = asyncio.run(run(args))
     print_summary(result, notes)
