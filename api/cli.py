@@ -79,7 +79,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     socket work costs less CPU on it than on asyncio's own loop)."""
     try:
         import uvloop
-    except ImportError:  # pragma: no cover - not installed on Windows
+    except ImportError:  # not installed on Windows
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
 
