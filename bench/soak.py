@@ -805,7 +805,7 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     summary = summarize(args, figures, elapsed, seconds)
     if args.trace is not None:
         write_trace(args.trace, figures)
-        notes.append(f"replies traced in {args.trace}")
+        notes.append(f"acknowledgements and replies traced in {args.trace}")
     summary["replies_waiting_at_end"] = backlog_end
     summary["drain_s"] = round(drained, 1)
     summary["scheduler"] = scheduler

@@ -13,7 +13,9 @@ from knowledge import logs
 
 @pytest.fixture
 def restore_callbacks() -> Iterator[None]:
+    """No slow-collection watcher during the test (the process may have one); all back after."""
     saved = list(gc.callbacks)
+    gc.callbacks[:] = [cb for cb in saved if not isinstance(cb, _SlowCollections)]
     yield
     gc.callbacks[:] = saved
 
@@ -22,7 +24,6 @@ def test_a_slow_collection_is_logged_with_its_generation(
     capsys: pytest.CaptureFixture[str], restore_callbacks: None
 ) -> None:
     logs.configure(json_lines=True)
-    gc.callbacks[:] = [cb for cb in gc.callbacks if not isinstance(cb, _SlowCollections)]
     watch_collections(slow_ms=0.0)  # every collection counts as slow
     watch_collections(slow_ms=0.0)  # a second call adds nothing
     assert sum(isinstance(cb, _SlowCollections) for cb in gc.callbacks) == 1
@@ -35,7 +36,6 @@ def test_an_ordinary_collection_is_not_logged(
     capsys: pytest.CaptureFixture[str], restore_callbacks: None
 ) -> None:
     logs.configure(json_lines=True)
-    gc.callbacks[:] = [cb for cb in gc.callbacks if not isinstance(cb, _SlowCollections)]
     watch_collections(slow_ms=60_000.0)
     gc.collect(0)
     assert "slow garbage collection" not in capsys.readouterr().err

@@ -10,44 +10,40 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from agent.runtime import CHECKPOINT_PAYLOAD_COLUMNS, CHECKPOINT_SCHEMA
-from knowledge.db import asyncpg_dsn
 
 MESSAGE_PAYLOAD = {"body", "meta", "provider_message_id", "idempotency_key"}
 
 
-async def _targets(url: str, schema: str, table: str) -> dict[str, int | None]:
-    conn = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        rows = await conn.fetch(
+async def _targets(connection: AsyncConnection, schema: str, table: str) -> dict[str, Any]:
+    rows = await connection.execute(
+        text(
             """
             SELECT a.attname, a.attstattarget FROM pg_attribute a
             JOIN pg_class c ON c.oid = a.attrelid
             JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
-            """,
-            schema,
-            table,
-        )
-    finally:
-        await conn.close()
-    return {r["attname"]: r["attstattarget"] for r in rows}
+            WHERE n.nspname = :schema AND c.relname = :table AND a.attnum > 0
+                AND NOT a.attisdropped
+            """
+        ),
+        {"schema": schema, "table": table},
+    )
+    return {name: target for name, target in rows.all()}
 
 
-async def test_message_payload_columns_have_no_statistics(test_db_url: str) -> None:
-    targets = await _targets(test_db_url, "public", "messages")
+async def test_message_payload_columns_have_no_statistics(connection: AsyncConnection) -> None:
+    targets = await _targets(connection, "public", "messages")
     assert {name for name, target in targets.items() if target == 0} == MESSAGE_PAYLOAD
 
 
 async def test_checkpoint_payload_columns_have_no_statistics(
-    test_db_url: str, checkpointer: Any
+    connection: AsyncConnection, checkpointer: Any
 ) -> None:
     for table, columns in CHECKPOINT_PAYLOAD_COLUMNS.items():
-        targets = await _targets(test_db_url, CHECKPOINT_SCHEMA, table)
+        targets = await _targets(connection, CHECKPOINT_SCHEMA, table)
         assert {name for name, target in targets.items() if target == 0} == set(columns)
         assert targets["thread_id"] != 0  # looked up by thread: its statistics stay
 
