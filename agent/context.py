@@ -30,6 +30,7 @@ class Scratch:
     charter: Charter | None = None
     repeat_customer: bool = False
     understanding: Understanding | None = None
+    confirmation: str | None = None  # "yes" or "no" to the change we asked to confirm
     decisions: list[Decision] = field(default_factory=list)
     llm_reply: str | None = None  # the LLM's phrasing, used only if its facts hold
     faq_views: list[int] = field(default_factory=list)  # FAQs answered, counted after commit

@@ -48,6 +48,7 @@ class TurnEvent(BaseModel):
 
 class TurnState(TypedDict, total=False):
     pending: str | None  # the question our last message asked, answered this turn
+    proposal: list[dict[str, Any]] | None  # the changes that question asked to confirm
     recent: list[dict[str, str]]
     turns: int
     customer_tone: str  # the tone of the customer's last message, for proactive messages

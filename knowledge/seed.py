@@ -7,6 +7,9 @@ offer title) and only missing ones are inserted, so re-seeding never overwrites 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +17,16 @@ import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge import repository as repo
+from knowledge.charter import Charter, Rules
 from knowledge.models import AddonItem, BusinessRule, FaqItem, SeasonalOffer
-from knowledge.schemas import AddonCreate, FaqCreate, OfferCreate, RuleCreate
+from knowledge.schemas import (
+    AddonCreate,
+    AddonView,
+    FaqCreate,
+    OfferCreate,
+    RuleCreate,
+    validate_rule_value,
+)
 
 DEFAULT_SEED = Path(__file__).parent / "seed" / "default.yaml"
 
@@ -35,6 +46,49 @@ def read_seed(path: Path = DEFAULT_SEED) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping with business_rules, addons, faqs, offers")
     return data
+
+
+@cache
+def seed_rules() -> Rules:
+    """The rule values of the default seed file, without a database (tools and tests)."""
+    values = {
+        r["rule_type"]: validate_rule_value(r["rule_type"], r["value"])
+        for r in read_seed()["business_rules"]
+    }
+    return Rules.model_validate(values)
+
+
+@cache
+def seed_addons() -> tuple[AddonView, ...]:
+    """The add-ons of the default seed file, as the charter holds them."""
+    return tuple(
+        AddonView(
+            id=i,
+            slug=a["slug"],
+            name=a["name"],
+            description=None,
+            price=Decimal(str(a["price"])),
+            unit=a["unit"],
+            category=a["category"],
+            aliases=a["aliases"],
+            display_order=a["display_order"],
+            is_available=True,
+            last_updated=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        for i, a in enumerate(read_seed()["addons"], start=1)
+    )
+
+
+def seed_charter(now: datetime, today: date | None = None) -> Charter:
+    """The charter of the default seed file at a moment (no policies' texts, no offers)."""
+    return Charter(
+        rules=seed_rules(),
+        policies=[],
+        addons=list(seed_addons()),
+        offers=[],
+        today=today or now.date(),
+        built_at=now,
+    )
 
 
 async def load_seed(

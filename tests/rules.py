@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from knowledge.charter import Rules
-from knowledge.schemas import AddonView, validate_rule_value
-from knowledge.seed import read_seed
+from knowledge.seed import seed_addons, seed_rules
 
-
-@cache
-def seed_rules() -> Rules:
-    seed = read_seed()
-    values = {
-        r["rule_type"]: validate_rule_value(r["rule_type"], r["value"])
-        for r in seed["business_rules"]
-    }
-    return Rules.model_validate(values)
+__all__ = ["rules_with", "seed_addons", "seed_rules"]
 
 
 def rules_with(**overrides: Any) -> Rules:
@@ -28,26 +18,3 @@ def rules_with(**overrides: Any) -> Rules:
     for name, value in overrides.items():
         values[RULE_FIELD_OWNER[name]][name] = value
     return Rules.model_validate(values)
-
-
-@cache
-def seed_addons() -> tuple[AddonView, ...]:
-    from datetime import UTC, datetime
-    from decimal import Decimal
-
-    return tuple(
-        AddonView(
-            id=i,
-            slug=a["slug"],
-            name=a["name"],
-            description=None,
-            price=Decimal(str(a["price"])),
-            unit=a["unit"],
-            category=a["category"],
-            aliases=a["aliases"],
-            display_order=a["display_order"],
-            is_available=True,
-            last_updated=datetime(2026, 1, 1, tzinfo=UTC),
-        )
-        for i, a in enumerate(read_seed()["addons"], start=1)
-    )

@@ -99,7 +99,7 @@ class TestTemplates:
             signature="– My Hibachi Team",
         )
         assert text.count("Hey Dana") == 1
-        assert "chicken, steak" in text and "17 guests" in text
+        assert "chicken and steak" in text and "17 guests" in text
 
 
 class TestTone:

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from agent.understanding.report import evaluate
+from agent.understanding.corpus import DATA
+from agent.understanding.report import evaluate, load_examples
 from agent.understanding.rules import understand, warm_up
 from agent.understanding.schema import Context, Pending, Understanding
 from agent.understanding.vocabulary import Vocabulary
@@ -41,7 +42,7 @@ def intents(u: Understanding) -> list[str]:
 
 @pytest.fixture(scope="module")
 def figures() -> dict[str, float | int]:
-    return evaluate().figures
+    return evaluate(load_examples(DATA / "en" / "tuned.jsonl")).figures
 
 
 class TestLabelledSetFloors:

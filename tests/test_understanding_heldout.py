@@ -1,8 +1,8 @@
 """How the rules read messages they were not written against.
 
-`tests/data/heldout_messages.jsonl` (160 messages) was written separately from the classifier,
+`agent/understanding/data/en/heldout.jsonl` (160 messages) was written separately from the classifier,
 by someone who never saw its code, to measure how it generalizes; the labelled set in
-`labelled_messages.jsonl` was open while the rules were written, so its scores are optimistic.
+`tuned.jsonl` was open while the rules were written, so its scores are optimistic.
 One general fix (reading a swap's outgoing proteins) was made after reading this set's misses.
 These floors guard against regressions; they sit a little under the measured figures
 (intent 0.91, headcount 0.82, proteins 0.90 on 2026-11-23).
@@ -10,13 +10,12 @@ These floors guard against regressions; they sit a little under the measured fig
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from agent.understanding.corpus import DATA
 from agent.understanding.report import evaluate, load_examples
 
-HELDOUT = Path(__file__).parent / "data" / "heldout_messages.jsonl"
+HELDOUT = DATA / "en" / "heldout.jsonl"
 
 
 @pytest.fixture(scope="module")

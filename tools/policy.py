@@ -277,8 +277,9 @@ def decide_headcount(
     free_change = t >= c.headcount_free_change_days * DAY
     allowed = max(c.minor_headcount_delta, booking.guests * c.major_headcount_pct // 100)
     urgent = t < c.change_window_hours * HOUR
-    # Inside the final window every change goes to a manager, however small.
-    if (free_change or change <= allowed) and not (urgent and change):
+    # The seed's final-day stage: minor adjustments are still the agent's, even inside the
+    # last 24 hours; only major ones (more than the minor threshold) go to a manager.
+    if free_change or change <= allowed:
         q = booking_quote(booking, rules, addons, counts=(adults, kids, toddlers))
         return Decision(
             "headcount_change",
@@ -308,6 +309,40 @@ def decide_headcount(
     )
 
 
+def decide_what_if(
+    intent: str,
+    booking: BookingView,
+    counts: tuple[int, int, int] | None,
+    upgrades: Sequence[str],
+    rules: Rules,
+    addons: Sequence[AddonView],
+) -> Decision:
+    """A change only asked about: the estimate it would give, and nothing changed."""
+    facts = event_facts(booking, rules)
+    added = [s for s in upgrades if s not in booking.upgrades]
+    q = booking_quote(
+        booking,
+        rules,
+        addons,
+        counts=counts,
+        upgrades=[*booking.upgrades, *added] if added else None,
+    )
+    now_q = booking_quote(booking, rules, addons)
+    adults, kids, toddlers = counts or (booking.adults, booking.kids, booking.toddlers)
+    by_slug = {a.slug: a for a in addons}
+    facts |= _quote_facts(q) | {
+        "adults": adults,
+        "kids": kids,
+        "toddlers": toddlers,
+        "new_guests": adults + kids + toddlers,
+        "guests_changed": counts is not None,
+        "upgrade_names": ", ".join(by_slug[s].name for s in added if s in by_slug),
+        "current_total": format_money(now_q.total),
+        "difference": format_money(q.total - now_q.total),
+    }
+    return Decision(intent, "handled", "change_quote", f"{intent}:what_if", facts)
+
+
 # ---- menu -------------------------------------------------------------------------------
 
 
@@ -320,6 +355,7 @@ def decide_menu(
     now: datetime,
     rules: Rules,
     addons: Sequence[AddonView],
+    removed_upgrades: Sequence[str] = (),
 ) -> Decision:
     """Store protein choices and upgrades before the event, quoting what the upgrades cost."""
     facts = event_facts(booking, rules) | {
@@ -328,10 +364,14 @@ def decide_menu(
     }
     if until_event(booking, now) <= timedelta(0):
         return Decision(intent, "handled", "event_passed", "menu:after_event", facts)
-    if unknown or not (proteins or upgrades):
+    dropped = [s for s in removed_upgrades if s in booking.upgrades]
+    if unknown or not (proteins or upgrades or dropped):
         facts |= {"unknown": ", ".join(unknown)}
         return Decision(intent, "handled", "menu_ask", "menu:unclear", facts, pending="menu")
-    if until_event(booking, now) < rules.changes.change_window_hours * HOUR:
+    final_day = until_event(booking, now) < rules.changes.change_window_hours * HOUR
+    # Inside the last 24 hours a protein swap is a minor adjustment (the seed's final-day
+    # stage); new upgrades change what the chef brings, so a manager confirms them.
+    if final_day and (upgrades or not proteins):
         plan = escalate(
             "URGENT",
             "Menu change within 24 hours",
@@ -355,12 +395,23 @@ def decide_menu(
         updates["proteins"] = chosen
         updates["menu_selected"] = True
         updates["menu_provisional"] = False
-    if extras:
-        updates["upgrades"] = sorted(set(booking.upgrades) | {s for s in extras if s in by_slug})
+    if extras or dropped:
+        kept = set(booking.upgrades) - set(dropped)
+        updates["upgrades"] = sorted(kept | {s for s in extras if s in by_slug})
     q = booking_quote(booking, rules, addons, upgrades=updates.get("upgrades"))
     facts |= {
         "proteins": ", ".join(p.replace("_", " ") for p in chosen),
         "upgrade_prices": "; ".join(priced),
+        "removed": ", ".join(by_slug[s].name for s in dropped if s in by_slug),
+        "stored_proteins": " and ".join(
+            by_slug[p].name if p in by_slug else p.replace("_", " ")
+            for p in (chosen or booking.proteins)
+        ),
+        "stored_upgrades": ", ".join(
+            by_slug[s].name
+            for s in updates.get("upgrades", booking.upgrades)
+            if s in by_slug and by_slug[s].category != "premium_protein"
+        ),
     }
     facts |= _quote_facts(q)
     return Decision(intent, "handled", "menu_saved", f"{intent}:saved", facts, updates=updates)
@@ -548,6 +599,71 @@ def decide_weather(
         rules,
     )
     return Decision("weather_concern", "escalated", "weather_safety", "weather:URGENT", facts, plan)
+
+
+PRIORITY_RANK: Mapping[str, int] = {"LOW": 0, "MEDIUM": 1, "HIGH": 2, "URGENT": 3}
+#: The seed's escalation table for what a person must handle whatever else a message asks: a
+#: chef missing on the day, illness or injury after the event and unsafe conditions are urgent;
+#: billing disputes, complaints and legal threats are high; an allergy is a chef's call.
+CONCERN_PRIORITY: Mapping[str, Priority] = {
+    "no_show": "URGENT",
+    "illness": "URGENT",
+    "injury": "URGENT",
+    "unsafe_weather": "URGENT",
+    "billing": "HIGH",
+    "legal": "HIGH",
+    "complaint": "HIGH",
+    "allergy": "MEDIUM",
+}
+_CONCERN_CASE: Mapping[str, tuple[str, str]] = {
+    "no_show": (
+        "Chef not there on the day",
+        "Call the customer now and reach the chef; give an arrival time",
+    ),
+    "illness": (
+        "Food illness reported after the event",
+        "Call the customer now; record what was served and who is affected",
+    ),
+    "injury": (
+        "Injury reported at the event",
+        "Call the customer now; find out what happened and who was hurt",
+    ),
+    "billing": (
+        "Billing dispute",
+        "Check the payments on the booking and call the customer back",
+    ),
+    "legal": (
+        "Legal threat or payment dispute",
+        "Management to review the booking and respond personally",
+    ),
+    "complaint": (
+        "Complaint",
+        "Personal call to hear the customer out and resolve it",
+    ),
+}
+
+
+def decide_concern(
+    intent: str, concern: str, booking: BookingView | None, now: datetime, rules: Rules
+) -> Decision:
+    """A case for a person at the concern's priority; the reply says who will act and when."""
+    priority = CONCERN_PRIORITY.get(concern, "HIGH")
+    reason, action = _CONCERN_CASE.get(concern, _CONCERN_CASE["complaint"])
+    plan = escalate(
+        priority,
+        reason,
+        action,
+        now,
+        booking.event_at if booking and concern != "no_show" else None,
+        rules,
+        email=True,
+    )
+    facts: dict[str, Any] = (event_facts(booking, rules) if booking else {}) | {
+        "phone": display_phone(rules.business.phone),
+        "concern": concern,
+        "urgent": priority == "URGENT",
+    }
+    return Decision(intent, "escalated", "concern_escalated", f"{concern}:{priority}", facts, plan)
 
 
 def decide_human_request(booking: BookingView | None, now: datetime, rules: Rules) -> Decision:

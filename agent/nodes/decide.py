@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,8 @@ from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
 from agent.state import TurnState
-from agent.understanding.schema import Request
+from agent.understanding.reader import CONFIDENT
+from agent.understanding.schema import GuestChange, Request
 from knowledge.charter import Charter
 from knowledge.faults import crash_point
 from tools import bookings, policy
@@ -27,6 +29,7 @@ BOOKING_INTENTS = {
     "rating",
     "access_info",
 }
+CHANGE_INTENTS = ("menu_selection", "protein_swap", "headcount_change")
 KEYWORD_CHANNELS = {"sms", "whatsapp"}
 OPT_IN_WORDS = {"start", "unstop", "yes"}
 HELP_WORDS = {"help", "info"}
@@ -57,6 +60,18 @@ def _menu_parts(
     return named, list(request.entities.upgrades)
 
 
+def guest_counts(booking: BookingView, changes: list[GuestChange]) -> tuple[int, int, int] | None:
+    """Adults, kids and toddlers after every change of a message, one group after another
+    ("14 adults and 2 kids" sets both)."""
+    view, counts = booking, None
+    for change in changes:
+        counts = policy.new_counts(view, change.total, change.delta, change.group)
+        if counts is None:
+            return None
+        view = replace(view, adults=counts[0], kids=counts[1], toddlers=counts[2])
+    return counts
+
+
 def decide_request(
     request: Request,
     text: str,
@@ -66,6 +81,8 @@ def decide_request(
     now: datetime,
     pending: str | None = None,
     anonymous: bool = False,
+    concern: str | None = None,
+    guests: list[GuestChange] | None = None,
 ) -> Decision:
     """The policy decision for one request; the words matter only through the understanding."""
     rules = charter.rules
@@ -80,13 +97,28 @@ def decide_request(
         case "menu_selection" | "protein_swap":
             assert booking is not None
             proteins, upgrades = _menu_parts(request, charter, booking)
+            if entities.hypothetical:
+                premium = [p for p in proteins if charter.addon(p) is not None]
+                return policy.decide_what_if(
+                    intent, booking, None, [*premium, *upgrades], rules, charter.addons
+                )
             return policy.decide_menu(
-                intent, booking, proteins, upgrades, [], now, rules, charter.addons
+                intent,
+                booking,
+                proteins,
+                upgrades,
+                [],
+                now,
+                rules,
+                charter.addons,
+                removed_upgrades=entities.removed_upgrades,
             )
         case "headcount_change":
             assert booking is not None
-            g = entities.guests
-            counts = policy.new_counts(booking, g.total, g.delta, g.group) if g else None
+            changes = guests if guests is not None else [entities.guests] if entities.guests else []
+            counts = guest_counts(booking, changes) if changes else None
+            if entities.hypothetical:
+                return policy.decide_what_if(intent, booking, counts, [], rules, charter.addons)
             return policy.decide_headcount(booking, counts, now, rules, charter.addons)
         case "date_change":
             assert booking is not None
@@ -108,6 +140,9 @@ def decide_request(
             return policy.decide_weather(booking, now, rules, faq_answer)
         case "human_request":
             return policy.decide_human_request(booking, now, rules)
+        case "complaint" | "no_show":
+            kind = concern if concern in policy.CONCERN_PRIORITY else None
+            return policy.decide_concern(intent, kind or intent, booking, now, rules)
         case "faq":
             return policy.decide_faq(faq_answer, booking, now, rules)
         case "greeting":
@@ -147,15 +182,43 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     opted_out = bool(getattr(scratch.customer, f"{channel}_opted_out", False))
 
     decisions: list[Decision]
+    proposal: list[dict[str, Any]] | None = None
     if word is not None and (word != "yes" or opted_out):
         decisions = [policy.decide_opt_out(word, channel, charter.rules)]
     elif opted_out:
         decisions = [Decision("other", "silent", "none", "opted_out")]
+    elif scratch.confirmation == "no":
+        decisions = [Decision("other", "handled", "change_declined", "confirm:declined")]
     else:
         assert scratch.understanding is not None
         booking = bookings.view(scratch.booking) if scratch.booking is not None else None
         decisions = []
-        for index, request in enumerate(scratch.understanding.requests):
+        requests = scratch.understanding.requests
+        unsure = [
+            r
+            for r in requests
+            if booking is not None
+            and r.intent in CHANGE_INTENTS
+            and not r.entities.hypothetical
+            and r.confidence < CONFIDENT
+            and _has_values(r)
+        ]
+        if unsure and booking is not None:
+            # Never act on a guess: ask once with the values understood; a YES applies them.
+            decisions.append(_confirm(unsure, booking, charter))
+            proposal = [r.model_dump(mode="json") for r in unsure]
+            requests = [r for r in requests if r not in unsure]
+        headcounts = [
+            r.entities.guests
+            for r in requests
+            if r.intent == "headcount_change" and r.entities.guests is not None
+        ]
+        headcount_done = False
+        for index, request in enumerate(requests):
+            if request.intent == "headcount_change" and len(headcounts) > 1:
+                if headcount_done:
+                    continue  # every group's change was decided with the first
+                headcount_done = True
             answer = None
             if request.intent == "protein_swap" and booking is not None and not booking.proteins:
                 # Nothing chosen yet, so there is nothing to swap: this is the first choice.
@@ -179,6 +242,8 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     ctx.clock.now(),
                     state.get("pending"),
                     anonymous=channel == "web" and scratch.customer.phone is None,
+                    concern=scratch.understanding.concern,
+                    guests=headcounts if request.intent == "headcount_change" else None,
                 )
             )
     scratch.decisions = decisions
@@ -191,4 +256,36 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         scratch.intent = decisions[0].intent
     pending = next((d.pending for d in reversed(decisions) if d.pending), None)
     crash_point("turn_decided")
-    return {"pending": pending, "route": "review" if ctx.llm is not None else "act"}
+    return {
+        "pending": pending,
+        "proposal": proposal,
+        "route": "review" if ctx.llm is not None else "act",
+    }
+
+
+def _has_values(request: Request) -> bool:
+    e = request.entities
+    return bool(e.guests is not None or e.proteins or e.upgrades)
+
+
+def _confirm(unsure: list[Request], booking: BookingView, charter: Charter) -> Decision:
+    """The question that confirms changes read without certainty, with the resulting values."""
+    facts: dict[str, Any] = {"guests_changed": False, "proteins": "", "upgrade_names": ""}
+    changes = [r.entities.guests for r in unsure if r.entities.guests is not None]
+    counts = guest_counts(booking, changes) if changes else None
+    if counts is not None:
+        adults, kids, toddlers = counts
+        facts |= {"guests_changed": True, "adults": adults, "kids": kids, "toddlers": toddlers}
+    for request in unsure:
+        if request.intent in ("menu_selection", "protein_swap"):
+            proteins, upgrades = _menu_parts(request, charter, booking)
+            names = {a.slug: a.name for a in charter.addons}
+            facts["proteins"] = " and ".join(names.get(p, p.replace("_", " ")) for p in proteins)
+            facts["upgrade_names"] = ", ".join(names.get(u, u) for u in upgrades)
+    intent = unsure[0].intent
+    if not (facts["guests_changed"] or facts["proteins"] or facts["upgrade_names"]):
+        # Nothing exact to confirm: the policy asks for the values instead.
+        return Decision(intent, "handled", "clarify", f"{intent}:unsure")
+    return Decision(
+        intent, "handled", "confirm_change", f"{intent}:confirm", facts, pending="confirm_change"
+    )

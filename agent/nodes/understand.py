@@ -1,4 +1,4 @@
-"""detect_tone and classify: what the customer said, read by rules."""
+"""detect_tone and classify: what the customer said, read by the reader (agent.understanding)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
 from agent.state import TurnState
-from agent.understanding.rules import understand
-from agent.understanding.schema import Context, Pending
+from agent.understanding.reader import default_reader
+from agent.understanding.schema import Context, Pending, Request, Understanding
 from agent.understanding.tone import detect_tone as rules_tone
 from agent.understanding.vocabulary import Vocabulary
 
@@ -37,7 +37,20 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         pending=pending,
         after_event=booking is not None and booking.event_at <= now,
     )
-    understanding = understand(_text(runtime), context, Vocabulary.from_charter(scratch.charter))
+    reader = default_reader()
+    text = _text(runtime)
+    proposal = state.get("proposal")
+    answer = reader.answer(text) if pending == "confirm_change" and proposal else None
+    scratch.confirmation = answer
+    if answer == "yes" and proposal:
+        # The customer confirmed the values we read back: apply exactly those.
+        understanding = Understanding(
+            tone=rules_tone(text),
+            requests=[Request.model_validate(p | {"confidence": 1.0}) for p in proposal],
+            source="reader",
+        )
+    else:
+        understanding = reader.understand(text, context, Vocabulary.from_charter(scratch.charter))
     scratch.understanding = understanding
     scratch.tone = understanding.tone
     scratch.intent = understanding.intent

@@ -1,10 +1,15 @@
-"""How well the rules read the labelled messages.
+"""How well the reader reads labelled messages it was not trained on.
 
-    .venv/bin/python -m agent.understanding.report [--errors] [--data PATH]
+    .venv/bin/python -m agent.understanding.report [--split test|train|all] [--rules]
+                                                   [--errors] [--data FILE]
 
-Prints intent accuracy (first intent and the whole ordered list), entity accuracy (guests,
-proteins, upgrades, rating, cancel choice; each over the messages labelled with it), tone
-accuracy and timings, optionally every miss, and ends with the figures as one JSON line.
+By default: the frozen test split, read by the full reader (normaliser, rules, learned model,
+concern cues). `--rules` reads with the rules alone, for comparison. Prints intent accuracy
+(first intent and the whole ordered list), entity accuracy (guest changes, proteins, upgrades,
+ratings, cancel choices; each over the messages labelled with it), tone, safety recall (each
+message labelled with a priority must reach a person at that priority or higher), false
+changes (a booking change the label does not ask for), accuracy per writing style, the
+confusion matrix of first intents, and ends with the figures as one JSON line.
 """
 
 from __future__ import annotations
@@ -14,94 +19,116 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from agent.understanding.rules import understand, warm_up
-from agent.understanding.schema import Context, GuestChange, Pending, Understanding
+from agent.understanding import corpus as corpora
+from agent.understanding import training
+from agent.understanding.corpus import CHANGE_INTENTS, Example
+from agent.understanding.reader import CONFIDENT, default_reader
+from agent.understanding.rules import understand as rules_understand
+from agent.understanding.rules import warm_up
+from agent.understanding.schema import INTENTS, Context, GuestChange, Understanding
+from agent.understanding.training import context_for, default_vocabulary
 from agent.understanding.vocabulary import Vocabulary
-from knowledge.seed import read_seed
+from knowledge.seed import seed_charter
+from tools.policy import PRIORITY_RANK, BookingView
 
-DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "labelled_messages.jsonl"
-NOW = datetime(2026, 6, 10, 15, 0, tzinfo=ZoneInfo("America/Los_Angeles"))
-TIMEZONE = "America/Los_Angeles"
+REPORTED_STYLES = (
+    "typo",
+    "shorthand",
+    "numbers_in_words",
+    "indirect",
+    "multi_request",
+    "rambling",
+    "emoji_short",
+)
 
-
-@dataclass(frozen=True)
-class Example:
-    id: str
-    text: str
-    pending: Pending | None
-    after_event: bool
-    intents: list[str]
-    entities: dict[str, Any]
-    tone: str
+ReadFn = Callable[[str, Context, Vocabulary], Understanding]
 
 
 @dataclass
 class Evaluation:
-    figures: dict[str, float | int]
+    figures: dict[str, Any]
     errors: list[str] = field(default_factory=list)
     timings_ms: list[float] = field(default_factory=list)
+    confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
+    styles: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
-def load_examples(path: Path = DATA) -> list[Example]:
-    examples = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        examples.append(
-            Example(
-                id=row["id"],
-                text=row["text"],
-                pending=row["context"].get("pending"),
-                after_event=bool(row["context"].get("after_event")),
-                intents=list(row["intents"]),
-                entities=dict(row.get("entities") or {}),
-                tone=row["tone"],
-            )
-        )
-    return examples
-
-
-def default_vocabulary() -> Vocabulary:
-    """The protein and add-on words of the default knowledge (the seed file)."""
-    return Vocabulary.from_seed(read_seed())
-
-
-def context_for(example: Example) -> Context:
-    return Context(
-        now=NOW, timezone=TIMEZONE, pending=example.pending, after_event=example.after_event
-    )
+def load_examples(path: Path) -> list[Example]:
+    """The labelled messages of one file (any language folder name works for its language)."""
+    return corpora.read_file(path, path.parent.name)
 
 
 def merged_entities(understanding: Understanding) -> dict[str, Any]:
     """The entities of all requests together, the shape the labels use."""
-    merged: dict[str, Any] = {"proteins": [], "upgrades": []}
+    merged: dict[str, Any] = {"proteins": [], "upgrades": [], "guests": []}
     for request in understanding.requests:
         e = request.entities
         merged["proteins"] += [p for p in e.proteins if p not in merged["proteins"]]
         merged["upgrades"] += [u for u in e.upgrades if u not in merged["upgrades"]]
-        for name in ("guests", "rating", "choice", "date", "dietary"):
+        if request.intent == "headcount_change" and e.guests is not None:
+            merged["guests"].append(e.guests)
+        for name in ("rating", "choice", "date", "dietary"):
             value = getattr(e, name)
             if value is not None and merged.get(name) is None:
                 merged[name] = value
     return merged
 
 
-def _guests_match(label: dict[str, Any], got: GuestChange | None) -> bool:
-    if got is None:
-        return False
-    return bool(
-        label.get("total") == got.total
-        and label.get("delta") == got.delta
-        and label.get("group", "guests") == got.group
+def _guest_key(label: dict[str, Any]) -> tuple[int | None, int | None, str]:
+    return (label.get("total"), label.get("delta"), label.get("group", "guests"))
+
+
+def _guests_match(labels: list[dict[str, Any]], got: list[GuestChange]) -> bool:
+    return sorted(map(_guest_key, labels), key=str) == sorted(
+        ((g.total, g.delta, g.group) for g in got), key=str
     )
+
+
+def reading_priority(understanding: Understanding) -> str | None:
+    """The highest priority a person gets this reading at, by the policy, for a booking ten
+    days out (no FAQ answers: a question nobody could answer is a LOW case)."""
+    from agent.nodes.decide import decide_request
+
+    now = training.NOW
+    charter = seed_charter(now)
+    booking = BookingView(
+        reference="MH-REPORT",
+        event_at=now + timedelta(days=10),
+        created_at=now - timedelta(days=30),
+        adults=10,
+        kids=2,
+        toddlers=0,
+        deposit_amount=Decimal("100"),
+    )
+    ranks = [
+        d.escalation.priority
+        for r in understanding.requests
+        if (
+            d := decide_request(r, "", booking, charter, None, now, concern=understanding.concern)
+        ).escalation
+        is not None
+    ]
+    return max(ranks, key=PRIORITY_RANK.__getitem__, default=None)
+
+
+def applied_change(understanding: Understanding) -> bool:
+    """Whether the reading would change the booking without asking: a change request with the
+    values to apply, sure enough to skip the confirmation question, not only asked about."""
+    for r in understanding.requests:
+        e = r.entities
+        if r.intent not in CHANGE_INTENTS or e.hypothetical or r.confidence < CONFIDENT:
+            continue
+        if e.guests is not None or e.proteins or e.upgrades or e.removed_upgrades:
+            return True
+    return False
 
 
 class _Ratio:
@@ -119,46 +146,53 @@ class _Ratio:
 
 
 def evaluate(
-    examples: Sequence[Example] | None = None, vocabulary: Vocabulary | None = None
+    examples: Sequence[Example] | None = None,
+    vocabulary: Vocabulary | None = None,
+    read: ReadFn | None = None,
 ) -> Evaluation:
-    """Run the rules over the labelled messages and score them."""
-    examples = load_examples() if examples is None else examples
+    """Read the labelled messages (the rules alone unless `read` is given) and score them."""
+    examples = corpora.load().split("test") if examples is None else examples
     vocabulary = default_vocabulary() if vocabulary is None else vocabulary
+    read = rules_understand if read is None else read
     warm_up()
 
-    scores = {
-        name: _Ratio()
-        for name in (
-            "intent",
-            "all_intents",
-            "headcount",
-            "proteins",
-            "upgrades",
-            "rating",
-            "choice",
-            "tone",
-        )
-    }
+    names = (
+        "intent",
+        "all_intents",
+        "headcount",
+        "proteins",
+        "upgrades",
+        "rating",
+        "choice",
+        "tone",
+        "safety",
+    )
+    scores = {name: _Ratio() for name in names}
+    styles = {name: _Ratio() for name in REPORTED_STYLES}
+    confusion: Counter[tuple[str, str]] = Counter()
+    false_changes = 0
     errors: list[str] = []
     timings: list[float] = []
     for ex in examples:
         started = time.perf_counter()
-        got = understand(ex.text, context_for(ex), vocabulary)
+        got = read(ex.text, context_for(ex), vocabulary)
         timings.append((time.perf_counter() - started) * 1000)
-        intents = [r.intent for r in got.requests]
+        intents = list(dict.fromkeys(r.intent for r in got.requests))
         merged = merged_entities(got)
         problems: list[str] = []
+        confusion[(ex.intents[0], intents[0])] += 1
         if not scores["intent"].add(intents[0] == ex.intents[0]):
             problems.append(f"intent {intents[0]} != {ex.intents[0]}")
-        if not scores["all_intents"].add(intents == ex.intents) and intents[0] == ex.intents[0]:
-            problems.append(f"intents {intents} != {ex.intents}")
+        all_right = scores["all_intents"].add(intents == list(ex.intents))
+        if not all_right and intents[0] == ex.intents[0]:
+            problems.append(f"intents {intents} != {list(ex.intents)}")
+        for style in ex.style:
+            if style in styles:
+                styles[style].add(all_right)
         labels = ex.entities
-        # A guest count is an entity of a headcount change only; other messages may state one.
-        counts = "guests" in labels and "headcount_change" in ex.intents
-        if counts and not scores["headcount"].add(
-            _guests_match(labels["guests"], merged.get("guests"))
-        ):
-            problems.append(f"guests {merged.get('guests')} != {labels['guests']}")
+        counted = ex.guests and "headcount_change" in ex.intents
+        if counted and not scores["headcount"].add(_guests_match(ex.guests, merged["guests"])):
+            problems.append(f"guests {merged['guests']} != {ex.guests}")
         for name in ("proteins", "upgrades"):
             if name in labels and not scores[name].add(set(merged[name]) == set(labels[name])):
                 problems.append(f"{name} {merged[name]} != {labels[name]}")
@@ -167,10 +201,18 @@ def evaluate(
                 problems.append(f"{name} {merged.get(name)} != {labels[name]}")
         if not scores["tone"].add(got.tone == ex.tone):
             problems.append(f"tone {got.tone} != {ex.tone}")
+        if ex.safety is not None:
+            reached = reading_priority(got)
+            enough = reached is not None and PRIORITY_RANK[reached] >= PRIORITY_RANK[ex.safety]
+            if not scores["safety"].add(enough):
+                problems.append(f"safety {reached} < {ex.safety}")
+        if applied_change(got) and not ex.changes_booking:
+            false_changes += 1
+            problems.append("FALSE CHANGE")
         if problems:
             errors.append(f"{ex.id} {ex.text[:110]!r}: " + "; ".join(problems))
 
-    figures: dict[str, float | int] = {
+    figures: dict[str, Any] = {
         "messages": len(examples),
         "intent_accuracy": scores["intent"].value(),
         "all_intents_accuracy": scores["all_intents"].value(),
@@ -180,19 +222,52 @@ def evaluate(
         "rating_accuracy": scores["rating"].value(),
         "choice_accuracy": scores["choice"].value(),
         "tone_accuracy": scores["tone"].value(),
+        "safety_recall": scores["safety"].value(),
+        "safety_messages": scores["safety"].total,
+        "false_changes": false_changes,
         "median_ms": round(statistics.median(timings), 3) if timings else 0.0,
-        "max_ms": round(max(timings), 3) if timings else 0.0,
+        "p99_ms": round(_percentile(timings, 0.99), 3) if timings else 0.0,
+        "styles": {name: styles[name].value() for name in REPORTED_STYLES},
     }
-    return Evaluation(figures=figures, errors=errors, timings_ms=timings)
+    return Evaluation(
+        figures=figures,
+        errors=errors,
+        timings_ms=timings,
+        confusion=confusion,
+        styles={name: (styles[name].hit, styles[name].total) for name in REPORTED_STYLES},
+    )
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def confusion_table(confusion: Counter[tuple[str, str]]) -> list[str]:
+    """Rows: the labelled first intent; columns: what was read (only intents that occur)."""
+    used = [i for i in INTENTS if any(i in pair for pair in confusion)]
+    short = {i: i.replace("_", "")[:5] for i in used}
+    lines = [" " * 18 + " ".join(f"{short[i]:>5}" for i in used)]
+    for want in used:
+        cells = [confusion.get((want, got), 0) for got in used]
+        if sum(cells):
+            lines.append(f"{want:<18}" + " ".join(f"{c or '.':>5}" for c in cells))
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--split", choices=("test", "train", "all"), default="test")
+    parser.add_argument("--rules", action="store_true", help="read with the rules alone")
     parser.add_argument("--errors", action="store_true", help="list every message read wrongly")
-    parser.add_argument("--data", type=Path, default=DATA, help="labelled messages (JSON lines)")
+    parser.add_argument("--data", type=Path, help="one labelled file instead of the corpus")
     args = parser.parse_args(argv)
 
-    result = evaluate(load_examples(args.data))
+    examples = load_examples(args.data) if args.data else corpora.load().split(args.split)
+    read: ReadFn = rules_understand
+    if not args.rules:
+        read = default_reader().understand
+    result = evaluate(examples, read=read)
     f = result.figures
     rows = [
         ("messages", f["messages"]),
@@ -204,11 +279,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("rating extraction", f["rating_accuracy"]),
         ("cancel choice", f["choice_accuracy"]),
         ("tone accuracy", f["tone_accuracy"]),
+        (f"safety recall ({f['safety_messages']} messages)", f["safety_recall"]),
+        ("false changes", f["false_changes"]),
         ("median ms per message", f["median_ms"]),
-        ("max ms per message", f["max_ms"]),
+        ("p99 ms per message", f["p99_ms"]),
     ]
     for label, value in rows:
         print(f"{label:<34} {value}")
+    print("\nall intents right, by writing style:")
+    for style, (hit, total) in result.styles.items():
+        share = f"{hit / total:.3f}" if total else "-"
+        print(f"  {style:<20} {share:>6}  ({hit}/{total})")
+    print("\nfirst intent: labelled (rows) vs read (columns)")
+    for line in confusion_table(result.confusion):
+        print("  " + line)
     if args.errors:
         print(f"\n{len(result.errors)} messages with a miss:")
         for line in result.errors:

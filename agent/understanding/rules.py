@@ -39,7 +39,7 @@ from agent.understanding.schema import (
 from agent.understanding.tone import detect_tone
 from agent.understanding.vocabulary import Vocabulary
 
-__all__ = ["detect_tone", "understand", "warm_up"]
+__all__ = ["detect_tone", "read", "understand", "warm_up"]
 
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 # Characters that change nothing a reader sees: zero-width marks, soft hyphens, direction marks.
@@ -167,12 +167,20 @@ class _Found:
 
 def understand(text: str, context: Context, vocabulary: Vocabulary) -> Understanding:
     """Read one customer message: its tone and every request in it, in the order written."""
-    tone = detect_tone(text)
+    return read(text, context, vocabulary)[0]
+
+
+def read(
+    text: str, context: Context, vocabulary: Vocabulary, tone: Tone | None = None
+) -> tuple[Understanding, list[int]]:
+    """`understand`, with where in the folded text each request was found (-1: nowhere in
+    particular, such as an answer to the pending question)."""
+    tone = detect_tone(text) if tone is None else tone
     lower = fold(text)
     if not lower.strip():
-        return _one(tone, "other")
+        return _one(tone, "other"), [0]
     if cue.OPT_OUT.match(lower):
-        return _one(tone, "opt_out")
+        return _one(tone, "opt_out"), [0]
 
     msg = _Message(lower, context, vocabulary)
     found = _read_clauses(msg)
@@ -191,6 +199,7 @@ def understand(text: str, context: Context, vocabulary: Vocabulary) -> Understan
             found.add(-1, "cancellation" if choice == "1" else "date_change")
 
     requests: list[Request] = []
+    positions: list[int] = []
     seen: set[object] = set()
     changes = _guest_changes(msg)
     for pos, intent in sorted(found.hits, key=lambda hit: hit[0]):
@@ -205,9 +214,13 @@ def understand(text: str, context: Context, vocabulary: Vocabulary) -> Understan
             seen.add(intent)
             entities = _entities(intent, msg, rating, choice, found)
             requests.append(Request(intent=intent, entities=entities))
+        else:
+            continue
+        positions.append(pos)
     if not requests:
         requests = [Request(intent="greeting" if cue.GREETING.search(lower) else "other")]
-    return Understanding(tone=tone, requests=requests)
+        positions = [0]
+    return Understanding(tone=tone, requests=requests), positions
 
 
 def _guest_changes(msg: _Message) -> dict[int, GuestChange]:
@@ -447,10 +460,17 @@ def _entities(
             proteins = ent.unique(
                 m.slug for m in mentions if m.kind == "protein" and m.start not in msg.rejected
             )
+        upgrades = [m for m in mentions if m.kind == "upgrade"]
+        kept = ent.unique(m.slug for m in upgrades if m.start not in msg.rejected)
         return Entities(
             proteins=proteins,
             removed_proteins=removed,
-            upgrades=ent.unique(m.slug for m in mentions if m.kind == "upgrade"),
+            upgrades=kept,
+            removed_upgrades=[
+                s
+                for s in ent.unique(m.slug for m in upgrades if m.start in msg.rejected)
+                if s not in kept
+            ],
         )
     if intent == "rating":
         return Entities(rating=rating[1] if rating else None)

@@ -21,11 +21,17 @@ Intent = Literal[
     "human_request",
     "greeting",
     "opt_out",
+    "complaint",
+    "no_show",
     "other",
 ]
 Tone = Literal["casual", "formal", "frustrated", "anxious", "neutral"]
-Pending = Literal["cancel_choice", "rating", "menu"]
+Pending = Literal["cancel_choice", "rating", "menu", "confirm_change"]
 GuestGroup = Literal["adults", "kids", "toddlers", "guests"]
+#: What makes a message a person's job whatever else it asks; the policy gives each a priority.
+Concern = Literal[
+    "no_show", "illness", "injury", "billing", "legal", "complaint", "allergy", "unsafe_weather"
+]
 
 INTENTS: tuple[str, ...] = Intent.__args__  # type: ignore[attr-defined]
 TONES: tuple[str, ...] = Tone.__args__  # type: ignore[attr-defined]
@@ -52,6 +58,9 @@ class Entities(BaseModel):
     date: dt.date | None = None  # a target date for a date change, in the business timezone
     choice: Literal["1", "2"] | None = None  # an answer to the pending cancel question
     dietary: Literal["serious", "preference"] | None = None  # allergy/medical/cert vs liking
+    removed_upgrades: list[str] = Field(default_factory=list)  # add-ons taken off the order
+    #: Only asked about ("what would 5 more cost?"): answered with a quote, never applied.
+    hypothetical: bool = False
 
 
 class Request(BaseModel):
@@ -61,6 +70,8 @@ class Request(BaseModel):
 
     intent: Intent
     entities: Entities = Field(default_factory=Entities)
+    #: How sure the reader is of this intent (1.0 for cues that must win and for rules alone).
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
 
 
 class Understanding(BaseModel):
@@ -70,7 +81,9 @@ class Understanding(BaseModel):
 
     tone: Tone
     requests: list[Request] = Field(min_length=1)
-    source: Literal["rules", "llm"] = "rules"
+    source: Literal["rules", "llm", "reader"] = "rules"
+    #: A safety or people-matter concern found by the cues that must win, if any.
+    concern: Concern | None = None
 
     @property
     def intent(self) -> Intent:

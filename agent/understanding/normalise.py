@@ -1,0 +1,159 @@
+"""Reading a message the way it was meant before anything interprets it.
+
+`Normaliser(lexicon, menu_words).normalise(text)` returns the text lower-cased and folded
+(`rules.fold`), with, in this order:
+
+1. texting shorthand read as words ("u" -> "you", "tmrw" -> "tomorrow", "w/" -> "with");
+2. "2" read as "to" and "4" as "for" where the next word is a verb, an article or a pronoun
+   ("need 2 cancel", "swap shrimp 4 salmon"), never where they count something ("2 kids");
+3. misspellings corrected towards the domain's words (menu items from the knowledge base, the
+   lexicon's cue words): only a word that is not English, at an edit distance that grows with its
+   length (1 up to 7 letters, 2 beyond; words under 5 letters are left alone);
+4. numbers in words as digits ("thirty four" -> "34", by `text2num`), and counting phrases the
+   number reader does not know ("a dozen" -> "12", "a couple more" -> "2 more").
+
+Everything language-specific is data (`data/<lang>/lexicon.yaml`); the English word list that
+says which words are real comes with `symspellpy`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+from text_to_num import alpha2digit
+
+from agent.understanding.rules import fold
+
+DATA = Path(__file__).resolve().parent / "data"
+
+_TOKEN = re.compile(r"[a-z0-9][a-z0-9'/-]*[a-z0-9/]|[a-z0-9]")
+_LETTERS = re.compile(r"[a-z]+")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """How customers of one language write: shorthand, counting phrases, domain words."""
+
+    language: str
+    shorthand: dict[str, str]
+    two_as_to_before: frozenset[str]
+    four_as_for_before: frozenset[str]
+    counting_phrases: dict[str, str]
+    domain_words: frozenset[str]
+    yes_answers: frozenset[str] = frozenset()
+    no_answers: frozenset[str] = frozenset()
+
+    @classmethod
+    def load(cls, language: str = "en") -> Lexicon:
+        return _lexicon(language)
+
+
+@cache
+def _lexicon(language: str) -> Lexicon:
+    raw: dict[str, Any] = yaml.safe_load((DATA / language / "lexicon.yaml").read_text("utf-8"))
+    return Lexicon(
+        language=language,
+        shorthand={str(k): str(v) for k, v in raw.get("shorthand", {}).items()},
+        two_as_to_before=frozenset(raw.get("two_as_to_before", [])),
+        four_as_for_before=frozenset(raw.get("four_as_for_before", [])),
+        counting_phrases={str(k): str(v) for k, v in raw.get("counting_phrases", {}).items()},
+        domain_words=frozenset(raw.get("domain_words", [])),
+        yes_answers=frozenset(str(a) for a in raw.get("yes_answers", [])),
+        no_answers=frozenset(str(a) for a in raw.get("no_answers", [])),
+    )
+
+
+@cache
+def english_words() -> frozenset[str]:
+    """Every word of symspellpy's English frequency list (82,765 words)."""
+    source = resources.files("symspellpy") / "frequency_dictionary_en_82_765.txt"
+    with source.open(encoding="utf-8") as lines:
+        return frozenset(line.split(" ", 1)[0] for line in lines)
+
+
+class Normaliser:
+    """One language's normaliser, built once per lexicon and menu vocabulary."""
+
+    def __init__(self, lexicon: Lexicon, menu_words: Iterable[str] = ()) -> None:
+        self.lexicon = lexicon
+        targets = set(lexicon.domain_words)
+        for phrase in menu_words:
+            targets.update(_LETTERS.findall(phrase.lower()))
+        self.targets = frozenset(t for t in targets if len(t) >= 4)
+        self.known = (english_words() if lexicon.language == "en" else frozenset()) | self.targets
+        self.by_initial: dict[str, list[str]] = {}
+        for word in sorted(self.targets):
+            self.by_initial.setdefault(word[0], []).append(word)
+        phrases = sorted(lexicon.counting_phrases, key=len, reverse=True)
+        self.counting = (
+            re.compile(r"\b(?:" + "|".join(re.escape(p) for p in phrases) + r")\b")
+            if phrases
+            else None
+        )
+        self._corrections: dict[str, str] = {}
+
+    def normalise(self, text: str) -> str:
+        """The message as the reader should see it (see the module's docstring)."""
+        lower = fold(text)
+        if not lower.strip():
+            return lower
+        tokens = _TOKEN.findall(lower)
+        if not tokens:
+            return lower
+        out: list[str] = []
+        last = 0
+        for i, m in enumerate(_TOKEN.finditer(lower)):
+            out.append(lower[last : m.start()])
+            out.append(self._word(m.group(0), tokens, i))
+            last = m.end()
+        out.append(lower[last:])
+        result = "".join(out)
+        if self.counting is not None:
+            phrases = self.lexicon.counting_phrases
+            result = self.counting.sub(lambda m: phrases[m.group(0)], result)
+        if any(ch.isalpha() for ch in result):
+            result = alpha2digit(result, self.lexicon.language)
+        return result
+
+    def _word(self, word: str, tokens: list[str], i: int) -> str:
+        lex = self.lexicon
+        expanded = lex.shorthand.get(word)
+        if expanded is not None:
+            return expanded
+        if word in ("2", "4"):
+            after = tokens[i + 1] if i + 1 < len(tokens) else ""
+            after = lex.shorthand.get(after, after)
+            if word == "2" and after in lex.two_as_to_before:
+                return "to"
+            if word == "4" and after in lex.four_as_for_before:
+                return "for"
+            before = tokens[i - 1] if i else ""
+            if word == "4" and before in self.targets and after in self.targets:
+                return "for"  # "swap shrimp 4 salmon"
+            return word
+        if len(word) < 5 or not word.isalpha() or word in self.known:
+            return word
+        corrected = self._corrections.get(word)
+        if corrected is None:
+            corrected = self._correct(word)
+            if len(self._corrections) < 10_000:
+                self._corrections[word] = corrected
+        return corrected
+
+    def _correct(self, word: str) -> str:
+        """The domain word within reach of a misspelling, or the word as written."""
+        candidates = self.by_initial.get(word[0])
+        if not candidates:
+            return word
+        limit = 1 if len(word) <= 7 else 2
+        best = process.extractOne(word, candidates, scorer=OSA.distance, score_cutoff=limit)
+        return word if best is None else str(best[0])
