@@ -10,7 +10,7 @@ UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench clean chromium eval
+.PHONY: run test lint format bench clean chromium eval reader
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,15 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/uv
 	$(UV) -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
-run: $(VENV)/.installed
+# The reader's trained model, rebuilt whenever the labelled corpus changes (a few seconds; a
+# process that finds it missing or stale trains it too).
+READER_MODEL := agent/understanding/model/reader-en.joblib
+$(READER_MODEL): $(wildcard agent/understanding/data/en/*) | $(VENV)/.installed
+	$(BIN)/hibachi reader train
+
+reader: $(READER_MODEL)
+
+run: $(VENV)/.installed $(READER_MODEL)
 	$(BIN)/hibachi migrate --seed
 	$(BIN)/hibachi serve --host $(HOST) --port $(PORT)
 
@@ -45,7 +53,7 @@ chromium:
 # Last, on an otherwise idle machine: two minutes of mixed traffic at 50 messages/s against
 # `hibachi serve --workers 2`; fails on any error, lost reply, memory growth or a rate not
 # carried (docs/reliability.md).
-test: lint chromium
+test: lint chromium $(READER_MODEL)
 	$(BIN)/pytest
 	$(BIN)/hibachi eval evals/scenarios
 	$(BIN)/python bench/soak.py --minutes 2 --rate 50 --check

@@ -420,3 +420,39 @@ def main() -> None:
 
 if __name__ == "__main__":  # `python -m api.cli`: how `hibachi serve --workers N` starts them
     main()
+
+
+reader_app = typer.Typer(help="The message reader: train it, measure it.", no_args_is_help=True)
+app.add_typer(reader_app, name="reader")
+
+
+@reader_app.command("train")
+@friendly
+def reader_train(
+    language: Annotated[str, typer.Option(help="The corpus language to train on.")] = "en",
+) -> None:
+    """Train the reader on the corpus's training split and save it with its provenance."""
+    from agent.understanding.reader import model_path
+    from agent.understanding.training import train_language
+
+    with err.status("training the reader…"):
+        model = train_language(language)
+    p = model.provenance
+    out.print(
+        f"trained on {p['training_messages']} messages (corpus {p['corpus']}, "
+        f"{p['features']} features, {p['training_seconds']} s) → {model_path(language)}"
+    )
+
+
+@reader_app.command("report")
+@friendly
+def reader_report(
+    split: Annotated[str, typer.Option(help="test (frozen), train or all.")] = "test",
+    rules: Annotated[bool, typer.Option("--rules", help="Read with the rules alone.")] = False,
+    errors: Annotated[bool, typer.Option("--errors", help="List every miss.")] = False,
+) -> None:
+    """Score the reader on the labelled corpus (see README, "The reader")."""
+    from agent.understanding import report
+
+    args = ["--split", split, *(["--rules"] if rules else []), *(["--errors"] if errors else [])]
+    raise typer.Exit(report.main(args))

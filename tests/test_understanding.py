@@ -237,7 +237,6 @@ class TestGuestCounts:
             ("make it twenty people total", 20),
             ("only 9 of us now", 9),
             ("change our reservation from 12 to 15 guests", 15),
-            ("we'll have 8 kids and 10 adults", 18),
             ("we are now seventeen people", 17),
             ("guest count: 19", 19),
         ],
@@ -247,6 +246,15 @@ class TestGuestCounts:
         assert intents(u) == ["headcount_change"]
         guests = u.requests[0].entities.guests
         assert guests is not None and (guests.total, guests.delta) == (total, None)
+
+    @pytest.mark.parametrize(
+        "text", ["we'll have 8 kids and 10 adults", "We now have 8 kids and 10 adults"]
+    )
+    def test_a_count_per_group_sets_each_group(self, text: str) -> None:
+        u = read(text)
+        assert intents(u) == ["headcount_change", "headcount_change"]
+        changes = {(r.entities.guests.group, r.entities.guests.total) for r in u.requests}  # type: ignore[union-attr]
+        assert changes == {("kids", 8), ("adults", 10)}
 
     @pytest.mark.parametrize(
         ("text", "delta", "group"),

@@ -1,8 +1,8 @@
 """How the rules read messages they were not written against.
 
-`agent/understanding/data/en/heldout.jsonl` (160 messages) was written separately from the classifier,
-by someone who never saw its code, to measure how it generalizes; the labelled set in
-`tuned.jsonl` was open while the rules were written, so its scores are optimistic.
+`agent/understanding/data/en/heldout.jsonl` (160 messages) was written separately from the
+rules, by someone who never saw their code, to measure how they generalize; the labelled set
+in `tuned.jsonl` was open while the rules were written, so its scores are optimistic.
 One general fix (reading a swap's outgoing proteins) was made after reading this set's misses.
 These floors guard against regressions; they sit a little under the measured figures
 (intent 0.91, headcount 0.82, proteins 0.90 on 2026-11-23).

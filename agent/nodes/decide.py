@@ -198,6 +198,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             r
             for r in requests
             if booking is not None
+            and scratch.confirmation != "yes"  # the values were read back and confirmed
             and r.intent in CHANGE_INTENTS
             and not r.entities.hypothetical
             and r.confidence < CONFIDENT
@@ -246,6 +247,10 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     guests=headcounts if request.intent == "headcount_change" else None,
                 )
             )
+    if any(d.escalation is not None and d.kind != "faq_unknown" for d in decisions):
+        # A person already gets the whole message: a question we could not answer goes with
+        # it instead of opening a second case (and a second "let me check with the team").
+        decisions = [d for d in decisions if d.kind != "faq_unknown"]
     scratch.decisions = decisions
     outcomes = {d.outcome for d in decisions}
     scratch.outcome = (

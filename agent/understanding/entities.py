@@ -136,10 +136,11 @@ _COUNT_START = Cue(COUNT)
 _GUEST_RULES: list[_GuestRule] = [
     # "we'll have 8 kids and 10 adults": a total over two groups
     _rule(
-        r"(?:we'?ll\s+have|we\s+will\s+have|we\s+have|we'?re|we\s+are|there\s+will\s+be|"
+        r"(?:we'?ll\s+(?:now\s+)?have|we\s+will\s+(?:now\s+)?have|we\s+(?:now\s+)?have|"
+        r"we'?ve\s+(?:now\s+)?got|we'?re|we\s+are|there\s+will\s+be|"
         r"there'?ll\s+be|it'?ll\s+be|total\s+of|count\s+(?:is|:|to)|total\s+(?:is|:|to))"
         r"(?:\s+(?:now|only|just|probably|looking\s+at|expecting|at|like|about|around)){0,3}\s+"
-        rf"{_N}\s+{GROUP}\s*(?:and|&|\+|,)\s*(?P<n2>{NUMBER})\s+{GROUP}",
+        rf"{_N}\s+{_G}\s*(?:and|&|\+|,)\s*(?P<n2>{NUMBER})\s+(?P<g2>{GROUP})",
         _NAMED_TOTAL,
         "we",
         "there",
@@ -376,10 +377,16 @@ def find_guests(text: str, start: int = 0, end: int | None = None) -> list[Guest
             value = parse_number(m.group("n"))
             if value is not None and m.groupdict().get("n2"):
                 more = parse_number(m.group("n2"))
+                first, second = group_of(m.group("g")), group_of(m.group("g2"))
+                if more is not None and "guests" not in (first, second) and first != second:
+                    # "14 adults and 2 kids": a new count for each group named
+                    found.append(GuestFind(m.start(), GuestChange(total=value, group=first)))
+                    found.append(GuestFind(m.start("n2"), GuestChange(total=more, group=second)))
+                    continue
                 value = None if more is None else value + more
             if value is None or value > 10_000 or (value == 0 and sign != 0):
                 continue
-            group_word = m.groupdict().get("g")
+            group_word = None if m.groupdict().get("n2") else m.groupdict().get("g")
             if group_word is None and m.group("n").strip() in _ONE_WORDS:
                 continue  # "lose a lot" is not a guest
             group = group_of(group_word)

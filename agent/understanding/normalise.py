@@ -132,10 +132,10 @@ class Normaliser:
         if word in ("2", "4"):
             after = tokens[i + 1] if i + 1 < len(tokens) else ""
             after = lex.shorthand.get(after, after)
-            if word == "2" and after in lex.two_as_to_before:
-                return "to"
-            if word == "4" and after in lex.four_as_for_before:
-                return "for"
+            if word == "2" and (after in lex.two_as_to_before or after.isdigit()):
+                return "to"  # "need 2 cancel", "bump us up 2 22"
+            if word == "4" and (after in lex.four_as_for_before or after.isdigit()):
+                return "for"  # "4 everyone", "put us down 4 28 guests"
             before = tokens[i - 1] if i else ""
             if word == "4" and before in self.targets and after in self.targets:
                 return "for"  # "swap shrimp 4 salmon"

@@ -53,6 +53,7 @@ HYPOTHETICAL_THRESHOLD = 0.5
 #: A booking change is applied without a confirmation question only at this confidence or more.
 CONFIDENT = 0.8
 _QUIET: frozenset[str] = frozenset({"greeting", "other"})
+_CONCERN_INTENTS: frozenset[str] = frozenset({"complaint", "no_show"})
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
 _PUNCTUATION = re.compile(r"[.,!?;:()\-]+")
 _POLITE = re.compile(r"\b(?:please|thanks|thank you|thx)\b")
@@ -219,9 +220,7 @@ def _place(
         if clause_readings:
             best = max(range(len(clauses)), key=lambda k: clause_readings[k].intents[intent])
             position = clauses[best].start
-        placed.append(
-            (position, Request(intent=intent, confidence=confidence))
-        )
+        placed.append((position, Request(intent=intent, confidence=confidence)))
     return placed
 
 
@@ -247,9 +246,17 @@ def _with_concern(
             where.append(position)
         else:
             requests[index] = requests[index].model_copy(update={"entities": serious})
-    elif all(r.intent != intent for r in requests):
-        requests.append(Request(intent=intent))
-        where.append(position)
+    else:
+        # One case per problem: the concern's request stands for the message's complaints.
+        kept = [
+            (p, r)
+            for p, r in zip(where, requests, strict=True)
+            if r.intent not in _CONCERN_INTENTS or r.intent == intent
+        ]
+        where, requests = [p for p, _ in kept], [r for _, r in kept]
+        if all(r.intent != intent for r in requests):
+            requests.append(Request(intent=intent))
+            where.append(position)
     ordered = [r for _, r in sorted(zip(where, requests, strict=True), key=lambda pr: pr[0])]
     real = [r for r in ordered if r.intent not in _QUIET]
     return understanding.model_copy(update={"requests": real or ordered, "concern": kind})

@@ -82,14 +82,29 @@ def merged_entities(understanding: Understanding) -> dict[str, Any]:
     return merged
 
 
-def _guest_key(label: dict[str, Any]) -> tuple[int | None, int | None, str]:
-    return (label.get("total"), label.get("delta"), label.get("group", "guests"))
-
-
 def _guests_match(labels: list[dict[str, Any]], got: list[GuestChange]) -> bool:
-    return sorted(map(_guest_key, labels), key=str) == sorted(
-        ((g.total, g.delta, g.group) for g in got), key=str
-    )
+    """Whether the reading leaves a party with the counts the label does. A label that names
+    no group ("24 guests") is met by the same total however the reading splits it."""
+    from agent.nodes.decide import guest_counts
+
+    want = guest_counts(_REFERENCE, [GuestChange.model_validate(label) for label in labels])
+    have = guest_counts(_REFERENCE, got)
+    if want is None or have is None:
+        return want == have
+    if all(label.get("group", "guests") == "guests" for label in labels):
+        return sum(want) == sum(have)
+    return want == have
+
+
+_REFERENCE = BookingView(
+    reference="MH-REPORT",
+    event_at=training.NOW + timedelta(days=10),
+    created_at=training.NOW - timedelta(days=30),
+    adults=10,
+    kids=2,
+    toddlers=0,
+    deposit_amount=Decimal("100"),
+)
 
 
 def reading_priority(understanding: Understanding) -> str | None:
@@ -99,20 +114,13 @@ def reading_priority(understanding: Understanding) -> str | None:
 
     now = training.NOW
     charter = seed_charter(now)
-    booking = BookingView(
-        reference="MH-REPORT",
-        event_at=now + timedelta(days=10),
-        created_at=now - timedelta(days=30),
-        adults=10,
-        kids=2,
-        toddlers=0,
-        deposit_amount=Decimal("100"),
-    )
     ranks = [
         d.escalation.priority
         for r in understanding.requests
         if (
-            d := decide_request(r, "", booking, charter, None, now, concern=understanding.concern)
+            d := decide_request(
+                r, "", _REFERENCE, charter, None, now, concern=understanding.concern
+            )
         ).escalation
         is not None
     ]

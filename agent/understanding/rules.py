@@ -224,11 +224,16 @@ def read(
 
 
 def _guest_changes(msg: _Message) -> dict[int, GuestChange]:
-    """The guest change found at each position. A new total says it all, so a message with one
-    keeps only its first total; otherwise each group keeps its first change."""
+    """The guest change found at each position. New totals say it all, so a message with any
+    keeps only the first total of each group ("14 adults and 2 kids instead of 10 adults" sets
+    adults and kids; the later "10 adults" is the old count); otherwise each group keeps its
+    first change."""
     totals = [g for g in msg.guests if g.change.total is not None]
     if totals:
-        return {totals[0].start: totals[0].change}
+        first: dict[str, ent.GuestFind] = {}
+        for g in totals:
+            first.setdefault(g.change.group, g)
+        return {g.start: g.change for g in first.values()}
     return {g.start: g.change for g in msg.guests}
 
 

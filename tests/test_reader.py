@@ -1,0 +1,249 @@
+"""The reader: normalising, the learned model, cues that must win, the frozen corpus split."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from agent.understanding import corpus as corpora
+from agent.understanding.corpus import CorpusError
+from agent.understanding.learned import LABELS, LearnedReader, Reading
+from agent.understanding.normalise import Lexicon, Normaliser
+from agent.understanding.reader import Reader, default_reader
+from agent.understanding.schema import Context, Understanding
+from agent.understanding.training import context_for
+from agent.understanding.vocabulary import Vocabulary
+from knowledge.seed import read_seed
+
+VOCABULARY = Vocabulary.from_seed(read_seed())
+TIMEZONE = "America/Los_Angeles"
+NOW = datetime(2026, 6, 10, 15, 0, tzinfo=ZoneInfo(TIMEZONE))
+
+
+def context(pending: str | None = None, after_event: bool = False) -> Context:
+    return Context(now=NOW, timezone=TIMEZONE, pending=pending, after_event=after_event)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def normaliser() -> Normaliser:
+    return Normaliser(Lexicon.load("en"), ["filet mignon", "yakisoba noodles", "scallops"])
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return default_reader()
+
+
+def intents(u: Understanding) -> list[str]:
+    return [r.intent for r in u.requests]
+
+
+class TestNormaliser:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            (
+                "can u do it tmrw b4 5pm w/ 12 ppl pls",
+                "can you do it tomorrow before 5pm with 12 people please",
+            ),
+            ("thx!!", "thanks!!"),
+        ],
+    )
+    def test_shorthand_is_read_as_words(
+        self, normaliser: Normaliser, text: str, expected: str
+    ) -> None:
+        assert normaliser.normalise(text) == expected
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("need 2 cancel the party", "need to cancel the party"),
+            ("swap shrimp 4 salmon", "swap shrimp for salmon"),
+            ("chicken 4 everyone", "chicken for everyone"),
+            ("bump us up 2 22", "bump us up to 22"),
+            ("we have 2 kids and 4 more adults", "we have 2 kids and 4 more adults"),
+        ],
+    )
+    def test_two_and_four_are_words_only_where_they_count_nothing(
+        self, normaliser: Normaliser, text: str, expected: str
+    ) -> None:
+        assert normaliser.normalise(text) == expected
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("pls cancell it", "please cancel it"),
+            ("cansel", "cancel"),
+            ("cancle the event", "cancel the event"),
+            ("chiken and stake", "chicken and stake"),
+            ("allergic to shelfish", "allergic to shellfish"),
+            ("the gests count", "the guests count"),
+        ],
+    )
+    def test_misspellings_become_the_domain_word(
+        self, normaliser: Normaliser, text: str, expected: str
+    ) -> None:
+        assert normaliser.normalise(text) == expected
+
+    @pytest.mark.parametrize("text", ["the salon is next door", "a sermon", "she sells", "call"])
+    def test_real_words_are_never_corrected(self, normaliser: Normaliser, text: str) -> None:
+        assert normaliser.normalise(text) == text
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("thirty adults and four kids", "30 adults and 4 kids"),
+            ("twenty two guests", "22 guests"),
+            ("a dozen kids", "12 kids"),
+            ("half a dozen more", "6 more"),
+            ("a couple more people", "2 more people"),
+        ],
+    )
+    def test_numbers_in_words_become_digits(
+        self, normaliser: Normaliser, text: str, expected: str
+    ) -> None:
+        assert normaliser.normalise(text) == expected
+
+
+class TestReadingRealWriting:
+    """Messages in the shapes the rules alone misread (none of them is in the corpus)."""
+
+    def test_to_written_as_2_is_a_cancellation_not_fewer_guests(self, reader: Reader) -> None:
+        got = reader.understand("hey need 2 cxl our party sat, sorry", context(), VOCABULARY)
+        assert intents(got)[0] == "cancellation"
+        assert all(r.entities.guests is None for r in got.requests)
+
+    def test_a_greeting_never_hides_the_request_after_it(self, reader: Reader) -> None:
+        got = reader.understand("Hi, I need to change the number of guests", context(), VOCABULARY)
+        assert intents(got) == ["headcount_change"]
+
+    def test_several_groups_are_each_read(self, reader: Reader) -> None:
+        got = reader.understand(
+            "We now have 14 adults and 2 kids instead of 10 adults", context(), VOCABULARY
+        )
+        changes = {
+            (r.entities.guests.group, r.entities.guests.total)
+            for r in got.requests
+            if r.entities.guests
+        }
+        assert changes == {("adults", 14), ("kids", 2)}
+
+    def test_a_price_question_about_a_change_only_asks(self, reader: Reader) -> None:
+        got = reader.understand(
+            "what would it cost if we were 5 more? just asking", context(), VOCABULARY
+        )
+        changes = [r for r in got.requests if r.intent == "headcount_change"]
+        assert changes and all(r.entities.hypothetical for r in changes)
+
+
+class _SaysFaq(LearnedReader):
+    """A model that reads every message as a plain question, whatever it says."""
+
+    def __init__(self) -> None:
+        pass
+
+    def read(self, items: object) -> list[Reading]:  # type: ignore[override]
+        probabilities = dict.fromkeys(LABELS, 0.0) | {"faq": 0.99}
+        return [Reading(probabilities, "neutral", 1.0) for _ in items]  # type: ignore[attr-defined]
+
+
+class TestConcernsWin:
+    @pytest.mark.parametrize(
+        ("text", "after_event", "concern", "intent"),
+        [
+            ("its 6:20 and the chef still isn't here??", False, "no_show", "no_show"),
+            ("where is the chef, guests are starving", False, "no_show", "no_show"),
+            ("you charged my card twice for the deposit", False, "billing", "complaint"),
+            ("do you have gluten free options?", False, "allergy", "dietary_request"),
+            ("my son's throat closes if he eats shrimp", False, "allergy", "dietary_request"),
+            (
+                "thunderstorm warning for saturday, lightning all evening",
+                False,
+                "unsafe_weather",
+                "weather_concern",
+            ),
+            ("half of us got sick after the party last night", True, "illness", "complaint"),
+            ("I'll be talking to my lawyer about this", False, "legal", "complaint"),
+        ],
+    )
+    def test_a_concern_reaches_a_person_whatever_the_model_reads(
+        self, text: str, after_event: bool, concern: str, intent: str
+    ) -> None:
+        reader = Reader(_SaysFaq())
+        got = reader.understand(text, context(after_event=after_event), VOCABULARY)
+        assert got.concern == concern
+        assert intent in intents(got)
+        assert "faq" not in intents(got) or intents(got).index(intent) >= 0
+
+    def test_illness_before_the_event_explains_a_change_and_is_no_concern(self) -> None:
+        reader = Reader(_SaysFaq())
+        got = reader.understand("my wife got sick so we'll be one fewer", context(), VOCABULARY)
+        assert got.concern is None
+
+
+class TestAnswers:
+    @pytest.mark.parametrize("text", ["YES", "yes!", "Yep", "yeah thanks", "correct", "k", "👍"])
+    def test_yes(self, reader: Reader, text: str) -> None:
+        assert reader.answer(text) == "yes"
+
+    @pytest.mark.parametrize("text", ["no", "Nope.", "that's wrong"])
+    def test_no(self, reader: Reader, text: str) -> None:
+        assert reader.answer(text) == "no"
+
+    @pytest.mark.parametrize("text", ["yes but make it 18", "what?", "16 adults"])
+    def test_anything_more_is_not_an_answer(self, reader: Reader, text: str) -> None:
+        assert reader.answer(text) is None
+
+
+class TestLearnedModel:
+    def test_the_fast_path_reads_exactly_as_scikit_learn_does(self, reader: Reader) -> None:
+        assert reader.model is not None
+        examples = corpora.load().split("test")[:60]
+        items = [reader.features(e.text, context_for(e), VOCABULARY)[3] for e in examples]
+        for fast, slow in zip(
+            reader.model.read(items), reader.model.read_slowly(items), strict=True
+        ):
+            assert fast.tone == slow.tone
+            for label in LABELS:
+                assert fast.intents[label] == pytest.approx(slow.intents[label], abs=1e-4)
+
+    def test_the_model_knows_which_corpus_it_learned_from(self, reader: Reader) -> None:
+        assert reader.model is not None
+        assert reader.model.provenance["corpus"] == corpora.load().fingerprint()
+
+
+class TestFrozenSplit:
+    def test_every_test_id_is_a_corpus_message_and_the_held_out_file_is_all_test(self) -> None:
+        corpus = corpora.load()
+        ids = {e.id for e in corpus.examples}
+        assert corpus.test_ids <= ids
+        heldout = [e for e in corpus.examples if e.source == "heldout.jsonl"]
+        assert heldout and all(e.id in corpus.test_ids for e in heldout)
+        tuned = [e for e in corpus.examples if e.source == "tuned.jsonl"]
+        assert tuned and not any(e.id in corpus.test_ids for e in tuned)
+
+    def test_the_split_is_drawn_once_per_file_and_never_again(self, tmp_path: Path) -> None:
+        folder = tmp_path / "en"
+        folder.mkdir()
+        line = '{{"id": "{}", "text": "hi", "intents": ["greeting"], "tone": "casual"}}'
+        for name in ("a", "b"):
+            rows = [line.format(f"{name}-{i}") for i in range(10)]
+            (folder / f"{name}.jsonl").write_text("\n".join(rows) + "\n")
+        written = corpora.freeze_split(tmp_path)
+        ids = written.read_text().split()
+        assert sum(i.startswith("a-") for i in ids) == sum(i.startswith("b-") for i in ids) == 3
+        with pytest.raises(CorpusError, match="frozen"):
+            corpora.freeze_split(tmp_path)
+        assert written.read_text().split() == ids
+
+    def test_a_bad_line_names_its_place(self) -> None:
+        with pytest.raises(CorpusError, match=r"x\.jsonl:1: intents"):
+            corpora.parse_line(
+                '{"id": "a", "text": "t", "intents": ["nope"], "tone": "neutral"}',
+                "x.jsonl:1",
+                "en",
+                "x",
+            )

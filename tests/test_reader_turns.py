@@ -1,0 +1,176 @@
+"""Whole turns with the reader: never act on a guess, concerns reach a person, change only what
+was asked, and the final-day minor changes the seed gives the agent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent.runtime import AgentRuntime
+from knowledge.clock import FrozenClock
+from knowledge.models import Booking, Customer, Escalation
+from tests.factories import make_booking, make_customer
+
+D, H = timedelta(days=1), timedelta(hours=1)
+PHONE = "+19165550123"
+
+
+async def booked(
+    session: AsyncSession, clock: FrozenClock, until: timedelta, **kw: Any
+) -> tuple[Customer, Booking]:
+    customer = await make_customer(session, name="Sam Ortiz", phone=PHONE)
+    fields: dict[str, Any] = {
+        "event_at": clock.now() + until,
+        "created_at": clock.now() - 30 * D,
+        "adults": 10,
+        "kids": 0,
+        "proteins": ["chicken", "steak"],
+    }
+    booking = await make_booking(session, customer, **{**fields, **kw})
+    await session.commit()
+    return customer, booking
+
+
+async def cases(session: AsyncSession, customer: Customer) -> list[Escalation]:
+    query = select(Escalation).where(Escalation.customer_id == customer.id).order_by(Escalation.id)
+    return list((await session.scalars(query)).all())
+
+
+class TestConfidenceGate:
+    async def test_an_unsure_change_is_read_back_and_a_yes_applies_it(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 1.01)  # nothing is sure enough
+        _, booking = await booked(session, clock, 10 * D)
+        asked = await runtime.receive(
+            PHONE, "We now have 14 adults and 2 kids instead of 10 adults"
+        )
+        assert asked.pending == "confirm_change"
+        assert asked.reply is not None and "14 adults and 2 kids" in asked.reply
+        assert "YES" in asked.reply
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (10, 0)  # nothing changed on a guess
+
+        applied = await runtime.receive(PHONE, "yes")
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (14, 2)
+        assert applied.reply is not None and "16 guests (14 adults, 2 kids)" in applied.reply
+        assert applied.pending is None
+
+    async def test_a_no_changes_nothing(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 1.01)
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "add 3 more adults")
+        declined = await runtime.receive(PHONE, "no")
+        await session.refresh(booking)
+        assert booking.adults == 10
+        assert declined.reply is not None and "haven't changed anything" in declined.reply
+
+    async def test_a_sure_change_is_applied_and_the_reply_states_the_stored_booking(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 0.0)
+        _, booking = await booked(session, clock, 10 * D)
+        result = await runtime.receive(
+            PHONE, "We now have 14 adults and 2 kids instead of 10 adults"
+        )
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (14, 2)
+        assert result.reply is not None and "16 guests (14 adults, 2 kids)" in result.reply
+
+
+class TestConcernsReachAPerson:
+    async def test_no_chef_on_the_day_is_urgent_and_gets_no_faq(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, _ = await booked(session, clock, -10 * timedelta(minutes=1))
+        result = await runtime.receive(PHONE, "its 6:10 and nobody is here yet?? where is the chef")
+        assert result.outcome == "escalated"
+        [case] = await cases(session, customer)
+        assert case.priority == "URGENT"
+        assert result.reply is not None and "15" not in result.reply  # not the arrival FAQ
+
+    async def test_gluten_free_is_a_chef_call_not_the_vegetarian_answer(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, _ = await booked(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, "do you have gluten free options? my wife is celiac")
+        assert "tofu" not in (result.reply or "").lower()
+        [case] = await cases(session, customer)
+        assert case.priority == "MEDIUM"
+
+    async def test_a_double_charge_is_a_billing_case_not_a_cancellation(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, booking = await booked(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, "hey I was charged twice for my deposit??")
+        assert "Reply 1" not in (result.reply or "")
+        [case] = await cases(session, customer)
+        assert case.priority == "HIGH"
+        assert case.reason == "Billing dispute"
+        await session.refresh(booking)
+        assert booking.status == "confirmed"
+
+
+class TestOnlyWhatWasAsked:
+    async def test_a_price_question_is_quoted_and_changes_nothing(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        _, booking = await booked(session, clock, 10 * D)
+        result = await runtime.receive(
+            PHONE, "what would it cost if we were 5 more adults? just asking, don't change anything"
+        )
+        await session.refresh(booking)
+        assert booking.adults == 10
+        assert result.reply is not None and "$825" in result.reply  # 15 × $55
+        assert "haven't changed anything" in result.reply
+
+
+class TestFinalDay:
+    async def test_a_protein_swap_inside_24_hours_is_handled(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 0.0)
+        customer, booking = await booked(session, clock, 20 * H)
+        result = await runtime.receive(PHONE, "can we swap the steak for shrimp?")
+        assert result.outcome == "handled"
+        await session.refresh(booking)
+        assert booking.proteins == ["chicken", "shrimp"]
+        assert await cases(session, customer) == []
+
+    async def test_a_major_headcount_change_inside_24_hours_goes_to_a_manager(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 0.0)
+        customer, booking = await booked(session, clock, 20 * H)
+        await runtime.receive(PHONE, "we'll be 16 adults now")
+        await session.refresh(booking)
+        assert booking.adults == 10
+        [case] = await cases(session, customer)
+        assert case.priority == "URGENT"
