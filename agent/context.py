@@ -26,6 +26,8 @@ class Scratch:
     customer: Customer | None = None
     booking: Booking | None = None
     inbound: Message | None = None
+    #: Later messages of the same burst (sent before we answered), read and answered with it.
+    burst: list[Message] = field(default_factory=list)
     reminder: AutomatedReminder | None = None
     charter: Charter | None = None
     repeat_customer: bool = False
@@ -45,6 +47,13 @@ class Scratch:
     reply_message_id: int | None = None
     escalation_ids: list[int] = field(default_factory=list)
     llm: str | None = None  # what the LLM did: agreed, reread, fallback, rejected_reply
+
+    @property
+    def text(self) -> str:
+        """What the customer said this turn: the message, and the rest of its burst."""
+        if self.inbound is None:
+            return ""
+        return "\n".join([self.inbound.body, *(m.body for m in self.burst)])
 
 
 @dataclass

@@ -15,6 +15,7 @@ turns channel, and `TurnWaiters` hands that to the waiting request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ import structlog
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent.nodes.load import BURST_CHANNELS
 from agent.runtime import AgentRuntime
 from agent.state import TurnEvent
 from knowledge.db import unit_of_work
@@ -39,7 +41,8 @@ TURNS_CHANNEL = "hibachi_turns"  # a web chat turn finished: {"message": id, "pe
 # leave the others waiting).
 _OLDEST_PER_CONVERSATION = text(
     """
-    SELECT id, conversation_id, channel FROM (
+    SELECT id, conversation_id, channel,
+           EXTRACT(EPOCH FROM clock_timestamp() - created_at)::float8 AS age FROM (
         SELECT DISTINCT ON (conversation_id) id, conversation_id, channel, created_at
         FROM messages
         WHERE direction = 'inbound' AND status = 'received'
@@ -49,6 +52,16 @@ _OLDEST_PER_CONVERSATION = text(
     LIMIT :limit
     """
 )
+
+
+async def _sleep_unless(stop: asyncio.Event | None, seconds: float) -> bool:
+    """Sleep, unless `stop` is set first; True when the sleep ran its course."""
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return True
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return not stop.is_set()
 
 
 def announce(hints: Notifier, message_id: int) -> None:
@@ -64,12 +77,16 @@ class Inbox:
         batch: int = 50,
         concurrency: int = 1,
         hints: Notifier | None = None,
+        burst_seconds: float = 0.0,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.runtime = runtime
         self.batch = batch
         self.concurrency = max(1, concurrency)
         self.hints = hints  # where a web chat request waiting for a turn hears of it
+        # An SMS or WhatsApp message younger than this waits for the rest of its burst (the
+        # turn reads every message that came before it ran; see agent.nodes.load).
+        self.burst_seconds = burst_seconds
 
     async def drain(self, stop: asyncio.Event | None = None) -> int:
         """Answer every waiting message (until `stop` is set: a shutdown does not wait for a
@@ -103,12 +120,28 @@ class Inbox:
         while stop is None or not stop.is_set():
             async with unit_of_work(self.sessionmaker) as session:
                 found = await session.execute(_OLDEST_PER_CONVERSATION, {"limit": self.batch})
-                waiting = [(int(m), int(c), ch) for m, c, ch in found.all() if m not in failed]
+                waiting = [
+                    (int(m), int(c), ch, float(age or 0.0))
+                    for m, c, ch, age in found.all()
+                    if m not in failed
+                ]
             if not waiting:
                 break
-            answered = sum(await asyncio.gather(*(answer(*row) for row in waiting)))
+            # A text still inside its burst window waits for the rest of the burst; the others
+            # are answered now, and the round after them takes what has come due.
+            young = [
+                self.burst_seconds - age
+                for _, _, channel, age in waiting
+                if channel in BURST_CHANNELS and age < self.burst_seconds
+            ]
+            ready = [
+                (m, c, channel)
+                for m, c, channel, age in waiting
+                if channel not in BURST_CHANNELS or age >= self.burst_seconds
+            ]
+            answered = sum(await asyncio.gather(*(answer(*row) for row in ready)))
             done += answered
-            if not answered:
+            if not answered and (not young or not await _sleep_unless(stop, min(young))):
                 break
         return done
 

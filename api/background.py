@@ -51,7 +51,11 @@ async def background_loops(
             ),
             asyncio.create_task(
                 Inbox(
-                    sessions, runtime, concurrency=settings.inbox_concurrency, hints=hints
+                    sessions,
+                    runtime,
+                    concurrency=settings.inbox_concurrency,
+                    hints=hints,
+                    burst_seconds=settings.burst_seconds,
                 ).run_forever(stop, inbox_wake or asyncio.Event())
             ),
             asyncio.create_task(run_alerts(AlertSender(sessions, settings, twilio, clock), stop)),

@@ -239,7 +239,8 @@ class ReplyWatch:
     QUERY = """
         SELECT i.provider_message_id, i.status, o.id IS NOT NULL
         FROM messages i
-        LEFT JOIN messages o ON o.idempotency_key = 'reply:message:' || i.id
+        LEFT JOIN messages o ON o.idempotency_key
+            = 'reply:message:' || coalesce(i.meta->>'answered_with', i.id::text)
         WHERE i.provider_message_id = ANY($1::text[])
     """
 

@@ -101,7 +101,8 @@ class ReplyWatch:
             if self.waiting:
                 answered = await self.pool.fetch(
                     "SELECT i.provider_message_id FROM messages i JOIN messages o "
-                    "ON o.idempotency_key = 'reply:message:' || i.id "
+                    "ON o.idempotency_key = 'reply:message:' "
+                    "|| coalesce(i.meta->>'answered_with', i.id::text) "
                     "WHERE i.provider_message_id = ANY($1::text[])",
                     list(self.waiting),
                 )

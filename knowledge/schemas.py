@@ -138,6 +138,9 @@ class ChangesValues(_Values):
     minor_headcount_delta: int = Field(ge=0, le=1000)
     major_headcount_pct: int = Field(ge=0, le=100)
     headcount_free_change_days: int = Field(ge=0, le=365)
+    #: "unsure": a booking change the reader is not sure of is read back for a YES first;
+    #: "always": every booking change is.
+    confirm_changes: Literal["unsure", "always"] = "unsure"
 
 
 class EventValues(_Values):

@@ -19,6 +19,9 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name, f"HIBACHI_{name}")
 
 
+BURST_SECONDS = 3.0
+
+
 class Settings(BaseSettings):
     """Everything a process needs to know about its surroundings; passed in, never global."""
 
@@ -71,6 +74,9 @@ class Settings(BaseSettings):
     # Conversations one process answers at once.
     inbox_concurrency: int = Field(default=4, ge=1, le=64)
     chat_reply_timeout_seconds: float = Field(default=15.0, gt=0)
+    # How long an SMS or WhatsApp message waits for the rest of its burst (more texts of the
+    # same thought, seconds apart) before it is answered; all of them get one reply.
+    burst_seconds: float = Field(default=BURST_SECONDS, ge=0, le=60)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("database_url")

@@ -53,7 +53,10 @@ class TestSerializedTurns:
         await engine.dispose()
         assert final is not None
         assert final.adults == 17  # both changes applied: neither turn read a stale count
-        assert {r.outcome for r in results} == {"handled"}
+        # The turn that ran first answered its text, and the other too when it came after it
+        # (one burst); a turn whose text was already answered says nothing.
+        assert sorted(r.outcome for r in results) in (["handled", "handled"], ["handled", "silent"])
+        assert all(r.skipped == "duplicate" for r in results if r.outcome == "silent")
 
 
 class TestFirstMessagesTogether:

@@ -19,7 +19,7 @@ async def act(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]
     assert scratch.customer is not None and scratch.charter is not None
     assert scratch.conversation is not None
     now = ctx.clock.now()
-    text = scratch.inbound.body if scratch.inbound is not None else None
+    text = scratch.text if scratch.inbound is not None else None
     escalation_ids: list[int] = []
     for decision in scratch.decisions:
         if decision.updates:

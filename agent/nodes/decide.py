@@ -176,7 +176,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     assert scratch.charter is not None and scratch.conversation is not None
     assert scratch.customer is not None
     charter = scratch.charter
-    text = scratch.inbound.body if scratch.inbound is not None else ""
+    text = scratch.text
     channel = scratch.conversation.channel
     word = keyword(text) if channel in KEYWORD_CHANNELS else None
     opted_out = bool(getattr(scratch.customer, f"{channel}_opted_out", False))
@@ -201,7 +201,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             and scratch.confirmation != "yes"  # the values were read back and confirmed
             and r.intent in CHANGE_INTENTS
             and not r.entities.hypothetical
-            and r.confidence < CONFIDENT
+            and (r.confidence < CONFIDENT or charter.rules.changes.confirm_changes == "always")
             and _has_values(r)
         ]
         if unsure and booking is not None:
@@ -216,9 +216,9 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         ]
         headcount_done = False
         for index, request in enumerate(requests):
-            if request.intent == "headcount_change" and len(headcounts) > 1:
-                if headcount_done:
-                    continue  # every group's change was decided with the first
+            if request.intent == "headcount_change" and headcounts:
+                if headcount_done or request.entities.guests is None:
+                    continue  # every change was decided with the first that has a count
                 headcount_done = True
             answer = None
             if request.intent == "protein_swap" and booking is not None and not booking.proteins:

@@ -31,6 +31,7 @@ def decision_trail(scratch: Scratch) -> dict[str, Any]:
         "tone": scratch.tone,
         "outcome": scratch.outcome,
         "llm": scratch.llm,
+        "answered": [m.id for m in [scratch.inbound, *scratch.burst] if m is not None],
         "decisions": [
             {
                 "intent": d.intent,
@@ -53,8 +54,12 @@ async def deliver(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
     assert event is not None
     recent = list(state.get("recent", []))
     if scratch.inbound is not None:
-        recent = remember(recent, "customer", scratch.inbound.body)
+        recent = remember(recent, "customer", scratch.text)
         scratch.inbound.status = "processed"
+        for message in scratch.burst:
+            message.status = "processed"
+            # Whose reply answered it: the reply is keyed by the burst's first message.
+            message.meta = {**(message.meta or {}), "answered_with": scratch.inbound.id}
     reply = scratch.reply
     message_id = None
     human = event.kind == "agent_action"

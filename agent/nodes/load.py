@@ -6,12 +6,19 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.context import TurnContext
+from agent.nodes.decide import keyword
 from agent.state import Route, TurnEvent, TurnState
 from knowledge.errors import NotFound
 from knowledge.models import AutomatedReminder, Booking, Conversation, Customer, Message
 from tools import bookings
+
+#: Channels where one thought often comes as several texts seconds apart; web chat asks and
+#: waits for each answer, so each web message gets its own.
+BURST_CHANNELS = frozenset({"sms", "whatsapp"})
+BURST_MAX = 5
 
 ROUTES: dict[str, Route] = {
     "customer_message": "understand",
@@ -19,6 +26,29 @@ ROUTES: dict[str, Route] = {
     "operational": "proactive",
     "agent_action": "human_reply",
 }
+
+
+async def _rest_of_burst(session: AsyncSession, inbound: Message) -> list[Message]:
+    """The conversation's messages that came after this one and still wait for an answer:
+    sent before we replied, they are one thought with it and get one reply."""
+    query = (
+        select(Message)
+        .where(
+            Message.conversation_id == inbound.conversation_id,
+            Message.direction == "inbound",
+            Message.status == "received",
+            Message.id > inbound.id,
+        )
+        .order_by(Message.id)
+        .limit(BURST_MAX)
+        .with_for_update(skip_locked=True)
+    )
+    burst: list[Message] = []
+    for message in (await session.scalars(query)).all():
+        if keyword(message.body) is not None:
+            break  # STOP, HELP, START: a carrier keyword is answered on its own
+        burst.append(message)
+    return burst
 
 
 async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -65,6 +95,8 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
             scratch.skip = "duplicate"
             return {"route": "end"}
         conversation.last_inbound_at = inbound.created_at or now
+        if conversation.channel in BURST_CHANNELS:
+            scratch.burst = await _rest_of_burst(session, inbound)
         if conversation.owner == "human":
             scratch.skip = "human_owned"
             return {"route": "notify_owner"}

@@ -64,7 +64,7 @@ async def review(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     reading = await read_and_phrase(
         ctx.llm,
         system=system,
-        text=scratch.inbound.body,
+        text=scratch.text,
         recent=state.get("recent", []),
         pending=state.get("pending"),
         draft=template_reply(state, scratch),

@@ -8,15 +8,14 @@ from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
 from agent.state import TurnState
-from agent.understanding.reader import default_reader
+from agent.understanding.reader import combine, default_reader
 from agent.understanding.schema import Context, Pending, Request, Understanding
 from agent.understanding.tone import detect_tone as rules_tone
 from agent.understanding.vocabulary import Vocabulary
 
 
 def _text(runtime: Runtime[TurnContext]) -> str:
-    inbound = runtime.context.scratch.inbound
-    return inbound.body if inbound is not None else ""
+    return runtime.context.scratch.text
 
 
 async def detect_tone(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -50,7 +49,11 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
             source="reader",
         )
     else:
-        understanding = reader.understand(text, context, Vocabulary.from_charter(scratch.charter))
+        # Each text of a burst is read on its own (two texts are two sentences, often two
+        # requests), then the readings are answered as one.
+        vocabulary = Vocabulary.from_charter(scratch.charter)
+        texts = [m.body for m in [scratch.inbound, *scratch.burst] if m is not None] or [text]
+        understanding = combine([reader.understand(t, context, vocabulary) for t in texts])
     scratch.understanding = understanding
     scratch.tone = understanding.tone
     scratch.intent = understanding.intent

@@ -189,6 +189,36 @@ class Reader:
         )
 
 
+#: Which tone of a burst's texts the reply answers: care before matching.
+_TONE_WEIGHT = {"frustrated": 4, "anxious": 3, "formal": 2, "casual": 1, "neutral": 0}
+
+
+def combine(readings: Sequence[Understanding]) -> Understanding:
+    """One reading for a burst of texts read one by one: every request in the order sent
+    (a greeting or an empty line only when nothing else was asked, each other intent once but
+    every guest change, so "2 more adults" then "and 3 more" add up), the most careful tone,
+    and the first concern."""
+    if len(readings) == 1:
+        return readings[0]
+    requests: list[Request] = []
+    seen: set[str] = set()
+    for reading in readings:
+        for request in reading.requests:
+            if request.intent != "headcount_change" and request.intent in seen:
+                continue
+            seen.add(request.intent)
+            requests.append(request)
+    real = [r for r in requests if r.intent not in _QUIET]
+    tone = max((r.tone for r in readings), key=lambda t: _TONE_WEIGHT.get(t, 0))
+    concern = next((r.concern for r in readings if r.concern is not None), None)
+    return Understanding(
+        tone=tone,
+        requests=real or requests[:1],
+        source=readings[0].source,
+        concern=concern,
+    )
+
+
 def _all(table: dict[str, list[str]]) -> list[str]:
     return [alias for aliases in table.values() for alias in aliases]
 

@@ -8,7 +8,8 @@ concern cues). `--rules` reads with the rules alone, for comparison. Prints inte
 (first intent and the whole ordered list), entity accuracy (guest changes, proteins, upgrades,
 ratings, cancel choices; each over the messages labelled with it), tone, safety recall (each
 message labelled with a priority must reach a person at that priority or higher), false
-changes (a booking change the label does not ask for), accuracy per writing style, the
+changes (a booking change applied without asking that the label does not ask for, or asks
+for with other values), accuracy per writing style, the
 confusion matrix of first intents, and ends with the figures as one JSON line.
 """
 
@@ -33,7 +34,7 @@ from agent.understanding.corpus import CHANGE_INTENTS, Example
 from agent.understanding.reader import CONFIDENT, default_reader
 from agent.understanding.rules import understand as rules_understand
 from agent.understanding.rules import warm_up
-from agent.understanding.schema import INTENTS, Context, GuestChange, Understanding
+from agent.understanding.schema import INTENTS, Context, GuestChange, Request, Understanding
 from agent.understanding.training import context_for, default_vocabulary
 from agent.understanding.vocabulary import Vocabulary
 from knowledge.seed import seed_charter
@@ -127,16 +128,41 @@ def reading_priority(understanding: Understanding) -> str | None:
     return max(ranks, key=PRIORITY_RANK.__getitem__, default=None)
 
 
-def applied_change(understanding: Understanding) -> bool:
-    """Whether the reading would change the booking without asking: a change request with the
-    values to apply, sure enough to skip the confirmation question, not only asked about."""
+def applied_changes(understanding: Understanding) -> list[Request]:
+    """The change requests a turn would apply without asking: with values to apply, sure
+    enough to skip the confirmation question, and not only asked about."""
+    applied = []
     for r in understanding.requests:
         e = r.entities
         if r.intent not in CHANGE_INTENTS or e.hypothetical or r.confidence < CONFIDENT:
             continue
         if e.guests is not None or e.proteins or e.upgrades or e.removed_upgrades:
-            return True
-    return False
+            applied.append(r)
+    return applied
+
+
+def false_change(example: Example, understanding: Understanding) -> str | None:
+    """What the reading would change that the label does not ask for, or None: a guest count,
+    a protein set or an add-on the label does not have, or has with other values."""
+    applied = applied_changes(understanding)
+    if not applied:
+        return None
+    label = example.entities
+    asks = example.changes_booking
+    guests = [r.entities.guests for r in applied if r.entities.guests is not None]
+    if guests and not (
+        asks and "headcount_change" in example.intents and _guests_match(example.guests, guests)
+    ):
+        return f"guests {guests}"
+    menu = [r for r in applied if r.intent in ("menu_selection", "protein_swap")]
+    menu_asked = asks and any(i in example.intents for i in ("menu_selection", "protein_swap"))
+    proteins = {p for r in menu for p in r.entities.proteins}
+    if proteins and not (menu_asked and proteins == set(label.get("proteins", proteins))):
+        return f"proteins {sorted(proteins)}"
+    upgrades = {u for r in menu for u in r.entities.upgrades}
+    if upgrades and not (menu_asked and upgrades == set(label.get("upgrades", upgrades))):
+        return f"upgrades {sorted(upgrades)}"
+    return None
 
 
 class _Ratio:
@@ -214,9 +240,10 @@ def evaluate(
             enough = reached is not None and PRIORITY_RANK[reached] >= PRIORITY_RANK[ex.safety]
             if not scores["safety"].add(enough):
                 problems.append(f"safety {reached} < {ex.safety}")
-        if applied_change(got) and not ex.changes_booking:
+        wrong = false_change(ex, got)
+        if wrong is not None:
             false_changes += 1
-            problems.append("FALSE CHANGE")
+            problems.append(f"FALSE CHANGE: {wrong}")
         if problems:
             errors.append(f"{ex.id} {ex.text[:110]!r}: " + "; ".join(problems))
 
