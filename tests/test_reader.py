@@ -202,7 +202,7 @@ class TestLearnedModel:
     def test_the_fast_path_reads_exactly_as_scikit_learn_does(self, reader: Reader) -> None:
         assert reader.model is not None
         examples = corpora.load().split("test")[:60]
-        items = [reader.features(e.text, context_for(e), VOCABULARY)[3] for e in examples]
+        items = [reader.prepare(e.text, context_for(e), VOCABULARY).features for e in examples]
         for fast, slow in zip(
             reader.model.read(items), reader.model.read_slowly(items), strict=True
         ):

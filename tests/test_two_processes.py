@@ -85,7 +85,7 @@ class TestTwoProcesses:
                             )
                         ).all()
                     )
-                if len(replies) >= 2:
+                if sum(len(r.meta.get("answered", [])) for r in replies) >= 2:
                     break
                 await asyncio.sleep(0.1)
             async with sessions() as session:
@@ -102,6 +102,10 @@ class TestTwoProcesses:
                 await service.wait()
             await engine.dispose()
         assert [m.status for m in inbound] == ["processed", "processed"]
-        assert len(replies) == 2
+        # Each message answered once, in order: separately, or as one burst when the second
+        # came before the first was answered.
+        assert sorted(i for r in replies for i in r.meta["answered"]) == [m.id for m in inbound]
         assert stored is not None and stored.adults == 16
-        assert "14" in replies[0].body and "16" in replies[1].body
+        assert "16" in replies[-1].body
+        if len(replies) == 2:
+            assert "14" in replies[0].body

@@ -8,7 +8,7 @@ or date a reply may quote is in the decision's facts.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -610,6 +610,7 @@ CONCERN_PRIORITY: Mapping[str, Priority] = {
     "illness": "URGENT",
     "injury": "URGENT",
     "unsafe_weather": "URGENT",
+    "safety": "URGENT",
     "billing": "HIGH",
     "legal": "HIGH",
     "complaint": "HIGH",
@@ -640,6 +641,10 @@ _CONCERN_CASE: Mapping[str, tuple[str, str]] = {
         "Complaint",
         "Personal call to hear the customer out and resolve it",
     ),
+    "safety": (
+        "Possibly urgent: read the message now",
+        "Read the customer's message and call them back at once if it is urgent",
+    ),
 }
 
 
@@ -664,6 +669,28 @@ def decide_concern(
         "urgent": priority == "URGENT",
     }
     return Decision(intent, "escalated", "concern_escalated", f"{concern}:{priority}", facts, plan)
+
+
+def one_case(decisions: Sequence[Decision]) -> list[Decision]:
+    """A message is one problem for the team: when several of its requests need a person, the
+    most urgent case carries them all (every reason and action, the earliest deadline, every
+    notice); each request still gets its own part of the reply."""
+    cases = [(d, d.escalation) for d in decisions if d.escalation is not None]
+    if len(cases) < 2:
+        return list(decisions)
+    lead, first = max(cases, key=lambda c: PRIORITY_RANK[c[1].priority])
+    plans = [plan for _, plan in cases]
+    merged = replace(
+        first,
+        reason="; ".join(dict.fromkeys(p.reason for p in plans)),
+        action_required="; ".join(dict.fromkeys(p.action_required for p in plans)),
+        deadline=min(p.deadline for p in plans),
+        notify=tuple(dict.fromkeys(n for p in plans for n in p.notify)),
+    )
+    return [
+        replace(d, escalation=merged if d is lead else None) if d.escalation else d
+        for d in decisions
+    ]
 
 
 def decide_human_request(booking: BookingView | None, now: datetime, rules: Rules) -> Decision:

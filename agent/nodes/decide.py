@@ -51,6 +51,11 @@ def _menu_parts(
     included = set(charter.rules.menu.included_proteins)
     named = [p for p in request.entities.proteins if p in included or p in premium]
     removed = set(request.entities.removed_proteins)
+    booked = set(booking.proteins)
+    if request.intent == "protein_swap" and not removed and booked & set(named) != set(named):
+        # "switch the squid to shrimp" with squid on the order: nobody swaps to what they
+        # already have, so the booked protein named is the one going out.
+        removed = booked & set(named)
     if request.intent == "protein_swap" and removed and booking.proteins:
         incoming = [p for p in named if p not in removed]
         kept = [p for p in booking.proteins if p not in removed]
@@ -111,7 +116,11 @@ def decide_request(
                 now,
                 rules,
                 charter.addons,
-                removed_upgrades=entities.removed_upgrades,
+                removed_upgrades=[
+                    *entities.removed_upgrades,
+                    # a premium protein taken off ("no lobster after all") is an add-on too
+                    *(p for p in entities.removed_proteins if charter.addon(p) is not None),
+                ],
             )
         case "headcount_change":
             assert booking is not None
@@ -159,8 +168,11 @@ def _questions(text: str) -> list[str]:
     return list(reversed(asked)) if len(sentences) > 1 else []
 
 
-async def _faq_answer(ctx: TurnContext, text: str) -> str | None:
-    for candidate in [text, *_questions(text)]:
+async def _faq_answer(ctx: TurnContext, text: str, clause: str | None = None) -> str | None:
+    """The FAQ answer for a question: searched by the part of the message that asked it (in
+    a message with several requests), then by the whole message and its questions."""
+    first = [clause] if clause and clause != text else []
+    for candidate in [*first, text, *_questions(text)]:
         # The view is counted after the turn commits (see AgentRuntime): every turn answering
         # a popular FAQ would otherwise queue on its row until the one before it commits.
         match = await ctx.knowledge.search_faq(ctx.session, candidate, count_view=False)
@@ -226,7 +238,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                 request = request.model_copy(update={"intent": "menu_selection"})
             general_weather = request.intent == "weather_concern" and booking is None
             if request.intent in ("faq", "other") or general_weather:
-                answer = await _faq_answer(ctx, text)
+                answer = await _faq_answer(ctx, text, request.clause)
                 if answer is not None and not general_weather:
                     # An unrecognised message that the FAQs answer well is a question after all.
                     request = request.model_copy(update={"intent": "faq"})
@@ -247,10 +259,14 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     guests=headcounts if request.intent == "headcount_change" else None,
                 )
             )
-    if any(d.escalation is not None and d.kind != "faq_unknown" for d in decisions):
+    if any(d.escalation is not None and d.kind not in _ABSORBED for d in decisions):
         # A person already gets the whole message: a question we could not answer goes with
-        # it instead of opening a second case (and a second "let me check with the team").
+        # it instead of opening a second case (one_case then folds the rest into one).
+        decisions = [d for d in decisions if d.kind not in _ABSORBED]
+    if any(d.kind == "change_quote" for d in decisions):
+        # The estimate answered the price question; nothing is left for the team.
         decisions = [d for d in decisions if d.kind != "faq_unknown"]
+    decisions = policy.one_case(decisions)
     scratch.decisions = decisions
     outcomes = {d.outcome for d in decisions}
     scratch.outcome = (
@@ -266,6 +282,10 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         "proposal": proposal,
         "route": "review" if ctx.llm is not None else "act",
     }
+
+
+#: Decisions that open a case of their own only when nothing else in the turn does.
+_ABSORBED = frozenset({"faq_unknown"})
 
 
 def _has_values(request: Request) -> bool:

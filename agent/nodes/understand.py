@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -12,6 +14,7 @@ from agent.understanding.reader import combine, default_reader
 from agent.understanding.schema import Context, Pending, Request, Understanding
 from agent.understanding.tone import detect_tone as rules_tone
 from agent.understanding.vocabulary import Vocabulary
+from knowledge.charter import Charter
 
 
 def _text(runtime: Runtime[TurnContext]) -> str:
@@ -21,6 +24,14 @@ def _text(runtime: Runtime[TurnContext]) -> str:
 async def detect_tone(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     runtime.context.scratch.tone = rules_tone(_text(runtime))
     return {}
+
+
+def _chef_due(event_at: datetime, now: datetime, charter: Charter) -> bool:
+    """From the longest arrival lead before the start until the party would be over."""
+    event = charter.rules.event
+    leads = [int(n) for n in re.findall(r"\d+", event.arrival_lead_minutes)] or [0]
+    since = event_at - timedelta(minutes=max(leads))
+    return since <= now < event_at + timedelta(minutes=event.duration_minutes)
 
 
 async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -35,6 +46,7 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         timezone=scratch.charter.rules.business.timezone,
         pending=pending,
         after_event=booking is not None and booking.event_at <= now,
+        chef_due=booking is not None and _chef_due(booking.event_at, now, scratch.charter),
     )
     reader = default_reader()
     text = _text(runtime)

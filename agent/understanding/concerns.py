@@ -17,7 +17,10 @@ import yaml
 from agent.understanding.schema import Concern
 
 DATA = Path(__file__).resolve().parent / "data"
-AFTER_EVENT_ONLY: frozenset[Concern] = frozenset({"illness", "injury"})
+AFTER_EVENT_ONLY: frozenset[str] = frozenset({"illness", "injury"})
+#: Cues that report a late chef only while the chef is due (asked days before, "when does the
+#: chef get here?" is a question for the FAQs).
+WHILE_DUE = "late_chef"
 #: The intent each concern is read as, so the policy handles it with its kind.
 INTENT_OF: dict[Concern, str] = {
     "no_show": "no_show",
@@ -28,36 +31,46 @@ INTENT_OF: dict[Concern, str] = {
     "complaint": "complaint",
     "allergy": "dietary_request",
     "unsafe_weather": "weather_concern",
+    "safety": "complaint",
 }
 
 
 class Concerns:
     """One language's concern patterns, compiled once."""
 
-    def __init__(self, patterns: dict[Concern, list[re.Pattern[str]]]) -> None:
+    def __init__(self, patterns: dict[str, list[re.Pattern[str]]]) -> None:
         self.patterns = patterns
 
     @classmethod
     def load(cls, language: str = "en") -> Concerns:
         return _concerns(language)
 
-    def find(self, normalised: str, after_event: bool) -> tuple[Concern, int] | None:
+    def find(
+        self, normalised: str, after_event: bool, chef_due: bool = False
+    ) -> tuple[Concern, int] | None:
         """The first concern (in the file's order) and where it starts, or None."""
-        for concern, patterns in self.patterns.items():
-            if concern in AFTER_EVENT_ONLY and not after_event:
+        for name, patterns in self.patterns.items():
+            if name in AFTER_EVENT_ONLY and not after_event:
+                continue
+            if name == WHILE_DUE and not chef_due:
                 continue
             for pattern in patterns:
                 m = pattern.search(normalised)
-                if m is not None:
-                    return concern, m.start()
+                if m is None:
+                    continue
+                if name == WHILE_DUE:
+                    name = "no_show"
+                if name == "no_show" and after_event and not chef_due:
+                    name = "complaint"  # the party is over: a late chef is a complaint now
+                return name, m.start()  # type: ignore[return-value]
         return None
 
 
 @cache
 def _concerns(language: str) -> Concerns:
     raw = yaml.safe_load((DATA / language / "concerns.yaml").read_text("utf-8")) or {}
-    known = set(get_args(Concern))
-    patterns: dict[Concern, list[re.Pattern[str]]] = {}
+    known = {*get_args(Concern), WHILE_DUE}
+    patterns: dict[str, list[re.Pattern[str]]] = {}
     for name, items in raw.items():
         if name not in known:
             raise ValueError(f"concerns.yaml ({language}): unknown concern {name!r}")

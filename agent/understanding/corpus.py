@@ -74,6 +74,12 @@ class Example:
         return list(raw) if isinstance(raw, list) else [raw]
 
     @property
+    def swap_without_sides(self) -> bool:
+        """An early label of a swap names the proteins involved without saying which goes out
+        (`tuned.jsonl`, `heldout.jsonl`): its `proteins` are the old and the new together."""
+        return "protein_swap" in self.intents and "removed_proteins" not in self.entities
+
+    @property
     def changes_booking(self) -> bool:
         """Whether the label asks for a change the agent would apply (not just a question)."""
         if self.entities.get("hypothetical"):

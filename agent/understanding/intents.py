@@ -266,7 +266,9 @@ OLD_MARKER = re.compile(
     r"|scratch|ditch|lose|no\s+more)\s+(?:the\s+|our\s+|my\s+)?$"
 )
 # Between an outgoing and an incoming protein: "tofu for filet", "shrimp -> salmon".
-SWAP_TARGET = re.compile(r"^\s*(?:->|→|=>|to|for|with|into|w/)\s+(?:the\s+|some\s+|a\s+)?$")
+SWAP_TARGET = re.compile(
+    r"^\s*(?:(?:over|out|up)\s+)?(?:->|→|=>|to|for|with|into|w/)\s+(?:the\s+|some\s+|a\s+)?$"
+)
 CONNECTOR = re.compile(r"^(?:\s|,|&|\+|/|\band\b|\bor\b|\bthe\b|\bregular\b|\bplain\b)*$")
 
 CHOICE_LEAD = re.compile(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,14 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from agent.understanding.schema import INTENTS, TONES
+from agent.understanding.slots import SlotModel
 
 FORMAT = 1
 #: What the per-label models predict: every intent, and whether a change is only asked about.
 LABELS: tuple[str, ...] = (*INTENTS, "hypothetical")
+#: The priority a person must get a message at (the corpus's `safety`), "none" for most.
+SAFETY: tuple[str, ...] = ("none", "MEDIUM", "HIGH", "URGENT")
+C_SAFETY = 4.0
 C_INTENTS = 8.0
 C_TONE = 4.0
 
@@ -42,6 +46,11 @@ class Reading:
     intents: dict[str, float]  # every label of LABELS with its probability
     tone: str
     tone_probability: float
+    safety: dict[str, float] = field(default_factory=dict)  # SAFETY level -> probability
+
+    def at_least(self, level: str) -> float:
+        """The probability that the message needs a person at `level` or higher."""
+        return sum(self.safety.get(s, 0.0) for s in SAFETY[SAFETY.index(level) :])
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,9 @@ class LearnedReader:
         tone_weights: np.ndarray,
         tone_bias: np.ndarray,
         provenance: dict[str, Any],
+        safety_weights: np.ndarray | None = None,
+        safety_bias: np.ndarray | None = None,
+        slots: SlotModel | None = None,
     ) -> None:
         self.words = words
         self.chars = chars
@@ -77,6 +89,9 @@ class LearnedReader:
         self.tone_weights = tone_weights  # (features, tones)
         self.tone_bias = tone_bias
         self.provenance = provenance
+        self.safety_weights = safety_weights  # (features, SAFETY)
+        self.safety_bias = safety_bias
+        self.slots = slots
         self._prepare()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -131,11 +146,17 @@ class LearnedReader:
             tone_p = np.exp(tone_scores - tone_scores.max())
             tone_p /= tone_p.sum()
             best = int(tone_p.argmax())
+            safety: dict[str, float] = {}
+            if self.safety_weights is not None and self.safety_bias is not None:
+                scores = value @ self.safety_weights[at] + self.safety_bias
+                p = np.exp(scores - scores.max())
+                safety = dict(zip(SAFETY, (p / p.sum()).tolist(), strict=True))
             readings.append(
                 Reading(
                     intents=dict(zip(LABELS, intent_p.tolist(), strict=True)),
                     tone=TONES[best],
                     tone_probability=float(tone_p[best]),
+                    safety=safety,
                 )
             )
         return readings
@@ -175,11 +196,26 @@ class LearnedReader:
         return model
 
 
+def _multinomial(
+    x: Any, labels: Sequence[int], classes: int, c: float
+) -> tuple[np.ndarray, np.ndarray]:
+    model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
+    model.fit(x, list(labels))
+    weights = np.zeros((x.shape[1], classes), dtype=np.float32)
+    bias = np.full(classes, -10.0, dtype=np.float32)
+    for row, label in enumerate(model.classes_):
+        weights[:, int(label)] = model.coef_[row]
+        bias[int(label)] = model.intercept_[row]
+    return weights, bias
+
+
 def train(
     items: Sequence[Features],
     intents: Sequence[Sequence[str]],
     tones: Sequence[str],
     provenance: dict[str, Any],
+    safety: Sequence[str] | None = None,
+    slots: SlotModel | None = None,
 ) -> LearnedReader:
     """Fit the vectorisers and both models; deterministic for the same inputs. `intents` holds
     each message's labels from LABELS."""
@@ -221,13 +257,11 @@ def train(
         intent_weights[:, column] = model.coef_[0]
         intent_bias[column] = model.intercept_[0]
 
-    tone_model = LogisticRegression(C=C_TONE, max_iter=2000, class_weight="balanced")
-    tone_model.fit(x, [TONES.index(t) for t in tones])
-    tone_weights = np.zeros((n_features, len(TONES)), dtype=np.float32)
-    tone_bias = np.full(len(TONES), -10.0, dtype=np.float32)
-    for row, label in enumerate(tone_model.classes_):
-        tone_weights[:, int(label)] = tone_model.coef_[row]
-        tone_bias[int(label)] = tone_model.intercept_[row]
+    tone_weights, tone_bias = _multinomial(x, [TONES.index(t) for t in tones], len(TONES), C_TONE)
+    safety_weights = safety_bias = None
+    if safety is not None:
+        levels = [SAFETY.index(s) for s in safety]
+        safety_weights, safety_bias = _multinomial(x, levels, len(SAFETY), C_SAFETY)
 
     provenance = {
         **provenance,
@@ -238,5 +272,14 @@ def train(
         "training_seconds": round(time.perf_counter() - started, 1),
     }
     return LearnedReader(
-        words, chars, intent_weights, intent_bias, tone_weights, tone_bias, provenance
+        words,
+        chars,
+        intent_weights,
+        intent_bias,
+        tone_weights,
+        tone_bias,
+        provenance,
+        safety_weights,
+        safety_bias,
+        slots,
     )

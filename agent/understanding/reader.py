@@ -25,9 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Literal, cast
 
+from agent.understanding import entities as ent
 from agent.understanding import intents as cue
-from agent.understanding import rules
+from agent.understanding import rules, slots
 from agent.understanding.concerns import INTENT_OF, Concerns
 from agent.understanding.learned import Features, LearnedReader, Reading
 from agent.understanding.normalise import Lexicon, Normaliser
@@ -38,6 +40,7 @@ from agent.understanding.schema import (
     Entities,
     Intent,
     Request,
+    Tone,
     Understanding,
 )
 from agent.understanding.vocabulary import Vocabulary
@@ -47,11 +50,17 @@ log = logging.getLogger(__name__)
 MODELS = Path(__file__).resolve().parent / "model"
 THRESHOLD = 0.5
 #: A booking change is applied without a confirmation question only at this confidence or more.
-CONFIDENT = 0.8
+CONFIDENT = 0.9
 #: The least probability with which "only asked about" marks a change as hypothetical.
 HYPOTHETICAL_THRESHOLD = 0.5
+#: Where a concern found by the learned reader stands among the requests: last.
+_LAST = 1 << 30
+#: How likely the learned reader must find it that a message needs a person at a priority (or
+#: higher) to hand it over with no cue: low on purpose, a missed safety case costs more than a
+#: case a person closes in a minute. Chosen by cross-validation on the training split.
+SAFETY_THRESHOLDS = {"URGENT": 0.4, "HIGH": 0.35, "MEDIUM": 0.35}
 #: A booking change is applied without a confirmation question only at this confidence or more.
-CONFIDENT = 0.8
+CONFIDENT = 0.9
 _QUIET: frozenset[str] = frozenset({"greeting", "other"})
 _CONCERN_INTENTS: frozenset[str] = frozenset({"complaint", "no_show"})
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
@@ -77,6 +86,152 @@ def hints_for(understanding: Understanding, context: Context, raw: str) -> list[
     if "?" in raw:
         hints.append("shape_question")
     return hints
+
+
+@dataclass(frozen=True)
+class Prepared:
+    normalised: str
+    by_rules: Understanding
+    positions: list[int]
+    features: Features
+    words: list[str]
+    slots: list[slots.Slot]
+    slot_hints: list[list[str]]
+
+
+def _slot_hints(
+    normalised: str, found: Sequence[slots.Slot], by_rules: Understanding, context: Context
+) -> list[list[str]]:
+    """What the rules made of each count and menu word, and the conversation's state."""
+    guest_finds = ent.find_guests(normalised)
+    by_slot: dict[int, str] = {}
+    for g in guest_finds:
+        value = g.change.total if g.change.total is not None else abs(g.change.delta or 0)
+        target = next(
+            (
+                s
+                for s in found
+                if s.kind == "count"
+                and s.start >= g.start
+                and s.value == value
+                and s.start not in by_slot
+            ),
+            None,
+        )
+        if target is not None:
+            role = (
+                "total"
+                if g.change.total is not None
+                else ("more" if (g.change.delta or 0) > 0 else "fewer")
+            )
+            by_slot[target.start] = f"rule_{role}_{g.change.group}"
+    wanted = {p for r in by_rules.requests for p in (*r.entities.proteins, *r.entities.upgrades)}
+    removed = {
+        p
+        for r in by_rules.requests
+        for p in (*r.entities.removed_proteins, *r.entities.removed_upgrades)
+    }
+    state = [
+        f"ctx_pending_{context.pending or 'none'}",
+        *(f"msg_{r.intent}" for r in by_rules.requests),
+    ]
+    hints: list[list[str]] = []
+    for s in found:
+        own = list(state)
+        if s.kind == "count":
+            own.append(by_slot.get(s.start, "rule_none"))
+        else:
+            own.append(
+                "rule_removed"
+                if s.value in removed
+                else "rule_wanted"
+                if s.value in wanted
+                else "rule_unused"
+            )
+        hints.append(own)
+    return hints
+
+
+#: A count or menu word read as "nothing to do with the change" with less probability than this
+#: is a coin toss: the change it might have carried makes the whole change unsure.
+_NOTHING_SURE = 0.6
+
+
+def _doubt(read: Sequence[slots.SlotReading]) -> float:
+    """How much a message's words read as nothing take from its change's certainty."""
+    unsure = [r.role_probability for r in read if r.role == "none"]
+    least = min(unsure, default=1.0)
+    return least if least < _NOTHING_SURE else 1.0
+
+
+def _with_slots(
+    placed: list[tuple[int, Request]], read: Sequence[slots.SlotReading], message: Reading
+) -> list[tuple[int, Request]]:
+    """The requests with their values as the learned slot reader reads them: guest changes per
+    group from the counts, and what goes in and out of the menu from its words.
+    A change is as sure as the least sure of its intent and the words that carry its values
+    (the rules agreeing was tried as evidence and made more false changes, not fewer)."""
+    out: list[tuple[int, Request]] = []
+    heads = [(p, r) for p, r in placed if r.intent == "headcount_change"]
+    if heads:
+        confidence = heads[0][1].confidence
+        changes = slots.guest_changes(read)
+        doubt = _doubt([r for r in read if r.slot.kind == "count"])
+        if changes:
+            out += [
+                (
+                    pos,
+                    Request(
+                        intent="headcount_change",
+                        entities=Entities(guests=change),
+                        confidence=round(min(confidence, sure, doubt), 3),
+                    ),
+                )
+                for pos, change, sure in changes
+            ]
+        else:
+            out.append((heads[0][0], heads[0][1].model_copy(update={"entities": Entities()})))
+    menus = [(p, r) for p, r in placed if r.intent in ("menu_selection", "protein_swap")]
+    if menus:
+        used = [r for r in read if r.slot.kind != "count" and r.role != "none"]
+
+        def pick(kind: str, role: str) -> list[str]:
+            return list(
+                dict.fromkeys(
+                    str(r.slot.value) for r in used if r.slot.kind == kind and r.role == role
+                )
+            )
+
+        removed_proteins = pick("protein", "remove")
+        pos, first = menus[0]
+        intent = (
+            "protein_swap"
+            if removed_proteins or any(r.intent == "protein_swap" for _, r in menus)
+            else first.intent
+        )
+        values = {
+            "proteins": pick("protein", "want"),
+            "removed_proteins": removed_proteins,
+            "upgrades": pick("upgrade", "want"),
+            "removed_upgrades": pick("upgrade", "remove"),
+        }
+        sure = min([first.confidence, *(r.confidence for r in used)])
+        sure = min(sure, _doubt([r for r in read if r.slot.kind != "count"]))
+        entities = first.entities.model_copy(update=values)
+        out.append(
+            (
+                pos,
+                first.model_copy(
+                    update={"intent": intent, "entities": entities, "confidence": round(sure, 3)}
+                ),
+            )
+        )
+    rest = [
+        (p, r)
+        for p, r in placed
+        if r.intent not in ("headcount_change", "menu_selection", "protein_swap")
+    ]
+    return rest + out
 
 
 @dataclass(frozen=True)
@@ -117,19 +272,24 @@ class Reader:
             return "no"
         return None
 
-    def features(
-        self, text: str, context: Context, vocabulary: Vocabulary
-    ) -> tuple[str, Understanding, list[int], Features]:
-        """The normalised text, the rules' reading of it with positions, and the model's input."""
+    def prepare(self, text: str, context: Context, vocabulary: Vocabulary) -> Prepared:
+        """Everything the models read: the normalised text, the rules' reading of it with
+        positions, the message's features, and its counts and menu words with their hints."""
         normalised = self.normaliser(vocabulary).normalise(text)
         tone = rules.detect_tone(text)
         by_rules, positions = rules.read(normalised, context, vocabulary, tone=tone)
         raw = rules.fold(text)
-        return (
-            normalised,
-            by_rules,
-            positions,
-            Features.of(normalised, raw, hints_for(by_rules, context, text)),
+        tokens = slots.Tokens.of(normalised)
+        mentions = ent.matcher_for(vocabulary).find(normalised)
+        found = slots.find_slots(normalised, tokens, mentions)
+        return Prepared(
+            normalised=normalised,
+            by_rules=by_rules,
+            positions=positions,
+            features=Features.of(normalised, raw, hints_for(by_rules, context, text)),
+            words=tokens.words,
+            slots=found,
+            slot_hints=_slot_hints(normalised, found, by_rules, context),
         )
 
     def understand(self, text: str, context: Context, vocabulary: Vocabulary) -> Understanding:
@@ -137,55 +297,73 @@ class Reader:
         folded = rules.fold(text)
         if not folded.strip() or cue.OPT_OUT.match(folded):
             return rules.understand(text, context, vocabulary)
-        normalised, by_rules, positions, features = self.features(text, context, vocabulary)
-        concern = self.concerns.find(normalised, context.after_event)
-        if self.model is None:
-            return _with_concern(by_rules, positions, concern, normalised, context)
-
-        clauses = [_Clause(c.start, c.end) for c in cue.split_clauses(normalised)]
-        state = [h for h in hints_for(by_rules, context, text) if not h.startswith("rule_")]
-        clause_features = [
-            Features.of(
-                normalised[c.start : c.end],
-                normalised[c.start : c.end],
-                [
-                    f"rule_{r.intent}"
-                    for r, p in zip(by_rules.requests, positions, strict=True)
-                    if c.start <= p < c.end
-                ]
-                + state,
-            )
-            for c in clauses
+        prepared = self.prepare(text, context, vocabulary)
+        normalised, by_rules, positions = prepared.normalised, prepared.by_rules, prepared.positions
+        features = prepared.features
+        concern = self.concerns.find(normalised, context.after_event, context.chef_due)
+        clauses = [_Clause(c.start, c.end) for c in cue.split_clauses(normalised)] or [
+            _Clause(0, len(normalised))
         ]
-        readings = self.model.read([features, *clause_features] if len(clauses) > 1 else [features])
-        message = readings[0]
-        chosen = [i for i in INTENTS if message.intents[i] >= THRESHOLD]
-        if not chosen:
-            chosen = [max(INTENTS, key=lambda i: message.intents[i])]
-        if len(chosen) > 1:
-            chosen = [i for i in chosen if i not in _QUIET] or chosen[:1]
-
-        requests = _place(chosen, by_rules, positions, clauses, readings[1:], message)
-        hypothetical = message.intents["hypothetical"] >= HYPOTHETICAL_THRESHOLD
-        if hypothetical:
-            requests = [
-                (p, r.model_copy(update={"entities": _asked_only(r.entities)}))
-                if r.intent in ("headcount_change", "menu_selection", "protein_swap")
-                else (p, r)
-                for p, r in requests
+        tone: Tone
+        source: Literal["rules", "reader"]
+        if self.model is None:
+            placed = list(zip(positions, by_rules.requests, strict=True))
+            tone, source = by_rules.tone, "rules"
+        else:
+            state = [h for h in hints_for(by_rules, context, text) if not h.startswith("rule_")]
+            clause_features = [
+                Features.of(
+                    normalised[c.start : c.end],
+                    normalised[c.start : c.end],
+                    [
+                        f"rule_{r.intent}"
+                        for r, p in zip(by_rules.requests, positions, strict=True)
+                        if c.start <= p < c.end
+                    ]
+                    + state,
+                )
+                for c in clauses
             ]
-        tone = message.tone
-        placed = Understanding(
+            several = len(clauses) > 1
+            readings = self.model.read([features, *clause_features] if several else [features])
+            message = readings[0]
+            per_clause = readings[1:] if several else [message]
+            chosen = [i for i in INTENTS if message.intents[i] >= THRESHOLD]
+            if not chosen:
+                chosen = [max(INTENTS, key=lambda i: message.intents[i])]
+            if len(chosen) > 1:
+                chosen = [i for i in chosen if i not in _QUIET] or chosen[:1]
+            placed = _place(chosen, by_rules, positions, clauses, per_clause, message)
+            if self.model.slots is not None:
+                read = self.model.slots.read(prepared.words, prepared.slots, prepared.slot_hints)
+                placed = _with_slots(placed, read, message)
+            # A change that may only be asked about is not one to apply without asking.
+            doubt = message.intents["hypothetical"]
+            placed = [
+                (p, r.model_copy(update={"confidence": round(min(r.confidence, 1 - doubt), 3)}))
+                if r.intent in _CHANGES
+                else (p, r)
+                for p, r in placed
+            ]
+            if message.intents["hypothetical"] >= HYPOTHETICAL_THRESHOLD:
+                placed = [
+                    (p, _asked_only(r)) if _asked_about(p, r, clauses, per_clause) else (p, r)
+                    for p, r in placed
+                ]
+            tone, source = cast(Tone, message.tone), "reader"
+            if concern is None:
+                concern = _learned_concern(message, chosen, context)
+        placed = _with_concern(placed, concern)
+        placed.sort(key=lambda pr: pr[0])
+        requests = [
+            r.model_copy(update={"clause": _clause_at(p, clauses, normalised)}) for p, r in placed
+        ]
+        real = [r for r in requests if r.intent not in _QUIET]
+        return Understanding(
             tone=tone,
-            requests=[r for _, r in sorted(requests, key=lambda pr: pr[0])],
-            source="reader",
-        )
-        return _with_concern(
-            placed,
-            [p for p, _ in sorted(requests, key=lambda pr: pr[0])],
-            concern,
-            normalised,
-            context,
+            requests=real or requests[:1],
+            source=source,
+            concern=concern[0] if concern else None,
         )
 
 
@@ -223,8 +401,42 @@ def _all(table: dict[str, list[str]]) -> list[str]:
     return [alias for aliases in table.values() for alias in aliases]
 
 
-def _asked_only(entities: Entities) -> Entities:
-    return entities.model_copy(update={"hypothetical": True})
+_CHANGES = ("headcount_change", "menu_selection", "protein_swap")
+
+
+def _asked_only(request: Request) -> Request:
+    entities = request.entities.model_copy(update={"hypothetical": True})
+    return request.model_copy(update={"entities": entities})
+
+
+def _clause_index(position: int, clauses: Sequence[_Clause]) -> int:
+    for k, c in enumerate(clauses):
+        if c.start <= position < c.end:
+            return k
+    return 0
+
+
+def _clause_at(position: int, clauses: Sequence[_Clause], normalised: str) -> str:
+    if position < 0:
+        return normalised
+    c = clauses[_clause_index(position, clauses)]
+    return normalised[c.start : c.end].strip()
+
+
+def _asked_about(
+    position: int, request: Request, clauses: Sequence[_Clause], per_clause: Sequence[Reading]
+) -> bool:
+    """Whether a change in a message that asks "what if" is the one asked about: its own clause
+    or the next one ("5 more adults, what would that cost?") reads as a question about it. A
+    change stated beside an unrelated question ("put us down for 22; how much is lobster?")
+    is a change."""
+    if request.intent not in _CHANGES:
+        return False
+    if len(per_clause) == 1:
+        return True
+    k = _clause_index(position, clauses)
+    near = per_clause[k : k + 2]
+    return max(r.intents["hypothetical"] for r in near) >= HYPOTHETICAL_THRESHOLD
 
 
 def _place(
@@ -246,50 +458,62 @@ def _place(
         if found:
             placed += [(p, r.model_copy(update={"confidence": confidence})) for p, r in found]
             continue
-        position = 0
-        if clause_readings:
+        best = 0
+        if len(clause_readings) > 1:
             best = max(range(len(clauses)), key=lambda k: clause_readings[k].intents[intent])
-            position = clauses[best].start
+        clause = clauses[best]
+        # After whatever the rules found in the same clause: they name where it was said.
+        found_here = [p for p in positions if clause.start <= p < clause.end]
+        position = max(found_here) + 1 if found_here else clause.start
         placed.append((position, Request(intent=intent, confidence=confidence)))
     return placed
 
 
+def _learned_concern(
+    message: Reading, chosen: Sequence[str], context: Context
+) -> tuple[Concern, int] | None:
+    """A concern the learned reader finds where no cue did: safety outranks certainty, so a
+    fair chance that a person is needed is enough (the thresholds are in SAFETY_THRESHOLDS)."""
+    if not message.safety:
+        return None
+    review = context.after_event and "rating" in chosen  # illness and injury have their cues
+    if not review and message.at_least("URGENT") >= SAFETY_THRESHOLDS["URGENT"]:
+        if "no_show" in chosen or context.chef_due:
+            return "no_show", _LAST
+        if "weather_concern" in chosen:
+            return "unsafe_weather", _LAST
+        return "safety", _LAST
+    if message.at_least("HIGH") >= SAFETY_THRESHOLDS["HIGH"]:
+        return "complaint", _LAST
+    if message.at_least("MEDIUM") >= SAFETY_THRESHOLDS["MEDIUM"]:
+        return "allergy", _LAST
+    return None
+
+
 def _with_concern(
-    understanding: Understanding,
-    positions: Sequence[int],
-    concern: tuple[Concern, int] | None,
-    normalised: str,
-    context: Context,
-) -> Understanding:
-    """The reading with the concern's request added when it is missing (cues that must win)."""
+    placed: list[tuple[int, Request]], concern: tuple[Concern, int] | None
+) -> list[tuple[int, Request]]:
+    """The requests with the concern's own added when missing (cues that must win)."""
     if concern is None:
-        return understanding
+        return placed
     kind, position = concern
     intent: Intent = INTENT_OF[kind]  # type: ignore[assignment]
-    requests = list(understanding.requests)
-    where = list(positions)
     if kind == "allergy":
         serious = Entities(dietary="serious")
-        index = next((k for k, r in enumerate(requests) if r.intent == intent), None)
+        index = next((k for k, (_, r) in enumerate(placed) if r.intent == intent), None)
         if index is None:
-            requests.append(Request(intent=intent, entities=serious))
-            where.append(position)
-        else:
-            requests[index] = requests[index].model_copy(update={"entities": serious})
-    else:
-        # One case per problem: the concern's request stands for the message's complaints.
-        kept = [
-            (p, r)
-            for p, r in zip(where, requests, strict=True)
-            if r.intent not in _CONCERN_INTENTS or r.intent == intent
+            return [*placed, (position, Request(intent=intent, entities=serious))]
+        p, r = placed[index]
+        return [
+            *placed[:index],
+            (p, r.model_copy(update={"entities": serious})),
+            *placed[index + 1 :],
         ]
-        where, requests = [p for p, _ in kept], [r for _, r in kept]
-        if all(r.intent != intent for r in requests):
-            requests.append(Request(intent=intent))
-            where.append(position)
-    ordered = [r for _, r in sorted(zip(where, requests, strict=True), key=lambda pr: pr[0])]
-    real = [r for r in ordered if r.intent not in _QUIET]
-    return understanding.model_copy(update={"requests": real or ordered, "concern": kind})
+    # One case per problem: the concern's request stands for the message's complaints.
+    kept = [(p, r) for p, r in placed if r.intent not in _CONCERN_INTENTS or r.intent == intent]
+    if all(r.intent != intent for _, r in kept):
+        kept.append((position, Request(intent=intent)))
+    return kept
 
 
 @cache

@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.understanding import corpus as corpora
+from agent.understanding import reader as _reader
 from agent.understanding import training
 from agent.understanding.corpus import CHANGE_INTENTS, Example
-from agent.understanding.reader import CONFIDENT, default_reader
+from agent.understanding.reader import default_reader
 from agent.understanding.rules import understand as rules_understand
 from agent.understanding.rules import warm_up
 from agent.understanding.schema import INTENTS, Context, GuestChange, Request, Understanding
@@ -69,10 +70,13 @@ def load_examples(path: Path) -> list[Example]:
 
 def merged_entities(understanding: Understanding) -> dict[str, Any]:
     """The entities of all requests together, the shape the labels use."""
-    merged: dict[str, Any] = {"proteins": [], "upgrades": [], "guests": []}
+    merged: dict[str, Any] = {"proteins": [], "upgrades": [], "guests": [], "removed_proteins": []}
     for request in understanding.requests:
         e = request.entities
         merged["proteins"] += [p for p in e.proteins if p not in merged["proteins"]]
+        merged["removed_proteins"] += [
+            p for p in e.removed_proteins if p not in merged["removed_proteins"]
+        ]
         merged["upgrades"] += [u for u in e.upgrades if u not in merged["upgrades"]]
         if request.intent == "headcount_change" and e.guests is not None:
             merged["guests"].append(e.guests)
@@ -134,11 +138,15 @@ def applied_changes(understanding: Understanding) -> list[Request]:
     applied = []
     for r in understanding.requests:
         e = r.entities
-        if r.intent not in CHANGE_INTENTS or e.hypothetical or r.confidence < CONFIDENT:
+        if r.intent not in CHANGE_INTENTS or e.hypothetical or r.confidence < _reader.CONFIDENT:
             continue
         if e.guests is not None or e.proteins or e.upgrades or e.removed_upgrades:
             applied.append(r)
     return applied
+
+
+def _key(change: GuestChange) -> tuple[int | None, int | None, str]:
+    return (change.total, change.delta, change.group)
 
 
 def false_change(example: Example, understanding: Understanding) -> str | None:
@@ -150,13 +158,19 @@ def false_change(example: Example, understanding: Understanding) -> str | None:
     label = example.entities
     asks = example.changes_booking
     guests = [r.entities.guests for r in applied if r.entities.guests is not None]
+    labelled = {_key(GuestChange.model_validate(g)) for g in example.guests}
+    each_asked = all(_key(g) in labelled for g in guests)  # some applied, the rest asked about
     if guests and not (
-        asks and "headcount_change" in example.intents and _guests_match(example.guests, guests)
+        asks
+        and "headcount_change" in example.intents
+        and (each_asked or _guests_match(example.guests, guests))
     ):
         return f"guests {guests}"
     menu = [r for r in applied if r.intent in ("menu_selection", "protein_swap")]
     menu_asked = asks and any(i in example.intents for i in ("menu_selection", "protein_swap"))
     proteins = {p for r in menu for p in r.entities.proteins}
+    if example.swap_without_sides:
+        proteins |= {p for r in menu for p in r.entities.removed_proteins}
     if proteins and not (menu_asked and proteins == set(label.get("proteins", proteins))):
         return f"proteins {sorted(proteins)}"
     upgrades = {u for r in menu for u in r.entities.upgrades}
@@ -205,6 +219,7 @@ def evaluate(
     styles = {name: _Ratio() for name in REPORTED_STYLES}
     confusion: Counter[tuple[str, str]] = Counter()
     false_changes = 0
+    applied_share = _Ratio()  # changes asked for that are applied right without a question
     errors: list[str] = []
     timings: list[float] = []
     for ex in examples:
@@ -228,7 +243,10 @@ def evaluate(
         if counted and not scores["headcount"].add(_guests_match(ex.guests, merged["guests"])):
             problems.append(f"guests {merged['guests']} != {ex.guests}")
         for name in ("proteins", "upgrades"):
-            if name in labels and not scores[name].add(set(merged[name]) == set(labels[name])):
+            got_set = set(merged[name])
+            if name == "proteins" and ex.swap_without_sides:
+                got_set |= set(merged["removed_proteins"])
+            if name in labels and not scores[name].add(got_set == set(labels[name])):
                 problems.append(f"{name} {merged[name]} != {labels[name]}")
         for name in ("rating", "choice"):
             if name in labels and not scores[name].add(merged.get(name) == labels[name]):
@@ -240,6 +258,8 @@ def evaluate(
             enough = reached is not None and PRIORITY_RANK[reached] >= PRIORITY_RANK[ex.safety]
             if not scores["safety"].add(enough):
                 problems.append(f"safety {reached} < {ex.safety}")
+        if ex.changes_booking:
+            applied_share.add(bool(applied_changes(got)) and false_change(ex, got) is None)
         wrong = false_change(ex, got)
         if wrong is not None:
             false_changes += 1
@@ -260,6 +280,7 @@ def evaluate(
         "safety_recall": scores["safety"].value(),
         "safety_messages": scores["safety"].total,
         "false_changes": false_changes,
+        "changes_applied_without_asking": applied_share.value(),
         "median_ms": round(statistics.median(timings), 3) if timings else 0.0,
         "p99_ms": round(_percentile(timings, 0.99), 3) if timings else 0.0,
         "styles": {name: styles[name].value() for name in REPORTED_STYLES},
@@ -271,6 +292,26 @@ def evaluate(
         confusion=confusion,
         styles={name: (styles[name].hit, styles[name].total) for name in REPORTED_STYLES},
     )
+
+
+def _cross_validated(examples: Sequence[Example], folds: int) -> ReadFn:
+    """A read function that reads each example with a model trained on the other folds."""
+    from agent.understanding.reader import Reader
+    from agent.understanding.training import fit
+
+    by_text: dict[tuple[str, str | None, bool], Reader] = {}
+    for k in range(folds):
+        held = [e for i, e in enumerate(examples) if i % folds == k]
+        rest = [e for i, e in enumerate(examples) if i % folds != k]
+        reader = Reader(fit(rest, "en", {"fold": k}))
+        for e in held:
+            by_text[(e.text, e.pending, e.after_event)] = reader
+
+    def read(text: str, context: Context, vocabulary: Vocabulary) -> Understanding:
+        reader = by_text[(text, context.pending, context.after_event)]
+        return reader.understand(text, context, vocabulary)
+
+    return read
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -296,11 +337,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rules", action="store_true", help="read with the rules alone")
     parser.add_argument("--errors", action="store_true", help="list every message read wrongly")
     parser.add_argument("--data", type=Path, help="one labelled file instead of the corpus")
+    parser.add_argument(
+        "--cv",
+        type=int,
+        metavar="K",
+        help="K-fold cross-validation inside the training split (for development: each "
+        "training message is read by a model trained without it; the test split is untouched)",
+    )
     args = parser.parse_args(argv)
 
     examples = load_examples(args.data) if args.data else corpora.load().split(args.split)
     read: ReadFn = rules_understand
-    if not args.rules:
+    if args.cv:
+        examples = corpora.load().split("train")
+        read = _cross_validated(examples, args.cv)
+    elif not args.rules:
         read = default_reader().understand
     result = evaluate(examples, read=read)
     f = result.figures
@@ -316,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("tone accuracy", f["tone_accuracy"]),
         (f"safety recall ({f['safety_messages']} messages)", f["safety_recall"]),
         ("false changes", f["false_changes"]),
+        ("changes applied without asking", f["changes_applied_without_asking"]),
         ("median ms per message", f["median_ms"]),
         ("p99 ms per message", f["p99_ms"]),
     ]

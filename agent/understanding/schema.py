@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 Intent = Literal[
     "menu_selection",
@@ -30,7 +31,15 @@ Pending = Literal["cancel_choice", "rating", "menu", "confirm_change"]
 GuestGroup = Literal["adults", "kids", "toddlers", "guests"]
 #: What makes a message a person's job whatever else it asks; the policy gives each a priority.
 Concern = Literal[
-    "no_show", "illness", "injury", "billing", "legal", "complaint", "allergy", "unsafe_weather"
+    "no_show",
+    "illness",
+    "injury",
+    "billing",
+    "legal",
+    "complaint",
+    "allergy",
+    "unsafe_weather",
+    "safety",  # urgent, by the learned reader, with no cue saying what kind
 ]
 
 INTENTS: tuple[str, ...] = Intent.__args__  # type: ignore[attr-defined]
@@ -72,6 +81,9 @@ class Request(BaseModel):
     entities: Entities = Field(default_factory=Entities)
     #: How sure the reader is of this intent (1.0 for cues that must win and for rules alone).
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    #: The part of the message (normalised) this request was read from: a question is looked up
+    #: in the FAQs by it. Not part of a model's answer.
+    clause: SkipJsonSchema[str | None] = None
 
 
 class Understanding(BaseModel):
@@ -99,3 +111,6 @@ class Context(BaseModel):
     timezone: str = "UTC"
     pending: Pending | None = None
     after_event: bool = False
+    #: The chef should be there by now (from the arrival lead before the start until the party
+    #: would be over): "when will the chef get here?" then reports a late chef.
+    chef_due: bool = False

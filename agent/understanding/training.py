@@ -21,6 +21,7 @@ from agent.understanding import corpus as corpora
 from agent.understanding.corpus import Example
 from agent.understanding.learned import FORMAT, Features, LearnedReader, train
 from agent.understanding.schema import Context
+from agent.understanding.slots import train_slots
 from agent.understanding.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,28 @@ def fit(examples: Sequence[Example], language: str, provenance: dict[str, Any]) 
     reader = Reader(None, language)
     vocabulary = default_vocabulary()
     items: list[Features] = []
+    slot_examples = []
     for example in examples:
-        items.append(reader.features(example.text, context_for(example), vocabulary)[3])
-    return train(items, [labels_of(e) for e in examples], [e.tone for e in examples], provenance)
+        prepared = reader.prepare(example.text, context_for(example), vocabulary)
+        items.append(prepared.features)
+        slot_examples.append(
+            (
+                prepared.words,
+                prepared.slots,
+                prepared.slot_hints,
+                example.entities,
+                "headcount_change" in example.intents,
+                not example.swap_without_sides,  # which protein goes out is not labelled
+            )
+        )
+    return train(
+        items,
+        [labels_of(e) for e in examples],
+        [e.tone for e in examples],
+        provenance,
+        safety=[e.safety or "none" for e in examples],
+        slots=train_slots(slot_examples),
+    )
 
 
 def train_language(language: str = "en") -> LearnedReader:
