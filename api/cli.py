@@ -450,9 +450,13 @@ def reader_report(
     split: Annotated[str, typer.Option(help="test (frozen), train or all.")] = "test",
     rules: Annotated[bool, typer.Option("--rules", help="Read with the rules alone.")] = False,
     errors: Annotated[bool, typer.Option("--errors", help="List every miss.")] = False,
+    cv: Annotated[
+        int, typer.Option("--cv", help="K-fold cross-validation inside the training split.")
+    ] = 0,
 ) -> None:
     """Score the reader on the labelled corpus (see README, "The reader")."""
     from agent.understanding import report
 
     args = ["--split", split, *(["--rules"] if rules else []), *(["--errors"] if errors else [])]
+    args += ["--cv", str(cv)] if cv else []
     raise typer.Exit(report.main(args))

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -23,9 +24,14 @@ from tools.outbox import record_inbound
 
 class TestSerializedTurns:
     async def test_two_quick_messages_both_apply_in_order(
-        self, pg_server: Any, template_url: str, clock: FrozenClock
+        self,
+        pg_server: Any,
+        template_url: str,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """Fails (17 becomes 14 or 15) when the turn's advisory lock and row lock are removed."""
+        monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 0.0)  # the locks, not the gate
         url = await clone_database(pg_server, template_url)
         engine = make_engine(url)
         sessions = async_sessionmaker(engine, expire_on_commit=False)

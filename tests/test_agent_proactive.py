@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,8 +72,13 @@ class TestTouchpoints:
         assert (reminder.status, reminder.message_id) == ("sent", result.reply_message_id)
 
     async def test_confirmation_under_a_week_out_asks_for_the_menu_and_takes_the_answer(
-        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
+        monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 0.0)  # the answer, not the gate
         _, booking, conversation_id = await setup(session, clock, 5 * D)
         result, _ = await touch(runtime, session, booking, conversation_id, "confirmation")
         assert result.reply is not None and "pick 2 proteins" in result.reply

@@ -205,7 +205,10 @@ class TestPostgresRestart:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         agent = {"Authorization": f"Bearer {api_token}"}
-        service = await serve(url, port, TWILIO_AUTH_TOKEN=TOKEN, PUBLIC_BASE_URL=base)
+        # No burst wait: the outage must find the inbox and the scheduler both under way.
+        service = await serve(
+            url, port, TWILIO_AUTH_TOKEN=TOKEN, PUBLIC_BASE_URL=base, HIBACHI_BURST_SECONDS="0"
+        )
         try:
             async with httpx.AsyncClient(timeout=10) as http:
                 posted = await asyncio.gather(

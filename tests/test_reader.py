@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -133,7 +134,7 @@ class TestReadingRealWriting:
 
     def test_a_price_question_about_a_change_only_asks(self, reader: Reader) -> None:
         got = reader.understand(
-            "what would it cost if we were 5 more? just asking", context(), VOCABULARY
+            "how much would it be if we added 2 more adults? just asking", context(), VOCABULARY
         )
         changes = [r for r in got.requests if r.intent == "headcount_change"]
         assert changes and all(r.entities.hypothetical for r in changes)
@@ -143,7 +144,8 @@ class _SaysFaq(LearnedReader):
     """A model that reads every message as a plain question, whatever it says."""
 
     def __init__(self) -> None:
-        pass
+        self.slots = None
+        self.safety_weights = self.safety_bias = None
 
     def read(self, items: object) -> list[Reading]:  # type: ignore[override]
         probabilities = dict.fromkeys(LABELS, 0.0) | {"faq": 0.99}
@@ -247,3 +249,33 @@ class TestFrozenSplit:
                 "en",
                 "x",
             )
+
+
+class TestCommands:
+    def test_report_prints_the_figures_per_style_and_the_confusion_matrix(self) -> None:
+        from typer.testing import CliRunner
+
+        from api.cli import app
+
+        result = CliRunner().invoke(app, ["reader", "report", "--rules"])
+        assert result.exit_code == 0, result.output
+        assert "safety recall" in result.output and "false changes" in result.output
+        assert "by writing style" in result.output and "labelled (rows)" in result.output
+        figures = json.loads(result.output.strip().splitlines()[-1])
+        assert figures["messages"] == len(corpora.load().split("test"))
+
+    def test_train_writes_the_model_with_its_provenance(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from typer.testing import CliRunner
+
+        from agent.understanding import reader as reader_module
+        from api.cli import app
+
+        monkeypatch.setattr(reader_module, "MODELS", tmp_path)
+        result = CliRunner().invoke(app, ["reader", "train"])
+        assert result.exit_code == 0, result.output
+        provenance = json.loads((tmp_path / "reader-en.json").read_text())
+        assert provenance["corpus"] == corpora.load().fingerprint()
+        assert provenance["training_messages"] == len(corpora.load().split("train"))
+        assert LearnedReader.load(tmp_path / "reader-en.joblib").slots is not None

@@ -49,10 +49,25 @@ log = logging.getLogger(__name__)
 
 MODELS = Path(__file__).resolve().parent / "model"
 THRESHOLD = 0.5
+#: The same, for an intent the rules did not see at all in the message (chosen by
+#: cross-validation on the training split).
+ALONE_THRESHOLD = 0.8
+#: When no intent reaches its threshold, the model's best is taken from this probability on;
+#: below it the rules' reading stands (chosen by cross-validation on the training split).
+GUESS_THRESHOLD = 0.25
 #: A booking change is applied without a confirmation question only at this confidence or more.
 CONFIDENT = 0.9
 #: The least probability with which "only asked about" marks a change as hypothetical.
 HYPOTHETICAL_THRESHOLD = 0.5
+#: The same, for an intent the rules did not see at all in the message (chosen by
+#: cross-validation on the training split).
+ALONE_THRESHOLD = 0.8
+#: When no intent reaches its threshold, the model's best is taken from this probability on;
+#: below it the rules' reading stands (chosen by cross-validation on the training split).
+GUESS_THRESHOLD = 0.25
+#: From this probability on, the chance that a change is only asked about ("what would 5 more
+#: cost?") lowers its certainty; below it, it is noise (chosen by cross-validation).
+ASKED_DOUBT = 0.35
 #: Where a concern found by the learned reader stands among the requests: last.
 _LAST = 1 << 30
 #: How likely the learned reader must find it that a message needs a person at a priority (or
@@ -328,9 +343,27 @@ class Reader:
             readings = self.model.read([features, *clause_features] if several else [features])
             message = readings[0]
             per_clause = readings[1:] if several else [message]
-            chosen = [i for i in INTENTS if message.intents[i] >= THRESHOLD]
+            # Where the rules found nothing to act on, the model alone must be surer: text
+            # unlike anything in the corpus (code, markup, another customer's details) should
+            # not become a request on a coin toss.
+            quiet = all(r.intent in _QUIET for r in by_rules.requests)
+            floor = ALONE_THRESHOLD if quiet else THRESHOLD
+            chosen = [i for i in INTENTS if message.intents[i] >= floor]
             if not chosen:
-                chosen = [max(INTENTS, key=lambda i: message.intents[i])]
+                best = max(INTENTS, key=lambda i: message.intents[i])
+                # The model's best guess, unless it is a guess: then the rules' reading stands.
+                chosen = (
+                    [best]
+                    if message.intents[best] >= GUESS_THRESHOLD
+                    else list(dict.fromkeys(r.intent for r in by_rules.requests))
+                )
+            if message.intents["hypothetical"] >= HYPOTHETICAL_THRESHOLD:
+                # "what would 5 more cost?": the change asked about is answered with a quote
+                chosen += [
+                    r.intent
+                    for r in by_rules.requests
+                    if r.intent in _CHANGES and r.intent not in chosen
+                ]
             if len(chosen) > 1:
                 chosen = [i for i in chosen if i not in _QUIET] or chosen[:1]
             placed = _place(chosen, by_rules, positions, clauses, per_clause, message)
@@ -338,7 +371,8 @@ class Reader:
                 read = self.model.slots.read(prepared.words, prepared.slots, prepared.slot_hints)
                 placed = _with_slots(placed, read, message)
             # A change that may only be asked about is not one to apply without asking.
-            doubt = message.intents["hypothetical"]
+            asked = message.intents["hypothetical"]
+            doubt = asked if asked >= ASKED_DOUBT else 0.0
             placed = [
                 (p, r.model_copy(update={"confidence": round(min(r.confidence, 1 - doubt), 3)}))
                 if r.intent in _CHANGES

@@ -169,9 +169,10 @@ def false_change(example: Example, understanding: Understanding) -> str | None:
     menu = [r for r in applied if r.intent in ("menu_selection", "protein_swap")]
     menu_asked = asks and any(i in example.intents for i in ("menu_selection", "protein_swap"))
     proteins = {p for r in menu for p in r.entities.proteins}
-    if example.swap_without_sides:
-        proteins |= {p for r in menu for p in r.entities.removed_proteins}
-    if proteins and not (menu_asked and proteins == set(label.get("proteins", proteins))):
+    either = [proteins]
+    if example.swap_without_sides:  # an early label: the new, or the old and the new
+        either.append(proteins | {p for r in menu for p in r.entities.removed_proteins})
+    if proteins and not (menu_asked and set(label.get("proteins", proteins)) in either):
         return f"proteins {sorted(proteins)}"
     upgrades = {u for r in menu for u in r.entities.upgrades}
     if upgrades and not (menu_asked and upgrades == set(label.get("upgrades", upgrades))):
@@ -243,10 +244,10 @@ def evaluate(
         if counted and not scores["headcount"].add(_guests_match(ex.guests, merged["guests"])):
             problems.append(f"guests {merged['guests']} != {ex.guests}")
         for name in ("proteins", "upgrades"):
-            got_set = set(merged[name])
-            if name == "proteins" and ex.swap_without_sides:
-                got_set |= set(merged["removed_proteins"])
-            if name in labels and not scores[name].add(got_set == set(labels[name])):
+            readings = [set(merged[name])]
+            if name == "proteins" and ex.swap_without_sides:  # the new, or the old and new
+                readings.append(readings[0] | set(merged["removed_proteins"]))
+            if name in labels and not scores[name].add(set(labels[name]) in readings):
                 problems.append(f"{name} {merged[name]} != {labels[name]}")
         for name in ("rating", "choice"):
             if name in labels and not scores[name].add(merged.get(name) == labels[name]):
