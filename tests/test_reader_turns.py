@@ -174,3 +174,16 @@ class TestFinalDay:
         assert booking.adults == 10
         [case] = await cases(session, customer)
         assert case.priority == "URGENT"
+
+
+class TestQuestionsAnswered:
+    async def test_a_greeting_before_a_question_does_not_stop_the_faq_answer(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Was: "hey" diluted the search's relevance under its threshold, so the payment FAQ
+        was missed and the customer got "let me check with the team"."""
+        customer, _ = await booked(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, "hey do u take venmo")
+        assert result.outcome == "handled"
+        assert result.reply is not None and "Venmo" in result.reply
+        assert await cases(session, customer) == []

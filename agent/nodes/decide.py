@@ -19,6 +19,9 @@ from tools import bookings, policy
 from tools.policy import BookingView, Decision
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_GREETING = re.compile(
+    r"^\W*(?:hi+|hello+|hey+|hiya|yo|good\s+(?:morning|afternoon|evening))\b[\s,!.]*", re.I
+)
 
 BOOKING_INTENTS = {
     "menu_selection",
@@ -172,7 +175,10 @@ async def _faq_answer(ctx: TurnContext, text: str, clause: str | None = None) ->
     """The FAQ answer for a question: searched by the part of the message that asked it (in
     a message with several requests), then by the whole message and its questions."""
     first = [clause] if clause and clause != text else []
-    for candidate in [*first, text, *_questions(text)]:
+    # "hey do u take venmo": a greeting's words only dilute the search's relevance
+    bare = [_GREETING.sub("", c, count=1) for c in (*first, text)]
+    candidates = [*first, *(b for b in bare if b and b not in first and b != text), text]
+    for candidate in [*candidates, *_questions(text)]:
         # The view is counted after the turn commits (see AgentRuntime): every turn answering
         # a popular FAQ would otherwise queue on its row until the one before it commits.
         match = await ctx.knowledge.search_faq(ctx.session, candidate, count_view=False)
