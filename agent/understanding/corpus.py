@@ -27,8 +27,8 @@ SEED = 20261204
 ALWAYS_TEST = frozenset({"heldout.jsonl"})
 ALWAYS_TRAIN = frozenset({"tuned.jsonl"})
 SAFETY_LEVELS = ("MEDIUM", "HIGH", "URGENT")
-STYLES = (
-    "plain",
+#: How real people write, each measured on its own by the report.
+HARD_STYLES = (
     "typo",
     "shorthand",
     "numbers_in_words",
@@ -36,6 +36,10 @@ STYLES = (
     "multi_request",
     "rambling",
     "emoji_short",
+)
+STYLES = (
+    "plain",
+    *HARD_STYLES,
     "formal",
     "angry",
     "anxious",

@@ -41,15 +41,7 @@ from agent.understanding.vocabulary import Vocabulary
 from knowledge.seed import seed_charter
 from tools.policy import PRIORITY_RANK, BookingView
 
-REPORTED_STYLES = (
-    "typo",
-    "shorthand",
-    "numbers_in_words",
-    "indirect",
-    "multi_request",
-    "rambling",
-    "emoji_short",
-)
+REPORTED_STYLES = corpora.HARD_STYLES
 
 ReadFn = Callable[[str, Context, Vocabulary], Understanding]
 
