@@ -87,14 +87,19 @@ class Inbox:
         # An SMS or WhatsApp message younger than this waits for the rest of its burst (the
         # turn reads every message that came before it ran; see agent.nodes.load).
         self.burst_seconds = burst_seconds
+        self.next_due: float | None = None  # seconds until a text waiting for its burst is due
 
-    async def drain(self, stop: asyncio.Event | None = None) -> int:
+    async def drain(self, stop: asyncio.Event | None = None, *, wait_bursts: bool = True) -> int:
         """Answer every waiting message (until `stop` is set: a shutdown does not wait for a
         backlog, which stays stored for the next start); returns how many turns ran here.
 
         Up to `concurrency` conversations run at once (a turn's database waits overlap another
         turn's work). A conversation another process is answering is skipped; when a round
-        answers nothing, everything left belongs to others and the drain ends."""
+        answers nothing, everything left belongs to others and the drain ends. Texts still in
+        their burst window are waited for, unless `wait_bursts` is off: then the drain ends and
+        `next_due` says when the first of them comes due (the loop waits for that, or for a
+        new message, whichever is first)."""
+        self.next_due = None
         done = 0
         failed: set[int] = set()
         gate = asyncio.Semaphore(self.concurrency)
@@ -141,7 +146,12 @@ class Inbox:
             ]
             answered = sum(await asyncio.gather(*(answer(*row) for row in ready)))
             done += answered
-            if not answered and (not young or not await _sleep_unless(stop, min(young))):
+            if answered:
+                continue
+            if young and not wait_bursts:
+                self.next_due = min(young)
+                break
+            if not young or not await _sleep_unless(stop, min(young)):
                 break
         return done
 
@@ -150,11 +160,14 @@ class Inbox:
     ) -> None:
         while not stop.is_set():
             wake.clear()
+            self.next_due = None
             try:
-                await self.drain(stop)
+                # Never asleep on a burst: a new message (any conversation) wakes the loop.
+                await self.drain(stop, wait_bursts=False)
             except Exception as exc:  # keep draining through database blips
                 log.error("inbox loop error", error=str(exc)[:200])
-            await pause(stop, wake, poll_seconds)
+            due = self.next_due
+            await pause(stop, wake, poll_seconds if due is None else min(poll_seconds, due))
 
 
 @dataclass(frozen=True)

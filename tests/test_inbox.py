@@ -503,3 +503,57 @@ class TestBursts:
         result = await runtime.handle(TurnEvent.customer_message(conversation.id, first.id))
         assert result.reply is not None and "$30" in result.reply
         assert await waiting(session) == 1  # STOP waits for its own turn
+
+    async def test_a_text_waiting_for_its_burst_never_holds_up_another_conversation(
+        self, pg_server: Any, template_url: str
+    ) -> None:
+        """Shown failing with the drain asleep on the burst window: the web message waited the
+        whole window (2 s) behind an SMS it had nothing to do with."""
+        import time
+
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        from knowledge.clock import SystemClock
+        from knowledge.db import unit_of_work
+        from knowledge.service import KnowledgeService
+
+        async with committed_database(pg_server, template_url) as (_, sessions):
+            async with unit_of_work(sessions) as session:
+                texter = await make_conversation(
+                    session, await make_customer(session, phone="+19165550803")
+                )
+                visitor = await make_conversation(
+                    session, await make_customer(session, phone="+19165550804"), channel="web"
+                )
+                await make_message(session, texter, body="how much do kids cost?")
+            runtime = AgentRuntime(sessions, KnowledgeService(), SystemClock(), InMemorySaver())
+            inbox = Inbox(sessions, runtime, burst_seconds=2.0)
+            stop, wake = asyncio.Event(), asyncio.Event()
+            loop = asyncio.create_task(inbox.run_forever(stop, wake, poll_seconds=5.0))
+            try:
+                await asyncio.sleep(0.3)
+                async with unit_of_work(sessions) as session:
+                    web = await make_message(session, visitor, body="how much do kids cost?")
+                sent = time.perf_counter()
+                wake.set()
+
+                async def answered(message_id: int) -> bool:
+                    async with sessions() as session:
+                        row = await session.get(Message, message_id)
+                        return row is not None and row.status == "processed"
+
+                while not await answered(web.id):
+                    assert time.perf_counter() - sent < 1.0, "the web message waited"
+                    await asyncio.sleep(0.02)
+                async with sessions() as session:
+                    assert await waiting(session) == 1  # the SMS still waits for its burst
+                for _ in range(250):  # the SMS is answered once its window has passed
+                    async with sessions() as session:
+                        if await waiting(session) == 0:
+                            break
+                    await asyncio.sleep(0.02)
+                async with sessions() as session:
+                    assert await waiting(session) == 0
+            finally:
+                stop.set()
+                await loop
