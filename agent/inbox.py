@@ -41,13 +41,18 @@ TURNS_CHANNEL = "hibachi_turns"  # a web chat turn finished: {"message": id, "pe
 # leave the others waiting).
 _OLDEST_PER_CONVERSATION = text(
     """
-    SELECT id, conversation_id, channel,
-           EXTRACT(EPOCH FROM clock_timestamp() - created_at)::float8 AS age FROM (
-        SELECT DISTINCT ON (conversation_id) id, conversation_id, channel, created_at
-        FROM messages
-        WHERE direction = 'inbound' AND status = 'received'
-        ORDER BY conversation_id, created_at, id
-    ) AS oldest
+    SELECT id, conversation_id, channel, age FROM (
+        SELECT id, conversation_id, channel, created_at,
+               EXTRACT(EPOCH FROM clock_timestamp() - created_at)::float8 AS age FROM (
+            SELECT DISTINCT ON (conversation_id) id, conversation_id, channel, created_at
+            FROM messages
+            WHERE direction = 'inbound' AND status = 'received'
+            ORDER BY conversation_id, created_at, id
+        ) AS oldest
+    ) AS aged
+    -- a text still in its burst window takes no place in the batch (it would crowd out the
+    -- messages that are ready); the earliest of them is found by _NEXT_BURST_DUE
+    WHERE NOT (channel = ANY(:channels)) OR age >= :burst
     ORDER BY created_at, id
     LIMIT :limit
     """
@@ -62,6 +67,25 @@ async def _sleep_unless(stop: asyncio.Event | None, seconds: float) -> bool:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
     return not stop.is_set()
+
+
+# When the first text waiting for its burst comes due, in seconds from now (NULL: none waits).
+_NEXT_BURST_DUE = text(
+    """
+    SELECT min(:burst - EXTRACT(EPOCH FROM clock_timestamp() - created_at)::float8)
+    FROM (
+        SELECT DISTINCT ON (conversation_id) channel, created_at
+        FROM messages
+        WHERE direction = 'inbound' AND status = 'received'
+        ORDER BY conversation_id, created_at, id
+    ) AS oldest
+    WHERE channel = ANY(:channels)
+      AND clock_timestamp() - created_at < make_interval(secs => :burst)
+    """
+)
+
+
+_BURSTS = sorted(BURST_CHANNELS)
 
 
 def announce(hints: Notifier, message_id: int) -> None:
@@ -124,36 +148,38 @@ class Inbox:
 
         while stop is None or not stop.is_set():
             async with unit_of_work(self.sessionmaker) as session:
-                found = await session.execute(_OLDEST_PER_CONVERSATION, {"limit": self.batch})
+                found = await session.execute(
+                    _OLDEST_PER_CONVERSATION,
+                    {"limit": self.batch, "burst": self.burst_seconds, "channels": _BURSTS},
+                )
                 waiting = [
                     (int(m), int(c), ch, float(age or 0.0))
                     for m, c, ch, age in found.all()
                     if m not in failed
                 ]
-            if not waiting:
-                break
-            # A text still inside its burst window waits for the rest of the burst; the others
-            # are answered now, and the round after them takes what has come due.
-            young = [
-                self.burst_seconds - age
-                for _, _, channel, age in waiting
-                if channel in BURST_CHANNELS and age < self.burst_seconds
-            ]
-            ready = [
-                (m, c, channel)
-                for m, c, channel, age in waiting
-                if channel not in BURST_CHANNELS or age >= self.burst_seconds
-            ]
+            ready = [(m, c, channel) for m, c, channel, _ in waiting]
             answered = sum(await asyncio.gather(*(answer(*row) for row in ready)))
             done += answered
             if answered:
                 continue
-            if young and not wait_bursts:
-                self.next_due = min(young)
+            # Nothing more to answer now: a text still inside its burst window waits for the
+            # rest of its burst.
+            due = await self._next_burst_due() if self.burst_seconds > 0 else None
+            if due is None:
                 break
-            if not young or not await _sleep_unless(stop, min(young)):
+            if not wait_bursts:
+                self.next_due = max(due, 0.0)
+                break
+            if not await _sleep_unless(stop, max(due, 0.0)):
                 break
         return done
+
+    async def _next_burst_due(self) -> float | None:
+        async with unit_of_work(self.sessionmaker) as session:
+            due = await session.scalar(
+                _NEXT_BURST_DUE, {"burst": self.burst_seconds, "channels": _BURSTS}
+            )
+        return None if due is None else float(due)
 
     async def run_forever(
         self, stop: asyncio.Event, wake: asyncio.Event, poll_seconds: float = 2.0
