@@ -35,20 +35,28 @@ async def booked(
     return customer, booking
 
 
+@pytest.fixture
+def unsure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader is sure of no change: every one is read back first."""
+    monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 1.01)
+
+
+@pytest.fixture
+def sure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader is sure of every change: the policy alone decides."""
+    monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 0.0)
+
+
 async def cases(session: AsyncSession, customer: Customer) -> list[Escalation]:
     query = select(Escalation).where(Escalation.customer_id == customer.id).order_by(Escalation.id)
     return list((await session.scalars(query)).all())
 
 
 class TestConfidenceGate:
+    @pytest.mark.usefixtures("unsure")
     async def test_an_unsure_change_is_read_back_and_a_yes_applies_it(
-        self,
-        runtime: AgentRuntime,
-        session: AsyncSession,
-        clock: FrozenClock,
-        monkeypatch: pytest.MonkeyPatch,
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:
-        monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 1.01)  # nothing is sure enough
         _, booking = await booked(session, clock, 10 * D)
         asked = await runtime.receive(
             PHONE, "We now have 14 adults and 2 kids instead of 10 adults"
@@ -65,14 +73,10 @@ class TestConfidenceGate:
         assert applied.reply is not None and "16 guests (14 adults, 2 kids)" in applied.reply
         assert applied.pending is None
 
+    @pytest.mark.usefixtures("unsure")
     async def test_a_no_changes_nothing(
-        self,
-        runtime: AgentRuntime,
-        session: AsyncSession,
-        clock: FrozenClock,
-        monkeypatch: pytest.MonkeyPatch,
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:
-        monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 1.01)
         _, booking = await booked(session, clock, 10 * D)
         await runtime.receive(PHONE, "add 3 more adults")
         declined = await runtime.receive(PHONE, "no")
@@ -80,14 +84,10 @@ class TestConfidenceGate:
         assert booking.adults == 10
         assert declined.reply is not None and "haven't changed anything" in declined.reply
 
+    @pytest.mark.usefixtures("sure")
     async def test_a_sure_change_is_applied_and_the_reply_states_the_stored_booking(
-        self,
-        runtime: AgentRuntime,
-        session: AsyncSession,
-        clock: FrozenClock,
-        monkeypatch: pytest.MonkeyPatch,
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:
-        monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 0.0)
         _, booking = await booked(session, clock, 10 * D)
         result = await runtime.receive(
             PHONE, "We now have 14 adults and 2 kids instead of 10 adults"
@@ -145,14 +145,10 @@ class TestOnlyWhatWasAsked:
 
 
 class TestFinalDay:
+    @pytest.mark.usefixtures("sure")
     async def test_a_protein_swap_inside_24_hours_is_handled(
-        self,
-        runtime: AgentRuntime,
-        session: AsyncSession,
-        clock: FrozenClock,
-        monkeypatch: pytest.MonkeyPatch,
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:
-        monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 0.0)
         customer, booking = await booked(session, clock, 20 * H)
         result = await runtime.receive(PHONE, "can we swap the steak for shrimp?")
         assert result.outcome == "handled"
@@ -160,14 +156,10 @@ class TestFinalDay:
         assert booking.proteins == ["chicken", "shrimp"]
         assert await cases(session, customer) == []
 
+    @pytest.mark.usefixtures("sure")
     async def test_a_major_headcount_change_inside_24_hours_goes_to_a_manager(
-        self,
-        runtime: AgentRuntime,
-        session: AsyncSession,
-        clock: FrozenClock,
-        monkeypatch: pytest.MonkeyPatch,
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:
-        monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 0.0)
         customer, booking = await booked(session, clock, 20 * H)
         await runtime.receive(PHONE, "we'll be 16 adults now")
         await session.refresh(booking)
