@@ -152,12 +152,11 @@ class Inbox:
                     _OLDEST_PER_CONVERSATION,
                     {"limit": self.batch, "burst": self.burst_seconds, "channels": _BURSTS},
                 )
-                waiting = [
-                    (int(m), int(c), ch, float(age or 0.0))
-                    for m, c, ch, age in found.all()
+                ready = [
+                    (int(m), int(c), channel)
+                    for m, c, channel, _age in found.all()
                     if m not in failed
                 ]
-            ready = [(m, c, channel) for m, c, channel, _ in waiting]
             answered = sum(await asyncio.gather(*(answer(*row) for row in ready)))
             done += answered
             if answered:

@@ -12,7 +12,7 @@ from langgraph.runtime import Runtime
 from agent.context import TurnContext
 from agent.state import TurnState
 from agent.understanding.reader import CONFIDENT
-from agent.understanding.schema import GuestChange, Request
+from agent.understanding.schema import CHANGE_INTENTS, GuestChange, Request
 from knowledge.charter import Charter
 from knowledge.faults import crash_point
 from tools import bookings, policy
@@ -32,7 +32,6 @@ BOOKING_INTENTS = {
     "rating",
     "access_info",
 }
-CHANGE_INTENTS = ("menu_selection", "protein_swap", "headcount_change")
 KEYWORD_CHANNELS = {"sms", "whatsapp"}
 OPT_IN_WORDS = {"start", "unstop", "yes"}
 HELP_WORDS = {"help", "info"}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from agent.understanding.schema import INTENTS, TONES
+from agent.understanding.schema import CHANGE_INTENTS, INTENTS, TONES
 
 DATA = Path(__file__).resolve().parent / "data"
 TEST_SHARE = 0.3
@@ -89,9 +89,6 @@ class Example:
         if self.entities.get("hypothetical"):
             return False
         return any(i in self.intents for i in CHANGE_INTENTS)
-
-
-CHANGE_INTENTS = ("menu_selection", "protein_swap", "headcount_change")
 
 
 @dataclass

@@ -34,6 +34,7 @@ from agent.understanding.concerns import INTENT_OF, Concerns
 from agent.understanding.learned import Features, LearnedReader, Reading
 from agent.understanding.normalise import Lexicon, Normaliser
 from agent.understanding.schema import (
+    CHANGE_INTENTS,
     INTENTS,
     Concern,
     Context,
@@ -180,7 +181,7 @@ def _doubt(read: Sequence[slots.SlotReading]) -> float:
 
 
 def _with_slots(
-    placed: list[tuple[int, Request]], read: Sequence[slots.SlotReading], message: Reading
+    placed: list[tuple[int, Request]], read: Sequence[slots.SlotReading]
 ) -> list[tuple[int, Request]]:
     """The requests with their values as the learned slot reader reads them: guest changes per
     group from the counts, and what goes in and out of the menu from its words.
@@ -362,20 +363,20 @@ class Reader:
                 chosen += [
                     r.intent
                     for r in by_rules.requests
-                    if r.intent in _CHANGES and r.intent not in chosen
+                    if r.intent in CHANGE_INTENTS and r.intent not in chosen
                 ]
             if len(chosen) > 1:
                 chosen = [i for i in chosen if i not in _QUIET] or chosen[:1]
             placed = _place(chosen, by_rules, positions, clauses, per_clause, message)
             if self.model.slots is not None:
                 read = self.model.slots.read(prepared.words, prepared.slots, prepared.slot_hints)
-                placed = _with_slots(placed, read, message)
+                placed = _with_slots(placed, read)
             # A change that may only be asked about is not one to apply without asking.
             asked = message.intents["hypothetical"]
             doubt = asked if asked >= ASKED_DOUBT else 0.0
             placed = [
                 (p, r.model_copy(update={"confidence": round(min(r.confidence, 1 - doubt), 3)}))
-                if r.intent in _CHANGES
+                if r.intent in CHANGE_INTENTS
                 else (p, r)
                 for p, r in placed
             ]
@@ -435,9 +436,6 @@ def _all(table: dict[str, list[str]]) -> list[str]:
     return [alias for aliases in table.values() for alias in aliases]
 
 
-_CHANGES = ("headcount_change", "menu_selection", "protein_swap")
-
-
 def _asked_only(request: Request) -> Request:
     entities = request.entities.model_copy(update={"hypothetical": True})
     return request.model_copy(update={"entities": entities})
@@ -464,7 +462,7 @@ def _asked_about(
     or the next one ("5 more adults, what would that cost?") reads as a question about it. A
     change stated beside an unrelated question ("put us down for 22; how much is lobster?")
     is a change."""
-    if request.intent not in _CHANGES:
+    if request.intent not in CHANGE_INTENTS:
         return False
     if len(per_clause) == 1:
         return True

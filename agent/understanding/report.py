@@ -31,11 +31,18 @@ from typing import Any
 from agent.understanding import corpus as corpora
 from agent.understanding import reader as _reader
 from agent.understanding import training
-from agent.understanding.corpus import CHANGE_INTENTS, Example
+from agent.understanding.corpus import Example
 from agent.understanding.reader import default_reader
 from agent.understanding.rules import understand as rules_understand
 from agent.understanding.rules import warm_up
-from agent.understanding.schema import INTENTS, Context, GuestChange, Request, Understanding
+from agent.understanding.schema import (
+    CHANGE_INTENTS,
+    INTENTS,
+    Context,
+    GuestChange,
+    Request,
+    Understanding,
+)
 from agent.understanding.training import context_for, default_vocabulary
 from agent.understanding.vocabulary import Vocabulary
 from knowledge.seed import seed_charter

@@ -43,6 +43,8 @@ Concern = Literal[
 ]
 
 INTENTS: tuple[str, ...] = Intent.__args__  # type: ignore[attr-defined]
+#: The requests that change a booking's guests, proteins or add-ons when applied.
+CHANGE_INTENTS: tuple[str, ...] = ("menu_selection", "protein_swap", "headcount_change")
 TONES: tuple[str, ...] = Tone.__args__  # type: ignore[attr-defined]
 
 
