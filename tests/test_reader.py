@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agent.understanding import corpus as corpora
+from agent.understanding import training
 from agent.understanding.corpus import CorpusError
 from agent.understanding.learned import LABELS, LearnedReader, Reading
 from agent.understanding.normalise import Lexicon, Normaliser
@@ -213,8 +214,9 @@ class TestLearnedModel:
                 assert fast.intents[label] == pytest.approx(slow.intents[label], abs=1e-4)
 
     def test_the_model_knows_which_corpus_it_learned_from(self, reader: Reader) -> None:
+        """The lexicon counts too: a shorthand word added to it changes the model's inputs."""
         assert reader.model is not None
-        assert reader.model.provenance["corpus"] == corpora.load().fingerprint()
+        assert reader.model.provenance["corpus"] == training.fingerprint()
 
 
 class TestFrozenSplit:
@@ -276,6 +278,6 @@ class TestCommands:
         result = CliRunner().invoke(app, ["reader", "train"])
         assert result.exit_code == 0, result.output
         provenance = json.loads((tmp_path / "reader-en.json").read_text())
-        assert provenance["corpus"] == corpora.load().fingerprint()
+        assert provenance["corpus"] == training.fingerprint()
         assert provenance["training_messages"] == len(corpora.load().split("train"))
         assert LearnedReader.load(tmp_path / "reader-en.joblib").slots is not None

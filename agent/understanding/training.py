@@ -10,6 +10,7 @@ one itself (a few seconds) and saves it for the next.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,14 @@ log = logging.getLogger(__name__)
 #: The clock the corpus is read at: labels never depend on it, but relative dates do.
 NOW = dt.datetime(2026, 6, 10, 15, 0, tzinfo=dt.UTC)
 TIMEZONE = "America/Los_Angeles"
+
+
+def fingerprint(language: str = "en") -> str:
+    """What the model was trained from: the corpus with its split, and the lexicon the
+    normaliser reads the messages with (a new shorthand word changes every model input)."""
+    digest = hashlib.sha256(corpora.load(languages=[language]).fingerprint().encode())
+    digest.update((corpora.DATA / language / "lexicon.yaml").read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def context_for(example: Example) -> Context:
@@ -95,7 +104,7 @@ def train_language(language: str = "en") -> LearnedReader:
         language,
         {
             "language": language,
-            "corpus": corpus.fingerprint(),
+            "corpus": fingerprint(language),
             "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "test_messages": len(corpus.split("test")),
         },
@@ -108,7 +117,7 @@ def load_or_train(language: str = "en") -> LearnedReader:
     from agent.understanding.reader import model_path
 
     path = model_path(language)
-    fingerprint = corpora.load(languages=[language]).fingerprint()
+    current = fingerprint(language)
     if path.exists():
         try:
             model = LearnedReader.load(path)
@@ -117,7 +126,7 @@ def load_or_train(language: str = "en") -> LearnedReader:
         else:
             p = model.provenance
             if (
-                p.get("corpus") == fingerprint
+                p.get("corpus") == current
                 and p.get("scikit_learn") == sklearn.__version__
                 and p.get("format") == FORMAT
             ):
@@ -128,7 +137,7 @@ def load_or_train(language: str = "en") -> LearnedReader:
     except OSError as error:  # a read-only install still reads, it just trains per process
         log.warning("could not save the reader model (%s)", error)
         corpus = corpora.load(languages=[language])
-        return fit(corpus.split("train"), language, {"corpus": fingerprint})
+        return fit(corpus.split("train"), language, {"corpus": current})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
