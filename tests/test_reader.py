@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agent.understanding import corpus as corpora
-from agent.understanding import training
+from agent.understanding import slots, training
 from agent.understanding.corpus import CorpusError
 from agent.understanding.learned import LABELS, LearnedReader, Reading
 from agent.understanding.normalise import Lexicon, Normaliser
@@ -139,6 +139,64 @@ class TestReadingRealWriting:
         )
         changes = [r for r in got.requests if r.intent == "headcount_change"]
         assert changes and all(r.entities.hypothetical for r in changes)
+
+
+class TestPeopleNamed:
+    """People named without a number are candidates for the headcount, from the lexicon."""
+
+    @staticmethod
+    def people(text: str) -> list[tuple[str, int, str]]:
+        tokens = slots.Tokens.of(text)
+        found = slots.find_slots(text, tokens, [], Lexicon.load("en"))
+        return [
+            (" ".join(tokens.words[s.token : s.end_token]), int(s.value), s.group)
+            for s in found
+            if s.kind == "person"
+        ]
+
+    def test_each_person_counts_in_their_group(self) -> None:
+        assert self.people("my mom and my brother in law are joining") == [
+            ("mom", 1, "adults"),
+            ("brother in law", 1, "adults"),
+        ]
+
+    def test_a_pair_counts_two(self) -> None:
+        assert self.people("my parents and the twins are out") == [
+            ("parents", 2, "adults"),
+            ("twins", 2, "kids"),
+        ]
+
+    def test_a_childs_age_puts_them_in_their_group(self) -> None:
+        assert self.people("my nephew (4) and my niece, she's 9") == [
+            ("nephew", 1, "toddlers"),
+            ("niece", 1, "kids"),
+        ]
+
+    def test_a_number_counts_them_instead(self) -> None:
+        assert self.people("my cousin and her 3 boys") == [("cousin", 1, "adults")]
+        tokens = slots.Tokens.of("my cousin and her 3 boys")
+        counts = [
+            s for s in slots.find_slots("", tokens, [], Lexicon.load("en")) if s.kind == "count"
+        ]
+        assert [(s.value, s.group) for s in counts] == [(3, "kids")]
+
+    def test_labels_give_people_what_the_counts_leave(self) -> None:
+        text = "my cousin and her 3 boys are coming"
+        tokens = slots.Tokens.of(text)
+        found = slots.find_slots(text, tokens, [], Lexicon.load("en"))
+        guests = [{"delta": 1, "group": "adults"}, {"delta": 3, "group": "kids"}]
+        roles, left = slots.count_labels([s for s in found if s.kind == "count"], guests)
+        assert roles == [("more", "kids")]
+        assert slots.person_labels([s for s in found if s.kind == "person"], left) == ["more"]
+
+    def test_people_named_change_the_headcount(self, reader: Reader) -> None:
+        got = reader.understand(
+            "grandma and grandpa are flying in after all, so they're coming to the party",
+            context(),
+            VOCABULARY,
+        )
+        changes = [r.entities.guests for r in got.requests if r.entities.guests]
+        assert [(c.delta, c.group) for c in changes] == [(2, "adults")]
 
 
 class _SaysFaq(LearnedReader):

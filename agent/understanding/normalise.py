@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -37,6 +37,9 @@ DATA = Path(__file__).resolve().parent / "data"
 
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'/-]*[a-z0-9/]|[a-z0-9]")
 _LETTERS = re.compile(r"[a-z]+")
+#: The words the slot reader reads (agent/understanding/slots.py): a person's name in the
+#: lexicon is a tuple of them.
+WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class Lexicon:
     domain_words: frozenset[str]
     yes_answers: frozenset[str] = frozenset()
     no_answers: frozenset[str] = frozenset()
+    #: People named without a number: the words (as a tuple of tokens), their group and count.
+    people: dict[tuple[str, ...], tuple[str, int]] = field(default_factory=dict)
+    #: Plural words naming the group of a number beside them ("her 3 boys").
+    plural_people: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, language: str = "en") -> Lexicon:
@@ -69,7 +76,22 @@ def _lexicon(language: str) -> Lexicon:
         domain_words=frozenset(raw.get("domain_words", [])),
         yes_answers=frozenset(str(a) for a in raw.get("yes_answers", [])),
         no_answers=frozenset(str(a) for a in raw.get("no_answers", [])),
+        people=_people(raw.get("people") or {}),
+        plural_people={
+            str(word): group
+            for group, words in (raw.get("people") or {}).get("plural", {}).items()
+            for word in words
+        },
     )
+
+
+def _people(raw: dict[str, dict[str, list[str]]]) -> dict[tuple[str, ...], tuple[str, int]]:
+    found: dict[tuple[str, ...], tuple[str, int]] = {}
+    for size, count in (("one", 1), ("two", 2)):
+        for group, words in raw.get(size, {}).items():
+            for word in words:
+                found[tuple(WORD.findall(str(word).lower()))] = (group, count)
+    return found
 
 
 @cache
@@ -86,6 +108,7 @@ class Normaliser:
     def __init__(self, lexicon: Lexicon, menu_words: Iterable[str] = ()) -> None:
         self.lexicon = lexicon
         targets = set(lexicon.domain_words)
+        targets.update(w for words in lexicon.people for w in words if w.isalpha())
         for phrase in menu_words:
             targets.update(_LETTERS.findall(phrase.lower()))
         self.targets = frozenset(t for t in targets if len(t) >= 4)

@@ -60,12 +60,6 @@ GUESS_THRESHOLD = 0.25
 CONFIDENT = 0.9
 #: The least probability with which "only asked about" marks a change as hypothetical.
 HYPOTHETICAL_THRESHOLD = 0.5
-#: The same, for an intent the rules did not see at all in the message (chosen by
-#: cross-validation on the training split).
-ALONE_THRESHOLD = 0.8
-#: When no intent reaches its threshold, the model's best is taken from this probability on;
-#: below it the rules' reading stands (chosen by cross-validation on the training split).
-GUESS_THRESHOLD = 0.25
 #: From this probability on, the chance that a change is only asked about ("what would 5 more
 #: cost?") lowers its certainty; below it, it is noise (chosen by cross-validation).
 ASKED_DOUBT = 0.35
@@ -75,8 +69,6 @@ _LAST = 1 << 30
 #: higher) to hand it over with no cue: low on purpose, a missed safety case costs more than a
 #: case a person closes in a minute. Chosen by cross-validation on the training split.
 SAFETY_THRESHOLDS = {"URGENT": 0.4, "HIGH": 0.35, "MEDIUM": 0.35}
-#: A booking change is applied without a confirmation question only at this confidence or more.
-CONFIDENT = 0.9
 _QUIET: frozenset[str] = frozenset({"greeting", "other"})
 _CONCERN_INTENTS: frozenset[str] = frozenset({"complaint", "no_show"})
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
@@ -151,11 +143,15 @@ def _slot_hints(
         f"ctx_pending_{context.pending or 'none'}",
         *(f"msg_{r.intent}" for r in by_rules.requests),
     ]
+    if any(s.kind == "count" for s in found):
+        state.append("counts_here")
     hints: list[list[str]] = []
     for s in found:
         own = list(state)
         if s.kind == "count":
             own.append(by_slot.get(s.start, "rule_none"))
+        elif s.kind == "person":
+            own.append("rule_person")
         else:
             own.append(
                 "rule_removed"
@@ -192,7 +188,7 @@ def _with_slots(
     if heads:
         confidence = heads[0][1].confidence
         changes = slots.guest_changes(read)
-        doubt = _doubt([r for r in read if r.slot.kind == "count"])
+        doubt = _doubt([r for r in read if r.slot.kind in ("count", "person")])
         if changes:
             out += [
                 (
@@ -209,7 +205,8 @@ def _with_slots(
             out.append((heads[0][0], heads[0][1].model_copy(update={"entities": Entities()})))
     menus = [(p, r) for p, r in placed if r.intent in ("menu_selection", "protein_swap")]
     if menus:
-        used = [r for r in read if r.slot.kind != "count" and r.role != "none"]
+        menu = [r for r in read if r.slot.kind in ("protein", "upgrade")]
+        used = [r for r in menu if r.role != "none"]
 
         def pick(kind: str, role: str) -> list[str]:
             return list(
@@ -232,7 +229,7 @@ def _with_slots(
             "removed_upgrades": pick("upgrade", "remove"),
         }
         sure = min([first.confidence, *(r.confidence for r in used)])
-        sure = min(sure, _doubt([r for r in read if r.slot.kind != "count"]))
+        sure = min(sure, _doubt(menu))
         entities = first.entities.model_copy(update=values)
         out.append(
             (
@@ -297,7 +294,7 @@ class Reader:
         raw = rules.fold(text)
         tokens = slots.Tokens.of(normalised)
         mentions = ent.matcher_for(vocabulary).find(normalised)
-        found = slots.find_slots(normalised, tokens, mentions)
+        found = slots.find_slots(normalised, tokens, mentions, self.lexicon)
         return Prepared(
             normalised=normalised,
             by_rules=by_rules,

@@ -15,6 +15,12 @@ rules' reading is evidence, and the corpus decides how much it is worth. Trainin
 from the message's labelled entities: a count whose value is a labelled total or change takes
 that role, a menu word in the labelled proteins or add-ons is wanted, one in the removed lists
 goes out, anything else is nothing.
+
+People named without a number ("my mom and aunt are joining", "uncle ray is a no") are
+candidates too, from the language's lexicon: each counts one (or two: "my parents") in its
+group, a child's age beside it moving it to kids or little ones; a model reads whether each is
+coming, dropping out or neither. Their label is what the message's guest changes leave over once
+its counts are matched: "my cousin and her 3 boys" is the 3 counted and the cousin named.
 """
 
 from __future__ import annotations
@@ -22,27 +28,34 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from agent.understanding import entities as ent
+from agent.understanding.normalise import WORD, Lexicon
 from agent.understanding.schema import GuestChange, GuestGroup
 
 COUNT_ROLES: tuple[str, ...] = ("none", "total", "more", "fewer")
 GROUPS: tuple[GuestGroup, ...] = ("adults", "kids", "toddlers", "guests")
 MENU_ROLES: tuple[str, ...] = ("none", "want", "remove")
+PERSON_ROLES: tuple[str, ...] = ("none", "more", "fewer")
 C_SLOTS = 4.0
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
 _NUMBER = re.compile(r"\d{1,4}")
 _ONE = frozenset({"another", "a", "an"})
 _NOT_COUNTS = re.compile(r"^(?:am|pm|th|st|nd|rd|mins?|minutes?|hours?|hrs?|%|:|\$|/)$")
 _GROUP_WORD = re.compile(rf"^(?:{ent.GROUP})$")
 
-Kind = Literal["count", "protein", "upgrade"]
+_AGE_UNIT = re.compile(r"^(?:yrs?|years?|yo|y/o)$")
+_MONTHS = re.compile(r"^(?:months?|mos?|mths?)$")
+_AGE_WORD = re.compile(r"^(?:age|aged|ages)$")
+#: How far after a person's name their age may be said ("my nephew, he's 4").
+_AGE_REACH = 5
+
+Kind = Literal["count", "protein", "upgrade", "person"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,7 @@ class Slot:
     token: int  # index of its first token
     end_token: int  # index after its last token
     value: int | str  # the count, or the menu slug
+    group: str = "-"  # the group a count names or a person is in, "-" when none is said
 
 
 @dataclass(frozen=True)
@@ -63,7 +77,7 @@ class Tokens:
 
     @classmethod
     def of(cls, text: str) -> Tokens:
-        found = list(_TOKEN.finditer(text))
+        found = list(WORD.finditer(text))
         return cls([m.group(0) for m in found], [m.start() for m in found])
 
     def index_at(self, position: int) -> int:
@@ -73,10 +87,16 @@ class Tokens:
         return len(self.starts)
 
 
-def find_slots(text: str, tokens: Tokens, mentions: Iterable[ent.Mention]) -> list[Slot]:
-    """Every count and every menu word of a normalised message, in order."""
+def find_slots(
+    text: str,
+    tokens: Tokens,
+    mentions: Iterable[ent.Mention],
+    lexicon: Lexicon | None = None,
+) -> list[Slot]:
+    """Every count, menu word and person named of a normalised message, in order."""
     slots: list[Slot] = []
     words = tokens.words
+    plural = lexicon.plural_people if lexicon else {}
     for k, word in enumerate(words):
         after = words[k + 1] if k + 1 < len(words) else ""
         before = words[k - 1] if k else ""
@@ -84,19 +104,70 @@ def find_slots(text: str, tokens: Tokens, mentions: Iterable[ent.Mention]) -> li
             clock = before == ":" and k >= 2 and words[k - 2].isdigit()
             if _NOT_COUNTS.match(after) or before == "$" or clock:
                 continue  # a time, a price, an hour
-            slots.append(Slot("count", tokens.starts[k], k, k + 1, int(word)))
+            slots.append(_count(tokens, k, int(word), plural))
         elif ent.UNITS.get(word, 0) >= 1:  # "one", "two": small numbers stay words
-            slots.append(Slot("count", tokens.starts[k], k, k + 1, ent.UNITS[word]))
+            slots.append(_count(tokens, k, ent.UNITS[word], plural))
         elif word in _ONE and (
             _GROUP_WORD.match(after) or after in ("extra", "more", "additional")
         ):
-            slots.append(Slot("count", tokens.starts[k], k, k + 1, 1))
+            slots.append(_count(tokens, k, 1, plural))
+    if lexicon and lexicon.people:
+        slots += _people(tokens, lexicon)
     for m in mentions:
         first = tokens.index_at(m.start)
         last = max(first + 1, tokens.index_at(m.end))
         slots.append(Slot(m.kind, m.start, first, last, m.slug))
     slots.sort(key=lambda s: s.start)
     return slots
+
+
+def _count(tokens: Tokens, k: int, value: int, plural: dict[str, str]) -> Slot:
+    slot = Slot("count", tokens.starts[k], k, k + 1, value)
+    group = _group_near(tokens.words, slot)
+    if group == "-":  # "her 3 boys", "two little nephews"
+        ahead = tokens.words[k + 1 : k + 3]
+        group = next((plural[w] for w in ahead if w in plural), "-")
+    return Slot("count", slot.start, k, k + 1, value, group)
+
+
+def _people(tokens: Tokens, lexicon: Lexicon) -> list[Slot]:
+    """Every person the lexicon names and no number counts ("my uncle", not "2 uncles")."""
+    words = tokens.words
+    longest = max(len(name) for name in lexicon.people)
+    found: list[Slot] = []
+    k = 0
+    while k < len(words):
+        for n in range(min(longest, len(words) - k), 0, -1):
+            named = lexicon.people.get(tuple(words[k : k + n]))
+            if named is None:
+                continue
+            before = words[k - 1] if k else ""
+            if not (_NUMBER.fullmatch(before) or before in ent.UNITS):
+                group, count = named
+                if group != "adults":
+                    group = _by_age(words, k + n) or group
+                found.append(Slot("person", tokens.starts[k], k, k + n, count, group))
+            k += n - 1
+            break
+        k += 1
+    return found
+
+
+def _by_age(words: Sequence[str], end: int) -> str | None:
+    """The group a child's age said just after their name puts them in ("nephew (4)",
+    "niece, she's 9", "the baby, 18 months"), or None when no age is said."""
+    for k in range(end, min(len(words), end + _AGE_REACH)):
+        if not _NUMBER.fullmatch(words[k]):
+            continue
+        after = words[k + 1] if k + 1 < len(words) else ""
+        before = words[k - 1] if k else ""
+        if _MONTHS.match(after):
+            return "toddlers"
+        said = before.endswith(("'s", "'re")) or before in ("(", "is", "are", "both", "turning")
+        if _AGE_UNIT.match(after) or _AGE_WORD.match(before) or said:
+            age = int(words[k])
+            return "toddlers" if age <= 5 else "kids" if age <= 12 else "adults"
+    return None
 
 
 def _group_near(words: Sequence[str], slot: Slot) -> str:
@@ -127,7 +198,11 @@ def slot_features(words: Sequence[str], slot: Slot, hints: Iterable[str]) -> dic
     if slot.kind == "count":
         value = int(slot.value)
         f[f"size={min(value, 5) if value < 10 else (10 if value < 30 else 30)}"] = 1.0
-        f[f"group={_group_near(words, slot)}"] = 1.0
+        f[f"group={slot.group}"] = 1.0
+    elif slot.kind == "person":
+        f[f"person={'_'.join(words[slot.token : slot.end_token])}"] = 1.0
+        f[f"group={slot.group}"] = 1.0
+        f[f"pair={slot.value}"] = 1.0
     else:
         f[f"slug={slot.value}"] = 1.0
     f["first"] = float(slot.token == 0)
@@ -146,7 +221,7 @@ class SlotReading:
 
     @property
     def confidence(self) -> float:
-        counts_people = self.slot.kind == "count" and self.role != "none"
+        counts_people = self.slot.kind in ("count", "person") and self.role != "none"
         return self.role_probability * (self.group_probability if counts_people else 1.0)
 
 
@@ -181,10 +256,13 @@ class _Head:
 
 
 class SlotModel:
-    def __init__(self, count_role: _Head, group: _Head, menu_role: _Head) -> None:
+    def __init__(
+        self, count_role: _Head, group: _Head, menu_role: _Head, person_role: _Head | None
+    ) -> None:
         self.count_role = count_role
         self.group = group
         self.menu_role = menu_role
+        self.person_role = person_role
 
     def read(
         self, words: Sequence[str], slots: Sequence[Slot], hints: Sequence[Sequence[str]]
@@ -204,6 +282,14 @@ class SlotModel:
                         float(g.max()),
                     )
                 )
+            elif slot.kind == "person":
+                if self.person_role is None:
+                    continue
+                p = self.person_role.probabilities(features)
+                group = cast(GuestGroup, slot.group)
+                readings.append(
+                    SlotReading(slot, PERSON_ROLES[int(p.argmax())], float(p.max()), group)
+                )
             else:
                 p = self.menu_role.probabilities(features)
                 readings.append(SlotReading(slot, MENU_ROLES[int(p.argmax())], float(p.max())))
@@ -218,8 +304,11 @@ def _fit(rows: Sequence[dict[str, float]], labels: Sequence[int], classes: Seque
     return _Head(dict(vectoriser.vocabulary_), classes, model)
 
 
-def count_labels(slots: Sequence[Slot], guests: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
-    """Each count's role and group by the labelled guest changes (matched by value, in order)."""
+def count_labels(
+    slots: Sequence[Slot], guests: Sequence[dict[str, Any]]
+) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
+    """Each count's role and group by the labelled guest changes (matched by value, in order),
+    and the labelled changes no count carries."""
     left = list(guests)
     out: list[tuple[str, str]] = []
     for slot in slots:
@@ -237,6 +326,27 @@ def count_labels(slots: Sequence[Slot], guests: Sequence[dict[str, Any]]) -> lis
         else:
             left.remove(match[1])
             out.append((match[0], match[1].get("group", "guests")))
+    return out, left
+
+
+def person_labels(people: Sequence[Slot], left: Sequence[dict[str, Any]]) -> list[str]:
+    """Each person's role by the labelled guest changes no count carries: a person in the group
+    of a change (or any, for "guests") is coming or going while the change has room."""
+    room = [
+        [label.get("group", "guests"), label["delta"]]
+        for label in left
+        if label.get("delta") is not None
+    ]
+    out = []
+    for slot in people:
+        role = "none"
+        for entry in room:
+            group, delta = entry
+            if group in (slot.group, "guests") and abs(delta) >= int(slot.value):
+                role = "more" if delta > 0 else "fewer"
+                entry[1] = delta - int(slot.value) if delta > 0 else delta + int(slot.value)
+                break
+        out.append(role)
     return out
 
 
@@ -262,11 +372,19 @@ def train_slots(
     group_y: list[int] = []
     menu_rows: list[dict[str, float]] = []
     menu_y: list[int] = []
+    person_rows: list[dict[str, float]] = []
+    person_y: list[int] = []
     for words, slots, hints, labelled, headcount, menu_known in examples:
         counts = [(s, h) for s, h in zip(slots, hints, strict=True) if s.kind == "count"]
         guests = labelled.get("guests") or []
         guests = guests if isinstance(guests, list) else [guests]
-        roles = count_labels([s for s, _ in counts], guests if headcount else [])
+        roles, left = count_labels([s for s, _ in counts], guests if headcount else [])
+        people = [(s, h) for s, h in zip(slots, hints, strict=True) if s.kind == "person"]
+        for (slot, own), role in zip(
+            people, person_labels([s for s, _ in people], left), strict=True
+        ):
+            person_rows.append(slot_features(words, slot, own))
+            person_y.append(PERSON_ROLES.index(role))
         for (slot, own), (role, group) in zip(counts, roles, strict=True):
             features = slot_features(words, slot, own)
             count_rows.append(features)
@@ -275,7 +393,7 @@ def train_slots(
                 group_rows.append(features)
                 group_y.append(GROUPS.index(group))
         for slot, own in zip(slots, hints, strict=True):
-            if slot.kind != "count" and menu_known:
+            if slot.kind in ("protein", "upgrade") and menu_known:
                 menu_rows.append(slot_features(words, slot, own))
                 menu_y.append(MENU_ROLES.index(menu_label(slot, labelled)))
     if len(set(count_y)) < 2 or len(set(group_y)) < 2 or len(set(menu_y)) < 2:
@@ -284,12 +402,14 @@ def train_slots(
         _fit(count_rows, count_y, COUNT_ROLES),
         _fit(group_rows, group_y, GROUPS),
         _fit(menu_rows, menu_y, MENU_ROLES),
+        _fit(person_rows, person_y, PERSON_ROLES) if len(set(person_y)) > 1 else None,
     )
 
 
 def guest_changes(readings: Sequence[SlotReading]) -> list[tuple[int, GuestChange, float]]:
     """The guest changes the counts make, one per group (the first said wins; a total after a
-    change of the same group is the customer's own sum), with where and how sure."""
+    change of the same group is the customer's own sum), then the people named coming or going
+    in a group no count changes, added up; each with where and how sure."""
     changes: list[tuple[int, GuestChange, float]] = []
     seen: set[str] = set()
     for r in readings:
@@ -303,4 +423,15 @@ def guest_changes(readings: Sequence[SlotReading]) -> list[tuple[int, GuestChang
             else GuestChange(delta=value if r.role == "more" else -value, group=r.group)
         )
         changes.append((r.slot.start, change, r.confidence))
+    named: dict[str, tuple[int, int, float]] = {}  # group: where first named, change, how sure
+    for r in readings:
+        if r.slot.kind != "person" or r.role == "none" or r.group in seen:
+            continue
+        step = int(r.slot.value) if r.role == "more" else -int(r.slot.value)
+        where, delta, sure = named.get(r.group, (r.slot.start, 0, 1.0))
+        named[r.group] = (where, delta + step, min(sure, r.confidence))
+    for group, (where, delta, sure) in named.items():
+        if delta:
+            changes.append((where, GuestChange(delta=delta, group=cast(GuestGroup, group)), sure))
+    changes.sort(key=lambda c: c[0])
     return changes
