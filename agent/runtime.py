@@ -301,3 +301,17 @@ class AgentRuntime:
             )
             event = TurnEvent.customer_message(conversation.id, message.id)
         return await self.handle(event)
+
+    async def receive_burst(
+        self, phone: str, texts: Sequence[str], *, channel: str = "sms"
+    ) -> TurnResult:
+        """Store several texts sent seconds apart, each committed, then answer them as the
+        inbox does once the burst wait is over: on SMS and WhatsApp, one turn reads them all."""
+        if not texts:
+            raise ValueError("a burst needs at least one text")
+        async with unit_of_work(self.sessionmaker) as session:
+            customer = await bookings.get_or_create_customer(session, phone, channel=channel)
+            conversation = await bookings.get_or_create_conversation(session, customer.id, channel)
+            messages = [await record_inbound(session, conversation, text) for text in texts]
+            event = TurnEvent.customer_message(conversation.id, messages[0].id)
+        return await self.handle(event)

@@ -59,7 +59,7 @@ def summarize(results: list[ScenarioRuns]) -> dict[str, Any]:
     """
     runs = [run for scenario in results for run in scenario.runs]
     steps = [step for run in runs for step in run.steps]
-    turns = [step for step in steps if step.action == "say"]
+    turns = [step for step in steps if step.action in ("say", "burst")]
     answered = [t for t in turns if t.outcome in ("handled", "escalated")]
     judged = [t for t in turns if t.expect.outcome is not None]
     tp = sum(1 for t in judged if t.expect.outcome == "escalated" and t.outcome == "escalated")

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from agent.runtime import AgentRuntime, TurnResult
-from evals.schema import BookingSpec, Expect, Scenario, Step, parse_duration
+from evals.schema import ACTIONS, BookingSpec, Expect, Scenario, Step, parse_duration
 from knowledge import repository
 from knowledge.clock import FrozenClock
 from knowledge.db import unit_of_work
@@ -61,13 +61,14 @@ class Failure:
 @dataclass
 class StepResult:
     index: int
-    action: str  # say | advance | event | agent
+    action: str  # say | burst | advance | event | agent
     failures: list[Failure] = field(default_factory=list)
     outcome: str | None = None
     intent: str | None = None
     tone: str | None = None
     priority: str | None = None
     reply: str = ""
+    replies: int = 0
     sent: list[str] = field(default_factory=list)
     latency_ms: float | None = None  # customer turns only
     expect: Expect = field(default_factory=Expect)
@@ -195,7 +196,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _action(step: Step) -> str:
-    for name in ("say", "advance", "event", "agent"):
+    for name in ACTIONS:
         if getattr(step, name) is not None:
             return name
     return "say"
@@ -334,9 +335,13 @@ async def _perform(run: _Run, index: int, step: Step) -> StepResult:
     marks = await _marks(run)
     result = StepResult(index=index, action=_action(step), expect=step.expect)
     turn: TurnResult | None = None
-    if step.say is not None:
+    if step.say is not None or step.burst is not None:
         started = time.perf_counter()
-        turn = await run.runtime.receive(run.phone, step.say, channel=run.channel)
+        if step.burst is not None:
+            turn = await run.runtime.receive_burst(run.phone, step.burst, channel=run.channel)
+        else:
+            assert step.say is not None
+            turn = await run.runtime.receive(run.phone, step.say, channel=run.channel)
         result.latency_ms = (time.perf_counter() - started) * 1000
         await run.worker.run_due()
     elif step.advance is not None:
@@ -449,6 +454,7 @@ async def _observe(run: _Run, marks: _Marks, result: StepResult, turn: TurnResul
             )
         ).all()
     result.reply = "\n".join(m.body for m in outbound)
+    result.replies = len(outbound)
     result.sent = [m.kind for m in outbound if m.kind in REMINDER_KINDS]
     if opened:
         result.priority = max((e.priority for e in opened), key=PRIORITY_RANK.__getitem__)
@@ -496,6 +502,8 @@ async def _check(run: _Run, marks: _Marks, expect: Expect, result: StepResult) -
     for needle in expect.reply_contains:
         if not _contains(result.reply, needle):
             failures.append(Failure("reply_contains", needle, result.reply))
+    if expect.replies is not None and result.replies != expect.replies:
+        failures.append(Failure("replies", expect.replies, result.replies))
     for needle in expect.reply_not_contains:
         if _contains(result.reply, needle):
             failures.append(Failure("reply_not_contains", needle, result.reply))

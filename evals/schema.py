@@ -85,6 +85,7 @@ class Expect(_Strict):
     priority: Priority | None = None
     reply_contains: list[str] = Field(default_factory=list)
     reply_not_contains: list[str] = Field(default_factory=list)
+    replies: int | None = Field(default=None, ge=0)  # messages sent to the customer in the step
     reply_matches: str | None = None
     booking: dict[str, Any] = Field(default_factory=dict)
     escalations_open: int | None = Field(default=None, ge=0)
@@ -102,8 +103,13 @@ class Expect(_Strict):
         return value
 
 
+ACTIONS = ("say", "burst", "advance", "event", "agent")
+
+
 class Step(_Strict):
     say: str | None = None
+    #: Texts sent seconds apart before any reply: answered together in one turn (SMS, WhatsApp).
+    burst: list[str] | None = Field(default=None, min_length=2)
     advance: str | None = None
     event: Literal["booking_created", "chef_departed"] | None = None
     eta_minutes: int | None = Field(default=None, ge=1, le=240)
@@ -120,9 +126,9 @@ class Step(_Strict):
 
     @model_validator(mode="after")
     def _one_action(self) -> Step:
-        actions = [a for a in ("say", "advance", "event", "agent") if getattr(self, a) is not None]
+        actions = [a for a in ACTIONS if getattr(self, a) is not None]
         if len(actions) != 1:
-            raise ValueError("a step does exactly one of: say, advance, event, agent")
+            raise ValueError(f"a step does exactly one of: {', '.join(ACTIONS)}")
         if self.agent in ("reply", "resolve") and not self.text:
             raise ValueError(f"agent: {self.agent} needs text")
         return self

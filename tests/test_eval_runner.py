@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import respx
@@ -207,6 +207,41 @@ class TestReplay:
         }
         result = await harness.run(scenario(data), "reply-first.yaml")
         assert result.passed, result.first_failure
+
+
+class TestBursts:
+    BURST: ClassVar[dict[str, Any]] = {
+        "name": "burst-greeting-then-question",
+        "now": "2026-06-10T15:00:00-07:00",
+        "customer": {"name": "Amy Zhou", "phone": "+19165550226", "channel": "sms"},
+        "booking": {"event_at": "2026-07-09T18:00:00-07:00", "adults": 12},
+        "steps": [
+            {
+                "burst": ["hey quick question", "how much do kids cost?"],
+                "expect": {"outcome": "handled", "replies": 1, "reply_contains": ["$30"]},
+            }
+        ],
+    }
+
+    async def test_texts_sent_together_get_one_reply_answering_them_all(
+        self, harness: Harness
+    ) -> None:
+        result = await harness.run(scenario(self.BURST), "burst.yaml")
+        assert result.passed, result.first_failure
+
+    async def test_the_same_texts_one_by_one_get_a_reply_each(self, harness: Harness) -> None:
+        apart = json.loads(json.dumps(self.BURST))
+        texts = apart["steps"][0]["burst"]
+        apart["steps"] = [{"say": t, "expect": {"replies": 1}} for t in texts]
+        result = await harness.run(scenario(apart), "apart.yaml")
+        assert result.passed, result.first_failure
+        assert "$30" not in result.steps[0].reply
+
+    def test_a_burst_needs_two_texts(self) -> None:
+        one = json.loads(json.dumps(self.BURST))
+        one["steps"][0]["burst"] = ["just one"]
+        with pytest.raises(ValueError, match="burst"):
+            scenario(one)
 
 
 class TestSummary:

@@ -109,6 +109,7 @@ class Normaliser:
         self.lexicon = lexicon
         targets = set(lexicon.domain_words)
         targets.update(w for words in lexicon.people for w in words if w.isalpha())
+        targets.update(w for w in lexicon.plural_people if w.isalpha())
         for phrase in menu_words:
             targets.update(_LETTERS.findall(phrase.lower()))
         self.targets = frozenset(t for t in targets if len(t) >= 4)

@@ -170,13 +170,23 @@ def _by_age(words: Sequence[str], end: int) -> str | None:
     return None
 
 
+#: Where the words after a count stop naming its group: "kids to 10 and adults to 20".
+_BOUNDARY = frozenset({"and", ",", "+", "&", "plus", ";", ".", "not", "instead"})
+
+
 def _group_near(words: Sequence[str], slot: Slot) -> str:
-    for k in (*range(slot.end_token, min(len(words), slot.end_token + 3)),):
+    """The group word said with a count: just after it ("10 adults") before one just before it
+    ("adults 17", "kids to 10"), never past a boundary or another number."""
+    for k in range(slot.end_token, min(len(words), slot.end_token + 3)):
+        if words[k] in _BOUNDARY or _NUMBER.fullmatch(words[k]):
+            break
         if _GROUP_WORD.match(words[k]):
             return ent.group_of(words[k])
     for k in range(slot.token - 1, max(-1, slot.token - 4), -1):
         if _GROUP_WORD.match(words[k]):
             return ent.group_of(words[k])
+        if _NUMBER.fullmatch(words[k]):
+            break
     return "-"
 
 
