@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TypeVar
 
-from sqlalchemy import func, literal_column, select, update
+from sqlalchemy import cast, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.models import AddonItem, BusinessRule, BusinessRuleVersion, FaqItem, SeasonalOffer
@@ -95,14 +96,31 @@ def or_query(question: str) -> str | None:
     return " | ".join(words) if words else None
 
 
+#: The question's words that some active FAQ's question or keywords use (weight A), as an OR
+#: query: other words ("gotta give the neighbors a heads up") would only dilute the rank of a
+#: long message's question.
+_FAQ_QUERY = text(
+    """
+    SELECT string_agg(quote_literal(lexeme), ' | ')
+    FROM unnest(to_tsvector('english', :question))
+    WHERE lexeme IN (
+        SELECT word FROM ts_stat('SELECT search_vector FROM faq_items WHERE is_active', 'a')
+    )
+    """
+)
+
+
 async def search_faqs(
     session: AsyncSession, question: str, limit: int = 3
 ) -> list[tuple[FaqItem, float]]:
-    """Active FAQs ranked by full-text relevance to the question (best first)."""
-    query_text = or_query(question)
-    if query_text is None:
+    """Active FAQs ranked by full-text relevance to the question (best first), over the
+    question's words that the FAQs use."""
+    if or_query(question) is None:
         return []
-    tsquery = func.to_tsquery(literal_column("'english'"), query_text)
+    query_text = await session.scalar(_FAQ_QUERY, {"question": question})
+    if not query_text:
+        return []
+    tsquery = cast(literal(query_text), TSQUERY)
     rank = func.ts_rank(FaqItem.search_vector, tsquery, 1)
     query = (
         select(FaqItem, rank)

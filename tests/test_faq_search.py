@@ -88,6 +88,29 @@ class TestFaqSearchQuality:
         print(f"top-1: full-text {ours}/{len(PARAPHRASES)}, word overlap {baseline}")
         assert ours >= baseline + 10
 
+    @pytest.mark.parametrize(
+        ("question", "expected"),
+        [
+            (
+                "ok so the neighbors keep asking me and honestly i have no clue what to tell "
+                "them, how many hours does the whole thing usually go for?",
+                "How long does the party last?",
+            ),
+            (
+                "party isn't till the middle of july, just thinking ahead here because my "
+                "sister is a worrier, what's the plan if it ends up raining that day?",
+                "What happens if it rains?",
+            ),
+        ],
+    )
+    async def test_a_long_message_is_searched_by_the_words_the_faqs_use(
+        self, session: AsyncSession, knowledge: KnowledgeService, question: str, expected: str
+    ) -> None:
+        """Shown failing before: every word of a long message, "neighbors" and "sister"
+        alike, diluted the rank of its question below the bar."""
+        match = await knowledge.search_faq(session, question, count_view=False)
+        assert match is not None and match.question == expected
+
     @pytest.mark.parametrize("question", UNRELATED)
     async def test_unrelated_questions_get_no_answer(
         self, session: AsyncSession, knowledge: KnowledgeService, question: str

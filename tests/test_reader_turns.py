@@ -108,6 +108,18 @@ class TestConcernsReachAPerson:
         assert case.priority == "URGENT"
         assert result.reply is not None and "15" not in result.reply  # not the arrival FAQ
 
+    async def test_asking_when_the_chef_comes_after_the_start_gets_no_arrival_faq(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: the reply also said "Your chef arrives 15 to 20 minutes
+        before the start time" under the promise of a call."""
+        customer, _ = await booked(session, clock, -20 * timedelta(minutes=1))
+        result = await runtime.receive(PHONE, "when does the chef get here?")
+        assert result.outcome == "escalated"
+        [case] = await cases(session, customer)
+        assert case.priority == "URGENT"
+        assert result.reply is not None and "before the start" not in result.reply
+
     async def test_gluten_free_is_a_chef_call_not_the_vegetarian_answer(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

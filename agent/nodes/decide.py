@@ -268,6 +268,10 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         # A person already gets the whole message: a question we could not answer goes with
         # it instead of opening a second case (one_case then folds the rest into one).
         decisions = [d for d in decisions if d.kind not in _ABSORBED]
+    if scratch.understanding is not None and scratch.understanding.concern == "no_show":
+        # "when does the chef get here?" after the start: the FAQ's "15 to 20 minutes before
+        # the start" is wrong now; the person calling with the chef's arrival time answers it.
+        decisions = [d for d in decisions if d.kind not in ("faq_answer", "faq_unknown")]
     if any(d.kind == "change_quote" for d in decisions):
         # The estimate answered the price question; nothing is left for the team.
         decisions = [d for d in decisions if d.kind != "faq_unknown"]

@@ -228,7 +228,8 @@ def _with_slots(
             "upgrades": pick("upgrade", "want"),
             "removed_upgrades": pick("upgrade", "remove"),
         }
-        sure = min([first.confidence, *(r.confidence for r in used)])
+        # One menu change, whichever of its intents the model gives it most.
+        sure = min([max(r.confidence for _, r in menus), *(r.confidence for r in used)])
         sure = min(sure, _doubt(menu))
         entities = first.entities.model_copy(update=values)
         out.append(

@@ -175,8 +175,8 @@ _BOUNDARY = frozenset({"and", ",", "+", "&", "plus", ";", ".", "not", "instead"}
 
 
 def _group_near(words: Sequence[str], slot: Slot) -> str:
-    """The group word said with a count: just after it ("10 adults") before one just before it
-    ("adults 17", "kids to 10"), never past a boundary or another number."""
+    """The group word said with a count: just after it ("10 adults"), never past a boundary or
+    another number, before one just before it ("adults 17", "kids to 10")."""
     for k in range(slot.end_token, min(len(words), slot.end_token + 3)):
         if words[k] in _BOUNDARY or _NUMBER.fullmatch(words[k]):
             break
@@ -185,8 +185,6 @@ def _group_near(words: Sequence[str], slot: Slot) -> str:
     for k in range(slot.token - 1, max(-1, slot.token - 4), -1):
         if _GROUP_WORD.match(words[k]):
             return ent.group_of(words[k])
-        if _NUMBER.fullmatch(words[k]):
-            break
     return "-"
 
 
@@ -318,7 +316,9 @@ def count_labels(
     slots: Sequence[Slot], guests: Sequence[dict[str, Any]]
 ) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
     """Each count's role and group by the labelled guest changes (matched by value, in order),
-    and the labelled changes no count carries."""
+    and the labelled changes no count carries. While some labelled change is left over, a count
+    that matches none may be part of it ("4 nephews, ages 4, 7, 9 and 12" is a toddler and
+    three kids; "4 of them plus a husband" is 5): its role is unknown ("?"), not "none"."""
     left = list(guests)
     out: list[tuple[str, str]] = []
     for slot in slots:
@@ -336,6 +336,8 @@ def count_labels(
         else:
             left.remove(match[1])
             out.append((match[0], match[1].get("group", "guests")))
+    if left:
+        out = [("?", group) if role == "none" else (role, group) for role, group in out]
     return out, left
 
 
@@ -396,6 +398,8 @@ def train_slots(
             person_rows.append(slot_features(words, slot, own))
             person_y.append(PERSON_ROLES.index(role))
         for (slot, own), (role, group) in zip(counts, roles, strict=True):
+            if role == "?":
+                continue
             features = slot_features(words, slot, own)
             count_rows.append(features)
             count_y.append(COUNT_ROLES.index(role))
