@@ -234,10 +234,24 @@ class TestOtherRows:
         )
 
     def test_weather_is_urgent(self) -> None:
+        assert summary(policy.decide_weather(booking(6 * D), NOW, RULES, "Covered patio.")) == (
+            "escalated",
+            "URGENT",
+        )
         assert summary(policy.decide_weather(booking(10 * D), NOW, RULES)) == (
             "escalated",
             "URGENT",
         )
+
+    def test_a_rain_plan_question_beyond_the_forecast_is_answered(self) -> None:
+        """Shown failing before: "what's the plan if it rains?" five weeks out opened an
+        URGENT case although the FAQ answers it."""
+        assert summary(policy.decide_weather(booking(35 * D), NOW, RULES, "Covered patio.")) == (
+            "handled",
+            None,
+        )
+        unsafe = policy.decide_weather(booking(35 * D), NOW, RULES, "Covered patio.", unsafe=True)
+        assert summary(unsafe) == ("escalated", "URGENT")
 
     @pytest.mark.parametrize(("until", "priority"), [(24 * H, "MEDIUM"), (23 * H, "URGENT")])
     def test_human_request(self, until: timedelta, priority: str) -> None:

@@ -580,12 +580,27 @@ def decide_dietary(
     return Decision("dietary_request", "handled", "dietary_preference", "dietary:preference", facts)
 
 
+#: How far ahead a weather forecast means anything: a rain question about a party further out
+#: is a plan question the FAQs answer, not a safety call.
+FORECAST_HORIZON = timedelta(days=7)
+
+
+def beyond_forecast(booking: BookingView | None, now: datetime) -> bool:
+    """Whether no party of the customer's is inside the forecast's reach."""
+    return booking is None or booking.event_at - now > FORECAST_HORIZON
+
+
 def decide_weather(
-    booking: BookingView | None, now: datetime, rules: Rules, faq_answer: str | None = None
+    booking: BookingView | None,
+    now: datetime,
+    rules: Rules,
+    faq_answer: str | None = None,
+    unsafe: bool = False,
 ) -> Decision:
-    """Weather with a booking on the calendar is a safety question for a manager; without one
-    it is a general question, answered from the FAQs when they cover it."""
-    if booking is None and faq_answer is not None:
+    """Weather near a party on the calendar, or unsafe weather whenever, is a safety question
+    for a manager; a question with no party inside the forecast's reach ("what's the plan if it
+    rains?" weeks ahead) is answered from the FAQs when they cover it."""
+    if beyond_forecast(booking, now) and not unsafe and faq_answer is not None:
         return Decision(
             "weather_concern", "handled", "faq_answer", "weather:faq", {"answer": faq_answer}
         )

@@ -148,7 +148,8 @@ def decide_request(
         case "dietary_request":
             return policy.decide_dietary(booking, entities.dietary == "serious", now, rules)
         case "weather_concern":
-            return policy.decide_weather(booking, now, rules, faq_answer)
+            unsafe = concern in ("unsafe_weather", "safety")
+            return policy.decide_weather(booking, now, rules, faq_answer, unsafe)
         case "human_request":
             return policy.decide_human_request(booking, now, rules)
         case "complaint" | "no_show":
@@ -241,7 +242,9 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             if request.intent == "protein_swap" and booking is not None and not booking.proteins:
                 # Nothing chosen yet, so there is nothing to swap: this is the first choice.
                 request = request.model_copy(update={"intent": "menu_selection"})
-            general_weather = request.intent == "weather_concern" and booking is None
+            general_weather = request.intent == "weather_concern" and policy.beyond_forecast(
+                booking, ctx.clock.now()
+            )
             if request.intent in ("faq", "other") or general_weather:
                 answer = await _faq_answer(ctx, text, request.clause)
                 if answer is not None and not general_weather:
