@@ -120,6 +120,19 @@ class TestConcernsReachAPerson:
         assert case.priority == "URGENT"
         assert result.reply is not None and "before the start" not in result.reply
 
+    async def test_a_missing_chef_is_what_the_turn_is_about(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: the gate code said first made the turn an access_info turn
+        in the conversation list and the stats, under an URGENT case."""
+        customer, _ = await booked(session, clock, -15 * timedelta(minutes=1))
+        result = await runtime.receive(
+            PHONE, "gate code is 4411 btw. also the chef still isnt here and we started at 6"
+        )
+        assert (result.outcome, result.intent) == ("escalated", "no_show")
+        [case] = await cases(session, customer)
+        assert case.priority == "URGENT"
+
     async def test_gluten_free_is_a_chef_call_not_the_vegetarian_answer(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:
@@ -190,4 +203,13 @@ class TestQuestionsAnswered:
         result = await runtime.receive(PHONE, "hey do u take venmo")
         assert result.outcome == "handled"
         assert result.reply is not None and "Venmo" in result.reply
+        assert await cases(session, customer) == []
+
+    async def test_a_rain_plan_weeks_ahead_is_a_question_the_faqs_answer(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, _ = await booked(session, clock, 35 * D)
+        result = await runtime.receive(PHONE, "what's the plan if it rains that day?")
+        assert (result.outcome, result.intent) == ("handled", "faq")
+        assert result.reply is not None and "covered" in result.reply
         assert await cases(session, customer) == []

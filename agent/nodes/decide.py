@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
 from agent.state import TurnState
+from agent.understanding.concerns import INTENT_OF
 from agent.understanding.reader import CONFIDENT
 from agent.understanding.schema import CHANGE_INTENTS, GuestChange, Request
 from knowledge.charter import Charter
@@ -247,8 +248,9 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             )
             if request.intent in ("faq", "other") or general_weather:
                 answer = await _faq_answer(ctx, text, request.clause)
-                if answer is not None and not general_weather:
-                    # An unrecognised message that the FAQs answer well is a question after all.
+                if answer is not None:
+                    # An unrecognised message, or a weather question no forecast reaches yet,
+                    # that the FAQs answer well is a question after all.
                     request = request.model_copy(update={"intent": "faq"})
             if index < len(scratch.intents) and scratch.intents[index] != request.intent:
                 scratch.intents[index] = request.intent
@@ -287,6 +289,13 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     scratch.rules = [d.rule for d in decisions]
     if not scratch.intents:
         scratch.intent = decisions[0].intent
+    concern = scratch.understanding.concern if scratch.understanding else None
+    if concern is not None and policy.CONCERN_PRIORITY.get(concern) == "URGENT":
+        # What the turn was about above all: "the driveway's empty, wasn't somebody supposed
+        # to be here?" is a chef missing on the day, whatever else it mentions.
+        scratch.intent = next(
+            (d.intent for d in decisions if d.intent == INTENT_OF[concern]), scratch.intent
+        )
     pending = next((d.pending for d in reversed(decisions) if d.pending), None)
     crash_point("turn_decided")
     return {

@@ -387,11 +387,17 @@ def train_slots(
     person_rows: list[dict[str, float]] = []
     person_y: list[int] = []
     for words, slots, hints, labelled, headcount, menu_known in examples:
-        counts = [(s, h) for s, h in zip(slots, hints, strict=True) if s.kind == "count"]
+        # Counts and people are read only in a message that changes the headcount: learn their
+        # roles there, not from "how much for 20 people?" or a party "for 20 on the 5th".
+        counts = [
+            (s, h) for s, h in zip(slots, hints, strict=True) if s.kind == "count" and headcount
+        ]
         guests = labelled.get("guests") or []
         guests = guests if isinstance(guests, list) else [guests]
-        roles, left = count_labels([s for s, _ in counts], guests if headcount else [])
-        people = [(s, h) for s, h in zip(slots, hints, strict=True) if s.kind == "person"]
+        roles, left = count_labels([s for s, _ in counts], guests)
+        people = [
+            (s, h) for s, h in zip(slots, hints, strict=True) if s.kind == "person" and headcount
+        ]
         for (slot, own), role in zip(
             people, person_labels([s for s, _ in people], left), strict=True
         ):
