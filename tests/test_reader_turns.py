@@ -213,3 +213,18 @@ class TestQuestionsAnswered:
         assert (result.outcome, result.intent) == ("handled", "faq")
         assert result.reply is not None and "covered" in result.reply
         assert await cases(session, customer) == []
+
+
+class TestOneAnswerPerProblem:
+    async def test_a_cancellation_gets_its_own_policy_not_the_general_faq(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: "cancel ... your cancellation policy" two days out also got
+        the FAQ's "a full refund of the deposit 7 days before", beside "non-refundable"."""
+        await booked(session, clock, 2 * D)
+        result = await runtime.receive(
+            PHONE, "what's your cancellation policy? we need to cancel our party, sorry"
+        )
+        assert result.intent == "cancellation"
+        assert result.reply is not None and "non-refundable" in result.reply
+        assert "full refund" not in result.reply

@@ -172,9 +172,12 @@ def _questions(text: str) -> list[str]:
     return list(reversed(asked)) if len(sentences) > 1 else []
 
 
-async def _faq_answer(ctx: TurnContext, text: str, clause: str | None = None) -> str | None:
+async def _faq_answer(
+    ctx: TurnContext, text: str, clause: str | None = None, covered: frozenset[str] = frozenset()
+) -> str | None:
     """The FAQ answer for a question: searched by the part of the message that asked it (in
-    a message with several requests), then by the whole message and its questions."""
+    a message with several requests), then by the whole message and its questions. An FAQ of a
+    `covered` category is left out: another answer in the turn says it for this booking."""
     first = [clause] if clause and clause != text else []
     # "hey do u take venmo": a greeting's words only dilute the search's relevance
     bare = [_GREETING.sub("", c, count=1) for c in (*first, text)]
@@ -184,9 +187,19 @@ async def _faq_answer(ctx: TurnContext, text: str, clause: str | None = None) ->
         # a popular FAQ would otherwise queue on its row until the one before it commits.
         match = await ctx.knowledge.search_faq(ctx.session, candidate, count_view=False)
         if match is not None:
+            if match.category in covered:
+                return _COVERED
             ctx.scratch.faq_views.append(match.faq_id)
             return match.answer
     return None
+
+
+#: What `_faq_answer` gives for a question another answer in the turn covers.
+_COVERED = ""
+#: The FAQ categories a cancellation's own reply covers: it states the deposit and the policy
+#: as they apply to this booking, and the general wording ("a full refund 7 days before")
+#: would contradict it two days out.
+_CANCELLING_COVERS = frozenset({"policies"})
 
 
 async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -234,6 +247,9 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             if r.intent == "headcount_change" and r.entities.guests is not None
         ]
         headcount_done = False
+        cancelling = any(r.intent == "cancellation" for r in requests)
+        covered = _CANCELLING_COVERS if cancelling else frozenset()
+        said = set(range(len(scratch.intents)))  # the turn's intents, less those covered
         for index, request in enumerate(requests):
             if request.intent == "headcount_change" and headcounts:
                 if headcount_done or request.entities.guests is None:
@@ -247,7 +263,10 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                 booking, ctx.clock.now()
             )
             if request.intent in ("faq", "other") or general_weather:
-                answer = await _faq_answer(ctx, text, request.clause)
+                answer = await _faq_answer(ctx, text, request.clause, covered)
+                if answer == _COVERED:
+                    said.discard(index)
+                    continue
                 if answer is not None:
                     # An unrecognised message, or a weather question no forecast reaches yet,
                     # that the FAQs answer well is a question after all.
@@ -269,6 +288,9 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     guests=headcounts if request.intent == "headcount_change" else None,
                 )
             )
+        if len(said) < len(scratch.intents):
+            scratch.intents = [i for k, i in enumerate(scratch.intents) if k in said]
+            scratch.intent = scratch.intents[0] if scratch.intents else decisions[0].intent
     if any(d.escalation is not None and d.kind not in _ABSORBED for d in decisions):
         # A person already gets the whole message: a question we could not answer goes with
         # it instead of opening a second case (one_case then folds the rest into one).
