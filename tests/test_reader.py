@@ -67,6 +67,8 @@ class TestNormaliser:
             ("chicken 4 everyone", "chicken for everyone"),
             ("bump us up 2 22", "bump us up to 22"),
             ("we have 2 kids and 4 more adults", "we have 2 kids and 4 more adults"),
+            ("yo hw much 4 kids", "yo how much for kids"),
+            ("what do u charge 4 toddlers", "what do you charge for toddlers"),
         ],
     )
     def test_two_and_four_are_words_only_where_they_count_nothing(
@@ -121,6 +123,8 @@ class TestReadingRealWriting:
     def test_a_greeting_never_hides_the_request_after_it(self, reader: Reader) -> None:
         got = reader.understand("Hi, I need to change the number of guests", context(), VOCABULARY)
         assert intents(got) == ["headcount_change"]
+        got = reader.understand("yo hw much 4 kids", context(), VOCABULARY)
+        assert intents(got) == ["faq"]
 
     def test_several_groups_are_each_read(self, reader: Reader) -> None:
         got = reader.understand(

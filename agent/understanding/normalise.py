@@ -54,6 +54,7 @@ class Lexicon:
     domain_words: frozenset[str]
     yes_answers: frozenset[str] = frozenset()
     no_answers: frozenset[str] = frozenset()
+    four_as_for_after: frozenset[str] = frozenset()
     #: People named without a number: the words (as a tuple of tokens), their group and count.
     people: dict[tuple[str, ...], tuple[str, int]] = field(default_factory=dict)
     #: Plural words naming the group of a number beside them ("her 3 boys").
@@ -72,6 +73,7 @@ def _lexicon(language: str) -> Lexicon:
         shorthand={str(k): str(v) for k, v in raw.get("shorthand", {}).items()},
         two_as_to_before=frozenset(raw.get("two_as_to_before", [])),
         four_as_for_before=frozenset(raw.get("four_as_for_before", [])),
+        four_as_for_after=frozenset(raw.get("four_as_for_after", [])),
         counting_phrases={str(k): str(v) for k, v in raw.get("counting_phrases", {}).items()},
         domain_words=frozenset(raw.get("domain_words", [])),
         yes_answers=frozenset(str(a) for a in raw.get("yes_answers", [])),
@@ -161,6 +163,8 @@ class Normaliser:
             if word == "4" and (after in lex.four_as_for_before or after.isdigit()):
                 return "for"  # "4 everyone", "put us down 4 28 guests"
             before = tokens[i - 1] if i else ""
+            if word == "4" and lex.shorthand.get(before, before) in lex.four_as_for_after:
+                return "for"  # "how much 4 kids", "what do u charge 4 toddlers"
             if word == "4" and before in self.targets and after in self.targets:
                 return "for"  # "swap shrimp 4 salmon"
             return word
