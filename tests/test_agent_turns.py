@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -300,6 +301,7 @@ class TestConversationFlow:
         await customer_with_booking(session, clock, 10 * D)
         first = await runtime.receive(PHONE, "how much do kids cost?")
         second = await runtime.receive(PHONE, "and is the deposit refundable?")
-        assert first.reply is not None and first.reply.startswith("Hi Dana!")
-        assert second.reply is not None and not second.reply.startswith("Hi")
+        # The salutation follows the tone read ("Hi" neutral, "Hey" casual); only the first has one.
+        assert first.reply is not None and re.match(r"(?:Hi|Hey|Hello) Dana\b", first.reply)
+        assert second.reply is not None and not re.match(r"(?:Hi|Hey|Hello)\b", second.reply)
         assert "refund" in second.reply
