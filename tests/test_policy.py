@@ -234,24 +234,20 @@ class TestOtherRows:
         )
 
     def test_weather_is_urgent(self) -> None:
-        assert summary(policy.decide_weather(booking(6 * D), NOW, RULES, "Covered patio.")) == (
+        assert summary(policy.decide_weather(booking(6 * D), NOW, RULES)) == (
             "escalated",
             "URGENT",
         )
-        assert summary(policy.decide_weather(booking(10 * D), NOW, RULES)) == (
-            "escalated",
-            "URGENT",
-        )
+        assert summary(policy.decide_weather(None, NOW, RULES)) == ("escalated", "URGENT")
 
-    def test_a_rain_plan_question_beyond_the_forecast_is_answered(self) -> None:
+    def test_a_rain_plan_question_beyond_the_forecast_is_for_the_faqs(self) -> None:
         """Shown failing before: "what's the plan if it rains?" five weeks out opened an
         URGENT case although the FAQ answers it."""
-        assert summary(policy.decide_weather(booking(35 * D), NOW, RULES, "Covered patio.")) == (
-            "handled",
-            None,
-        )
-        unsafe = policy.decide_weather(booking(35 * D), NOW, RULES, "Covered patio.", unsafe=True)
-        assert summary(unsafe) == ("escalated", "URGENT")
+        assert policy.weather_is_a_question(booking(35 * D), NOW, None)
+        assert policy.weather_is_a_question(None, NOW, None)
+        assert not policy.weather_is_a_question(booking(6 * D), NOW, None)
+        assert not policy.weather_is_a_question(booking(35 * D), NOW, "unsafe_weather")
+        assert not policy.weather_is_a_question(None, NOW, "safety")
 
     @pytest.mark.parametrize(("until", "priority"), [(24 * H, "MEDIUM"), (23 * H, "URGENT")])
     def test_human_request(self, until: timedelta, priority: str) -> None:

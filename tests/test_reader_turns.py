@@ -205,6 +205,20 @@ class TestQuestionsAnswered:
         assert result.reply is not None and "Venmo" in result.reply
         assert await cases(session, customer) == []
 
+    async def test_unsafe_weather_weeks_ahead_still_goes_to_a_manager(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: beyond the forecast, a hurricane warning was answered with
+        the rain FAQ as a plain question and no case."""
+        customer, _ = await booked(session, clock, 20 * D)
+        result = await runtime.receive(
+            PHONE,
+            "they're saying a hurricane could hit the weekend of our party, what if it rains?",
+        )
+        assert result.outcome == "escalated"
+        [case] = await cases(session, customer)
+        assert case.priority == "URGENT"
+
     async def test_a_rain_plan_weeks_ahead_is_a_question_the_faqs_answer(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

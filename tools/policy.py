@@ -583,27 +583,21 @@ def decide_dietary(
 #: How far ahead a weather forecast means anything: a rain question about a party further out
 #: is a plan question the FAQs answer, not a safety call.
 FORECAST_HORIZON = timedelta(days=7)
+#: Concerns that make a weather message a safety call however far off the party is.
+UNSAFE_WEATHER: frozenset[str] = frozenset({"unsafe_weather", "safety"})
 
 
-def beyond_forecast(booking: BookingView | None, now: datetime) -> bool:
-    """Whether no party of the customer's is inside the forecast's reach."""
-    return booking is None or booking.event_at - now > FORECAST_HORIZON
+def weather_is_a_question(booking: BookingView | None, now: datetime, concern: str | None) -> bool:
+    """Whether a weather message is a general question for the FAQs ("what's the plan if it
+    rains?") rather than a manager's call: no party of the customer's is inside the forecast's
+    reach, and it reports nothing unsafe."""
+    far = booking is None or booking.event_at - now > FORECAST_HORIZON
+    return far and concern not in UNSAFE_WEATHER
 
 
-def decide_weather(
-    booking: BookingView | None,
-    now: datetime,
-    rules: Rules,
-    faq_answer: str | None = None,
-    unsafe: bool = False,
-) -> Decision:
-    """Weather near a party on the calendar, or unsafe weather whenever, is a safety question
-    for a manager; a question with no party inside the forecast's reach ("what's the plan if it
-    rains?" weeks ahead) is answered from the FAQs when they cover it."""
-    if beyond_forecast(booking, now) and not unsafe and faq_answer is not None:
-        return Decision(
-            "weather_concern", "handled", "faq_answer", "weather:faq", {"answer": faq_answer}
-        )
+def decide_weather(booking: BookingView | None, now: datetime, rules: Rules) -> Decision:
+    """Weather that is not a general question (see `weather_is_a_question`, answered from the
+    FAQs as one) is a safety question for a manager."""
     facts: dict[str, Any] = event_facts(booking, rules) if booking else {}
     plan = escalate(
         "URGENT",

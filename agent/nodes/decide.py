@@ -11,18 +11,17 @@ from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
 from agent.state import TurnState
+from agent.understanding import intents as cue
 from agent.understanding.concerns import INTENT_OF
 from agent.understanding.reader import CONFIDENT
 from agent.understanding.schema import CHANGE_INTENTS, GuestChange, Request
 from knowledge.charter import Charter
 from knowledge.faults import crash_point
+from knowledge.service import FaqMatch
 from tools import bookings, policy
 from tools.policy import BookingView, Decision
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_GREETING = re.compile(
-    r"^\W*(?:hi+|hello+|hey+|hiya|yo|good\s+(?:morning|afternoon|evening))\b[\s,!.]*", re.I
-)
 
 BOOKING_INTENTS = {
     "menu_selection",
@@ -149,8 +148,7 @@ def decide_request(
         case "dietary_request":
             return policy.decide_dietary(booking, entities.dietary == "serious", now, rules)
         case "weather_concern":
-            unsafe = concern in ("unsafe_weather", "safety")
-            return policy.decide_weather(booking, now, rules, faq_answer, unsafe)
+            return policy.decide_weather(booking, now, rules)
         case "human_request":
             return policy.decide_human_request(booking, now, rules)
         case "complaint" | "no_show":
@@ -172,34 +170,33 @@ def _questions(text: str) -> list[str]:
     return list(reversed(asked)) if len(sentences) > 1 else []
 
 
-async def _faq_answer(
-    ctx: TurnContext, text: str, clause: str | None = None, covered: frozenset[str] = frozenset()
-) -> str | None:
-    """The FAQ answer for a question: searched by the part of the message that asked it (in
-    a message with several requests), then by the whole message and its questions. An FAQ of a
-    `covered` category is left out: another answer in the turn says it for this booking."""
+async def _faq_match(ctx: TurnContext, text: str, clause: str | None = None) -> FaqMatch | None:
+    """The FAQ for a question: searched by the part of the message that asked it (in a message
+    with several requests), then by the whole message and its questions; a greeting in front
+    ("hey do u take venmo") is left out of the search, where it only dilutes the relevance."""
     first = [clause] if clause and clause != text else []
-    # "hey do u take venmo": a greeting's words only dilute the search's relevance
-    bare = [_GREETING.sub("", c, count=1) for c in (*first, text)]
-    candidates = [*first, *(b for b in bare if b and b not in first and b != text), text]
-    for candidate in [*candidates, *_questions(text)]:
+    bare = [cue.without_greeting(c) for c in (*first, text)]
+    candidates = dict.fromkeys(c for c in (*first, *bare, text, *_questions(text)) if c)
+    for candidate in candidates:
         # The view is counted after the turn commits (see AgentRuntime): every turn answering
         # a popular FAQ would otherwise queue on its row until the one before it commits.
         match = await ctx.knowledge.search_faq(ctx.session, candidate, count_view=False)
         if match is not None:
-            if match.category in covered:
-                return _COVERED
-            ctx.scratch.faq_views.append(match.faq_id)
-            return match.answer
+            return match
     return None
 
 
-#: What `_faq_answer` gives for a question another answer in the turn covers.
-_COVERED = ""
-#: The FAQ categories a cancellation's own reply covers: it states the deposit and the policy
-#: as they apply to this booking, and the general wording ("a full refund 7 days before")
-#: would contradict it two days out.
-_CANCELLING_COVERS = frozenset({"policies"})
+def _covered(requests: list[Request], concern: str | None) -> frozenset[str]:
+    """The FAQ categories another answer of the turn states for this booking: a cancellation's
+    reply states the deposit and the policy ("a full refund 7 days before" would contradict it
+    two days out); the call about a missing chef gives the arrival time ("15 to 20 minutes
+    before the start" is wrong by then)."""
+    covered = set()
+    if any(r.intent == "cancellation" for r in requests):
+        covered.add("policies")
+    if concern == "no_show":
+        covered.add("event")
+    return frozenset(covered)
 
 
 async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -247,10 +244,14 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             if r.intent == "headcount_change" and r.entities.guests is not None
         ]
         headcount_done = False
-        cancelling = any(r.intent == "cancellation" for r in requests)
-        covered = _CANCELLING_COVERS if cancelling else frozenset()
-        said = set(range(len(scratch.intents)))  # the turn's intents, less those covered
-        for index, request in enumerate(requests):
+        concern = scratch.understanding.concern
+        covered = _covered(requests, concern)
+        # The turn's intents, one per request understood: relabelled as decided, None once an
+        # answer elsewhere in the turn covers the request.
+        intents: list[str | None] = [r.intent for r in scratch.understanding.requests]
+        for index, request in enumerate(scratch.understanding.requests):
+            if any(request is u for u in unsure):
+                continue  # read back above
             if request.intent == "headcount_change" and headcounts:
                 if headcount_done or request.entities.guests is None:
                     continue  # every change was decided with the first that has a count
@@ -259,21 +260,21 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             if request.intent == "protein_swap" and booking is not None and not booking.proteins:
                 # Nothing chosen yet, so there is nothing to swap: this is the first choice.
                 request = request.model_copy(update={"intent": "menu_selection"})
-            general_weather = request.intent == "weather_concern" and policy.beyond_forecast(
-                booking, ctx.clock.now()
+            weather_question = request.intent == "weather_concern" and (
+                policy.weather_is_a_question(booking, ctx.clock.now(), concern)
             )
-            if request.intent in ("faq", "other") or general_weather:
-                answer = await _faq_answer(ctx, text, request.clause, covered)
-                if answer == _COVERED:
-                    said.discard(index)
+            if request.intent in ("faq", "other") or weather_question:
+                match = await _faq_match(ctx, text, request.clause)
+                if match is not None and match.category in covered:
+                    intents[index] = None
                     continue
-                if answer is not None:
+                if match is not None:
                     # An unrecognised message, or a weather question no forecast reaches yet,
                     # that the FAQs answer well is a question after all.
+                    scratch.faq_views.append(match.faq_id)
+                    answer = match.answer
                     request = request.model_copy(update={"intent": "faq"})
-            if index < len(scratch.intents) and scratch.intents[index] != request.intent:
-                scratch.intents[index] = request.intent
-                scratch.intent = scratch.intents[0]
+            intents[index] = request.intent
             decisions.append(
                 decide_request(
                     request,
@@ -284,21 +285,17 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     ctx.clock.now(),
                     state.get("pending"),
                     anonymous=channel == "web" and scratch.customer.phone is None,
-                    concern=scratch.understanding.concern,
+                    concern=concern,
                     guests=headcounts if request.intent == "headcount_change" else None,
                 )
             )
-        if len(said) < len(scratch.intents):
-            scratch.intents = [i for k, i in enumerate(scratch.intents) if k in said]
-            scratch.intent = scratch.intents[0] if scratch.intents else decisions[0].intent
+        scratch.intents = [i for i in intents if i is not None]
+        if scratch.intents:
+            scratch.intent = scratch.intents[0]
     if any(d.escalation is not None and d.kind not in _ABSORBED for d in decisions):
         # A person already gets the whole message: a question we could not answer goes with
         # it instead of opening a second case (one_case then folds the rest into one).
         decisions = [d for d in decisions if d.kind not in _ABSORBED]
-    if scratch.understanding is not None and scratch.understanding.concern == "no_show":
-        # "when does the chef get here?" after the start: the FAQ's "15 to 20 minutes before
-        # the start" is wrong now; the person calling with the chef's arrival time answers it.
-        decisions = [d for d in decisions if d.kind not in ("faq_answer", "faq_unknown")]
     if any(d.kind == "change_quote" for d in decisions):
         # The estimate answered the price question; nothing is left for the team.
         decisions = [d for d in decisions if d.kind != "faq_unknown"]

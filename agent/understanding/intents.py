@@ -235,11 +235,22 @@ SELECTION = Cue(
     r"for\s+(?:me|us|everyone|everybody|all|the\s+(?:table|group|kids|adults))\b|please\b|pls\b)"
 )
 
-GREETING = re.compile(
+_OPENING = (
     r"^\W*(?:hi+|hello+|hey+|hiya|howdy|yo|good\s+(?:morning|afternoon|evening|day)|greetings|"
-    r"dear\s+\w+)\b|\b(?:thanks|thank\s+you|thx|ty|tysm|cheers|much\s+appreciated|"
+    r"dear\s+\w+)\b"
+)
+GREETING = re.compile(
+    _OPENING + r"|\b(?:thanks|thank\s+you|thx|ty|tysm|cheers|much\s+appreciated|"
     r"appreciate\s+it)\b"
 )
+_LEADING_GREETING = re.compile(_OPENING + r"[\s,!.]*", re.IGNORECASE)
+
+
+def without_greeting(text: str) -> str:
+    """The message without the greeting it opens with ("hey do u take venmo": "do u take
+    venmo"), for searching what it asks."""
+    return _LEADING_GREETING.sub("", text, count=1)
+
 
 SWAP = Cue(
     r"(?:switch\w*|swap\w*|chang\w*|replac\w*|instead\b|rather\s+than|substitut\w*|"
