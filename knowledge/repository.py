@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TypeVar
 
-from sqlalchemy import cast, func, literal, select, text, update
+from sqlalchemy import column, func, select, text, update
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,18 +90,12 @@ async def offer_by_title(session: AsyncSession, title: str) -> SeasonalOffer | N
     return (await session.scalars(query)).first()
 
 
-def or_query(question: str) -> str | None:
-    """A to_tsquery text matching any word of the question (words only: nothing to escape)."""
-    words = dict.fromkeys(_WORD.findall(question.lower()))
-    return " | ".join(words) if words else None
-
-
 #: The question's words that some active FAQ's question or keywords use (weight A), as an OR
 #: query: other words ("gotta give the neighbors a heads up") would only dilute the rank of a
-#: long message's question.
-_FAQ_QUERY = text(
+#: long message's question. NULL when the FAQs use none of them.
+_ASKED = text(
     """
-    SELECT string_agg(quote_literal(lexeme), ' | ')
+    SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS asked
     FROM unnest(to_tsvector('english', :question))
     WHERE lexeme IN (
         SELECT word FROM ts_stat('SELECT search_vector FROM faq_items WHERE is_active', 'a')
@@ -114,17 +108,14 @@ async def search_faqs(
     session: AsyncSession, question: str, limit: int = 3
 ) -> list[tuple[FaqItem, float]]:
     """Active FAQs ranked by full-text relevance to the question (best first), over the
-    question's words that the FAQs use."""
-    if or_query(question) is None:
+    question's words that the FAQs use (one statement)."""
+    if not _WORD.search(question.lower()):
         return []
-    query_text = await session.scalar(_FAQ_QUERY, {"question": question})
-    if not query_text:
-        return []
-    tsquery = cast(literal(query_text), TSQUERY)
-    rank = func.ts_rank(FaqItem.search_vector, tsquery, 1)
+    asked = _ASKED.bindparams(question=question).columns(column("asked", TSQUERY)).scalar_subquery()
+    rank = func.ts_rank(FaqItem.search_vector, asked, 1)
     query = (
         select(FaqItem, rank)
-        .where(FaqItem.is_active, FaqItem.search_vector.op("@@")(tsquery))
+        .where(FaqItem.is_active, FaqItem.search_vector.op("@@")(asked))
         .order_by(rank.desc(), FaqItem.id)
         .limit(limit)
     )
