@@ -36,23 +36,24 @@ log = structlog.get_logger(__name__)
 INBOX_CHANNEL = "hibachi_inbox"  # payload: the stored message's id
 TURNS_CHANNEL = "hibachi_turns"  # a web chat turn finished: {"message": id, "pending": …}
 
-# Each conversation's oldest waiting message, the longest-waiting first (fair under a backlog:
-# ordered by conversation, a busy service would answer low-numbered conversations first and
-# leave the others waiting).
+# Each conversation's oldest waiting message.
+_OLDEST = """
+    SELECT DISTINCT ON (conversation_id) id, conversation_id, channel, created_at
+    FROM messages
+    WHERE direction = 'inbound' AND status = 'received'
+    ORDER BY conversation_id, created_at, id
+"""
+# How long each of those has waited, against the burst wait.
+_WAITED = "clock_timestamp() - created_at >= make_interval(secs => :burst)"
+
+# The oldest messages ready to answer, the longest-waiting first (fair under a backlog: ordered
+# by conversation, a busy service would answer low-numbered conversations first and leave the
+# others waiting). A text still in its burst window takes no place in the batch (it would crowd
+# out the messages that are ready); the earliest of them is found by _NEXT_BURST_DUE.
 _OLDEST_PER_CONVERSATION = text(
-    """
-    SELECT id, conversation_id, channel, age FROM (
-        SELECT id, conversation_id, channel, created_at,
-               EXTRACT(EPOCH FROM clock_timestamp() - created_at)::float8 AS age FROM (
-            SELECT DISTINCT ON (conversation_id) id, conversation_id, channel, created_at
-            FROM messages
-            WHERE direction = 'inbound' AND status = 'received'
-            ORDER BY conversation_id, created_at, id
-        ) AS oldest
-    ) AS aged
-    -- a text still in its burst window takes no place in the batch (it would crowd out the
-    -- messages that are ready); the earliest of them is found by _NEXT_BURST_DUE
-    WHERE NOT (channel = ANY(:channels)) OR age >= :burst
+    f"""
+    SELECT id, conversation_id, channel FROM ({_OLDEST}) AS oldest
+    WHERE NOT (channel = ANY(:channels)) OR {_WAITED}
     ORDER BY created_at, id
     LIMIT :limit
     """
@@ -71,16 +72,10 @@ async def _sleep_unless(stop: asyncio.Event | None, seconds: float) -> bool:
 
 # When the first text waiting for its burst comes due, in seconds from now (NULL: none waits).
 _NEXT_BURST_DUE = text(
-    """
+    f"""
     SELECT min(:burst - EXTRACT(EPOCH FROM clock_timestamp() - created_at)::float8)
-    FROM (
-        SELECT DISTINCT ON (conversation_id) channel, created_at
-        FROM messages
-        WHERE direction = 'inbound' AND status = 'received'
-        ORDER BY conversation_id, created_at, id
-    ) AS oldest
-    WHERE channel = ANY(:channels)
-      AND clock_timestamp() - created_at < make_interval(secs => :burst)
+    FROM ({_OLDEST}) AS oldest
+    WHERE channel = ANY(:channels) AND NOT {_WAITED}
     """
 )
 
@@ -152,11 +147,7 @@ class Inbox:
                     _OLDEST_PER_CONVERSATION,
                     {"limit": self.batch, "burst": self.burst_seconds, "channels": _BURSTS},
                 )
-                ready = [
-                    (int(m), int(c), channel)
-                    for m, c, channel, _age in found.all()
-                    if m not in failed
-                ]
+                ready = [(int(m), int(c), ch) for m, c, ch in found.all() if m not in failed]
             answered = sum(await asyncio.gather(*(answer(*row) for row in ready)))
             done += answered
             if answered:
