@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -490,6 +491,13 @@ class TestBursts:
     ) -> None:
         turns, replies, _ = await self._burst(pg_server, template_url, burst_seconds=0.0)
         assert turns == 2 and len(replies) == 2
+
+    async def test_a_burst_of_no_texts_is_refused_before_anything_is_stored(
+        self, session: AsyncSession, runtime: AgentRuntime
+    ) -> None:
+        with pytest.raises(ValueError, match="at least one text"):
+            await runtime.receive_burst("+19165550802", [])
+        assert (await session.scalar(select(func.count()).select_from(Message))) == 0
 
     async def test_a_carrier_keyword_is_never_swallowed_by_a_burst(
         self, session: AsyncSession, runtime: AgentRuntime

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agent.understanding import corpus as corpora
-from agent.understanding import slots, training
+from agent.understanding import entities as ent
+from agent.understanding import normalise, slots, training
 from agent.understanding.corpus import CorpusError
 from agent.understanding.learned import LABELS, LearnedReader, Reading
 from agent.understanding.normalise import Lexicon, Normaliser
@@ -192,6 +193,46 @@ class TestPeopleNamed:
         roles, left = slots.count_labels([s for s in found if s.kind == "count"], guests)
         assert roles == [("more", "kids")]
         assert slots.person_labels([s for s in found if s.kind == "person"], left) == ["more"]
+
+    def test_a_lexicon_group_that_is_not_a_guest_group_is_named(self) -> None:
+        with pytest.raises(ValueError, match=r"people\.one\.grownups is not a guest group"):
+            normalise._people({"one": {"grownups": ["mom"]}}, "en")
+
+    def test_count_and_person_roles_are_learned_only_where_they_are_read(self) -> None:
+        """Counts and people are read only in a message that changes the headcount, so a
+        count in a question ("how much for 20 people?") teaches their roles nothing."""
+        lexicon = Lexicon.load("en")
+
+        def example(text: str, guests: list[dict[str, object]], headcount: bool) -> tuple:
+            tokens = slots.Tokens.of(text)
+            at = text.index("chicken")
+            chicken = ent.Mention(at, at + len("chicken"), "protein", "chicken")
+            found = slots.find_slots(text, tokens, [chicken], lexicon)
+            labelled = {"guests": guests, "proteins": ["chicken"] if headcount else []}
+            return (tokens.words, found, [[] for _ in found], labelled, headcount, True)
+
+        model = slots.train_slots(
+            [
+                example(
+                    "add 3 adults and 2 kids, chicken",
+                    [{"delta": 3, "group": "adults"}, {"delta": 2, "group": "kids"}],
+                    True,
+                ),
+                example("my mom is coming, chicken ok", [{"delta": 1, "group": "adults"}], True),
+                example(
+                    "we are 14 now, 2 of them kids, chicken",
+                    [{"total": 14, "group": "guests"}],
+                    True,
+                ),
+                example("zzquote for 20 people w chicken and my aunt?", [], False),
+            ]
+        )
+        assert model is not None
+        assert not [f for f in model.count_role.vocabulary if "zzquote" in f]
+        assert model.person_role is None or not [
+            f for f in model.person_role.vocabulary if "zzquote" in f
+        ]
+        assert [f for f in model.menu_role.vocabulary if "zzquote" in f]  # menu words learn there
 
     def test_people_named_change_the_headcount(self, reader: Reader) -> None:
         got = reader.understand(

@@ -29,7 +29,9 @@ from sklearn.linear_model import LogisticRegression
 from agent.understanding.schema import INTENTS, TONES
 from agent.understanding.slots import SlotModel
 
-FORMAT = 1
+#: The saved model's layout; a model of another is retrained. 2: the slot reader reads people
+#: named without a number (SlotModel.person_role).
+FORMAT = 2
 #: What the per-label models predict: every intent, and whether a change is only asked about.
 LABELS: tuple[str, ...] = (*INTENTS, "hypothetical")
 #: The priority a person must get a message at (the corpus's `safety`), "none" for most.

@@ -19,7 +19,7 @@ says which words are real comes with `symspellpy`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -78,21 +78,33 @@ def _lexicon(language: str) -> Lexicon:
         domain_words=frozenset(raw.get("domain_words", [])),
         yes_answers=frozenset(str(a) for a in raw.get("yes_answers", [])),
         no_answers=frozenset(str(a) for a in raw.get("no_answers", [])),
-        people=_people(raw.get("people") or {}),
+        people=_people(raw.get("people") or {}, language),
         plural_people={
-            str(word): group
-            for group, words in (raw.get("people") or {}).get("plural", {}).items()
-            for word in words
+            " ".join(name): group
+            for name, (group, _) in _people(raw.get("people") or {}, language, ("plural",)).items()
         },
     )
 
 
-def _people(raw: dict[str, dict[str, list[str]]]) -> dict[tuple[str, ...], tuple[str, int]]:
+#: The guest groups a person named can count in (agent.understanding.schema.GuestGroup).
+PEOPLE_GROUPS = ("adults", "kids", "toddlers")
+
+
+def _people(
+    raw: dict[str, dict[str, list[str]]], language: str, sizes: Sequence[str] = ("one", "two")
+) -> dict[tuple[str, ...], tuple[str, int]]:
+    """The lexicon's people (`people:`): each name as words, with its group and how many it
+    counts; a group that is not a guest group is an error naming the file and the group."""
     found: dict[tuple[str, ...], tuple[str, int]] = {}
-    for size, count in (("one", 1), ("two", 2)):
+    for size in sizes:
         for group, words in raw.get(size, {}).items():
+            if group not in PEOPLE_GROUPS:
+                raise ValueError(
+                    f"data/{language}/lexicon.yaml: people.{size}.{group} is not a guest group "
+                    f"({', '.join(PEOPLE_GROUPS)})"
+                )
             for word in words:
-                found[tuple(WORD.findall(str(word).lower()))] = (group, count)
+                found[tuple(WORD.findall(str(word).lower()))] = (group, 2 if size == "two" else 1)
     return found
 
 

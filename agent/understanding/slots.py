@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -125,9 +125,8 @@ def _count(tokens: Tokens, k: int, value: int, plural: dict[str, str]) -> Slot:
     slot = Slot("count", tokens.starts[k], k, k + 1, value)
     group = _group_near(tokens.words, slot)
     if group == "-":  # "her 3 boys", "two little nephews"
-        ahead = tokens.words[k + 1 : k + 3]
-        group = next((plural[w] for w in ahead if w in plural), "-")
-    return Slot("count", slot.start, k, k + 1, value, group)
+        group = next((plural[w] for w in tokens.words[k + 1 : k + 3] if w in plural), "-")
+    return replace(slot, group=group)
 
 
 def _people(tokens: Tokens, lexicon: Lexicon) -> list[Slot]:
