@@ -32,7 +32,9 @@ def context(pending: str | None = None, after_event: bool = False) -> Context:
 
 @pytest.fixture(scope="module")
 def normaliser() -> Normaliser:
-    return Normaliser(Lexicon.load("en"), ["filet mignon", "yakisoba noodles", "scallops"])
+    return Normaliser(
+        Lexicon.load("en"), ["filet mignon", "yakisoba noodles", "scallops", "shrimp", "salmon"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +72,8 @@ class TestNormaliser:
             ("we have 2 kids and 4 more adults", "we have 2 kids and 4 more adults"),
             ("yo hw much 4 kids", "yo how much for kids"),
             ("what do u charge 4 toddlers", "what do you charge for toddlers"),
+            ("12 adults 4 kids now", "12 adults 4 kids now"),
+            ("adults 4 kids 2", "adults 4 kids 2"),
         ],
     )
     def test_two_and_four_are_words_only_where_they_count_nothing(
@@ -185,6 +189,14 @@ class TestPeopleNamed:
         ]
         assert [(s.value, s.group) for s in counts] == [(3, "kids")]
 
+    @pytest.mark.parametrize("text", ["adults: 12 kids: 4", "adults=12, kids = 4"])
+    def test_a_group_written_as_a_label_names_the_count_after_it(self, text: str) -> None:
+        tokens = slots.Tokens.of(text)
+        counts = [
+            s for s in slots.find_slots(text, tokens, [], Lexicon.load("en")) if s.kind == "count"
+        ]
+        assert [(s.value, s.group) for s in counts] == [(12, "adults"), (4, "kids")]
+
     def test_labels_give_people_what_the_counts_leave(self) -> None:
         text = "my cousin and her 3 boys are coming"
         tokens = slots.Tokens.of(text)
@@ -273,6 +285,16 @@ class TestConcernsWin:
             ),
             ("half of us got sick after the party last night", True, "illness", "complaint"),
             ("I'll be talking to my lawyer about this", False, "legal", "complaint"),
+            ("the chef was due 20 minutes ago, is he close", False, "no_show", "no_show"),
+            ("GF option for 1?", False, "allergy", "dietary_request"),
+            ("dairy free for 2 ppl pls", False, "allergy", "dietary_request"),
+            (
+                "dad just had dental surgery so soft food for him",
+                False,
+                "allergy",
+                "dietary_request",
+            ),
+            ("im pregnant so my steak well done pls", False, "allergy", "dietary_request"),
         ],
     )
     def test_a_concern_reaches_a_person_whatever_the_model_reads(
@@ -283,6 +305,13 @@ class TestConcernsWin:
         assert got.concern == concern
         assert intent in intents(got)
         assert "faq" not in intents(got) or intents(got).index(intent) >= 0
+
+    @pytest.mark.parametrize(
+        "text", ["my gf is coming too, so 1 more adult", "my pregnant sister can't come after all"]
+    )
+    def test_a_person_is_no_medical_diet(self, text: str) -> None:
+        got = Reader(_SaysFaq()).understand(text, context(), VOCABULARY)
+        assert got.concern is None
 
     def test_illness_before_the_event_explains_a_change_and_is_no_concern(self) -> None:
         reader = Reader(_SaysFaq())

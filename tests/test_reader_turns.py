@@ -3,17 +3,20 @@ was asked, and the final-day minor changes the seed gives the agent."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent.nodes.decide import guest_changes_agree
 from agent.runtime import AgentRuntime
+from agent.understanding.schema import GuestChange
 from knowledge.clock import FrozenClock
 from knowledge.models import Booking, Customer, Escalation
 from tests.factories import make_booking, make_customer
+from tools.policy import BookingView
 
 D, H = timedelta(days=1), timedelta(hours=1)
 PHONE = "+19165550123"
@@ -95,6 +98,58 @@ class TestConfidenceGate:
         await session.refresh(booking)
         assert (booking.adults, booking.kids) == (14, 2)
         assert result.reply is not None and "16 guests (14 adults, 2 kids)" in result.reply
+
+
+class TestChangesThatDisagree:
+    """Guest changes that say two things about the booking are read back, never applied."""
+
+    VIEW = BookingView(
+        reference="MH-1",
+        event_at=datetime(2026, 7, 1, tzinfo=UTC),
+        created_at=datetime(2026, 5, 1, tzinfo=UTC),
+        adults=15,
+        kids=0,
+        toddlers=0,
+    )
+
+    @pytest.mark.parametrize(
+        "changes",
+        [
+            [GuestChange(delta=-2, group="guests"), GuestChange(total=13, group="adults")],
+            [GuestChange(delta=3, group="adults"), GuestChange(delta=2, group="kids")],
+            [GuestChange(delta=-1, group="adults"), GuestChange(delta=1, group="kids")],
+            [
+                GuestChange(total=30, group="guests"),
+                GuestChange(total=24, group="adults"),
+                GuestChange(total=6, group="kids"),
+            ],
+        ],
+    )
+    def test_changes_that_say_one_thing_agree(self, changes: list[GuestChange]) -> None:
+        assert guest_changes_agree(self.VIEW, changes)
+
+    @pytest.mark.parametrize(
+        "changes",
+        [
+            [GuestChange(total=18, group="guests"), GuestChange(delta=3, group="kids")],
+            [GuestChange(total=14, group="adults"), GuestChange(delta=2, group="kids")],
+            [GuestChange(total=20, group="guests"), GuestChange(total=14, group="adults")],
+        ],
+    )
+    def test_a_total_beside_an_addition_or_groups_that_miss_it_disagree(
+        self, changes: list[GuestChange]
+    ) -> None:
+        assert not guest_changes_agree(self.VIEW, changes)
+
+    @pytest.mark.usefixtures("sure")
+    async def test_a_sure_reading_that_disagrees_is_read_back(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        _, booking = await booked(session, clock, 10 * D)
+        asked = await runtime.receive(PHONE, "we'll be 14 adults now, and 2 more kids")
+        assert asked.pending == "confirm_change"
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (10, 0)
 
 
 class TestConcernsReachAPerson:

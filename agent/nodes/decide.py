@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -77,6 +78,23 @@ def guest_counts(booking: BookingView, changes: list[GuestChange]) -> tuple[int,
             return None
         view = replace(view, adults=counts[0], kids=counts[1], toddlers=counts[2])
     return counts
+
+
+def guest_changes_agree(booking: BookingView, changes: Sequence[GuestChange]) -> bool:
+    """Whether a message's guest changes say one thing about this booking. "Two can't make it,
+    so we're down to 13 adults" does (15 adults either way); "we're 13 now instead of 10, her
+    three friends are coming" does not (13 by the total, 16 with the friends added), nor does a
+    party total the groups' counts do not add up to. Changes that disagree are read back and
+    confirmed, never applied on the reading."""
+    if len(changes) < 2:
+        return True
+    every = guest_counts(booking, list(changes))
+    if every is None:
+        return True  # nothing would be applied
+    if any(c.group == "guests" and c.total not in (None, sum(every)) for c in changes):
+        return False
+    totals = [c for c in changes if c.total is not None]
+    return not totals or len(totals) == len(changes) or guest_counts(booking, totals) == every
 
 
 def decide_request(
@@ -223,6 +241,14 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         booking = bookings.view(scratch.booking) if scratch.booking is not None else None
         decisions = []
         requests = scratch.understanding.requests
+        said = [
+            r.entities.guests
+            for r in requests
+            if r.intent == "headcount_change"
+            and r.entities.guests is not None
+            and not r.entities.hypothetical
+        ]
+        agree = booking is None or guest_changes_agree(booking, said)
         unsure = [
             r
             for r in requests
@@ -230,7 +256,11 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             and scratch.confirmation != "yes"  # the values were read back and confirmed
             and r.intent in CHANGE_INTENTS
             and not r.entities.hypothetical
-            and (r.confidence < CONFIDENT or charter.rules.changes.confirm_changes == "always")
+            and (
+                r.confidence < CONFIDENT
+                or charter.rules.changes.confirm_changes == "always"
+                or (r.intent == "headcount_change" and not agree)
+            )
             and _has_values(r)
         ]
         if unsure and booking is not None:

@@ -124,8 +124,11 @@ class Normaliser:
         targets = set(lexicon.domain_words)
         targets.update(w for words in lexicon.people for w in words if w.isalpha())
         targets.update(w for w in lexicon.plural_people if w.isalpha())
-        for phrase in menu_words:
-            targets.update(_LETTERS.findall(phrase.lower()))
+        menu = {w for phrase in menu_words for w in _LETTERS.findall(phrase.lower())}
+        targets.update(menu)
+        #: Menu words, between which "4" is "for" ("swap shrimp 4 salmon"); between two group
+        #: words it is a count ("12 adults 4 kids").
+        self.menu = frozenset(menu)
         self.targets = frozenset(t for t in targets if len(t) >= 4)
         self.known = (english_words() if lexicon.language == "en" else frozenset()) | self.targets
         self.by_initial: dict[str, list[str]] = {}
@@ -177,7 +180,7 @@ class Normaliser:
             before = tokens[i - 1] if i else ""
             if word == "4" and lex.shorthand.get(before, before) in lex.four_as_for_after:
                 return "for"  # "how much 4 kids", "what do u charge 4 toddlers"
-            if word == "4" and before in self.targets and after in self.targets:
+            if word == "4" and before in self.menu and after in self.menu:
                 return "for"  # "swap shrimp 4 salmon"
             return word
         if len(word) < 5 or not word.isalpha() or word in self.known:

@@ -133,11 +133,24 @@ def reading_priority(understanding: Understanding) -> str | None:
 
 def applied_changes(understanding: Understanding) -> list[Request]:
     """The change requests a turn would apply without asking: with values to apply, sure
-    enough to skip the confirmation question, and not only asked about."""
+    enough to skip the confirmation question, not only asked about, and (for guest changes)
+    saying one thing about the reference booking."""
+    from agent.nodes.decide import guest_changes_agree
+
+    said = [
+        r.entities.guests
+        for r in understanding.requests
+        if r.intent == "headcount_change"
+        and r.entities.guests is not None
+        and not r.entities.hypothetical
+    ]
+    agree = guest_changes_agree(_REFERENCE, said)
     applied = []
     for r in understanding.requests:
         e = r.entities
         if r.intent not in CHANGE_INTENTS or e.hypothetical or r.confidence < _reader.CONFIDENT:
+            continue
+        if r.intent == "headcount_change" and not agree:
             continue
         if e.guests is not None or e.proteins or e.upgrades or e.removed_upgrades:
             applied.append(r)

@@ -173,9 +173,17 @@ def _by_age(words: Sequence[str], end: int) -> str | None:
 _BOUNDARY = frozenset({"and", ",", "+", "&", "plus", ";", ".", "not", "instead"})
 
 
+#: What stands between a group written as a label and its count.
+_LABEL_MARKS = frozenset({":", "="})
+
+
 def _group_near(words: Sequence[str], slot: Slot) -> str:
     """The group word said with a count: just after it ("10 adults"), never past a boundary or
-    another number, before one just before it ("adults 17", "kids to 10")."""
+    another number, before one just before it ("adults 17", "kids to 10"). A group written as
+    a label names the count after it ("adults: 12 kids: 4")."""
+    k = slot.token
+    if k >= 2 and words[k - 1] in _LABEL_MARKS and _GROUP_WORD.match(words[k - 2]):
+        return ent.group_of(words[k - 2])
     for k in range(slot.end_token, min(len(words), slot.end_token + 3)):
         if words[k] in _BOUNDARY or _NUMBER.fullmatch(words[k]):
             break
