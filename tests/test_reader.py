@@ -268,7 +268,23 @@ class _SaysFaq(LearnedReader):
         return [Reading(probabilities, "neutral", 1.0) for _ in items]  # type: ignore[attr-defined]
 
 
+class _FearsAComplaint(_SaysFaq):
+    """A model that reads a question and a fair chance that a person is needed (HIGH)."""
+
+    def read(self, items: object) -> list[Reading]:  # type: ignore[override]
+        probabilities = dict.fromkeys(LABELS, 0.0) | {"faq": 0.99}
+        safety = {"none": 0.5, "MEDIUM": 0.0, "HIGH": 0.5, "URGENT": 0.0}
+        return [Reading(probabilities, "neutral", 1.0, safety) for _ in items]  # type: ignore[attr-defined]
+
+
 class TestConcernsWin:
+    def test_a_concern_only_the_model_finds_adds_no_request(self) -> None:
+        got = Reader(_FearsAComplaint()).understand(
+            "hmm so what exactly does the deposit cover", context(), VOCABULARY
+        )
+        assert got.concern == "complaint"
+        assert intents(got) == ["faq"]
+
     @pytest.mark.parametrize(
         ("text", "after_event", "concern", "intent"),
         [

@@ -153,6 +153,23 @@ class TestChangesThatDisagree:
 
 
 class TestConcernsReachAPerson:
+    async def test_a_concern_without_a_request_of_its_own_still_opens_a_case(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        customer, _ = await booked(session, clock, 10 * D)
+        # the model, not a cue, finds a fair chance that a person is needed
+        monkeypatch.setattr(
+            "agent.understanding.reader._learned_concern",
+            lambda message, chosen, context: ("complaint", 1 << 30),
+        )
+        result = await runtime.receive(PHONE, "what does the deposit cover exactly")
+        assert result.outcome == "escalated"
+        assert [c.priority for c in await cases(session, customer)] == ["HIGH"]
+
     async def test_no_chef_on_the_day_is_urgent_and_gets_no_faq(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

@@ -15,8 +15,8 @@ from agent.state import TurnState
 from agent.understanding import intents as cue
 from agent.understanding.concerns import INTENT_OF
 from agent.understanding.reader import CONFIDENT
-from agent.understanding.schema import CHANGE_INTENTS, GuestChange, Request
-from knowledge.charter import Charter
+from agent.understanding.schema import CHANGE_INTENTS, Concern, GuestChange, Request
+from knowledge.charter import Charter, Rules
 from knowledge.faults import crash_point
 from knowledge.service import FaqMatch
 from tools import bookings, policy
@@ -95,6 +95,27 @@ def guest_changes_agree(booking: BookingView, changes: Sequence[GuestChange]) ->
         return False
     totals = [c for c in changes if c.total is not None]
     return not totals or len(totals) == len(changes) or guest_counts(booking, totals) == every
+
+
+def concern_case(
+    concern: Concern | None,
+    decisions: Sequence[Decision],
+    booking: BookingView | None,
+    now: datetime,
+    rules: Rules,
+) -> Decision | None:
+    """The case a concern needs when none of the message's requests gives a person the message
+    at the concern's priority: a concern the reader found without a request of its own ("we'll
+    be disputing the deposit with the bank" beside a cancellation) still reaches a person."""
+    if concern is None or concern not in policy.CONCERN_PRIORITY:
+        return None
+    needed = policy.PRIORITY_RANK[policy.CONCERN_PRIORITY[concern]]
+    if any(
+        d.escalation is not None and policy.PRIORITY_RANK[d.escalation.priority] >= needed
+        for d in decisions
+    ):
+        return None
+    return policy.decide_concern(INTENT_OF[concern], concern, booking, now, rules)
 
 
 def decide_request(
@@ -319,6 +340,9 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     guests=headcounts if request.intent == "headcount_change" else None,
                 )
             )
+        case = concern_case(concern, decisions, booking, ctx.clock.now(), charter.rules)
+        if case is not None:
+            decisions.append(case)
         scratch.intents = [i for i in intents if i is not None]
         if scratch.intents:
             scratch.intent = scratch.intents[0]

@@ -11,7 +11,9 @@
    the clause that carries them most, and a greeting never stands beside a real request.
 5. Concern cues (`concerns.py`) win last: a no-show, an illness or injury after the event, a
    billing dispute, a legal threat, a complaint, an allergy or unsafe weather always yields the
-   request a person handles, whatever the model thought.
+   request a person handles, whatever the model thought. Where no cue speaks, the model's own
+   fair chance that a person is needed sets the concern without adding a request the customer
+   did not make; the turn still opens the case (`agent.nodes.decide.concern_case`).
 
 Each request carries the model's probability as its confidence; the policy applies a booking
 change only when it is sure (see `agent.nodes.decide`).
@@ -320,6 +322,7 @@ class Reader:
         ]
         tone: Tone
         source: Literal["rules", "reader"]
+        learned = False  # a concern only the model found: a person sees it, no intent is added
         if self.model is None:
             placed = list(zip(positions, by_rules.requests, strict=True))
             tone, source = by_rules.tone, "rules"
@@ -386,7 +389,8 @@ class Reader:
             tone, source = cast(Tone, message.tone), "reader"
             if concern is None:
                 concern = _learned_concern(message, chosen, context)
-        placed = _with_concern(placed, concern)
+                learned = concern is not None
+        placed = _with_concern(placed, concern, adds_request=not learned)
         placed.sort(key=lambda pr: pr[0])
         requests = [
             r.model_copy(update={"clause": _clause_at(p, clauses, normalised)}) for p, r in placed
@@ -521,9 +525,14 @@ def _learned_concern(
 
 
 def _with_concern(
-    placed: list[tuple[int, Request]], concern: tuple[Concern, int] | None
+    placed: list[tuple[int, Request]],
+    concern: tuple[Concern, int] | None,
+    adds_request: bool = True,
 ) -> list[tuple[int, Request]]:
-    """The requests with the concern's own added when missing (cues that must win)."""
+    """The requests with the concern's own added when missing (cues that must win). A concern
+    only the learned reader found adds no request: the customer did not ask for one, and the
+    turn hands the message to a person at the concern's priority all the same
+    (`agent.nodes.decide.concern_case`)."""
     if concern is None:
         return placed
     kind, position = concern
@@ -532,6 +541,8 @@ def _with_concern(
         serious = Entities(dietary="serious")
         index = next((k for k, (_, r) in enumerate(placed) if r.intent == intent), None)
         if index is None:
+            if not adds_request:
+                return placed
             return [*placed, (position, Request(intent=intent, entities=serious))]
         p, r = placed[index]
         return [
@@ -539,6 +550,8 @@ def _with_concern(
             (p, r.model_copy(update={"entities": serious})),
             *placed[index + 1 :],
         ]
+    if not adds_request:
+        return placed
     # One case per problem: the concern's request stands for the message's complaints.
     kept = [(p, r) for p, r in placed if r.intent not in _CONCERN_INTENTS or r.intent == intent]
     if all(r.intent != intent for _, r in kept):

@@ -114,20 +114,17 @@ _REFERENCE = BookingView(
 def reading_priority(understanding: Understanding) -> str | None:
     """The highest priority a person gets this reading at, by the policy, for a booking ten
     days out (no FAQ answers: a question nobody could answer is a LOW case)."""
-    from agent.nodes.decide import decide_request
+    from agent.nodes.decide import concern_case, decide_request
 
     now = training.NOW
     charter = seed_charter(now)
-    ranks = [
-        d.escalation.priority
+    concern = understanding.concern
+    decisions = [
+        decide_request(r, "", _REFERENCE, charter, None, now, concern=concern)
         for r in understanding.requests
-        if (
-            d := decide_request(
-                r, "", _REFERENCE, charter, None, now, concern=understanding.concern
-            )
-        ).escalation
-        is not None
     ]
+    case = concern_case(concern, decisions, _REFERENCE, now, charter.rules)
+    ranks = [d.escalation.priority for d in [*decisions, case] if d and d.escalation]
     return max(ranks, key=PRIORITY_RANK.__getitem__, default=None)
 
 
