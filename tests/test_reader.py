@@ -12,11 +12,12 @@ import pytest
 from agent.understanding import corpus as corpora
 from agent.understanding import entities as ent
 from agent.understanding import normalise, slots, training
+from agent.understanding import reader as reader_module
 from agent.understanding.corpus import CorpusError
 from agent.understanding.learned import LABELS, LearnedReader, Reading
 from agent.understanding.normalise import Lexicon, Normaliser
 from agent.understanding.reader import Reader, default_reader
-from agent.understanding.schema import Context, Understanding
+from agent.understanding.schema import Context, Request, Understanding
 from agent.understanding.training import context_for
 from agent.understanding.vocabulary import Vocabulary
 from knowledge.seed import read_seed
@@ -148,6 +149,29 @@ class TestReadingRealWriting:
         )
         changes = [r for r in got.requests if r.intent == "headcount_change"]
         assert changes and all(r.entities.hypothetical for r in changes)
+
+
+class TestMenuChange:
+    """One menu change a message: a swap only when a protein goes out."""
+
+    @staticmethod
+    def change(roles: list[tuple[str, str]]) -> str:
+        read = [
+            slots.SlotReading(slots.Slot("protein", k, k, k + 1, slug), role, 0.99)
+            for k, (slug, role) in enumerate(roles)
+        ]
+        placed = [
+            (0, Request(intent="menu_selection", confidence=0.9)),
+            (3, Request(intent="protein_swap", confidence=0.6)),
+        ]
+        [(_, request)] = reader_module._with_slots(placed, read)
+        return request.intent
+
+    def test_a_choice_is_a_selection_though_a_swap_was_possible(self) -> None:
+        assert self.change([("tofu", "want"), ("shrimp", "want")]) == "menu_selection"
+
+    def test_a_protein_going_out_makes_it_a_swap(self) -> None:
+        assert self.change([("tofu", "want"), ("shrimp", "remove")]) == "protein_swap"
 
 
 class TestPeopleNamed:

@@ -221,8 +221,8 @@ def _with_slots(
         pos, first = menus[0]
         intent = (
             "protein_swap"
-            if removed_proteins or any(r.intent == "protein_swap" for _, r in menus)
-            else first.intent
+            if removed_proteins
+            else max(menus, key=lambda pr: pr[1].confidence)[1].intent
         )
         values = {
             "proteins": pick("protein", "want"),
