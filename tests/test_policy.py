@@ -278,3 +278,45 @@ class TestEscalationDeadlines:
     def test_never_later_than_the_event(self) -> None:
         event = NOW + 30 * H
         assert policy.escalation_deadline("MEDIUM", NOW, event, RULES) == event
+
+
+class TestBookingQuestions:
+    """A question about the customer's own booking is answered from it and live knowledge."""
+
+    def ask(self, *asked: str, **kw: Any) -> Decision:
+        view = booking(10 * D, **kw)
+        return policy.decide_booking_question(view, asked, "12 Oak St", NOW, RULES, ADDONS)
+
+    def test_it_is_answered_and_opens_no_case(self) -> None:
+        decision = self.ask("when")
+        assert (decision.outcome, decision.kind, decision.escalation) == (
+            "handled",
+            "booking_answer",
+            None,
+        )
+
+    def test_the_chef_arrives_the_live_lead_before_the_start(self) -> None:
+        start = datetime(2026, 6, 21, 1, 0, tzinfo=UTC)  # 6:00 PM in Sacramento
+        facts = self.ask("arrival", event_at=start).facts
+        assert (facts["arrival_from"], facts["arrival_to"]) == ("5:40 PM", "5:45 PM")
+        later = rules_with(arrival_lead_minutes="30")
+        view = booking(10 * D, event_at=start)
+        facts = policy.decide_booking_question(view, ["arrival"], "", NOW, later, ADDONS).facts
+        assert facts["arrival_from"] == facts["arrival_to"] == "5:30 PM"
+
+    def test_the_balance_is_the_estimate_less_the_deposit(self) -> None:
+        # 12 adults x $55 + 3 kids x $30 = $750, less the $100 deposit
+        assert self.ask("balance").facts["balance_due"] == "$650"
+        # 8 adults x $55 = $440 is under the $550 minimum
+        assert self.ask("balance", adults=8, kids=0).facts["balance_due"] == "$450"
+
+    def test_a_missing_menu_is_due_the_live_deadline_before_the_party(self) -> None:
+        facts = self.ask("missing").facts
+        assert facts["menu_missing"] is True
+        due = (NOW + 10 * D - RULES.menu.menu_deadline_days * D).astimezone(RULES.timezone)
+        assert facts["menu_due"] == due.strftime("%A, %B %-d")
+        assert facts["menu_overdue"] is False
+        assert self.ask("missing", proteins=("chicken", "steak")).facts["menu_missing"] is False
+
+    def test_a_question_naming_nothing_asks_for_the_whole_booking(self) -> None:
+        assert self.ask().facts["asked"] == ["details"]

@@ -18,6 +18,7 @@ from agent.understanding.learned import LABELS, LearnedReader, Reading
 from agent.understanding.normalise import Lexicon, Normaliser
 from agent.understanding.reader import Reader, default_reader
 from agent.understanding.schema import Context, Request, Understanding
+from agent.understanding.topics import Topics
 from agent.understanding.training import context_for
 from agent.understanding.vocabulary import Vocabulary
 from knowledge.seed import read_seed
@@ -453,3 +454,39 @@ class TestCommands:
         assert provenance["corpus"] == training.fingerprint()
         assert provenance["training_messages"] == len(corpora.load().split("train"))
         assert LearnedReader.load(tmp_path / "reader-en.joblib").slots is not None
+
+
+class TestBookingTopics:
+    """What a booking question asks, read from the topics kept as data."""
+
+    @pytest.mark.parametrize(
+        ("text", "asked"),
+        [
+            ("what time does my party start again?", ["when"]),
+            ("what time will the chef get here?", ["arrival"]),
+            ("when is my party and what time does the chef come", ["when", "arrival"]),
+            ("what address do you have for us", ["address"]),
+            ("how many guests do we have down?", ["guests"]),
+            ("what did we pick for the menu", ["menu"]),
+            ("whats my booking #", ["reference"]),
+            ("how much do i owe on the day", ["balance"]),
+            ("anything else you need from me?", ["missing"]),
+            ("can you pull up my reservation", ["details"]),
+            ("hmm", ["details"]),
+        ],
+    )
+    def test_each_topic_is_read(self, text: str, asked: list[str]) -> None:
+        assert Topics.load("en").asked(text) == asked
+
+    def test_a_booking_question_carries_its_topics(self) -> None:
+        class _SaysBookingQuestion(_SaysFaq):
+            def read(self, items: object) -> list[Reading]:  # type: ignore[override]
+                probabilities = dict.fromkeys(LABELS, 0.0) | {"booking_question": 0.99}
+                return [Reading(probabilities, "neutral", 1.0) for _ in items]  # type: ignore[attr-defined]
+
+        got = Reader(_SaysBookingQuestion()).understand(
+            "wat time does the chef get there and how much do we owe", context(), VOCABULARY
+        )
+        [request] = got.requests
+        assert request.intent == "booking_question"
+        assert request.entities.asked == ["arrival", "balance"]

@@ -7,24 +7,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from knowledge.charter import Rules, display_phone
+from knowledge.charter import Rules
 from knowledge.money import format_money
 from knowledge.schemas import AddonView
 from tools.policy import (
     DAY,
     BookingView,
     Decision,
-    booking_quote,
+    booking_facts,
     escalate,
-    event_facts,
+    join_names,
 )
-
-
-def _join(items: Sequence[str]) -> str:
-    items = [i.replace("_", " ") for i in items]
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _menu_facts(rules: Rules, addons: Sequence[AddonView]) -> dict[str, Any]:
@@ -35,38 +28,11 @@ def _menu_facts(rules: Rules, addons: Sequence[AddonView]) -> dict[str, Any]:
         return f"{a.name} +{format_money(a.price)}" + ("/person" if a.unit == "per_person" else "")
 
     return {
-        "included_proteins": _join(rules.menu.included_proteins),
+        "included_proteins": join_names(rules.menu.included_proteins),
         "proteins_per_person": rules.menu.proteins_per_person,
         "premium_upgrades": "; ".join(label(a) for a in premium),
         "extras": "; ".join(label(a) for a in extras),
-        "default_proteins": _join(rules.menu.default_proteins),
-    }
-
-
-def _booking_facts(
-    booking: BookingView, address: str, rules: Rules, addons: Sequence[AddonView]
-) -> dict[str, Any]:
-    q = booking_quote(booking, rules, addons)
-    return event_facts(booking, rules) | {
-        "address": address,
-        "guests": booking.guests,
-        "adults": booking.adults,
-        "kids": booking.kids,
-        "toddlers": booking.toddlers,
-        "deposit_amount": format_money(booking.deposit_amount),
-        "proteins": _join(list(booking.proteins)) or "not chosen yet",
-        "upgrades": _join(list(booking.upgrades)) or "none",
-        "balance_due": format_money(q.balance),
-        "payment_methods": _join(rules.event.payment_methods),
-        "duration_minutes": rules.event.duration_minutes,
-        "extended_duration_guests": rules.event.extended_duration_guests,
-        "arrival_lead_minutes": rules.event.arrival_lead_minutes.replace("-", " to "),
-        "included_items": "; ".join(rules.menu.included_items),
-        "customer_provides": "; ".join(rules.menu.customer_provides),
-        "agreement_url": str(rules.business.agreement_url),
-        "menu_deadline_days": rules.menu.menu_deadline_days,
-        "minor_headcount_delta": rules.changes.minor_headcount_delta,
-        "phone": display_phone(rules.business.phone),
+        "default_proteins": join_names(rules.menu.default_proteins),
     }
 
 
@@ -82,7 +48,7 @@ def decide_touchpoint(
     payload: Mapping[str, Any] | None = None,
 ) -> Decision:
     """The message (or silence) and actions of one touchpoint."""
-    facts = _booking_facts(booking, address, rules, addons)
+    facts = booking_facts(booking, address, rules, addons)
     rule = f"touchpoint:{kind}"
     if kind == "confirmation":
         # Ask for the menu now when the week-before menu request will not come (the event is

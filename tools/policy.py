@@ -7,6 +7,7 @@ or date a reply may quote is in the decision's facts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -133,6 +134,42 @@ def event_facts(booking: BookingView, rules: Rules) -> dict[str, Any]:
         "event_time": local.strftime("%-I:%M %p"),
         "phone": display_phone(rules.business.phone),
         "business_name": rules.business.name,
+    }
+
+
+def join_names(items: Sequence[str]) -> str:
+    """ "chicken, steak and filet mignon": slugs as words, joined as a sentence says them."""
+    items = [i.replace("_", " ") for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def booking_facts(
+    booking: BookingView, address: str, rules: Rules, addons: Sequence[AddonView]
+) -> dict[str, Any]:
+    """Everything a message about the booking may say of it, from the booking and live rules."""
+    q = booking_quote(booking, rules, addons)
+    return event_facts(booking, rules) | {
+        "address": address,
+        "guests": booking.guests,
+        "adults": booking.adults,
+        "kids": booking.kids,
+        "toddlers": booking.toddlers,
+        "deposit_amount": format_money(booking.deposit_amount),
+        "proteins": join_names(list(booking.proteins)) or "not chosen yet",
+        "upgrades": join_names(list(booking.upgrades)) or "none",
+        "balance_due": format_money(q.balance),
+        "payment_methods": join_names(rules.event.payment_methods),
+        "duration_minutes": rules.event.duration_minutes,
+        "extended_duration_guests": rules.event.extended_duration_guests,
+        "arrival_lead_minutes": rules.event.arrival_lead_minutes.replace("-", " to "),
+        "included_items": "; ".join(rules.menu.included_items),
+        "customer_provides": "; ".join(rules.menu.customer_provides),
+        "agreement_url": str(rules.business.agreement_url),
+        "menu_deadline_days": rules.menu.menu_deadline_days,
+        "minor_headcount_delta": rules.changes.minor_headcount_delta,
+        "phone": display_phone(rules.business.phone),
     }
 
 
@@ -777,6 +814,47 @@ def decide_opt_out(word: str, channel: str, rules: Rules) -> Decision:
         )
     return Decision(
         "opt_out", "silent", "none", "opt_out:stop", {}, updates={f"{channel}_opted_out": True}
+    )
+
+
+def arrival_window(booking: BookingView, rules: Rules) -> tuple[str, str]:
+    """When the chef gets to the party: the start less the live arrival lead ("15-20")."""
+    minutes = [int(m) for m in re.findall(r"\d+", rules.event.arrival_lead_minutes)] or [0]
+    start = booking.event_at.astimezone(rules.timezone)
+    earliest = start - timedelta(minutes=max(minutes))
+    latest = start - timedelta(minutes=min(minutes))
+    return earliest.strftime("%-I:%M %p"), latest.strftime("%-I:%M %p")
+
+
+def decide_booking_question(
+    booking: BookingView,
+    asked: Sequence[str],
+    address: str,
+    now: datetime,
+    rules: Rules,
+    addons: Sequence[AddonView],
+) -> Decision:
+    """A question about the customer's own booking, answered from it: the date and time, the
+    address, the guests, the menu, the reference, when the chef arrives, the balance due on the
+    day and how to pay it, and what is still needed (the menu, by its deadline)."""
+    earliest, latest = arrival_window(booking, rules)
+    menu_due = booking.event_at - timedelta(days=rules.menu.menu_deadline_days)
+    asked = list(asked) or ["details"]
+    facts = booking_facts(booking, address, rules, addons) | {
+        "asked": asked,
+        "arrival_from": earliest,
+        "arrival_to": latest,
+        "menu_missing": not booking.proteins,
+        "menu_due": menu_due.astimezone(rules.timezone).strftime("%A, %B %-d"),
+        "menu_overdue": menu_due <= now,
+        "proteins_per_person": rules.menu.proteins_per_person,
+    }
+    return Decision(
+        "booking_question",
+        "handled",
+        "booking_answer",
+        "booking_question:" + "+".join(asked),
+        facts,
     )
 
 

@@ -32,6 +32,7 @@ BOOKING_INTENTS = {
     "cancellation",
     "rating",
     "access_info",
+    "booking_question",
 }
 KEYWORD_CHANNELS = {"sms", "whatsapp"}
 OPT_IN_WORDS = {"start", "unstop", "yes"}
@@ -129,6 +130,7 @@ def decide_request(
     anonymous: bool = False,
     concern: str | None = None,
     guests: list[GuestChange] | None = None,
+    address: str = "",
 ) -> Decision:
     """The policy decision for one request; the words matter only through the understanding."""
     rules = charter.rules
@@ -170,6 +172,11 @@ def decide_request(
             if entities.hypothetical:
                 return policy.decide_what_if(intent, booking, counts, [], rules, charter.addons)
             return policy.decide_headcount(booking, counts, now, rules, charter.addons)
+        case "booking_question":
+            assert booking is not None
+            return policy.decide_booking_question(
+                booking, entities.asked, address, now, rules, charter.addons
+            )
         case "date_change":
             assert booking is not None
             return policy.decide_date_change(booking, now, rules, entities.date)
@@ -338,6 +345,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     anonymous=channel == "web" and scratch.customer.phone is None,
                     concern=concern,
                     guests=headcounts if request.intent == "headcount_change" else None,
+                    address=scratch.booking.address if scratch.booking is not None else "",
                 )
             )
         case = concern_case(concern, decisions, booking, ctx.clock.now(), charter.rules)

@@ -30,8 +30,8 @@ from agent.understanding.schema import INTENTS, TONES
 from agent.understanding.slots import SlotModel
 
 #: The saved model's layout; a model of another is retrained. 2: the slot reader reads people
-#: named without a number (SlotModel.person_role).
-FORMAT = 2
+#: named without a number (SlotModel.person_role). 3: the booking_question intent.
+FORMAT = 3
 #: What the per-label models predict: every intent, and whether a change is only asked about.
 LABELS: tuple[str, ...] = (*INTENTS, "hypothetical")
 #: The priority a person must get a message at (the corpus's `safety`), "none" for most.

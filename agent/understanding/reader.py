@@ -46,6 +46,7 @@ from agent.understanding.schema import (
     Tone,
     Understanding,
 )
+from agent.understanding.topics import Topics
 from agent.understanding.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -264,6 +265,7 @@ class Reader:
         self.language = language
         self.lexicon = Lexicon.load(language)
         self.concerns = Concerns.load(language)
+        self.topics = Topics.load(language)
         self._normalisers: dict[int, tuple[Vocabulary, Normaliser]] = {}
 
     def normaliser(self, vocabulary: Vocabulary) -> Normaliser:
@@ -368,6 +370,8 @@ class Reader:
                 ]
             if len(chosen) > 1:
                 chosen = [i for i in chosen if i not in _QUIET] or chosen[:1]
+            if "booking_question" in chosen and "faq" in chosen:
+                chosen = _one_question(chosen, per_clause)
             placed = _place(chosen, by_rules, positions, clauses, per_clause, message)
             if self.model.slots is not None:
                 read = self.model.slots.read(prepared.words, prepared.slots, prepared.slot_hints)
@@ -395,6 +399,7 @@ class Reader:
         requests = [
             r.model_copy(update={"clause": _clause_at(p, clauses, normalised)}) for p, r in placed
         ]
+        requests = [self._with_topics(r, normalised) for r in requests]
         real = [r for r in requests if r.intent not in _QUIET]
         return Understanding(
             tone=tone,
@@ -402,6 +407,13 @@ class Reader:
             source=source,
             concern=concern[0] if concern else None,
         )
+
+    def _with_topics(self, request: Request, normalised: str) -> Request:
+        """A booking question with what it asks about (the message's topics)."""
+        if request.intent != "booking_question" or request.entities.asked:
+            return request
+        entities = request.entities.model_copy(update={"asked": self.topics.asked(normalised)})
+        return request.model_copy(update={"entities": entities})
 
 
 #: Which tone of a burst's texts the reply answers: care before matching.
@@ -436,6 +448,17 @@ def combine(readings: Sequence[Understanding]) -> Understanding:
 
 def _all(table: dict[str, list[str]]) -> list[str]:
     return [alias for aliases in table.values() for alias in aliases]
+
+
+def _one_question(chosen: Sequence[str], per_clause: Sequence[Reading]) -> list[str]:
+    """A question about the customer's own booking is answered from the booking; the general
+    question the model also sees in it ("what do I owe on the day, and can it be cash?") is
+    the same question, unless some clause of the message asks it on its own."""
+    apart = any(
+        r.intents["faq"] >= THRESHOLD and r.intents["booking_question"] < THRESHOLD
+        for r in per_clause
+    )
+    return list(chosen) if apart and len(per_clause) > 1 else [i for i in chosen if i != "faq"]
 
 
 def _asked_only(request: Request) -> Request:

@@ -6,10 +6,10 @@
 By default: the frozen test split, read by the full reader (normaliser, rules, learned model,
 concern cues). `--rules` reads with the rules alone, for comparison. Prints intent accuracy
 (first intent and the whole ordered list), entity accuracy (guest changes, proteins, upgrades,
-ratings, cancel choices; each over the messages labelled with it), tone, safety recall (each
-message labelled with a priority must reach a person at that priority or higher), false
-changes (a booking change applied without asking that the label does not ask for, or asks
-for with other values), accuracy per writing style, the
+ratings, cancel choices, booking question topics; each over the messages labelled with it),
+tone, safety recall (each message labelled with a priority must reach a person at that
+priority or higher), false changes (a booking change applied without asking that the label
+does not ask for, or asks for with other values), accuracy per writing style, the
 confusion matrix of first intents, and ends with the figures as one JSON line.
 """
 
@@ -79,6 +79,8 @@ def merged_entities(understanding: Understanding) -> dict[str, Any]:
         merged["upgrades"] += [u for u in e.upgrades if u not in merged["upgrades"]]
         if request.intent == "headcount_change" and e.guests is not None:
             merged["guests"].append(e.guests)
+        merged.setdefault("asked", [])
+        merged["asked"] += [t for t in e.asked if t not in merged["asked"]]
         for name in ("rating", "choice", "date", "dietary"):
             value = getattr(e, name)
             if value is not None and merged.get(name) is None:
@@ -222,6 +224,7 @@ def evaluate(
         "upgrades",
         "rating",
         "choice",
+        "topics",
         "tone",
         "safety",
     )
@@ -261,6 +264,10 @@ def evaluate(
         for name in ("rating", "choice"):
             if name in labels and not scores[name].add(merged.get(name) == labels[name]):
                 problems.append(f"{name} {merged.get(name)} != {labels[name]}")
+        if "asked" in labels and not scores["topics"].add(
+            set(merged.get("asked", [])) == set(labels["asked"])
+        ):
+            problems.append(f"asked {merged.get('asked')} != {labels['asked']}")
         if not scores["tone"].add(got.tone == ex.tone):
             problems.append(f"tone {got.tone} != {ex.tone}")
         if ex.safety is not None:
@@ -286,6 +293,7 @@ def evaluate(
         "upgrade_accuracy": scores["upgrades"].value(),
         "rating_accuracy": scores["rating"].value(),
         "choice_accuracy": scores["choice"].value(),
+        "booking_topic_accuracy": scores["topics"].value(),
         "tone_accuracy": scores["tone"].value(),
         "safety_recall": scores["safety"].value(),
         "safety_messages": scores["safety"].total,
@@ -374,6 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("upgrade extraction", f["upgrade_accuracy"]),
         ("rating extraction", f["rating_accuracy"]),
         ("cancel choice", f["choice_accuracy"]),
+        ("booking question topics", f["booking_topic_accuracy"]),
         ("tone accuracy", f["tone_accuracy"]),
         (f"safety recall ({f['safety_messages']} messages)", f["safety_recall"]),
         ("false changes", f["false_changes"]),

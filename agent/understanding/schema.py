@@ -18,6 +18,7 @@ Intent = Literal[
     "dietary_request",
     "weather_concern",
     "access_info",
+    "booking_question",
     "faq",
     "human_request",
     "greeting",
@@ -29,6 +30,18 @@ Intent = Literal[
 Tone = Literal["casual", "formal", "frustrated", "anxious", "neutral"]
 Pending = Literal["cancel_choice", "rating", "menu", "confirm_change"]
 GuestGroup = Literal["adults", "kids", "toddlers", "guests"]
+#: What a customer asks about their own booking ("booking_question"), answered from it.
+BookingTopic = Literal[
+    "when",  # the date and start time
+    "address",
+    "guests",
+    "menu",  # proteins and add-ons chosen
+    "reference",
+    "arrival",  # when the chef gets there
+    "balance",  # what is due on the day, and how to pay
+    "missing",  # what is still to do (the menu, by when)
+    "details",  # the whole booking
+]
 #: What makes a message a person's job whatever else it asks; the policy gives each a priority.
 Concern = Literal[
     "no_show",
@@ -70,6 +83,7 @@ class Entities(BaseModel):
     choice: Literal["1", "2"] | None = None  # an answer to the pending cancel question
     dietary: Literal["serious", "preference"] | None = None  # allergy/medical/cert vs liking
     removed_upgrades: list[str] = Field(default_factory=list)  # add-ons taken off the order
+    asked: list[BookingTopic] = Field(default_factory=list)  # a booking question's topics
     #: Only asked about ("what would 5 more cost?"): answered with a quote, never applied.
     hypothetical: bool = False
 
