@@ -466,6 +466,7 @@ class TestBookingTopics:
             ("what time will the chef get here?", ["arrival"]),
             ("when is my party and what time does the chef come", ["when", "arrival"]),
             ("what address do you have for us", ["address"]),
+            ("when is it and where", ["when", "address"]),
             ("how many guests do we have down?", ["guests"]),
             ("what did we pick for the menu", ["menu"]),
             ("whats my booking #", ["reference"]),
@@ -477,6 +478,17 @@ class TestBookingTopics:
     )
     def test_each_topic_is_read(self, text: str, asked: list[str]) -> None:
         assert Topics.load("en").asked(text) == asked
+
+    def test_the_general_question_inside_a_booking_question_is_not_asked_twice(self) -> None:
+        class _SaysBoth(_SaysFaq):
+            def read(self, items: object) -> list[Reading]:  # type: ignore[override]
+                both = dict.fromkeys(LABELS, 0.0) | {"booking_question": 0.9, "faq": 0.8}
+                return [Reading(both, "neutral", 1.0) for _ in items]  # type: ignore[attr-defined]
+
+        got = Reader(_SaysBoth()).understand(
+            "how much do we still owe on the day, and can it be cash?", context(), VOCABULARY
+        )
+        assert intents(got) == ["booking_question"]
 
     def test_a_booking_question_carries_its_topics(self) -> None:
         class _SaysBookingQuestion(_SaysFaq):

@@ -301,6 +301,16 @@ class TestQuestionsAnswered:
         assert await cases(session, customer) == []
 
 
+class TestClosingWords:
+    async def test_thanks_is_answered_as_thanks_not_with_a_new_question(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await booked(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, "ok thx")
+        assert result.reply is not None and "You're welcome" in result.reply
+        assert "How can I help" not in result.reply
+
+
 class TestOneAnswerPerProblem:
     async def test_a_cancellation_gets_its_own_policy_not_the_general_faq(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock

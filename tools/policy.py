@@ -137,12 +137,13 @@ def event_facts(booking: BookingView, rules: Rules) -> dict[str, Any]:
     }
 
 
-def join_names(items: Sequence[str]) -> str:
-    """ "chicken, steak and filet mignon": slugs as words, joined as a sentence says them."""
+def join_names(items: Sequence[str], last: str = "and") -> str:
+    """ "chicken, steak and filet mignon": slugs as words, joined as a sentence says them
+    ("cash, Zelle or card" with `last="or"`)."""
     items = [i.replace("_", " ") for i in items]
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return ", ".join(items[:-1]) + f" {last} " + items[-1]
 
 
 def booking_facts(
@@ -398,6 +399,7 @@ def decide_menu(
     facts = event_facts(booking, rules) | {
         "included_proteins": ", ".join(rules.menu.included_proteins),
         "proteins_per_person": rules.menu.proteins_per_person,
+        "payment_choices": join_names(rules.event.payment_methods, last="or"),
     }
     if until_event(booking, now) <= timedelta(0):
         return Decision(intent, "handled", "event_passed", "menu:after_event", facts)
@@ -848,6 +850,7 @@ def decide_booking_question(
         "menu_due": menu_due.astimezone(rules.timezone).strftime("%A, %B %-d"),
         "menu_overdue": menu_due <= now,
         "proteins_per_person": rules.menu.proteins_per_person,
+        "payment_choices": join_names(rules.event.payment_methods, last="or"),
     }
     return Decision(
         "booking_question",

@@ -203,7 +203,9 @@ def decide_request(
         case "faq":
             return policy.decide_faq(faq_answer, booking, now, rules)
         case "greeting":
-            return Decision(intent, "handled", "greeting", "greeting")
+            closing = cue.CLOSING.match(text) is not None
+            facts = {"closing": closing, "thanks": closing and cue.THANKS.search(text) is not None}
+            return Decision(intent, "handled", "greeting", "greeting", facts)
         case _:
             return Decision(intent, "handled", "clarify", "other")
 

@@ -239,10 +239,18 @@ _OPENING = (
     r"^\W*(?:hi+|hello+|hey+|hiya|howdy|yo|good\s+(?:morning|afternoon|evening|day)|greetings|"
     r"dear\s+\w+)\b"
 )
-GREETING = re.compile(
-    _OPENING + r"|\b(?:thanks|thank\s+you|thx|ty|tysm|cheers|much\s+appreciated|"
-    r"appreciate\s+it)\b"
+_THANK_WORDS = (
+    r"\b(?:thanks|thank\s+you|thank\s+u|thx|ty|tysm|cheers|much\s+appreciated|appreciate\s+it)\b"
 )
+_ACK_WORDS = (
+    r"\b(?:perfect|great|awesome|got\s+it|sounds\s+good|ok|okay|k|kk|cool|so\s+much|a\s+lot|"
+    r"again|very\s+much|you\s+guys|guys|sm)\b"
+)
+GREETING = re.compile(_OPENING + "|" + _THANK_WORDS)
+THANKS = re.compile(_THANK_WORDS, re.IGNORECASE)
+#: A message that only thanks or acknowledges ("ok thx", "perfect, thank you!!"): it closes the
+#: thread, it asks nothing.
+CLOSING = re.compile(rf"^\W*(?:(?:{_THANK_WORDS}|{_ACK_WORDS})[\s,.!]*)+\W*$", re.IGNORECASE)
 _LEADING_GREETING = re.compile(_OPENING + r"[\s,!.]*", re.IGNORECASE)
 
 
