@@ -301,7 +301,8 @@ async def metrics_fixture(session: AsyncSession) -> None:
 
     Hand count, for GET /api/v1/stats?days=30 at NOW:
     - 12 of the 50 conversations had an escalation opened in the period: AI-handled 38/50.
-    - escalations in the period: URGENT 3, HIGH 4, MEDIUM 3, LOW 2; reasons: cancellation 5,
+    - escalations in the period (a case merged into another not counted): URGENT 3, HIGH 4,
+      MEDIUM 3, LOW 2; reasons: cancellation 5,
       no menu 4, low rating 3.
     - resolved: URGENT after 1 h, 1.5 h, 3 h (avg 1.83, p90 3.0, under 2 h: 2 of 3);
       HIGH after 2, 10, 20, 30 h (avg 15.5, p90 30.0, under 24 h: 3 of 4); MEDIUM after 48 h.
@@ -342,6 +343,26 @@ async def metrics_fixture(session: AsyncSession) -> None:
                 resolved_at=opened + timedelta(hours=after) if after is not None else None,
             )
         )
+    await session.flush()
+    first_customer, first_conversation, first_when = conversations[0]
+    kept = (
+        await session.scalars(
+            select(Escalation).where(Escalation.conversation_id == first_conversation.id)
+        )
+    ).one()
+    session.add(  # folded into the case above: one problem, counted once
+        Escalation(
+            customer_id=first_customer.id,
+            conversation_id=first_conversation.id,
+            priority="URGENT",
+            reason="Cancellation request",
+            action_required="call",
+            deadline=first_when + 3 * H,
+            created_at=first_when + 2 * H,
+            status="merged",
+            merged_into_id=kept.id,
+        )
+    )
     old_customer, old_conversation, old_when = conversations[50]
     session.add(
         Escalation(

@@ -62,3 +62,70 @@ class TestMigrations:
     )
     def test_schema_has_every_table_the_business_needs(self, table: str) -> None:
         assert table in Base.metadata.tables
+
+
+class TestDuplicateCasesMerged:
+    """Open cases of one conversation from before one-case-per-problem become one, none lost."""
+
+    async def test_open_cases_of_a_conversation_are_merged_into_the_oldest(
+        self, pg_server: Any
+    ) -> None:
+        url = embedded.server_url(pg_server, "hibachi_merge_cases")
+        await ensure_database(url)
+        await asyncio.to_thread(migrate.downgrade, url, "base")
+        await migrate.upgrade_async(url, "0006")
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            customer = await conn.fetchval(
+                "INSERT INTO customers (name, phone, preferred_channel, sms_opted_out,"
+                " whatsapp_opted_out, is_promoter)"
+                " VALUES ('Dup Case', '+15550001111', 'sms', false, false, false) RETURNING id"
+            )
+            thread = await conn.fetchval(
+                "INSERT INTO conversations (customer_id, channel, owner)"
+                " VALUES ($1, 'sms', 'ai') RETURNING id",
+                customer,
+            )
+            cases = [
+                ("HIGH", "Cancellation request", "please cancel", "open", "2026-06-12"),
+                ("URGENT", "Change within 24 hours", "cancel it!!", "open", "2026-06-11"),
+                ("HIGH", "Cancellation request", "hello??", "in_progress", "2026-06-12"),
+                ("LOW", "Question", "old one", "resolved", "2026-06-01"),
+            ]
+            ids = [
+                await conn.fetchval(
+                    "INSERT INTO escalations (customer_id, conversation_id, priority, reason,"
+                    " customer_request, action_required, deadline, status)"
+                    " VALUES ($1, $2, $3, $4, $5, 'Call the customer', $6::text::timestamptz, $7)"
+                    " RETURNING id",
+                    customer,
+                    thread,
+                    priority,
+                    reason,
+                    request,
+                    deadline,
+                    status,
+                )
+                for priority, reason, request, status, deadline in cases
+            ]
+        finally:
+            await conn.close()
+
+        await migrate.upgrade_async(url)
+
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            rows = {r["id"]: r for r in await conn.fetch("SELECT * FROM escalations ORDER BY id")}
+        finally:
+            await conn.close()
+        assert len(rows) == 4  # none deleted
+        kept = rows[ids[0]]
+        assert (kept["status"], kept["priority"]) == ("open", "URGENT")
+        assert kept["deadline"].date().isoformat() == "2026-06-11"
+        assert kept["customer_request"] == "please cancel\n\ncancel it!!\n\nhello??"
+        assert kept["reason"] == "Cancellation request; Change within 24 hours"
+        assert [(rows[i]["status"], rows[i]["merged_into_id"]) for i in ids[1:3]] == [
+            ("merged", ids[0]),
+            ("merged", ids[0]),
+        ]
+        assert rows[ids[3]]["status"] == "resolved"  # a closed case stays as it was

@@ -11,7 +11,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowledge.charter import Rules
 from knowledge.errors import Conflict, Forbidden, NotFound
 from knowledge.models import ApiUser, Booking, Conversation, Customer, Escalation, TeamAlert
-from tools.policy import EscalationPlan
+from tools.policy import PRIORITY_RANK, EscalationPlan
+
+#: What a case is about, by the intent that opened it: a later message about the same problem
+#: joins the open case. "question" (a person asked for, a question nobody could answer) joins
+#: any open case of the conversation, and any later problem joins a case opened for one: a
+#: person is on the thread already.
+_PROBLEMS: dict[str, str] = {
+    "cancellation": "booking_change",
+    "date_change": "booking_change",
+    "headcount_change": "booking_change",
+    "menu_selection": "booking_change",
+    "protein_swap": "booking_change",
+    "complaint": "complaint",
+    "rating": "complaint",
+    "no_show": "no_show",
+    "dietary_request": "dietary",
+    "weather_concern": "weather",
+    "access_info": "access",
+}
+ANY_PROBLEM = "question"
+#: A joined case keeps this much of what the customer wrote.
+_REQUEST_LIMIT = 20_000
+
+
+def problem_of(intent: str) -> str:
+    return _PROBLEMS.get(intent, ANY_PROBLEM)
 
 
 async def open_escalation(
@@ -24,8 +49,16 @@ async def open_escalation(
     customer_request: str | None,
     rules: Rules,
     console_url: str,
+    problem: str = ANY_PROBLEM,
 ) -> Escalation:
-    """Store the case and queue its alerts (console always; SMS and email as the plan says)."""
+    """The case for this problem: the conversation's open case about it, with the new message
+    added (its priority raised and its deadline brought forward when the new message is more
+    urgent, the team told), or a new case with its alerts (console always; SMS and email as
+    the plan says)."""
+    case = await _open_case(session, customer, booking, conversation_id, problem)
+    if case is not None:
+        await _join(session, case, plan, customer, booking, customer_request, rules, console_url)
+        return case
     escalation = Escalation(
         booking_id=booking.id if booking else None,
         customer_id=customer.id,
@@ -36,26 +69,121 @@ async def open_escalation(
         action_required=plan.action_required,
         deadline=plan.deadline,
         status="open",
+        problem=problem,
     )
     session.add(escalation)
     await session.flush()
+    _alert(session, escalation, plan, customer, booking, rules, console_url, plan.notify)
+    await session.flush()
+    return escalation
+
+
+async def _open_case(
+    session: AsyncSession,
+    customer: Customer,
+    booking: Booking | None,
+    conversation_id: int | None,
+    problem: str,
+) -> Escalation | None:
+    """The open case a new one about `problem` joins: the conversation's (or, with no
+    conversation, the customer's for the same booking), about the same problem or where one
+    of them is a plain request for a person."""
+    query = select(Escalation).where(Escalation.status.in_(OPEN))
+    if conversation_id is not None:
+        query = query.where(Escalation.conversation_id == conversation_id)
+    else:
+        query = query.where(
+            Escalation.customer_id == customer.id,
+            Escalation.booking_id == (booking.id if booking else None),
+        )
+    if problem != ANY_PROBLEM:
+        query = query.where(
+            (Escalation.problem == problem)
+            | (Escalation.problem == ANY_PROBLEM)
+            | Escalation.problem.is_(None)
+        )
+    query = query.order_by(Escalation.id).limit(1).with_for_update()
+    return (await session.scalars(query)).first()
+
+
+async def _join(
+    session: AsyncSession,
+    case: Escalation,
+    plan: EscalationPlan,
+    customer: Customer,
+    booking: Booking | None,
+    customer_request: str | None,
+    rules: Rules,
+    console_url: str,
+) -> None:
+    """Add a message to its open case: the higher priority and the earlier deadline win; the
+    holder (or the queue) hears of it, and the plan's other alerts go out only when the case
+    became more urgent."""
+    if customer_request:
+        joined = f"{case.customer_request}\n\n{customer_request}" if case.customer_request else None
+        case.customer_request = (joined or customer_request)[-_REQUEST_LIMIT:]
+    if plan.reason not in case.reason:
+        case.reason = f"{case.reason}; {plan.reason}"[:255]
+    if plan.action_required not in case.action_required:
+        case.action_required = f"{case.action_required}; {plan.action_required}"
+    raised = PRIORITY_RANK[plan.priority] > PRIORITY_RANK[case.priority]
+    if raised:
+        case.priority = plan.priority
+        if case.problem == ANY_PROBLEM:
+            case.problem = None  # now about whatever made it urgent: any problem joins it
+    case.deadline = min(case.deadline, plan.deadline)
+    await session.flush()
+    _alert(
+        session,
+        case,
+        plan,
+        customer,
+        booking,
+        rules,
+        console_url,
+        plan.notify if raised else (),
+        updated=True,
+    )
+    await session.flush()
+
+
+def _alert(
+    session: AsyncSession,
+    escalation: Escalation,
+    plan: EscalationPlan,
+    customer: Customer,
+    booking: Booking | None,
+    rules: Rules,
+    console_url: str,
+    notify: tuple[str, ...],
+    updated: bool = False,
+) -> None:
     who = customer.name or customer.phone or f"customer {customer.id}"
     ref = f"booking {booking.reference}" if booking else "no booking"
     link = f"{console_url.rstrip('/')}/console/escalations/{escalation.id}"
-    subject = f"{plan.priority}: {plan.reason} ({ref})"
+    what = "Case updated, now " if updated else ""
+    subject = f"{what}{escalation.priority}: {plan.reason} ({ref})"
     body = f"{who}, {ref}. {plan.reason}. Action: {plan.action_required}. {link}"
-    alerts = [TeamAlert(escalation_id=escalation.id, channel="console", subject=subject, body=body)]
-    if "team_sms" in plan.notify:
+    alerts = [
+        TeamAlert(
+            escalation_id=escalation.id,
+            channel="console",
+            user_id=escalation.assigned_to_id,
+            subject=subject,
+            body=body,
+        )
+    ]
+    if "team_sms" in notify:
         alerts.append(
             TeamAlert(
                 escalation_id=escalation.id,
                 channel="sms",
                 target=rules.business.team_phone,
                 subject=subject,
-                body=f"{plan.priority}: {ref} - {plan.reason}. {link}"[:320],
+                body=f"{escalation.priority}: {ref} - {plan.reason}. {link}"[:320],
             )
         )
-    if "management_email" in plan.notify:
+    if "management_email" in notify:
         alerts.append(
             TeamAlert(
                 escalation_id=escalation.id,
@@ -66,8 +194,6 @@ async def open_escalation(
             )
         )
     session.add_all(alerts)
-    await session.flush()
-    return escalation
 
 
 # ---- a person working a case ---------------------------------------------------------------

@@ -10,7 +10,7 @@ from agent.context import TurnContext
 from agent.state import TurnState
 from knowledge.models import TeamAlert
 from tools import bookings
-from tools.escalations import open_escalation
+from tools.escalations import open_escalation, problem_of
 
 
 async def act(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -40,8 +40,10 @@ async def act(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]
                 customer_request=text,
                 rules=scratch.charter.rules,
                 console_url=ctx.console_url,
+                problem=problem_of(decision.intent),
             )
-            escalation_ids.append(escalation.id)
+            if escalation.id not in escalation_ids:
+                escalation_ids.append(escalation.id)
     scratch.escalation_ids = escalation_ids
     return {}
 

@@ -98,7 +98,11 @@ async def compute(
     conversations = await _count(session, talked)
     escalated = await _count(session, escalated_conversations)
 
-    period_cases = and_(Escalation.created_at >= since, Escalation.created_at < until)
+    period_cases = and_(
+        Escalation.created_at >= since,
+        Escalation.created_at < until,
+        Escalation.status != "merged",  # folded into another case: one problem, one case
+    )
     by_priority = dict.fromkeys(PRIORITIES, 0)
     for priority, n in (
         await session.execute(

@@ -28,7 +28,8 @@ MESSAGE_STATUSES = (
     "simulated",
 )
 PRIORITIES = ("LOW", "MEDIUM", "HIGH", "URGENT")
-ESCALATION_STATUSES = ("open", "in_progress", "resolved", "closed")
+#: "merged": folded into another case about the same problem (`merged_into_id`), kept for history.
+ESCALATION_STATUSES = ("open", "in_progress", "resolved", "closed", "merged")
 REMINDER_KINDS = (
     "confirmation",
     "7_day",
@@ -160,6 +161,9 @@ class Escalation(Base):
     )
     priority: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(String(255))
+    #: What the case is about (tools.escalations.problem_of): a later message about the same
+    #: problem joins this case instead of opening another.
+    problem: Mapped[str | None] = mapped_column(String(40))
     customer_request: Mapped[str | None] = mapped_column(Text)
     action_required: Mapped[str] = mapped_column(Text)
     deadline: Mapped[datetime]
@@ -171,6 +175,9 @@ class Escalation(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at()
     resolved_at: Mapped[datetime | None]
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("escalations.id", ondelete="SET NULL")
+    )
 
 
 class AutomatedReminder(Base):
