@@ -6,9 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.clock import FrozenClock
+from knowledge.models import Escalation
 from tests.factories import make_booking, make_customer
 
 
@@ -49,6 +51,19 @@ class TestAnonymous:
         headers = await chat(client)
         answer = await say(client, headers, "we'll be 14 adults now")
         assert "booking reference" in answer["reply"]
+
+    async def test_a_hand_off_first_asks_how_to_reach_the_visitor(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        headers = await chat(client)
+        asked = await say(client, headers, "can I talk to a real person please")
+        assert "phone number or email" in asked["reply"]
+        assert not (await session.scalars(select(Escalation))).all()  # nobody to call yet
+
+        given = await say(client, headers, "sure, I'm Dana Cole, 916-555-0147")
+        assert "team will reach out" in given["reply"]
+        [case] = (await session.scalars(select(Escalation))).all()
+        assert case.action_required == "Call or message Dana Cole at +19165550147 back"
 
     async def test_no_token_no_chat(self, client: httpx.AsyncClient) -> None:
         response = await client.post("/api/v1/chat/messages", json={"text": "hi"})

@@ -741,7 +741,17 @@ def one_case(decisions: Sequence[Decision]) -> list[Decision]:
     ]
 
 
-def decide_human_request(booking: BookingView | None, now: datetime, rules: Rules) -> Decision:
+def decide_contact_first() -> Decision:
+    """A web visitor nobody knows asks for a person: a case nobody can act on helps no one, so
+    the agent first asks for a name and a phone number or email address."""
+    return Decision(
+        "human_request", "handled", "contact_first", "web:contact_first", pending="contact"
+    )
+
+
+def decide_human_request(
+    booking: BookingView | None, now: datetime, rules: Rules, contact: str | None = None
+) -> Decision:
     soon = (
         booking is not None and until_event(booking, now) < rules.changes.change_window_hours * HOUR
     )
@@ -749,7 +759,7 @@ def decide_human_request(booking: BookingView | None, now: datetime, rules: Rule
     plan = escalate(
         priority,
         "Customer asked for a person",
-        "Call or message the customer back",
+        f"Call or message {contact} back" if contact else "Call or message the customer back",
         now,
         booking.event_at if booking else None,
         rules,

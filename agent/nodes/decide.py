@@ -20,6 +20,7 @@ from knowledge.charter import Charter, Rules
 from knowledge.faults import crash_point
 from knowledge.service import FaqMatch
 from tools import bookings, policy
+from tools.phones import find_contact
 from tools.policy import BookingView, Decision
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -196,6 +197,8 @@ def decide_request(
         case "weather_concern":
             return policy.decide_weather(booking, now, rules)
         case "human_request":
+            if anonymous:
+                return policy.decide_contact_first()
             return policy.decide_human_request(booking, now, rules)
         case "complaint" | "no_show":
             kind = concern if concern in policy.CONCERN_PRIORITY else None
@@ -266,6 +269,11 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         decisions = [Decision("other", "silent", "none", "opted_out")]
     elif scratch.confirmation == "no":
         decisions = [Decision("other", "handled", "change_declined", "confirm:declined")]
+    elif state.get("pending") == "contact" and (contact := find_contact(text)):
+        # The visitor gave a way to reach them: now the hand-off they asked for can be acted on.
+        rules = charter.rules
+        decisions = [policy.decide_human_request(None, ctx.clock.now(), rules, contact.describe())]
+        scratch.intents, scratch.intent = ["human_request"], "human_request"
     else:
         assert scratch.understanding is not None
         booking = bookings.view(scratch.booking) if scratch.booking is not None else None
