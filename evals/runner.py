@@ -446,10 +446,13 @@ async def _observe(run: _Run, marks: _Marks, result: StepResult, turn: TurnResul
                 .order_by(Message.id)
             )
         ).all()
+        # The cases the step opened, and those its message joined (one case per problem).
+        joined = turn.escalation_ids if turn is not None else []
         opened = (
             await session.scalars(
                 select(Escalation).where(
-                    Escalation.customer_id == run.customer_id, Escalation.id > marks.escalation
+                    Escalation.customer_id == run.customer_id,
+                    (Escalation.id > marks.escalation) | Escalation.id.in_(joined),
                 )
             )
         ).all()

@@ -142,6 +142,18 @@ class TestChangesThatDisagree:
         assert not guest_changes_agree(self.VIEW, changes)
 
     @pytest.mark.usefixtures("sure")
+    async def test_a_second_text_adding_to_the_first_is_no_disagreement(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        _, booking = await booked(session, clock, 10 * D)
+        result = await runtime.receive_burst(
+            PHONE, ["we will be 14 adults now", "oh and add 2 more adults please"]
+        )
+        await session.refresh(booking)
+        assert booking.adults == 16
+        assert result.pending != "confirm_change"
+
+    @pytest.mark.usefixtures("sure")
     async def test_a_sure_reading_that_disagrees_is_read_back(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

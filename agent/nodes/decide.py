@@ -279,14 +279,12 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         booking = bookings.view(scratch.booking) if scratch.booking is not None else None
         decisions = []
         requests = scratch.understanding.requests
-        said = [
-            r.entities.guests
-            for r in requests
-            if r.intent == "headcount_change"
-            and r.entities.guests is not None
-            and not r.entities.hypothetical
-        ]
-        agree = booking is None or guest_changes_agree(booking, said)
+        said: dict[int, list[GuestChange]] = {}  # each text's own guest changes
+        for r in requests:
+            if r.intent == "headcount_change" and r.entities.guests and not r.entities.hypothetical:
+                said.setdefault(r.part, []).append(r.entities.guests)
+        # A second text adding to the first ("14 adults now", "oh and 2 more") is no conflict.
+        agree = booking is None or all(guest_changes_agree(booking, c) for c in said.values())
         unsure = [
             r
             for r in requests

@@ -429,12 +429,12 @@ def combine(readings: Sequence[Understanding]) -> Understanding:
         return readings[0]
     requests: list[Request] = []
     seen: set[str] = set()
-    for reading in readings:
+    for part, reading in enumerate(readings):
         for request in reading.requests:
             if request.intent != "headcount_change" and request.intent in seen:
                 continue
             seen.add(request.intent)
-            requests.append(request)
+            requests.append(request.model_copy(update={"part": part}))
     real = [r for r in requests if r.intent not in _QUIET]
     tone = max((r.tone for r in readings), key=lambda t: _TONE_WEIGHT.get(t, 0))
     concern = next((r.concern for r in readings if r.concern is not None), None)

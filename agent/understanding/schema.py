@@ -100,6 +100,8 @@ class Request(BaseModel):
     #: The part of the message (normalised) this request was read from: a question is looked up
     #: in the FAQs by it. Not part of a model's answer.
     clause: SkipJsonSchema[str | None] = None
+    #: Which text of a burst the request was read from (0 for a single message).
+    part: SkipJsonSchema[int] = 0
 
 
 class Understanding(BaseModel):
