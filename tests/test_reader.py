@@ -281,30 +281,29 @@ class TestPeopleNamed:
         assert [(c.delta, c.group) for c in changes] == [(2, "adults")]
 
 
-class _SaysFaq(LearnedReader):
-    """A model that reads every message as a plain question, whatever it says."""
+class _Says(LearnedReader):
+    """A model that reads every message (and clause) the same, whatever it says."""
 
-    def __init__(self) -> None:
+    def __init__(self, intents: dict[str, float], safety: dict[str, float] | None = None) -> None:
         self.slots = None
         self.safety_weights = self.safety_bias = None
+        self.probabilities = dict.fromkeys(LABELS, 0.0) | intents
+        self.safety = safety or {}
 
     def read(self, items: object) -> list[Reading]:  # type: ignore[override]
-        probabilities = dict.fromkeys(LABELS, 0.0) | {"faq": 0.99}
-        return [Reading(probabilities, "neutral", 1.0) for _ in items]  # type: ignore[attr-defined]
+        reading = Reading(self.probabilities, "neutral", 1.0, self.safety)
+        return [reading for _ in items]  # type: ignore[attr-defined]
 
 
-class _FearsAComplaint(_SaysFaq):
-    """A model that reads a question and a fair chance that a person is needed (HIGH)."""
-
-    def read(self, items: object) -> list[Reading]:  # type: ignore[override]
-        probabilities = dict.fromkeys(LABELS, 0.0) | {"faq": 0.99}
-        safety = {"none": 0.5, "MEDIUM": 0.0, "HIGH": 0.5, "URGENT": 0.0}
-        return [Reading(probabilities, "neutral", 1.0, safety) for _ in items]  # type: ignore[attr-defined]
+def _says_faq() -> _Says:
+    """A model that reads every message as a plain question."""
+    return _Says({"faq": 0.99})
 
 
 class TestConcernsWin:
     def test_a_concern_only_the_model_finds_adds_no_request(self) -> None:
-        got = Reader(_FearsAComplaint()).understand(
+        fears_a_complaint = _Says({"faq": 0.99}, {"none": 0.5, "HIGH": 0.5})
+        got = Reader(fears_a_complaint).understand(
             "hmm so what exactly does the deposit cover", context(), VOCABULARY
         )
         assert got.concern == "complaint"
@@ -341,7 +340,7 @@ class TestConcernsWin:
     def test_a_concern_reaches_a_person_whatever_the_model_reads(
         self, text: str, after_event: bool, concern: str, intent: str
     ) -> None:
-        reader = Reader(_SaysFaq())
+        reader = Reader(_says_faq())
         got = reader.understand(text, context(after_event=after_event), VOCABULARY)
         assert got.concern == concern
         assert intent in intents(got)
@@ -351,11 +350,11 @@ class TestConcernsWin:
         "text", ["my gf is coming too, so 1 more adult", "my pregnant sister can't come after all"]
     )
     def test_a_person_is_no_medical_diet(self, text: str) -> None:
-        got = Reader(_SaysFaq()).understand(text, context(), VOCABULARY)
+        got = Reader(_says_faq()).understand(text, context(), VOCABULARY)
         assert got.concern is None
 
     def test_illness_before_the_event_explains_a_change_and_is_no_concern(self) -> None:
-        reader = Reader(_SaysFaq())
+        reader = Reader(_says_faq())
         got = reader.understand("my wife got sick so we'll be one fewer", context(), VOCABULARY)
         assert got.concern is None
 
@@ -480,23 +479,14 @@ class TestBookingTopics:
         assert Topics.load("en").asked(text) == asked
 
     def test_the_general_question_inside_a_booking_question_is_not_asked_twice(self) -> None:
-        class _SaysBoth(_SaysFaq):
-            def read(self, items: object) -> list[Reading]:  # type: ignore[override]
-                both = dict.fromkeys(LABELS, 0.0) | {"booking_question": 0.9, "faq": 0.8}
-                return [Reading(both, "neutral", 1.0) for _ in items]  # type: ignore[attr-defined]
-
-        got = Reader(_SaysBoth()).understand(
+        both = _Says({"booking_question": 0.9, "faq": 0.8})
+        got = Reader(both).understand(
             "how much do we still owe on the day, and can it be cash?", context(), VOCABULARY
         )
         assert intents(got) == ["booking_question"]
 
     def test_a_booking_question_carries_its_topics(self) -> None:
-        class _SaysBookingQuestion(_SaysFaq):
-            def read(self, items: object) -> list[Reading]:  # type: ignore[override]
-                probabilities = dict.fromkeys(LABELS, 0.0) | {"booking_question": 0.99}
-                return [Reading(probabilities, "neutral", 1.0) for _ in items]  # type: ignore[attr-defined]
-
-        got = Reader(_SaysBookingQuestion()).understand(
+        got = Reader(_Says({"booking_question": 0.99})).understand(
             "wat time does the chef get there and how much do we owe", context(), VOCABULARY
         )
         [request] = got.requests
