@@ -284,14 +284,20 @@ class TestPeopleNamed:
 class _Says(LearnedReader):
     """A model that reads every message (and clause) the same, whatever it says."""
 
-    def __init__(self, intents: dict[str, float], safety: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        intents: dict[str, float],
+        safety: dict[str, float] | None = None,
+        topics: dict[str, float] | None = None,
+    ) -> None:
         self.slots = None
         self.safety_weights = self.safety_bias = None
         self.probabilities = dict.fromkeys(LABELS, 0.0) | intents
         self.safety = safety or {}
+        self.topics = topics or {}
 
     def read(self, items: object) -> list[Reading]:  # type: ignore[override]
-        reading = Reading(self.probabilities, "neutral", 1.0, self.safety)
+        reading = Reading(self.probabilities, "neutral", 1.0, self.safety, self.topics)
         return [reading for _ in items]  # type: ignore[attr-defined]
 
 
@@ -484,6 +490,13 @@ class TestBookingTopics:
             "how much do we still owe on the day, and can it be cash?", context(), VOCABULARY
         )
         assert intents(got) == ["booking_question"]
+
+    def test_the_learned_topics_answer_what_no_pattern_names(self) -> None:
+        model = _Says({"booking_question": 0.99}, topics={"menu": 0.8, "when": 0.1})
+        got = Reader(model).understand(
+            "r we getting filet or regular, i forget", context(), VOCABULARY
+        )
+        assert got.requests[0].entities.asked == ["menu"]
 
     def test_a_booking_question_carries_its_topics(self) -> None:
         got = Reader(_Says({"booking_question": 0.99})).understand(

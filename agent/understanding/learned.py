@@ -26,19 +26,23 @@ import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from agent.understanding.schema import INTENTS, TONES
+from agent.understanding.schema import INTENTS, TONES, BookingTopic
 from agent.understanding.slots import SlotModel
 
 #: The saved model's layout; a model of another is retrained. 2: the slot reader reads people
-#: named without a number (SlotModel.person_role). 3: the booking_question intent.
-FORMAT = 3
+#: named without a number (SlotModel.person_role). 3: the booking_question intent. 4: the topics
+#: a booking question asks.
+FORMAT = 4
 #: What the per-label models predict: every intent, and whether a change is only asked about.
 LABELS: tuple[str, ...] = (*INTENTS, "hypothetical")
+#: What a booking question asks about (one probability each; a question may ask several).
+TOPICS: tuple[str, ...] = BookingTopic.__args__  # type: ignore[attr-defined]
 #: The priority a person must get a message at (the corpus's `safety`), "none" for most.
 SAFETY: tuple[str, ...] = ("none", "MEDIUM", "HIGH", "URGENT")
 C_SAFETY = 4.0
 C_INTENTS = 8.0
 C_TONE = 4.0
+C_TOPICS = 4.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class Reading:
     tone: str
     tone_probability: float
     safety: dict[str, float] = field(default_factory=dict)  # SAFETY level -> probability
+    topics: dict[str, float] = field(default_factory=dict)  # TOPICS -> probability
 
     def at_least(self, level: str) -> float:
         """The probability that the message needs a person at `level` or higher."""
@@ -83,6 +88,8 @@ class LearnedReader:
         safety_weights: np.ndarray | None = None,
         safety_bias: np.ndarray | None = None,
         slots: SlotModel | None = None,
+        topic_weights: np.ndarray | None = None,
+        topic_bias: np.ndarray | None = None,
     ) -> None:
         self.words = words
         self.chars = chars
@@ -94,6 +101,8 @@ class LearnedReader:
         self.safety_weights = safety_weights  # (features, SAFETY)
         self.safety_bias = safety_bias
         self.slots = slots
+        self.topic_weights = topic_weights  # (features, TOPICS)
+        self.topic_bias = topic_bias
         self._prepare()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -153,12 +162,17 @@ class LearnedReader:
                 scores = value @ self.safety_weights[at] + self.safety_bias
                 p = np.exp(scores - scores.max())
                 safety = dict(zip(SAFETY, (p / p.sum()).tolist(), strict=True))
+            topics: dict[str, float] = {}
+            if self.topic_weights is not None and self.topic_bias is not None:
+                z = value @ self.topic_weights[at] + self.topic_bias
+                topics = dict(zip(TOPICS, (1.0 / (1.0 + np.exp(-z))).tolist(), strict=True))
             readings.append(
                 Reading(
                     intents=dict(zip(LABELS, intent_p.tolist(), strict=True)),
                     tone=TONES[best],
                     tone_probability=float(tone_p[best]),
                     safety=safety,
+                    topics=topics,
                 )
             )
         return readings
@@ -218,6 +232,7 @@ def train(
     provenance: dict[str, Any],
     safety: Sequence[str] | None = None,
     slots: SlotModel | None = None,
+    topics: Sequence[Sequence[str] | None] | None = None,
 ) -> LearnedReader:
     """Fit the vectorisers and both models; deterministic for the same inputs. `intents` holds
     each message's labels from LABELS."""
@@ -265,6 +280,21 @@ def train(
         levels = [SAFETY.index(s) for s in safety]
         safety_weights, safety_bias = _multinomial(x, levels, len(SAFETY), C_SAFETY)
 
+    topic_weights = topic_bias = None
+    if topics is not None:
+        # Learned from the booking questions alone: what each one asks, never whether it is one.
+        rows = [k for k, asked in enumerate(topics) if asked]
+        if rows:
+            topic_weights = np.zeros((n_features, len(TOPICS)), dtype=np.float32)
+            topic_bias = np.full(len(TOPICS), -10.0, dtype=np.float32)
+            for column, topic in enumerate(TOPICS):
+                y = np.array([topic in (topics[k] or ()) for k in rows], dtype=int)
+                if 0 < y.sum() < len(rows):
+                    model = LogisticRegression(C=C_TOPICS, max_iter=2000, class_weight="balanced")
+                    model.fit(x[rows], y)
+                    topic_weights[:, column] = model.coef_[0]
+                    topic_bias[column] = model.intercept_[0]
+
     provenance = {
         **provenance,
         "format": FORMAT,
@@ -284,4 +314,6 @@ def train(
         safety_weights,
         safety_bias,
         slots,
+        topic_weights,
+        topic_bias,
     )

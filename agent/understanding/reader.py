@@ -46,7 +46,7 @@ from agent.understanding.schema import (
     Tone,
     Understanding,
 )
-from agent.understanding.topics import Topics
+from agent.understanding.topics import WHOLE, Topics
 from agent.understanding.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -399,7 +399,8 @@ class Reader:
         requests = [
             r.model_copy(update={"clause": _clause_at(p, clauses, normalised)}) for p, r in placed
         ]
-        requests = [self._with_topics(r, normalised) for r in requests]
+        topics = message.topics if self.model is not None else {}
+        requests = [self._with_topics(r, normalised, topics) for r in requests]
         real = [r for r in requests if r.intent not in _QUIET]
         return Understanding(
             tone=tone,
@@ -408,11 +409,18 @@ class Reader:
             concern=concern[0] if concern else None,
         )
 
-    def _with_topics(self, request: Request, normalised: str) -> Request:
-        """A booking question with what it asks about (the message's topics)."""
+    def _with_topics(self, request: Request, normalised: str, learned: dict[str, float]) -> Request:
+        """A booking question with what it asks about: the topics its words name, in the order
+        said, and those the learned reader gives even odds or more; failing both, the learned
+        reader's best if it is no guess, else the whole booking."""
         if request.intent != "booking_question" or request.entities.asked:
             return request
-        entities = request.entities.model_copy(update={"asked": self.topics.asked(normalised)})
+        asked: list[str] = list(self.topics.asked(normalised, whole=False))
+        asked += [t for t, p in learned.items() if p >= THRESHOLD and t not in asked]
+        if not asked and learned:
+            best = max(learned, key=learned.__getitem__)
+            asked = [best] if learned[best] >= GUESS_THRESHOLD else []
+        entities = request.entities.model_copy(update={"asked": asked or [WHOLE]})
         return request.model_copy(update={"entities": entities})
 
 

@@ -90,6 +90,7 @@ def fit(examples: Sequence[Example], language: str, provenance: dict[str, Any]) 
         provenance,
         safety=[e.safety or "none" for e in examples],
         slots=train_slots(slot_examples),
+        topics=[e.entities.get("asked") for e in examples],
     )
 
 
