@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -311,6 +312,41 @@ class TestQuestionsAnswered:
         assert (result.outcome, result.intent) == ("handled", "faq")
         assert result.reply is not None and "covered" in result.reply
         assert await cases(session, customer) == []
+
+
+class TestSeveralParties:
+    async def test_a_booking_question_asks_which_party_then_answers_for_it(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, first = await booked(session, clock, 10 * D, reference="MH-FIRST1")
+        second = await make_booking(
+            session, customer, event_at=first.event_at + 30 * D + 2 * H, reference="MH-LATER2"
+        )
+        await session.commit()
+        asked = await runtime.receive(PHONE, "what time does my party start again?")
+        assert asked.pending == "which_booking"
+        assert asked.reply is not None
+        assert "MH-FIRST1" in asked.reply and "MH-LATER2" in asked.reply
+
+        answered = await runtime.receive(PHONE, "the mh-later2 one")
+        start = second.event_at.astimezone(ZoneInfo("America/Los_Angeles"))
+        assert answered.reply is not None and start.strftime("%-I:%M %p") in answered.reply
+        assert answered.pending is None
+
+    async def test_naming_a_party_answers_for_it_at_once(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, first = await booked(session, clock, 10 * D, reference="MH-FIRST1")
+        await make_booking(
+            session,
+            customer,
+            event_at=first.event_at + 30 * D,
+            reference="MH-LATER2",
+            address="9 Cedar Ct, Davis, CA 95616",
+        )
+        await session.commit()
+        result = await runtime.receive(PHONE, "what address do you have for MH-LATER2?")
+        assert result.reply is not None and "9 Cedar Ct" in result.reply
 
 
 class TestClosingWords:

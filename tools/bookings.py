@@ -117,6 +117,20 @@ async def current_booking(session: AsyncSession, customer_id: int, now: datetime
     ).first()
 
 
+async def upcoming(session: AsyncSession, customer_id: int, now: datetime) -> list[Booking]:
+    """The customer's bookings still to come, soonest first."""
+    query = (
+        select(Booking)
+        .where(
+            Booking.customer_id == customer_id,
+            Booking.status != "cancelled",
+            Booking.event_at > now,
+        )
+        .order_by(Booking.event_at)
+    )
+    return list((await session.scalars(query)).all())
+
+
 async def completed_before(session: AsyncSession, customer_id: int, booking_id: int | None) -> int:
     """How many earlier bookings of this customer took place (a repeat customer has any)."""
     query = select(func.count()).where(

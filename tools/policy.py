@@ -871,6 +871,21 @@ def decide_booking_question(
     )
 
 
+def decide_which_booking(bookings: Sequence[BookingView], rules: Rules) -> Decision:
+    """A question about "my booking" from a customer with several to come: which one?"""
+    parties = [event_facts(b, rules) for b in bookings]
+    listed = join_names([f"{p['reference']} on {p['event_date']}" for p in parties])
+    facts = {"count": len(parties), "parties": listed}
+    return Decision(
+        "booking_question",
+        "handled",
+        "which_booking",
+        "booking_question:which",
+        facts,
+        pending="which_booking",
+    )
+
+
 def decide_without_booking(intent: str, rules: Rules) -> Decision:
     """A booking request from someone with no upcoming booking: say so, and how to book."""
     return Decision(

@@ -269,6 +269,22 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         decisions = [Decision("other", "silent", "none", "opted_out")]
     elif scratch.confirmation == "no":
         decisions = [Decision("other", "handled", "change_declined", "confirm:declined")]
+    elif state.get("pending") == "which_booking" and (
+        picked := await _named_booking(ctx, scratch.customer.id, text, state.get("proposal"))
+    ):
+        # "which one?" answered with a reference: the question asked before, for that party.
+        chosen, asked = picked
+        decisions = [
+            policy.decide_booking_question(
+                bookings.view(chosen),
+                asked,
+                chosen.address,
+                ctx.clock.now(),
+                charter.rules,
+                charter.addons,
+            )
+        ]
+        scratch.intents, scratch.intent = ["booking_question"], "booking_question"
     elif state.get("pending") == "contact" and (contact := find_contact(text)):
         # The visitor gave a way to reach them: now the hand-off they asked for can be acted on.
         rules = charter.rules
@@ -341,6 +357,13 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     answer = match.answer
                     request = request.model_copy(update={"intent": "faq"})
             intents[index] = request.intent
+            if request.intent == "booking_question" and booking is not None:
+                which = await _which_booking(ctx, scratch.customer.id, text, request, charter)
+                if which is not None:
+                    decisions.append(which)
+                    if which.pending == "which_booking":
+                        proposal = [request.model_dump(mode="json")]
+                    continue
             decisions.append(
                 decide_request(
                     request,
@@ -392,6 +415,40 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         "proposal": proposal,
         "route": "review" if ctx.llm is not None else "act",
     }
+
+
+async def _which_booking(
+    ctx: TurnContext, customer_id: int, text: str, request: Request, charter: Charter
+) -> Decision | None:
+    """A booking question's answer for the party the message names by its reference, or, with
+    several parties to come and none named, the question "which one?"; None for the usual
+    answer about the next party."""
+    coming = await bookings.upcoming(ctx.session, customer_id, ctx.clock.now())
+    named = [b for b in coming if b.reference.lower() in text.lower()]
+    if named:
+        return policy.decide_booking_question(
+            bookings.view(named[0]),
+            request.entities.asked,
+            named[0].address,
+            ctx.clock.now(),
+            charter.rules,
+            charter.addons,
+        )
+    if len(coming) < 2:
+        return None
+    return policy.decide_which_booking([bookings.view(b) for b in coming], charter.rules)
+
+
+async def _named_booking(
+    ctx: TurnContext, customer_id: int, text: str, proposal: list[dict[str, Any]] | None
+) -> tuple[Any, list[str]] | None:
+    """The party a reply to "which one?" names by its reference, with the topics asked."""
+    coming = await bookings.upcoming(ctx.session, customer_id, ctx.clock.now())
+    named = [b for b in coming if b.reference.lower() in text.lower()]
+    if not named:
+        return None
+    asked = [t for p in proposal or [] for t in (p.get("entities") or {}).get("asked", [])]
+    return named[0], asked or ["details"]
 
 
 #: Decisions that open a case of their own only when nothing else in the turn does.
