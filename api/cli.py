@@ -92,6 +92,12 @@ def _run(coro: Awaitable[T]) -> T:
 async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     database = await open_database(settings)
     try:
+        behind = await migrations.schema_behind(database.engine)
+        if behind is not None:
+            raise ConfigError(
+                f"the database schema is at revision {behind}, this version needs "
+                f"{migrations.head()}: run `hibachi migrate` first"
+            )
         return await work(database)
     finally:
         await database.dispose()

@@ -7,6 +7,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -34,3 +38,19 @@ def check(url: str) -> None:
 async def upgrade_async(url: str, revision: str = "head") -> None:
     # Alembic's env.py runs its own event loop; keep it off ours.
     await asyncio.to_thread(upgrade, url, revision)
+
+
+def head() -> str:
+    """The revision this version of the code needs."""
+    return str(ScriptDirectory.from_config(alembic_config("")).get_current_head())
+
+
+async def schema_behind(engine: AsyncEngine) -> str | None:
+    """None when the database's schema is the one this code needs, else the revision it is at
+    ("none" before the first migration)."""
+    try:
+        async with engine.connect() as conn:
+            revision = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+    except DBAPIError:  # no alembic_version table: never migrated
+        revision = None
+    return None if revision == head() else str(revision or "none")

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from typer.testing import CliRunner
 
 from api.cli import app
-from knowledge.db import make_engine
+from knowledge import embedded, migrate
+from knowledge.db import ensure_database, make_engine
 from knowledge.errors import ConfigError
 from knowledge.models import ApiUser
 from knowledge.settings import load_settings
@@ -86,6 +87,18 @@ class TestStartupErrors:
         assert len(lines) == 1, result.stderr
         assert lines[0].startswith(f"error: {says}")
         assert "Traceback" not in result.stderr + result.stdout
+
+
+class TestSchemaBehind:
+    async def test_an_old_schema_asks_for_hibachi_migrate(self, pg_server: Any) -> None:
+        url = embedded.server_url(pg_server, "hibachi_old_schema")
+        await ensure_database(url)
+        await asyncio.to_thread(migrate.downgrade, url, "base")
+        await migrate.upgrade_async(url, "0006")
+        result = _hibachi("users", "list", DATABASE_URL=url)
+        assert result.returncode == 2
+        assert "run `hibachi migrate` first" in result.stderr
+        assert "0006" in result.stderr and "Traceback" not in result.stderr
 
 
 class TestUsersCommand:
