@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.models import Booking, Conversation, Customer, Escalation, TeamAlert
+from knowledge.users import create_user
 from tests.factories import make_booking, make_conversation, make_customer
 from tests.rules import seed_rules
 from tools.escalations import open_escalation, problem_of
@@ -107,6 +108,16 @@ class TestOneCasePerProblem:
             "LOW", "Customer asked for a person", "let me talk to someone", "human_request"
         )
         assert len(await thread.cases()) == 1
+
+    async def test_the_holder_of_a_case_hears_of_the_message_that_joins_it(
+        self, thread: Thread
+    ) -> None:
+        case = await thread.escalate("HIGH", "Complaint", "the chef was rude", "complaint")
+        holder, _token = await create_user(thread.session, "kim-case", "agent")
+        case.assigned_to_id, case.status = holder.id, "in_progress"
+        await thread.escalate("HIGH", "Complaint", "still waiting on a call", "complaint")
+        updates = [a for a in await thread.alerts(case) if a.subject.startswith("Case updated")]
+        assert [(a.channel, a.user_id) for a in updates] == [("console", holder.id)]
 
     async def test_a_resolved_case_is_not_joined(self, thread: Thread) -> None:
         first = await thread.escalate("HIGH", "Cancellation request", "cancel", "cancellation")

@@ -478,7 +478,7 @@ class TestBookingTopics:
             ("how much do i owe on the day", ["balance"]),
             ("anything else you need from me?", ["missing"]),
             ("can you pull up my reservation", ["details"]),
-            ("hmm", ["details"]),
+            ("hmm", []),
         ],
     )
     def test_each_topic_is_read(self, text: str, asked: list[str]) -> None:
@@ -490,6 +490,10 @@ class TestBookingTopics:
             "how much do we still owe on the day, and can it be cash?", context(), VOCABULARY
         )
         assert intents(got) == ["booking_question"]
+
+    def test_a_booking_question_nothing_places_asks_for_the_whole_booking(self) -> None:
+        got = Reader(_Says({"booking_question": 0.99})).understand("hmm", context(), VOCABULARY)
+        assert got.requests[0].entities.asked == ["details"]
 
     def test_the_learned_topics_answer_what_no_pattern_names(self) -> None:
         model = _Says({"booking_question": 0.99}, topics={"menu": 0.8, "when": 0.1})

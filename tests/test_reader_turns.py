@@ -350,12 +350,25 @@ class TestSeveralParties:
 
 
 class TestClosingWords:
-    async def test_thanks_is_answered_as_thanks_not_with_a_new_question(
-        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    @pytest.mark.parametrize(
+        ("text", "answer"),
+        [
+            ("ok thx", "You're welcome"),
+            ("thank u so much!!", "You're welcome"),
+            ("ok", "Sounds good"),
+        ],
+    )
+    async def test_thanks_and_acknowledgements_close_the_thread_without_a_new_question(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        text: str,
+        answer: str,
     ) -> None:
         await booked(session, clock, 10 * D)
-        result = await runtime.receive(PHONE, "ok thx")
-        assert result.reply is not None and "You're welcome" in result.reply
+        result = await runtime.receive(PHONE, text)
+        assert result.reply is not None and answer in result.reply
         assert "How can I help" not in result.reply
 
 

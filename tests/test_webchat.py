@@ -6,12 +6,14 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.clock import FrozenClock
 from knowledge.models import Escalation
 from tests.factories import make_booking, make_customer
+from tools.phones import find_contact
 
 
 async def chat(client: httpx.AsyncClient) -> dict[str, str]:
@@ -169,3 +171,25 @@ class TestAnInboxAnsweringFirst:
         answer = await say(client, headers, "how much do kids cost?")
         assert "$30" in answer["reply"]
         assert answer["id"] is not None
+
+
+class TestContactDetails:
+    """How to reach a visitor nobody knows, read from what they write."""
+
+    @pytest.mark.parametrize(
+        ("text", "phone", "email", "name"),
+        [
+            ("Jane Doe 916-555-0101", "+19165550101", None, "Jane Doe"),
+            ("im jane text me at (916) 555-0123", "+19165550123", None, "Jane"),
+            ("my name is Ray Cole, ray.cole@example.com", None, "ray.cole@example.com", "Ray Cole"),
+        ],
+    )
+    def test_a_phone_an_email_and_a_name_are_read(
+        self, text: str, phone: str | None, email: str | None, name: str
+    ) -> None:
+        contact = find_contact(text)
+        assert (contact.phone, contact.email, contact.name) == (phone, email, name)
+        assert contact
+
+    def test_a_message_without_a_way_to_reach_them_is_no_contact(self) -> None:
+        assert not find_contact("no thanks, never mind")

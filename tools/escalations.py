@@ -119,20 +119,16 @@ async def _join(
     """Add a message to its open case: the higher priority and the earlier deadline win; the
     holder (or the queue) hears of it, and the plan's other alerts go out only when the case
     became more urgent."""
-    if customer_request:
-        joined = f"{case.customer_request}\n\n{customer_request}" if case.customer_request else None
-        case.customer_request = (joined or customer_request)[-_REQUEST_LIMIT:]
-    if plan.reason not in case.reason:
-        case.reason = f"{case.reason}; {plan.reason}"[:255]
-    if plan.action_required not in case.action_required:
-        case.action_required = f"{case.action_required}; {plan.action_required}"
+    said = [case.customer_request, customer_request]
+    case.customer_request = "\n\n".join(filter(None, said))[-_REQUEST_LIMIT:] or None
+    case.reason = _with_part(case.reason, plan.reason)[:255]
+    case.action_required = _with_part(case.action_required, plan.action_required)
     raised = PRIORITY_RANK[plan.priority] > PRIORITY_RANK[case.priority]
     if raised:
         case.priority = plan.priority
         if case.problem == ANY_PROBLEM:
             case.problem = None  # now about whatever made it urgent: any problem joins it
     case.deadline = min(case.deadline, plan.deadline)
-    await session.flush()
     _alert(
         session,
         case,
@@ -145,6 +141,11 @@ async def _join(
         updated=True,
     )
     await session.flush()
+
+
+def _with_part(joined: str, part: str) -> str:
+    """ "A; B" with `part` added unless it is one of the parts already."""
+    return joined if part in joined.split("; ") else f"{joined}; {part}"
 
 
 def _alert(

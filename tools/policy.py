@@ -399,7 +399,6 @@ def decide_menu(
     facts = event_facts(booking, rules) | {
         "included_proteins": ", ".join(rules.menu.included_proteins),
         "proteins_per_person": rules.menu.proteins_per_person,
-        "payment_choices": join_names(rules.event.payment_methods, last="or"),
     }
     if until_event(booking, now) <= timedelta(0):
         return Decision(intent, "handled", "event_passed", "menu:after_event", facts)
@@ -829,13 +828,18 @@ def decide_opt_out(word: str, channel: str, rules: Rules) -> Decision:
     )
 
 
-def arrival_window(booking: BookingView, rules: Rules) -> tuple[str, str]:
-    """When the chef gets to the party: the start less the live arrival lead ("15-20")."""
+def arrival_leads(rules: Rules) -> tuple[timedelta, timedelta]:
+    """How long before the start the chef arrives, at the latest and at the earliest: the live
+    rule written as "15-20" minutes (or one number)."""
     minutes = [int(m) for m in re.findall(r"\d+", rules.event.arrival_lead_minutes)] or [0]
+    return timedelta(minutes=min(minutes)), timedelta(minutes=max(minutes))
+
+
+def arrival_window(booking: BookingView, rules: Rules) -> tuple[str, str]:
+    """When the chef gets to the party: the start less the live arrival lead."""
+    shortest, longest = arrival_leads(rules)
     start = booking.event_at.astimezone(rules.timezone)
-    earliest = start - timedelta(minutes=max(minutes))
-    latest = start - timedelta(minutes=min(minutes))
-    return earliest.strftime("%-I:%M %p"), latest.strftime("%-I:%M %p")
+    return (start - longest).strftime("%-I:%M %p"), (start - shortest).strftime("%-I:%M %p")
 
 
 def decide_booking_question(

@@ -18,6 +18,7 @@ from agent.understanding.reader import CONFIDENT
 from agent.understanding.schema import CHANGE_INTENTS, Concern, GuestChange, Request
 from knowledge.charter import Charter, Rules
 from knowledge.faults import crash_point
+from knowledge.models import Booking
 from knowledge.service import FaqMatch
 from tools import bookings, policy
 from tools.phones import find_contact
@@ -97,6 +98,17 @@ def guest_changes_agree(booking: BookingView, changes: Sequence[GuestChange]) ->
         return False
     totals = [c for c in changes if c.total is not None]
     return not totals or len(totals) == len(changes) or guest_counts(booking, totals) == every
+
+
+def guest_changes_disagree(booking: BookingView, requests: Sequence[Request]) -> bool:
+    """Whether any text's guest changes disagree about the booking (`guest_changes_agree`).
+    Each text of a burst is judged on its own: a second text adding to the first ("14 adults
+    now", "oh and 2 more") is no conflict."""
+    said: dict[int, list[GuestChange]] = {}
+    for r in requests:
+        if r.intent == "headcount_change" and r.entities.guests and not r.entities.hypothetical:
+            said.setdefault(r.part, []).append(r.entities.guests)
+    return not all(guest_changes_agree(booking, changes) for changes in said.values())
 
 
 def concern_case(
@@ -206,11 +218,19 @@ def decide_request(
         case "faq":
             return policy.decide_faq(faq_answer, booking, now, rules)
         case "greeting":
-            closing = cue.CLOSING.match(text) is not None
-            facts = {"closing": closing, "thanks": closing and cue.THANKS.search(text) is not None}
-            return Decision(intent, "handled", "greeting", "greeting", facts)
+            return _greeting(intent, text)
+        case _ if cue.CLOSING.match(text):
+            return _greeting(intent, text)  # "ok", "got it": nothing to clarify
         case _:
             return Decision(intent, "handled", "clarify", "other")
+
+
+def _greeting(intent: str, text: str) -> Decision:
+    """A hello, or a message that only thanks or acknowledges ("ok thx"), which closes the
+    thread rather than asking how to help."""
+    closing = cue.CLOSING.match(text) is not None
+    facts = {"closing": closing, "thanks": closing and cue.THANKS.search(text) is not None}
+    return Decision(intent, "handled", "greeting", "greeting", facts)
 
 
 def _questions(text: str) -> list[str]:
@@ -270,10 +290,12 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     elif scratch.confirmation == "no":
         decisions = [Decision("other", "handled", "change_declined", "confirm:declined")]
     elif state.get("pending") == "which_booking" and (
-        picked := await _named_booking(ctx, scratch.customer.id, text, state.get("proposal"))
+        chosen := _named(
+            await bookings.upcoming(ctx.session, scratch.customer.id, ctx.clock.now()), text
+        )
     ):
         # "which one?" answered with a reference: the question asked before, for that party.
-        chosen, asked = picked
+        asked = [t for p in state.get("proposal") or [] for t in p["entities"].get("asked", [])]
         decisions = [
             policy.decide_booking_question(
                 bookings.view(chosen),
@@ -295,12 +317,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         booking = bookings.view(scratch.booking) if scratch.booking is not None else None
         decisions = []
         requests = scratch.understanding.requests
-        said: dict[int, list[GuestChange]] = {}  # each text's own guest changes
-        for r in requests:
-            if r.intent == "headcount_change" and r.entities.guests and not r.entities.hypothetical:
-                said.setdefault(r.part, []).append(r.entities.guests)
-        # A second text adding to the first ("14 adults now", "oh and 2 more") is no conflict.
-        agree = booking is None or all(guest_changes_agree(booking, c) for c in said.values())
+        disagree = booking is not None and guest_changes_disagree(booking, requests)
         unsure = [
             r
             for r in requests
@@ -311,7 +328,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             and (
                 r.confidence < CONFIDENT
                 or charter.rules.changes.confirm_changes == "always"
-                or (r.intent == "headcount_change" and not agree)
+                or (r.intent == "headcount_change" and disagree)
             )
             and _has_values(r)
         ]
@@ -357,18 +374,22 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     answer = match.answer
                     request = request.model_copy(update={"intent": "faq"})
             intents[index] = request.intent
+            party, address = booking, scratch.booking.address if scratch.booking else ""
             if request.intent == "booking_question" and booking is not None:
-                which = await _which_booking(ctx, scratch.customer.id, text, request, charter)
-                if which is not None:
-                    decisions.append(which)
-                    if which.pending == "which_booking":
-                        proposal = [request.model_dump(mode="json")]
+                coming = await bookings.upcoming(ctx.session, scratch.customer.id, ctx.clock.now())
+                named = _named(coming, text)
+                if named is None and len(coming) > 1:
+                    views = [bookings.view(b) for b in coming]
+                    decisions.append(policy.decide_which_booking(views, charter.rules))
+                    proposal = [request.model_dump(mode="json")]
                     continue
+                if named is not None:
+                    party, address = bookings.view(named), named.address
             decisions.append(
                 decide_request(
                     request,
                     text,
-                    booking,
+                    party,
                     charter,
                     answer,
                     ctx.clock.now(),
@@ -376,7 +397,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     anonymous=channel == "web" and scratch.customer.phone is None,
                     concern=concern,
                     guests=headcounts if request.intent == "headcount_change" else None,
-                    address=scratch.booking.address if scratch.booking is not None else "",
+                    address=address,
                 )
             )
         case = concern_case(concern, decisions, booking, ctx.clock.now(), charter.rules)
@@ -417,38 +438,10 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     }
 
 
-async def _which_booking(
-    ctx: TurnContext, customer_id: int, text: str, request: Request, charter: Charter
-) -> Decision | None:
-    """A booking question's answer for the party the message names by its reference, or, with
-    several parties to come and none named, the question "which one?"; None for the usual
-    answer about the next party."""
-    coming = await bookings.upcoming(ctx.session, customer_id, ctx.clock.now())
-    named = [b for b in coming if b.reference.lower() in text.lower()]
-    if named:
-        return policy.decide_booking_question(
-            bookings.view(named[0]),
-            request.entities.asked,
-            named[0].address,
-            ctx.clock.now(),
-            charter.rules,
-            charter.addons,
-        )
-    if len(coming) < 2:
-        return None
-    return policy.decide_which_booking([bookings.view(b) for b in coming], charter.rules)
-
-
-async def _named_booking(
-    ctx: TurnContext, customer_id: int, text: str, proposal: list[dict[str, Any]] | None
-) -> tuple[Any, list[str]] | None:
-    """The party a reply to "which one?" names by its reference, with the topics asked."""
-    coming = await bookings.upcoming(ctx.session, customer_id, ctx.clock.now())
-    named = [b for b in coming if b.reference.lower() in text.lower()]
-    if not named:
-        return None
-    asked = [t for p in proposal or [] for t in (p.get("entities") or {}).get("asked", [])]
-    return named[0], asked or ["details"]
+def _named(coming: Sequence[Booking], text: str) -> Booking | None:
+    """The party of the customer's that the message names by its reference, if any."""
+    lowered = text.lower()
+    return next((b for b in coming if b.reference.lower() in lowered), None)
 
 
 #: Decisions that open a case of their own only when nothing else in the turn does.

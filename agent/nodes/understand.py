@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from agent.understanding.schema import Context, Pending, Request, Understanding
 from agent.understanding.tone import detect_tone as rules_tone
 from agent.understanding.vocabulary import Vocabulary
 from knowledge.charter import Charter
+from tools import policy
 
 
 def _text(runtime: Runtime[TurnContext]) -> str:
@@ -28,10 +28,9 @@ async def detect_tone(state: TurnState, runtime: Runtime[TurnContext]) -> dict[s
 
 def _chef_due(event_at: datetime, now: datetime, charter: Charter) -> bool:
     """From the longest arrival lead before the start until the party would be over."""
-    event = charter.rules.event
-    leads = [int(n) for n in re.findall(r"\d+", event.arrival_lead_minutes)] or [0]
-    since = event_at - timedelta(minutes=max(leads))
-    return since <= now < event_at + timedelta(minutes=event.duration_minutes)
+    _, longest = policy.arrival_leads(charter.rules)
+    until = event_at + timedelta(minutes=charter.rules.event.duration_minutes)
+    return event_at - longest <= now < until
 
 
 async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:

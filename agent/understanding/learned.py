@@ -212,6 +212,23 @@ class LearnedReader:
         return model
 
 
+def _per_label(
+    x: Any, labels: Sequence[Sequence[str]], names: Sequence[str], c: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One logistic regression per name (a row may carry several), as weight and bias columns.
+    A name no row carries, or every row does, keeps a bias far below zero."""
+    weights = np.zeros((x.shape[1], len(names)), dtype=np.float32)
+    bias = np.full(len(names), -10.0, dtype=np.float32)
+    for column, name in enumerate(names):
+        y = np.array([name in row for row in labels], dtype=int)
+        if 0 < y.sum() < len(y):
+            model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
+            model.fit(x, y)
+            weights[:, column] = model.coef_[0]
+            bias[column] = model.intercept_[0]
+    return weights, bias
+
+
 def _multinomial(
     x: Any, labels: Sequence[int], classes: int, c: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -263,16 +280,7 @@ def train(
     )
     n_features = x.shape[1]
 
-    intent_weights = np.zeros((n_features, len(LABELS)), dtype=np.float32)
-    intent_bias = np.full(len(LABELS), -10.0, dtype=np.float32)
-    for column, intent in enumerate(LABELS):
-        y = np.array([intent in labels for labels in intents], dtype=int)
-        if y.sum() == 0:
-            continue  # never labelled: its probability stays near zero
-        model = LogisticRegression(C=C_INTENTS, max_iter=2000, class_weight="balanced")
-        model.fit(x, y)
-        intent_weights[:, column] = model.coef_[0]
-        intent_bias[column] = model.intercept_[0]
+    intent_weights, intent_bias = _per_label(x, intents, LABELS, C_INTENTS)
 
     tone_weights, tone_bias = _multinomial(x, [TONES.index(t) for t in tones], len(TONES), C_TONE)
     safety_weights = safety_bias = None
@@ -281,19 +289,11 @@ def train(
         safety_weights, safety_bias = _multinomial(x, levels, len(SAFETY), C_SAFETY)
 
     topic_weights = topic_bias = None
-    if topics is not None:
-        # Learned from the booking questions alone: what each one asks, never whether it is one.
-        rows = [k for k, asked in enumerate(topics) if asked]
-        if rows:
-            topic_weights = np.zeros((n_features, len(TOPICS)), dtype=np.float32)
-            topic_bias = np.full(len(TOPICS), -10.0, dtype=np.float32)
-            for column, topic in enumerate(TOPICS):
-                y = np.array([topic in (topics[k] or ()) for k in rows], dtype=int)
-                if 0 < y.sum() < len(rows):
-                    model = LogisticRegression(C=C_TOPICS, max_iter=2000, class_weight="balanced")
-                    model.fit(x[rows], y)
-                    topic_weights[:, column] = model.coef_[0]
-                    topic_bias[column] = model.intercept_[0]
+    # Learned from the booking questions alone: what each one asks, never whether it is one.
+    rows = [k for k, asked in enumerate(topics or []) if asked]
+    if topics is not None and rows:
+        asked = [topics[k] or () for k in rows]
+        topic_weights, topic_bias = _per_label(x[rows], asked, TOPICS, C_TOPICS)
 
     provenance = {
         **provenance,

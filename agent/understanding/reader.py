@@ -415,7 +415,7 @@ class Reader:
         reader's best if it is no guess, else the whole booking."""
         if request.intent != "booking_question" or request.entities.asked:
             return request
-        asked: list[str] = list(self.topics.asked(normalised, whole=False))
+        asked: list[str] = list(self.topics.asked(normalised))
         asked += [t for t, p in learned.items() if p >= THRESHOLD and t not in asked]
         if not asked and learned:
             best = max(learned, key=learned.__getitem__)

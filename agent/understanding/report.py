@@ -69,7 +69,13 @@ def load_examples(path: Path) -> list[Example]:
 
 def merged_entities(understanding: Understanding) -> dict[str, Any]:
     """The entities of all requests together, the shape the labels use."""
-    merged: dict[str, Any] = {"proteins": [], "upgrades": [], "guests": [], "removed_proteins": []}
+    merged: dict[str, Any] = {
+        "proteins": [],
+        "upgrades": [],
+        "guests": [],
+        "removed_proteins": [],
+        "asked": [],
+    }
     for request in understanding.requests:
         e = request.entities
         merged["proteins"] += [p for p in e.proteins if p not in merged["proteins"]]
@@ -79,7 +85,6 @@ def merged_entities(understanding: Understanding) -> dict[str, Any]:
         merged["upgrades"] += [u for u in e.upgrades if u not in merged["upgrades"]]
         if request.intent == "headcount_change" and e.guests is not None:
             merged["guests"].append(e.guests)
-        merged.setdefault("asked", [])
         merged["asked"] += [t for t in e.asked if t not in merged["asked"]]
         for name in ("rating", "choice", "date", "dietary"):
             value = getattr(e, name)
@@ -134,22 +139,15 @@ def applied_changes(understanding: Understanding) -> list[Request]:
     """The change requests a turn would apply without asking: with values to apply, sure
     enough to skip the confirmation question, not only asked about, and (for guest changes)
     saying one thing about the reference booking."""
-    from agent.nodes.decide import guest_changes_agree
+    from agent.nodes.decide import guest_changes_disagree
 
-    said = [
-        r.entities.guests
-        for r in understanding.requests
-        if r.intent == "headcount_change"
-        and r.entities.guests is not None
-        and not r.entities.hypothetical
-    ]
-    agree = guest_changes_agree(_REFERENCE, said)
+    disagree = guest_changes_disagree(_REFERENCE, understanding.requests)
     applied = []
     for r in understanding.requests:
         e = r.entities
         if r.intent not in CHANGE_INTENTS or e.hypothetical or r.confidence < _reader.CONFIDENT:
             continue
-        if r.intent == "headcount_change" and not agree:
+        if r.intent == "headcount_change" and disagree:
             continue
         if e.guests is not None or e.proteins or e.upgrades or e.removed_upgrades:
             applied.append(r)
@@ -265,9 +263,9 @@ def evaluate(
             if name in labels and not scores[name].add(merged.get(name) == labels[name]):
                 problems.append(f"{name} {merged.get(name)} != {labels[name]}")
         if "asked" in labels and not scores["topics"].add(
-            set(merged.get("asked", [])) == set(labels["asked"])
+            set(merged["asked"]) == set(labels["asked"])
         ):
-            problems.append(f"asked {merged.get('asked')} != {labels['asked']}")
+            problems.append(f"asked {merged['asked']} != {labels['asked']}")
         if not scores["tone"].add(got.tone == ex.tone):
             problems.append(f"tone {got.tone} != {ex.tone}")
         if ex.safety is not None:

@@ -26,26 +26,14 @@ class Topics:
     def load(cls, language: str = "en") -> Topics:
         return _topics(language)
 
-    def asked(self, normalised: str, whole: bool = True) -> list[BookingTopic]:
-        """Every topic the text asks about, in the order said; the whole booking when none
-        (or nothing, with `whole=False`)."""
+    def asked(self, normalised: str) -> list[BookingTopic]:
+        """Every topic the text names, in the order said (none when it names none)."""
         found: list[tuple[int, BookingTopic]] = []
         for topic, patterns in self.patterns.items():
             starts = [m.start() for p in patterns if (m := p.search(normalised))]
             if starts:
                 found.append((min(starts), topic))
-        found.sort()
-        asked = [topic for _, topic in found]
-        if "arrival" in asked and "when" in asked and not _says_party(normalised):
-            asked.remove("when")  # "what time does the chef come on saturday" is one question
-        return asked or ([WHOLE] if whole else [])
-
-
-_PARTY = re.compile(r"\b(?:party|event|booking|reservation|we start|it start)")
-
-
-def _says_party(normalised: str) -> bool:
-    return _PARTY.search(normalised) is not None
+        return [topic for _, topic in sorted(found)]
 
 
 @cache
