@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.state import TurnEvent
+from agent.understanding.prospect import Details
 from agent.understanding.schema import Understanding
 from knowledge.charter import Charter
 from knowledge.clock import Clock
-from knowledge.models import AutomatedReminder, Booking, Conversation, Customer, Message
+from knowledge.models import AutomatedReminder, Booking, Conversation, Customer, Lead, Message
 from knowledge.service import KnowledgeService
 from tools.policy import Decision
 
@@ -33,6 +34,9 @@ class Scratch:
     repeat_customer: bool = False
     understanding: Understanding | None = None
     confirmation: str | None = None  # "yes" or "no" to the change we asked to confirm
+    #: What a sender with no booking says about a party they want (read only for them).
+    details: Details | None = None
+    lead: Lead | None = None  # their open lead, once the turn has looked it up
     decisions: list[Decision] = field(default_factory=list)
     llm_reply: str | None = None  # the LLM's phrasing, used only if its facts hold
     faq_views: list[int] = field(default_factory=list)  # FAQs answered, counted after commit

@@ -13,10 +13,12 @@ from knowledge.schemas import (
     AddonView,
     BusinessValues,
     CancellationValues,
+    CapacityValues,
     ChangesValues,
     DepositValues,
     EscalationValues,
     EventValues,
+    LeadValues,
     MenuValues,
     OfferView,
     PricingValues,
@@ -44,6 +46,8 @@ class Rules(BaseModel):
     reviews: ReviewValues
     escalations: EscalationValues
     whatsapp: WhatsappValues
+    capacity: CapacityValues
+    leads: LeadValues
 
     @property
     def timezone(self) -> ZoneInfo:

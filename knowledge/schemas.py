@@ -98,6 +98,9 @@ class DepositValues(_Values):
 class TravelValues(_Values):
     travel_free_miles: int = Field(ge=0)
     travel_fee_per_mile: Money
+    #: Where the chefs start from: travel is measured from this ZIP code's centre. Without it a
+    #: quote leaves travel out and says it is confirmed at booking.
+    base_zip: Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")] | None = None
 
 
 class MenuValues(_Values):
@@ -180,6 +183,31 @@ class WhatsappValues(_Values):
     templates: dict[Slug, WhatsappTemplate] = Field(default_factory=dict)
 
 
+class CapacityValues(_Values):
+    """How many parties the business can serve at once, for availability questions."""
+
+    #: Parties at the same time: one chef (and grill) each.
+    chefs: int = Field(ge=1, le=100)
+    #: How long a party holds its chef, travel and set-up included: two parties whose starts are
+    #: closer than this need two chefs.
+    party_slot_hours: Annotated[Decimal, Field(gt=0, le=24)]
+    #: The start times offered when the time asked for is taken.
+    start_times: list[Clock] = Field(min_length=1)
+
+    @field_validator("start_times")
+    @classmethod
+    def _sorted(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
+
+
+class LeadValues(_Values):
+    """What the agent does for a prospect who got a quote and has not booked."""
+
+    follow_up: bool
+    #: How long after the last quote the one follow-up goes (moved into messaging hours).
+    follow_up_hours: int = Field(ge=1, le=24 * 14)
+
+
 RULE_VALUE_SCHEMAS: dict[str, type[_Values]] = {
     "business": BusinessValues,
     "pricing": PricingValues,
@@ -193,6 +221,8 @@ RULE_VALUE_SCHEMAS: dict[str, type[_Values]] = {
     "reviews": ReviewValues,
     "escalations": EscalationValues,
     "whatsapp": WhatsappValues,
+    "capacity": CapacityValues,
+    "leads": LeadValues,
 }
 
 # Which rule type holds each flat rule value (e.g. reschedule_fee -> rescheduling).

@@ -17,7 +17,7 @@ from knowledge.models import AutomatedReminder, Booking, Customer
 from scheduler import planner
 from scheduler import repository as repo
 from scheduler.schemas import BookingCreate, BookingUpdate
-from tools import bookings
+from tools import bookings, leads
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -146,6 +146,7 @@ async def create_booking(
     session.add(booking)
     await session.flush()
     await plan_journey(session, booking, now, rules)
+    await leads.mark_booked(session, booking, customer, now)
     return booking, True
 
 

@@ -17,10 +17,11 @@ FINISHED = ("sent", "skipped", "failed", "cancelled", "suppressed")
 @dataclass(frozen=True)
 class Claim:
     id: int
-    booking_id: int
+    booking_id: int | None  # None for a prospect's follow-up, which names a lead
     kind: str
     due_at: datetime
     attempts: int
+    lead_id: int | None = None
 
 
 async def upsert_plan(
@@ -90,7 +91,7 @@ _CLAIM = text(
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
     )
-    RETURNING r.id, r.booking_id, r.reminder_type, r.scheduled_at, r.attempts
+    RETURNING r.id, r.booking_id, r.reminder_type, r.scheduled_at, r.attempts, r.lead_id
     """
 )
 

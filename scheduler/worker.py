@@ -21,7 +21,7 @@ from agent.state import TurnEvent
 from knowledge.clock import Clock, FrozenClock
 from knowledge.db import connection_lost, unit_of_work
 from knowledge.loops import pause
-from knowledge.models import Booking, Customer
+from knowledge.models import Booking, Customer, Lead
 from knowledge.service import KnowledgeService
 from scheduler import repository as repo
 from scheduler.planner import within_hours
@@ -85,20 +85,28 @@ class Worker:
                 if claim.kind not in IMMEDIATE and opens > now:
                     await repo.postpone(session, claim.id, opens)
                     return
-                booking = await session.get(Booking, claim.booking_id)
-                assert booking is not None
-                customer = await session.get(Customer, booking.customer_id)
-                assert customer is not None
-                conversation = await bookings.get_or_create_conversation(
-                    session, customer.id, customer.preferred_channel
-                )
-                conversation_id = conversation.id
+                if claim.lead_id is not None:
+                    conversation_id = await self._lead_conversation(session, claim.lead_id)
+                    payload: dict[str, object] = {
+                        "touchpoint": claim.kind,
+                        "lead_id": claim.lead_id,
+                    }
+                else:
+                    booking = await session.get(Booking, claim.booking_id)
+                    assert booking is not None
+                    customer = await session.get(Customer, booking.customer_id)
+                    assert customer is not None
+                    conversation = await bookings.get_or_create_conversation(
+                        session, customer.id, customer.preferred_channel
+                    )
+                    conversation_id = conversation.id
+                    payload = {"touchpoint": claim.kind, "booking_id": claim.booking_id}
             await self.runtime.handle(
                 TurnEvent(
                     kind="reminder",
                     conversation_id=conversation_id,
                     reminder_id=claim.id,
-                    payload={"touchpoint": claim.kind, "booking_id": claim.booking_id},
+                    payload=payload,
                 )
             )
         except Exception as exc:  # a failed touchpoint is retried, never lost
@@ -118,6 +126,18 @@ class Worker:
                 await repo.retry_later(
                     session, claim.id, f"{type(exc).__name__}: {exc}", retry_at, give_up=give_up
                 )
+
+    @staticmethod
+    async def _lead_conversation(session: AsyncSession, lead_id: int) -> int:
+        """The conversation a prospect wrote on: the follow-up goes back the same way."""
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        if lead.conversation_id is not None:
+            return lead.conversation_id
+        conversation = await bookings.get_or_create_conversation(
+            session, lead.customer_id, lead.channel
+        )
+        return conversation.id
 
     async def advance(self, clock: FrozenClock, until_: timedelta) -> int:
         """Move a controlled clock forward, running every job that falls due, in order, each

@@ -69,6 +69,8 @@ class Decision:
     escalation: EscalationPlan | None = None
     updates: Mapping[str, Any] = field(default_factory=dict)  # booking fields to set
     pending: str | None = None  # a question the reply asks, answered next turn
+    #: What a prospect's turn learned about their party (`tools.leads.FIELDS`), to store.
+    lead: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -9,7 +10,7 @@ from langgraph.runtime import Runtime
 from agent.context import TurnContext
 from agent.state import TurnState
 from knowledge.models import TeamAlert
-from tools import bookings
+from tools import bookings, leads
 from tools.escalations import open_escalation, problem_of
 
 
@@ -21,7 +22,12 @@ async def act(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]
     now = ctx.clock.now()
     text = scratch.text if scratch.inbound is not None else None
     escalation_ids: list[int] = []
+    if scratch.inbound is not None and scratch.booking is None:
+        # A prospect who writes back needs no reminder of their quote.
+        await leads.cancel_follow_up(ctx.session, scratch.conversation.id)
     for decision in scratch.decisions:
+        if decision.lead:
+            await _save_lead(ctx, decision.lead, link_sent=decision.rule == "lead:link")
         if decision.updates:
             await bookings.apply(
                 ctx.session,
@@ -46,6 +52,29 @@ async def act(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]
                 escalation_ids.append(escalation.id)
     scratch.escalation_ids = escalation_ids
     return {}
+
+
+async def _save_lead(ctx: TurnContext, values: Mapping[str, Any], *, link_sent: bool) -> None:
+    """Store what the prospect told us and the quote they got; a quote or link sent plans the
+    one follow-up."""
+    scratch = ctx.scratch
+    assert scratch.customer is not None and scratch.conversation is not None
+    assert scratch.charter is not None
+    now = ctx.clock.now()
+    quoted = bool(values.get("quoted"))
+    lead = await leads.save(
+        ctx.session,
+        scratch.lead,
+        values,
+        customer=scratch.customer,
+        conversation=scratch.conversation,
+        now=now,
+        quoted=quoted,
+        link_sent=link_sent,
+        quote_total=values.get("quote_total"),
+    )
+    if quoted or link_sent:
+        await leads.plan_follow_up(ctx.session, lead, now, scratch.charter.rules)
 
 
 async def notify_owner(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:

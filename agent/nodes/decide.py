@@ -14,14 +14,16 @@ from agent.context import TurnContext
 from agent.state import TurnState
 from agent.understanding import intents as cue
 from agent.understanding.concerns import INTENT_OF
+from agent.understanding.prospect import Details
 from agent.understanding.reader import CONFIDENT
 from agent.understanding.schema import CHANGE_INTENTS, Concern, GuestChange, Request
 from knowledge.charter import Charter, Rules
+from knowledge.errors import InvalidInput
 from knowledge.faults import crash_point
 from knowledge.models import Booking
 from knowledge.service import FaqMatch
-from tools import bookings, policy
-from tools.phones import find_contact
+from tools import availability, bookings, leads, policy, prospects, travel
+from tools.phones import find_contact, to_e164
 from tools.policy import BookingView, Decision
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -35,6 +37,19 @@ BOOKING_INTENTS = {
     "rating",
     "access_info",
     "booking_question",
+}
+#: A prospect's requests that the quote and the lead's questions answer.
+LEAD_INTENTS = {
+    "headcount_change",
+    "date_change",
+    "booking_question",
+    "menu_selection",
+    "protein_swap",
+    "greeting",
+    "other",
+    # a booking's own matters mean nothing to someone without one: "Joe Park" is a name
+    "access_info",
+    "rating",
 }
 KEYWORD_CHANNELS = {"sms", "whatsapp"}
 OPT_IN_WORDS = {"start", "unstop", "yes"}
@@ -337,6 +352,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             decisions.append(_confirm(unsure, booking, charter))
             proposal = [r.model_dump(mode="json") for r in unsure]
             requests = [r for r in requests if r not in unsure]
+        lead_decision, answered = await _prospect_turn(ctx, requests, charter, state.get("pending"))
         headcounts = [
             r.entities.guests
             for r in requests
@@ -351,6 +367,13 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         for index, request in enumerate(scratch.understanding.requests):
             if any(request is u for u in unsure):
                 continue  # read back above
+            if index in answered:
+                first = index == min(answered)
+                intents[index] = request.intent if first else None  # one request, one answer
+                if first:
+                    assert lead_decision is not None
+                    decisions.append(lead_decision)
+                continue
             if request.intent == "headcount_change" and headcounts:
                 if headcount_done or request.entities.guests is None:
                     continue  # every change was decided with the first that has a count
@@ -400,6 +423,8 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     address=address,
                 )
             )
+        if lead_decision is not None and not answered:
+            decisions.append(lead_decision)  # after the answers to the prospect's questions
         case = concern_case(concern, decisions, booking, ctx.clock.now(), charter.rules)
         if case is not None:
             decisions.append(case)
@@ -438,11 +463,152 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     }
 
 
+async def _prospect_turn(
+    ctx: TurnContext, requests: Sequence[Request], charter: Charter, pending: str | None
+) -> tuple[Decision | None, set[int]]:
+    """For a sender with no booking who talks about a party they want: the quote, availability
+    and booking-link decision, and which of the message's requests it answers."""
+    scratch = ctx.scratch
+    details = scratch.details
+    assert scratch.conversation is not None and scratch.customer is not None
+    if details is None:
+        return None, set()
+    party_talk = details.asks or bool(details.given())
+    closing = {i for i, r in enumerate(requests) if r.intent == "cancellation"}
+    if not party_talk and not closing:
+        return None, set()
+    lead = scratch.lead = await leads.open_for(ctx.session, scratch.conversation.id)
+    if lead is not None and closing:
+        # "never mind, we found someone else": the lead is closed, and nobody chases it
+        lost = Decision(
+            "cancellation", "handled", "lead_closed", "lead:lost", lead={"status": "lost"}
+        )
+        return lost, closing
+    customer_talk = details.about_own_booking or (details.changes and not details.asks)
+    if not party_talk or (customer_talk and lead is None):
+        # "when is my party?", "we'll be 14 adults now": a customer to verify, not a prospect
+        return None, set()
+    known = leads.view(lead)
+    rules = charter.rules
+    values, unknown_place = _lead_values(known, details, requests, scratch.customer, charter)
+    merged = replace(known, **values)
+    quote_changed = (
+        lead is None
+        or not lead.quotes_sent
+        or any(k in values for k in ("adults", "kids", "toddlers", "travel_miles", "upgrades"))
+    )
+    found = None
+    now = ctx.clock.now()
+    if merged.event_date is not None and merged.event_date >= now.astimezone(rules.timezone).date():
+        taken = await availability.taken_around(ctx.session, merged.event_date, rules)
+        found = availability.check(merged.event_date, merged.event_time, taken, now, rules)
+    decision = prospects.decide_lead(
+        merged,
+        rules=rules,
+        addons=charter.addons,
+        available=found,
+        show_quote=quote_changed,
+        show_availability="event_date" in values or "event_time" in values,
+        unknown_place=unknown_place,
+        new_lead=lead is None,
+        named_now="name" in values
+        and known.name is None
+        and bool(details.name or details.bare_name),
+    )
+    total = prospects.quote_lines(merged, rules, charter.addons)[1] if merged.guests else None
+    decision = replace(
+        decision,
+        lead=values | {"quoted": bool(decision.facts.get("show_quote")), "quote_total": total},
+    )
+    concern = scratch.understanding.concern if scratch.understanding else None
+    answered = {
+        i
+        for i, r in enumerate(requests)
+        if r.intent in LEAD_INTENTS
+        or (r.intent == "faq" and merged.guests > 0)
+        # an unsure reading with no concern behind it ("how about 7:30 then" is no missing
+        # chef for someone with no booking) is the prospect's answer
+        or (r.confidence < CONFIDENT and concern is None and r.intent not in _NEVER_ABSORBED)
+    }
+    return decision, answered
+
+
+def _lead_values(
+    known: prospects.LeadView,
+    details: Details,
+    requests: Sequence[Request],
+    customer: Any,
+    charter: Charter,
+) -> tuple[dict[str, Any], str | None]:
+    """What this message adds to or changes in the lead, and a place we could not find."""
+    values: dict[str, Any] = {}
+    name = details.name or (details.bare_name if not known.name else None)
+    if not name and not known.name and customer.name:
+        name = customer.name
+    if name and name != known.name:
+        values["name"] = name
+    if details.email and details.email.lower() != known.email:
+        values["email"] = details.email.lower()
+    phone = None
+    if details.phone:
+        try:
+            phone = to_e164(details.phone)
+        except InvalidInput:
+            phone = None
+    phone = phone or (customer.phone if not known.phone else None)
+    if phone and phone != known.phone:
+        values["phone"] = phone
+    for key in ("event_date", "event_time"):
+        value = getattr(details, key)
+        if value is not None and value != getattr(known, key):
+            values[key] = value
+    counts = {g: getattr(details, g) for g in ("adults", "kids", "toddlers")}
+    if details.guests and not any(counts.values()):
+        counts["adults"] = details.guests  # "20 people": priced as adults until we hear of kids
+    for group, delta in details.more:
+        key = "adults" if group == "guests" else group
+        current = counts.get(key) or getattr(known, key) or 0
+        counts[key] = max(0, current + delta)
+    for key, value in counts.items():
+        if value is not None and value != getattr(known, key):
+            values[key] = value
+    upgrades = [
+        slug
+        for r in requests
+        if r.intent in ("menu_selection", "protein_swap") and not r.entities.removed_proteins
+        for slug in (*r.entities.proteins, *r.entities.upgrades)
+        if charter.addon(slug) is not None
+    ]
+    if upgrades and set(upgrades) - set(known.upgrades):
+        values["upgrades"] = tuple(dict.fromkeys((*known.upgrades, *upgrades)))
+    unknown_place = None
+    base = charter.rules.travel.base_zip
+    home = travel.by_zip(base) if base else None
+    if details.zip_code and details.zip_code != known.zip_code:
+        place = travel.by_zip(details.zip_code)
+        if place is None:
+            unknown_place = f"ZIP code {details.zip_code}"
+        else:
+            values |= {"zip_code": details.zip_code, "place": place.name}
+            if home is not None:
+                values["travel_miles"] = travel.miles_between(home, place)
+    elif details.place and not known.zip_code:
+        place = travel.by_city(details.place, home.state if home else None, near=home)
+        if place is not None and place.name != known.place:
+            values["place"] = place.name
+            if home is not None:
+                values["travel_miles"] = travel.miles_between(home, place)
+    return values, unknown_place
+
+
 def _named(coming: Sequence[Booking], text: str) -> Booking | None:
     """The party of the customer's that the message names by its reference, if any."""
     lowered = text.lower()
     return next((b for b in coming if b.reference.lower() in lowered), None)
 
+
+#: Requests a prospect's quote never answers, however unsure their reading.
+_NEVER_ABSORBED = frozenset({"human_request", "opt_out", "cancellation", "dietary_request"})
 
 #: Decisions that open a case of their own only when nothing else in the turn does.
 _ABSORBED = frozenset({"faq_unknown"})

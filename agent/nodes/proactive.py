@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from agent.context import TurnContext
 from agent.state import TurnState
-from knowledge.models import AutomatedReminder
-from tools import bookings
+from knowledge.models import AutomatedReminder, Lead
+from tools import bookings, leads, prospects
 from tools.journey import decide_touchpoint
 from tools.policy import Decision
 
@@ -28,7 +28,13 @@ async def proactive(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str
     booking = scratch.booking
     channel = scratch.conversation.channel
     opted_out = bool(getattr(scratch.customer, f"{channel}_opted_out", False))
-    if booking is None or booking.status == "cancelled":
+    if kind == leads.FOLLOW_UP:
+        decision = await _lead_follow_up(ctx, event.payload.get("lead_id"))
+        if opted_out:
+            decision = replace(
+                decision, outcome="silent", kind="none", rule=f"{decision.rule}:suppressed"
+            )
+    elif booking is None or booking.status == "cancelled":
         decision = Decision("reminder", "silent", "none", f"touchpoint:{kind}:no_booking")
     else:
         payload = dict(event.payload)
@@ -59,6 +65,17 @@ async def proactive(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str
     scratch.tone = state.get("customer_tone") or "neutral"
     scratch.outcome, scratch.rules = decision.outcome, [decision.rule]
     return {"pending": decision.pending or state.get("pending")}
+
+
+async def _lead_follow_up(ctx: TurnContext, lead_id: object) -> Decision:
+    """The day-after message to a prospect, unless they booked (or the lead is gone)."""
+    scratch = ctx.scratch
+    assert scratch.charter is not None
+    lead = await ctx.session.get(Lead, int(str(lead_id))) if lead_id is not None else None
+    if lead is None or lead.status != "open":
+        return Decision("reminder", "silent", "none", "touchpoint:lead_follow_up:booked")
+    lead.follow_up_sent_at = ctx.clock.now()
+    return prospects.decide_follow_up(leads.view(lead), lead.quote_total, scratch.charter.rules)
 
 
 async def _menu_request_planned(ctx: TurnContext, booking_id: int) -> bool | None:

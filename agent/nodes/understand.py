@@ -9,12 +9,13 @@ from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
 from agent.state import TurnState
-from agent.understanding.reader import combine, default_reader
+from agent.understanding import prospect
+from agent.understanding.reader import Reader, combine, default_reader
 from agent.understanding.schema import Context, Pending, Request, Understanding
 from agent.understanding.tone import detect_tone as rules_tone
 from agent.understanding.vocabulary import Vocabulary
 from knowledge.charter import Charter
-from tools import policy
+from tools import policy, travel
 
 
 def _text(runtime: Runtime[TurnContext]) -> str:
@@ -31,6 +32,27 @@ def _chef_due(event_at: datetime, now: datetime, charter: Charter) -> bool:
     _, longest = policy.arrival_leads(charter.rules)
     until = event_at + timedelta(minutes=charter.rules.event.duration_minutes)
     return event_at - longest <= now < until
+
+
+def _details(
+    text: str,
+    pending: Pending | None,
+    context: Context,
+    charter: Charter,
+    reader: Reader,
+) -> prospect.Details:
+    base = charter.rules.travel.base_zip
+    home = travel.by_zip(base) if base else None
+    cities = travel.city_names(home.state) if home is not None else frozenset()
+    normalised = reader.normaliser(Vocabulary.from_charter(charter)).normalise(text)
+    return prospect.read(
+        text,
+        normalised,
+        context.now,
+        context.timezone,
+        cities,
+        answering=("name", "place") if pending == "lead" else (),
+    )
 
 
 async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -65,6 +87,9 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         vocabulary = Vocabulary.from_charter(scratch.charter)
         texts = [m.body for m in [scratch.inbound, *scratch.burst] if m is not None] or [text]
         understanding = combine([reader.understand(t, context, vocabulary) for t in texts])
+    if booking is None and scratch.inbound is not None:
+        # Someone with no booking may be planning one: what they say about it is read too.
+        scratch.details = _details(text, pending, context, scratch.charter, reader)
     scratch.understanding = understanding
     scratch.tone = understanding.tone
     scratch.intent = understanding.intent

@@ -28,7 +28,9 @@ Intent = Literal[
     "other",
 ]
 Tone = Literal["casual", "formal", "frustrated", "anxious", "neutral"]
-Pending = Literal["cancel_choice", "rating", "menu", "confirm_change", "contact", "which_booking"]
+Pending = Literal[
+    "cancel_choice", "rating", "menu", "confirm_change", "contact", "which_booking", "lead"
+]
 GuestGroup = Literal["adults", "kids", "toddlers", "guests"]
 #: What a customer asks about their own booking ("booking_question"), answered from it.
 BookingTopic = Literal[

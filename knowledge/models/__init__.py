@@ -17,7 +17,7 @@ from knowledge.models.conversations import (
     TeamAlert,
     WebSession,
 )
-from knowledge.models.customers import Booking, Customer, CustomerSentiment, Feedback
+from knowledge.models.customers import Booking, Customer, CustomerSentiment, Feedback, Lead
 
 __all__ = [
     "AddonItem",
@@ -33,6 +33,7 @@ __all__ = [
     "Escalation",
     "FaqItem",
     "Feedback",
+    "Lead",
     "Message",
     "SeasonalOffer",
     "TeamAlert",

@@ -39,6 +39,7 @@ REMINDER_KINDS = (
     "on_the_way",
     "arriving",
     "post_event",
+    "lead_follow_up",  # a prospect's quote, a day later (the row names a lead, not a booking)
 )
 REMINDER_STATUSES = (
     "pending",
@@ -181,11 +182,14 @@ class Escalation(Base):
 
 
 class AutomatedReminder(Base):
-    """One planned touchpoint of a booking's journey; unique per booking and kind."""
+    """One planned touchpoint of a booking's journey (unique per booking and kind), or a
+    prospect's follow-up (unique per lead)."""
 
     __tablename__ = "automated_reminders"
     __table_args__ = (
         UniqueConstraint("booking_id", "reminder_type"),
+        UniqueConstraint("lead_id", "reminder_type"),
+        CheckConstraint("booking_id IS NOT NULL OR lead_id IS NOT NULL", name="has_subject"),
         CheckConstraint(in_list("reminder_type", REMINDER_KINDS), name="kind_known"),
         CheckConstraint(in_list("status", REMINDER_STATUSES), name="status_known"),
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
@@ -193,7 +197,8 @@ class AutomatedReminder(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
     reminder_type: Mapped[str] = mapped_column(String(50))
     scheduled_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(20), default="pending")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text
@@ -14,6 +14,8 @@ from knowledge.models.base import Base, created_at, in_list, updated_at
 CHANNELS = ("sms", "whatsapp", "web")
 BOOKING_STATUSES = ("pending", "confirmed", "completed", "cancelled")
 REVIEW_SOURCES = ("google", "yelp", "internal")
+#: "open" while the agent collects details and quotes; "booked" once a booking is made for it.
+LEAD_STATUSES = ("open", "booked", "lost")
 
 
 class Customer(Base):
@@ -121,3 +123,54 @@ class CustomerSentiment(Base):
     is_referrer: Mapped[bool] = mapped_column(default=False)
     preferred_proteins: Mapped[list[str]] = mapped_column(JSONB, default=list)
     last_updated: Mapped[datetime] = updated_at()
+
+
+class Lead(Base):
+    """A prospect's party as the agent collected it over a conversation: what they told us,
+    the quote they got, and the booking it became. One open lead per conversation."""
+
+    __tablename__ = "leads"
+    __table_args__ = (
+        CheckConstraint(in_list("status", LEAD_STATUSES), name="status_known"),
+        CheckConstraint(
+            "coalesce(adults, 0) >= 0 AND coalesce(kids, 0) >= 0 AND coalesce(toddlers, 0) >= 0",
+            name="guests_non_negative",
+        ),
+        CheckConstraint("quotes_sent >= 0", name="quotes_non_negative"),
+        Index(
+            "ix_leads_open_conversation",
+            "conversation_id",
+            unique=True,
+            postgresql_where="status = 'open'",
+        ),
+        Index("ix_leads_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    channel: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(16))
+    event_date: Mapped[date | None]
+    event_time: Mapped[time | None]
+    adults: Mapped[int | None]
+    kids: Mapped[int | None]
+    toddlers: Mapped[int | None]
+    zip_code: Mapped[str | None] = mapped_column(String(10))
+    place: Mapped[str | None] = mapped_column(String(100))  # a city named instead of a ZIP
+    travel_miles: Mapped[Decimal | None] = mapped_column(Numeric(8, 1))
+    upgrades: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    quote_total: Mapped[Decimal | None]
+    quotes_sent: Mapped[int] = mapped_column(default=0)
+    quoted_at: Mapped[datetime | None]
+    link_sent_at: Mapped[datetime | None]
+    follow_up_sent_at: Mapped[datetime | None]
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"))
+    booked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
