@@ -8,6 +8,7 @@ clock only moves when a step says `advance`.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from knowledge.models import (
     Booking,
     Conversation,
     Escalation,
+    Lead,
     Message,
     TeamAlert,
 )
@@ -242,8 +244,8 @@ async def _arrange(
             channel=spec.channel,
             agent_user_id=agent_user.id,
         )
-        first = scenario.steps[0]
-        if scenario.booking is not None and first.event != "booking_created":
+        await _take_slots(session, scenario.taken)
+        if scenario.booking is not None and not scenario.booked_in_a_step:
             rules = (await runtime.knowledge.charter(session)).rules
             booking = _booking_row(
                 customer.id,
@@ -256,6 +258,21 @@ async def _arrange(
             run.booking_id = booking.id
             await _plan_existing(session, booking, now, rules)
     return run
+
+
+async def _take_slots(session: AsyncSession, starts: Sequence[datetime]) -> None:
+    """Other customers' parties at the given starts, so those slots are taken."""
+    for n, start in enumerate(starts):
+        other = await bookings.get_or_create_customer(
+            session, f"+1916555{9000 + n:04d}", name=f"Other party {n + 1}", channel="sms"
+        )
+        spec = BookingSpec(event_at=start, proteins=["chicken", "steak"])
+        session.add(
+            _booking_row(
+                other.id, spec, created_at=start - timedelta(days=30), deposit=Decimal("100")
+            )
+        )
+    await session.flush()
 
 
 async def _apply_knowledge(session: AsyncSession, scenario: Scenario) -> None:
@@ -369,7 +386,11 @@ async def _create_booking(run: _Run) -> None:
     async with unit_of_work(run.sessionmaker) as session:
         charter = await run.runtime.knowledge.charter(session)
         data = BookingCreate(
-            customer=CustomerIn(name=customer.name, phone=customer.phone, channel=customer.channel),
+            customer=CustomerIn(
+                name=spec.name or customer.name or "Dana Lee",
+                phone=customer.phone,
+                channel=customer.channel,
+            ),
             event_at=spec.event_at,
             address=spec.address,
             adults=spec.adults,
@@ -541,6 +562,41 @@ async def _check_rows(run: _Run, marks: _Marks, expect: Expect) -> list[Failure]
                 failures.append(Failure("notified", sorted(set(expect.notified)), notified))
         if expect.booking:
             failures.extend(await _check_booking(session, run, expect.booking))
+        if expect.lead:
+            failures.extend(await _check_lead(session, run, expect.lead))
+    return failures
+
+
+async def _check_lead(session: AsyncSession, run: _Run, wanted: dict[str, Any]) -> list[Failure]:
+    query = (
+        select(Lead)
+        .where(Lead.customer_id == run.customer_id)
+        .order_by(Lead.id.desc())
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+    lead = (await session.scalars(query)).first()
+    if lead is None:
+        return [Failure("lead", wanted, None)]
+    failures: list[Failure] = []
+    for name, value in wanted.items():
+        if name not in Lead.__table__.columns:
+            failures.append(Failure(f"lead.{name}", value, "no such lead field"))
+            continue
+        actual = getattr(lead, name)
+        if isinstance(actual, dt.time | dt.date) and not isinstance(actual, datetime):
+            # a date as 2027-01-16, a start time as 18:00
+            shown: Any = actual.strftime("%H:%M") if isinstance(actual, dt.time) else str(actual)
+            ok = str(value) == shown
+        elif name in SET_FIELDS:
+            shown, ok = (
+                sorted(actual or []),
+                isinstance(value, Sequence) and set(value) == set(actual or []),
+            )
+        else:
+            shown, ok = _plain(actual), _same(value, actual)
+        if not ok:
+            failures.append(Failure(f"lead.{name}", value, shown))
     return failures
 
 

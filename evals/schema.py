@@ -50,7 +50,7 @@ class _Strict(BaseModel):
 
 
 class CustomerSpec(_Strict):
-    name: str = "Dana Lee"
+    name: str | None = "Dana Lee"  # null: a prospect we know only by their number
     phone: str = "+19165550101"
     channel: Literal["sms", "whatsapp", "web"] = "sms"
     past_bookings: int = Field(default=0, ge=0, le=50)
@@ -58,6 +58,8 @@ class CustomerSpec(_Strict):
 
 class BookingSpec(_Strict):
     event_at: datetime
+    #: Who the booking is under when a step makes it (a prospect names themselves on the form).
+    name: str | None = None
     created_at: datetime | None = None
     address: str = "12 Oak St, Sacramento, CA 95814"
     adults: int = Field(default=10, ge=0)
@@ -88,6 +90,9 @@ class Expect(_Strict):
     replies: int | None = Field(default=None, ge=0)  # messages sent to the customer in the step
     reply_matches: str | None = None
     booking: dict[str, Any] = Field(default_factory=dict)
+    #: The customer's latest lead (a prospect's party as collected): its fields, e.g. status,
+    #: name, adults, event_date ("2027-01-16"), event_time ("18:00"), zip_code, travel_miles.
+    lead: dict[str, Any] = Field(default_factory=dict)
     escalations_open: int | None = Field(default=None, ge=0)
     notified: list[Notice] | None = None
     sent: list[Touchpoint] | None = None
@@ -141,6 +146,8 @@ class Scenario(_Strict):
     customer: CustomerSpec = Field(default_factory=CustomerSpec)
     booking: BookingSpec | None = None
     knowledge: KnowledgeSpec = Field(default_factory=KnowledgeSpec)
+    #: Other customers' parties already booked at these starts (for availability).
+    taken: list[datetime] = Field(default_factory=list)
     steps: list[Step] = Field(min_length=1)
 
     @field_validator("now")
@@ -148,16 +155,27 @@ class Scenario(_Strict):
     def _zoned(cls, value: datetime) -> datetime:
         return _aware(value)
 
+    @field_validator("taken")
+    @classmethod
+    def _zoned_starts(cls, value: list[datetime]) -> list[datetime]:
+        return [_aware(v) for v in value]
+
     @model_validator(mode="after")
-    def _booking_created_first(self) -> Scenario:
-        for index, step in enumerate(self.steps):
-            if step.event == "booking_created" and index != 0:
-                raise ValueError(
-                    f"steps[{index}].event: booking_created may only be the first step"
-                )
-        if self.steps[0].event == "booking_created" and self.booking is None:
-            raise ValueError("steps[0].event: booking_created needs a booking to create")
+    def _booking_created_once(self) -> Scenario:
+        """The scenario's booking is made by its one booking_created step, if it has one
+        (a prospect who books after chatting); otherwise it exists before the first step."""
+        created = [i for i, step in enumerate(self.steps) if step.event == "booking_created"]
+        if len(created) > 1:
+            raise ValueError(f"steps[{created[1]}].event: the booking can be created only once")
+        if created and self.booking is None:
+            raise ValueError(
+                f"steps[{created[0]}].event: booking_created needs a booking to create"
+            )
         return self
+
+    @property
+    def booked_in_a_step(self) -> bool:
+        return any(step.event == "booking_created" for step in self.steps)
 
 
 def _where(loc: tuple[Any, ...]) -> str:
