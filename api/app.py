@@ -19,6 +19,7 @@ from api.routes import (
     escalations,
     health,
     knowledge,
+    leads,
     stats,
     twilio,
     webchat,
@@ -121,6 +122,7 @@ def create_app(
     app.include_router(conversations.router)
     app.include_router(escalations.router)
     app.include_router(stats.router)
+    app.include_router(leads.router)
     app.include_router(console.router)
     app.include_router(webchat.router)
     return app

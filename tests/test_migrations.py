@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import asyncpg
@@ -129,3 +130,72 @@ class TestDuplicateCasesMerged:
             ("merged", ids[0]),
         ]
         assert rows[ids[3]]["status"] == "resolved"  # a closed case stays as it was
+
+
+class TestLeadsMigration:
+    """A database from before leads gains the chef capacity and lead rules, the base ZIP code
+    for travel, and follow-ups that name a lead; the journey planned before is untouched."""
+
+    async def test_rules_and_touchpoints_after_upgrade(self, pg_server: Any) -> None:
+        url = embedded.server_url(pg_server, "hibachi_leads_migration")
+        await ensure_database(url)
+        await asyncio.to_thread(migrate.downgrade, url, "base")
+        await migrate.upgrade_async(url, "0007")
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            await conn.execute(
+                "INSERT INTO business_rules (rule_type, title, content, value, is_active, version)"
+                " VALUES ('travel', 'Travel fee', 'x',"
+                ' \'{"travel_free_miles": 30, "travel_fee_per_mile": 2}\', true, 1)'
+            )
+            customer = await conn.fetchval(
+                "INSERT INTO customers (name, phone, preferred_channel, sms_opted_out,"
+                " whatsapp_opted_out, is_promoter)"
+                " VALUES ('Old Booking', '+15550002222', 'sms', false, false, false) RETURNING id"
+            )
+            booking = await conn.fetchval(
+                "INSERT INTO bookings (reference, customer_id, event_at, address, adults, kids,"
+                " toddlers, proteins, upgrades, menu_selected, menu_provisional, deposit_amount,"
+                " deposit_paid, status, reschedule_count) VALUES ('MH-OLD1', $1,"
+                " '2027-01-16 18:00-08', '1 Main St', 10, 0, 0, '[]', '[]', false, false, 100,"
+                " true, 'confirmed', 0) RETURNING id",
+                customer,
+            )
+            await conn.execute(
+                "INSERT INTO automated_reminders (booking_id, reminder_type, scheduled_at, status,"
+                " attempts, response_received) VALUES ($1, '7_day', '2027-01-09 10:00-08',"
+                " 'pending', 0, false)",
+                booking,
+            )
+        finally:
+            await conn.close()
+
+        await migrate.upgrade_async(url)
+
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            values = {
+                r["rule_type"]: json.loads(r["value"])
+                for r in await conn.fetch("SELECT rule_type, value FROM business_rules")
+            }
+            reminders = await conn.fetch(
+                "SELECT booking_id, lead_id, status FROM automated_reminders"
+            )
+            with pytest.raises(asyncpg.CheckViolationError):
+                await conn.execute(
+                    "INSERT INTO automated_reminders (reminder_type, scheduled_at, status,"
+                    " attempts, response_received) VALUES ('lead_follow_up', now(), 'pending', 0,"
+                    " false)"
+                )
+        finally:
+            await conn.close()
+        assert values["travel"] == {
+            "travel_free_miles": 30,
+            "travel_fee_per_mile": 2,
+            "base_zip": "95814",
+        }
+        assert values["capacity"]["chefs"] == 2
+        assert values["leads"] == {"follow_up": True, "follow_up_hours": 24}
+        assert [(r["booking_id"], r["lead_id"], r["status"]) for r in reminders] == [
+            (booking, None, "pending")
+        ]

@@ -35,6 +35,7 @@ _COUNT = re.compile(
     rf"|(?:book|booking|reserve|reservation|quote|estimate|price|cost|hibachi|dinner|party)\s+for)"
     rf"\s+(?:about\s+|around\s+|like\s+|maybe\s+)?(?P<pn>{NUMBER})"
     rf"(?!\s*(?:pm|am|:|/|\$|dollars|miles|hours|minutes|st\b|nd\b|rd\b|th\b|o.clock))"
+    rf"(?!\s+(?:more\s+|extra\s+)?(?:[a-z]+\s+)?{GROUP})"  # "quote for 15 adults": a group's count
 )
 
 

@@ -12,7 +12,14 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentUser, Knowledge, Session, State
-from knowledge.models import AutomatedReminder, Conversation, Escalation, Feedback, Message
+from knowledge.models import (
+    AutomatedReminder,
+    Conversation,
+    Escalation,
+    Feedback,
+    Lead,
+    Message,
+)
 from knowledge.models.conversations import PRIORITIES, REMINDER_KINDS
 
 router = APIRouter(prefix="/api/v1", tags=["console"])
@@ -49,6 +56,9 @@ class Stats(BaseModel):
     menu_chosen_by_deadline: Figure
     review_response_rate: Figure
     promoter_share: Figure
+    leads: int  # prospects who asked about a party in the period
+    quotes_sent: int  # quotes those prospects got (a new quote when the party changed)
+    lead_conversion: Figure
     formulas: dict[str, str]
 
 
@@ -192,7 +202,26 @@ async def compute(
     rated = await _count(session, ratings)
     promoters = await _count(session, ratings.where(Feedback.review_source.in_(("google", "yelp"))))
 
+    period_leads = select(Lead.id).where(Lead.created_at >= since, Lead.created_at < until)
+    leads = await _count(session, period_leads)
+    quotes = int(
+        await session.scalar(
+            select(func.coalesce(func.sum(Lead.quotes_sent), 0)).where(
+                Lead.created_at >= since, Lead.created_at < until
+            )
+        )
+        or 0
+    )
+    booked = await _count(session, period_leads.where(Lead.status == "booked"))
+
     return {
+        "leads": leads,
+        "quotes_sent": quotes,
+        "lead_conversion": share(
+            booked,
+            leads,
+            "leads from the period that became a booking / leads from the period",
+        ),
         "ai_handled_share": share(
             conversations - escalated,
             conversations,
