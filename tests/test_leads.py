@@ -342,7 +342,7 @@ class TestLeadTurns:
     async def test_a_full_slot_from_bookings_taken(
         self, runtime: Any, session: AsyncSession
     ) -> None:
-        for n in range(2):
+        for _ in range(2):
             other = await make_customer(session)
             await make_booking(session, other, event_at=at("2027-01-16", "18:00"))
         await session.commit()
