@@ -36,11 +36,23 @@ class TurnEvent(BaseModel):
         """The turn that answers a stored inbound message."""
         return cls(kind="customer_message", conversation_id=conversation_id, message_id=message_id)
 
+    @classmethod
+    def answer_again(cls, conversation_id: int, message_id: int, why: str) -> TurnEvent:
+        """A second answer to a message already answered: the request a web visitor came with,
+        answered once they have proven their booking (`why` = "verified")."""
+        return cls(
+            kind="customer_message",
+            conversation_id=conversation_id,
+            message_id=message_id,
+            payload={"again": why},
+        )
+
     @property
     def key(self) -> str:
         """Identifies the turn for idempotency: a replayed event finds its reply already there."""
         if self.message_id is not None:
-            return f"message:{self.message_id}"
+            again = self.payload.get("again")
+            return f"message:{self.message_id}" + (f":{again}" if again else "")
         if self.reminder_id is not None:
             return f"reminder:{self.reminder_id}"
         return f"{self.kind}:{self.payload.get('id', '')}"

@@ -25,6 +25,7 @@ from knowledge.schemas import (
     ReschedulingValues,
     ReviewValues,
     TravelValues,
+    WebChatValues,
     WhatsappValues,
 )
 
@@ -48,6 +49,7 @@ class Rules(BaseModel):
     whatsapp: WhatsappValues
     capacity: CapacityValues
     leads: LeadValues
+    web_chat: WebChatValues
 
     @property
     def timezone(self) -> ZoneInfo:

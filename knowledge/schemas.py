@@ -208,6 +208,17 @@ class LeadValues(_Values):
     follow_up_hours: int = Field(ge=1, le=24 * 14)
 
 
+class WebChatValues(_Values):
+    """What the chat widget shows when it opens: a greeting, the line saying an automated
+    assistant answers and a person takes over, and up to four suggested questions."""
+
+    greeting: ShortText
+    disclosure: ShortText
+    suggestions: list[
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    ] = Field(default_factory=list, max_length=4)
+
+
 RULE_VALUE_SCHEMAS: dict[str, type[_Values]] = {
     "business": BusinessValues,
     "pricing": PricingValues,
@@ -223,6 +234,7 @@ RULE_VALUE_SCHEMAS: dict[str, type[_Values]] = {
     "whatsapp": WhatsappValues,
     "capacity": CapacityValues,
     "leads": LeadValues,
+    "web_chat": WebChatValues,
 }
 
 # Which rule type holds each flat rule value (e.g. reschedule_fee -> rescheduling).

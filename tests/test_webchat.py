@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.clock import FrozenClock
-from knowledge.models import Escalation
+from knowledge.models import Conversation, Escalation, Message
 from tests.factories import make_booking, make_customer
 from tools.phones import find_contact
 
@@ -125,6 +126,149 @@ class TestVerification:
         assert lines == []
         mine = (await client.get("/api/v1/chat/messages", headers=owner)).json()
         assert any("4455" in line["text"] for line in mine)
+
+
+async def texted_code(session: AsyncSession) -> str:
+    """The code in the newest text to a customer's phone."""
+    body = await session.scalar(
+        select(Message.body)
+        .where(Message.kind == "verification_code")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    assert body is not None
+    found = re.search(r"\b(\d{6})\b", body)
+    assert found is not None
+    return found.group(1)
+
+
+class TestVerificationInConversation:
+    """The visitor proves the booking in the chat itself, over as many messages as they need."""
+
+    async def test_reference_now_phone_later_then_the_request_is_answered(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        made = await booking(session, clock, adults=10)
+        headers = await chat(client)
+        asked = await say(client, headers, "how many guests do we have on our booking?")
+        assert "booking reference" in asked["reply"]
+        first = await say(client, headers, "it's mh-web001")
+        assert "phone number on booking MH-WEB001" in first["reply"]
+        second = await say(client, headers, "(916) 555-0191")
+        assert second["verified"] is True
+        texts = [r["text"] for r in second["replies"]]
+        assert texts[0].startswith("Thanks, Noa! I found your booking.")
+        # the question they came with, answered from the booking (10 adults and 2 kids)
+        assert "12 guests" in texts[1]
+        assert made.adults == 10
+
+    async def test_phone_first_then_reference(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await booking(session, clock)
+        headers = await chat(client)
+        await say(client, headers, "what time does our party start?")
+        first = await say(client, headers, "my number is 916-555-0191")
+        assert "booking reference" in first["reply"]
+        second = await say(client, headers, "MH-WEB001")
+        assert second["verified"] is True and "Your party is on" in second["reply"]
+
+    async def test_a_wrong_pair_asks_for_both_again_and_counts(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await booking(session, clock)
+        headers = await chat(client)
+        wrong = await say(client, headers, "MH-WEB001 916-555-0000")
+        assert "couldn't match" in wrong["reply"] and "4 tries left" in wrong["reply"]
+        assert wrong["verified"] is False
+
+    async def test_after_verifying_the_thread_reads_in_order_both_sides(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await booking(session, clock)
+        headers = await chat(client)
+        await say(client, headers, "when is our party?")
+        await say(client, headers, "MH-WEB001")
+        await say(client, headers, "9165550191")
+        other = await chat(client)
+        await say(client, other, "how much do kids cost?")
+        lines = (await client.get("/api/v1/chat/messages", headers=headers)).json()
+        who = [line["who"] for line in lines]
+        assert who == ["customer", "agent", "customer", "agent", "customer", "agent", "agent"]
+        assert lines[0]["text"] == "when is our party?"
+        assert [line["id"] for line in lines] == sorted(line["id"] for line in lines)
+        assert not any("kids cost" in line["text"] for line in lines)
+
+
+class TestCodeVerification:
+    async def test_a_code_texted_to_the_booking_phone_verifies(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await booking(session, clock)
+        headers = await chat(client)
+        await say(client, headers, "can we add 2 guests to our party?")
+        sent = await say(client, headers, "MH-WEB001, text me a code")
+        assert "ending in 0191" in sent["reply"]
+        code = await texted_code(session)
+        text_to = await session.scalar(
+            select(Conversation.channel)
+            .join(Message, Message.conversation_id == Conversation.id)
+            .where(Message.kind == "verification_code")
+        )
+        assert text_to == "sms"
+        wrong = await say(client, headers, "000000" if code != "000000" else "111111")
+        assert "doesn't match" in wrong["reply"]
+        right = await say(client, headers, code)
+        assert right["verified"] is True
+        # the request they came with: 10 adults and 2 kids, 2 more
+        assert "14 guests" in right["reply"]
+
+    async def test_a_code_expires_after_ten_minutes(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await booking(session, clock)
+        headers = await chat(client)
+        await say(client, headers, "MH-WEB001")
+        await say(client, headers, "code")
+        code = await texted_code(session)
+        clock.advance(timedelta(minutes=10, seconds=1))
+        late = await say(client, headers, code)
+        assert "expired" in late["reply"] and late["verified"] is False
+
+    async def test_five_wrong_codes_lock(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await booking(session, clock)
+        headers = await chat(client)
+        await say(client, headers, "MH-WEB001 code please")
+        code = await texted_code(session)
+        wrong = "111111" if code != "111111" else "222222"
+        for _ in range(4):
+            assert "doesn't match" in (await say(client, headers, wrong))["reply"]
+        assert "Too many tries" in (await say(client, headers, wrong))["reply"]
+        assert "Too many tries" in (await say(client, headers, code))["reply"]
+
+
+class TestWidgetSettings:
+    async def test_greeting_disclosure_and_suggestions_are_knowledge(
+        self, client: httpx.AsyncClient, admin_headers: dict[str, str]
+    ) -> None:
+        shown = (await client.get("/api/v1/chat/settings")).json()
+        assert "automated assistant" in shown["disclosure"]
+        assert 1 <= len(shown["suggestions"]) <= 4
+        rules = (await client.get("/api/v1/business-rules", headers=admin_headers)).json()
+        rule = next(r for r in rules if r["rule_type"] == "web_chat")
+        value = {**rule["value"], "greeting": "Aloha! Hungry?"}
+        updated = await client.put(
+            f"/api/v1/business-rules/{rule['id']}", json={"value": value}, headers=admin_headers
+        )
+        assert updated.status_code == 200, updated.text
+        assert (await client.get("/api/v1/chat/settings")).json()["greeting"] == "Aloha! Hungry?"
+        too_many = {**rule["value"], "suggestions": ["a", "b", "c", "d", "e"]}
+        refused = await client.put(
+            f"/api/v1/business-rules/{rule['id']}", json={"value": too_many}, headers=admin_headers
+        )
+        assert refused.status_code == 422
 
 
 class TestWidget:

@@ -165,7 +165,7 @@ def decide_request(
     intent, entities = request.intent, request.entities
     if intent in BOOKING_INTENTS and booking is None:
         if anonymous:
-            return Decision(intent, "handled", "verify_first", "web:verify_first")
+            return Decision(intent, "handled", "verify_first", "web:verify_first", pending="verify")
         return policy.decide_without_booking(intent, rules)
     if booking is not None and entities.choice is not None and pending == "cancel_choice":
         return policy.decide_cancel_choice(booking, entities.choice, now, rules)

@@ -51,6 +51,14 @@ async def _rest_of_burst(session: AsyncSession, inbound: Message) -> list[Messag
     return burst
 
 
+async def _answered(session: AsyncSession, key: str) -> bool:
+    """Whether this turn's reply is stored already (a repeated second answer)."""
+    found = await session.scalar(
+        select(Message.id).where(Message.idempotency_key == f"reply:{key}")
+    )
+    return found is not None
+
+
 async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     ctx = runtime.context
     scratch = ctx.scratch
@@ -91,7 +99,11 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
         if inbound is None:
             raise NotFound(f"no inbound message {event.message_id} on this conversation")
         scratch.inbound = inbound
-        if inbound.status != "received":
+        again = event.payload.get("again")
+        if inbound.status != "received" and not again:
+            scratch.skip = "duplicate"
+            return {"route": "end"}
+        if again and await _answered(session, event.key):
             scratch.skip = "duplicate"
             return {"route": "end"}
         conversation.last_inbound_at = inbound.created_at or now

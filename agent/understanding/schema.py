@@ -29,7 +29,14 @@ Intent = Literal[
 ]
 Tone = Literal["casual", "formal", "frustrated", "anxious", "neutral"]
 Pending = Literal[
-    "cancel_choice", "rating", "menu", "confirm_change", "contact", "which_booking", "lead"
+    "cancel_choice",
+    "rating",
+    "menu",
+    "confirm_change",
+    "contact",
+    "which_booking",
+    "lead",
+    "verify",
 ]
 GuestGroup = Literal["adults", "kids", "toddlers", "guests"]
 #: What a customer asks about their own booking ("booking_question"), answered from it.

@@ -12,15 +12,20 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent.inbox import announce, answer_to
+from agent.inbox import Answer, announce, answer_to
+from agent.nodes.compose import render_body
 from agent.state import TurnEvent
-from api.deps import PerIpLimit, Session, State
+from api.deps import Knowledge, PerIpLimit, Session, State
+from api.state import AppState
+from knowledge.charter import display_phone
 from knowledge.errors import InvalidInput, Unauthorized
-from knowledge.models import Message, WebSession
+from knowledge.models import Conversation, Message, WebSession
 from knowledge.schemas import MAX_INT, reject_unstorable
+from tools import bookings
 from tools.messaging import webchat
-from tools.outbox import record_inbound
+from tools.outbox import queue_reply, record_inbound
 
 router = APIRouter(tags=["web chat"])
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -73,6 +78,18 @@ async def start(session: Session) -> dict[str, str]:
     return {"token": token}
 
 
+@router.get("/api/v1/chat/settings")
+async def chat_settings(session: Session, knowledge: Knowledge) -> dict[str, Any]:
+    """What the widget shows when it opens (the `web_chat` rule, edited in the knowledge
+    pages): the greeting, the automated-assistant disclosure and suggested questions."""
+    chat = (await knowledge.rules(session)).web_chat
+    return {
+        "greeting": chat.greeting,
+        "disclosure": chat.disclosure,
+        "suggestions": list(chat.suggestions),
+    }
+
+
 @router.post("/api/v1/chat/verify", dependencies=[PerIpLimit])
 async def verify(
     data: VerifyIn,
@@ -97,34 +114,117 @@ async def send(
 ) -> dict[str, Any]:
     """Store the visitor's message and return its answer with any quick options.
 
+    A visitor who is not verified may prove a booking here, over as many messages as they
+    like: the reference and the phone on the booking, in any order, or the reference and a
+    six-digit code texted to that phone. Once verified, the request that needed it is answered.
+    `replies` lists every message sent back, in order; `reply` is them all, joined.
+
     With turns in workers (`hibachi serve --workers N`) the turn runs in a worker and this
     request waits for it, up to HIBACHI_CHAT_REPLY_TIMEOUT_SECONDS; past that it returns with
     `id` and `reply` null, and the widget's stream delivers the reply when it comes."""
     web = await _web(session, x_chat_token)
     conversation = await webchat.conversation_for(session, web)
     inbound = await record_inbound(session, conversation, data.text)
-    if not state.settings.turns_in_workers:
+    if web.verified_customer_id is None:
+        found = await webchat.identify(session, web, data.text, state.clock.now())
+        if found is not None:
+            return await _identified(session, state, web, conversation, inbound, found)
+    answer = await _turn(session, state, TurnEvent.customer_message(conversation.id, inbound.id))
+    if answer.pending == "verify":
+        # The request waits for the visitor to prove the booking, then is answered.
+        web.waiting_message_id = inbound.id
         await session.commit()
-        result = await state.runtime.handle(TurnEvent.customer_message(conversation.id, inbound.id))
+    return _answer([answer], message_id=inbound.id)
+
+
+async def _turn(session: AsyncSession, state: AppState, event: TurnEvent) -> Answer:
+    """Run the turn for a stored message (here, or in a worker) and return its answer."""
+    assert event.message_id is not None
+    if not state.settings.turns_in_workers or event.payload.get("again"):
+        await session.commit()
+        result = await state.runtime.handle(event)
         if result.skipped == "duplicate":  # an inbox took the message first: its reply stands
-            found = await answer_to(state.database.sessionmaker, inbound.id, result.pending)
-            return _answer(found.reply_id, found.reply, found.pending)
-        return _answer(result.reply_message_id, result.reply, result.pending)
-    state.turns.register(inbound.id)
+            return await answer_to(state.database.sessionmaker, event.message_id, result.pending)
+        return Answer(result.reply_message_id, result.reply, result.pending)
+    state.turns.register(event.message_id)
     try:
         await session.commit()
     except BaseException:
-        state.turns.forget(inbound.id)
+        state.turns.forget(event.message_id)
         raise
-    announce(state.hints, inbound.id)
-    answer = await state.turns.wait(
-        state.database.sessionmaker, inbound.id, state.settings.chat_reply_timeout_seconds
+    announce(state.hints, event.message_id)
+    return await state.turns.wait(
+        state.database.sessionmaker, event.message_id, state.settings.chat_reply_timeout_seconds
     )
-    return _answer(answer.reply_id, answer.reply, answer.pending)
 
 
-def _answer(reply_id: int | None, reply: str | None, pending: str | None) -> dict[str, Any]:
-    return {"id": reply_id, "reply": reply, "options": OPTIONS.get(pending or "", [])}
+async def _identified(
+    session: AsyncSession,
+    state: AppState,
+    web: WebSession,
+    conversation: Conversation,
+    inbound: Message,
+    found: webchat.Identification,
+) -> dict[str, Any]:
+    """Reply to a step of verification; once verified, the visitor's messages join the
+    customer's thread and the request they came with is answered."""
+    inbound.status = "processed"
+    charter = await state.knowledge.charter(session)
+    business = charter.rules.business
+    facts = {**found.facts, "phone": display_phone(business.phone)}
+    simulated = state.runtime.simulated
+    if found.code is not None and found.code_to is not None:
+        texts = await bookings.get_or_create_conversation(session, found.code_to.id, "sms")
+        await queue_reply(
+            session,
+            texts,
+            render_body(
+                "verify_code_text",
+                {"code": found.code, "business_name": business.name, "minutes": facts["minutes"]},
+            ),
+            kind="verification_code",
+            idempotency_key=f"verify-code:{inbound.id}",
+            meta={"web_session": web.id},
+            simulated=simulated,
+        )
+    thread, waiting = conversation, None
+    if found.customer is not None:
+        thread = await webchat.adopt(session, web, conversation)
+        waiting, web.waiting_message_id = web.waiting_message_id, None
+        facts["answering"] = waiting is not None
+    text = render_body(found.kind, facts)
+    reply_id = await queue_reply(
+        session,
+        thread,
+        text,
+        kind=found.kind,
+        idempotency_key=f"verify:{inbound.id}",
+        meta={"verification": found.kind},
+        simulated=simulated,
+    )
+    answers = [Answer(reply_id, text, None)]
+    if waiting is not None:
+        answers.append(
+            await _turn(session, state, TurnEvent.answer_again(thread.id, waiting, "verified"))
+        )
+    else:
+        await session.commit()
+    return _answer(answers, message_id=inbound.id, verified=found.customer is not None)
+
+
+def _answer(answers: list[Answer], *, message_id: int, verified: bool = False) -> dict[str, Any]:
+    """`message_id` is the visitor's message as stored; `verified` says this message proved the
+    booking (the widget then shows the customer's thread, both sides, in order)."""
+    said = [a for a in answers if a.reply]
+    last = answers[-1]
+    return {
+        "message_id": message_id,
+        "verified": verified,
+        "id": said[-1].reply_id if said else None,
+        "reply": "\n\n".join(a.reply for a in said if a.reply) or None,
+        "replies": [{"id": a.reply_id, "text": a.reply} for a in said],
+        "options": OPTIONS.get(last.pending or "", []),
+    }
 
 
 @router.get("/api/v1/chat/messages")

@@ -29,6 +29,7 @@
     ".hc-customer{align-self:flex-end;background:#b3261e;color:#fff}",
     ".hc-agent,.hc-human{align-self:flex-start;background:#f1f1f1}",
     ".hc-typing{align-self:flex-start;color:#666;font-style:italic}",
+    ".hc-disclosure{margin:0;align-self:center;max-width:90%;color:#555;font-size:13px;text-align:center}",
     ".hc-options{display:flex;flex-wrap:wrap;gap:6px;padding:0 12px}",
     ".hc-options button{border:1px solid #b3261e;background:#fff;color:#b3261e;border-radius:16px;padding:6px 12px;cursor:pointer}",
     ".hc-form{display:flex;gap:8px;padding:10px;border-top:1px solid #e5e5e5}",
@@ -102,7 +103,20 @@
     });
   }
 
-  var verifyRef = /\b(MH-[A-Z0-9]{4,8})\b/i;
+  function showReplies(d) {
+    (d.replies && d.replies.length ? d.replies : (d.reply ? [{ id: d.id, text: d.reply }] : []))
+      .forEach(function (r) { show("agent", r.text, r.id); });
+  }
+
+  // The whole thread as stored, both sides, in order (after verifying: the customer's own).
+  function reload() {
+    return api("/api/v1/chat/messages?after=0").then(function (lines) {
+      log.textContent = ""; seen = {};
+      lines.forEach(function (m) { show(m.who, m.text, m.id); });
+      if (source) { source.close(); source = null; }
+    });
+  }
+
   function send(text) {
     text = (text || "").trim();
     if (!text) return;
@@ -112,17 +126,12 @@
     var typing = el("div", { "class": "hc-typing", "aria-label": "Agent is typing" }, "typing\u2026");
     log.appendChild(typing);
     ensureSession().then(function () {
-      var ref = text.match(verifyRef);
-      var phone = text.replace(verifyRef, "").replace(/[^0-9+]/g, "");
-      if (ref && phone.length >= 10) {
-        return api("/api/v1/chat/verify", { reference: ref[1], phone: phone }).then(function (d) {
-          return { reply: "Thanks" + (d.name ? " " + d.name : "") + "! I found your booking. How can I help?", options: [] };
-        });
-      }
       return api("/api/v1/chat/messages", { text: text });
     }).then(function (d) {
       typing.remove();
-      if (d.reply) show("agent", d.reply, d.id);
+      if (d.message_id) { seen[d.message_id] = true; }
+      if (d.verified) return reload().then(function () { quick(d.options); listen(); });
+      showReplies(d);
       quick(d.options);
       listen();
     }).catch(function (err) {
@@ -131,10 +140,24 @@
     });
   }
 
+  // The greeting, the automated-assistant line and suggested questions (the business's
+  // knowledge), shown when a chat opens empty; they are not messages of the thread.
+  var welcomed = false;
+  function welcome() {
+    if (welcomed || log.childElementCount) return;
+    welcomed = true;
+    fetch(base + "/api/v1/chat/settings").then(function (r) { return r.json(); }).then(function (c) {
+      if (log.querySelector(".hc-msg")) return;
+      log.appendChild(el("div", { "class": "hc-msg hc-agent hc-greeting" }, c.greeting));
+      log.appendChild(el("p", { "class": "hc-disclosure" }, c.disclosure));
+      quick(c.suggestions);
+    }).catch(function () {});
+  }
+
   function toggle(open) {
     panel.hidden = !open;
     launch.setAttribute("aria-expanded", String(open));
-    if (open) { input.focus(); if (token) listen(); } else { launch.focus(); }
+    if (open) { input.focus(); if (token) listen(); welcome(); } else { launch.focus(); }
   }
   launch.addEventListener("click", function () { toggle(panel.hidden); });
   close.addEventListener("click", function () { toggle(false); });

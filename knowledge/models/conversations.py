@@ -240,7 +240,8 @@ class TeamAlert(Base):
 
 
 class WebSession(Base):
-    """A web chat visitor: anonymous until they prove a booking (reference + its phone)."""
+    """A web chat visitor: anonymous until they prove a booking (its reference and phone, or a
+    code texted to that phone)."""
 
     __tablename__ = "web_sessions"
     __table_args__ = (CheckConstraint("failed_attempts >= 0", name="attempts_non_negative"),)
@@ -253,4 +254,17 @@ class WebSession(Base):
     )
     failed_attempts: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+    #: What the visitor has told us so far, in any order over any number of messages.
+    claimed_reference: Mapped[str | None] = mapped_column(String(20))
+    claimed_phone: Mapped[str | None] = mapped_column(String(16))
+    #: A six-digit code texted to the phone on a booking: its hash, expiry and customer.
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_expires_at: Mapped[datetime | None]
+    code_customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    #: The message that needed verifying first: answered as soon as the visitor is verified.
+    waiting_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = created_at()
