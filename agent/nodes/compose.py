@@ -80,7 +80,9 @@ def compose(
 
 def _greets(state: TurnState, scratch: Scratch) -> bool:
     """Say hello on a conversation's first message and on proactive messages, not on every
-    reply of a running exchange."""
+    reply of a running exchange (nor on a second answer, which follows one already said)."""
+    if scratch.event is not None and scratch.event.payload.get("again"):
+        return False
     return not state.get("turns") or scratch.inbound is None
 
 

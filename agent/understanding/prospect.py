@@ -216,5 +216,8 @@ def read(
     details = replace(details, **counts)  # type: ignore[arg-type]
     rest = _EMAIL.sub(" ", _PHONE.sub(" ", raw))
     named = _name(rest, language)
-    alone = "name" in asked and named is None and not details.given()
-    return replace(details, name=named, bare_name=_bare_name(raw, language) if alone else None)
+    # "Jen Park, jen@example.com" answers two questions: the name is what the contact leaves.
+    others = [g for g in details.given() if g not in ("email", "phone")]
+    alone = "name" in asked and named is None and not others
+    bare = _bare_name(rest.strip(" ,;-"), language) if alone else None
+    return replace(details, name=named, bare_name=bare)
