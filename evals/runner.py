@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -25,7 +28,7 @@ from agent.runtime import AgentRuntime, TurnResult
 from evals.schema import ACTIONS, BookingSpec, Expect, Scenario, Step, parse_duration
 from knowledge import repository
 from knowledge.clock import FrozenClock
-from knowledge.db import unit_of_work
+from knowledge.db import Database, unit_of_work
 from knowledge.models import (
     ApiUser,
     AutomatedReminder,
@@ -39,6 +42,7 @@ from knowledge.models import (
 from knowledge.models.conversations import REMINDER_KINDS
 from knowledge.schemas import RULE_FIELD_OWNER, validate_rule_value
 from knowledge.service import KnowledgeService
+from knowledge.settings import Settings
 from knowledge.users import create_user
 from scheduler import flows, planner
 from scheduler import repository as reminders
@@ -46,6 +50,7 @@ from scheduler.schemas import BookingCreate, CustomerIn
 from scheduler.worker import Worker
 from tools import bookings
 from tools import escalations as cases
+from tools.messaging import webchat
 
 AGENT_NAME = "Agent"  # the person acting in `agent:` steps (each scenario is rolled back)
 ALERT_NOTICES = {"sms": "team_sms", "email": "management_email"}
@@ -121,6 +126,15 @@ class _Run:
     channel: str
     agent_user_id: int
     booking_id: int | None = None
+    #: An anonymous web visitor: the chat API, their chat token and their visitor row.
+    web: httpx.AsyncClient | None = None
+    web_headers: dict[str, str] = field(default_factory=dict)
+    visitor_id: int | None = None
+
+    @property
+    def customer_ids(self) -> list[int]:
+        """Whose rows the scenario watches: the customer's, and a web visitor's."""
+        return [self.customer_id] + ([self.visitor_id] if self.visitor_id else [])
 
 
 class Harness:
@@ -171,6 +185,12 @@ class Harness:
         except _SetupError as exc:
             result.error = exc.failure
             return
+        async with AsyncExitStack() as stack:
+            if scenario.customer.anonymous:
+                await _open_web_chat(run, stack, self.engine)
+            await self._steps(run, scenario, result)
+
+    async def _steps(self, run: _Run, scenario: Scenario, result: ScenarioResult) -> None:
         for index, step in enumerate(scenario.steps):
             try:
                 step_result = await _perform(run, index, step)
@@ -185,6 +205,60 @@ class Harness:
                 )
                 return
             result.steps.append(step_result)
+
+
+async def _open_web_chat(run: _Run, stack: AsyncExitStack, engine: AsyncEngine) -> None:
+    """The chat API in-process on the scenario's transaction, and a visitor's chat session."""
+    from api.app import create_app
+
+    folder = stack.enter_context(tempfile.TemporaryDirectory())
+    settings = Settings(env="test", data_dir=Path(folder), run_worker=False)
+    database = Database(
+        url=engine.url.render_as_string(hide_password=False),
+        engine=engine,
+        sessionmaker=run.sessionmaker,
+    )
+    app = create_app(
+        settings,
+        database=database,
+        clock=run.clock,
+        knowledge_service=run.runtime.knowledge,
+        runtime=run.runtime,
+    )
+    await stack.enter_async_context(app.router.lifespan_context(app))
+    client = await stack.enter_async_context(
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chat")
+    )
+    started = await client.post("/api/v1/chat/sessions")
+    token = started.json()["token"]
+    run.web, run.web_headers = client, {"X-Chat-Token": token}
+    async with run.sessionmaker() as session:
+        web = await webchat.session_for_token(session, token)
+        assert web is not None
+        run.visitor_id = web.visitor_id
+
+
+async def _web_say(run: _Run, text: str) -> None:
+    assert run.web is not None
+    response = await run.web.post(
+        "/api/v1/chat/messages", json={"text": text}, headers=run.web_headers
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"the chat API answered {response.status_code}: {response.text[:200]}")
+
+
+async def _texted_code(run: _Run) -> str:
+    async with run.sessionmaker() as session:
+        body = await session.scalar(
+            select(Message.body)
+            .where(Message.kind == "verification_code")
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+    found = re.search(r"\b(\d{6})\b", body or "")
+    if found is None:
+        raise LookupError("no code was texted")
+    return found.group(1)
 
 
 class _SetupError(Exception):
@@ -306,7 +380,7 @@ def _booking_row(
     customer_id: int, spec: BookingSpec, *, created_at: datetime, deposit: Decimal
 ) -> Booking:
     return Booking(
-        reference=flows.new_reference(),
+        reference=spec.reference or flows.new_reference(),
         customer_id=customer_id,
         event_at=spec.event_at,
         address=spec.address,
@@ -352,7 +426,12 @@ async def _perform(run: _Run, index: int, step: Step) -> StepResult:
     marks = await _marks(run)
     result = StepResult(index=index, action=_action(step), expect=step.expect)
     turn: TurnResult | None = None
-    if step.say is not None or step.burst is not None:
+    if run.web is not None and (step.say is not None or step.code is not None):
+        started = time.perf_counter()
+        await _web_say(run, step.say if step.say is not None else await _texted_code(run))
+        result.latency_ms = (time.perf_counter() - started) * 1000
+        await run.worker.run_due()
+    elif step.say is not None or step.burst is not None:
         started = time.perf_counter()
         if step.burst is not None:
             turn = await run.runtime.receive_burst(run.phone, step.burst, channel=run.channel)
@@ -403,10 +482,10 @@ async def _create_booking(run: _Run) -> None:
         run.booking_id = booking.id
 
 
-async def _open_case(session: AsyncSession, customer_id: int) -> Escalation:
+async def _open_case(session: AsyncSession, customer_ids: Sequence[int]) -> Escalation:
     query = (
         select(Escalation)
-        .where(Escalation.customer_id == customer_id, Escalation.status.in_(cases.OPEN))
+        .where(Escalation.customer_id.in_(customer_ids), Escalation.status.in_(cases.OPEN))
         .order_by(Escalation.id.desc())
         .limit(1)
     )
@@ -422,7 +501,7 @@ async def _agent_action(run: _Run, action: str, text: str | None) -> None:
     async with unit_of_work(run.sessionmaker) as session:
         user = await session.get(ApiUser, run.agent_user_id)
         assert user is not None
-        escalation = await _open_case(session, run.customer_id)
+        escalation = await _open_case(session, run.customer_ids)
         conversation_id = escalation.conversation_id
         if action in ("claim", "reply"):
             await cases.claim(session, escalation.id, user)
@@ -439,8 +518,8 @@ async def _agent_action(run: _Run, action: str, text: str | None) -> None:
 # ---- what happened, and whether it was expected ---------------------------------------------
 
 
-async def _conversation_ids(session: AsyncSession, customer_id: int) -> list[int]:
-    query = select(Conversation.id).where(Conversation.customer_id == customer_id)
+async def _conversation_ids(session: AsyncSession, customer_ids: Sequence[int]) -> list[int]:
+    query = select(Conversation.id).where(Conversation.customer_id.in_(customer_ids))
     return list((await session.scalars(query)).all())
 
 
@@ -455,7 +534,7 @@ async def _marks(run: _Run) -> _Marks:
 
 async def _observe(run: _Run, marks: _Marks, result: StepResult, turn: TurnResult | None) -> None:
     async with run.sessionmaker() as session:
-        conversations = await _conversation_ids(session, run.customer_id)
+        conversations = await _conversation_ids(session, run.customer_ids)
         outbound = (
             await session.scalars(
                 select(Message)
@@ -472,20 +551,26 @@ async def _observe(run: _Run, marks: _Marks, result: StepResult, turn: TurnResul
         opened = (
             await session.scalars(
                 select(Escalation).where(
-                    Escalation.customer_id == run.customer_id,
+                    Escalation.customer_id.in_(run.customer_ids),
                     (Escalation.id > marks.escalation) | Escalation.id.in_(joined),
                 )
             )
         ).all()
-    result.reply = "\n".join(m.body for m in outbound)
-    result.replies = len(outbound)
+    # A verification code texted to the booking's phone is not a reply in the chat.
+    replies = [m for m in outbound if m.kind != "verification_code"]
+    result.reply = "\n".join(m.body for m in replies)
+    result.replies = len(replies)
     result.sent = [m.kind for m in outbound if m.kind in REMINDER_KINDS]
     if opened:
         result.priority = max((e.priority for e in opened), key=PRIORITY_RANK.__getitem__)
     if turn is not None:
         result.outcome, result.intent, result.tone = turn.outcome, turn.intent, turn.tone
     else:
-        result.outcome = "escalated" if opened else ("handled" if outbound else "silent")
+        result.outcome = "escalated" if opened else ("handled" if replies else "silent")
+        # a web visitor's turn: what it understood is in its reply's decision trail
+        trail = next((m.meta for m in replies if (m.meta or {}).get("intents")), None)
+        if trail is not None:
+            result.intent, result.tone = trail["intents"][0], trail.get("tone")
 
 
 def _contains(haystack: str, needle: str) -> bool:
@@ -550,7 +635,7 @@ async def _check_rows(run: _Run, marks: _Marks, expect: Expect) -> list[Failure]
                 select(func.count())
                 .select_from(Escalation)
                 .where(
-                    Escalation.customer_id == run.customer_id,
+                    Escalation.customer_id.in_(run.customer_ids),
                     Escalation.status.in_(cases.OPEN),
                 )
             )
@@ -570,7 +655,7 @@ async def _check_rows(run: _Run, marks: _Marks, expect: Expect) -> list[Failure]
 async def _check_lead(session: AsyncSession, run: _Run, wanted: dict[str, Any]) -> list[Failure]:
     query = (
         select(Lead)
-        .where(Lead.customer_id == run.customer_id)
+        .where(Lead.customer_id.in_(run.customer_ids))
         .order_by(Lead.id.desc())
         .limit(1)
         .execution_options(populate_existing=True)
@@ -605,7 +690,7 @@ async def _notified(session: AsyncSession, run: _Run, marks: _Marks) -> list[str
     query = (
         select(TeamAlert.channel)
         .join(Escalation, Escalation.id == TeamAlert.escalation_id)
-        .where(Escalation.customer_id == run.customer_id, TeamAlert.id > marks.alert)
+        .where(Escalation.customer_id.in_(run.customer_ids), TeamAlert.id > marks.alert)
     )
     channels = (await session.scalars(query)).all()
     return sorted({ALERT_NOTICES[c] for c in channels if c in ALERT_NOTICES})

@@ -54,12 +54,23 @@ class CustomerSpec(_Strict):
     phone: str = "+19165550101"
     channel: Literal["sms", "whatsapp", "web"] = "sms"
     past_bookings: int = Field(default=0, ge=0, le=50)
+    #: On web chat: a visitor nobody knows yet, whose messages go through the chat API (which
+    #: verifies a booking); `name` and `phone` are then the booking's customer's.
+    anonymous: bool = False
+
+    @model_validator(mode="after")
+    def _anonymous_on_web(self) -> CustomerSpec:
+        if self.anonymous and self.channel != "web":
+            raise ValueError("anonymous: only a web chat visitor is anonymous")
+        return self
 
 
 class BookingSpec(_Strict):
     event_at: datetime
     #: Who the booking is under when a step makes it (a prospect names themselves on the form).
     name: str | None = None
+    #: The booking reference (a new one when omitted), for a visitor who types it.
+    reference: Annotated[str, Field(pattern=r"^MH-[A-Z0-9]{4,8}$")] | None = None
     created_at: datetime | None = None
     address: str = "12 Oak St, Sacramento, CA 95814"
     adults: int = Field(default=10, ge=0)
@@ -108,7 +119,7 @@ class Expect(_Strict):
         return value
 
 
-ACTIONS = ("say", "burst", "advance", "event", "agent")
+ACTIONS = ("say", "burst", "advance", "event", "agent", "code")
 
 
 class Step(_Strict):
@@ -119,6 +130,8 @@ class Step(_Strict):
     event: Literal["booking_created", "chef_departed"] | None = None
     eta_minutes: int | None = Field(default=None, ge=1, le=240)
     agent: Literal["claim", "reply", "resolve", "release"] | None = None
+    #: An anonymous web visitor types the code we texted to the phone on the booking.
+    code: Literal["texted"] | None = None
     text: str | None = None
     expect: Expect = Field(default_factory=Expect)
 
@@ -171,6 +184,15 @@ class Scenario(_Strict):
             raise ValueError(
                 f"steps[{created[0]}].event: booking_created needs a booking to create"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _web_steps(self) -> Scenario:
+        for index, step in enumerate(self.steps):
+            if step.code and not self.customer.anonymous:
+                raise ValueError(f"steps[{index}].code: only an anonymous web visitor types a code")
+            if step.burst and self.customer.anonymous:
+                raise ValueError(f"steps[{index}].burst: web chat answers each message on its own")
         return self
 
     @property
