@@ -299,6 +299,16 @@ class TestLeadTurns:
         reminder = await follow_up(session, await lead_of(session))
         assert reminder is not None and reminder.status == "cancelled"
 
+    async def test_a_prospect_still_giving_details_is_followed_up_from_our_last_reply(
+        self, runtime: Any, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await runtime.receive(PHONE, "how much for 15 adults?")
+        clock.advance(timedelta(hours=1))
+        await runtime.receive(PHONE, "Sarah Lee")
+        reminder = await follow_up(session, await lead_of(session))
+        assert reminder is not None and reminder.status == "pending"
+        assert reminder.scheduled_at == NOW + timedelta(hours=25)
+
     async def test_the_follow_up_goes_once_and_not_after_booking(
         self, runtime: Any, worker: Any, session: AsyncSession, clock: FrozenClock
     ) -> None:

@@ -55,8 +55,8 @@ async def act(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]
 
 
 async def _save_lead(ctx: TurnContext, values: Mapping[str, Any], *, link_sent: bool) -> None:
-    """Store what the prospect told us and the quote they got; a quote or link sent plans the
-    one follow-up."""
+    """Store what the prospect told us and the quote they got, and (re)plan the one follow-up
+    from this reply."""
     scratch = ctx.scratch
     assert scratch.customer is not None and scratch.conversation is not None
     assert scratch.charter is not None
@@ -73,7 +73,8 @@ async def _save_lead(ctx: TurnContext, values: Mapping[str, Any], *, link_sent: 
         link_sent=link_sent,
         quote_total=values.get("quote_total"),
     )
-    if quoted or link_sent:
+    if lead.status == "open" and lead.quotes_sent:
+        # Planned from our latest message to a quoted prospect: it goes if they stall here.
         await leads.plan_follow_up(ctx.session, lead, now, scratch.charter.rules)
 
 

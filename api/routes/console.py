@@ -58,6 +58,11 @@ async def stats_page() -> HTMLResponse:
     return _shell()
 
 
+@router.get("/console/leads", include_in_schema=False)
+async def leads_page() -> HTMLResponse:
+    return _shell()
+
+
 @router.get("/console/assets/{name}", include_in_schema=False)
 async def asset(name: str) -> FileResponse:
     if name not in ASSETS:

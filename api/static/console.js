@@ -554,6 +554,7 @@ async function statsPage() {
       figure("Menu chosen by the deadline", s.menu_chosen_by_deadline),
       figure("Review-request response rate", s.review_response_rate),
       figure("4–5 stars sent to Google / Yelp", s.promoter_share),
+      figure(`Leads that booked (${s.leads} leads, ${s.quotes_sent} quotes)`, s.lead_conversion),
     ),
     bars("AI-handled vs escalated", [["AI-handled", s.ai_handled_share.numerator], ["Escalated", s.escalated_share.numerator]]),
     bars("Escalations by priority", PRIORITIES.map((p) => [p, s.escalations_by_priority[p] || 0])),
@@ -561,6 +562,51 @@ async function statsPage() {
     bars("Average resolution time (h)", s.resolution.map((r) => [`${r.priority} (target ${r.target_hours ?? "—"} h)`, r.average_hours]), " h"),
     bars("p90 resolution time (h)", s.resolution.map((r) => [`${r.priority} (target ${r.target_hours ?? "—"} h)`, r.p90_hours]), " h"),
     el("div", { class: "card" }, el("h2", {}, "Resolved within target"), el("table", {}, el("tbody", {}, s.resolution.map((r) => el("tr", {}, el("td", {}, r.priority), el("td", {}, `${r.resolved} resolved`), el("td", {}, percent(r.within_target.value)), el("td", { class: "formula" }, r.within_target.formula)))))),
+  );
+}
+
+// ---- leads ----------------------------------------------------------------------------------
+
+function money(value) {
+  return value === null || value === undefined ? "" : `$${Number(value).toLocaleString()}`;
+}
+
+async function leadsPage() {
+  const status = new URLSearchParams(location.search).get("status") || "all";
+  const leads = await api("GET", `/api/v1/leads?status=${encodeURIComponent(status)}`);
+  const party = (l) => [l.adults ? `${l.adults} adults` : "", l.kids ? `${l.kids} kids` : "", l.toddlers ? `${l.toddlers} little ones` : ""].filter(Boolean).join(", ");
+  const date = (l) => [l.event_date || "", l.event_time ? l.event_time.slice(0, 5) : ""].filter(Boolean).join(" ");
+  show(
+    el("h1", {}, "Leads"),
+    el("p", { class: "formula" }, "Prospects the agent quoted: what they told it, the quote, the one follow-up, and the booking it became."),
+    el("div", { class: "filters" }, ["all", "open", "booked", "lost"].map((s) => el("a", { class: "button", href: `/console/leads?status=${s}`, "aria-current": s === status ? "page" : null }, s))),
+    leads.length === 0
+      ? el("p", {}, "No leads yet.")
+      : el(
+          "table",
+          { class: "leads" },
+          el("thead", {}, el("tr", {}, ["Created", "Name", "Contact", "Party on", "Guests", "Where", "Quote", "Status", "Follow-up", "Conversation"].map((h) => el("th", { scope: "col" }, h)))),
+          el(
+            "tbody",
+            {},
+            leads.map((l) =>
+              el(
+                "tr",
+                {},
+                el("td", {}, when(l.created_at)),
+                el("td", {}, l.name || "—"),
+                el("td", {}, [l.phone, l.email].filter(Boolean).join(" · ") || "—"),
+                el("td", {}, date(l) || "—"),
+                el("td", {}, party(l) || "—"),
+                el("td", {}, l.place || l.zip_code || "—"),
+                el("td", {}, l.quote_total === null ? "—" : `${money(l.quote_total)} (${l.quotes_sent} sent)`),
+                el("td", {}, l.status + (l.booking_id ? ` (booking ${l.booking_id})` : "")),
+                el("td", {}, l.follow_up_sent_at ? `sent ${when(l.follow_up_sent_at)}` : l.follow_up || "—"),
+                el("td", {}, l.conversation_id ? `#${l.conversation_id} (${l.channel})` : l.channel),
+              ),
+            ),
+          ),
+        ),
   );
 }
 
@@ -578,6 +624,7 @@ async function route() {
     if (thread) return await threadPage(Number(thread[1]));
     if (path === "/console/knowledge") return await knowledgePage();
     if (path === "/console/stats") return await statsPage();
+    if (path === "/console/leads") return await leadsPage();
     return await queuePage();
   } catch (e) {
     if (e.status === 401) return signIn();
