@@ -52,6 +52,7 @@ class TestReading:
             ("a party of 12", {"guests": 12}),
             ("looking to book for 20", {"guests": 20}),
             ("about a dozen people", {"guests": 12}),
+            ("we're 12", {"guests": 12}),
         ],
     )
     def test_guest_counts(self, text: str, expected: dict[str, int]) -> None:
@@ -69,6 +70,7 @@ class TestReading:
             ("how about 7:30 then", time(19, 30)),
             ("lunch at noon", time(12, 0)),
             ("starting at 11", time(11, 0)),
+            ("prob 6ish", time(18, 0)),
             ("for 8 people", None),
         ],
     )
@@ -86,6 +88,11 @@ class TestReading:
     def test_a_name_said_outright_and_not_a_description(self) -> None:
         assert read("Hi, this is Mike Chen").name == "Mike Chen"
         assert read("I'm Looking for a quote").name is None
+
+    def test_a_name_in_lower_case_only_when_one_was_asked_for(self) -> None:
+        assert read("ok cool its maria", "name").name == "Maria"
+        assert read("ok cool its maria").name is None
+        assert read("its for 25 people", "name").name is None
 
     def test_a_bare_name_only_when_one_was_asked_for(self) -> None:
         assert read("Sarah Lee", "name").bare_name == "Sarah Lee"

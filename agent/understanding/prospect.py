@@ -32,7 +32,8 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _COUNT = re.compile(
     rf"(?P<n>{NUMBER})\s+(?P<more>(?:more|extra|additional|other)\s+)?(?:[a-z]+\s+)?(?P<g>{GROUP})"
     rf"|(?:(?:party|group|crowd|headcount|count)\s+(?:of|is|will\s+be|:)"
-    rf"|(?:book|booking|reserve|reservation|quote|estimate|price|cost|hibachi|dinner|party)\s+for)"
+    rf"|(?:book|booking|reserve|reservation|quote|estimate|price|cost|hibachi|dinner|party)\s+for"
+    rf"|we\s+are|we.re|we\s+r|we.ll\s+be|there.ll\s+be|there\s+will\s+be|expecting)"
     rf"\s+(?:about\s+|around\s+|like\s+|maybe\s+)?(?P<pn>{NUMBER})"
     rf"(?!\s*(?:pm|am|:|/|\$|dollars|miles|hours|minutes|st\b|nd\b|rd\b|th\b|o.clock))"
     rf"(?!\s+(?:more\s+|extra\s+)?(?:[a-z]+\s+)?{GROUP})"  # "quote for 15 adults": a group's count
@@ -47,6 +48,7 @@ class Cues:
     place_before: re.Pattern[str]
     time: re.Pattern[str]
     name_cues: tuple[re.Pattern[str], ...]
+    lower_name_cues: tuple[re.Pattern[str], ...]  # the same, names in any case
     not_names: frozenset[str]
 
 
@@ -60,6 +62,10 @@ def cues(language: str = "en") -> Cues:
         place_before=re.compile(data["place_before"]),
         time=re.compile(data["time"]),
         name_cues=tuple(re.compile(p) for p in data["name_cues"]),
+        lower_name_cues=tuple(
+            re.compile(p.replace("[A-Z][a-z", "[A-Za-z][a-z"), re.IGNORECASE)
+            for p in data["name_cues"]
+        ),
         not_names=frozenset(data["not_names"]),
     )
 
@@ -105,6 +111,9 @@ def _time(normalised: str, language: str) -> time | None:
     if m.group("h"):
         hour, minute = int(m.group("h")), int(m.group("m") or 0)
         pm = m.group("ap").startswith("p")
+    elif m.group("ish"):
+        hour, minute = int(m.group("ish")), 0
+        pm = hour < 10 or hour == 12
     elif m.group("ch"):
         hour, minute = int(m.group("ch")), int(m.group("cm"))
         pm = hour < 10 or hour == 12
@@ -135,15 +144,16 @@ def _place(normalised: str, cities: frozenset[str], whole: bool, language: str) 
     return None
 
 
-def _name(raw: str, language: str) -> str | None:
+def _name(raw: str, language: str, asked: bool = False) -> str | None:
     c = cues(language)
-    for pattern in c.name_cues:
+    patterns = c.lower_name_cues if asked else c.name_cues
+    for pattern in patterns:
         m = pattern.search(raw)
         if m is not None:
             words = m.group("name").split()
             if words[0].lower() in c.not_names:
                 continue
-            kept = [w for w in words if w.lower() not in c.not_names]
+            kept = [w.capitalize() for w in words if w.lower() not in c.not_names]
             return " ".join(kept) if kept else None
     return None
 
@@ -215,7 +225,7 @@ def read(
     )
     details = replace(details, **counts)  # type: ignore[arg-type]
     rest = _EMAIL.sub(" ", _PHONE.sub(" ", raw))
-    named = _name(rest, language)
+    named = _name(rest, language, asked="name" in asked)
     # "Jen Park, jen@example.com" answers two questions: the name is what the contact leaves.
     others = [g for g in details.given() if g not in ("email", "phone")]
     alone = "name" in asked and named is None and not others
