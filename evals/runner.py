@@ -319,6 +319,15 @@ async def _arrange(
             agent_user_id=agent_user.id,
         )
         await _take_slots(session, scenario.taken)
+        for other in scenario.more_bookings:
+            session.add(
+                _booking_row(
+                    customer.id,
+                    other,
+                    created_at=other.created_at or now - timedelta(days=30),
+                    deposit=Decimal("100"),
+                )
+            )
         if scenario.booking is not None and not scenario.booked_in_a_step:
             rules = (await runtime.knowledge.charter(session)).rules
             booking = _booking_row(

@@ -159,6 +159,8 @@ class Scenario(_Strict):
     customer: CustomerSpec = Field(default_factory=CustomerSpec)
     booking: BookingSpec | None = None
     knowledge: KnowledgeSpec = Field(default_factory=KnowledgeSpec)
+    #: The customer's other bookings, besides `booking` (a customer with several parties).
+    more_bookings: list[BookingSpec] = Field(default_factory=list)
     #: Other customers' parties already booked at these starts (for availability).
     taken: list[datetime] = Field(default_factory=list)
     steps: list[Step] = Field(min_length=1)

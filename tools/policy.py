@@ -851,10 +851,13 @@ def decide_booking_question(
     now: datetime,
     rules: Rules,
     addons: Sequence[AddonView],
+    *,
+    among_several: bool = False,
 ) -> Decision:
     """A question about the customer's own booking, answered from it: the date and time, the
     address, the guests, the menu, the reference, when the chef arrives, the balance due on the
-    day and how to pay it, and what is still needed (the menu, by its deadline)."""
+    day and how to pay it, and what is still needed (the menu, by its deadline). For a customer
+    with several parties the answer says which party it is about."""
     earliest, latest = arrival_window(booking, rules)
     menu_due = booking.event_at - timedelta(days=rules.menu.menu_deadline_days)
     asked = list(asked) or ["details"]
@@ -867,6 +870,7 @@ def decide_booking_question(
         "menu_overdue": menu_due <= now,
         "proteins_per_person": rules.menu.proteins_per_person,
         "payment_choices": join_names(rules.event.payment_methods, last="or"),
+        "among_several": among_several,
     }
     return Decision(
         "booking_question",

@@ -159,6 +159,7 @@ def decide_request(
     concern: str | None = None,
     guests: list[GuestChange] | None = None,
     address: str = "",
+    among_several: bool = False,
 ) -> Decision:
     """The policy decision for one request; the words matter only through the understanding."""
     rules = charter.rules
@@ -203,7 +204,13 @@ def decide_request(
         case "booking_question":
             assert booking is not None
             return policy.decide_booking_question(
-                booking, entities.asked, address, now, rules, charter.addons
+                booking,
+                entities.asked,
+                address,
+                now,
+                rules,
+                charter.addons,
+                among_several=among_several,
             )
         case "date_change":
             assert booking is not None
@@ -319,6 +326,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                 ctx.clock.now(),
                 charter.rules,
                 charter.addons,
+                among_several=True,
             )
         ]
         scratch.intents, scratch.intent = ["booking_question"], "booking_question"
@@ -398,6 +406,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     request = request.model_copy(update={"intent": "faq"})
             intents[index] = request.intent
             party, address = booking, scratch.booking.address if scratch.booking else ""
+            several = False
             if request.intent == "booking_question" and booking is not None:
                 coming = await bookings.upcoming(ctx.session, scratch.customer.id, ctx.clock.now())
                 named = _named(coming, text)
@@ -408,6 +417,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     continue
                 if named is not None:
                     party, address = bookings.view(named), named.address
+                    several = len(coming) > 1
             decisions.append(
                 decide_request(
                     request,
@@ -421,6 +431,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     concern=concern,
                     guests=headcounts if request.intent == "headcount_change" else None,
                     address=address,
+                    among_several=several,
                 )
             )
         if lead_decision is not None and not answered:
