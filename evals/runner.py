@@ -672,25 +672,28 @@ async def _check_lead(session: AsyncSession, run: _Run, wanted: dict[str, Any]) 
     lead = (await session.scalars(query)).first()
     if lead is None:
         return [Failure("lead", wanted, None)]
+    return _compare("lead", lead, wanted)
+
+
+def _compare(label: str, row: Any, wanted: dict[str, Any]) -> list[Failure]:
+    """A row's columns against the expected values: lists as sets, times as ISO 8601, a date
+    as 2027-01-16 and a clock time as 18:00."""
     failures: list[Failure] = []
     for name, value in wanted.items():
-        if name not in Lead.__table__.columns:
-            failures.append(Failure(f"lead.{name}", value, "no such lead field"))
+        if name not in type(row).__table__.columns:
+            failures.append(Failure(f"{label}.{name}", value, f"no such {label} field"))
             continue
-        actual = getattr(lead, name)
+        actual = getattr(row, name)
         if isinstance(actual, dt.time | dt.date) and not isinstance(actual, datetime):
-            # a date as 2027-01-16, a start time as 18:00
             shown: Any = actual.strftime("%H:%M") if isinstance(actual, dt.time) else str(actual)
             ok = str(value) == shown
         elif name in SET_FIELDS:
-            shown, ok = (
-                sorted(actual or []),
-                isinstance(value, Sequence) and set(value) == set(actual or []),
-            )
+            shown = sorted(actual or [])
+            ok = isinstance(value, Sequence) and set(value) == set(actual or [])
         else:
             shown, ok = _plain(actual), _same(value, actual)
         if not ok:
-            failures.append(Failure(f"lead.{name}", value, shown))
+            failures.append(Failure(f"{label}.{name}", value, shown))
     return failures
 
 
@@ -709,21 +712,7 @@ async def _check_booking(session: AsyncSession, run: _Run, wanted: dict[str, Any
     booking = await _scenario_booking(session, run)
     if booking is None:
         return [Failure("booking", wanted, None)]
-    failures: list[Failure] = []
-    for name, value in wanted.items():
-        if name not in Booking.__table__.columns:
-            failures.append(Failure(f"booking.{name}", value, "no such booking field"))
-            continue
-        actual = getattr(booking, name)
-        if name in SET_FIELDS:
-            ok = isinstance(value, Sequence) and set(value) == set(actual or [])
-            actual_shown: Any = sorted(actual or [])
-        else:
-            ok = _same(value, actual)
-            actual_shown = _plain(actual)
-        if not ok:
-            failures.append(Failure(f"booking.{name}", value, actual_shown))
-    return failures
+    return _compare("booking", booking, wanted)
 
 
 async def _scenario_booking(session: AsyncSession, run: _Run) -> Booking | None:

@@ -25,7 +25,7 @@ from knowledge.users import create_user
 from tests.conftest import clone_database
 from tests.factories import make_booking, make_customer
 from tests.helpers.browser import HAVE_CHROMIUM, launch
-from tests.helpers.service import free_port, serve
+from tests.helpers.service import free_port, serve, served
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -195,39 +195,31 @@ class TestConsoleInChromium:
         sessions = async_sessionmaker(engine, expire_on_commit=False)
         async with unit_of_work(sessions) as session:
             _ana, admin_token = await create_user(session, "Ana", "admin")
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = await serve(url, port, "--no-worker")
         ARTIFACTS.mkdir(exist_ok=True)
         os.environ.setdefault("HOME", str(tmp_path))
-        try:
-            async with (
-                postgres_checkpointer(url) as saver,
-                async_playwright() as p,
-            ):
-                runtime = AgentRuntime(sessions, KnowledgeService(), SystemClock(), saver)
-                quoted = await runtime.receive(
-                    "+19165550195", "hi, how much for 15 adults and 4 kids? we're in 95630"
-                )
-                assert quoted.reply and "$945" in quoted.reply
-                await runtime.receive("+19165550195", "Sarah Lee")
-                browser = await launch(p)
-                page = await browser.new_page(viewport={"width": 1280, "height": 700})
-                await sign_in(page, base, admin_token, "/console/leads")
-                await expect(page.get_by_role("heading", name="Leads")).to_be_visible()
-                row = page.locator("table.leads tbody tr").first
-                await expect(row).to_contain_text("Sarah Lee")
-                await expect(row).to_contain_text("15 adults, 4 kids")
-                await expect(row).to_contain_text("$945 (1 sent)")
-                await expect(row).to_contain_text("Folsom, CA 95630")
-                await expect(row).to_contain_text("pending")
-                await page.screenshot(path=str(ARTIFACTS / "console-leads.png"), full_page=True)
-                await page.goto(base + "/console/stats")
-                await expect(
-                    page.get_by_text("Leads that booked (1 leads, 1 quotes)")
-                ).to_be_visible()
-                await browser.close()
-        finally:
-            server.send_signal(signal.SIGTERM)
-            await server.wait()
-            await engine.dispose()
+        async with (
+            served(url, "--no-worker") as base,
+            postgres_checkpointer(url) as saver,
+            async_playwright() as p,
+        ):
+            runtime = AgentRuntime(sessions, KnowledgeService(), SystemClock(), saver)
+            quoted = await runtime.receive(
+                "+19165550195", "hi, how much for 15 adults and 4 kids? we're in 95630"
+            )
+            assert quoted.reply and "$945" in quoted.reply
+            await runtime.receive("+19165550195", "Sarah Lee")
+            browser = await launch(p)
+            page = await browser.new_page(viewport={"width": 1280, "height": 700})
+            await sign_in(page, base, admin_token, "/console/leads")
+            await expect(page.get_by_role("heading", name="Leads")).to_be_visible()
+            row = page.locator("table.leads tbody tr").first
+            await expect(row).to_contain_text("Sarah Lee")
+            await expect(row).to_contain_text("15 adults, 4 kids")
+            await expect(row).to_contain_text("$945 (1 sent)")
+            await expect(row).to_contain_text("Folsom, CA 95630")
+            await expect(row).to_contain_text("pending")
+            await page.screenshot(path=str(ARTIFACTS / "console-leads.png"), full_page=True)
+            await page.goto(base + "/console/stats")
+            await expect(page.get_by_text("Leads that booked (1 leads, 1 quotes)")).to_be_visible()
+            await browser.close()
+        await engine.dispose()

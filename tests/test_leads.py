@@ -17,7 +17,7 @@ from agent.understanding import prospect
 from agent.understanding.reader import default_reader
 from agent.understanding.training import default_vocabulary
 from knowledge.clock import FrozenClock
-from knowledge.models import AutomatedReminder, Lead
+from knowledge.models import AutomatedReminder, Booking, Lead
 from knowledge.service import KnowledgeService
 from scheduler import flows
 from scheduler.schemas import BookingCreate, CustomerIn
@@ -277,6 +277,18 @@ async def follow_up(session: AsyncSession, lead: Lead) -> AutomatedReminder | No
     return (await session.scalars(query.execution_options(populate_existing=True))).first()
 
 
+async def book(session: AsyncSession, knowledge: KnowledgeService) -> Booking:
+    """The booking site books Sarah's party for the prospect's phone."""
+    data = BookingCreate(
+        customer=CustomerIn(name="Sarah Lee", phone=PHONE),
+        event_at=NOW + timedelta(days=40),
+        address="7 Lake Rd, Folsom, CA 95630",
+        adults=15,
+    )
+    booking, _ = await flows.create_booking(session, data, NOW, await knowledge.charter(session))
+    return booking
+
+
 class TestLeadTurns:
     async def test_a_quote_stores_the_lead_and_plans_one_follow_up(
         self, runtime: Any, session: AsyncSession
@@ -316,6 +328,17 @@ class TestLeadTurns:
         assert reminder is not None and reminder.status == "pending"
         assert reminder.scheduled_at == NOW + timedelta(hours=25)
 
+    async def test_no_follow_up_after_an_opt_out(
+        self, runtime: Any, worker: Any, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await runtime.receive(PHONE, "how much for 15 adults?")
+        await runtime.receive(PHONE, "STOP")
+        await worker.advance(clock, timedelta(days=2))
+        lead = await lead_of(session)
+        reminder = await follow_up(session, lead)
+        assert reminder is not None and reminder.status in ("cancelled", "suppressed")
+        assert lead.follow_up_sent_at is None
+
     async def test_the_follow_up_goes_once_and_not_after_booking(
         self, runtime: Any, worker: Any, session: AsyncSession, clock: FrozenClock
     ) -> None:
@@ -334,14 +357,7 @@ class TestLeadTurns:
         self, runtime: Any, session: AsyncSession, knowledge: KnowledgeService
     ) -> None:
         await runtime.receive(PHONE, "how much for 15 adults?")
-        charter = await knowledge.charter(session)
-        data = BookingCreate(
-            customer=CustomerIn(name="Sarah Lee", phone=PHONE),
-            event_at=NOW + timedelta(days=40),
-            address="7 Lake Rd, Folsom, CA 95630",
-            adults=15,
-        )
-        booking, _ = await flows.create_booking(session, data, NOW, charter)
+        booking = await book(session, knowledge)
         lead = await lead_of(session)
         assert (lead.status, lead.booking_id) == ("booked", booking.id)
         reminder = await follow_up(session, lead)
@@ -402,14 +418,7 @@ class TestLeadsApi:
     ) -> None:
         await runtime.receive(PHONE, "how much for 15 adults?")
         await runtime.receive("+19165550602", "quote for 30 adults please")
-        charter = await knowledge.charter(session)
-        data = BookingCreate(
-            customer=CustomerIn(name="Sarah Lee", phone=PHONE),
-            event_at=NOW + timedelta(days=40),
-            address="7 Lake Rd, Folsom, CA 95630",
-            adults=15,
-        )
-        await flows.create_booking(session, data, NOW, charter)
+        await book(session, knowledge)
         await session.commit()
         clock.advance(timedelta(minutes=1))  # the stats period ends now, exclusive
 

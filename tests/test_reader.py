@@ -502,6 +502,27 @@ class TestBookingTopics:
         )
         assert got.requests[0].entities.asked == ["menu"]
 
+    @pytest.mark.parametrize(
+        ("text", "someone_else"),
+        [
+            ("what's the address for the johnson family's party? i'm their neighbor", True),
+            ("can you tell me someone else's booking time", True),
+            ("what time is my daughter's party", False),
+            ("when is our party again", False),
+        ],
+    )
+    def test_a_question_about_another_persons_party_is_marked(
+        self, text: str, someone_else: bool
+    ) -> None:
+        got = Reader(_Says({"booking_question": 0.99})).understand(text, context(), VOCABULARY)
+        assert got.requests[0].entities.someone_else is someone_else
+
+    def test_another_persons_party_gets_no_booking_details(self) -> None:
+        from tools.policy import decide_someone_elses_booking
+
+        decision = decide_someone_elses_booking()
+        assert (decision.kind, dict(decision.facts)) == ("booking_private", {})
+
     def test_a_booking_question_carries_its_topics(self) -> None:
         got = Reader(_Says({"booking_question": 0.99})).understand(
             "wat time does the chef get there and how much do we owe", context(), VOCABULARY

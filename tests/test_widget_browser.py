@@ -23,7 +23,7 @@ from knowledge.service import KnowledgeService
 from tests.conftest import clone_database
 from tests.factories import make_booking, make_customer
 from tests.helpers.browser import HAVE_CHROMIUM, launch
-from tests.helpers.service import free_port, serve
+from tests.helpers.service import free_port, serve, served
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -131,45 +131,39 @@ class TestWidgetJourneysInChromium:
         from playwright.async_api import async_playwright
 
         url = await clone_database(pg_server, template_url)
-        port = free_port()
-        server = await serve(url, port, "--no-worker")
         ARTIFACTS.mkdir(exist_ok=True)
         os.environ.setdefault("HOME", str(tmp_path))
-        try:
-            async with async_playwright() as p:
-                browser = await launch(p)
-                page = await browser.new_page(viewport={"width": 420, "height": 900})
-                await page.goto(f"http://127.0.0.1:{port}/")
-                await page.get_by_role("button", name="Chat with us").click()
-                # The greeting, the automated-assistant line and suggested questions (knowledge)
-                await page.wait_for_selector(".hc-greeting")
-                log = page.locator(".hc-log")
-                assert "Planning a hibachi party" in await log.inner_text()
-                assert "automated assistant" in await page.locator(".hc-disclosure").inner_text()
-                suggestions = page.locator(".hc-options button")
-                assert await suggestions.count() == 4
-                await page.screenshot(path=str(ARTIFACTS / "widget-welcome.png"))
+        async with served(url, "--no-worker") as base, async_playwright() as p:
+            browser = await launch(p)
+            page = await browser.new_page(viewport={"width": 420, "height": 900})
+            await page.goto(base + "/")
+            await page.get_by_role("button", name="Chat with us").click()
+            # The greeting, the automated-assistant line and suggested questions (knowledge)
+            await page.wait_for_selector(".hc-greeting")
+            log = page.locator(".hc-log")
+            assert "Planning a hibachi party" in await log.inner_text()
+            assert "automated assistant" in await page.locator(".hc-disclosure").inner_text()
+            suggestions = page.locator(".hc-options button")
+            assert await suggestions.count() == 4
+            await page.screenshot(path=str(ARTIFACTS / "widget-welcome.png"))
 
-                box = page.get_by_label("Your message")
-                await box.fill("how much for 20 adults on march 6 at 5pm? we're in 95630")
-                await box.press("Enter")
-                await page.wait_for_function(
-                    "document.querySelector('.hc-log').innerText.includes('Estimated total')"
-                )
-                assert "Estimated total: $1,100" in await log.inner_text()
-                await box.fill("Jen Park, jen@example.com")
-                await box.press("Enter")
-                await page.wait_for_function(
-                    "document.querySelector('.hc-log').innerText.includes('deposit secures')"
-                )
-                shown = await log.inner_text()
-                assert "myhibachi.example/book?name=Jen+Park&date=" in shown
-                assert "&adults=20&zip=95630&email=jen%40example.com" in shown
-                await page.screenshot(path=str(ARTIFACTS / "widget-quote.png"), full_page=True)
-                await browser.close()
-        finally:
-            server.send_signal(signal.SIGTERM)
-            await server.wait()
+            box = page.get_by_label("Your message")
+            await box.fill("how much for 20 adults on march 6 at 5pm? we're in 95630")
+            await box.press("Enter")
+            await page.wait_for_function(
+                "document.querySelector('.hc-log').innerText.includes('Estimated total')"
+            )
+            assert "Estimated total: $1,100" in await log.inner_text()
+            await box.fill("Jen Park, jen@example.com")
+            await box.press("Enter")
+            await page.wait_for_function(
+                "document.querySelector('.hc-log').innerText.includes('deposit secures')"
+            )
+            shown = await log.inner_text()
+            assert "myhibachi.example/book?name=Jen+Park&date=" in shown
+            assert "&adults=20&zip=95630&email=jen%40example.com" in shown
+            await page.screenshot(path=str(ARTIFACTS / "widget-quote.png"), full_page=True)
+            await browser.close()
         assert (ARTIFACTS / "widget-quote.png").stat().st_size > 10_000
 
     async def test_a_customer_verifies_over_two_messages_and_sees_their_thread_in_order(
@@ -190,56 +184,48 @@ class TestWidgetJourneysInChromium:
                 adults=16,
                 kids=0,
             )
-        port = free_port()
-        server = await serve(url, port, "--no-worker")
         ARTIFACTS.mkdir(exist_ok=True)
         os.environ.setdefault("HOME", str(tmp_path))
-        try:
-            async with async_playwright() as p:
-                browser = await launch(p)
-                page = await browser.new_page(viewport={"width": 420, "height": 900})
-                await page.goto(f"http://127.0.0.1:{port}/")
-                await page.get_by_role("button", name="Chat with us").click()
-                box = page.get_by_label("Your message")
-                await box.fill("how many guests are on our booking?")
-                await box.press("Enter")
-                await page.wait_for_function(
-                    "document.querySelector('.hc-log').innerText.includes('booking reference')"
-                )
-                await box.fill("MH-OMR888")
-                await box.press("Enter")
-                await page.wait_for_function(
-                    "document.querySelector('.hc-log').innerText.includes('phone number on')"
-                )
-                await box.fill("916 555 0171")
-                await box.press("Enter")
-                await page.wait_for_function(
-                    "document.querySelector('.hc-log').innerText.includes('16 guests')"
-                )
-                shown = await _texts(page)
-                assert [who for who, _ in shown] == [
-                    "hc-customer",
-                    "hc-agent",
-                    "hc-customer",
-                    "hc-agent",
-                    "hc-customer",
-                    "hc-agent",
-                    "hc-agent",
-                ]
-                assert shown[0][1] == "how many guests are on our booking?"
-                assert shown[5][1].startswith("Thanks, Omar! I found your booking.")
-                assert "16 guests" in shown[6][1]
-                await page.screenshot(path=str(ARTIFACTS / "widget-verified.png"), full_page=True)
-                # A reload shows the same thread, from the server, in the same order.
-                await page.reload()
-                await page.get_by_role("button", name="Chat with us").click()
-                await page.wait_for_function(
-                    "document.querySelectorAll('.hc-log .hc-msg').length >= 7"
-                )
-                assert [who for who, _ in await _texts(page)] == [who for who, _ in shown]
-                await browser.close()
-        finally:
-            server.send_signal(signal.SIGTERM)
-            await server.wait()
-            await engine.dispose()
+        async with served(url, "--no-worker") as base, async_playwright() as p:
+            browser = await launch(p)
+            page = await browser.new_page(viewport={"width": 420, "height": 900})
+            await page.goto(base + "/")
+            await page.get_by_role("button", name="Chat with us").click()
+            box = page.get_by_label("Your message")
+            await box.fill("how many guests are on our booking?")
+            await box.press("Enter")
+            await page.wait_for_function(
+                "document.querySelector('.hc-log').innerText.includes('booking reference')"
+            )
+            await box.fill("MH-OMR888")
+            await box.press("Enter")
+            await page.wait_for_function(
+                "document.querySelector('.hc-log').innerText.includes('phone number on')"
+            )
+            await box.fill("916 555 0171")
+            await box.press("Enter")
+            await page.wait_for_function(
+                "document.querySelector('.hc-log').innerText.includes('16 guests')"
+            )
+            shown = await _texts(page)
+            assert [who for who, _ in shown] == [
+                "hc-customer",
+                "hc-agent",
+                "hc-customer",
+                "hc-agent",
+                "hc-customer",
+                "hc-agent",
+                "hc-agent",
+            ]
+            assert shown[0][1] == "how many guests are on our booking?"
+            assert shown[5][1].startswith("Thanks, Omar! I found your booking.")
+            assert "16 guests" in shown[6][1]
+            await page.screenshot(path=str(ARTIFACTS / "widget-verified.png"), full_page=True)
+            # A reload shows the same thread, from the server, in the same order.
+            await page.reload()
+            await page.get_by_role("button", name="Chat with us").click()
+            await page.wait_for_function("document.querySelectorAll('.hc-log .hc-msg').length >= 7")
+            assert [who for who, _ in await _texts(page)] == [who for who, _ in shown]
+            await browser.close()
+        await engine.dispose()
         assert (ARTIFACTS / "widget-verified.png").stat().st_size > 10_000

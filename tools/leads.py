@@ -120,18 +120,13 @@ async def plan_follow_up(session: AsyncSession, lead: Lead, now: datetime, rules
     )
 
 
-async def cancel_follow_up(session: AsyncSession, conversation_id: int) -> int:
-    """The prospect wrote back (or booked, or opted out): their follow-up does not go."""
-    leads = select(Lead.id).where(Lead.conversation_id == conversation_id)
-    result = await session.execute(
+async def cancel_follow_up(session: AsyncSession, lead_id: int) -> None:
+    """The prospect wrote back: their follow-up does not go (our answer may plan a new one)."""
+    await session.execute(
         update(AutomatedReminder)
-        .where(
-            AutomatedReminder.lead_id.in_(leads),
-            AutomatedReminder.status == "pending",
-        )
+        .where(AutomatedReminder.lead_id == lead_id, AutomatedReminder.status == "pending")
         .values(status="cancelled", last_error="the prospect wrote back")
     )
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def mark_booked(

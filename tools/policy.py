@@ -881,6 +881,11 @@ def decide_booking_question(
     )
 
 
+def decide_someone_elses_booking() -> Decision:
+    """A question about another person's party: a booking's details go only to its customer."""
+    return Decision("booking_question", "handled", "booking_private", "booking_question:private")
+
+
 def decide_which_booking(bookings: Sequence[BookingView], rules: Rules) -> Decision:
     """A question about "my booking" from a customer with several to come: which one?"""
     parties = [event_facts(b, rules) for b in bookings]

@@ -70,6 +70,7 @@ def by_city(city: str, state: str | None = None, near: Place | None = None) -> P
     return min(found, key=lambda p: miles_between(near, p))
 
 
+@cache
 def city_names(state: str) -> frozenset[str]:
     """The lower-case names of a state's cities, for reading a place out of a message."""
     return frozenset(c for (c, s) in _index()[1] if s == state)

@@ -22,9 +22,9 @@ async def act(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]
     now = ctx.clock.now()
     text = scratch.text if scratch.inbound is not None else None
     escalation_ids: list[int] = []
-    if scratch.inbound is not None and scratch.booking is None:
+    if scratch.inbound is not None and scratch.lead is not None:
         # A prospect who writes back needs no reminder of their quote.
-        await leads.cancel_follow_up(ctx.session, scratch.conversation.id)
+        await leads.cancel_follow_up(ctx.session, scratch.lead.id)
     for decision in scratch.decisions:
         if decision.lead:
             await _save_lead(ctx, decision.lead, link_sent=decision.rule == "lead:link")

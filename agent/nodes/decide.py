@@ -164,6 +164,8 @@ def decide_request(
     """The policy decision for one request; the words matter only through the understanding."""
     rules = charter.rules
     intent, entities = request.intent, request.entities
+    if intent == "booking_question" and entities.someone_else:
+        return policy.decide_someone_elses_booking()
     if intent in BOOKING_INTENTS and booking is None:
         if anonymous:
             return Decision(intent, "handled", "verify_first", "web:verify_first", pending="verify")
@@ -407,7 +409,11 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             intents[index] = request.intent
             party, address = booking, scratch.booking.address if scratch.booking else ""
             several = False
-            if request.intent == "booking_question" and booking is not None:
+            if (
+                request.intent == "booking_question"
+                and booking is not None
+                and not request.entities.someone_else
+            ):
                 coming = await bookings.upcoming(ctx.session, scratch.customer.id, ctx.clock.now())
                 named = _named(coming, text)
                 if named is None and len(coming) > 1:
@@ -484,11 +490,13 @@ async def _prospect_turn(
     assert scratch.conversation is not None and scratch.customer is not None
     if details is None:
         return None, set()
+    # Looked up for every message of someone without a booking: a reply to a quote cancels
+    # its follow-up (see act) whatever it says.
+    lead = scratch.lead = await leads.open_for(ctx.session, scratch.conversation.id)
     party_talk = details.asks or bool(details.given())
     closing = {i for i, r in enumerate(requests) if r.intent == "cancellation"}
     if not party_talk and not closing:
         return None, set()
-    lead = scratch.lead = await leads.open_for(ctx.session, scratch.conversation.id)
     if lead is not None and closing:
         # "never mind, we found someone else": the lead is closed, and nobody chases it
         lost = Decision(

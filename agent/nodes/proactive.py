@@ -29,11 +29,7 @@ async def proactive(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str
     channel = scratch.conversation.channel
     opted_out = bool(getattr(scratch.customer, f"{channel}_opted_out", False))
     if kind == leads.FOLLOW_UP:
-        decision = await _lead_follow_up(ctx, event.payload.get("lead_id"))
-        if opted_out:
-            decision = replace(
-                decision, outcome="silent", kind="none", rule=f"{decision.rule}:suppressed"
-            )
+        decision = await _lead_follow_up(ctx, event.payload.get("lead_id"), opted_out)
     elif booking is None or booking.status == "cancelled":
         decision = Decision("reminder", "silent", "none", f"touchpoint:{kind}:no_booking")
     else:
@@ -67,13 +63,16 @@ async def proactive(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str
     return {"pending": decision.pending or state.get("pending")}
 
 
-async def _lead_follow_up(ctx: TurnContext, lead_id: object) -> Decision:
-    """The day-after message to a prospect, unless they booked (or the lead is gone)."""
+async def _lead_follow_up(ctx: TurnContext, lead_id: object, opted_out: bool) -> Decision:
+    """The day-after message to a prospect, unless they booked (or the lead is gone) or left
+    the channel."""
     scratch = ctx.scratch
     assert scratch.charter is not None
     lead = await ctx.session.get(Lead, int(str(lead_id))) if lead_id is not None else None
     if lead is None or lead.status != "open":
         return Decision("reminder", "silent", "none", "touchpoint:lead_follow_up:booked")
+    if opted_out:
+        return Decision("reminder", "silent", "none", "touchpoint:lead_follow_up:suppressed")
     lead.follow_up_sent_at = ctx.clock.now()
     return prospects.decide_follow_up(leads.view(lead), lead.quote_total, scratch.charter.rules)
 

@@ -415,6 +415,9 @@ class Reader:
         reader's best if it is no guess, else the whole booking."""
         if request.intent != "booking_question" or request.entities.asked:
             return request
+        if self.topics.about_someone_else(normalised):
+            entities = request.entities.model_copy(update={"someone_else": True})
+            request = request.model_copy(update={"entities": entities})
         asked: list[str] = list(self.topics.asked(normalised))
         asked += [t for t, p in learned.items() if p >= THRESHOLD and t not in asked]
         if not asked and learned:

@@ -93,6 +93,8 @@ class Entities(BaseModel):
     dietary: Literal["serious", "preference"] | None = None  # allergy/medical/cert vs liking
     removed_upgrades: list[str] = Field(default_factory=list)  # add-ons taken off the order
     asked: list[BookingTopic] = Field(default_factory=list)  # a booking question's topics
+    #: A booking question about somebody else's party ("the Johnsons' party"): not answered.
+    someone_else: bool = False
     #: Only asked about ("what would 5 more cost?"): answered with a quote, never applied.
     hypothetical: bool = False
 

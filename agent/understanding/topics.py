@@ -19,8 +19,13 @@ WHOLE: BookingTopic = "details"
 class Topics:
     """One language's topic patterns, compiled once."""
 
-    def __init__(self, patterns: dict[BookingTopic, list[re.Pattern[str]]]) -> None:
+    def __init__(
+        self,
+        patterns: dict[BookingTopic, list[re.Pattern[str]]],
+        others: list[re.Pattern[str]] | None = None,
+    ) -> None:
         self.patterns = patterns
+        self.others = others or []
 
     @classmethod
     def load(cls, language: str = "en") -> Topics:
@@ -35,6 +40,10 @@ class Topics:
                 found.append((min(starts), topic))
         return [topic for _, topic in sorted(found)]
 
+    def about_someone_else(self, normalised: str) -> bool:
+        """Whether the question is about another person's party (`someone_else` patterns)."""
+        return any(p.search(normalised) for p in self.others)
+
 
 @cache
 def _topics(language: str) -> Topics:
@@ -42,8 +51,10 @@ def _topics(language: str) -> Topics:
     raw = yaml.safe_load(path.read_text("utf-8")) if path.exists() else {}
     known = get_args(BookingTopic)
     patterns: dict[BookingTopic, list[re.Pattern[str]]] = {}
-    for name, items in (raw or {}).items():
+    raw = dict(raw or {})
+    others = [re.compile(p) for p in raw.pop("someone_else", [])]
+    for name, items in raw.items():
         if name not in known:
             raise ValueError(f"topics.yaml ({language}): unknown topic {name!r}")
         patterns[cast(BookingTopic, name)] = [re.compile(p) for p in items]
-    return Topics(patterns)
+    return Topics(patterns, others)

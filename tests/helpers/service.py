@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +50,16 @@ async def serve(url: str, port: int, *flags: str, **env: str) -> Any:
             await asyncio.sleep(0.1)
     proc.kill()
     raise AssertionError("the service did not start")
+
+
+@asynccontextmanager
+async def served(url: str, *flags: str) -> AsyncIterator[str]:
+    """The service on a free port for the block, against the database at `url`; yields its
+    base URL and stops it afterwards."""
+    port = free_port()
+    proc = await serve(url, port, *flags)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.wait()
