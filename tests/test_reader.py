@@ -57,6 +57,7 @@ class TestNormaliser:
                 "can you do it tomorrow before 5pm with 12 people please",
             ),
             ("thx!!", "thanks!!"),
+            ("add yakisoba + xtra fried rice", "add yakisoba + extra fried rice"),
         ],
     )
     def test_shorthand_is_read_as_words(
