@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.nodes.load import BURST_CHANNELS
 from agent.runtime import AgentRuntime
-from agent.state import TurnEvent
+from agent.state import TurnEvent, reply_key
 from knowledge.db import unit_of_work
 from knowledge.loops import pause
 from knowledge.models import Message
@@ -247,7 +247,7 @@ async def answer_to(
         row = (
             await session.execute(
                 select(Message.id, Message.body).where(
-                    Message.idempotency_key == f"reply:message:{message_id}"
+                    Message.idempotency_key == reply_key(TurnEvent.message_key(message_id))
                 )
             )
         ).first()

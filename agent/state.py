@@ -47,15 +47,25 @@ class TurnEvent(BaseModel):
             payload={"again": why},
         )
 
+    @staticmethod
+    def message_key(message_id: int) -> str:
+        """The key of the turn that answers a stored message (the first answer)."""
+        return f"message:{message_id}"
+
     @property
     def key(self) -> str:
         """Identifies the turn for idempotency: a replayed event finds its reply already there."""
         if self.message_id is not None:
             again = self.payload.get("again")
-            return f"message:{self.message_id}" + (f":{again}" if again else "")
+            return self.message_key(self.message_id) + (f":{again}" if again else "")
         if self.reminder_id is not None:
             return f"reminder:{self.reminder_id}"
         return f"{self.kind}:{self.payload.get('id', '')}"
+
+
+def reply_key(turn_key: str) -> str:
+    """The idempotency key of a turn's reply: one reply per turn, however often it runs."""
+    return f"reply:{turn_key}"
 
 
 class TurnState(TypedDict, total=False):

@@ -7,8 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from knowledge.charter import Rules
-from knowledge.money import format_money
+from knowledge.charter import Rules, price_label
 from knowledge.schemas import AddonView
 from tools.policy import (
     DAY,
@@ -25,7 +24,7 @@ def _menu_facts(rules: Rules, addons: Sequence[AddonView]) -> dict[str, Any]:
     extras = [a for a in addons if a.category != "premium_protein"]
 
     def label(a: AddonView) -> str:
-        return f"{a.name} +{format_money(a.price)}" + ("/person" if a.unit == "per_person" else "")
+        return f"{a.name} +{price_label(a)}"
 
     return {
         "included_proteins": join_names(rules.menu.included_proteins),

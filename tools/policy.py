@@ -14,9 +14,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from knowledge.charter import Rules, display_phone
+from knowledge.charter import Rules, display_phone, price_label
 from knowledge.money import format_money, to_money
 from knowledge.schemas import AddonView
+from tools.messaging.keywords import HELP_WORDS, OPT_IN_WORDS
 
 Outcome = Literal["handled", "escalated", "silent"]
 Priority = Literal["LOW", "MEDIUM", "HIGH", "URGENT"]
@@ -424,12 +425,7 @@ def decide_menu(
     by_slug = {a.slug: a for a in addons}
     chosen = list(dict.fromkeys(proteins))
     extras = list(dict.fromkeys([*(p for p in chosen if p in by_slug), *upgrades]))
-    priced = [
-        f"{by_slug[s].name} +{format_money(by_slug[s].price)}"
-        + ("/person" if by_slug[s].unit == "per_person" else "")
-        for s in extras
-        if s in by_slug
-    ]
+    priced = [f"{by_slug[s].name} +{price_label(by_slug[s])}" for s in extras if s in by_slug]
     updates: dict[str, Any] = {}
     if chosen:
         updates["proteins"] = chosen
@@ -808,7 +804,7 @@ def decide_access(text: str, booking: BookingView) -> Decision:
 
 def decide_opt_out(word: str, channel: str, rules: Rules) -> Decision:
     """STOP-style words switch a channel off (silently); START-style words switch it back on."""
-    if word in {"start", "unstop", "yes"}:
+    if word in OPT_IN_WORDS:
         return Decision(
             "opt_out",
             "handled",
@@ -817,7 +813,7 @@ def decide_opt_out(word: str, channel: str, rules: Rules) -> Decision:
             {"business_name": rules.business.name},
             updates={f"{channel}_opted_out": False},
         )
-    if word in {"help", "info"}:
+    if word in HELP_WORDS:
         return Decision(
             "opt_out",
             "handled",

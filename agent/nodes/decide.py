@@ -23,6 +23,7 @@ from knowledge.faults import crash_point
 from knowledge.models import Booking
 from knowledge.service import FaqMatch
 from tools import availability, bookings, leads, policy, prospects, travel
+from tools.messaging.keywords import KEYWORD_CHANNELS, keyword
 from tools.phones import find_contact, to_e164
 from tools.policy import BookingView, Decision
 
@@ -51,16 +52,6 @@ LEAD_INTENTS = {
     "access_info",
     "rating",
 }
-KEYWORD_CHANNELS = {"sms", "whatsapp"}
-OPT_IN_WORDS = {"start", "unstop", "yes"}
-HELP_WORDS = {"help", "info"}
-STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit"}
-
-
-def keyword(text: str) -> str | None:
-    """A carrier keyword: the whole message is one of the opt-out, opt-in or help words."""
-    word = text.strip().strip(".!").lower()
-    return word if word in STOP_WORDS | OPT_IN_WORDS | HELP_WORDS else None
 
 
 def _menu_parts(

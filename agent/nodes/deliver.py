@@ -8,7 +8,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agent.context import Scratch, TurnContext
-from agent.state import TurnState, remember
+from agent.state import TurnState, remember, reply_key
 from tools.outbox import queue_reply
 
 
@@ -75,7 +75,7 @@ async def deliver(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
             scratch.conversation,
             reply,
             kind=kind,
-            idempotency_key=f"reply:{event.key}",
+            idempotency_key=reply_key(event.key),
             meta=decision_trail(scratch),
             simulated=ctx.simulated,
             author="human" if human else "agent",

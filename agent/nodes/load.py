@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.context import TurnContext
-from agent.nodes.decide import keyword
-from agent.state import Route, TurnEvent, TurnState
+from agent.state import Route, TurnEvent, TurnState, reply_key
 from knowledge.errors import NotFound
 from knowledge.models import AutomatedReminder, Booking, Conversation, Customer, Message
 from tools import bookings
+from tools.messaging.keywords import keyword
 
 #: Channels where one thought often comes as several texts seconds apart; web chat asks and
 #: waits for each answer, so each web message gets its own.
@@ -54,7 +54,7 @@ async def _rest_of_burst(session: AsyncSession, inbound: Message) -> list[Messag
 async def _answered(session: AsyncSession, key: str) -> bool:
     """Whether this turn's reply is stored already (a repeated second answer)."""
     found = await session.scalar(
-        select(Message.id).where(Message.idempotency_key == f"reply:{key}")
+        select(Message.id).where(Message.idempotency_key == reply_key(key))
     )
     return found is not None
 

@@ -18,6 +18,8 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from tools.messaging.keywords import STOP_WORDS
+
 
 def _wordish(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
@@ -112,7 +114,7 @@ def split_clauses(text: str) -> list[Clause]:
 
 # --- cues -----------------------------------------------------------------------------------
 
-OPT_OUT = re.compile(r"^[\W_]*(?:stop|stopall|stop\s+all|unsubscribe|cancel|end|quit)[\W_]*$")
+OPT_OUT = re.compile(r"^[\W_]*(?:" + "|".join(sorted(STOP_WORDS)) + r"|stop\s+all)[\W_]*$")
 
 _PEOPLE = (
     r"(?:a|an|the|some|your|someone|somebody|anyone|person|people|human|manager|owner|staff|rep|"
