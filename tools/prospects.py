@@ -17,16 +17,9 @@ from knowledge.schemas import AddonView
 from tools.availability import Availability
 from tools.policy import Decision, join_names, quote
 
-#: What the business needs to book a party, in the order the agent asks for it.
+#: What the business needs to book a party, in the order the agent asks for it (the reply
+#: template words each one).
 NEEDED = ("event_date", "event_time", "guests", "place", "name", "contact")
-ASK = {
-    "event_date": "the date",
-    "event_time": "the start time",
-    "guests": "how many adults and kids (6 to 12) are coming",
-    "place": "the ZIP code of the party",
-    "name": "your name",
-    "contact": "a phone number or email to reach you",
-}
 
 
 @dataclass(frozen=True)
@@ -199,7 +192,7 @@ def decide_lead(
         facts |= availability_facts(available)  # until another time is chosen, say it again
     if missing or full:
         asked = [m for m in missing if not (full and m in ("event_date", "event_time"))]
-        facts |= {"missing": join_names([ASK[m] for m in asked]), "asked": asked}
+        facts |= {"asked": asked}
         return Decision("quote", "handled", "lead_quote", "lead:collect", facts, pending="lead")
     facts |= {"booking_link": booking_link(lead, rules), "asked": []}
     return Decision("quote", "handled", "lead_quote", "lead:link", facts)

@@ -20,7 +20,7 @@ from agent.understanding.schema import CHANGE_INTENTS, Concern, GuestChange, Req
 from knowledge.charter import Charter, Rules
 from knowledge.errors import InvalidInput
 from knowledge.faults import crash_point
-from knowledge.models import Booking
+from knowledge.models import Booking, Customer
 from knowledge.service import FaqMatch
 from tools import availability, bookings, leads, policy, prospects, travel
 from tools.messaging.keywords import KEYWORD_CHANNELS, keyword
@@ -547,7 +547,7 @@ def _lead_values(
     known: prospects.LeadView,
     details: Details,
     requests: Sequence[Request],
-    customer: Any,
+    customer: Customer,
     charter: Charter,
 ) -> tuple[dict[str, Any], str | None]:
     """What this message adds to or changes in the lead, and a place we could not find."""
