@@ -3,6 +3,7 @@ calendar, kept as a lead across messages, followed up once, and marked booked.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -172,6 +173,19 @@ class TestAvailability:
         assert all(choice > NOW for choice in found.choices)
 
 
+#: A lead with everything the business needs to book.
+COMPLETE = LeadView(
+    name="Sarah Lee",
+    phone=PHONE,
+    event_date=date(2027, 1, 16),
+    event_time=time(18),
+    adults=15,
+    kids=4,
+    zip_code="95630",
+    travel_miles=Decimal(19),
+)
+
+
 class TestQuote:
     def test_minimum_applies_to_a_small_party(self) -> None:
         lines, total, minimum = prospects.quote_lines(LeadView(adults=8), RULES, ADDONS)
@@ -206,18 +220,8 @@ class TestQuote:
         assert decision.pending == "lead"
 
     def test_complete_gets_the_prefilled_link(self) -> None:
-        lead = LeadView(
-            name="Sarah Lee",
-            phone=PHONE,
-            event_date=date(2027, 1, 16),
-            event_time=time(18),
-            adults=15,
-            kids=4,
-            zip_code="95630",
-            travel_miles=Decimal(19),
-        )
         decision = prospects.decide_lead(
-            lead,
+            COMPLETE,
             rules=RULES,
             addons=ADDONS,
             available=None,
@@ -232,15 +236,7 @@ class TestQuote:
         assert decision.facts["deposit_amount"] == "$100"
 
     def test_a_full_date_gets_no_link(self) -> None:
-        lead = LeadView(
-            name="Sarah Lee",
-            phone=PHONE,
-            event_date=date(2027, 1, 16),
-            event_time=time(18),
-            adults=15,
-            zip_code="95630",
-            travel_miles=Decimal(19),
-        )
+        lead = replace(COMPLETE, kids=None)
         full = availability.check(
             date(2027, 1, 16), time(18), [at("2027-01-16", "18:00")] * 2, NOW, RULES
         )
