@@ -33,6 +33,21 @@ FIELDS = (
 )
 
 
+async def newest(
+    session: AsyncSession, status: str | None, limit: int
+) -> list[tuple[Lead, str | None]]:
+    """The newest leads (of one status, or all), each with its follow-up's state."""
+    query = (
+        select(Lead, AutomatedReminder.status)
+        .outerjoin(AutomatedReminder, AutomatedReminder.lead_id == Lead.id)
+        .order_by(Lead.created_at.desc(), Lead.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(Lead.status == status)
+    return [(lead, follow_up) for lead, follow_up in (await session.execute(query)).all()]
+
+
 async def open_for(session: AsyncSession, conversation_id: int) -> Lead | None:
     query = select(Lead).where(Lead.conversation_id == conversation_id, Lead.status == "open")
     return (await session.scalars(query)).first()

@@ -8,10 +8,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
 
 from api.deps import CurrentUser, Session
-from knowledge.models import AutomatedReminder, Lead
+from tools import leads
 
 router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
 
@@ -55,13 +54,5 @@ async def list_leads(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[LeadView]:
     """The newest leads first, with their quote, follow-up and booking."""
-    query = (
-        select(Lead, AutomatedReminder.status)
-        .outerjoin(AutomatedReminder, AutomatedReminder.lead_id == Lead.id)
-        .order_by(Lead.created_at.desc(), Lead.id.desc())
-        .limit(limit)
-    )
-    if status != "all":
-        query = query.where(Lead.status == status)
-    rows = (await session.execute(query)).all()
+    rows = await leads.newest(session, None if status == "all" else status, limit)
     return [LeadView.model_validate(lead).model_copy(update={"follow_up": f}) for lead, f in rows]
