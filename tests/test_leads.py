@@ -11,20 +11,20 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.understanding import prospect
 from agent.understanding.reader import default_reader
 from agent.understanding.training import default_vocabulary
 from knowledge.clock import FrozenClock
-from knowledge.models import AutomatedReminder, Booking, Lead
+from knowledge.models import AutomatedReminder, Booking, Lead, Message
 from knowledge.service import KnowledgeService
 from scheduler import flows
 from scheduler.schemas import BookingCreate, CustomerIn
 from tests.factories import make_booking, make_customer
 from tests.rules import rules_with, seed_addons, seed_rules
-from tools import availability, prospects, travel
+from tools import availability, leads, prospects, travel
 from tools.prospects import LeadView
 
 RULES = seed_rules()
@@ -120,10 +120,11 @@ class TestTravel:
         assert base is not None and city is not None
         assert travel.miles_between(base, city) == Decimal(75)
 
-    def test_a_city_name_is_the_one_nearest_the_base(self) -> None:
-        base = travel.by_zip("95814")
-        folsom = travel.by_city("Folsom", near=base)
-        assert folsom is not None and folsom.state == "CA"
+    def test_a_city_of_the_state_by_name(self) -> None:
+        base, folsom = travel.by_zip("95814"), travel.by_city("folsom", "CA")
+        assert base is not None and folsom is not None
+        assert folsom.name == "Folsom, CA" and travel.miles_between(base, folsom) == Decimal(19)
+        assert travel.by_city("folsom", "NV") is None
 
     def test_unknown_zip(self) -> None:
         assert travel.by_zip("00000") is None
@@ -188,9 +189,9 @@ COMPLETE = LeadView(
 
 class TestQuote:
     def test_minimum_applies_to_a_small_party(self) -> None:
-        lines, total, minimum = prospects.quote_lines(LeadView(adults=8), RULES, ADDONS)
-        assert minimum and total == Decimal(550)
-        assert "8 adults × $55 = $440" in lines
+        lines, total = prospects.quote_lines(LeadView(adults=8), RULES, ADDONS)
+        assert total == Decimal(550)
+        assert lines == ["8 adults × $55 = $440", "party minimum $550 applies"]
 
     def test_kids_little_ones_upgrades_and_travel(self) -> None:
         lead = LeadView(
@@ -201,9 +202,10 @@ class TestQuote:
             travel_miles=Decimal(40),
             place="Davis, CA",
         )
-        lines, total, minimum = prospects.quote_lines(lead, RULES, ADDONS)
+        lines, total = prospects.quote_lines(lead, RULES, ADDONS)
         # 550 + 60 + 0, filet +5 for the 12 who eat, 10 miles past the free 30 at $2
-        assert (total, minimum) == (Decimal(550 + 60 + 60 + 20), False)
+        assert total == Decimal(550 + 60 + 60 + 20)
+        assert not any("minimum" in line for line in lines)
         assert lines[-1] == "travel to Davis, CA (40 mi): 10 mi past the free 30 × $2 = $20"
 
     def test_asks_only_for_what_is_missing(self) -> None:
@@ -268,6 +270,12 @@ async def lead_of(session: AsyncSession, phone: str = PHONE) -> Lead:
     return lead
 
 
+async def follow_ups_sent(session: AsyncSession) -> int:
+    """Follow-up messages stored to go out."""
+    query = select(func.count()).select_from(Message).where(Message.kind == leads.FOLLOW_UP)
+    return int(await session.scalar(query) or 0)
+
+
 async def follow_up(session: AsyncSession, lead: Lead) -> AutomatedReminder | None:
     query = select(AutomatedReminder).where(AutomatedReminder.lead_id == lead.id)
     return (await session.scalars(query.execution_options(populate_existing=True))).first()
@@ -314,6 +322,28 @@ class TestLeadTurns:
         reminder = await follow_up(session, await lead_of(session))
         assert reminder is not None and reminder.status == "cancelled"
 
+    async def test_a_zip_code_we_do_not_know_is_asked_again(
+        self, runtime: Any, session: AsyncSession
+    ) -> None:
+        result = await runtime.receive(PHONE, "how much for 15 adults? we're in 00000")
+        assert "I couldn't find ZIP code 00000" in (result.reply or "")
+        assert "the ZIP code of the party" in (result.reply or "")
+        assert (await lead_of(session)).zip_code is None
+
+    async def test_a_follow_up_due_after_hours_waits_for_the_morning(
+        self, runtime: Any, worker: Any, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        clock.set(NOW + timedelta(hours=11))  # 21:00 in Sacramento, after messaging hours
+        await runtime.receive(PHONE, "how much for 15 adults?")
+        await worker.advance(clock, timedelta(hours=25))  # due 21:00 the next day: held
+        reminder = await follow_up(session, await lead_of(session))
+        assert reminder is not None and reminder.status == "pending"
+        await worker.advance(clock, timedelta(hours=12))
+        reminder = await follow_up(session, await lead_of(session))
+        assert reminder is not None and reminder.sent_at is not None
+        sent_local = reminder.sent_at.astimezone(LA)
+        assert (sent_local.date(), sent_local.hour) == (date(2026, 12, 3), 9)
+
     async def test_a_prospect_still_giving_details_is_followed_up_from_our_last_reply(
         self, runtime: Any, session: AsyncSession, clock: FrozenClock
     ) -> None:
@@ -333,7 +363,7 @@ class TestLeadTurns:
         lead = await lead_of(session)
         reminder = await follow_up(session, lead)
         assert reminder is not None and reminder.status in ("cancelled", "suppressed")
-        assert lead.follow_up_sent_at is None
+        assert reminder.sent_at is None and await follow_ups_sent(session) == 0
 
     async def test_the_follow_up_goes_once_and_not_after_booking(
         self, runtime: Any, worker: Any, session: AsyncSession, clock: FrozenClock
@@ -341,13 +371,13 @@ class TestLeadTurns:
         await runtime.receive(PHONE, "how much for 15 adults?")
         await worker.advance(clock, timedelta(days=2))
         lead = await lead_of(session)
-        assert lead.follow_up_sent_at is not None
         reminder = await follow_up(session, lead)
-        assert reminder is not None and reminder.status == "sent"
+        assert reminder is not None and reminder.status == "sent" and reminder.sent_at is not None
         await runtime.receive(PHONE, "one more thing, 2 more kids")
         await worker.advance(clock, timedelta(days=3))
         reminder = await follow_up(session, lead)
         assert reminder is not None and reminder.status == "sent"  # not planned a second time
+        assert await follow_ups_sent(session) == 1
 
     async def test_a_booking_for_the_phone_marks_the_lead_booked(
         self, runtime: Any, session: AsyncSession, knowledge: KnowledgeService

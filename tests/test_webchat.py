@@ -8,11 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.clock import FrozenClock
-from knowledge.models import Conversation, Escalation, Message
+from knowledge.models import Conversation, Customer, Escalation, Message
 from tests.factories import make_booking, make_customer
 from tools.phones import find_contact
 
@@ -201,7 +201,47 @@ class TestVerificationInConversation:
         assert not any("kids cost" in line["text"] for line in lines)
 
 
+class TestVerifyEndpoint:
+    async def test_the_form_verifies_joins_the_thread_and_answers_the_waiting_request(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await booking(session, clock, adults=10)
+        headers = await chat(client)
+        asked = await say(client, headers, "how many guests are on our booking?")
+        assert "booking reference" in asked["reply"]
+        verified = await client.post(
+            "/api/v1/chat/verify",
+            json={"reference": "MH-WEB001", "phone": "916-555-0191"},
+            headers=headers,
+        )
+        assert verified.status_code == 200
+        [answer] = verified.json()["replies"]
+        assert "12 guests" in answer["text"]
+        lines = (await client.get("/api/v1/chat/messages", headers=headers)).json()
+        assert [line["who"] for line in lines] == ["customer", "agent", "agent"]
+        assert lines[0]["text"] == "how many guests are on our booking?"
+
+
 class TestCodeVerification:
+    async def test_no_code_is_texted_to_a_phone_that_opted_out(
+        self, client: httpx.AsyncClient, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        made = await booking(session, clock)
+        customer = await session.get(Customer, made.customer_id)
+        assert customer is not None
+        customer.sms_opted_out = True
+        await session.commit()
+        headers = await chat(client)
+        await say(client, headers, "MH-WEB001")
+        refused = await say(client, headers, "code please")
+        assert "opted out of texts" in refused["reply"] and refused["verified"] is False
+        texted = await session.scalar(
+            select(func.count()).select_from(Message).where(Message.kind == "verification_code")
+        )
+        assert texted == 0
+        # the phone number still works
+        assert (await say(client, headers, "916 555 0191"))["verified"] is True
+
     async def test_a_code_texted_to_the_booking_phone_verifies(
         self, client: httpx.AsyncClient, session: AsyncSession, clock: FrozenClock
     ) -> None:

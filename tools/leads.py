@@ -35,17 +35,18 @@ FIELDS = (
 
 async def newest(
     session: AsyncSession, status: str | None, limit: int
-) -> list[tuple[Lead, str | None]]:
-    """The newest leads (of one status, or all), each with its follow-up's state."""
+) -> list[tuple[Lead, str | None, datetime | None]]:
+    """The newest leads (of one status, or all), each with its follow-up's state and when it
+    went out."""
     query = (
-        select(Lead, AutomatedReminder.status)
+        select(Lead, AutomatedReminder.status, AutomatedReminder.sent_at)
         .outerjoin(AutomatedReminder, AutomatedReminder.lead_id == Lead.id)
         .order_by(Lead.created_at.desc(), Lead.id.desc())
         .limit(limit)
     )
     if status is not None:
         query = query.where(Lead.status == status)
-    return [(lead, follow_up) for lead, follow_up in (await session.execute(query)).all()]
+    return [(lead, state, sent) for lead, state, sent in (await session.execute(query)).all()]
 
 
 async def open_for(session: AsyncSession, conversation_id: int) -> Lead | None:
@@ -80,11 +81,10 @@ async def save(
     customer: Customer,
     conversation: Conversation,
     now: datetime,
-    quoted: bool,
     link_sent: bool,
-    quote_total: Any = None,
 ) -> Lead:
-    """Create or update the conversation's open lead with what this turn learned."""
+    """Create or update the conversation's open lead with what this turn learned: its fields
+    (`FIELDS`), `status` when the prospect gave up, `quote_total` when a quote went out."""
     if lead is None:
         lead = Lead(
             customer_id=customer.id,
@@ -101,10 +101,10 @@ async def save(
     for key in FIELDS:
         if key in values:
             setattr(lead, key, list(values[key]) if key == "upgrades" else values[key])
-    if quoted:
+    if "quote_total" in values:
         lead.quotes_sent = (lead.quotes_sent or 0) + 1
         lead.quoted_at = now
-        lead.quote_total = quote_total
+        lead.quote_total = values["quote_total"]
     if link_sent and lead.link_sent_at is None:
         lead.link_sent_at = now
     lead.updated_at = now
@@ -113,9 +113,10 @@ async def save(
 
 
 async def plan_follow_up(session: AsyncSession, lead: Lead, now: datetime, rules: Rules) -> None:
-    """One follow-up a day (the rule's hours) after the latest quote, unless one went already or
-    the business turned follow-ups off. The scheduler moves it into messaging hours."""
-    if not rules.leads.follow_up or lead.follow_up_sent_at is not None:
+    """The one follow-up, a day (the rule's hours) after our latest reply, unless the business
+    turned follow-ups off. A follow-up that went (or was claimed, skipped or suppressed) is
+    never planned again. The scheduler moves it into messaging hours."""
+    if not rules.leads.follow_up:
         return
     due = now + timedelta(hours=rules.leads.follow_up_hours)
     await session.execute(

@@ -80,6 +80,13 @@ class Contact:
         return f"{self.name} at {ways}" if self.name else ways
 
 
+def without_contact(text: str, region: str = "US") -> str:
+    """The text with its phone numbers and email addresses taken out (what else it says)."""
+    for m in reversed(list(phonenumbers.PhoneNumberMatcher(text, region))):
+        text = text[: m.start] + " " + text[m.end :]
+    return _EMAIL.sub(" ", text)
+
+
 def find_contact(text: str, region: str = "US") -> Contact:
     """The phone number, email address and name a message gives ("Jane, 916-555-0101")."""
     phone = next(

@@ -65,8 +65,9 @@ def _day(day: date) -> str:
 
 def quote_lines(
     lead: LeadView, rules: Rules, addons: Sequence[AddonView]
-) -> tuple[list[str], Decimal, bool]:
-    """The quote, one line per item, its total, and whether the party minimum applied."""
+) -> tuple[list[str], Decimal]:
+    """The quote, one line per item (the party minimum among them when it applies), and its
+    total."""
     p = rules.pricing
     adults, kids, toddlers = lead.adults or 0, lead.kids or 0, lead.toddlers or 0
     q = quote(adults, kids, toddlers, lead.upgrades, rules, addons, Decimal("0"), lead.travel_miles)
@@ -108,7 +109,7 @@ def quote_lines(
             )
         else:
             lines.append(f"travel to {where}: free")
-    return lines, to_money(q.total), q.minimum_applied
+    return lines, to_money(q.total)
 
 
 def booking_link(lead: LeadView, rules: Rules) -> str:
@@ -167,11 +168,11 @@ def decide_lead(
     """The reply to a prospect: the quote when the party's size (or place or upgrades) is new,
     whether the date is open, then either what is still needed or the booking link."""
     missing = lead.missing()
+    quoting = show_quote and lead.guests > 0
     facts: dict[str, Any] = {
-        "name": lead.name or "",
         "guests": lead.guests,
-        "show_quote": show_quote and lead.guests > 0,
-        "new_lead": new_lead and not (show_quote and lead.guests > 0) and not show_availability,
+        "show_quote": quoting,
+        "new_lead": new_lead and not quoting and not show_availability,
         "thank_name": (lead.name or "").split(" ")[0] if named_now else "",
         "travel_free_miles": rules.travel.travel_free_miles,
         "travel_fee_per_mile": format_money(rules.travel.travel_fee_per_mile),
@@ -179,29 +180,33 @@ def decide_lead(
         "deposit_amount": format_money(rules.deposit.deposit_amount),
         **availability_facts(available if show_availability else None),
     }
+    #: What the lead stores of this reply: the quote's total when a quote goes out.
+    stored: dict[str, Any] = {}
     if lead.guests > 0:
-        lines, total, minimum = quote_lines(lead, rules, addons)
+        lines, total = quote_lines(lead, rules, addons)
         facts |= {
             "quote_lines": "; ".join(lines),
             "quote_total": format_money(total),
-            "minimum_applied": minimum,
             "travel_known": lead.travel_miles is not None,
         }
+        if quoting:
+            stored["quote_total"] = total
     full = available is not None and not available.open
     if full:
         facts |= availability_facts(available)  # until another time is chosen, say it again
     if missing or full:
         asked = [m for m in missing if not (full and m in ("event_date", "event_time"))]
         facts |= {"asked": asked}
-        return Decision("quote", "handled", "lead_quote", "lead:collect", facts, pending="lead")
+        return Decision(
+            "quote", "handled", "lead_quote", "lead:collect", facts, pending="lead", lead=stored
+        )
     facts |= {"booking_link": booking_link(lead, rules), "asked": []}
-    return Decision("quote", "handled", "lead_quote", "lead:link", facts)
+    return Decision("quote", "handled", "lead_quote", "lead:link", facts, lead=stored)
 
 
 def decide_follow_up(lead: LeadView, quote_total: Decimal | None, rules: Rules) -> Decision:
     """The one message the day after a quote to a prospect who has not booked."""
     facts = {
-        "name": lead.name or "",
         "event_date": _day(lead.event_date) if lead.event_date else "",
         "guests": lead.guests,
         "quote_total": format_money(quote_total) if quote_total is not None else "",

@@ -61,7 +61,6 @@ async def _save_lead(ctx: TurnContext, values: Mapping[str, Any], *, link_sent: 
     assert scratch.customer is not None and scratch.conversation is not None
     assert scratch.charter is not None
     now = ctx.clock.now()
-    quoted = bool(values.get("quoted"))
     lead = await leads.save(
         ctx.session,
         scratch.lead,
@@ -69,9 +68,7 @@ async def _save_lead(ctx: TurnContext, values: Mapping[str, Any], *, link_sent: 
         customer=scratch.customer,
         conversation=scratch.conversation,
         now=now,
-        quoted=quoted,
         link_sent=link_sent,
-        quote_total=values.get("quote_total"),
     )
     if lead.status == "open" and lead.quotes_sent:
         # Planned from our latest message to a quoted prospect: it goes if they stall here.

@@ -18,13 +18,12 @@ from agent.understanding.prospect import Details
 from agent.understanding.reader import CONFIDENT
 from agent.understanding.schema import CHANGE_INTENTS, Concern, GuestChange, Request
 from knowledge.charter import Charter, Rules
-from knowledge.errors import InvalidInput
 from knowledge.faults import crash_point
 from knowledge.models import Booking, Customer
 from knowledge.service import FaqMatch
 from tools import availability, bookings, leads, policy, prospects, travel
 from tools.messaging.keywords import KEYWORD_CHANNELS, keyword
-from tools.phones import find_contact, to_e164
+from tools.phones import find_contact
 from tools.policy import BookingView, Decision
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -353,7 +352,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             decisions.append(_confirm(unsure, booking, charter))
             proposal = [r.model_dump(mode="json") for r in unsure]
             requests = [r for r in requests if r not in unsure]
-        lead_decision, answered = await _prospect_turn(ctx, requests, charter, state.get("pending"))
+        lead_decision, answered = await _prospect_turn(ctx, requests, charter)
         headcounts = [
             r.entities.guests
             for r in requests
@@ -472,7 +471,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
 
 
 async def _prospect_turn(
-    ctx: TurnContext, requests: Sequence[Request], charter: Charter, pending: str | None
+    ctx: TurnContext, requests: Sequence[Request], charter: Charter
 ) -> tuple[Decision | None, set[int]]:
     """For a sender with no booking who talks about a party they want: the quote, availability
     and booking-link decision, and which of the message's requests it answers."""
@@ -484,18 +483,16 @@ async def _prospect_turn(
     # Looked up for every message of someone without a booking: a reply to a quote cancels
     # its follow-up (see act) whatever it says.
     lead = scratch.lead = await leads.open_for(ctx.session, scratch.conversation.id)
-    party_talk = details.asks or bool(details.given())
     closing = {i for i, r in enumerate(requests) if r.intent == "cancellation"}
-    if not party_talk and not closing:
-        return None, set()
     if lead is not None and closing:
         # "never mind, we found someone else": the lead is closed, and nobody chases it
         lost = Decision(
             "cancellation", "handled", "lead_closed", "lead:lost", lead={"status": "lost"}
         )
         return lost, closing
-    customer_talk = details.about_own_booking or (details.changes and not details.asks)
-    if not party_talk or (customer_talk and lead is None):
+    if not (details.asks or details.given()):
+        return None, set()
+    if lead is None and (details.about_own_booking or (details.changes and not details.asks)):
         # "when is my party?", "we'll be 14 adults now": a customer to verify, not a prospect
         return None, set()
     known = leads.view(lead)
@@ -521,15 +518,9 @@ async def _prospect_turn(
         show_availability="event_date" in values or "event_time" in values,
         unknown_place=unknown_place,
         new_lead=lead is None,
-        named_now="name" in values
-        and known.name is None
-        and bool(details.name or details.bare_name),
+        named_now=lead is not None and "name" in values and known.name is None,
     )
-    total = prospects.quote_lines(merged, rules, charter.addons)[1] if merged.guests else None
-    decision = replace(
-        decision,
-        lead=values | {"quoted": bool(decision.facts.get("show_quote")), "quote_total": total},
-    )
+    decision = replace(decision, lead={**values, **decision.lead})
     concern = scratch.understanding.concern if scratch.understanding else None
     answered = {
         i
@@ -559,13 +550,7 @@ def _lead_values(
         values["name"] = name
     if details.email and details.email.lower() != known.email:
         values["email"] = details.email.lower()
-    phone = None
-    if details.phone:
-        try:
-            phone = to_e164(details.phone)
-        except InvalidInput:
-            phone = None
-    phone = phone or (customer.phone if not known.phone else None)
+    phone = details.phone or (customer.phone if not known.phone else None)
     if phone and phone != known.phone:
         values["phone"] = phone
     for key in ("event_date", "event_time"):
@@ -602,12 +587,10 @@ def _lead_values(
             values |= {"zip_code": details.zip_code, "place": place.name}
             if home is not None:
                 values["travel_miles"] = travel.miles_between(home, place)
-    elif details.place and not known.zip_code:
-        place = travel.by_city(details.place, home.state if home else None, near=home)
+    elif details.place and not known.zip_code and home is not None:
+        place = travel.by_city(details.place, home.state)
         if place is not None and place.name != known.place:
-            values["place"] = place.name
-            if home is not None:
-                values["travel_miles"] = travel.miles_between(home, place)
+            values |= {"place": place.name, "travel_miles": travel.miles_between(home, place)}
     return values, unknown_place
 
 

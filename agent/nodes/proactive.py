@@ -73,7 +73,6 @@ async def _lead_follow_up(ctx: TurnContext, lead_id: object, opted_out: bool) ->
         return Decision("reminder", "silent", "none", "touchpoint:lead_follow_up:booked")
     if opted_out:
         return Decision("reminder", "silent", "none", "touchpoint:lead_follow_up:suppressed")
-    lead.follow_up_sent_at = ctx.clock.now()
     return prospects.decide_follow_up(leads.view(lead), lead.quote_total, scratch.charter.rules)
 
 

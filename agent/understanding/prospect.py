@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, time
 from functools import cache
 from pathlib import Path
@@ -22,11 +22,10 @@ from agent.understanding.entities import (
     parse_date,
     parse_number,
 )
+from tools.phones import find_contact, without_contact
 
 DATA = Path(__file__).resolve().parent / "data"
 _ZIP = re.compile(r"(?<![$\d.,-])\b(\d{5})(?:-\d{4})?\b(?![.,]?\d)")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?<!\d)(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 #: "20 people", "15 hungry adults", "2 more kids"; "a party of 12", "table for 8".
 _COUNT = re.compile(
@@ -78,7 +77,7 @@ class Details:
     #: A message that is only a name, when the last reply asked for one: fills an empty name.
     bare_name: str | None = None
     email: str | None = None
-    phone: str | None = None
+    phone: str | None = None  # E.164
     event_date: date | None = None
     event_time: time | None = None
     adults: int | None = None
@@ -92,7 +91,6 @@ class Details:
     asks: bool = False  # the message asks about a new party (a quote, a date, booking)
     about_own_booking: bool = False  # "my party", "our booking": a customer, not a prospect
     changes: bool = False  # "now", "instead", "move it": changing something already booked
-    upgrades: tuple[str, ...] = field(default=())
 
     def given(self) -> list[str]:
         """The details the message states."""
@@ -111,15 +109,10 @@ def _time(normalised: str, language: str) -> time | None:
     if m.group("h"):
         hour, minute = int(m.group("h")), int(m.group("m") or 0)
         pm = m.group("ap").startswith("p")
-    elif m.group("ish"):
-        hour, minute = int(m.group("ish")), 0
+    else:  # a bare hour: "at 6" is an evening party, "at 11" a late morning
+        hour = int(m.group("ish") or m.group("ch") or m.group("bh"))
+        minute = int(m.group("cm") or m.group("bm") or 0)
         pm = hour < 10 or hour == 12
-    elif m.group("ch"):
-        hour, minute = int(m.group("ch")), int(m.group("cm"))
-        pm = hour < 10 or hour == 12
-    else:
-        hour, minute = int(m.group("bh")), int(m.group("bm") or 0)
-        pm = hour < 10 or hour == 12  # "at 6" is an evening party; "at 11" a late morning
     if pm and hour != 12:
         hour += 12
     if not pm and hour == 12:
@@ -203,9 +196,9 @@ def read(
     a bare "Folsom" or "Sarah Lee" then fills them."""
     c = cues(language)
     asked = set(answering)
-    zips = _ZIP.findall(raw)
-    emails = _EMAIL.findall(raw)
-    phones = _PHONE.findall(_EMAIL.sub(" ", raw))
+    contact = find_contact(raw)
+    rest = without_contact(raw)
+    zips = _ZIP.findall(rest)
     day = None
     spans = DateSpans(normalised)
     span = spans.first(0, len(normalised))
@@ -213,8 +206,8 @@ def read(
         day = parse_date(span[1], local_now(now, timezone))
     counts = _counts(_ZIP.sub(" ", normalised))
     details = Details(
-        email=emails[0] if emails else None,
-        phone=phones[0] if phones else None,
+        email=contact.email,
+        phone=contact.phone,
         event_date=day,
         event_time=_time(normalised, language),
         zip_code=zips[0] if zips else None,
@@ -224,7 +217,6 @@ def read(
         changes=any(p.search(normalised) for p in c.changes),
     )
     details = replace(details, **counts)  # type: ignore[arg-type]
-    rest = _EMAIL.sub(" ", _PHONE.sub(" ", raw))
     named = _name(rest, language, asked="name" in asked)
     # "Jen Park, jen@example.com" answers two questions: the name is what the contact leaves.
     others = [g for g in details.given() if g not in ("email", "phone")]

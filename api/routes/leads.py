@@ -40,7 +40,7 @@ class LeadView(BaseModel):
     quoted_at: datetime | None
     link_sent_at: datetime | None
     follow_up: str | None = None  # the follow-up's state: pending, sent, cancelled, …
-    follow_up_sent_at: datetime | None
+    follow_up_sent_at: datetime | None = None
     booking_id: int | None
     booked_at: datetime | None
     created_at: datetime
@@ -55,4 +55,9 @@ async def list_leads(
 ) -> list[LeadView]:
     """The newest leads first, with their quote, follow-up and booking."""
     rows = await leads.newest(session, None if status == "all" else status, limit)
-    return [LeadView.model_validate(lead).model_copy(update={"follow_up": f}) for lead, f in rows]
+    return [
+        LeadView.model_validate(lead).model_copy(
+            update={"follow_up": state, "follow_up_sent_at": sent}
+        )
+        for lead, state, sent in rows
+    ]

@@ -21,7 +21,7 @@ from api.deps import Knowledge, PerIpLimit, Session, State
 from api.state import AppState
 from knowledge.charter import display_phone
 from knowledge.errors import InvalidInput, Unauthorized
-from knowledge.models import Conversation, Message, WebSession
+from knowledge.models import Message, WebSession
 from knowledge.schemas import MAX_INT, reject_unstorable
 from tools import bookings
 from tools.messaging import webchat
@@ -99,10 +99,16 @@ async def verify(
 ) -> dict[str, Any]:
     web = await _web(session, x_chat_token)
     customer = await webchat.verify(session, web, data.reference, data.phone, state.clock.now())
-    await session.commit()
     if customer is None:
+        await session.commit()  # the failed try counts
         raise InvalidInput("that booking reference and phone number do not match a booking")
-    return {"verified": True, "name": (customer.name or "").split(" ")[0]}
+    await session.commit()
+    answers = await _answer_waiting(session, state, web)
+    return {
+        "verified": True,
+        "name": (customer.name or "").split(" ")[0],
+        "replies": [{"id": a.reply_id, "text": a.reply} for a in answers if a.reply],
+    }
 
 
 @router.post("/api/v1/chat/messages", dependencies=[PerIpLimit])
@@ -128,13 +134,13 @@ async def send(
     if web.verified_customer_id is None:
         found = await webchat.identify(session, web, data.text, state.clock.now())
         if found is not None:
-            return await _identified(session, state, web, conversation, inbound, found)
+            return await _identified(session, state, web, inbound, found)
     answer = await _turn(session, state, TurnEvent.customer_message(conversation.id, inbound.id))
     if answer.pending == "verify":
         # The request waits for the visitor to prove the booking, then is answered.
         web.waiting_message_id = inbound.id
         await session.commit()
-    return _answer([answer], message_id=inbound.id)
+    return _answer([answer])
 
 
 async def _turn(session: AsyncSession, state: AppState, event: TurnEvent) -> Answer:
@@ -162,7 +168,6 @@ async def _identified(
     session: AsyncSession,
     state: AppState,
     web: WebSession,
-    conversation: Conversation,
     inbound: Message,
     found: webchat.Identification,
 ) -> dict[str, Any]:
@@ -187,38 +192,41 @@ async def _identified(
             meta={"web_session": web.id},
             simulated=simulated,
         )
-    thread, waiting = conversation, None
-    if found.customer is not None:
-        thread = await webchat.adopt(session, web, conversation)
-        waiting, web.waiting_message_id = web.waiting_message_id, None
-        facts["answering"] = waiting is not None
+    verified = found.customer is not None
+    if verified:
+        facts["answering"] = web.waiting_message_id is not None
     text = render_body(found.kind, facts)
     reply_id = await queue_reply(
         session,
-        thread,
+        await webchat.conversation_for(session, web),  # the customer's thread, once verified
         text,
         kind=found.kind,
         idempotency_key=f"verify:{inbound.id}",
         meta={"verification": found.kind},
         simulated=simulated,
     )
+    await session.commit()
     answers = [Answer(reply_id, text, None)]
-    if waiting is not None:
-        answers.append(
-            await _turn(session, state, TurnEvent.answer_again(thread.id, waiting, "verified"))
-        )
-    else:
-        await session.commit()
-    return _answer(answers, message_id=inbound.id, verified=found.customer is not None)
+    answers += await _answer_waiting(session, state, web) if verified else []
+    return _answer(answers, verified=verified)
 
 
-def _answer(answers: list[Answer], *, message_id: int, verified: bool = False) -> dict[str, Any]:
-    """`message_id` is the visitor's message as stored; `verified` says this message proved the
-    booking (the widget then shows the customer's thread, both sides, in order)."""
+async def _answer_waiting(session: AsyncSession, state: AppState, web: WebSession) -> list[Answer]:
+    """Once a visitor is verified, the request that needed it, answered (a second answer to
+    that message, on the customer's thread); nothing when none was waiting."""
+    waiting, web.waiting_message_id = web.waiting_message_id, None
+    if waiting is None:
+        return []
+    thread = await webchat.conversation_for(session, web)  # the turn commits the session first
+    return [await _turn(session, state, TurnEvent.answer_again(thread.id, waiting, "verified"))]
+
+
+def _answer(answers: list[Answer], *, verified: bool = False) -> dict[str, Any]:
+    """`verified` says this message proved the booking (the widget then shows the customer's
+    thread, both sides, in order)."""
     said = [a for a in answers if a.reply]
     last = answers[-1]
     return {
-        "message_id": message_id,
         "verified": verified,
         "id": said[-1].reply_id if said else None,
         "reply": "\n\n".join(a.reply for a in said if a.reply) or None,

@@ -129,7 +129,6 @@
       return api("/api/v1/chat/messages", { text: text });
     }).then(function (d) {
       typing.remove();
-      if (d.message_id) { seen[d.message_id] = true; }
       if (d.verified) return reload().then(function () { quick(d.options); listen(); });
       showReplies(d);
       quick(d.options);

@@ -169,7 +169,6 @@ class Lead(Base):
     quotes_sent: Mapped[int] = mapped_column(default=0)
     quoted_at: Mapped[datetime | None]
     link_sent_at: Mapped[datetime | None]
-    follow_up_sent_at: Mapped[datetime | None]
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"))
     booked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at()

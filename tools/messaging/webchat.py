@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import phonenumbers
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +21,7 @@ from knowledge.errors import AppError, TooManyRequests
 from knowledge.models import Booking, Conversation, Customer, Message, WebSession
 from knowledge.users import hash_token
 from tools import bookings
-from tools.phones import to_e164
+from tools.phones import find_contact, to_e164
 
 MAX_TRIES = 5
 LOCK = timedelta(minutes=15)
@@ -112,19 +111,23 @@ async def _failed(session: AsyncSession, web: WebSession, now: datetime) -> None
 
 
 async def _verified(session: AsyncSession, web: WebSession, customer: Customer) -> None:
+    """The visitor is the customer: the session says so, and what the visitor wrote joins the
+    customer's web thread, so the chat reads in order, both sides, on one thread."""
+    visitor_thread = await conversation_for(session, web)
     web.verified_customer_id = customer.id
     web.failed_attempts = 0
     web.locked_until = None
     web.claimed_reference = web.claimed_phone = None
     web.code_hash = web.code_expires_at = None
     web.code_customer_id = None
+    thread = await conversation_for(session, web)
+    if thread.id != visitor_thread.id:
+        await session.execute(
+            update(Message)
+            .where(Message.conversation_id == visitor_thread.id)
+            .values(conversation_id=thread.id)
+        )
     await session.flush()
-
-
-def _phone_in(text: str) -> str | None:
-    for match in phonenumbers.PhoneNumberMatcher(text, "US"):
-        return phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-    return None
 
 
 async def identify(
@@ -134,7 +137,7 @@ async def identify(
     number, a code, or a request for a code; None when it has none of them (an ordinary
     message, for the agent). Pieces are kept until the visitor has given both."""
     locked = _lock_minutes(web, now)
-    phone = _phone_in(text)
+    phone = find_contact(text).phone
     reference = REFERENCE.search(text)
     rest = REFERENCE.sub(" ", text)
     code = _CODE.search(rest) if web.code_hash and phone is None else None
@@ -189,6 +192,9 @@ async def _send_code(
         web.claimed_reference = None
         await _failed(session, web, now)
         return Identification("verify_failed", {"tries_left": MAX_TRIES - web.failed_attempts})
+    if customer.sms_opted_out:
+        # They told us to stop texting: no code goes, the phone number will do instead.
+        return Identification("verify_no_texts")
     code = f"{secrets.randbelow(1_000_000):06d}"
     web.code_hash = hash_token(code)
     web.code_expires_at = now + CODE_LIFETIME
@@ -214,22 +220,6 @@ async def _check_code(
         return Identification("verify_code_wrong", {"tries_left": MAX_TRIES - web.failed_attempts})
     await _verified(session, web, customer)
     return Identification("verified", {"name": _first_name(customer)}, customer=customer)
-
-
-async def adopt(
-    session: AsyncSession, web: WebSession, visitor_thread: Conversation
-) -> Conversation:
-    """After verifying, the visitor's messages join the customer's web thread, so the chat reads
-    in order, both sides, on one thread; returns that thread."""
-    assert web.verified_customer_id is not None
-    thread = await bookings.get_or_create_conversation(session, web.verified_customer_id, "web")
-    if thread.id != visitor_thread.id:
-        await session.execute(
-            update(Message)
-            .where(Message.conversation_id == visitor_thread.id)
-            .values(conversation_id=thread.id)
-        )
-    return thread
 
 
 async def conversation_for(session: AsyncSession, web: WebSession) -> Conversation:

@@ -81,7 +81,6 @@ def upgrade() -> None:
         sa.Column("quotes_sent", sa.Integer(), nullable=False),
         sa.Column("quoted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("link_sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("follow_up_sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("booking_id", sa.Integer(), nullable=True),
         sa.Column("booked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
