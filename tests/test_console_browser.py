@@ -215,11 +215,19 @@ class TestConsoleInChromium:
             row = page.locator("table.leads tbody tr").first
             await expect(row).to_contain_text("Sarah Lee")
             await expect(row).to_contain_text("15 adults, 4 kids")
-            await expect(row).to_contain_text("$945 (1 sent)")
+            await expect(row).to_contain_text("$945 (1 quote)")
             await expect(row).to_contain_text("Folsom, CA 95630")
             await expect(row).to_contain_text("pending")
             await page.screenshot(path=str(ARTIFACTS / "console-leads.png"), full_page=True)
+            # On a phone the table scrolls inside its own region; the page does not.
+            await page.set_viewport_size({"width": 390, "height": 844})
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+            assert await page.locator(".scroll[role=region]").evaluate(
+                "el => el.scrollWidth > el.clientWidth"
+            )
+            await page.screenshot(path=str(ARTIFACTS / "console-leads-phone.png"), full_page=True)
+            await page.set_viewport_size({"width": 1280, "height": 700})
             await page.goto(base + "/console/stats")
-            await expect(page.get_by_text("Leads that booked (1 leads, 1 quotes)")).to_be_visible()
+            await expect(page.get_by_text("Leads that booked (1 lead, 1 quote)")).to_be_visible()
             await browser.close()
         await engine.dispose()

@@ -162,6 +162,10 @@ class TestWidgetJourneysInChromium:
             shown = await log.inner_text()
             assert "myhibachi.example/book?name=Jen+Park&date=" in shown
             assert "&adults=20&zip=95630&email=jen%40example.com" in shown
+            # the booking link is a link the visitor can tap, opening in a new tab
+            link = log.locator('a[href^="https://myhibachi.example/book?name=Jen+Park"]')
+            assert await link.get_attribute("target") == "_blank"
+            assert await link.get_attribute("rel") == "noopener noreferrer"
             await page.screenshot(path=str(ARTIFACTS / "widget-quote.png"), full_page=True)
             await browser.close()
         assert (ARTIFACTS / "widget-quote.png").stat().st_size > 10_000

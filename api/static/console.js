@@ -554,7 +554,7 @@ async function statsPage() {
       figure("Menu chosen by the deadline", s.menu_chosen_by_deadline),
       figure("Review-request response rate", s.review_response_rate),
       figure("4–5 stars sent to Google / Yelp", s.promoter_share),
-      figure(`Leads that booked (${s.leads} leads, ${s.quotes_sent} quotes)`, s.lead_conversion),
+      figure(`Leads that booked (${plural(s.leads, "lead")}, ${plural(s.quotes_sent, "quote")})`, s.lead_conversion),
     ),
     bars("AI-handled vs escalated", [["AI-handled", s.ai_handled_share.numerator], ["Escalated", s.escalated_share.numerator]]),
     bars("Escalations by priority", PRIORITIES.map((p) => [p, s.escalations_by_priority[p] || 0])),
@@ -567,46 +567,51 @@ async function statsPage() {
 
 // ---- leads ----------------------------------------------------------------------------------
 
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
 function money(value) {
-  return value === null || value === undefined ? "" : `$${Number(value).toLocaleString()}`;
+  const amount = Number(value);
+  const cents = Number.isInteger(amount) ? 0 : 2;
+  return `$${amount.toLocaleString("en-US", { minimumFractionDigits: cents, maximumFractionDigits: cents })}`;
+}
+
+const LEAD_COLUMNS = ["Created", "Name", "Contact", "Party on", "Guests", "Where", "Quote", "Status", "Follow-up", "Conversation"];
+
+function leadRow(l) {
+  const party = [l.adults ? `${l.adults} adults` : "", l.kids ? `${l.kids} kids` : "", l.toddlers ? `${l.toddlers} little ones` : ""].filter(Boolean).join(", ");
+  const on = [l.event_date || "", l.event_time ? l.event_time.slice(0, 5) : ""].filter(Boolean).join(" ");
+  const cells = [
+    when(l.created_at),
+    l.name || "—",
+    [l.phone, l.email].filter(Boolean).join(" · ") || "—",
+    on || "—",
+    party || "—",
+    l.place || l.zip_code || "—",
+    l.quote_total === null ? "—" : `${money(l.quote_total)} (${plural(l.quotes_sent, "quote")})`,
+    l.status + (l.booking_id ? ` (booking ${l.booking_id})` : ""),
+    l.follow_up_sent_at ? `sent ${when(l.follow_up_sent_at)}` : l.follow_up || "—",
+    l.conversation_id ? `#${l.conversation_id} (${l.channel})` : l.channel,
+  ];
+  return el("tr", {}, cells.map((c) => el("td", {}, c)));
 }
 
 async function leadsPage() {
   const status = new URLSearchParams(location.search).get("status") || "all";
   const leads = await api("GET", `/api/v1/leads?status=${encodeURIComponent(status)}`);
-  const party = (l) => [l.adults ? `${l.adults} adults` : "", l.kids ? `${l.kids} kids` : "", l.toddlers ? `${l.toddlers} little ones` : ""].filter(Boolean).join(", ");
-  const date = (l) => [l.event_date || "", l.event_time ? l.event_time.slice(0, 5) : ""].filter(Boolean).join(" ");
+  const table = el(
+    "table",
+    { class: "leads" },
+    el("thead", {}, el("tr", {}, LEAD_COLUMNS.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, leads.map(leadRow)),
+  );
   show(
     el("h1", {}, "Leads"),
     el("p", { class: "formula" }, "Prospects the agent quoted: what they told it, the quote, the one follow-up, and the booking it became."),
     el("div", { class: "filters" }, ["all", "open", "booked", "lost"].map((s) => el("a", { class: "button", href: `/console/leads?status=${s}`, "aria-current": s === status ? "page" : null }, s))),
-    leads.length === 0
-      ? el("p", {}, "No leads yet.")
-      : el(
-          "table",
-          { class: "leads" },
-          el("thead", {}, el("tr", {}, ["Created", "Name", "Contact", "Party on", "Guests", "Where", "Quote", "Status", "Follow-up", "Conversation"].map((h) => el("th", { scope: "col" }, h)))),
-          el(
-            "tbody",
-            {},
-            leads.map((l) =>
-              el(
-                "tr",
-                {},
-                el("td", {}, when(l.created_at)),
-                el("td", {}, l.name || "—"),
-                el("td", {}, [l.phone, l.email].filter(Boolean).join(" · ") || "—"),
-                el("td", {}, date(l) || "—"),
-                el("td", {}, party(l) || "—"),
-                el("td", {}, l.place || l.zip_code || "—"),
-                el("td", {}, l.quote_total === null ? "—" : `${money(l.quote_total)} (${l.quotes_sent} sent)`),
-                el("td", {}, l.status + (l.booking_id ? ` (booking ${l.booking_id})` : "")),
-                el("td", {}, l.follow_up_sent_at ? `sent ${when(l.follow_up_sent_at)}` : l.follow_up || "—"),
-                el("td", {}, l.conversation_id ? `#${l.conversation_id} (${l.channel})` : l.channel),
-              ),
-            ),
-          ),
-        ),
+    // a narrow screen scrolls the table, not the page; the region takes the keyboard
+    leads.length === 0 ? el("p", {}, "No leads yet.") : el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Leads" }, table),
   );
 }
 

@@ -27,6 +27,7 @@
     ".hc-log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px}",
     ".hc-msg{max-width:85%;padding:8px 12px;border-radius:14px;white-space:pre-wrap;word-wrap:break-word}",
     ".hc-customer{align-self:flex-end;background:#b3261e;color:#fff}",
+    ".hc-msg a{color:inherit;word-break:break-all}",
     ".hc-agent,.hc-human{align-self:flex-start;background:#f1f1f1}",
     ".hc-typing{align-self:flex-start;color:#666;font-style:italic}",
     ".hc-disclosure{margin:0;align-self:center;max-width:90%;color:#555;font-size:13px;text-align:center}",
@@ -61,11 +62,27 @@
   panel.appendChild(head); panel.appendChild(log); panel.appendChild(options); panel.appendChild(form);
   document.body.appendChild(launch); document.body.appendChild(panel);
 
+  // Web addresses in a message become links (a booking link has to be clickable); the rest
+  // stays text nodes, so nothing the server sends is parsed as HTML.
+  var url = /https?:\/\/[^\s<>"]+[^\s<>".,;:!?)]/g;
+  function bubble(who, text) {
+    var node = el("div", { "class": "hc-msg hc-" + who });
+    var at = 0;
+    (text.match(url) || []).forEach(function (href) {
+      var start = text.indexOf(href, at);
+      node.appendChild(document.createTextNode(text.slice(at, start)));
+      node.appendChild(el("a", { href: href, target: "_blank", rel: "noopener noreferrer" }, href));
+      at = start + href.length;
+    });
+    node.appendChild(document.createTextNode(text.slice(at)));
+    return node;
+  }
+
   var seen = {};
   function show(who, text, id) {
     if (id && seen[id]) return;
     if (id) { seen[id] = true; lastId = Math.max(lastId, id); store.setItem("hibachi-chat-last", String(lastId)); }
-    log.appendChild(el("div", { "class": "hc-msg hc-" + who }, text));
+    log.appendChild(bubble(who, text));
     log.scrollTop = log.scrollHeight;
   }
 
