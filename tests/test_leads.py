@@ -168,6 +168,16 @@ class TestAvailability:
             at("2027-01-16", "19:30"),
         )
 
+    def test_a_full_date_alone_offers_the_days_around_it(self) -> None:
+        taken = [at("2027-01-16", t) for t in ("12:00", "15:00", "17:00", "19:30")] * 2
+        found = availability.check(date(2027, 1, 16), None, taken, NOW, RULES)
+        assert not found.open
+        assert found.choices == (
+            at("2027-01-15", "12:00"),
+            at("2027-01-15", "15:00"),
+            at("2027-01-15", "17:00"),
+        )
+
     def test_past_starts_are_never_offered(self) -> None:
         today = NOW.astimezone(LA).date()
         found = availability.check(today, None, [], NOW, RULES)

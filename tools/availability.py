@@ -45,35 +45,36 @@ def _starts(day: date, zone: ZoneInfo, rules: Rules) -> list[datetime]:
     return [datetime.combine(day, _clock(s), zone) for s in rules.capacity.start_times]
 
 
+def _open_around(
+    day: date, taken: Sequence[datetime], now: datetime, rules: Rules
+) -> list[datetime]:
+    """The open starts still to come within SEARCH_DAYS of the day, in order."""
+    days = (day + timedelta(days=offset) for offset in range(-SEARCH_DAYS, SEARCH_DAYS + 1))
+    return [
+        start
+        for d in days
+        for start in _starts(d, rules.timezone, rules)
+        if start > now and _free(start, taken, rules)
+    ]
+
+
 def check(
     day: date, at: time | None, taken: Sequence[datetime], now: datetime, rules: Rules
 ) -> Availability:
     """Open or full, and the open starts to offer; `taken` are the starts of the bookings
     around that day (any time zone)."""
-    zone = rules.timezone
+    open_starts = _open_around(day, taken, now, rules)
     if at is not None:
-        asked = datetime.combine(day, at, zone)
+        asked = datetime.combine(day, at, rules.timezone)
         if asked > now and _free(asked, taken, rules):
             return Availability(day, asked, True, (asked,))
-        candidates = [
-            start
-            for offset in range(-SEARCH_DAYS, SEARCH_DAYS + 1)
-            for start in _starts(day + timedelta(days=offset), zone, rules)
-            if start > now and start != asked and _free(start, taken, rules)
-        ]
-        nearest = sorted(candidates, key=lambda s: (abs(s - asked), s))[:OFFERED]
+        others = [s for s in open_starts if s != asked]
+        nearest = sorted(others, key=lambda s: (abs(s - asked), s))[:OFFERED]
         return Availability(day, asked, False, tuple(sorted(nearest)))
-    that_day = [s for s in _starts(day, zone, rules) if s > now and _free(s, taken, rules)]
+    that_day = [s for s in open_starts if s.date() == day]
     if that_day:
         return Availability(day, None, True, tuple(that_day))
-    candidates = [
-        start
-        for offset in range(1, SEARCH_DAYS + 1)
-        for sign in (-1, 1)
-        for start in _starts(day + timedelta(days=sign * offset), zone, rules)
-        if start > now and _free(start, taken, rules)
-    ]
-    nearest = sorted(candidates, key=lambda s: (abs(s.date() - day), s))[:OFFERED]
+    nearest = sorted(open_starts, key=lambda s: (abs(s.date() - day), s))[:OFFERED]
     return Availability(day, None, False, tuple(sorted(nearest)))
 
 
