@@ -90,6 +90,19 @@ class TestReading:
         assert read("Hi, this is Mike Chen").name == "Mike Chen"
         assert read("I'm Looking for a quote").name is None
 
+    def test_a_lone_number_is_the_start_time_only_when_that_is_all_we_asked(self) -> None:
+        assert read("prob 5", "event_time", "name").event_time == time(17, 0)
+        assert read("prob 5", "event_time", "guests").event_time is None
+        assert read("prob 5").event_time is None
+        assert read("8 adults", "event_time").event_time is None
+
+    @pytest.mark.parametrize(
+        "text", ["nvm we found someone cheaper lol", "we'll pass, too expensive for us"]
+    )
+    def test_deciding_against_it(self, text: str) -> None:
+        assert read(text).declines
+        assert not read("how much for 14 adults?").declines
+
     def test_a_name_in_lower_case_only_when_one_was_asked_for(self) -> None:
         assert read("ok cool its maria", "name").name == "Maria"
         assert read("ok cool its maria").name is None
@@ -332,6 +345,30 @@ class TestLeadTurns:
         reminder = await follow_up(session, await lead_of(session))
         assert reminder is not None and reminder.status == "cancelled"
 
+    async def test_short_answers_fill_what_the_lead_still_misses(
+        self, runtime: Any, session: AsyncSession
+    ) -> None:
+        await runtime.receive(PHONE, "how much for 18 adults on jan 16? we're in 95630")
+        await runtime.receive(PHONE, "prob 5")  # the start time, the one number we asked for
+        # a reply that is not about the party in between does not lose the thread
+        await runtime.receive(PHONE, "hmm let me think")
+        done = await runtime.receive(PHONE, "ok its dana")
+        lead = await lead_of(session)
+        assert (lead.event_time, lead.name) == (time(17, 0), "Dana")
+        assert "book?name=Dana&date=2027-01-16&time=17%3A00" in (done.reply or "")
+
+    async def test_a_prospect_who_decides_against_it_closes_the_lead(
+        self, runtime: Any, session: AsyncSession
+    ) -> None:
+        await runtime.receive(PHONE, "how much for 18 adults?")
+        bye = await runtime.receive(PHONE, "nvm we found someone cheaper lol")
+        assert (bye.reply or "").startswith("No problem at all")
+        assert "tell me a bit more" not in (bye.reply or "")
+        lead = (await session.scalars(select(Lead).execution_options(populate_existing=True))).one()
+        assert lead.status == "lost"
+        reminder = await follow_up(session, lead)
+        assert reminder is not None and reminder.status == "cancelled"
+
     async def test_a_zip_code_we_do_not_know_is_asked_again(
         self, runtime: Any, session: AsyncSession
     ) -> None:
@@ -372,7 +409,7 @@ class TestLeadTurns:
         await worker.advance(clock, timedelta(days=2))
         lead = await lead_of(session)
         reminder = await follow_up(session, lead)
-        assert reminder is not None and reminder.status in ("cancelled", "suppressed")
+        assert reminder is not None and reminder.status == "cancelled"
         assert reminder.sent_at is None and await follow_ups_sent(session) == 0
 
     async def test_the_follow_up_goes_once_and_not_after_booking(

@@ -480,16 +480,15 @@ async def _prospect_turn(
     assert scratch.conversation is not None and scratch.customer is not None
     if details is None:
         return None, set()
-    # Looked up for every message of someone without a booking: a reply to a quote cancels
-    # its follow-up (see act) whatever it says.
-    lead = scratch.lead = await leads.open_for(ctx.session, scratch.conversation.id)
+    lead = scratch.lead  # loaded with the context for anyone without a booking
     closing = {i for i, r in enumerate(requests) if r.intent == "cancellation"}
-    if lead is not None and closing:
+    if lead is not None and (closing or details.declines):
         # "never mind, we found someone else": the lead is closed, and nobody chases it
         lost = Decision(
             "cancellation", "handled", "lead_closed", "lead:lost", lead={"status": "lost"}
         )
-        return lost, closing
+        # the goodbye answers the rest of what they said ("nvm, found someone lol")
+        return lost, closing | {i for i, r in enumerate(requests) if r.intent in LEAD_INTENTS}
     if not (details.asks or details.given()):
         return None, set()
     if lead is None and (details.about_own_booking or (details.changes and not details.asks)):

@@ -12,7 +12,7 @@ from agent.context import TurnContext
 from agent.state import Route, TurnEvent, TurnState, reply_key
 from knowledge.errors import NotFound
 from knowledge.models import AutomatedReminder, Booking, Conversation, Customer, Message
-from tools import bookings
+from tools import bookings, leads
 from tools.messaging.keywords import keyword
 
 #: Channels where one thought often comes as several texts seconds apart; web chat asks and
@@ -99,6 +99,9 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
         if inbound is None:
             raise NotFound(f"no inbound message {event.message_id} on this conversation")
         scratch.inbound = inbound
+        if booking is None:
+            # Someone without a booking may be a prospect: their lead is part of the context.
+            scratch.lead = await leads.open_for(session, conversation.id)
         again = event.payload.get("again")
         if inbound.status != "received" and not again:
             scratch.skip = "duplicate"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from agent.understanding.schema import Context, Pending, Request, Understanding
 from agent.understanding.tone import detect_tone as rules_tone
 from agent.understanding.vocabulary import Vocabulary
 from knowledge.charter import Charter
-from tools import policy, travel
+from tools import leads, policy, travel
 
 
 def _text(runtime: Runtime[TurnContext]) -> str:
@@ -35,11 +36,7 @@ def _chef_due(event_at: datetime, now: datetime, charter: Charter) -> bool:
 
 
 def _details(
-    text: str,
-    pending: Pending | None,
-    context: Context,
-    charter: Charter,
-    reader: Reader,
+    text: str, answering: Sequence[str], context: Context, charter: Charter, reader: Reader
 ) -> prospect.Details:
     base = charter.rules.travel.base_zip
     home = travel.by_zip(base) if base else None
@@ -51,7 +48,7 @@ def _details(
         context.now,
         context.timezone,
         cities,
-        answering=("name", "place") if pending == "lead" else (),
+        answering=answering,
     )
 
 
@@ -89,7 +86,9 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         understanding = combine([reader.understand(t, context, vocabulary) for t in texts])
     if booking is None and scratch.inbound is not None:
         # Someone with no booking may be planning one: what they say about it is read too.
-        scratch.details = _details(text, pending, context, scratch.charter, reader)
+        # A bare "Sarah Lee", "Folsom" or "5" answers what their lead still misses.
+        missing = leads.view(scratch.lead).missing() if scratch.lead is not None else []
+        scratch.details = _details(text, missing, context, scratch.charter, reader)
     scratch.understanding = understanding
     scratch.tone = understanding.tone
     scratch.intent = understanding.intent

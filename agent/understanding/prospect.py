@@ -44,6 +44,7 @@ class Cues:
     inquiry: tuple[re.Pattern[str], ...]
     own_booking: tuple[re.Pattern[str], ...]
     changes: tuple[re.Pattern[str], ...]
+    declines: tuple[re.Pattern[str], ...]
     place_before: re.Pattern[str]
     time: re.Pattern[str]
     name_cues: tuple[re.Pattern[str], ...]
@@ -58,6 +59,7 @@ def cues(language: str = "en") -> Cues:
         inquiry=tuple(re.compile(p) for p in data["inquiry"]),
         own_booking=tuple(re.compile(p) for p in data["own_booking"]),
         changes=tuple(re.compile(p) for p in data["changes"]),
+        declines=tuple(re.compile(p) for p in data["declines"]),
         place_before=re.compile(data["place_before"]),
         time=re.compile(data["time"]),
         name_cues=tuple(re.compile(p) for p in data["name_cues"]),
@@ -91,27 +93,35 @@ class Details:
     asks: bool = False  # the message asks about a new party (a quote, a date, booking)
     about_own_booking: bool = False  # "my party", "our booking": a customer, not a prospect
     changes: bool = False  # "now", "instead", "move it": changing something already booked
+    declines: bool = False  # "nvm, we found someone else": no party after all
 
     def given(self) -> list[str]:
         """The details the message states."""
-        skip = {"asks", "about_own_booking", "changes"}
+        skip = {"asks", "about_own_booking", "changes", "declines"}
         return [f.name for f in fields(self) if f.name not in skip and getattr(self, f.name)]
 
 
-def _time(normalised: str, language: str) -> time | None:
+#: A lone small number ("prob 5"): the start time, when that is what we asked for.
+_BARE_HOUR = re.compile(rf"^\D*?\b(?P<bh>1[0-2]|[1-9])\b(?!\s+(?:more\s+)?{GROUP})\D*$")
+
+
+def _time(normalised: str, language: str, bare: bool = False) -> time | None:
     m = cues(language).time.search(normalised)
+    if m is None and bare:
+        m = _BARE_HOUR.match(normalised)
     if m is None:
         return None
-    if m.group("noon"):
+    if m.groupdict().get("noon"):
         return time(12, 0)
-    if m.group("hh"):
+    if m.groupdict().get("hh"):
         return time(int(m.group("hh")), int(m.group("mm")))
-    if m.group("h"):
+    if m.groupdict().get("h"):
         hour, minute = int(m.group("h")), int(m.group("m") or 0)
         pm = m.group("ap").startswith("p")
     else:  # a bare hour: "at 6" is an evening party, "at 11" a late morning
-        hour = int(m.group("ish") or m.group("ch") or m.group("bh"))
-        minute = int(m.group("cm") or m.group("bm") or 0)
+        said = m.groupdict()
+        hour = int(said.get("ish") or said.get("ch") or said["bh"])
+        minute = int(said.get("cm") or said.get("bm") or 0)
         pm = hour < 10 or hour == 12
     if pm and hour != 12:
         hour += 12
@@ -209,12 +219,14 @@ def read(
         email=contact.email,
         phone=contact.phone,
         event_date=day,
-        event_time=_time(normalised, language),
+        # a lone number is the start time only when the guests are not asked for too
+        event_time=_time(normalised, language, "event_time" in asked and "guests" not in asked),
         zip_code=zips[0] if zips else None,
         place=None if zips else _place(normalised, cities, "place" in asked, language),
         asks=any(p.search(normalised) for p in c.inquiry),
         about_own_booking=any(p.search(normalised) for p in c.own_booking),
         changes=any(p.search(normalised) for p in c.changes),
+        declines=any(p.search(normalised) for p in c.declines),
     )
     details = replace(details, **counts)  # type: ignore[arg-type]
     named = _name(rest, language, asked="name" in asked)
