@@ -223,6 +223,14 @@ class TestPeopleNamed:
         ]
         assert [(s.value, s.group) for s in counts] == [(12, "adults"), (4, "kids")]
 
+    def test_a_plural_after_of_the_names_the_group(self) -> None:
+        text = "3 of the guys bailed, two of my nephews too"
+        tokens = slots.Tokens.of(text)
+        counts = [
+            s for s in slots.find_slots(text, tokens, [], Lexicon.load("en")) if s.kind == "count"
+        ]
+        assert [(s.value, s.group) for s in counts] == [(3, "adults"), (2, "kids")]
+
     def test_labels_give_people_what_the_counts_leave(self) -> None:
         text = "my cousin and her 3 boys are coming"
         tokens = slots.Tokens.of(text)
@@ -305,6 +313,40 @@ class _Says(LearnedReader):
 def _says_faq() -> _Says:
     """A model that reads every message as a plain question."""
     return _Says({"faq": 0.99})
+
+
+class TestCountsSaidTogether:
+    """A message with an old and a new number: the reader sees how the two are joined, and the
+    count it reads surest of a group is that group's change."""
+
+    @staticmethod
+    def hints(text: str) -> list[list[str]]:
+        tokens = slots.Tokens.of(text)
+        counts = [s for s in slots.find_slots(text, tokens, []) if s.kind == "count"]
+        return [slots.beside_counts(tokens.words, counts, k) for k in range(len(counts))]
+
+    def test_the_words_joining_two_counts_are_read(self) -> None:
+        old, new = self.hints("meant 18 not 16")
+        assert {"cnt_first", "next_gap=not", "next_bigger"} <= set(old)
+        assert {"cnt_last", "prev_gap=not", "prev_smaller"} <= set(new)
+
+    def test_counts_far_apart_are_not_a_pair(self) -> None:
+        first, last = self.hints("add 2 adults please and thank you so much, the party is for 30")
+        assert "next_far" in first and "prev_far" in last
+        assert self.hints("we're 20 now") == [["cnt_only"]]
+
+    def test_the_surest_count_of_a_group_wins(self) -> None:
+        def count(at: int, value: int, role: str, sure: float) -> slots.SlotReading:
+            slot = slots.Slot("count", at, at, at + 1, value, "guests")
+            return slots.SlotReading(slot, role, sure, "guests", 0.99)
+
+        old, new = count(0, 12, "total", 0.55), count(5, 16, "total", 0.93)
+        changes = slots.guest_changes([old, new])
+        assert [(c.total, sure) for _, c, sure in changes] == [(16, 0.93 * 0.99)]
+
+    def test_a_drop_out_read_from_of_the(self) -> None:
+        got = ent.find_guests("3 of the guys bailed on us")
+        assert [(g.change.delta, g.change.group) for g in got] == [(-3, "guests")]
 
 
 class TestConcernsWin:

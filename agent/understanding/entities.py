@@ -204,9 +204,10 @@ _GUEST_RULES: list[_GuestRule] = [
     ),
     # "take 3 people off"
     _rule(rf"take\s+{_N}\s+(?:{_G}\s+)?off\b", -1, "take"),
-    # "Two of the kids can't make it", "2 adults dropped out"
+    # "Two of the kids can't make it", "2 adults dropped out", "3 of the guys bailed"
     _rule(
-        rf"{_N}\s+(?:of\s+(?:the|our|my|them)\s+)?(?:{_G}\s+)?"
+        rf"{_N}\s+(?:of\s+(?:the|our|my|them|his|her|their)\s+(?:(?!{GROUP})[a-z'-]+\s+)?)?"
+        rf"(?:{_G}\s+)?"
         r"(?:can'?t|cannot|can\s+not|won'?t|will\s+not|aren'?t|are\s+not|couldn'?t|"
         r"are\s+no\s+longer|no\s+longer|dropped|bailed|cancel(?:l?ed)?|backed)\b",
         -1,

@@ -32,7 +32,7 @@ from agent.understanding.slots import SlotModel
 #: The saved model's layout; a model of another is retrained. 2: the slot reader reads people
 #: named without a number (SlotModel.person_role). 3: the booking_question intent. 4: the topics
 #: a booking question asks.
-FORMAT = 4
+FORMAT = 5
 #: What the per-label models predict: every intent, and whether a change is only asked about.
 LABELS: tuple[str, ...] = (*INTENTS, "hypothetical")
 #: What a booking question asks about (one probability each; a question may ask several).

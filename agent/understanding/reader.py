@@ -111,7 +111,11 @@ class Prepared:
 
 
 def _slot_hints(
-    normalised: str, found: Sequence[slots.Slot], by_rules: Understanding, context: Context
+    normalised: str,
+    words: Sequence[str],
+    found: Sequence[slots.Slot],
+    by_rules: Understanding,
+    context: Context,
 ) -> list[list[str]]:
     """What the rules made of each count and menu word, and the conversation's state."""
     guest_finds = ent.find_guests(normalised)
@@ -149,10 +153,12 @@ def _slot_hints(
     if any(s.kind == "count" for s in found):
         state.append("counts_here")
     hints: list[list[str]] = []
+    counts = [s for s in found if s.kind == "count"]
     for s in found:
         own = list(state)
         if s.kind == "count":
             own.append(by_slot.get(s.start, "rule_none"))
+            own += slots.beside_counts(words, counts, counts.index(s))
         elif s.kind == "person":
             own.append("rule_person")
         else:
@@ -307,7 +313,7 @@ class Reader:
             features=Features.of(normalised, raw, hints_for(by_rules, context, text)),
             words=tokens.words,
             slots=found,
-            slot_hints=_slot_hints(normalised, found, by_rules, context),
+            slot_hints=_slot_hints(normalised, tokens.words, found, by_rules, context),
         )
 
     def understand(self, text: str, context: Context, vocabulary: Vocabulary) -> Understanding:

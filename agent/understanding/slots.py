@@ -124,8 +124,9 @@ def find_slots(
 def _count(tokens: Tokens, k: int, value: int, plural: dict[str, str]) -> Slot:
     slot = Slot("count", tokens.starts[k], k, k + 1, value)
     group = _group_near(tokens.words, slot)
-    if group == "-":  # "her 3 boys", "two little nephews"
-        group = next((plural[w] for w in tokens.words[k + 1 : k + 3] if w in plural), "-")
+    if group == "-":  # "her 3 boys", "two little nephews", "3 of the guys", "two of my cousins"
+        reach = k + 4 if k + 1 < len(tokens.words) and tokens.words[k + 1] == "of" else k + 3
+        group = next((plural[w] for w in tokens.words[k + 1 : reach] if w in plural), "-")
     return replace(slot, group=group)
 
 
@@ -193,6 +194,39 @@ def _group_near(words: Sequence[str], slot: Slot) -> str:
         if _GROUP_WORD.match(words[k]):
             return ent.group_of(words[k])
     return "-"
+
+
+#: How many words apart two counts may be and still be read as one said against the other.
+_PAIR_REACH = 4
+
+
+def beside_counts(words: Sequence[str], counts: Sequence[Slot], k: int) -> list[str]:
+    """What the message's other counts say of count `k`: whether it comes first or last, and
+    the words that join it to the count just before or after ("from 22 to 19", "18 not 16",
+    "20 -> 23", "we were twelve, now we're sixteen"), so that the old number of a pair can be
+    told from the new one."""
+    slot = counts[k]
+    if len(counts) == 1:
+        return ["cnt_only"]
+    out = ["cnt_first" if k == 0 else "cnt_last" if k == len(counts) - 1 else "cnt_middle"]
+    for side, other in (
+        ("prev", counts[k - 1] if k else None),
+        ("next", counts[k + 1] if k + 1 < len(counts) else None),
+    ):
+        if other is None:
+            continue
+        lo, hi = (other.end_token, slot.token) if side == "prev" else (slot.end_token, other.token)
+        between = words[lo:hi]
+        if len(between) > _PAIR_REACH:
+            out.append(f"{side}_far")
+            continue
+        out.append(f"{side}_gap={'_'.join(between) or '-'}")
+        out += [f"{side}_by={w}" for w in between]
+        if other.group == slot.group:
+            out.append(f"{side}_same_group")
+        bigger = int(slot.value) > int(other.value)
+        out.append(f"{side}_{'smaller' if not bigger else 'bigger'}")
+    return out
 
 
 def slot_features(words: Sequence[str], slot: Slot, hints: Iterable[str]) -> dict[str, float]:
@@ -434,14 +468,17 @@ def train_slots(
 
 
 def guest_changes(readings: Sequence[SlotReading]) -> list[tuple[int, GuestChange, float]]:
-    """The guest changes the counts make, one per group (the first said wins; a total after a
-    change of the same group is the customer's own sum), then the people named coming or going
-    in a group no count changes, added up; each with where and how sure."""
+    """The guest changes the counts make, one per group (the count read surest wins: of "was
+    12, now 16" or "3 more, so 24 total", the one the words around it mark), then the people
+    named coming or going in a group no count changes, added up; each with where and how sure."""
     changes: list[tuple[int, GuestChange, float]] = []
     seen: set[str] = set()
+    best: dict[str, SlotReading] = {}
     for r in readings:
-        if r.slot.kind != "count" or r.role == "none" or r.group in seen:
-            continue
+        counts = r.slot.kind == "count" and r.role != "none"
+        if counts and (r.group not in best or r.role_probability > best[r.group].role_probability):
+            best[r.group] = r
+    for r in best.values():
         seen.add(r.group)
         value = int(r.slot.value)
         change = (
