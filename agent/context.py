@@ -25,6 +25,7 @@ class Scratch:
     event: TurnEvent | None = None
     conversation: Conversation | None = None
     customer: Customer | None = None
+    opted_out: bool = False  # the customer switched this conversation's channel off
     booking: Booking | None = None
     inbound: Message | None = None
     #: Later messages of the same burst (sent before we answered), read and answered with it.

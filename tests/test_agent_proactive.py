@@ -14,7 +14,7 @@ from agent.state import TurnEvent
 from knowledge.clock import FrozenClock
 from knowledge.models import ApiUser, AutomatedReminder, Booking, Customer, Escalation, Message
 from tests.factories import make_booking, make_customer
-from tools import bookings
+from tools import addresses, bookings
 
 D = timedelta(days=1)
 PHONE = "+19165550161"
@@ -148,7 +148,7 @@ class TestTouchpoints:
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:
         customer, booking, conversation_id = await setup(session, clock, 7 * D)
-        customer.sms_opted_out = True
+        await addresses.set_opted_out(session, customer.id, "sms", True)
         await session.commit()
         result, reminder = await touch(runtime, session, booking, conversation_id, "7_day")
         assert (result.reply, reminder.status) == (None, "suppressed")

@@ -27,7 +27,7 @@ from knowledge.models import (
 from knowledge.schemas import AddonUpdate
 from knowledge.service import KnowledgeService
 from tests.factories import make_booking, make_customer
-from tools import bookings
+from tools import addresses, bookings
 from tools.outbox import record_inbound
 
 D, H = timedelta(days=1), timedelta(hours=1)
@@ -185,14 +185,13 @@ class TestOptOut:
         customer, _ = await customer_with_booking(session, clock, 10 * D)
         stop = await runtime.receive(PHONE, "STOP")
         assert (stop.outcome, stop.reply) == ("silent", None)
-        await session.refresh(customer)
-        assert customer.sms_opted_out
+        assert await addresses.opted_out(session, customer.id, "sms")
+        assert not await addresses.opted_out(session, customer.id, "whatsapp")  # one channel
         ignored = await runtime.receive(PHONE, "how much for kids?")
         assert ignored.reply is None
         back = await runtime.receive(PHONE, "START")
         assert back.reply is not None
-        await session.refresh(customer)
-        assert not customer.sms_opted_out
+        assert not await addresses.opted_out(session, customer.id, "sms")
 
     async def test_help_gives_the_business_name_and_phone(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock

@@ -54,8 +54,8 @@ def every_decision() -> list[Decision]:
         policy.decide_faq("Adults are $55.", b, NOW, RULES),
         policy.decide_faq(None, b, NOW, RULES),
         policy.decide_access("gate code 1234", b),
-        policy.decide_opt_out("start", "sms", RULES),
-        policy.decide_opt_out("help", "sms", RULES),
+        policy.decide_opt_out("start", RULES),
+        policy.decide_opt_out("help", RULES),
         policy.decide_without_booking("cancellation", RULES),
     ]
 

@@ -199,3 +199,86 @@ class TestLeadsMigration:
         assert [(r["booking_id"], r["lead_id"], r["status"]) for r in reminders] == [
             (booking, None, "pending")
         ]
+
+
+class TestCustomerAddressesMigration:
+    """Customers known by a phone and per-channel opt-out columns become customers reached at
+    addresses, every opt-out and email address carried over; a downgrade gives them back."""
+
+    async def test_addresses_are_filled_from_the_old_columns(self, pg_server: Any) -> None:
+        url = embedded.server_url(pg_server, "hibachi_addresses_migration")
+        await ensure_database(url)
+        await asyncio.to_thread(migrate.downgrade, url, "base")
+        await migrate.upgrade_async(url, "0009")
+        people = [
+            ("Texts Only", "+15550003001", None, False, False),
+            ("Stopped SMS", "+15550003002", "Stopped@Example.com ", True, False),
+            ("Stopped WhatsApp", "+15550003003", "wa@example.com", False, True),
+            ("Web Visitor", None, None, False, False),
+        ]
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            ids = [
+                await conn.fetchval(
+                    "INSERT INTO customers (name, phone, email, preferred_channel, sms_opted_out,"
+                    " whatsapp_opted_out, is_promoter)"
+                    " VALUES ($1, $2, $3, 'sms', $4, $5, false) RETURNING id",
+                    name,
+                    phone,
+                    email,
+                    sms_off,
+                    whatsapp_off,
+                )
+                for name, phone, email, sms_off, whatsapp_off in people
+            ]
+        finally:
+            await conn.close()
+
+        await migrate.upgrade_async(url)
+
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            rows = await conn.fetch(
+                "SELECT customer_id, channel, address, opted_out FROM customer_addresses"
+                " ORDER BY customer_id, channel"
+            )
+            columns = {
+                r["column_name"]
+                for r in await conn.fetch(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_name = 'customers'"
+                )
+            }
+            await conn.execute(
+                "INSERT INTO conversations (customer_id, channel, owner)"
+                " VALUES ($1, 'email', 'ai')",
+                ids[1],
+            )
+        finally:
+            await conn.close()
+        assert [tuple(r) for r in rows] == [
+            (ids[0], "sms", "+15550003001", False),
+            (ids[0], "whatsapp", "+15550003001", False),
+            (ids[1], "email", "stopped@example.com", False),
+            (ids[1], "sms", "+15550003002", True),
+            (ids[1], "whatsapp", "+15550003002", False),
+            (ids[2], "email", "wa@example.com", False),
+            (ids[2], "sms", "+15550003003", False),
+            (ids[2], "whatsapp", "+15550003003", True),
+        ]
+        assert not columns & {"sms_opted_out", "whatsapp_opted_out"}
+
+        await asyncio.to_thread(migrate.downgrade, url, "0009")
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            back = await conn.fetch(
+                "SELECT id, sms_opted_out, whatsapp_opted_out FROM customers ORDER BY id"
+            )
+        finally:
+            await conn.close()
+        assert [tuple(r) for r in back] == [
+            (ids[0], False, False),
+            (ids[1], True, False),
+            (ids[2], False, True),
+            (ids[3], False, False),
+        ]

@@ -19,6 +19,7 @@ from knowledge.models import Customer, Message
 from knowledge.settings import Settings
 from tests.factories import make_conversation, make_customer, make_message
 from tests.helpers.twilio import signed
+from tools import addresses
 from tools.messaging.sender import OutboxSender
 from tools.messaging.twilio import TwilioChannel
 
@@ -144,9 +145,8 @@ class TestSending:
         respx.post(API).mock(return_value=twilio_error(400, 21610))
         await sender.send_pending()
         await session.refresh(message)
-        await session.refresh(customer)
         assert (message.status, message.error_code) == ("failed", "21610")
-        assert customer.sms_opted_out
+        assert await addresses.opted_out(session, customer.id, "sms")
 
     @respx.mock
     async def test_an_invalid_number_fails_without_retry(

@@ -261,11 +261,11 @@ class TestOtherRows:
         assert summary(policy.decide_faq("It is $55.", None, NOW, RULES)) == ("handled", None)
 
     def test_stop_is_silent_and_start_opts_back_in(self) -> None:
-        stop = policy.decide_opt_out("stop", "sms", RULES)
-        assert (stop.outcome, stop.updates) == ("silent", {"sms_opted_out": True})
-        start = policy.decide_opt_out("start", "sms", RULES)
-        assert start.updates == {"sms_opted_out": False}
-        assert "(916) 740-8768" in policy.decide_opt_out("help", "sms", RULES).facts["phone"]
+        stop = policy.decide_opt_out("stop", RULES)
+        assert (stop.outcome, stop.updates) == ("silent", {"opted_out": True})
+        start = policy.decide_opt_out("start", RULES)
+        assert start.updates == {"opted_out": False}
+        assert "(916) 740-8768" in policy.decide_opt_out("help", RULES).facts["phone"]
 
 
 class TestEscalationDeadlines:

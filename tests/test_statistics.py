@@ -54,9 +54,8 @@ async def test_messages_are_still_found_through_their_unique_keys(
     """Without statistics the planner still knows a unique key matches one row."""
     for statement in (
         """
-        INSERT INTO customers (name, phone, preferred_channel, sms_opted_out,
-            whatsapp_opted_out, is_promoter)
-        VALUES ('Plan Check', '+15550009999', 'sms', false, false, false)
+        INSERT INTO customers (name, phone, preferred_channel, is_promoter)
+        VALUES ('Plan Check', '+15550009999', 'sms', false)
         """,
         """
         INSERT INTO conversations (customer_id, channel, owner)

@@ -18,6 +18,7 @@ from knowledge.settings import Settings
 from tests.factories import make_conversation, make_customer, make_message
 from tests.helpers.twilio import BASE, TOKEN, twilio_settings
 from tests.helpers.twilio import signed as sign
+from tools import addresses
 
 PHONE = "+19165550123"
 
@@ -143,7 +144,8 @@ class TestInbound:
         await post(client, sms("STOP", "SM010"))
         await inbox.drain()
         customer = (await session.scalars(select(Customer).where(Customer.phone == PHONE))).one()
-        assert customer.sms_opted_out and await replies(session) == []
+        assert await addresses.opted_out(session, customer.id, "sms")
+        assert await replies(session) == []
         await post(client, sms("START", "SM011"))
         await post(client, sms("HELP", "SM012"))
         await inbox.drain()

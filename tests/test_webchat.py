@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowledge.clock import FrozenClock
 from knowledge.models import Conversation, Customer, Escalation, Message
 from tests.factories import make_booking, make_customer
+from tools import addresses
 from tools.phones import find_contact
 
 
@@ -229,7 +230,7 @@ class TestCodeVerification:
         made = await booking(session, clock)
         customer = await session.get(Customer, made.customer_id)
         assert customer is not None
-        customer.sms_opted_out = True
+        await addresses.set_opted_out(session, customer.id, "sms", True)
         await session.commit()
         headers = await chat(client)
         await say(client, headers, "MH-WEB001")

@@ -19,6 +19,7 @@ from knowledge.models import (
     CustomerSentiment,
     Feedback,
 )
+from tools import addresses
 from tools.policy import BookingView
 
 # Ratings and follow-ups still refer to an event for a while after it took place.
@@ -35,7 +36,6 @@ BOOKING_FIELDS = {
     "access_notes",
     "dietary_notes",
 }
-CUSTOMER_FIELDS = {"sms_opted_out", "whatsapp_opted_out"}
 
 
 def view(booking: Booking) -> BookingView:
@@ -73,6 +73,7 @@ async def get_or_create_customer(
         )
         customer = await customer_by_phone(session, phone)
         assert customer is not None
+        await addresses.remember_phone(session, customer.id, phone)
     elif name and not customer.name:
         customer.name = name
     return customer
@@ -148,13 +149,15 @@ async def apply(
     customer: Customer,
     booking: Booking | None,
     now: datetime,
+    channel: str | None = None,
 ) -> list[str]:
-    """Write a decision's updates; returns what changed, for the decision trail."""
+    """Write a decision's updates (`opted_out` switches the conversation's `channel` off or on
+    for the customer); returns what changed, for the decision trail."""
     changed: list[str] = []
     for name, value in updates.items():
-        if name in CUSTOMER_FIELDS:
-            setattr(customer, name, value)
-            changed.append(name)
+        if name == "opted_out" and channel is not None:
+            await addresses.set_opted_out(session, customer.id, channel, bool(value))
+            changed.append(f"{channel}_opted_out")
         elif name in BOOKING_FIELDS and booking is not None:
             if name == "access_notes" and booking.access_notes:
                 value = f"{booking.access_notes}\n{value}"

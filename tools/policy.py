@@ -802,7 +802,7 @@ def decide_access(text: str, booking: BookingView) -> Decision:
     )
 
 
-def decide_opt_out(word: str, channel: str, rules: Rules) -> Decision:
+def decide_opt_out(word: str, rules: Rules) -> Decision:
     """STOP-style words switch a channel off (silently); START-style words switch it back on."""
     if word in OPT_IN_WORDS:
         return Decision(
@@ -811,7 +811,7 @@ def decide_opt_out(word: str, channel: str, rules: Rules) -> Decision:
             "opted_in",
             "opt_out:opt_in",
             {"business_name": rules.business.name},
-            updates={f"{channel}_opted_out": False},
+            updates={"opted_out": False},
         )
     if word in HELP_WORDS:
         return Decision(
@@ -821,9 +821,7 @@ def decide_opt_out(word: str, channel: str, rules: Rules) -> Decision:
             "opt_out:help",
             {"business_name": rules.business.name, "phone": display_phone(rules.business.phone)},
         )
-    return Decision(
-        "opt_out", "silent", "none", "opt_out:stop", {}, updates={f"{channel}_opted_out": True}
-    )
+    return Decision("opt_out", "silent", "none", "opt_out:stop", {}, updates={"opted_out": True})
 
 
 def arrival_leads(rules: Rules) -> tuple[timedelta, timedelta]:

@@ -35,6 +35,7 @@ async def act(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]
                 customer=scratch.customer,
                 booking=scratch.booking,
                 now=now,
+                channel=scratch.conversation.channel,
             )
         if decision.escalation is not None:
             escalation = await open_escalation(

@@ -293,12 +293,12 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     text = scratch.text
     channel = scratch.conversation.channel
     word = keyword(text) if channel in KEYWORD_CHANNELS else None
-    opted_out = bool(getattr(scratch.customer, f"{channel}_opted_out", False))
+    opted_out = scratch.opted_out
 
     decisions: list[Decision]
     proposal: list[dict[str, Any]] | None = None
     if word is not None and (word != "yes" or opted_out):
-        decisions = [policy.decide_opt_out(word, channel, charter.rules)]
+        decisions = [policy.decide_opt_out(word, charter.rules)]
     elif opted_out:
         decisions = [Decision("other", "silent", "none", "opted_out")]
     elif scratch.confirmation == "no":

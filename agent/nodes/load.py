@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent.context import TurnContext
 from agent.state import Route, TurnEvent, TurnState, reply_key
 from knowledge.errors import NotFound
-from knowledge.models import AutomatedReminder, Booking, Conversation, Customer, Message
+from knowledge.models import (
+    AutomatedReminder,
+    Booking,
+    Conversation,
+    Customer,
+    CustomerAddress,
+    Message,
+)
 from tools import bookings, leads
 from tools.messaging.keywords import keyword
 
@@ -68,8 +75,17 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
     # One round trip for the conversation (locked: a takeover waits for this turn), its
     # customer and the inbound message. FOR NO KEY UPDATE: storing the customer's next message
     # (whose foreign key takes a KEY SHARE lock on the row) must not wait for this turn.
+    opted_out = (
+        select(CustomerAddress.id)
+        .where(
+            CustomerAddress.customer_id == Conversation.customer_id,
+            CustomerAddress.channel == Conversation.channel,
+            CustomerAddress.opted_out.is_(True),
+        )
+        .exists()
+    )
     query = (
-        select(Conversation, Customer, Message)
+        select(Conversation, Customer, Message, opted_out)
         .join(Customer, Customer.id == Conversation.customer_id)
         .outerjoin(
             Message,
@@ -81,7 +97,7 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
     row = (await session.execute(query)).one_or_none()
     if row is None:
         raise NotFound(f"no conversation {event.conversation_id}")
-    conversation, customer, inbound = row
+    conversation, customer, inbound, scratch.opted_out = row
     now = ctx.clock.now()
     booking_id = event.payload.get("booking_id")
     if event.kind in ("reminder", "operational") and booking_id is not None:

@@ -26,8 +26,7 @@ async def proactive(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str
     assert event is not None
     kind = str(event.payload.get("touchpoint", ""))
     booking = scratch.booking
-    channel = scratch.conversation.channel
-    opted_out = bool(getattr(scratch.customer, f"{channel}_opted_out", False))
+    opted_out = scratch.opted_out
     if kind == leads.FOLLOW_UP:
         decision = await _lead_follow_up(ctx, event.payload.get("lead_id"), opted_out)
     elif booking is None or booking.status == "cancelled":

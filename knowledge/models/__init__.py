@@ -17,7 +17,14 @@ from knowledge.models.conversations import (
     TeamAlert,
     WebSession,
 )
-from knowledge.models.customers import Booking, Customer, CustomerSentiment, Feedback, Lead
+from knowledge.models.customers import (
+    Booking,
+    Customer,
+    CustomerAddress,
+    CustomerSentiment,
+    Feedback,
+    Lead,
+)
 
 __all__ = [
     "AddonItem",
@@ -29,6 +36,7 @@ __all__ = [
     "BusinessRuleVersion",
     "Conversation",
     "Customer",
+    "CustomerAddress",
     "CustomerSentiment",
     "Escalation",
     "FaqItem",

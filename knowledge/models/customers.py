@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from knowledge.models.base import Base, created_at, in_list, updated_at
 
-CHANNELS = ("sms", "whatsapp", "web")
+CHANNELS = ("sms", "whatsapp", "web", "email")
+#: The channels a customer is reached at by an address of theirs (web chat is by session).
+ADDRESS_CHANNELS = ("sms", "whatsapp", "email")
 BOOKING_STATUSES = ("pending", "confirmed", "completed", "cancelled")
 REVIEW_SOURCES = ("google", "yelp", "internal")
 #: "open" while the agent collects details and quotes; "booked" once a booking is made for it.
@@ -30,14 +32,34 @@ class Customer(Base):
     phone: Mapped[str | None] = mapped_column(String(16), unique=True)
     email: Mapped[str | None] = mapped_column(String(320))
     preferred_channel: Mapped[str] = mapped_column(String(20), default="sms")
-    sms_opted_out: Mapped[bool] = mapped_column(default=False)
-    whatsapp_opted_out: Mapped[bool] = mapped_column(default=False)
     is_promoter: Mapped[bool] = mapped_column(default=False)
     referred_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("customers.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
+
+
+class CustomerAddress(Base):
+    """Where a customer is reached on a channel (a phone number for SMS and WhatsApp, an email
+    address for email), and what they said of it: opted out, or no longer deliverable."""
+
+    __tablename__ = "customer_addresses"
+    __table_args__ = (
+        UniqueConstraint("channel", "address"),
+        CheckConstraint(in_list("channel", ADDRESS_CHANNELS), name="channel_known"),
+        Index("ix_customer_addresses_customer", "customer_id", "channel"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(320))  # E.164, or a lower-cased email address
+    opted_out: Mapped[bool] = mapped_column(default=False)
+    verified: Mapped[bool] = mapped_column(default=False)  # they wrote from it, or booked with it
+    undeliverable: Mapped[bool] = mapped_column(default=False)  # it bounced
+    last_seen_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at()
 
 
 class Booking(Base):

@@ -23,6 +23,7 @@ from knowledge.loops import pause
 from knowledge.models import Conversation, Customer, Message
 from knowledge.schemas import WhatsappTemplate
 from knowledge.service import KnowledgeService
+from tools import addresses
 from tools.messaging.twilio import SendResult, TwilioChannel
 
 log = structlog.get_logger(__name__)
@@ -147,9 +148,9 @@ class OutboxSender:
             if result.opted_out:
                 conversation = await session.get(Conversation, message.conversation_id)
                 assert conversation is not None
-                customer = await session.get(Customer, conversation.customer_id)
-                assert customer is not None
-                setattr(customer, f"{message.channel}_opted_out", True)
+                await addresses.set_opted_out(
+                    session, conversation.customer_id, message.channel, True
+                )
             if result.unknown:
                 log.warning("send outcome unknown; waiting for a status callback", id=message_id)
                 if message.attempts >= self.max_attempts:

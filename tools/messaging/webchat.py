@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from knowledge.errors import AppError, TooManyRequests
 from knowledge.models import Booking, Conversation, Customer, Message, WebSession
 from knowledge.users import hash_token
-from tools import bookings
+from tools import addresses, bookings
 from tools.phones import find_contact, to_e164
 
 MAX_TRIES = 5
@@ -192,7 +192,7 @@ async def _send_code(
         web.claimed_reference = None
         await _failed(session, web, now)
         return Identification("verify_failed", {"tries_left": MAX_TRIES - web.failed_attempts})
-    if customer.sms_opted_out:
+    if await addresses.opted_out(session, customer.id, "sms"):
         # They told us to stop texting: no code goes, the phone number will do instead.
         return Identification("verify_no_texts")
     code = f"{secrets.randbelow(1_000_000):06d}"
