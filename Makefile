@@ -10,7 +10,7 @@ UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench clean chromium eval reader
+.PHONY: run test lint format bench clean chromium dovecot eval reader
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,10 +50,16 @@ chromium:
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
 		echo "warning: could not install chromium; the browser tests will be skipped"
 
+# The email tests read a real IMAP mailbox: Debian's dovecot, run as a private instance.
+dovecot:
+	@command -v dovecot >/dev/null 2>&1 || test -x /usr/sbin/dovecot || \
+		(apt-get update -qq && apt-get install -y -qq dovecot-imapd >/dev/null) || \
+		echo "warning: could not install dovecot; the email tests will be skipped"
+
 # Last, on an otherwise idle machine: two minutes of mixed traffic at 50 messages/s against
 # `hibachi serve --workers 2`; fails on any error, lost reply, memory growth or a rate not
 # carried (docs/reliability.md).
-test: lint chromium $(READER_MODEL)
+test: lint chromium dovecot $(READER_MODEL)
 	$(BIN)/pytest
 	$(BIN)/hibachi eval evals/scenarios
 	$(BIN)/python bench/soak.py --minutes 2 --rate 50 --check

@@ -66,7 +66,8 @@ class TurnContext:
     session: AsyncSession
     knowledge: KnowledgeService
     clock: Clock
-    simulated: bool = True  # no messaging credentials: store replies as simulated
+    #: The channels with no transport configured: their replies are stored as simulated.
+    simulated: frozenset[str] = frozenset()
     console_url: str = "http://127.0.0.1:8000"
     llm: Any = None
     llm_timeout: float = 8.0

@@ -23,13 +23,13 @@ import structlog
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent.nodes.load import BURST_CHANNELS
 from agent.runtime import AgentRuntime
 from agent.state import TurnEvent, reply_key
 from knowledge.db import unit_of_work
 from knowledge.loops import pause
 from knowledge.models import Message
 from knowledge.notify import Notifier
+from tools.messaging.channels import BURST_CHANNELS
 
 log = structlog.get_logger(__name__)
 

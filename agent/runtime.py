@@ -8,7 +8,7 @@ commits once. Replies and alerts are rows in that transaction; senders deliver t
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,9 +26,11 @@ from agent.state import TurnEvent
 from knowledge.clock import Clock
 from knowledge.db import IdleChecks, asyncpg_dsn, unit_of_work
 from knowledge.models import ApiUser
+from knowledge.models.customers import CHANNELS
 from knowledge.service import KnowledgeService
 from knowledge.settings import Settings
 from tools import bookings
+from tools.messaging.channels import simulated_channels
 from tools.outbox import record_inbound
 
 CHECKPOINT_SCHEMA = "langgraph"
@@ -157,7 +159,7 @@ class AgentRuntime:
         clock: Clock,
         checkpointer: BaseCheckpointSaver[Any] | Sequence[BaseCheckpointSaver[Any]] | None = None,
         *,
-        simulated: bool = True,
+        simulated: bool | Collection[str] = True,
         console_url: str = "http://127.0.0.1:8000",
         llm: Any = None,
         llm_timeout: float = 8.0,
@@ -169,7 +171,15 @@ class AgentRuntime:
         # One compiled graph per saver; a conversation always uses the same one.
         self.savers = savers
         self.graphs = [build_graph(saver) for saver in savers]
-        self.simulated = simulated
+        # The channels whose replies are stored as simulated (no transport configured for
+        # them): True for every channel, False for none.
+        self.simulated: frozenset[str] = (
+            frozenset(CHANNELS)
+            if simulated is True
+            else frozenset()
+            if simulated is False
+            else frozenset(simulated)
+        )
         self.console_url = console_url
         self.llm = llm
         self.llm_timeout = llm_timeout
@@ -183,8 +193,9 @@ class AgentRuntime:
         clock: Clock,
         checkpointer: BaseCheckpointSaver[Any] | Sequence[BaseCheckpointSaver[Any]] | None,
     ) -> AgentRuntime:
-        """The runtime a process builds from its settings: simulated sends without Twilio
-        credentials, the LLM when one is configured."""
+        """The runtime a process builds from its settings: simulated sends on the channels
+        with no transport configured (Twilio for SMS, WhatsApp and web chat, SMTP for email),
+        the LLM when one is configured."""
         from agent.llm import build_llm
 
         return cls(
@@ -192,7 +203,7 @@ class AgentRuntime:
             knowledge,
             clock,
             checkpointer,
-            simulated=not (settings.twilio_account_sid and settings.twilio_auth_token),
+            simulated=simulated_channels(settings),
             console_url=settings.public_base_url,
             llm=build_llm(settings),
             llm_timeout=settings.llm_timeout_seconds,

@@ -1,5 +1,6 @@
 """The loops that run beside the HTTP service (or alone, in `hibachi worker`): the scheduler,
-the inbox that answers stored messages, the outbox sender and team alerts."""
+the inbox that answers stored messages, the outbox sender, team alerts, and the shop's mailbox
+when email is configured."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from agent.inbox import Inbox
+from agent.inbox import Inbox, announce
 from agent.runtime import AgentRuntime
 from knowledge.clock import Clock
 from knowledge.db import Database
@@ -19,7 +20,10 @@ from knowledge.service import KnowledgeService
 from knowledge.settings import Settings
 from scheduler.worker import Worker
 from tools.messaging.alerts import AlertSender, run_alerts
+from tools.messaging.inbound import Stored
+from tools.messaging.mailbox import Mailbox, MailboxAddress
 from tools.messaging.sender import OutboxSender, run_sender
+from tools.messaging.smtp import SmtpTransport
 from tools.messaging.twilio import TwilioChannel
 
 
@@ -39,6 +43,7 @@ async def background_loops(
     """Run every background loop until the block exits, then stop them cleanly. `hints`
     carries the inbox's turn notices to web chat requests waiting in other processes."""
     stop = asyncio.Event()
+    inbox_wake = inbox_wake or asyncio.Event()
     sessions = database.sessionmaker
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as http:
         twilio = None
@@ -56,13 +61,38 @@ async def background_loops(
                     concurrency=settings.inbox_concurrency,
                     hints=hints,
                     burst_seconds=settings.burst_seconds,
-                ).run_forever(stop, inbox_wake or asyncio.Event())
+                ).run_forever(stop, inbox_wake)
             ),
             asyncio.create_task(run_alerts(AlertSender(sessions, settings, twilio, clock), stop)),
         ]
-        if twilio is not None:
-            sender = OutboxSender(sessions, twilio, clock, knowledge=knowledge)
+        smtp = SmtpTransport(settings) if settings.smtp_host else None
+        if twilio is not None or smtp is not None:
+            sender = OutboxSender(
+                sessions,
+                twilio,
+                clock,
+                knowledge=knowledge,
+                email=smtp,
+                shop_email=settings.shop_email,
+            )
             tasks.append(asyncio.create_task(run_sender(sender, stop)))
+        if settings.email_imap_url:
+            wake = inbox_wake
+
+            def stored(message: Stored) -> None:
+                if hints is not None and message.message_id is not None:
+                    announce(hints, message.message_id)
+                wake.set()
+
+            mailbox = Mailbox(
+                MailboxAddress.parse(settings.email_imap_url),
+                sessions,
+                clock,
+                settings.shop_email,
+                on_stored=stored,
+                poll_seconds=settings.email_poll_seconds,
+            )
+            tasks.append(asyncio.create_task(mailbox.run_forever(stop)))
         try:
             yield
         finally:

@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     smtp_password: str | None = Field(default=None, validation_alias=_env("SMTP_PASSWORD"))
     smtp_from: str = Field(default="agent@localhost", validation_alias=_env("SMTP_FROM"))
     smtp_starttls: bool = Field(default=False, validation_alias=_env("SMTP_STARTTLS"))
+    # Email as a customer channel: the shop's mailbox, read over IMAP
+    # (imaps://user:password@host:993/INBOX), and the address customers write to and get
+    # replies from (SMTP_FROM when unset).
+    email_imap_url: str | None = Field(default=None, validation_alias=_env("EMAIL_IMAP_URL"))
+    email_from: str | None = Field(default=None, validation_alias=_env("EMAIL_FROM"))
+    email_poll_seconds: float = Field(
+        default=60.0, gt=0, validation_alias=_env("EMAIL_POLL_SECONDS")
+    )
 
     knowledge_cache_ttl_seconds: float = Field(default=5.0, ge=0)
     # Messages a minute accepted from one phone number (SMS/WhatsApp) and requests a minute
@@ -98,6 +106,11 @@ class Settings(BaseSettings):
         if not url.database:
             raise ValueError("names no database; add one after the host, e.g. …@host:5432/hibachi")
         return url.set(drivername=_ASYNC_DRIVER).render_as_string(hide_password=False)
+
+    @property
+    def shop_email(self) -> str:
+        """The address customers email and our email replies come from."""
+        return (self.email_from or self.smtp_from).strip()
 
     @property
     def llm_enabled(self) -> bool:
@@ -148,6 +161,9 @@ _ENV_NAMES = {
     "public_base_url": "PUBLIC_BASE_URL",
     "smtp_host": "SMTP_HOST",
     "smtp_port": "SMTP_PORT",
+    "email_imap_url": "EMAIL_IMAP_URL",
+    "email_from": "EMAIL_FROM",
+    "email_poll_seconds": "EMAIL_POLL_SECONDS",
 }
 
 

@@ -17,7 +17,7 @@ from knowledge.models import AutomatedReminder, Booking, Customer
 from scheduler import planner
 from scheduler import repository as repo
 from scheduler.schemas import BookingCreate, BookingUpdate
-from tools import bookings, leads
+from tools import addresses, bookings, leads
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -120,8 +120,12 @@ async def create_booking(
     customer = await bookings.get_or_create_customer(
         session, data.customer.phone, name=data.customer.name, channel=data.customer.channel
     )
-    if data.customer.email and not customer.email:
-        customer.email = data.customer.email
+    if data.customer.email:
+        if not customer.email:
+            customer.email = data.customer.email
+        await addresses.remember(session, customer.id, "email", data.customer.email)
+    if data.customer.channel != customer.preferred_channel:
+        customer.preferred_channel = data.customer.channel
     booking = Booking(
         reference=new_reference(),
         customer_id=customer.id,

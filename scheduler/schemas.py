@@ -54,7 +54,13 @@ class CustomerIn(BaseModel):
     name: PersonName
     phone: Phone
     email: Email | None = None
-    channel: Literal["sms", "whatsapp", "web"] = "sms"
+    channel: Literal["sms", "whatsapp", "web", "email"] = "sms"
+
+    @model_validator(mode="after")
+    def _reachable(self) -> CustomerIn:
+        if self.channel == "email" and not self.email:
+            raise ValueError("email: give the customer's email address to reach them by email")
+        return self
 
 
 class BookingCreate(StorableInput):

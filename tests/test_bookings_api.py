@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.clock import FrozenClock
-from knowledge.models import Booking, Message
+from knowledge.models import Booking, Customer, Message
+from tools import addresses
 
 NEW: dict[str, Any] = {
     "customer": {"name": "Lee Wong", "phone": "(916) 555-0177", "channel": "sms"},
@@ -96,6 +97,31 @@ class TestCreate:
         assert response.status_code == 422, response.text
         assert names in response.json()["error"]["message"]
         assert await session.scalar(select(func.count()).select_from(Booking)) == before
+
+    async def test_a_booking_may_prefer_email(
+        self, client: httpx.AsyncClient, admin_headers: dict[str, str], session: AsyncSession
+    ) -> None:
+        by_email = {**NEW["customer"], "channel": "email", "email": "Lee.Wong@Example.com"}
+        response = await client.post(
+            "/api/v1/bookings", json={**NEW, "customer": by_email}, headers=admin_headers
+        )
+        assert response.status_code == 201, response.text
+        booking = await session.get(Booking, response.json()["id"])
+        assert booking is not None
+        customer = await session.get(Customer, booking.customer_id)
+        assert customer is not None and customer.preferred_channel == "email"
+        owner = await addresses.customer_at(session, "email", "lee.wong@example.com")
+        assert owner is not None and owner.id == customer.id
+
+    async def test_email_as_the_channel_needs_an_address(
+        self, client: httpx.AsyncClient, admin_headers: dict[str, str]
+    ) -> None:
+        no_address = {**NEW["customer"], "channel": "email"}
+        response = await client.post(
+            "/api/v1/bookings", json={**NEW, "customer": no_address}, headers=admin_headers
+        )
+        assert response.status_code == 422
+        assert "email" in response.json()["error"]["message"]
 
     async def test_agents_may_not_create_bookings(
         self, client: httpx.AsyncClient, agent_headers: dict[str, str]

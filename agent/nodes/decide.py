@@ -22,7 +22,8 @@ from knowledge.faults import crash_point
 from knowledge.models import Booking, Customer
 from knowledge.service import FaqMatch
 from tools import availability, bookings, leads, policy, prospects, travel
-from tools.messaging.keywords import KEYWORD_CHANNELS, keyword
+from tools.messaging.channels import KEYWORD_CHANNELS
+from tools.messaging.keywords import keyword
 from tools.phones import find_contact
 from tools.policy import BookingView, Decision
 

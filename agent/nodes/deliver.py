@@ -77,7 +77,7 @@ async def deliver(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
             kind=kind,
             idempotency_key=reply_key(event.key),
             meta=decision_trail(scratch),
-            simulated=ctx.simulated,
+            simulated=scratch.conversation.channel in ctx.simulated,
             author="human" if human else "agent",
             author_user_id=event.payload.get("user_id") if human else None,
         )

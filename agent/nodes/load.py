@@ -20,11 +20,9 @@ from knowledge.models import (
     Message,
 )
 from tools import bookings, leads
+from tools.messaging.channels import BURST_CHANNELS
 from tools.messaging.keywords import keyword
 
-#: Channels where one thought often comes as several texts seconds apart; web chat asks and
-#: waits for each answer, so each web message gets its own.
-BURST_CHANNELS = frozenset({"sms", "whatsapp"})
 BURST_MAX = 5
 
 ROUTES: dict[str, Route] = {

@@ -190,7 +190,7 @@ async def _identified(
             kind="verification_code",
             idempotency_key=f"verify-code:{inbound.id}",
             meta={"web_session": web.id},
-            simulated=simulated,
+            simulated="sms" in simulated,
         )
     verified = found.customer is not None
     if verified:
@@ -203,7 +203,7 @@ async def _identified(
         kind=found.kind,
         idempotency_key=f"verify:{inbound.id}",
         meta={"verification": found.kind},
-        simulated=simulated,
+        simulated="web" in simulated,
     )
     await session.commit()
     answers = [Answer(reply_id, text, None)]

@@ -139,6 +139,34 @@ class Message(Base):
     updated_at: Mapped[datetime] = updated_at()
 
 
+MAIL_OUTCOMES = (
+    "stored",
+    "auto_reply",
+    "bounce",
+    "mailing_list",
+    "too_large",
+    "no_text",
+    "from_us",
+)
+
+
+class InboundEmail(Base):
+    """Every email the shop's mailbox delivered, once per Message-ID: stored as a customer's
+    message, or recorded here with why it was not answered (an auto-reply, a bounce, ...)."""
+
+    __tablename__ = "inbound_emails"
+    __table_args__ = (CheckConstraint(in_list("outcome", MAIL_OUTCOMES), name="outcome_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # a hash of its Message-ID
+    message_id_header: Mapped[str] = mapped_column(Text)
+    sender: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(String(20))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = created_at()
+
+
 class Escalation(Base):
     """A case for a human: priority, reason, action required, deadline and owner."""
 

@@ -1,14 +1,17 @@
-"""Storing what customers send, once per provider message id."""
+"""Storing what customers send, once per provider message id (Twilio's message SID, an
+email's Message-ID)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge.models import Message
-from tools import bookings
+from knowledge.models import Customer, InboundEmail, Message
+from tools import addresses, bookings
+from tools.messaging.email import IncomingEmail
 
 # Delivery statuses in the order they happen; a late callback never moves a message back.
 STATUS_RANK = {
@@ -61,6 +64,70 @@ async def store_inbound(
         .returning(Message.id)
     )
     return Stored(message_id=message_id, conversation_id=conversation.id)
+
+
+async def store_email(session: AsyncSession, mail: IncomingEmail, now: datetime) -> Stored | None:
+    """Record an email once (by its Message-ID) and store it as the customer's message; None
+    for a repeat delivery and for mail nobody answers (recorded with why; a bounce marks the
+    addresses it names undeliverable).
+
+    The conversation is the one of the customer at the sender's address (a new customer for an
+    address never seen), whatever thread the email answers: a reply sent from another address
+    never joins a thread, or a forwarded thread would hand its booking to whoever holds the
+    forward. What it answers (Message-ID, subject, References) is kept for our reply's
+    threading headers."""
+    ledger = await session.scalar(
+        insert(InboundEmail)
+        .values(
+            key=mail.key,
+            message_id_header=mail.message_id[:2000],
+            sender=mail.sender[:320],
+            subject=mail.subject[:2000],
+            outcome=mail.unusable or "stored",
+        )
+        .on_conflict_do_nothing(index_elements=[InboundEmail.key])
+        .returning(InboundEmail.id)
+    )
+    if ledger is None:
+        return None  # delivered before
+    if mail.unusable is not None:
+        for address in mail.bounced:
+            await addresses.mark_undeliverable(session, "email", address)
+        return None
+    customer = await addresses.customer_at(session, "email", mail.sender)
+    if customer is None:
+        customer = Customer(name=mail.sender_name, email=mail.sender, preferred_channel="email")
+        session.add(customer)
+        await session.flush()
+    elif mail.sender_name and not customer.name:
+        customer.name = mail.sender_name
+    await addresses.remember(session, customer.id, "email", mail.sender, seen_at=now)
+    if mail.unsubscribe:
+        await addresses.set_opted_out(session, customer.id, "email", True)
+    conversation = await bookings.get_or_create_conversation(session, customer.id, "email")
+    message = Message(
+        conversation_id=conversation.id,
+        direction="inbound",
+        channel="email",
+        author="customer",
+        body=mail.text,
+        provider_message_id=mail.key,
+        status="received",
+        attempts=0,
+        meta={
+            "email": {
+                "message_id": mail.message_id,
+                "subject": mail.subject,
+                "references": list(mail.references[-10:]),
+            }
+        },
+    )
+    session.add(message)
+    await session.flush()
+    entry = await session.get(InboundEmail, ledger)
+    assert entry is not None
+    entry.message_id = message.id
+    return Stored(message_id=message.id, conversation_id=conversation.id)
 
 
 def moves_forward(current: str, new: str) -> bool:

@@ -1,13 +1,12 @@
-"""Carrier keywords on SMS and WhatsApp: the whole message is one word that switches the
-channel off, back on, or asks for help. One list, read by the reader, the turn and the policy."""
+"""Carrier keywords on SMS, WhatsApp and email (`channels.KEYWORD_CHANNELS`): the whole
+message is one word that switches the channel off, back on, or asks for help. One list, read
+by the reader, the turn and the policy."""
 
 from __future__ import annotations
 
 STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit"})
 OPT_IN_WORDS = frozenset({"start", "unstop", "yes"})
 HELP_WORDS = frozenset({"help", "info"})
-#: Channels whose carriers act on these words (web chat has none).
-KEYWORD_CHANNELS = frozenset({"sms", "whatsapp"})
 
 
 def keyword(text: str) -> str | None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import structlog
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge.clock import Clock
@@ -24,9 +25,16 @@ from knowledge.models import Conversation, Customer, Message
 from knowledge.schemas import WhatsappTemplate
 from knowledge.service import KnowledgeService
 from tools import addresses
-from tools.messaging.twilio import SendResult, TwilioChannel
+from tools.messaging import email as emails
+from tools.messaging.channels import SendResult
+from tools.messaging.email import SUBJECTS as JOURNEY_SUBJECTS
+from tools.messaging.smtp import SmtpTransport
+from tools.messaging.twilio import TwilioChannel
 
 log = structlog.get_logger(__name__)
+
+#: The journey's messages (touchpoints), sent by email in the fuller layout.
+JOURNEY_KINDS = frozenset(JOURNEY_SUBJECTS)
 
 _CLAIM = text(
     """
@@ -58,8 +66,12 @@ class OutboxSender:
         unknown_grace: timedelta = timedelta(minutes=2),
         batch: int = 20,
         knowledge: KnowledgeService | None = None,
+        email: SmtpTransport | None = None,
+        shop_email: str = "agent@localhost",
     ) -> None:
         self.knowledge = knowledge
+        self.email = email
+        self.shop_email = shop_email
         self.sessionmaker = sessionmaker
         self.twilio = twilio
         self.clock = clock
@@ -88,6 +100,7 @@ class OutboxSender:
         note: str | None = None
         template: WhatsappTemplate | None = None
         variables: dict[str, str] = {}
+        mail: EmailMessage | SendResult | None = None
         async with self.sessionmaker() as session:
             message = await session.get(Message, message_id)
             assert message is not None
@@ -96,6 +109,8 @@ class OutboxSender:
             customer = await session.get(Customer, conversation.customer_id)
             assert customer is not None
             to, channel, body = customer.phone, message.channel, message.body
+            if channel == "email":
+                mail = await self._email(session, message, conversation)
             if channel == "whatsapp" and self.knowledge is not None:
                 rules = (await self.knowledge.charter(session)).rules
                 window = timedelta(hours=rules.whatsapp.session_window_hours)
@@ -115,7 +130,14 @@ class OutboxSender:
                             str(i): str(facts.get(name, ""))
                             for i, name in enumerate(template.variables, start=1)
                         }
-        if channel == "web" or self.twilio is None or not to:
+        if isinstance(mail, SendResult):
+            result = mail  # nowhere to send it
+        elif mail is not None:
+            assert self.email is not None
+            result = await self.email.send(mail)
+            if result.sid:
+                crash_point("reply_sent")
+        elif channel == "web" or self.twilio is None or not to:
             result = SendResult(status="sent" if channel == "web" else "simulated")
         else:
             result = await self.twilio.send(
@@ -129,6 +151,51 @@ class OutboxSender:
             if result.sid:
                 crash_point("reply_sent")
         await self._record(message_id, result, note)
+
+    async def _email(
+        self, session: AsyncSession, message: Message, conversation: Conversation
+    ) -> EmailMessage | SendResult:
+        """The email a message becomes: to the customer's address, answering their latest
+        email (subject and threading headers) if they wrote one, the journey's messages in
+        the fuller layout."""
+        if self.email is None:
+            return SendResult(status="simulated")
+        address = await addresses.address_of(session, conversation.customer_id, "email")
+        if address is None:
+            return SendResult(error_code="no_address")
+        if address.opted_out or address.undeliverable:
+            return SendResult(error_code="opted_out" if address.opted_out else "undeliverable")
+        latest = await session.scalar(
+            select(Message.meta)
+            .where(
+                Message.conversation_id == conversation.id,
+                Message.direction == "inbound",
+                Message.id < message.id,
+                Message.meta.has_key("email"),
+            )
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+        answered = (latest or {}).get("email") or {}
+        journey = message.kind in JOURNEY_KINDS
+        business = "Our team"
+        if self.knowledge is not None:
+            business = (await self.knowledge.charter(session)).rules.business.name
+        return emails.compose(
+            body=message.body,
+            to=address.address,
+            sender=self.shop_email,
+            business=business,
+            kind=message.kind,
+            message_id=message.id,
+            thread=emails.Thread(
+                message_id=None if journey else answered.get("message_id"),
+                subject=None if journey else answered.get("subject"),
+                references=tuple(answered.get("references") or ()),
+            ),
+            sent_at=self.clock.now(),
+            journey=journey,
+        )
 
     async def _record(self, message_id: int, result: SendResult, note: str | None = None) -> None:
         now = self.clock.now()

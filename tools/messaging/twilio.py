@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from knowledge.settings import Settings
+from tools.messaging.channels import SendResult
 
 UNSUBSCRIBED = 21610  # the recipient replied STOP: Twilio refuses to send to them
 INVALID_NUMBER = 21211
@@ -56,18 +56,6 @@ class HttpxTwilioClient(HttpClient):  # type: ignore[misc]
             follow_redirects=allow_redirects,
         )
         return Response(response.status_code, response.text, response.headers)
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """What happened to one send: a provider id, or an error and whether to try again."""
-
-    sid: str | None = None
-    status: str | None = None
-    error_code: str | None = None
-    retry: bool = False
-    opted_out: bool = False
-    unknown: bool = False  # no answer: Twilio may or may not have taken the message
 
 
 class TwilioChannel:

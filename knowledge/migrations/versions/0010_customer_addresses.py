@@ -5,7 +5,8 @@ Customers were known by their phone alone, with one opt-out column per channel. 
 with its opt-out, whether it is verified, whether it bounced and when it was last seen. The
 rows are filled from today's columns (every customer's phone for SMS and WhatsApp with its
 opt-out, every email address on a customer), then the opt-out columns go. Email becomes a
-channel of conversations, messages and a customer's preference.
+channel of conversations, messages and a customer's preference, and every email the shop's
+mailbox delivers is recorded once (by its Message-ID) with what became of it.
 
 Revision ID: 0010
 Revises: 0009
@@ -92,6 +93,32 @@ def upgrade() -> None:
         ORDER BY lower(btrim(email)), id
         """
     )
+    op.create_table(
+        "inbound_emails",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("message_id_header", sa.Text(), nullable=False),
+        sa.Column("sender", sa.String(length=320), nullable=False),
+        sa.Column("subject", sa.Text(), nullable=False),
+        sa.Column("outcome", sa.String(length=20), nullable=False),
+        sa.Column("message_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.CheckConstraint(
+            "outcome IN ('stored', 'auto_reply', 'bounce', 'mailing_list', 'too_large',"
+            " 'no_text', 'from_us')",
+            name=op.f("ck_inbound_emails_outcome_known"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["messages.id"],
+            name=op.f("fk_inbound_emails_message_id_messages"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_emails")),
+        sa.UniqueConstraint("key", name=op.f("uq_inbound_emails_key")),
+    )
     op.drop_column("customers", "sms_opted_out")
     op.drop_column("customers", "whatsapp_opted_out")
     _channels(NEW)
@@ -117,5 +144,6 @@ def downgrade() -> None:
             """
         )
         op.alter_column("customers", f"{channel}_opted_out", server_default=None)
+    op.drop_table("inbound_emails")
     op.drop_index("ix_customer_addresses_customer", table_name="customer_addresses")
     op.drop_table("customer_addresses")
