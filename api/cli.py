@@ -459,10 +459,19 @@ def reader_report(
     cv: Annotated[
         int, typer.Option("--cv", help="K-fold cross-validation inside the training split.")
     ] = 0,
+    with_: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--with",
+            help="With --cv: also train every fold on this labelled file (not scored).",
+        ),
+    ] = None,
 ) -> None:
     """Score the reader on the labelled corpus (see README, "The reader")."""
     from agent.understanding import report
 
     args = ["--split", split, *(["--rules"] if rules else []), *(["--errors"] if errors else [])]
     args += ["--cv", str(cv)] if cv else []
+    for path in with_ or []:
+        args += ["--with", str(path)]
     raise typer.Exit(report.main(args))

@@ -179,8 +179,19 @@ _NOTHING_SURE = 0.6
 
 
 def _doubt(read: Sequence[slots.SlotReading]) -> float:
-    """How much a message's words read as nothing take from its change's certainty."""
-    unsure = [r.role_probability for r in read if r.role == "none"]
+    """How much a message's words read as nothing take from its change's certainty. A count
+    of a group a surer count already changes takes nothing: read either way, the surer one
+    is that group's change ("one more adult, so 16 instead of 15")."""
+    decided: dict[str, float] = {}
+    for r in read:
+        if r.slot.kind == "count" and r.role != "none":
+            decided[r.group] = max(decided.get(r.group, 0.0), r.role_probability)
+    unsure = [
+        r.role_probability
+        for r in read
+        if r.role == "none"
+        and not (r.slot.kind == "count" and decided.get(r.group, 0.0) > 1 - r.role_probability)
+    ]
     least = min(unsure, default=1.0)
     return least if least < _NOTHING_SURE else 1.0
 

@@ -310,15 +310,18 @@ def evaluate(
     )
 
 
-def _cross_validated(examples: Sequence[Example], folds: int) -> ReadFn:
-    """A read function that reads each example with a model trained on the other folds."""
+def _cross_validated(
+    examples: Sequence[Example], folds: int, extra: Sequence[Example] = ()
+) -> ReadFn:
+    """A read function that reads each example with a model trained on the other folds (and
+    on `extra`, examples always trained on and never scored: a file weighed for the corpus)."""
     from agent.understanding.reader import Reader
     from agent.understanding.training import fit
 
     by_text: dict[tuple[str, str | None, bool], Reader] = {}
     for k in range(folds):
         held = [e for i, e in enumerate(examples) if i % folds == k]
-        rest = [e for i, e in enumerate(examples) if i % folds != k]
+        rest = [e for i, e in enumerate(examples) if i % folds != k] + list(extra)
         reader = Reader(fit(rest, "en", {"fold": k}))
         for e in held:
             by_text[(e.text, e.pending, e.after_event)] = reader
@@ -360,13 +363,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="K-fold cross-validation inside the training split (for development: each "
         "training message is read by a model trained without it; the test split is untouched)",
     )
+    parser.add_argument(
+        "--with",
+        dest="extra",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="with --cv: also train every fold on this labelled file (not scored), to weigh "
+        "adding it to the corpus against the same messages",
+    )
     args = parser.parse_args(argv)
 
     examples = load_examples(args.data) if args.data else corpora.load().split(args.split)
     read: ReadFn = rules_understand
     if args.cv:
         examples = corpora.load().split("train")
-        read = _cross_validated(examples, args.cv)
+        extra = [e for path in args.extra for e in load_examples(path)]
+        read = _cross_validated(examples, args.cv, extra)
     elif not args.rules:
         read = default_reader().understand
     result = evaluate(examples, read=read)
