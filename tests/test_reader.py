@@ -503,6 +503,26 @@ class TestCommands:
         assert provenance["training_messages"] == len(corpora.load().split("train"))
         assert LearnedReader.load(tmp_path / "reader-en.joblib").slots is not None
 
+    def test_cross_validation_trains_every_fold_on_a_file_weighed_and_never_scores_it(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from agent.understanding import report, training
+
+        examples = corpora.load().split("train")[:9]
+        extra = corpora.load().split("train")[-2:]
+        trained: list[list[str]] = []
+
+        def fit(rest: list[corpora.Example], language: str, provenance: dict[str, object]) -> None:
+            trained.append([e.id for e in rest])
+
+        monkeypatch.setattr(training, "fit", fit)
+        read = report._cross_validated(examples, 3, extra)
+        assert len(trained) == 3
+        for fold in trained:
+            assert {e.id for e in extra} <= set(fold)
+            assert len(fold) == 6 + len(extra)  # two thirds of the scored messages, and the file
+        assert read is not None
+
 
 class TestBookingTopics:
     """What a booking question asks, read from the topics kept as data."""
