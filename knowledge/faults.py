@@ -6,7 +6,8 @@ Without it, a crash point does nothing. The points in use:
 
 - `inbound_stored`: a webhook's message is committed, the acknowledgement not yet sent
 - `turn_decided`: a turn has decided, nothing of it committed
-- `reply_sent`: Twilio accepted a reply, the acceptance not yet recorded
+- `reply_sent`: Twilio (or the SMTP server) accepted a reply, the acceptance not yet recorded
+- `email_stored`: an email from the mailbox is committed, not yet flagged seen there
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge.clock import Clock
 from knowledge.db import unit_of_work
+from knowledge.faults import crash_point
 from knowledge.loops import pause
 from tools.messaging.email import read_email
 from tools.messaging.inbound import Stored, store_email
@@ -132,6 +133,7 @@ class Mailbox:
         mail = read_email(raw, own_address=self.own_address)
         async with unit_of_work(self.sessionmaker) as session:
             stored = await store_email(session, mail, self.clock.now())
+        crash_point("email_stored")
         if mail.unusable is not None:
             log.info("email recorded, not answered", reason=mail.unusable, sender=mail.sender)
         await client.uid("store", uid, "+FLAGS", r"(\Seen)")
