@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.runtime import AgentRuntime
+from tests.factories import make_customer
+from tools import addresses, bookings
 
 
 class TestConversations:
@@ -44,3 +47,20 @@ class TestConversations:
         assert bad.status_code == 422
         missing = await client.get("/api/v1/conversations/999999/messages", headers=agent_headers)
         assert missing.status_code == 404
+
+    async def test_an_email_customers_threads_are_found_by_address(
+        self,
+        client: httpx.AsyncClient,
+        agent_headers: dict[str, str],
+        session: AsyncSession,
+    ) -> None:
+        customer = await make_customer(session, phone=None, email="ana@example.com")
+        await addresses.remember(session, customer.id, "email", "ana@example.com")
+        thread = await bookings.get_or_create_conversation(session, customer.id, "email")
+        await session.commit()
+        found = await client.get(
+            "/api/v1/conversations", params={"email": "Ana@Example.com"}, headers=agent_headers
+        )
+        assert [(t["id"], t["channel"]) for t in found.json()] == [(thread.id, "email")]
+        neither = await client.get("/api/v1/conversations", headers=agent_headers)
+        assert neither.status_code == 422

@@ -13,6 +13,7 @@ from api.deps import CurrentUser, Session
 from knowledge.errors import AppError, InvalidInput, NotFound
 from knowledge.models import Conversation, Customer, Message
 from knowledge.schemas import RowId
+from tools import addresses
 from tools.phones import to_e164
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
@@ -51,18 +52,28 @@ class MessageView(BaseModel):
 
 @router.get("")
 async def conversations(
-    phone: Annotated[str, Query(description="The customer's phone number")],
     _: CurrentUser,
     session: Session,
+    phone: Annotated[str | None, Query(description="The customer's phone number")] = None,
+    email: Annotated[str | None, Query(description="The customer's email address")] = None,
 ) -> list[ConversationView]:
-    try:
-        number = to_e164(phone)
-    except AppError as exc:
-        raise InvalidInput(f"phone: {exc.message}") from None
+    """A customer's threads, found by their phone number or their email address."""
+    if (phone is None) == (email is None):
+        raise InvalidInput("give the customer's phone or email (one of them)")
+    if email is not None:
+        owner = await addresses.customer_at(session, "email", email)
+        if owner is None:
+            return []
+        where = Customer.id == owner.id
+    else:
+        try:
+            where = Customer.phone == to_e164(phone or "")
+        except AppError as exc:
+            raise InvalidInput(f"phone: {exc.message}") from None
     query = (
         select(Conversation)
         .join(Customer, Customer.id == Conversation.customer_id)
-        .where(Customer.phone == number)
+        .where(where)
         .order_by(Conversation.id)
     )
     return [ConversationView.model_validate(c) for c in (await session.scalars(query)).all()]
