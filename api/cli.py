@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from functools import wraps
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -418,14 +419,30 @@ def chat(
     _run(_with_database(settings, work))
 
 
-def main() -> None:
+#: The entry-point group other packages add `hibachi` commands through.
+COMMANDS_GROUP = "hibachi.commands"
+
+
+def load_commands() -> None:
+    """Import every package that adds commands (`evals` adds `eval`); one that fails to import
+    is named, and the rest of `hibachi` still works."""
+    for entry in entry_points(group=COMMANDS_GROUP):
+        try:
+            entry.load()
+        except Exception as exc:  # a broken add-on must not take the service's commands down
+            err.print(f"[yellow]hibachi {entry.name} is unavailable: {exc}[/yellow]")
+
+
+def main(commands: bool = True) -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     logs.configure(json_lines=os.environ.get("HIBACHI_ENV") == "production")
+    if commands:
+        load_commands()
     app()
 
 
 if __name__ == "__main__":  # `python -m api.cli`: how `hibachi serve --workers N` starts them
-    main()
+    main(commands=False)
 
 
 reader_app = typer.Typer(help="The message reader: train it, measure it.", no_args_is_help=True)

@@ -1,8 +1,9 @@
 """`hibachi eval`: replay scenarios and score the agent; `hibachi eval record` turns a stored
 conversation into a scenario.
 
-This module is the `hibachi` entry point: it adds `eval` to the service's commands
-(`api.cli`), since the harness sits above everything it exercises.
+It adds `eval` to the service's `hibachi` command (`api.cli`) through the `hibachi.commands`
+entry point, since the harness sits above everything it exercises and the product never
+imports it.
 """
 
 from __future__ import annotations

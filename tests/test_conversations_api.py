@@ -64,3 +64,7 @@ class TestConversations:
         assert [(t["id"], t["channel"]) for t in found.json()] == [(thread.id, "email")]
         neither = await client.get("/api/v1/conversations", headers=agent_headers)
         assert neither.status_code == 422
+        garbled = await client.get(
+            "/api/v1/conversations", params={"email": "ana\x00@x"}, headers=agent_headers
+        )
+        assert garbled.status_code == 422

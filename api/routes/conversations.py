@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -50,6 +51,10 @@ class MessageView(BaseModel):
     updated_at: datetime
 
 
+#: Enough of an email address to look one up: no spaces or control characters, one @.
+_EMAIL = re.compile(r"[^\s@\x00-\x1f]{1,64}@[^\s@\x00-\x1f]{1,255}")
+
+
 @router.get("")
 async def conversations(
     _: CurrentUser,
@@ -61,6 +66,8 @@ async def conversations(
     if (phone is None) == (email is None):
         raise InvalidInput("give the customer's phone or email (one of them)")
     if email is not None:
+        if not _EMAIL.fullmatch(email.strip()):
+            raise InvalidInput("email: not an email address (name@example.com)")
         owner = await addresses.customer_at(session, "email", email)
         if owner is None:
             return []
