@@ -43,6 +43,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Browser tests drive Debian's Chromium (never a downloaded browser).
 chromium:
