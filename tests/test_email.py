@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,10 +21,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.inbox import Inbox
 from agent.runtime import AgentRuntime
 from knowledge.clock import FrozenClock
-from knowledge.models import Booking, Customer, CustomerAddress, InboundEmail, Message
+from knowledge.models import (
+    Booking,
+    Customer,
+    CustomerAddress,
+    Escalation,
+    InboundEmail,
+    Message,
+)
 from knowledge.service import KnowledgeService
 from knowledge.settings import Settings
 from scheduler import flows
+from tests.conftest import bearer
 from tests.factories import make_booking, make_customer
 from tests.helpers.mailserver import SHOP, ImapServer, SmtpSink, imap_server
 from tools import addresses
@@ -226,6 +235,36 @@ class TestAnsweredInTheThread:
         owner = await addresses.customer_at(session, "email", "new.person@example.com")
         assert owner is not None and owner.name == "Dana Cole"
         assert [e["To"] for e in smtp.received] == ["new.person@example.com"]
+
+
+class TestStaffOnEmail:
+    async def test_a_staff_reply_on_an_email_case_goes_out_in_the_thread(
+        self,
+        shop: Shop,
+        imap: ImapServer,
+        smtp: SmtpSink,
+        session: AsyncSession,
+        clock: FrozenClock,
+        client: httpx.AsyncClient,
+    ) -> None:
+        await email_customer(session, clock)
+        asked = customer_email("I need to speak to a manager about my party please")
+        imap.deliver(asked)
+        await shop.run()
+        case = await session.scalar(select(Escalation.id))
+        assert case is not None, "asking for a manager opens a case"
+        kim = await bearer(session, "Kim", "agent")
+        sent = await client.post(
+            f"/api/v1/escalations/{case}/reply",
+            json={"text": "Hi Dana, this is Kim. I'll call you within the hour."},
+            headers=kim,
+        )
+        assert sent.status_code == 200 and sent.json()["channel"] == "email"
+        await shop.sender.send_pending()
+        staff = smtp.received[-1]
+        assert staff["In-Reply-To"] == asked["Message-ID"]
+        plain = staff.get_body(preferencelist=("plain",))
+        assert plain is not None and "this is Kim" in plain.get_content()
 
 
 class TestNotAnswered:
