@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 import httpx
 
 from agent.inbox import Inbox, announce
+from api.ratelimit import RateLimiter
+from knowledge.errors import TooManyRequests
 from agent.runtime import AgentRuntime
 from knowledge.clock import Clock
 from knowledge.db import Database
@@ -84,12 +86,22 @@ async def background_loops(
                     announce(hints, message.message_id)
                 wake.set()
 
+            limit = RateLimiter(settings.rate_limit_phone_per_minute)
+
+            def allow(sender: str) -> bool:
+                try:
+                    limit.check(sender, "emails from this address")
+                except TooManyRequests:
+                    return False
+                return True
+
             mailbox = Mailbox(
                 MailboxAddress.parse(settings.email_imap_url),
                 sessions,
                 clock,
                 settings.shop_email,
                 on_stored=stored,
+                allow=allow,
                 poll_seconds=settings.email_poll_seconds,
             )
             tasks.append(asyncio.create_task(mailbox.run_forever(stop)))

@@ -227,6 +227,18 @@ class TestAnsweredInTheThread:
         assert len(smtp.received) == 1
         assert await count(session, Message, Message.direction == "inbound") == 1
 
+    async def test_a_sender_over_the_rate_limit_is_read_later_not_dropped(
+        self, shop: Shop, imap: ImapServer, smtp: SmtpSink, session: AsyncSession
+    ) -> None:
+        allowed = iter([True, False, True])
+        shop.mailbox.allow = lambda sender: next(allowed)
+        imap.deliver(customer_email("first question", sender="busy@example.com"))
+        imap.deliver(customer_email("second question", sender="busy@example.com"))
+        assert await shop.run() == 1
+        assert imap.unseen() == 1  # the second waits in the mailbox
+        assert await shop.run() == 1
+        assert imap.unseen() == 0 and len(smtp.received) == 2
+
     async def test_a_new_address_becomes_a_customer(
         self, shop: Shop, imap: ImapServer, smtp: SmtpSink, session: AsyncSession
     ) -> None:

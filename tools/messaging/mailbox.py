@@ -80,6 +80,7 @@ class Mailbox:
         own_address: str,
         *,
         on_stored: Callable[[Stored], None] | None = None,
+        allow: Callable[[str], bool] | None = None,
         poll_seconds: float = 60.0,
         timeout: float = 30.0,
     ) -> None:
@@ -88,6 +89,7 @@ class Mailbox:
         self.clock = clock
         self.own_address = own_address
         self.on_stored = on_stored
+        self.allow = allow
         self.poll_seconds = poll_seconds
         self.timeout = timeout
 
@@ -131,6 +133,11 @@ class Mailbox:
             log.warning("email not fetched", uid=uid, result=answer.result)
             return 0
         mail = read_email(raw, own_address=self.own_address)
+        if mail.unusable is None and self.allow is not None and not self.allow(mail.sender):
+            # Over the sender's rate limit: left unseen, read on a later pass (as a carrier
+            # retries a refused webhook), never dropped.
+            log.warning("email left for later: sender over the rate limit", sender=mail.sender)
+            return 0
         async with unit_of_work(self.sessionmaker) as session:
             stored = await store_email(session, mail, self.clock.now())
         crash_point("email_stored")
