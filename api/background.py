@@ -12,11 +12,11 @@ from contextlib import asynccontextmanager
 import httpx
 
 from agent.inbox import Inbox, announce
-from api.ratelimit import RateLimiter
-from knowledge.errors import TooManyRequests
 from agent.runtime import AgentRuntime
+from api.ratelimit import RateLimiter
 from knowledge.clock import Clock
 from knowledge.db import Database
+from knowledge.errors import TooManyRequests
 from knowledge.notify import Notifier
 from knowledge.service import KnowledgeService
 from knowledge.settings import Settings
