@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api import errors
-from api.background import background_loops
+from api.assembly import assemble
 from api.process import settle_heap
 from api.ratelimit import RateLimiter
 from api.routes import (
@@ -28,7 +28,6 @@ from api.state import AppState
 from knowledge import logs
 from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, open_database
-from knowledge.notify import Listener, Notifier, invalidation_handlers
 from knowledge.service import KnowledgeService
 from knowledge.settings import Settings
 
@@ -49,8 +48,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from agent.inbox import INBOX_CHANNEL, TURNS_CHANNEL
-        from agent.runtime import AgentRuntime, postgres_checkpointers
+        from agent.inbox import TURNS_CHANNEL, TurnWaiters
 
         # After the web server has set up its loggers: scrub them too.
         logs.configure(json_lines=settings.env == "production")
@@ -58,53 +56,31 @@ def create_app(
             db = database or await open_database(settings)
             if database is None:
                 stack.push_async_callback(db.dispose)
-            service = knowledge_service or KnowledgeService(
-                clock=clock, ttl_seconds=settings.knowledge_cache_ttl_seconds
-            )
-            agent = runtime
-            if agent is None:
-                savers = await stack.enter_async_context(postgres_checkpointers(db.url, 4))
-                agent = AgentRuntime.from_settings(
-                    settings, db.sessionmaker, service, clock, savers
+            turns = TurnWaiters()
+            services = await stack.enter_async_context(
+                assemble(
+                    settings,
+                    db,
+                    clock=clock,
+                    knowledge=knowledge_service,
+                    runtime=runtime,
+                    background=settings.run_worker,
+                    listen={TURNS_CHANNEL: turns.finished},
                 )
-            hints = Notifier(db.url)
-            stack.push_async_callback(hints.stop)
-            state = AppState(
+            )
+            app.state.hibachi = AppState(
                 settings=settings,
                 database=db,
-                knowledge=service,
+                knowledge=services.knowledge,
                 clock=clock,
-                hints=hints,
-                runtime=agent,
+                hints=services.hints,
+                runtime=services.runtime,
+                worker_wake=services.worker_wake,
+                inbox_wake=services.inbox_wake,
                 phone_limit=RateLimiter(settings.rate_limit_phone_per_minute),
                 ip_limit=RateLimiter(settings.rate_limit_ip_per_minute),
+                turns=turns,
             )
-            app.state.hibachi = state
-            handlers = invalidation_handlers(service.invalidate)
-            handlers[TURNS_CHANNEL] = state.turns.finished
-            if settings.run_worker:
-                handlers[INBOX_CHANNEL] = lambda _payload: state.inbox_wake.set()
-
-            def reconnected() -> None:  # anything announced while disconnected was missed
-                service.invalidate()
-                state.inbox_wake.set()
-
-            listener = Listener(db.url, handlers, reconnected)
-            await listener.start()
-            stack.push_async_callback(listener.stop)
-            if settings.run_worker:
-                await stack.enter_async_context(
-                    background_loops(
-                        settings,
-                        db,
-                        agent,
-                        service,
-                        clock,
-                        scheduler_wake=state.worker_wake,
-                        inbox_wake=state.inbox_wake,
-                        hints=hints,
-                    )
-                )
             if settle:  # a long-running server process (see api.process)
                 settle_heap()
             yield

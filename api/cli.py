@@ -177,55 +177,23 @@ def worker_command(
 ) -> None:
     """Run the background work on its own: the scheduler, answering stored messages, the
     outbox and team alerts (for `hibachi serve --no-worker` deployments)."""
-    from agent.inbox import INBOX_CHANNEL
-    from agent.runtime import AgentRuntime, postgres_checkpointers
-    from api.background import background_loops
+    from api.assembly import assemble
     from api.process import settle_heap
-    from knowledge.notify import Listener, Notifier, invalidation_handlers
-    from knowledge.service import KnowledgeService
 
     settings = _settings()
     _ready_to_serve(settings)
 
     async def work(database: Database) -> None:
-        knowledge = KnowledgeService(ttl_seconds=settings.knowledge_cache_ttl_seconds)
-        inbox_wake = asyncio.Event()
-        handlers = invalidation_handlers(knowledge.invalidate)
-        handlers[INBOX_CHANNEL] = lambda _payload: inbox_wake.set()
-
-        def reconnected() -> None:  # anything announced while disconnected was missed
-            knowledge.invalidate()
-            inbox_wake.set()
-
-        listener = Listener(database.url, handlers, reconnected)
-        await listener.start()
-        hints = Notifier(database.url)
-        clock = SystemClock()
-        async with postgres_checkpointers(database.url, 4) as savers:
-            runtime = AgentRuntime.from_settings(
-                settings, database.sessionmaker, knowledge, clock, savers
-            )
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, stop.set)
-            if parent is not None:
-                watch = asyncio.create_task(_stop_when_orphaned(parent, stop))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        if parent is not None:
+            watch = asyncio.create_task(_stop_when_orphaned(parent, stop))
+        async with assemble(settings, database, poll_seconds=poll):
             settle_heap()
             out.print(f"worker running on {describe(database.url)}; Ctrl-C stops it")
-            async with background_loops(
-                settings,
-                database,
-                runtime,
-                knowledge,
-                clock,
-                inbox_wake=inbox_wake,
-                hints=hints,
-                poll_seconds=poll,
-            ):
-                await stop.wait()
-        await hints.stop()
-        await listener.stop()
+            await stop.wait()
         if parent is not None:
             await watch
 
