@@ -239,6 +239,21 @@ class TestAnsweredInTheThread:
         assert await shop.run() == 1
         assert imap.unseen() == 0 and len(smtp.received) == 2
 
+    async def test_a_prospect_who_emails_is_not_asked_how_to_reach_them(
+        self, shop: Shop, imap: ImapServer, smtp: SmtpSink, session: AsyncSession
+    ) -> None:
+        imap.deliver(
+            customer_email(
+                "Hi, how much for 18 adults and 4 kids? We're in Folsom 95630.",
+                sender="maria.lopez@example.com",
+            )
+        )
+        await shop.run()
+        plain = smtp.received[0].get_body(preferencelist=("plain",))
+        assert plain is not None
+        quote = plain.get_content()
+        assert "$" in quote and "email" not in quote.split("--")[0].lower()
+
     async def test_a_new_address_becomes_a_customer(
         self, shop: Shop, imap: ImapServer, smtp: SmtpSink, session: AsyncSession
     ) -> None:

@@ -548,8 +548,10 @@ def _lead_values(
         name = customer.name
     if name and name != known.name:
         values["name"] = name
-    if details.email and details.email.lower() != known.email:
-        values["email"] = details.email.lower()
+    # Someone who emails us has given their address already, as someone who texts their phone.
+    email = details.email or (customer.email if not known.email else None)
+    if email and email.lower() != known.email:
+        values["email"] = email.lower()
     phone = details.phone or (customer.phone if not known.phone else None)
     if phone and phone != known.phone:
         values["phone"] = phone
