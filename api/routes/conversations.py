@@ -8,13 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
 
 from api.deps import CurrentUser, Session
 from knowledge.errors import AppError, InvalidInput, NotFound
-from knowledge.models import Conversation, Customer, Message
+from knowledge.models import Conversation
 from knowledge.schemas import RowId
-from tools import addresses
+from tools import threads
 from tools.phones import to_e164
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
@@ -68,22 +67,13 @@ async def conversations(
     if email is not None:
         if not _EMAIL.fullmatch(email.strip()):
             raise InvalidInput("email: not an email address (name@example.com)")
-        owner = await addresses.customer_at(session, "email", email)
-        if owner is None:
-            return []
-        where = Customer.id == owner.id
+        found = await threads.of_email(session, email)
     else:
         try:
-            where = Customer.phone == to_e164(phone or "")
+            found = await threads.of_phone(session, to_e164(phone or ""))
         except AppError as exc:
             raise InvalidInput(f"phone: {exc.message}") from None
-    query = (
-        select(Conversation)
-        .join(Customer, Customer.id == Conversation.customer_id)
-        .where(where)
-        .order_by(Conversation.id)
-    )
-    return [ConversationView.model_validate(c) for c in (await session.scalars(query)).all()]
+    return [ConversationView.model_validate(c) for c in found]
 
 
 @router.get("/{conversation_id}/messages")
@@ -95,10 +85,7 @@ async def messages(
 ) -> list[MessageView]:
     if await session.get(Conversation, conversation_id) is None:
         raise NotFound(f"no conversation with id {conversation_id}")
-    query = (
-        select(Message)
-        .where(Message.conversation_id == conversation_id)
-        .order_by(Message.created_at, Message.id)
-        .limit(limit)
-    )
-    return [MessageView.model_validate(m) for m in (await session.scalars(query)).all()]
+    return [
+        MessageView.model_validate(m)
+        for m in await threads.messages(session, conversation_id, limit)
+    ]
