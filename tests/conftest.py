@@ -203,3 +203,22 @@ def worker(
     from scheduler.worker import Worker
 
     return Worker(sessionmaker, runtime, knowledge, clock)
+
+
+@pytest.fixture(scope="module")
+def imap() -> Iterator[Any]:
+    """The shop's IMAP mailbox: a private dovecot on loopback (one per test module)."""
+    from tests.helpers.mailserver import imap_server
+
+    yield from imap_server()
+
+
+@pytest.fixture
+def smtp() -> Iterator[Any]:
+    """An SMTP server on loopback that keeps every email sent to it."""
+    from tests.helpers.mailserver import SmtpSink
+
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()

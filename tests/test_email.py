@@ -7,7 +7,6 @@ bounces are recorded and never answered; a bounce marks the address undeliverabl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -34,7 +33,7 @@ from knowledge.settings import Settings
 from scheduler import flows
 from tests.conftest import bearer
 from tests.factories import make_booking, make_customer
-from tests.helpers.mailserver import SHOP, ImapServer, SmtpSink, imap_server
+from tests.helpers.mailserver import SHOP, ImapServer, SmtpSink
 from tools import addresses
 from tools.messaging.email import new_text, read_email
 from tools.messaging.mailbox import Mailbox, MailboxAddress
@@ -43,19 +42,6 @@ from tools.messaging.smtp import SmtpTransport
 
 CUSTOMER = "dana.cole@example.com"
 D = timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def imap() -> Iterator[ImapServer]:
-    yield from imap_server()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture

@@ -6,32 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from knowledge.db import make_engine
 from knowledge.models import InboundEmail, Message
 from tests.conftest import clone_database
-from tests.helpers.mailserver import SHOP, ImapServer, SmtpSink, imap_server
+from tests.helpers.mailserver import SHOP, ImapServer, SmtpSink
 from tests.helpers.service import free_port, serve
-
-
-@pytest.fixture(scope="module")
-def imap() -> Iterator[ImapServer]:
-    yield from imap_server()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
 
 
 async def test_a_kill_after_storing_an_email_answers_it_once(
