@@ -13,7 +13,7 @@ from agent.state import TurnEvent
 from knowledge.charter import Charter, Rules
 from knowledge.db import unit_of_work
 from knowledge.errors import InvalidInput, NotFound
-from knowledge.models import AutomatedReminder, Booking, Customer
+from knowledge.models import AutomatedReminder, Booking
 from scheduler import planner
 from scheduler import repository as repo
 from scheduler.schemas import BookingCreate, BookingUpdate
@@ -65,11 +65,7 @@ async def announce_departure(runtime: AgentRuntime, booking_id: int, eta_minutes
         booking = await session.get(Booking, booking_id, with_for_update=True)
         if booking is None:
             raise NotFound(f"no booking with id {booking_id}")
-        customer = await session.get(Customer, booking.customer_id)
-        assert customer is not None
-        conversation = await bookings.get_or_create_conversation(
-            session, customer.id, customer.preferred_channel
-        )
+        conversation = await bookings.journey_conversation(session, booking)
         await chef_departed(session, booking, eta_minutes, runtime.clock.now())
         conversation_id = conversation.id
     await runtime.handle(

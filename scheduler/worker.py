@@ -21,7 +21,7 @@ from agent.state import TurnEvent
 from knowledge.clock import Clock, FrozenClock
 from knowledge.db import connection_lost, unit_of_work
 from knowledge.loops import pause
-from knowledge.models import Booking, Customer, Lead
+from knowledge.models import Booking, Lead
 from knowledge.service import KnowledgeService
 from scheduler import repository as repo
 from scheduler.planner import within_hours
@@ -94,11 +94,7 @@ class Worker:
                 else:
                     booking = await session.get(Booking, claim.booking_id)
                     assert booking is not None
-                    customer = await session.get(Customer, booking.customer_id)
-                    assert customer is not None
-                    conversation = await bookings.get_or_create_conversation(
-                        session, customer.id, customer.preferred_channel
-                    )
+                    conversation = await bookings.journey_conversation(session, booking)
                     conversation_id = conversation.id
                     payload = {"touchpoint": claim.kind, "booking_id": claim.booking_id}
             await self.runtime.handle(

@@ -99,6 +99,14 @@ async def get_or_create_conversation(
     return conversation
 
 
+async def journey_conversation(session: AsyncSession, booking: Booking) -> Conversation:
+    """Where a booking's journey talks to its customer: their thread on the channel they
+    prefer (created if new)."""
+    customer = await session.get(Customer, booking.customer_id)
+    assert customer is not None
+    return await get_or_create_conversation(session, customer.id, customer.preferred_channel)
+
+
 async def current_booking(session: AsyncSession, customer_id: int, now: datetime) -> Booking | None:
     """The customer's next event, or failing that the one that just took place."""
     active = (Booking.customer_id == customer_id, Booking.status != "cancelled")
