@@ -349,7 +349,7 @@ def users_revoke(name: Annotated[str, typer.Argument(help="The user to revoke.")
 def chat(
     phone: Annotated[str, typer.Option(help="The customer's phone number.")],
     channel: Annotated[
-        Literal["sms", "whatsapp", "web"], typer.Option(help="The channel to write on.")
+        Literal["sms", "whatsapp", "web", "email"], typer.Option(help="The channel to write on.")
     ] = "sms",
     name: Annotated[str | None, typer.Option(help="The customer's name, if new.")] = None,
 ) -> None:

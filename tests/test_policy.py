@@ -188,6 +188,7 @@ class TestMenu:
         assert decision.updates["proteins"] == ["chicken", "lobster"]
         assert decision.updates["upgrades"] == ["lobster"]
         assert "Lobster +$15/person" in decision.facts["upgrade_prices"]
+        assert decision.facts["stored_proteins"] == "chicken and lobster"  # alike in a sentence
 
     def test_unknown_protein_asks_with_the_list(self) -> None:
         decision = policy.decide_menu(

@@ -439,8 +439,9 @@ def decide_menu(
         "proteins": ", ".join(p.replace("_", " ") for p in chosen),
         "upgrade_prices": "; ".join(priced),
         "removed": ", ".join(by_slug[s].name for s in dropped if s in by_slug),
+        # In a sentence every protein reads alike: "chicken and salmon", not "chicken and Salmon".
         "stored_proteins": " and ".join(
-            by_slug[p].name if p in by_slug else p.replace("_", " ")
+            (by_slug[p].name if p in by_slug else p.replace("_", " ")).lower()
             for p in (chosen or booking.proteins)
         ),
         "stored_upgrades": ", ".join(
