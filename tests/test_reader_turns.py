@@ -356,6 +356,8 @@ class TestClosingWords:
             ("ok thx", "You're welcome"),
             ("thank u so much!!", "You're welcome"),
             ("ok", "Sounds good"),
+            ("yes", "Sounds good"),  # nothing was asked: an acknowledgement
+            ("yep will do", "Sounds good"),
         ],
     )
     async def test_thanks_and_acknowledgements_close_the_thread_without_a_new_question(
