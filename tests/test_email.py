@@ -367,7 +367,12 @@ class TestJourneyByEmail:
         rich = confirmation.get_body(preferencelist=("html",))
         assert rich is not None and "font-weight:600" in rich.get_content()  # the fuller layout
         plain = confirmation.get_body(preferencelist=("plain",))
-        assert plain is not None and "Your booking is confirmed" in plain.get_content()
+        assert plain is not None
+        text = plain.get_content()
+        # The seed's stage-1 confirmation, laid out as an email: a line per detail.
+        assert "Your booking is confirmed" in text
+        assert "\n• Address: 12 Oak St, Sacramento, CA 95814" in text
+        assert "\n• Deposit: $100 received" in text
 
 
 class TestReading:

@@ -39,7 +39,27 @@ def environment() -> jinja2.Environment:
 
 
 def template_names() -> list[str]:
-    return sorted(p.stem for p in TEMPLATES.glob("*.j2") if not p.name.startswith("_"))
+    """The reply kinds (a channel's own layout of a kind, `kind.email.j2`, is not a kind)."""
+    return sorted(
+        p.stem for p in TEMPLATES.glob("*.j2") if not p.name.startswith("_") and "." not in p.stem
+    )
+
+
+#: Channels whose replies keep their line breaks (an email reads as paragraphs and lists; a
+#: text is one paragraph).
+LAID_OUT = frozenset({"email"})
+
+
+@cache
+def _own_layout(kind: str, channel: str) -> bool:
+    return (TEMPLATES / f"{kind}.{channel}.j2").exists()
+
+
+def _tidy(text: str, laid_out: bool) -> str:
+    if not laid_out:
+        return _SPACES.sub(" ", text).strip()
+    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 class _Facts(dict[str, Any]):
@@ -49,9 +69,13 @@ class _Facts(dict[str, Any]):
         return self.get(name, "")
 
 
-def render_body(kind: str, facts: Mapping[str, Any]) -> str:
-    text = environment().get_template(f"{kind}.j2").render(f=_Facts(facts))
-    return _SPACES.sub(" ", text).strip()
+def render_body(kind: str, facts: Mapping[str, Any], channel: str | None = None) -> str:
+    """A decision's text; a channel with its own layout of the kind (`touch_confirmation.email.j2`)
+    gets that one."""
+    own = channel is not None and channel in LAID_OUT and _own_layout(kind, channel)
+    name = f"{kind}.{channel}.j2" if own else f"{kind}.j2"
+    text = environment().get_template(name).render(f=_Facts(facts))
+    return _tidy(text, laid_out=own)
 
 
 def compose(
@@ -62,20 +86,22 @@ def compose(
     signature: str,
     welcome_back: bool = False,
     greet: bool = True,
+    channel: str | None = None,
 ) -> str:
     """One reply covering every request of the turn, opened and closed in the customer's tone.
     Mid-conversation replies skip the hello (but keep an apology or reassurance)."""
     tone_macros = environment().get_template("_tone.j2").module
     hello = str(tone_macros.hello(tone, name, welcome_back, greet)).strip()  # type: ignore[attr-defined]
     bye = str(tone_macros.bye(tone, signature)).strip()  # type: ignore[attr-defined]
-    bodies = [render_body(kind, facts) for kind, facts in parts]
-    text = " ".join([hello, *bodies, bye])
-    text = _SPACES.sub(" ", text).strip()
+    bodies = [render_body(kind, facts, channel) for kind, facts in parts]
+    laid_out = channel in LAID_OUT and any("\n" in b for b in bodies)
+    text = ("\n\n" if laid_out else " ").join(p for p in [hello, *bodies, bye] if p)
+    text = _tidy(text, laid_out)
     if tone in ("formal", "frustrated"):
         text = _EMOJI.sub("", text)
     if tone == "frustrated":
         text = text.replace("!", ".")
-    return _SPACES.sub(" ", text).strip()
+    return _tidy(text, laid_out)
 
 
 def _greets(state: TurnState, scratch: Scratch) -> bool:
@@ -102,6 +128,7 @@ def template_reply(state: TurnState, scratch: Scratch) -> str | None:
         signature=scratch.charter.rules.business.signature,
         welcome_back=scratch.repeat_customer and not state.get("turns"),
         greet=_greets(state, scratch),
+        channel=scratch.conversation.channel if scratch.conversation is not None else None,
     )
 
 
