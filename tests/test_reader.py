@@ -464,6 +464,14 @@ class TestFrozenSplit:
             corpora.freeze_split(tmp_path)
         assert written.read_text().split() == ids
 
+    def test_a_file_staged_for_review_is_not_trained_on(self, tmp_path: Path) -> None:
+        folder = tmp_path / "en"
+        folder.mkdir()
+        line = '{{"id": "{}", "text": "hi", "intents": ["greeting"], "tone": "casual"}}'
+        (folder / "kept.jsonl").write_text(line.format("k-1") + "\n")
+        (folder / "staged.jsonl.review").write_text(line.format("s-1") + "\n")
+        assert [e.id for e in corpora.load(tmp_path).examples] == ["k-1"]
+
     def test_a_bad_line_names_its_place(self) -> None:
         with pytest.raises(CorpusError, match=r"x\.jsonl:1: intents"):
             corpora.parse_line(
