@@ -25,7 +25,7 @@ from tools.messaging.alerts import AlertSender, run_alerts
 from tools.messaging.inbound import Stored
 from tools.messaging.mailbox import Mailbox, MailboxAddress
 from tools.messaging.sender import OutboxSender, run_sender
-from tools.messaging.smtp import SmtpTransport
+from tools.messaging.transports import build_transports
 from tools.messaging.twilio import TwilioChannel
 
 
@@ -67,16 +67,9 @@ async def background_loops(
             ),
             asyncio.create_task(run_alerts(AlertSender(sessions, settings, twilio, clock), stop)),
         ]
-        smtp = SmtpTransport(settings) if settings.smtp_host else None
-        if twilio is not None or smtp is not None:
-            sender = OutboxSender(
-                sessions,
-                twilio,
-                clock,
-                knowledge=knowledge,
-                email=smtp,
-                shop_email=settings.shop_email,
-            )
+        transports = build_transports(settings, knowledge, clock, twilio=twilio)
+        if transports:
+            sender = OutboxSender(sessions, transports, clock)
             tasks.append(asyncio.create_task(run_sender(sender, stop)))
         if settings.email_imap_url:
             wake = inbox_wake

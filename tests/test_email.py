@@ -38,7 +38,7 @@ from tools import addresses
 from tools.messaging.email import new_text, read_email
 from tools.messaging.mailbox import Mailbox, MailboxAddress
 from tools.messaging.sender import OutboxSender
-from tools.messaging.smtp import SmtpTransport
+from tools.messaging.transports import build_transports
 
 CUSTOMER = "dana.cole@example.com"
 D = timedelta(days=1)
@@ -111,14 +111,9 @@ class Shop:
     ) -> None:
         self.mailbox = Mailbox(MailboxAddress.parse(imap.url), sessionmaker, clock, SHOP)
         self.inbox = Inbox(sessionmaker, runtime)
-        self.sender = OutboxSender(
-            sessionmaker,
-            None,
-            clock,
-            knowledge=knowledge,
-            email=SmtpTransport(settings_for(smtp)),
-            shop_email=SHOP,
-        )
+        transports = build_transports(settings_for(smtp), knowledge, clock, twilio=None)
+        assert set(transports) == {"email"}
+        self.sender = OutboxSender(sessionmaker, transports, clock)
 
     async def run(self) -> int:
         stored = await self.mailbox.check()

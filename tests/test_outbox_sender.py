@@ -16,11 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.clock import FrozenClock
 from knowledge.models import Customer, Message
+from knowledge.service import KnowledgeService
 from knowledge.settings import Settings
 from tests.factories import make_conversation, make_customer, make_message
 from tests.helpers.twilio import signed
 from tools import addresses
+from tools.messaging.channels import Outgoing, SendResult, simulated_channels
 from tools.messaging.sender import OutboxSender
+from tools.messaging.transports import build_transports
 from tools.messaging.twilio import TwilioChannel
 
 SID = "AC" + "1" * 32
@@ -51,9 +54,16 @@ async def http() -> Any:
 
 @pytest.fixture
 def sender(
-    sessionmaker: Any, settings: Settings, http: httpx.AsyncClient, clock: FrozenClock
+    sessionmaker: Any,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    clock: FrozenClock,
+    knowledge: KnowledgeService,
 ) -> OutboxSender:
-    return OutboxSender(sessionmaker, TwilioChannel(settings, http), clock)
+    twilio = TwilioChannel(settings, http)
+    return OutboxSender(
+        sessionmaker, build_transports(settings, knowledge, clock, twilio=twilio), clock
+    )
 
 
 async def outbound(session: AsyncSession, channel: str = "sms") -> tuple[Customer, Message]:
@@ -102,17 +112,6 @@ class TestSending:
         form = parse_qs(route.calls[0].request.content.decode())
         assert form["To"] == [customer.phone] and form["From"] == ["+19167408768"]
         assert form["StatusCallback"] == [f"{BASE}/webhooks/twilio/status?mid={message.id}"]
-
-    @respx.mock
-    async def test_whatsapp_uses_the_whatsapp_sender(
-        self, sender: OutboxSender, session: AsyncSession
-    ) -> None:
-        customer, _ = await outbound(session, channel="whatsapp")
-        route = respx.post(API).mock(return_value=created())
-        await sender.send_pending()
-        form = parse_qs(route.calls[0].request.content.decode())
-        assert form["To"] == [f"whatsapp:{customer.phone}"]
-        assert form["From"] == ["whatsapp:+19167408768"]
 
     @pytest.mark.parametrize("failure", [httpx.Response(503), twilio_error(429, 20429)])
     async def test_busy_or_broken_twilio_is_retried_with_backoff(
@@ -216,6 +215,59 @@ class TestSending:
         assert (message.status, message.attempts, route.call_count) == ("failed", 5, 5)
 
 
+class TestTransports:
+    """Every channel leaves through one seam: the registered transport prepares a message inside
+    the sender's session and its send runs after; a channel with none is simulated."""
+
+    class Recording:
+        def __init__(self) -> None:
+            self.prepared: list[tuple[int, str]] = []
+            self.sent: list[int] = []
+
+        async def prepare(
+            self, session: AsyncSession, message: Message, conversation: Any, customer: Customer
+        ) -> Outgoing:
+            self.prepared.append((message.id, customer.phone or ""))
+
+            async def send() -> SendResult:
+                self.sent.append(message.id)
+                return SendResult(sid=f"X{message.id}", status="queued")
+
+            return Outgoing(send, note="carried by the test transport")
+
+    async def test_a_registered_transport_carries_its_channel(
+        self, sessionmaker: Any, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, message = await outbound(session)
+        transport = self.Recording()
+        sender = OutboxSender(sessionmaker, {"sms": transport}, clock)
+        assert await sender.send_pending() == 1
+        assert transport.prepared == [(message.id, customer.phone)]
+        assert transport.sent == [message.id]
+        await session.refresh(message)
+        assert (message.status, message.provider_message_id) == ("queued", f"X{message.id}")
+        assert message.meta["delivery_note"] == "carried by the test transport"
+
+    async def test_a_channel_with_no_transport_is_simulated(
+        self, sessionmaker: Any, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        _, message = await outbound(session, channel="whatsapp")
+        transport = self.Recording()
+        assert await OutboxSender(sessionmaker, {"sms": transport}, clock).send_pending() == 1
+        await session.refresh(message)
+        assert message.status == "simulated" and transport.prepared == []
+
+    def test_only_configured_channels_get_a_transport(
+        self, settings: Settings, knowledge: KnowledgeService, clock: FrozenClock, tmp_path: Path
+    ) -> None:
+        email_only = Settings(env="test", data_dir=tmp_path, smtp_host="127.0.0.1")  # type: ignore[call-arg]
+        assert set(build_transports(email_only, knowledge, clock, twilio=None)) == {"email"}
+        assert simulated_channels(email_only) == {"sms", "whatsapp", "web"}
+        assert simulated_channels(settings) == {"email"}
+        with pytest.raises(ValueError, match="Twilio client"):
+            build_transports(settings, knowledge, clock, twilio=None)
+
+
 class TestWhatsAppWindow:
     async def _whatsapp(
         self, session: AsyncSession, clock: FrozenClock, last_inbound: timedelta | None
@@ -247,9 +299,12 @@ class TestWhatsAppWindow:
         settings: Settings,
         http: httpx.AsyncClient,
         clock: FrozenClock,
-        knowledge: Any,
+        knowledge: KnowledgeService,
     ) -> OutboxSender:
-        return OutboxSender(sessionmaker, TwilioChannel(settings, http), clock, knowledge=knowledge)
+        twilio = TwilioChannel(settings, http)
+        return OutboxSender(
+            sessionmaker, build_transports(settings, knowledge, clock, twilio=twilio), clock
+        )
 
     @respx.mock
     async def test_inside_the_window_free_text_goes_by_whatsapp(
@@ -266,6 +321,7 @@ class TestWhatsAppWindow:
         await self.sender(sessionmaker, settings, http, clock, knowledge).send_pending()
         form = parse_qs(route.calls[0].request.content.decode())
         assert form["To"] == [f"whatsapp:{customer.phone}"] and "Body" in form
+        assert form["From"] == ["whatsapp:+19167408768"]
 
     @respx.mock
     async def test_outside_the_window_without_a_template_falls_back_to_sms(

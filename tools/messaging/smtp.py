@@ -1,15 +1,27 @@
-"""Sending email over SMTP (`SMTP_*` settings), with the answer turned into a send result:
-a refused recipient fails at once, a busy or unreachable server is tried again."""
+"""The email channel's transport. A message becomes an email to the customer's address
+(plain text and HTML, answering their latest email with its subject and threading headers;
+the journey's messages in the fuller layout), sent over SMTP (`SMTP_*` settings): a refused
+recipient fails at once, a busy or unreachable server is tried again."""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
+from functools import partial
 
 import aiosmtplib
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowledge.clock import Clock
+from knowledge.models import Conversation, Customer, Message
+from knowledge.service import KnowledgeService
 from knowledge.settings import Settings
-from tools.messaging.channels import SendResult
-from tools.messaging.email import provider_id
+from tools import addresses
+from tools.messaging import email as emails
+from tools.messaging.channels import Outgoing, SendResult
+
+#: The journey's messages (touchpoints), sent in the fuller layout.
+JOURNEY_KINDS = frozenset(emails.SUBJECTS)
 
 
 class SmtpTransport:
@@ -40,4 +52,57 @@ class SmtpTransport:
             return SendResult(error_code=str(exc.code), retry=400 <= exc.code < 500)
         except (aiosmtplib.SMTPException, OSError, TimeoutError):
             return SendResult(error_code="smtp_unreachable", retry=True)
-        return SendResult(sid=provider_id(str(email["Message-ID"])), status="sent")
+        return SendResult(sid=emails.provider_id(str(email["Message-ID"])), status="sent")
+
+
+class EmailTransport:
+    def __init__(
+        self, smtp: SmtpTransport, knowledge: KnowledgeService, clock: Clock, sender: str
+    ) -> None:
+        self.smtp = smtp
+        self.knowledge = knowledge
+        self.clock = clock
+        self.sender = sender
+
+    async def prepare(
+        self,
+        session: AsyncSession,
+        message: Message,
+        conversation: Conversation,
+        customer: Customer,
+    ) -> Outgoing | SendResult:
+        address = await addresses.address_of(session, customer.id, "email")
+        if address is None:
+            return SendResult(error_code="no_address")
+        if address.opted_out or address.undeliverable:
+            return SendResult(error_code="opted_out" if address.opted_out else "undeliverable")
+        latest = await session.scalar(
+            select(Message.meta)
+            .where(
+                Message.conversation_id == conversation.id,
+                Message.direction == "inbound",
+                Message.id < message.id,
+                Message.meta.has_key("email"),
+            )
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+        answered = (latest or {}).get("email") or {}
+        journey = message.kind in JOURNEY_KINDS
+        business = (await self.knowledge.charter(session)).rules.business.name
+        mail = emails.compose(
+            body=message.body,
+            to=address.address,
+            sender=self.sender,
+            business=business,
+            kind=message.kind,
+            message_id=message.id,
+            thread=emails.Thread(
+                message_id=None if journey else answered.get("message_id"),
+                subject=None if journey else answered.get("subject"),
+                references=tuple(answered.get("references") or ()),
+            ),
+            sent_at=self.clock.now(),
+            journey=journey,
+        )
+        return Outgoing(partial(self.smtp.send, mail))

@@ -4,6 +4,8 @@ A visitor can ask about prices and FAQs at once; anything about a booking needs 
 reference and the phone number on it, given over as many messages as they like and in any
 order, or the reference and a six-digit code we text to the phone on that booking (valid 10
 minutes). Five wrong tries lock verification for 15 minutes.
+
+The channel's transport has nothing to carry: a reply is stored, and the widget fetches it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from knowledge.errors import AppError, TooManyRequests
 from knowledge.models import Booking, Conversation, Customer, Message, WebSession
 from knowledge.users import hash_token
 from tools import addresses, bookings
+from tools.messaging.channels import SendResult
 from tools.phones import find_contact, to_e164
 
 MAX_TRIES = 5
@@ -226,3 +229,16 @@ async def conversation_for(session: AsyncSession, web: WebSession) -> Conversati
     """The verified customer's web thread, or the anonymous visitor's before verification."""
     customer_id = web.verified_customer_id or web.visitor_id
     return await bookings.get_or_create_conversation(session, customer_id, "web")
+
+
+class WebTransport:
+    """Web chat replies reach the visitor from their stored row: sent as soon as stored."""
+
+    async def prepare(
+        self,
+        session: AsyncSession,
+        message: Message,
+        conversation: Conversation,
+        customer: Customer,
+    ) -> SendResult:
+        return SendResult(status="sent")
