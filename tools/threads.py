@@ -38,3 +38,15 @@ async def messages(session: AsyncSession, conversation_id: int, limit: int) -> l
         .limit(limit)
     )
     return list((await session.scalars(query)).all())
+
+
+async def customer_messages(session: AsyncSession, customer_id: int, limit: int) -> list[Message]:
+    """Every message with the customer, on every channel, oldest first."""
+    query = (
+        select(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.customer_id == customer_id)
+        .order_by(Message.created_at, Message.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())

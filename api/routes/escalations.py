@@ -7,52 +7,27 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentUser, Session, State
 from api.routes.bookings import booking_view
 from api.routes.conversations import MessageView
 from knowledge.errors import InvalidInput, NotFound
-from knowledge.models import ApiUser, Booking, Conversation, Customer, Escalation, Message
+from knowledge.models import ApiUser, Booking, Conversation, Message
 from knowledge.schemas import RowId, StorableInput
 from scheduler.schemas import BookingView
+from tools import escalation_queue as queued
 from tools import escalations as cases
+from tools import threads
+from tools.escalation_queue import EscalationView
 
 router = APIRouter(prefix="/api/v1/escalations", tags=["console"])
 
-PRIORITY_ORDER = {"URGENT": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3}
 STREAM_POLL_SECONDS = 1.0
-
-
-class EscalationView(BaseModel):
-    id: int
-    priority: str
-    reason: str
-    action_required: str
-    customer_request: str | None
-    status: str
-    deadline: datetime
-    created_at: datetime
-    resolved_at: datetime | None
-    resolution_notes: str | None
-    overdue: bool
-    seconds_left: int
-    customer_id: int
-    customer_name: str | None
-    customer_phone: str | None
-    conversation_id: int | None
-    booking_id: int | None
-    booking_reference: str | None
-    event_at: datetime | None
-    assigned_to_id: int | None
-    assigned_to: str | None
 
 
 class Thread(BaseModel):
@@ -71,87 +46,6 @@ class Reply(StorableInput):
     text: str = Field(min_length=1, max_length=1600)
 
 
-def _view(
-    escalation: Escalation,
-    customer: Customer,
-    booking: Booking | None,
-    owner: ApiUser | None,
-    now: datetime,
-) -> EscalationView:
-    left = int((escalation.deadline - now).total_seconds())
-    open_ = escalation.status in cases.OPEN
-    return EscalationView(
-        id=escalation.id,
-        priority=escalation.priority,
-        reason=escalation.reason,
-        action_required=escalation.action_required,
-        customer_request=escalation.customer_request,
-        status=escalation.status,
-        deadline=escalation.deadline,
-        created_at=escalation.created_at,
-        resolved_at=escalation.resolved_at,
-        resolution_notes=escalation.resolution_notes,
-        overdue=open_ and left < 0,
-        seconds_left=left,
-        customer_id=customer.id,
-        customer_name=customer.name,
-        customer_phone=customer.phone,
-        conversation_id=escalation.conversation_id,
-        booking_id=booking.id if booking else None,
-        booking_reference=booking.reference if booking else None,
-        event_at=booking.event_at if booking else None,
-        assigned_to_id=escalation.assigned_to_id,
-        assigned_to=owner.name if owner else None,
-    )
-
-
-def _query(status: str) -> Select[Escalation, Customer, Booking, ApiUser]:
-    query: Select[Escalation, Customer, Booking, ApiUser] = (
-        select(Escalation, Customer, Booking, ApiUser)
-        .join(Customer, Customer.id == Escalation.customer_id)
-        .outerjoin(Booking, Booking.id == Escalation.booking_id)
-        .outerjoin(ApiUser, ApiUser.id == Escalation.assigned_to_id)
-    )
-    if status == "open":
-        query = query.where(Escalation.status.in_(cases.OPEN))
-    elif status == "closed":
-        query = query.where(Escalation.status.not_in(cases.OPEN))
-    return query
-
-
-async def _queue(
-    session: AsyncSession,
-    now: datetime,
-    *,
-    status: str = "open",
-    priority: str | None = None,
-    user_id: int | None = None,
-    unassigned: bool = False,
-    overdue: bool = False,
-) -> list[EscalationView]:
-    query = _query(status)
-    if priority:
-        query = query.where(Escalation.priority == priority)
-    if user_id is not None:
-        query = query.where(Escalation.assigned_to_id == user_id)
-    if unassigned:
-        query = query.where(Escalation.assigned_to_id.is_(None))
-    if overdue:
-        query = query.where(Escalation.deadline < now)
-    rows = (await session.execute(query.limit(500))).all()
-    views = [_view(row[0], row[1], row[2], row[3], now) for row in rows]
-    views.sort(key=lambda v: (PRIORITY_ORDER.get(v.priority, 9), v.deadline, v.id))
-    return views
-
-
-async def _one(session: AsyncSession, escalation_id: RowId, now: datetime) -> EscalationView:
-    query = _query("all").where(Escalation.id == escalation_id)
-    row = (await session.execute(query)).one_or_none()
-    if row is None:
-        raise NotFound(f"no escalation with id {escalation_id}")
-    return _view(row[0], row[1], row[2], row[3], now)
-
-
 @router.get("")
 async def queue(
     user: CurrentUser,
@@ -164,7 +58,7 @@ async def queue(
     overdue: bool = False,
 ) -> list[EscalationView]:
     """Escalations, most urgent first (priority, then deadline)."""
-    return await _queue(
+    return await queued.queue(
         session,
         state.clock.now(),
         status=status,
@@ -185,7 +79,7 @@ async def stream(request: Request, _: CurrentUser, state: State) -> StreamingRes
         yield ": connected\n\n"
         while not await request.is_disconnected():
             async with state.database.sessionmaker() as session:
-                views = await _queue(session, state.clock.now())
+                views = await queued.queue(session, state.clock.now())
             signature = json.dumps([(v.id, v.status, v.assigned_to_id, v.priority) for v in views])
             if signature != last:
                 last = signature
@@ -202,14 +96,14 @@ async def stream(request: Request, _: CurrentUser, state: State) -> StreamingRes
 async def escalation(
     escalation_id: RowId, _: CurrentUser, session: Session, state: State
 ) -> EscalationView:
-    return await _one(session, escalation_id, state.clock.now())
+    return await queued.one(session, escalation_id, state.clock.now())
 
 
 @router.get("/{escalation_id}/thread")
 async def thread(escalation_id: RowId, _: CurrentUser, session: Session, state: State) -> Thread:
     """The case with the customer's whole conversation on every channel and the booking with
     its planned touchpoints; each agent message carries its decision trail in `meta`."""
-    view = await _one(session, escalation_id, state.clock.now())
+    view = await queued.one(session, escalation_id, state.clock.now())
     conversation = (
         await session.get(Conversation, view.conversation_id) if view.conversation_id else None
     )
@@ -219,15 +113,7 @@ async def thread(escalation_id: RowId, _: CurrentUser, session: Session, state: 
         else None
     )
     booking = await session.get(Booking, view.booking_id) if view.booking_id else None
-    messages = (
-        await session.scalars(
-            select(Message)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(Conversation.customer_id == view.customer_id)
-            .order_by(Message.created_at, Message.id)
-            .limit(1000)
-        )
-    ).all()
+    messages = await threads.customer_messages(session, view.customer_id, limit=1000)
     return Thread(
         escalation=view,
         owner=conversation.owner if conversation is not None else "ai",
@@ -245,7 +131,7 @@ async def claim(
     resolved. If someone else holds it: 409 naming them."""
     await cases.claim(session, escalation_id, user)
     await session.commit()
-    return await _one(session, escalation_id, state.clock.now())
+    return await queued.one(session, escalation_id, state.clock.now())
 
 
 @router.post("/{escalation_id}/release")
@@ -255,7 +141,7 @@ async def release(
     """Put the case back in the queue unresolved; the agent answers the thread again."""
     await cases.release(session, escalation_id, user)
     await session.commit()
-    return await _one(session, escalation_id, state.clock.now())
+    return await queued.one(session, escalation_id, state.clock.now())
 
 
 @router.post("/{escalation_id}/resolve")
@@ -265,7 +151,7 @@ async def resolve(
     """Close the case with notes and hand the thread back to the agent (nothing is sent)."""
     await cases.resolve(session, escalation_id, user, data.notes, state.clock.now())
     await session.commit()
-    return await _one(session, escalation_id, state.clock.now())
+    return await queued.one(session, escalation_id, state.clock.now())
 
 
 @router.post("/{escalation_id}/reply")

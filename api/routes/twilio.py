@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from agent.inbox import announce
@@ -24,9 +23,8 @@ from knowledge.errors import (
     TooManyRequests,
 )
 from knowledge.faults import crash_point
-from knowledge.models import Message
 from knowledge.schemas import MAX_INT
-from tools.messaging.inbound import moves_forward, store_inbound
+from tools.messaging.inbound import is_stored, record_status, store_inbound
 from tools.phones import to_e164
 
 router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
@@ -108,8 +106,7 @@ async def inbound_message(request: Request, state: State, session: Session) -> R
     except TooManyRequests:
         # Only a full minute costs a lookup: Twilio retrying a message we already accepted
         # is never refused (and stores nothing new below).
-        accepted = select(Message.id).where(Message.provider_message_id == sid)
-        if await session.scalar(accepted) is None:
+        if not await is_stored(session, sid):
             raise
     try:
         media = int(form.get("NumMedia", "0") or 0)
@@ -141,25 +138,13 @@ async def status_callback(request: Request, state: State, session: Session) -> R
         raise InvalidInput("MessageSid and MessageStatus are required")
     if len(sid) > MAX_SID_LENGTH:
         raise InvalidInput(f"MessageSid: longer than {MAX_SID_LENGTH} characters")
-    message = (
-        await session.scalars(
-            select(Message).where(Message.provider_message_id == sid).with_for_update()
-        )
-    ).first()
     mid = request.query_params.get("mid", "")
-    if message is None and mid.isdigit() and int(mid) <= MAX_INT:
-        # The send's own answer was lost; our id on the callback URL ties the two together.
-        message = await session.get(Message, int(mid), with_for_update=True)
-        if message is not None and message.provider_message_id is None:
-            message.provider_message_id = sid
-            if message.status == "sending":
-                message.status = "pending"  # rank 0: any Twilio status moves it forward
-                message.next_attempt_at = None
-        elif message is not None and message.provider_message_id != sid:
-            message = None
-    if message is not None and moves_forward(message.status, status):
-        message.status = status
-        if form.get("ErrorCode"):
-            message.error_code = form["ErrorCode"][:20]
+    await record_status(
+        session,
+        sid,
+        status,
+        ours=int(mid) if mid.isdigit() and int(mid) <= MAX_INT else None,
+        error_code=form.get("ErrorCode") or None,
+    )
     await session.commit()
     return Response(status_code=204)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -132,3 +133,42 @@ async def store_email(session: AsyncSession, mail: IncomingEmail, now: datetime)
 
 def moves_forward(current: str, new: str) -> bool:
     return STATUS_RANK.get(new, -1) > STATUS_RANK.get(current, -1)
+
+
+async def is_stored(session: AsyncSession, provider_message_id: str) -> bool:
+    """Whether a message with this provider id is stored already (a provider's retry)."""
+    query = select(Message.id).where(Message.provider_message_id == provider_message_id)
+    return await session.scalar(query) is not None
+
+
+async def record_status(
+    session: AsyncSession,
+    provider_message_id: str,
+    status: str,
+    *,
+    ours: int | None = None,
+    error_code: str | None = None,
+) -> None:
+    """A provider's delivery report on one of our sends, found by its id, or by ours
+    (`ours`, carried on the callback) when the send's own answer was lost. A status only
+    moves forward: a late "sent" never undoes "delivered"."""
+    message = (
+        await session.scalars(
+            select(Message)
+            .where(Message.provider_message_id == provider_message_id)
+            .with_for_update()
+        )
+    ).first()
+    if message is None and ours is not None:
+        message = await session.get(Message, ours, with_for_update=True)
+        if message is not None and message.provider_message_id is None:
+            message.provider_message_id = provider_message_id
+            if message.status == "sending":
+                message.status = "pending"  # rank 0: any provider status moves it forward
+                message.next_attempt_at = None
+        elif message is not None and message.provider_message_id != provider_message_id:
+            message = None
+    if message is not None and moves_forward(message.status, status):
+        message.status = status
+        if error_code:
+            message.error_code = error_code[:20]
