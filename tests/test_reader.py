@@ -290,6 +290,46 @@ class TestPeopleNamed:
         assert [(c.delta, c.group) for c in changes] == [(2, "adults")]
 
 
+class TestPeopleBringingTheirOwn:
+    """A person named before "... bring her 3 kids" is the one bringing them: a hint the learned
+    person reader weighs (in the corpus, the one bringing is usually counted already)."""
+
+    @staticmethod
+    def person_hints(text: str) -> list[list[str]]:
+        lexicon = Lexicon.load("en")
+        tokens = slots.Tokens.of(text)
+        found = slots.find_slots(text, tokens, [], lexicon)
+        by_rules = Understanding(tone="neutral", requests=[Request(intent="headcount_change")])
+        hints = reader_module._slot_hints(text, tokens.words, found, by_rules, context(), lexicon)
+        return [h for s, h in zip(found, hints, strict=True) if s.kind == "person"]
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "my sister decided to bring her 3 kids after all",
+            "my brother is bringing his two boys",
+            "my aunt will bring her grandkids",
+        ],
+    )
+    def test_the_one_bringing_is_marked(self, text: str) -> None:
+        (own,) = self.person_hints(text)
+        assert "person_brings_own" in own
+
+    @pytest.mark.parametrize(
+        "text", ["my sister is coming after all", "my sister will bring a salad", "my mom is out"]
+    )
+    def test_a_person_coming_or_bringing_nobody_is_not(self, text: str) -> None:
+        (own,) = self.person_hints(text)
+        assert "person_brings_own" not in own
+
+    def test_the_one_bringing_her_kids_is_not_added(self, reader: Reader) -> None:
+        got = reader.understand(
+            "my sister decided to bring her 3 kids after all (7, 9 and 12)", context(), VOCABULARY
+        )
+        changes = [r.entities.guests for r in got.requests if r.entities.guests]
+        assert [(c.delta, c.group) for c in changes] == [(3, "kids")]
+
+
 class _Says(LearnedReader):
     """A model that reads every message (and clause) the same, whatever it says."""
 
@@ -561,6 +601,13 @@ class TestBookingTopics:
             "how much do we still owe on the day, and can it be cash?", context(), VOCABULARY
         )
         assert intents(got) == ["booking_question"]
+
+    def test_of_one_question_read_both_ways_the_surer_reading_stands(self) -> None:
+        surer_general = _Says({"booking_question": 0.55, "faq": 0.9})
+        got = Reader(surer_general).understand(
+            "first time hosting, what do we need to provide?", context(), VOCABULARY
+        )
+        assert intents(got) == ["faq"]
 
     def test_a_booking_question_nothing_places_asks_for_the_whole_booking(self) -> None:
         got = Reader(_Says({"booking_question": 0.99})).understand("hmm", context(), VOCABULARY)

@@ -59,6 +59,10 @@ class Lexicon:
     people: dict[tuple[str, ...], tuple[str, int]] = field(default_factory=dict)
     #: Plural words naming the group of a number beside them ("her 3 boys").
     plural_people: dict[str, str] = field(default_factory=dict)
+    #: Verbs of bringing along and possessive words: a person named before "... bring her 3
+    #: kids" is the one bringing them (a hint for the learned person reader).
+    bringing: frozenset[str] = frozenset()
+    possessives: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, language: str = "en") -> Lexicon:
@@ -83,6 +87,8 @@ def _lexicon(language: str) -> Lexicon:
             " ".join(name): group
             for name, (group, _) in _people(raw.get("people") or {}, language, ("plural",)).items()
         },
+        bringing=frozenset(str(w) for w in raw.get("bringing", [])),
+        possessives=frozenset(str(w) for w in raw.get("possessives", [])),
     )
 
 

@@ -116,6 +116,7 @@ def _slot_hints(
     found: Sequence[slots.Slot],
     by_rules: Understanding,
     context: Context,
+    lexicon: Lexicon | None = None,
 ) -> list[list[str]]:
     """What the rules made of each count and menu word, and the conversation's state."""
     guest_finds = ent.find_guests(normalised)
@@ -161,6 +162,8 @@ def _slot_hints(
             own += slots.beside_counts(words, counts, counts.index(s))
         elif s.kind == "person":
             own.append("rule_person")
+            if lexicon is not None and _brings_own(words, s, lexicon):
+                own.append("person_brings_own")
         else:
             own.append(
                 "rule_removed"
@@ -171,6 +174,21 @@ def _slot_hints(
             )
         hints.append(own)
     return hints
+
+
+#: How far after a person a verb of bringing may come ("my sister decided to bring her 3 kids").
+_BRING_REACH = 5
+
+
+def _brings_own(words: Sequence[str], person: slots.Slot, lexicon: Lexicon) -> bool:
+    """Whether the person named brings people of their own: a verb of bringing soon after
+    them, then a possessive ("her", "his") right after it or one word on."""
+    after = words[person.end_token : person.end_token + _BRING_REACH]
+    for k, word in enumerate(after):
+        if word in lexicon.bringing:
+            start = person.end_token + k + 1
+            return any(w in lexicon.possessives for w in words[start : start + 2])
+    return False
 
 
 #: A count or menu word read as "nothing to do with the change" with less probability than this
@@ -324,7 +342,9 @@ class Reader:
             features=Features.of(normalised, raw, hints_for(by_rules, context, text)),
             words=tokens.words,
             slots=found,
-            slot_hints=_slot_hints(normalised, tokens.words, found, by_rules, context),
+            slot_hints=_slot_hints(
+                normalised, tokens.words, found, by_rules, context, self.lexicon
+            ),
         )
 
     def understand(self, text: str, context: Context, vocabulary: Vocabulary) -> Understanding:
@@ -388,7 +408,7 @@ class Reader:
             if len(chosen) > 1:
                 chosen = [i for i in chosen if i not in _QUIET] or chosen[:1]
             if "booking_question" in chosen and "faq" in chosen:
-                chosen = _one_question(chosen, per_clause)
+                chosen = _one_question(chosen, per_clause, message)
             placed = _place(chosen, by_rules, positions, clauses, per_clause, message)
             if self.model.slots is not None:
                 read = self.model.slots.read(prepared.words, prepared.slots, prepared.slot_hints)
@@ -478,15 +498,21 @@ def _all(table: dict[str, list[str]]) -> list[str]:
     return [alias for aliases in table.values() for alias in aliases]
 
 
-def _one_question(chosen: Sequence[str], per_clause: Sequence[Reading]) -> list[str]:
-    """A question about the customer's own booking is answered from the booking; the general
-    question the model also sees in it ("what do I owe on the day, and can it be cash?") is
-    the same question, unless some clause of the message asks it on its own."""
+def _one_question(
+    chosen: Sequence[str], per_clause: Sequence[Reading], message: Reading
+) -> list[str]:
+    """A question about the customer's own booking and a general one, both seen in the same
+    words ("what do I owe on the day, and can it be cash?"), are one question: the reading the
+    model is surer of stands, unless some clause of the message asks the general one on its
+    own."""
     apart = any(
         r.intents["faq"] >= THRESHOLD and r.intents["booking_question"] < THRESHOLD
         for r in per_clause
     )
-    return list(chosen) if apart and len(per_clause) > 1 else [i for i in chosen if i != "faq"]
+    if apart and len(per_clause) > 1:
+        return list(chosen)
+    weaker = min(("faq", "booking_question"), key=lambda i: message.intents[i])
+    return [i for i in chosen if i != weaker]
 
 
 def _asked_only(request: Request) -> Request:
