@@ -399,6 +399,26 @@ class TestConcernsWin:
         assert intents(got) == ["faq"]
 
     @pytest.mark.parametrize(
+        ("safety", "concern"),
+        [
+            ({"none": 0.65, "MEDIUM": 0.01, "HIGH": 0.33, "URGENT": 0.01}, "complaint"),
+            ({"none": 0.6, "MEDIUM": 0.3, "HIGH": 0.08, "URGENT": 0.02}, "allergy"),
+            ({"none": 0.7, "MEDIUM": 0.1, "HIGH": 0.1, "URGENT": 0.1}, None),
+        ],
+    )
+    def test_a_fair_chance_of_a_person_is_named_by_its_likeliest_kind(
+        self, safety: dict[str, float], concern: str | None
+    ) -> None:
+        """Neither a complaint nor an allergy alone is likely enough, but together they are:
+        the case is the kind that makes most of the chance ("do you charge a travel fee?
+        we're 45 miles out" is no allergy)."""
+        reader = Reader(_Says({"faq": 0.99}, safety=safety))
+        got = reader.understand(
+            "do you charge a travel fee? we're 45 miles out", context(), VOCABULARY
+        )
+        assert got.concern == concern
+
+    @pytest.mark.parametrize(
         ("text", "after_event", "concern", "intent"),
         [
             ("its 6:20 and the chef still isn't here??", False, "no_show", "no_show"),

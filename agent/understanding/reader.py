@@ -597,7 +597,10 @@ def _learned_concern(
     if message.at_least("HIGH") >= SAFETY_THRESHOLDS["HIGH"]:
         return "complaint", _LAST
     if message.at_least("MEDIUM") >= SAFETY_THRESHOLDS["MEDIUM"]:
-        return "allergy", _LAST
+        # A fair chance that a person is needed, made mostly of a chance of a complaint (a
+        # money question that may be a dispute), is a complaint's case, not an allergy's.
+        above = message.at_least("HIGH")
+        return ("complaint" if above > message.safety.get("MEDIUM", 0.0) else "allergy"), _LAST
     return None
 
 
