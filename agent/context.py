@@ -12,7 +12,7 @@ from agent.state import TurnEvent
 from agent.understanding.prospect import Details
 from agent.understanding.schema import Understanding
 from knowledge.charter import Charter
-from knowledge.clock import Clock
+from knowledge.infra.clock import Clock
 from knowledge.models import AutomatedReminder, Booking, Conversation, Customer, Lead, Message
 from knowledge.service import KnowledgeService
 from tools.policy import Decision

@@ -26,9 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.runtime import AgentRuntime
 from agent.state import TurnEvent, reply_key
 from knowledge.db import unit_of_work
-from knowledge.loops import pause
+from knowledge.infra.loops import pause
+from knowledge.infra.notify import Notifier
 from knowledge.models import Message
-from knowledge.notify import Notifier
 from tools.messaging.channels import BURST_CHANNELS
 
 log = structlog.get_logger(__name__)

@@ -22,7 +22,7 @@ import structlog
 from pydantic import BaseModel, Field
 
 from agent.understanding.schema import Request, Tone, Understanding
-from knowledge.settings import Settings
+from knowledge.infra.settings import Settings
 
 log = structlog.get_logger(__name__)
 

@@ -23,12 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.context import TurnContext
 from agent.graph import build_graph
 from agent.state import TurnEvent
-from knowledge.clock import Clock
 from knowledge.db import IdleChecks, asyncpg_dsn, unit_of_work
+from knowledge.infra.clock import Clock
+from knowledge.infra.settings import Settings
 from knowledge.models import ApiUser
 from knowledge.models.customers import CHANNELS
 from knowledge.service import KnowledgeService
-from knowledge.settings import Settings
 from tools import bookings
 from tools.messaging.channels import simulated_channels
 from tools.outbox import record_inbound

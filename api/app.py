@@ -25,11 +25,11 @@ from api.routes import (
     webchat,
 )
 from api.state import AppState
-from knowledge import logs
-from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database, open_database
+from knowledge.infra import logs
+from knowledge.infra.clock import Clock, SystemClock
+from knowledge.infra.settings import Settings
 from knowledge.service import KnowledgeService
-from knowledge.settings import Settings
 
 
 def create_app(

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from agent.inbox import INBOX_CHANNEL
 from agent.runtime import AgentRuntime, postgres_checkpointers
 from api.background import background_loops
-from knowledge.clock import Clock, SystemClock
 from knowledge.db import Database
-from knowledge.notify import Listener, Notifier, invalidation_handlers
+from knowledge.infra.clock import Clock, SystemClock
+from knowledge.infra.notify import Listener, Notifier, invalidation_handlers
+from knowledge.infra.settings import Settings
 from knowledge.service import KnowledgeService
-from knowledge.settings import Settings
 
 #: Checkpointer connection pools per process (a conversation always uses the same one).
 SAVERS = 4

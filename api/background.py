@@ -14,12 +14,12 @@ import httpx
 from agent.inbox import Inbox, announce
 from agent.runtime import AgentRuntime
 from api.ratelimit import RateLimiter
-from knowledge.clock import Clock
 from knowledge.db import Database
 from knowledge.errors import TooManyRequests
-from knowledge.notify import Notifier
+from knowledge.infra.clock import Clock
+from knowledge.infra.notify import Notifier
+from knowledge.infra.settings import Settings
 from knowledge.service import KnowledgeService
-from knowledge.settings import Settings
 from scheduler.worker import Worker
 from tools.messaging.alerts import AlertSender, run_alerts
 from tools.messaging.inbound import Stored

@@ -17,9 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from knowledge import logs
 from knowledge import migrate as migrations
-from knowledge.clock import SystemClock
 from knowledge.db import (
     Database,
     describe,
@@ -28,10 +26,12 @@ from knowledge.db import (
     resolve_url,
     unit_of_work,
 )
-from knowledge.embedded import exit_on_sigterm
 from knowledge.errors import AppError, ConfigError
+from knowledge.infra import logs
+from knowledge.infra.clock import SystemClock
+from knowledge.infra.embedded import exit_on_sigterm
+from knowledge.infra.settings import Settings, load_settings
 from knowledge.seed import DEFAULT_SEED, load_seed
-from knowledge.settings import Settings, load_settings
 from knowledge.users import create_user, list_users, revoke
 
 app = typer.Typer(help="The hibachi customer-service agent.", no_args_is_help=True)

@@ -8,11 +8,11 @@ from typing import Any
 
 from agent.inbox import TurnWaiters
 from api.ratelimit import RateLimiter
-from knowledge.clock import Clock
 from knowledge.db import Database
-from knowledge.notify import Notifier
+from knowledge.infra.clock import Clock
+from knowledge.infra.notify import Notifier
+from knowledge.infra.settings import Settings
 from knowledge.service import KnowledgeService
-from knowledge.settings import Settings
 
 
 @dataclass

@@ -21,9 +21,9 @@ import _path  # noqa: F401  (must come first: see bench/_path.py)
 
 from knowledge import migrate
 from knowledge.db import open_database, unit_of_work
+from knowledge.infra.settings import load_settings
 from knowledge.seed import load_seed
 from knowledge.service import KnowledgeService
-from knowledge.settings import load_settings
 
 QUESTIONS = [
     "how much for children",

@@ -68,8 +68,8 @@ async def llm_figures(limit: int | None) -> dict[str, Any]:
     from agent.llm import build_llm, read_and_phrase, system_prompt
     from agent.understanding.schema import Request, Understanding
     from agent.understanding.vocabulary import Vocabulary
+    from knowledge.infra.settings import load_settings
     from knowledge.seed import read_seed
-    from knowledge.settings import load_settings
 
     settings = load_settings()
     llm = build_llm(settings)

@@ -27,8 +27,9 @@ import asyncpg
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from knowledge import embedded, migrate
+from knowledge import migrate
 from knowledge.db import asyncpg_dsn, ensure_database, make_engine, unit_of_work
+from knowledge.infra import embedded
 from knowledge.models import AutomatedReminder
 from knowledge.seed import load_seed
 from tests.helpers.journey_data import due_confirmations

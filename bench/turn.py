@@ -35,12 +35,12 @@ import agent.graph as graph_module
 from agent.runtime import AgentRuntime, postgres_checkpointer, postgres_checkpointers
 from agent.state import TurnEvent
 from knowledge import migrate
-from knowledge.clock import FrozenClock
 from knowledge.db import asyncpg_dsn, open_database, unit_of_work
+from knowledge.infra.clock import FrozenClock
+from knowledge.infra.settings import load_settings
 from knowledge.models import Booking
 from knowledge.seed import load_seed
 from knowledge.service import KnowledgeService
-from knowledge.settings import load_settings
 from tools import bookings
 from tools.outbox import record_inbound
 

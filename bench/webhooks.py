@@ -38,8 +38,8 @@ import httpx
 import psutil
 from twilio.request_validator import RequestValidator
 
-from knowledge import embedded
 from knowledge.db import asyncpg_dsn
+from knowledge.infra import embedded
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"

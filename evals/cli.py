@@ -22,7 +22,7 @@ from api.cli import app, friendly
 from evals import report
 from evals.suite import Selection, load_all, run_all, scratch_database
 from knowledge.errors import ConfigError
-from knowledge.settings import load_settings
+from knowledge.infra.settings import load_settings
 
 # Logs (CI) get wide lines rather than a table folded at 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 160)

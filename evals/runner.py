@@ -27,8 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from agent.runtime import AgentRuntime, TurnResult
 from evals.schema import ACTIONS, BookingSpec, Expect, Scenario, Step, parse_duration
 from knowledge import repository
-from knowledge.clock import FrozenClock
 from knowledge.db import Database, unit_of_work
+from knowledge.infra.clock import FrozenClock
+from knowledge.infra.settings import Settings
 from knowledge.models import (
     ApiUser,
     AutomatedReminder,
@@ -42,7 +43,6 @@ from knowledge.models import (
 from knowledge.models.conversations import REMINDER_KINDS
 from knowledge.schemas import RULE_FIELD_OWNER, validate_rule_value
 from knowledge.service import KnowledgeService
-from knowledge.settings import Settings
 from knowledge.users import create_user
 from scheduler import flows, planner
 from scheduler import repository as reminders

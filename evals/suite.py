@@ -19,8 +19,9 @@ from agent.runtime import postgres_checkpointer
 from evals.report import ScenarioRuns
 from evals.runner import Failure, Harness, ScenarioResult
 from evals.schema import Scenario, ScenarioError, find_scenarios, load_scenario
-from knowledge import embedded, migrate
+from knowledge import migrate
 from knowledge.db import asyncpg_dsn, make_engine, unit_of_work
+from knowledge.infra import embedded
 from knowledge.seed import load_seed
 
 

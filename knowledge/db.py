@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from knowledge import embedded
 from knowledge.errors import ConfigError
-from knowledge.settings import Settings
+from knowledge.infra import embedded
+from knowledge.infra.settings import Settings
 
 
 @dataclass

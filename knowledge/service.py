@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge import repository as repo
 from knowledge.charter import Charter, PolicyText, Rules
-from knowledge.clock import Clock, SystemClock
 from knowledge.errors import Conflict, InvalidInput, NotFound
+from knowledge.infra.clock import Clock, SystemClock
 from knowledge.models import AddonItem, BusinessRule, BusinessRuleVersion, FaqItem, SeasonalOffer
 from knowledge.models.base import Base
 from knowledge.schemas import (

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.runtime import AgentRuntime
 from agent.state import TurnEvent
-from knowledge.clock import Clock, FrozenClock
 from knowledge.db import connection_lost, unit_of_work
-from knowledge.loops import pause
+from knowledge.infra.clock import Clock, FrozenClock
+from knowledge.infra.loops import pause
 from knowledge.models import Booking, Lead
 from knowledge.service import KnowledgeService
 from scheduler import repository as repo

@@ -19,12 +19,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from api.app import create_app
-from knowledge import embedded, migrate
-from knowledge.clock import FrozenClock
+from knowledge import migrate
 from knowledge.db import Database, asyncpg_dsn, ensure_database, make_engine, unit_of_work
+from knowledge.infra import embedded
+from knowledge.infra.clock import FrozenClock
+from knowledge.infra.settings import Settings
 from knowledge.seed import load_seed
 from knowledge.service import KnowledgeService
-from knowledge.settings import Settings
 from knowledge.users import create_user
 
 TEMPLATE = "hibachi_template"

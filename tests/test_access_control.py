@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import create_app
-from knowledge.clock import FrozenClock
-from knowledge.settings import Settings
+from knowledge.infra.clock import FrozenClock
+from knowledge.infra.settings import Settings
 from knowledge.users import create_user, revoke
 
 # Routes anyone may call: health, Twilio (signature-checked), the web chat (chat-token

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from agent.runtime import AgentRuntime, postgres_checkpointer
 from agent.state import TurnEvent
-from knowledge.clock import FrozenClock
 from knowledge.db import make_engine, unit_of_work
+from knowledge.infra.clock import FrozenClock
 from knowledge.models import Booking
 from knowledge.service import KnowledgeService
 from tests.conftest import clone_database, committed_database
@@ -110,8 +110,8 @@ class TestPopularFaq:
         from langgraph.checkpoint.memory import InMemorySaver
         from sqlalchemy import select
 
-        from knowledge.clock import SystemClock
         from knowledge.db import asyncpg_dsn
+        from knowledge.infra.clock import SystemClock
         from knowledge.models import FaqItem, Message
 
         async with committed_database(pg_server, template_url, pool_size=4) as (

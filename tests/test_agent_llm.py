@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.llm import build_llm, facts_hold
 from agent.runtime import AgentRuntime
-from knowledge.clock import FrozenClock
+from knowledge.infra.clock import FrozenClock
+from knowledge.infra.settings import Settings
 from knowledge.service import KnowledgeService
-from knowledge.settings import Settings
 from tests.factories import make_booking, make_customer
 
 BASE = "http://llm.test/v1"

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.runtime import AgentRuntime
 from agent.state import TurnEvent
-from knowledge.clock import FrozenClock
+from knowledge.infra.clock import FrozenClock
 from knowledge.models import ApiUser, AutomatedReminder, Booking, Customer, Escalation, Message
 from tests.factories import make_booking, make_customer
 from tools import addresses, bookings

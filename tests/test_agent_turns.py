@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent.runtime import PRUNE_EVERY_TURNS, AgentRuntime
 from agent.state import TurnEvent
 from knowledge import repository as repo
-from knowledge.clock import FrozenClock
+from knowledge.infra.clock import FrozenClock
 from knowledge.models import (
     ApiUser,
     AutomatedReminder,

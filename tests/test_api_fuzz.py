@@ -24,9 +24,9 @@ from twilio.request_validator import RequestValidator
 
 from api.app import create_app
 from knowledge.db import make_engine, unit_of_work
+from knowledge.infra.settings import Settings
 from knowledge.models import Customer, Escalation, FaqItem, Message
 from knowledge.schemas import MAX_INT
-from knowledge.settings import Settings
 from knowledge.users import create_user
 from tests.conftest import clone_database
 from tests.factories import make_booking, make_conversation, make_customer, make_message

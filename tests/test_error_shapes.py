@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 
 from api.app import create_app
-from knowledge.settings import Settings
+from knowledge.infra.settings import Settings
 
 
 @pytest.fixture

@@ -24,11 +24,11 @@ from evals.record import record, to_yaml
 from evals.report import ScenarioRuns, report_json, summarize
 from evals.runner import Harness, ScenarioResult
 from evals.schema import Scenario, load_scenario
-from knowledge.clock import FrozenClock
 from knowledge.db import make_engine
+from knowledge.infra.clock import FrozenClock
+from knowledge.infra.settings import Settings
 from knowledge.models import Customer, Message
 from knowledge.service import KnowledgeService
-from knowledge.settings import Settings
 from tests.conftest import clone_database
 from tests.test_agent_llm import BASE, completion, reading
 
@@ -441,7 +441,7 @@ class TestLlmCommand:
         from typer.testing import CliRunner
 
         from evals.cli import app
-        from knowledge import embedded
+        from knowledge.infra import embedded
 
         folder = tmp_path / "scenarios"
         folder.mkdir()

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from api.app import create_app
 from knowledge.db import Database, make_engine
-from knowledge.settings import Settings
+from knowledge.infra.settings import Settings
 
 
 class TestHealth:

@@ -28,11 +28,11 @@ from agent.runtime import AgentRuntime, TurnResult
 from agent.understanding.rules import understand, warm_up
 from agent.understanding.schema import Context, Pending, Understanding
 from agent.understanding.vocabulary import Vocabulary
-from knowledge.clock import FrozenClock
+from knowledge.infra.clock import FrozenClock
+from knowledge.infra.settings import Settings
 from knowledge.models import Booking, Customer, Escalation
 from knowledge.seed import read_seed
 from knowledge.service import KnowledgeService
-from knowledge.settings import Settings
 from tests.factories import make_booking, make_customer
 from tests.test_agent_llm import completion
 

@@ -18,8 +18,8 @@ from agent.inbox import INBOX_CHANNEL, TURNS_CHANNEL, Inbox, TurnWaiters, announ
 from agent.runtime import TURN_LOCK_NAMESPACE, AgentRuntime
 from agent.state import TurnEvent
 from knowledge.db import asyncpg_dsn
+from knowledge.infra.notify import Listener, Notifier
 from knowledge.models import Message
-from knowledge.notify import Listener, Notifier
 from tests.conftest import clone_database, committed_database
 from tests.factories import make_conversation, make_customer, make_message
 
@@ -81,8 +81,8 @@ class TestSharedInbox:
         message."""
         from langgraph.checkpoint.memory import InMemorySaver
 
-        from knowledge.clock import SystemClock
         from knowledge.db import unit_of_work
+        from knowledge.infra.clock import SystemClock
         from knowledge.service import KnowledgeService
 
         async with committed_database(pg_server, template_url, pool_size=8) as (_, sessions):
@@ -358,8 +358,8 @@ class TestAcknowledgingDuringATurn:
         foreign key check waits for, so the acknowledgement waited for the whole turn."""
         from langgraph.checkpoint.memory import InMemorySaver
 
-        from knowledge.clock import SystemClock
         from knowledge.db import unit_of_work
+        from knowledge.infra.clock import SystemClock
         from knowledge.service import KnowledgeService
         from tools.messaging.inbound import store_inbound
 
@@ -440,8 +440,8 @@ class TestBursts:
     async def _burst(self, pg_server: Any, template_url: str, burst_seconds: float) -> list[Any]:
         from langgraph.checkpoint.memory import InMemorySaver
 
-        from knowledge.clock import SystemClock
         from knowledge.db import unit_of_work
+        from knowledge.infra.clock import SystemClock
         from knowledge.service import KnowledgeService
 
         async with committed_database(pg_server, template_url) as (_, sessions):
@@ -521,8 +521,8 @@ class TestBursts:
 
         from langgraph.checkpoint.memory import InMemorySaver
 
-        from knowledge.clock import SystemClock
         from knowledge.db import unit_of_work
+        from knowledge.infra.clock import SystemClock
         from knowledge.service import KnowledgeService
 
         async with committed_database(pg_server, template_url) as (_, sessions):

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge import repository as repo
-from knowledge.clock import FrozenClock
 from knowledge.db import make_engine, unit_of_work
+from knowledge.infra.clock import FrozenClock
 from knowledge.schemas import AddonUpdate, OfferCreate, RuleUpdate
 from knowledge.service import KnowledgeService, render_answer
 from tests.conftest import clone_database

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent.understanding import prospect
 from agent.understanding.reader import default_reader
 from agent.understanding.training import default_vocabulary
-from knowledge.clock import FrozenClock
+from knowledge.infra.clock import FrozenClock
 from knowledge.models import AutomatedReminder, Booking, Lead, Message
 from knowledge.service import KnowledgeService
 from scheduler import flows

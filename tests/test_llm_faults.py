@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.llm import build_llm
 from agent.runtime import AgentRuntime
-from knowledge.clock import FrozenClock
+from knowledge.infra.clock import FrozenClock
+from knowledge.infra.settings import Settings
 from knowledge.service import KnowledgeService
-from knowledge.settings import Settings
 from tests.test_agent_llm import MESSAGE, PHONE, completion, reading, two_days_out
 
 TIMEOUT = 1.0

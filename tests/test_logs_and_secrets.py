@@ -9,8 +9,8 @@ import pytest
 import structlog
 from typer.testing import CliRunner
 
-from knowledge import logs
-from knowledge.settings import Settings
+from knowledge.infra import logs
+from knowledge.infra.settings import Settings
 
 PHONE = "+19165550101"
 

@@ -9,8 +9,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from knowledge import embedded, migrate
+from knowledge import migrate
 from knowledge.db import asyncpg_dsn, ensure_database
+from knowledge.infra import embedded
 from knowledge.models import Base
 
 

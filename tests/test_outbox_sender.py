@@ -14,10 +14,10 @@ import pytest
 import respx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge.clock import FrozenClock
+from knowledge.infra.clock import FrozenClock
+from knowledge.infra.settings import Settings
 from knowledge.models import Customer, Message
 from knowledge.service import KnowledgeService
-from knowledge.settings import Settings
 from tests.factories import make_conversation, make_customer, make_message
 from tests.helpers.twilio import signed
 from tools import addresses

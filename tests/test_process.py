@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from api.process import _SlowCollections, watch_collections
-from knowledge import logs
+from knowledge.infra import logs
 
 
 @pytest.fixture

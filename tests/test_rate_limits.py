@@ -14,8 +14,8 @@ from agent.inbox import Inbox
 from agent.runtime import AgentRuntime
 from api.ratelimit import RateLimiter
 from knowledge.errors import TooManyRequests
+from knowledge.infra.settings import Settings
 from knowledge.models import Message
-from knowledge.settings import Settings
 from tests.helpers.twilio import twilio_settings
 from tests.test_twilio_webhooks import post, sms
 

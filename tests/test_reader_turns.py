@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent.nodes.decide import guest_changes_agree
 from agent.runtime import AgentRuntime
 from agent.understanding.schema import GuestChange
-from knowledge.clock import FrozenClock
+from knowledge.infra.clock import FrozenClock
 from knowledge.models import Booking, Customer, Escalation
 from tests.factories import make_booking, make_customer
 from tools.policy import BookingView

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.runtime import AgentRuntime
-from knowledge.clock import FrozenClock
+from knowledge.infra.clock import FrozenClock
 from knowledge.models import AutomatedReminder, Booking, Customer, Escalation, Message
 from knowledge.service import KnowledgeService
 from scheduler import flows

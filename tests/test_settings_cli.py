@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from typer.testing import CliRunner
 
 from api.cli import app
-from knowledge import embedded, migrate
+from knowledge import migrate
 from knowledge.db import ensure_database, make_engine
 from knowledge.errors import ConfigError
+from knowledge.infra import embedded
+from knowledge.infra.settings import load_settings
 from knowledge.models import ApiUser
-from knowledge.settings import load_settings
 from knowledge.users import hash_token
 from tests.conftest import clone_database
 

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.runtime import AgentRuntime
-from knowledge.clock import FrozenClock
+from knowledge.infra.clock import FrozenClock
+from knowledge.infra.settings import Settings
 from knowledge.models import TeamAlert
-from knowledge.settings import Settings
 from tests.factories import make_booking, make_customer
 from tools.messaging.alerts import AlertSender
 from tools.messaging.twilio import TwilioChannel

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.inbox import Inbox
 from agent.runtime import AgentRuntime
+from knowledge.infra.settings import Settings
 from knowledge.models import Conversation, Customer, Message
-from knowledge.settings import Settings
 from tests.factories import make_conversation, make_customer, make_message
 from tests.helpers.twilio import BASE, TOKEN, twilio_settings
 from tests.helpers.twilio import signed as sign

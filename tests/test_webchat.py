@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge.clock import FrozenClock
+from knowledge.infra.clock import FrozenClock
 from knowledge.models import Conversation, Customer, Escalation, Message
 from tests.factories import make_booking, make_customer
 from tools import addresses

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from agent.runtime import AgentRuntime, postgres_checkpointer
 from agent.state import TurnEvent
-from knowledge.clock import SystemClock
 from knowledge.db import make_engine, unit_of_work
+from knowledge.infra.clock import SystemClock
 from knowledge.models import Booking, Conversation
 from knowledge.service import KnowledgeService
 from tests.conftest import clone_database

@@ -18,7 +18,7 @@ from agent.understanding.prospect import Details
 from agent.understanding.reader import CONFIDENT
 from agent.understanding.schema import CHANGE_INTENTS, Concern, GuestChange, Request
 from knowledge.charter import Charter, Rules
-from knowledge.faults import crash_point
+from knowledge.infra.faults import crash_point
 from knowledge.models import Booking, Customer
 from knowledge.service import FaqMatch
 from tools import availability, bookings, leads, policy, prospects, travel

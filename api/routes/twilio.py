@@ -22,7 +22,7 @@ from knowledge.errors import (
     ServiceUnavailable,
     TooManyRequests,
 )
-from knowledge.faults import crash_point
+from knowledge.infra.faults import crash_point
 from knowledge.schemas import MAX_INT
 from tools.messaging.inbound import is_stored, record_status, store_inbound
 from tools.phones import to_e164

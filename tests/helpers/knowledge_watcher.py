@@ -14,7 +14,7 @@ import time
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from knowledge.db import make_engine
-from knowledge.notify import Listener, invalidation_handlers
+from knowledge.infra.notify import Listener, invalidation_handlers
 from knowledge.service import KnowledgeService
 
 

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from agent.runtime import AgentRuntime, postgres_checkpointers
-from knowledge.clock import FrozenClock
 from knowledge.db import make_engine
+from knowledge.infra.clock import FrozenClock
 from knowledge.service import KnowledgeService
 from scheduler.worker import Worker
 

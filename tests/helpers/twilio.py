@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
-from knowledge.settings import Settings
+from knowledge.infra.settings import Settings
 
 TOKEN = "test-auth-token"
 BASE = "https://hibachi.example"

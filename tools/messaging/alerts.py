@@ -15,11 +15,11 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from knowledge.clock import Clock
 from knowledge.db import unit_of_work
-from knowledge.loops import pause
+from knowledge.infra.clock import Clock
+from knowledge.infra.loops import pause
+from knowledge.infra.settings import Settings
 from knowledge.models import TeamAlert
-from knowledge.settings import Settings
 from tools.messaging.twilio import TwilioChannel
 
 log = structlog.get_logger(__name__)

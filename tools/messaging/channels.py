@@ -12,8 +12,8 @@ from typing import Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowledge.infra.settings import Settings
 from knowledge.models import Conversation, Customer, Message
-from knowledge.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from knowledge.clock import Clock
 from knowledge.db import unit_of_work
-from knowledge.faults import crash_point
-from knowledge.loops import pause
+from knowledge.infra.clock import Clock
+from knowledge.infra.faults import crash_point
+from knowledge.infra.loops import pause
 from tools.messaging.email import read_email
 from tools.messaging.inbound import Stored, store_email
 

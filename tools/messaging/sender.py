@@ -18,10 +18,10 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from knowledge.clock import Clock
 from knowledge.db import unit_of_work
-from knowledge.faults import crash_point
-from knowledge.loops import pause
+from knowledge.infra.clock import Clock
+from knowledge.infra.faults import crash_point
+from knowledge.infra.loops import pause
 from knowledge.models import Conversation, Customer, Message
 from tools import addresses
 from tools.messaging.channels import Outgoing, SendResult, Transport

@@ -12,10 +12,10 @@ import aiosmtplib
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge.clock import Clock
+from knowledge.infra.clock import Clock
+from knowledge.infra.settings import Settings
 from knowledge.models import Conversation, Customer, Message
 from knowledge.service import KnowledgeService
-from knowledge.settings import Settings
 from tools import addresses
 from tools.messaging import email as emails
 from tools.messaging.channels import Outgoing, SendResult

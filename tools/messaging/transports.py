@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from knowledge.clock import Clock
+from knowledge.infra.clock import Clock
+from knowledge.infra.settings import Settings
 from knowledge.service import KnowledgeService
-from knowledge.settings import Settings
 from tools.messaging.channels import Transport, configured_channels
 from tools.messaging.sms import SmsTransport
 from tools.messaging.smtp import EmailTransport, SmtpTransport

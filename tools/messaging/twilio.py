@@ -13,7 +13,7 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from knowledge.settings import Settings
+from knowledge.infra.settings import Settings
 from tools.messaging.channels import SendResult
 
 UNSUBSCRIBED = 21610  # the recipient replied STOP: Twilio refuses to send to them

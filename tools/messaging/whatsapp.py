@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge.clock import Clock
+from knowledge.infra.clock import Clock
 from knowledge.models import Conversation, Customer, Message
 from knowledge.service import KnowledgeService
 from tools.messaging.channels import Outgoing, SendResult
