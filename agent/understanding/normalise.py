@@ -18,6 +18,7 @@ says which words are real comes with `symspellpy`.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,15 @@ _LETTERS = re.compile(r"[a-z]+")
 #: The words the slot reader reads (agent/understanding/slots.py): a person's name in the
 #: lexicon is a tuple of them.
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
+#: An HTML or XML tag with its attributes ("<img src=x onerror=...>", "</b>"); "<3" is no tag.
+_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
+
+
+def strip_markup(text: str) -> str:
+    """The words a customer wrote, without markup pasted around them: HTML entities decoded
+    ("&lt;b&gt;" is "<b>"), then tags and what their attributes carry removed. A message of
+    markup alone reads as empty."""
+    return _TAG.sub(" ", html.unescape(text))
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from agent.understanding import intents as cue
 from agent.understanding import rules, slots
 from agent.understanding.concerns import INTENT_OF, Concerns
 from agent.understanding.learned import Features, LearnedReader, Reading
-from agent.understanding.normalise import Lexicon, Normaliser
+from agent.understanding.normalise import Lexicon, Normaliser, strip_markup
 from agent.understanding.schema import (
     CHANGE_INTENTS,
     INTENTS,
@@ -349,6 +349,7 @@ class Reader:
 
     def understand(self, text: str, context: Context, vocabulary: Vocabulary) -> Understanding:
         """Read one customer message: its tone, its requests in order, and any concern."""
+        text = strip_markup(text)
         folded = rules.fold(text)
         if not folded.strip() or cue.OPT_OUT.match(folded):
             return rules.understand(text, context, vocabulary)
