@@ -60,6 +60,19 @@ class TestReading:
         details = read(text)
         assert {k: getattr(details, k) for k in expected} == expected
 
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "hey do u guys charge 4 travel? we r like 40 mi out past folsom",
+            "we're about 45 miles from sacramento",
+            "we are 25 min from downtown",
+            "we're like 2 hrs away lol",
+            "we're 30 km out",
+        ],
+    )
+    def test_a_distance_is_no_headcount(self, text: str) -> None:
+        assert read(text).guests is None
+
     def test_an_addition_is_a_change_to_what_was_said(self) -> None:
         assert read("oh and 2 more kids").more == (("kids", 2),)
 

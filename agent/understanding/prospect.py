@@ -27,6 +27,8 @@ from tools.phones import find_contact, without_contact
 DATA = Path(__file__).resolve().parent / "data"
 _ZIP = re.compile(r"(?<![$\d.,-])\b(\d{5})(?:-\d{4})?\b(?![.,]?\d)")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+#: A distance or a time after a number: "we're 40 mi out" or "25 min away" counts no guests.
+_UNITS = r"(?:mi|miles?|km|kms|kilomet\w*|mins?|minutes?|hrs?|hours?)\b"
 #: "20 people", "15 hungry adults", "2 more kids"; "a party of 12", "table for 8".
 _COUNT = re.compile(
     rf"(?P<n>{NUMBER})\s+(?P<more>(?:more|extra|additional|other)\s+)?(?:[a-z]+\s+)?(?P<g>{GROUP})"
@@ -34,7 +36,7 @@ _COUNT = re.compile(
     rf"|(?:book|booking|reserve|reservation|quote|estimate|price|cost|hibachi|dinner|party)\s+for"
     rf"|we\s+are|we.re|we\s+r|we.ll\s+be|there.ll\s+be|there\s+will\s+be|expecting)"
     rf"\s+(?:about\s+|around\s+|like\s+|maybe\s+)?(?P<pn>{NUMBER})"
-    rf"(?!\s*(?:pm|am|:|/|\$|dollars|miles|hours|minutes|st\b|nd\b|rd\b|th\b|o.clock))"
+    rf"(?!\s*(?:pm|am|:|/|\$|dollars|{_UNITS}|st\b|nd\b|rd\b|th\b|o.clock))"
     rf"(?!\s+(?:more\s+|extra\s+)?(?:[a-z]+\s+)?{GROUP})"  # "quote for 15 adults": a group's count
 )
 
