@@ -54,6 +54,7 @@ class TestReading:
             ("looking to book for 20", {"guests": 20}),
             ("about a dozen people", {"guests": 12}),
             ("we're 12", {"guests": 12}),
+            ("like 18 ppl, 3 of them r kids", {"guests": 18, "kids": 3}),
         ],
     )
     def test_guest_counts(self, text: str, expected: dict[str, int]) -> None:
@@ -341,6 +342,21 @@ class TestLeadTurns:
         reminder = await follow_up(session, lead)
         assert reminder is not None and reminder.status == "pending"
         assert reminder.scheduled_at == NOW + timedelta(hours=24)
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "looking 2 book 4 jan 16, like 18 ppl, 3 of them r kids",
+            "how much for a party of 18 and 3 kids on jan 16?",
+        ],
+    )
+    async def test_a_total_with_some_kids_is_the_rest_adults(
+        self, runtime: Any, session: AsyncSession, text: str
+    ) -> None:
+        result = await runtime.receive(PHONE, text)
+        assert "15 adults × $55 = $825" in (result.reply or "")
+        lead = await lead_of(session)
+        assert (lead.adults, lead.kids) == (15, 3)
 
     async def test_what_was_told_is_not_asked_again(
         self, runtime: Any, session: AsyncSession

@@ -560,8 +560,12 @@ def _lead_values(
         if value is not None and value != getattr(known, key):
             values[key] = value
     counts = {g: getattr(details, g) for g in ("adults", "kids", "toddlers")}
-    if details.guests and not any(counts.values()):
-        counts["adults"] = details.guests  # "20 people": priced as adults until we hear of kids
+    if details.guests and not counts["adults"]:
+        # "20 people": priced as adults until we hear of kids; "18 ppl, 3 of them r kids":
+        # the rest of the total are adults.
+        rest = details.guests - (counts["kids"] or 0) - (counts["toddlers"] or 0)
+        if rest > 0:
+            counts["adults"] = rest
     for group, delta in details.more:
         key = "adults" if group == "guests" else group
         current = counts.get(key) or getattr(known, key) or 0

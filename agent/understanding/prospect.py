@@ -29,9 +29,11 @@ _ZIP = re.compile(r"(?<![$\d.,-])\b(\d{5})(?:-\d{4})?\b(?![.,]?\d)")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 #: A distance or a time after a number: "we're 40 mi out" or "25 min away" counts no guests.
 _UNITS = r"(?:mi|miles?|km|kms|kilomet\w*|mins?|minutes?|hrs?|hours?)\b"
-#: "20 people", "15 hungry adults", "2 more kids"; "a party of 12", "table for 8".
+#: "20 people", "15 hungry adults", "2 more kids", "3 of them are kids"; "a party of 12",
+#: "table for 8".
 _COUNT = re.compile(
-    rf"(?P<n>{NUMBER})\s+(?P<more>(?:more|extra|additional|other)\s+)?(?:[a-z]+\s+)?(?P<g>{GROUP})"
+    rf"(?P<n>{NUMBER})\s+(?:of\s+(?:them|those|us|which)\s+(?:are|r|re|will\s+be)\s+)?"
+    rf"(?P<more>(?:more|extra|additional|other)\s+)?(?:[a-z]+\s+)?(?P<g>{GROUP})"
     rf"|(?:(?:party|group|crowd|headcount|count)\s+(?:of|is|will\s+be|:)"
     rf"|(?:book|booking|reserve|reservation|quote|estimate|price|cost|hibachi|dinner|party)\s+for"
     rf"|we\s+are|we.re|we\s+r|we.ll\s+be|there.ll\s+be|there\s+will\s+be|expecting)"
