@@ -358,6 +358,15 @@ class TestLeadTurns:
         lead = await lead_of(session)
         assert (lead.adults, lead.kids) == (15, 3)
 
+    async def test_an_upgrade_after_a_quote_is_added_to_it(
+        self, runtime: Any, session: AsyncSession
+    ) -> None:
+        await runtime.receive(PHONE, "how much 4 30ppl next month?")
+        result = await runtime.receive(PHONE, "oh n we want lobster 4 everyone")
+        assert "Lobster 30 × $15 = $450" in (result.reply or "")
+        assert "Estimated total: $2,100" in (result.reply or "")
+        assert (await lead_of(session)).upgrades == ["lobster"]
+
     async def test_what_was_told_is_not_asked_again(
         self, runtime: Any, session: AsyncSession
     ) -> None:

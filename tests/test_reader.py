@@ -58,6 +58,9 @@ class TestNormaliser:
             ),
             ("thx!!", "thanks!!"),
             ("add yakisoba + xtra fried rice", "add yakisoba + extra fried rice"),
+            ("how much 4 30ppl", "how much for 30 people"),
+            ("12adults and 3kids", "12 adults and 3 kids"),
+            ("at 6pm on the 2nd", "at 6pm on the 2nd"),
         ],
     )
     def test_shorthand_is_read_as_words(

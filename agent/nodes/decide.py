@@ -490,7 +490,13 @@ async def _prospect_turn(
         )
         # the goodbye answers the rest of what they said ("nvm, found someone lol")
         return lost, closing | {i for i, r in enumerate(requests) if r.intent in LEAD_INTENTS}
-    if not (details.asks or details.given()):
+    # "oh and lobster for everyone" after a quote: the upgrade is part of the party asked about
+    upgrades = lead is not None and any(
+        r.intent in ("menu_selection", "protein_swap")
+        and any(charter.addon(s) is not None for s in (*r.entities.proteins, *r.entities.upgrades))
+        for r in requests
+    )
+    if not (details.asks or details.given() or upgrades):
         return None, set()
     if lead is None and (details.about_own_booking or (details.changes and not details.asks)):
         # "when is my party?", "we'll be 14 adults now": a customer to verify, not a prospect

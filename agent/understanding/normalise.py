@@ -32,6 +32,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from text_to_num import alpha2digit
 
+from agent.understanding.entities import GROUP
 from agent.understanding.rules import fold
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -40,6 +41,8 @@ _TOKEN = re.compile(r"[a-z0-9][a-z0-9'/-]*[a-z0-9/]|[a-z0-9]")
 _LETTERS = re.compile(r"[a-z]+")
 #: The words the slot reader reads (agent/understanding/slots.py): a person's name in the
 #: lexicon is a tuple of them.
+_GLUED = re.compile(r"(\d{1,4})([a-z]{2,})")
+_PEOPLE = re.compile(GROUP)
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
 #: An HTML or XML tag with its attributes ("<img src=x onerror=...>", "</b>"); "<3" is no tag.
 _TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
@@ -186,6 +189,11 @@ class Normaliser:
         expanded = lex.shorthand.get(word)
         if expanded is not None:
             return expanded
+        glued = _GLUED.fullmatch(word)
+        if glued is not None:  # "30ppl", "12adults": a count written onto its people word
+            people = lex.shorthand.get(glued.group(2), glued.group(2))
+            if _PEOPLE.fullmatch(people):
+                return f"{glued.group(1)} {people}"
         if word in ("2", "4"):
             after = tokens[i + 1] if i + 1 < len(tokens) else ""
             after = lex.shorthand.get(after, after)
