@@ -367,6 +367,14 @@ class TestLeadTurns:
         assert "Estimated total: $2,100" in (result.reply or "")
         assert (await lead_of(session)).upgrades == ["lobster"]
 
+    async def test_a_prospect_asking_the_total_gets_the_quote_again(
+        self, runtime: Any, session: AsyncSession
+    ) -> None:
+        await runtime.receive(PHONE, "how much for 15 adults and 4 kids on jan 16 at 6pm?")
+        result = await runtime.receive(PHONE, "wats the total w travel")
+        assert "Estimated total: $945" in (result.reply or "")
+        assert "couldn't find" not in (result.reply or "")
+
     async def test_what_was_told_is_not_asked_again(
         self, runtime: Any, session: AsyncSession
     ) -> None:

@@ -490,13 +490,19 @@ async def _prospect_turn(
         )
         # the goodbye answers the rest of what they said ("nvm, found someone lol")
         return lost, closing | {i for i, r in enumerate(requests) if r.intent in LEAD_INTENTS}
-    # "oh and lobster for everyone" after a quote: the upgrade is part of the party asked about
-    upgrades = lead is not None and any(
-        r.intent in ("menu_selection", "protein_swap")
-        and any(charter.addon(s) is not None for s in (*r.entities.proteins, *r.entities.upgrades))
+    # After a quote, "oh and lobster for everyone" is part of the party asked about, and
+    # "what's the total w travel" asks about that party, not a booking they do not have.
+    about_lead = lead is not None and any(
+        r.intent == "booking_question"
+        or (
+            r.intent in ("menu_selection", "protein_swap")
+            and any(
+                charter.addon(s) is not None for s in (*r.entities.proteins, *r.entities.upgrades)
+            )
+        )
         for r in requests
     )
-    if not (details.asks or details.given() or upgrades):
+    if not (details.asks or details.given() or about_lead):
         return None, set()
     if lead is None and (details.about_own_booking or (details.changes and not details.asks)):
         # "when is my party?", "we'll be 14 adults now": a customer to verify, not a prospect
@@ -520,7 +526,7 @@ async def _prospect_turn(
         rules=rules,
         addons=charter.addons,
         available=found,
-        show_quote=quote_changed,
+        show_quote=quote_changed or any(r.intent == "booking_question" for r in requests),
         show_availability="event_date" in values or "event_time" in values,
         unknown_place=unknown_place,
         new_lead=lead is None,
