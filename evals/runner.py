@@ -46,10 +46,11 @@ from knowledge.service import KnowledgeService
 from knowledge.users import create_user
 from scheduler import flows, planner
 from scheduler import repository as reminders
-from scheduler.schemas import BookingCreate, CustomerIn
 from scheduler.worker import Worker
 from tools import bookings
 from tools import escalations as cases
+from tools.bookings import create as booking_records
+from tools.bookings.schemas import BookingCreate, CustomerIn
 from tools.messaging import webchat
 
 AGENT_NAME = "Agent"  # the person acting in `agent:` steps (each scenario is rolled back)
@@ -389,7 +390,7 @@ def _booking_row(
     customer_id: int, spec: BookingSpec, *, created_at: datetime, deposit: Decimal
 ) -> Booking:
     return Booking(
-        reference=spec.reference or flows.new_reference(),
+        reference=spec.reference or booking_records.new_reference(),
         customer_id=customer_id,
         event_at=spec.event_at,
         address=spec.address,

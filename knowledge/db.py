@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ from typing import Any
 import asyncpg
 import psycopg
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
@@ -38,6 +39,11 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+    async def ping(self, timeout: float = 2.0) -> None:
+        """Raise unless the database answers a trivial query within `timeout` seconds."""
+        async with self.engine.connect() as conn:
+            await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=timeout)
 
 
 def resolve_url(settings: Settings) -> tuple[str, Any]:

@@ -21,10 +21,10 @@ from knowledge.infra.clock import FrozenClock
 from knowledge.models import AutomatedReminder, Booking, Lead, Message
 from knowledge.service import KnowledgeService
 from scheduler import flows
-from scheduler.schemas import BookingCreate, CustomerIn
 from tests.factories import make_booking, make_customer
 from tests.rules import rules_with, seed_addons, seed_rules
 from tools import availability, leads, prospects, travel
+from tools.bookings.schemas import BookingCreate, CustomerIn
 from tools.prospects import LeadView
 
 RULES = seed_rules()

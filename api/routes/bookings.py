@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AdminUser, CurrentUser, Knowledge, Session, State
-from knowledge.errors import NotFound
-from knowledge.models import AutomatedReminder, Booking
+from knowledge.models import Booking
 from knowledge.schemas import RowId
 from scheduler import flows
-from scheduler.schemas import (
+from tools import bookings
+from tools.bookings.schemas import (
     BookingCreate,
     BookingUpdate,
     BookingView,
@@ -25,13 +24,7 @@ router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
 
 
 async def booking_view(session: AsyncSession, booking: Booking) -> BookingView:
-    rows = (
-        await session.scalars(
-            select(AutomatedReminder)
-            .where(AutomatedReminder.booking_id == booking.id)
-            .order_by(AutomatedReminder.scheduled_at)
-        )
-    ).all()
+    rows = await bookings.touchpoints(session, booking.id)
     view = BookingView.model_validate(booking)
     view.touchpoints = [
         TouchpointView(
@@ -44,13 +37,6 @@ async def booking_view(session: AsyncSession, booking: Booking) -> BookingView:
         for r in rows
     ]
     return view
-
-
-async def _booking(session: AsyncSession, booking_id: int, lock: bool = False) -> Booking:
-    booking = await session.get(Booking, booking_id, with_for_update=lock)
-    if booking is None:
-        raise NotFound(f"no booking with id {booking_id}")
-    return booking
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -79,7 +65,7 @@ async def create_booking(
 
 @router.get("/{booking_id}")
 async def get_booking(booking_id: RowId, _: CurrentUser, session: Session) -> BookingView:
-    return await booking_view(session, await _booking(session, booking_id))
+    return await booking_view(session, await bookings.get(session, booking_id))
 
 
 @router.patch("/{booking_id}")
@@ -91,7 +77,7 @@ async def update_booking(
     knowledge: Knowledge,
     state: State,
 ) -> BookingView:
-    booking = await _booking(session, booking_id, lock=True)
+    booking = await bookings.get(session, booking_id, lock=True)
     rules = await knowledge.rules(session)
     await flows.update_booking(session, booking, data, state.clock.now(), rules)
     view = await booking_view(session, booking)
@@ -105,8 +91,8 @@ async def chef_departed(
     booking_id: RowId, data: ChefDeparted, _: CurrentUser, session: Session, state: State
 ) -> BookingView:
     """Tell the customer the chef is on the way, and plan the 'ten minutes away' message."""
-    await _booking(session, booking_id)
+    await bookings.get(session, booking_id)
     await session.commit()  # nothing of ours is held while the turn runs
     await flows.announce_departure(state.runtime, booking_id, data.eta_minutes)
     state.worker_wake.set()
-    return await booking_view(session, await _booking(session, booking_id))
+    return await booking_view(session, await bookings.get(session, booking_id))

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from api.deps import CurrentUser, Session
-from knowledge.errors import AppError, InvalidInput, NotFound
-from knowledge.models import Conversation
+from knowledge.errors import AppError, InvalidInput
 from knowledge.schemas import RowId
 from tools import threads
 from tools.phones import to_e164
@@ -83,8 +82,7 @@ async def messages(
     session: Session,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[MessageView]:
-    if await session.get(Conversation, conversation_id) is None:
-        raise NotFound(f"no conversation with id {conversation_id}")
+    await threads.get(session, conversation_id)
     return [
         MessageView.model_validate(m)
         for m in await threads.messages(session, conversation_id, limit)

@@ -17,12 +17,11 @@ from api.deps import CurrentUser, Session, State
 from api.routes.bookings import booking_view
 from api.routes.conversations import MessageView
 from knowledge.errors import InvalidInput, NotFound
-from knowledge.models import ApiUser, Booking, Conversation, Message
 from knowledge.schemas import RowId, StorableInput
-from scheduler.schemas import BookingView
+from tools import bookings, threads
 from tools import escalation_queue as queued
 from tools import escalations as cases
-from tools import threads
+from tools.bookings.schemas import BookingView
 from tools.escalation_queue import EscalationView
 
 router = APIRouter(prefix="/api/v1/escalations", tags=["console"])
@@ -105,14 +104,10 @@ async def thread(escalation_id: RowId, _: CurrentUser, session: Session, state: 
     its planned touchpoints; each agent message carries its decision trail in `meta`."""
     view = await queued.one(session, escalation_id, state.clock.now())
     conversation = (
-        await session.get(Conversation, view.conversation_id) if view.conversation_id else None
+        await threads.get(session, view.conversation_id) if view.conversation_id else None
     )
-    owner = (
-        await session.get(ApiUser, conversation.owner_user_id)
-        if conversation is not None and conversation.owner_user_id is not None
-        else None
-    )
-    booking = await session.get(Booking, view.booking_id) if view.booking_id else None
+    owner = await threads.holder(session, conversation) if conversation is not None else None
+    booking = await bookings.get(session, view.booking_id) if view.booking_id else None
     messages = await threads.customer_messages(session, view.customer_id, limit=1000)
     return Thread(
         escalation=view,
@@ -170,7 +165,7 @@ async def reply(
         raise InvalidInput("this escalation has no conversation to reply on")
     result = await state.runtime.human_reply(conversation_id, user, text)
     message = (
-        await session.get(Message, result.reply_message_id) if result.reply_message_id else None
+        await threads.message(session, result.reply_message_id) if result.reply_message_id else None
     )
     if message is None:
         raise NotFound("the reply was not stored")

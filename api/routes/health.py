@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from api.deps import State
 
@@ -17,8 +14,7 @@ router = APIRouter(tags=["health"])
 async def healthz(state: State) -> JSONResponse:
     """200 with the database status, or 503 saying why the database is not usable."""
     try:
-        async with state.database.engine.connect() as conn:
-            await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2.0)
+        await state.database.ping(timeout=2.0)
     except Exception as exc:  # any failure here means "not healthy", and says why
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return JSONResponse(

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.inbox import Answer, announce, answer_to
@@ -23,7 +22,7 @@ from knowledge.charter import display_phone
 from knowledge.errors import InvalidInput, Unauthorized
 from knowledge.models import Message, WebSession
 from knowledge.schemas import MAX_INT, reject_unstorable
-from tools import bookings
+from tools import bookings, threads
 from tools.messaging import webchat
 from tools.outbox import queue_reply, record_inbound
 
@@ -244,13 +243,7 @@ async def history(
     web = await _web(session, x_chat_token)
     conversation = await webchat.conversation_for(session, web)
     await session.commit()
-    query = (
-        select(Message)
-        .where(Message.conversation_id == conversation.id, Message.id > after)
-        .order_by(Message.id)
-        .limit(200)
-    )
-    return [_line(m) for m in (await session.scalars(query)).all()]
+    return [_line(m) for m in await threads.since(session, conversation.id, after, limit=200)]
 
 
 @router.get("/api/v1/chat/stream")
@@ -270,21 +263,14 @@ async def stream(
         yield ": connected\n\n"
         while not await request.is_disconnected():
             async with state.database.sessionmaker() as session:
-                web = await session.get(WebSession, web_id)
+                web = await webchat.session_by_id(session, web_id)
                 if web is None:
                     return
                 conversation_id = (await webchat.conversation_for(session, web)).id
                 await session.commit()
-                query = (
-                    select(Message)
-                    .where(
-                        Message.conversation_id == conversation_id,
-                        Message.direction == "outbound",
-                        Message.id > last,
-                    )
-                    .order_by(Message.id)
-                )
-                for message in (await session.scalars(query)).all():
+                for message in await threads.since(
+                    session, conversation_id, last, outbound_only=True
+                ):
                     last = message.id
                     yield f"event: message\ndata: {json.dumps(_line(message).model_dump())}\n\n"
             await asyncio.sleep(1.0)

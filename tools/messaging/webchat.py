@@ -65,6 +65,10 @@ async def start_session(session: AsyncSession) -> tuple[WebSession, str]:
     return web, token
 
 
+async def session_by_id(session: AsyncSession, web_id: int) -> WebSession | None:
+    return await session.get(WebSession, web_id)
+
+
 async def session_for_token(session: AsyncSession, token: str) -> WebSession | None:
     query = select(WebSession).where(WebSession.token_hash == hash_token(token))
     return (await session.scalars(query)).first()

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowledge.errors import NotFound
 from knowledge.models import (
     AutomatedReminder,
     Booking,
@@ -36,6 +37,24 @@ BOOKING_FIELDS = {
     "access_notes",
     "dietary_notes",
 }
+
+
+async def get(session: AsyncSession, booking_id: int, *, lock: bool = False) -> Booking:
+    """The booking (locked for update with `lock`), or NotFound."""
+    booking = await session.get(Booking, booking_id, with_for_update=lock)
+    if booking is None:
+        raise NotFound(f"no booking with id {booking_id}")
+    return booking
+
+
+async def touchpoints(session: AsyncSession, booking_id: int) -> list[AutomatedReminder]:
+    """The booking's planned journey messages, in the order they are due."""
+    query = (
+        select(AutomatedReminder)
+        .where(AutomatedReminder.booking_id == booking_id)
+        .order_by(AutomatedReminder.scheduled_at)
+    )
+    return list((await session.scalars(query)).all())
 
 
 def view(booking: Booking) -> BookingView:
