@@ -1,5 +1,7 @@
 """The turn graph: load_context → detect_tone → classify → decide → review → act → compose →
-deliver (review only calls the LLM when one is configured).
+deliver. Review runs only when an LLM is configured; when the model reads the message
+differently, its reading goes back to decide (review → decide), which decides once more and
+goes on to act.
 
 Built by a factory so each caller (service, worker, tests, evaluation) brings its own
 checkpointer; run-time dependencies arrive through the graph's context, never globals.
@@ -37,8 +39,13 @@ async def after_load(
 
 
 async def after_decide(state: TurnState) -> Literal["review", "act"]:
-    """The LLM review step runs only when a model is configured."""
+    """The LLM review step runs only when a model is configured, once per turn."""
     return "review" if state.get("route") == "review" else "act"
+
+
+async def after_review(state: TurnState) -> Literal["decide", "act"]:
+    """The model's different reading is decided again; otherwise the turn goes on."""
+    return "decide" if state.get("route") == "decide" else "act"
 
 
 def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Any:
@@ -59,7 +66,7 @@ def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Any:
     graph.add_edge("detect_tone", "classify")
     graph.add_edge("classify", "decide")
     graph.add_conditional_edges("decide", after_decide)
-    graph.add_edge("review", "act")
+    graph.add_conditional_edges("review", after_review)
     graph.add_edge("act", "compose")
     graph.add_edge("compose", "deliver")
     graph.add_edge("deliver", END)

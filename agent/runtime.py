@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.context import TurnContext
 from agent.graph import build_graph
-from agent.state import TurnEvent
+from agent.state import Decided, TurnEvent
 from knowledge.db import IdleChecks, asyncpg_dsn, unit_of_work
 from knowledge.infra.clock import Clock
 from knowledge.infra.settings import Settings
@@ -245,24 +245,24 @@ class AgentRuntime:
                 context=context,
                 durability="exit",
             )
-        if context.scratch.faq_views:
-            await self._count_views(context.scratch.faq_views)
+        decided: Decided | None = state.get("decided")
+        if decided is not None and decided.faq_views:
+            await self._count_views(list(decided.faq_views))
         saver = self.savers[index]
         if saver is not None and int(state.get("turns", 0)) % PRUNE_EVERY_TURNS == 0:
             await self._prune(saver, thread)
-        turn = context.scratch
         return TurnResult(
             conversation_id=event.conversation_id,
-            reply=turn.reply,
-            intent=turn.intent,
-            intents=turn.intents,
-            tone=turn.tone,
-            outcome=turn.outcome,
-            rules=turn.rules,
-            escalation_ids=turn.escalation_ids,
-            reply_message_id=turn.reply_message_id,
-            skipped=turn.skip,
-            llm=turn.llm,
+            reply=state.get("reply"),
+            intent=decided.intent if decided else "other",
+            intents=list(decided.intents) if decided else [],
+            tone=state.get("tone", "neutral"),
+            outcome=decided.outcome if decided else "silent",
+            rules=decided.rules if decided else [],
+            escalation_ids=state.get("escalation_ids", []),
+            reply_message_id=state.get("reply_message_id"),
+            skipped=state.get("skip"),
+            llm=state.get("llm"),
             pending=state.get("pending"),
         )
 

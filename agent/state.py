@@ -1,22 +1,34 @@
-"""The graph's state: only what the next turn needs, since it is checkpointed per conversation.
+"""The graph's state. Two kinds of keys:
 
-The full history lives in the `messages` table, and this turn's working data (the rows, the
-reading, the decisions, the reply) lives in the turn's scratch pad (`agent.context.Scratch`),
-which is never checkpointed. What stays here: the question left open, a few recent lines,
-the customer's last tone, a turn count, and the event and route of the turn in progress.
+- kept from turn to turn (checkpointed per conversation), only what the next turn needs: the
+  question left open and the changes it asked to confirm, a few recent lines, the customer's
+  last tone and a turn count (the full history is in the `messages` table);
+- this turn's working data, which nodes return and later nodes read: the event, the rows
+  loaded for it, the reading, the decisions, the reply. These are `UntrackedValue` channels:
+  never written to a checkpoint, gone when the turn ends.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypedDict
 
+from langgraph.channels import UntrackedValue
 from pydantic import BaseModel, ConfigDict
+
+from agent.understanding.prospect import Details
+from agent.understanding.schema import Understanding
+from knowledge.charter import Charter
+from knowledge.models import AutomatedReminder, Booking, Conversation, Customer, Lead, Message
+from tools.policy import Decision
 
 RECENT_LINES = 8
 RECENT_CHARS = 280
 
 EventKind = Literal["customer_message", "reminder", "operational", "agent_action"]
-Route = Literal["understand", "notify_owner", "proactive", "human_reply", "end", "review", "act"]
+Route = Literal[
+    "understand", "notify_owner", "proactive", "human_reply", "end", "review", "decide", "act"
+]
 
 
 class TurnEvent(BaseModel):
@@ -68,14 +80,104 @@ def reply_key(turn_key: str) -> str:
     return f"reply:{turn_key}"
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """The turn's event and the rows it works with, read once by `load_context`. The rows are
+    the session's own: a node that changes the booking changes it in this turn's transaction."""
+
+    event: TurnEvent
+    conversation: Conversation
+    customer: Customer
+    charter: Charter
+    booking: Booking | None = None
+    opted_out: bool = False  # the customer switched this conversation's channel off
+    inbound: Message | None = None  # the customer's message this turn answers
+    #: Later messages of the same burst (sent before we answered), read and answered with it.
+    burst: tuple[Message, ...] = ()
+    reminder: AutomatedReminder | None = None
+    lead: Lead | None = None  # the open lead of a sender with no booking
+    repeat_customer: bool = False  # welcomed back on the first message of a conversation
+    #: What our last message asked ("confirm_change", "which_booking", ...) and the changes it
+    #: asked to confirm, as the turn found them (the turn's own decision replaces them).
+    asked: str | None = None
+    proposal: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def text(self) -> str:
+        """What the customer said this turn: the message, and the rest of its burst."""
+        if self.inbound is None:
+            return ""
+        return "\n".join([self.inbound.body, *(m.body for m in self.burst)])
+
+    @property
+    def answered(self) -> list[Message]:
+        """The customer's messages this turn answers."""
+        return [self.inbound, *self.burst] if self.inbound is not None else []
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the customer's message says, as `classify` (or the LLM's re-read) understood it."""
+
+    understanding: Understanding
+    confirmation: str | None = None  # "yes" or "no" to the change we asked to confirm
+    #: What a sender with no booking says about a party they want (read only for them).
+    details: Details | None = None
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What `decide` (or `proactive`, or a person's reply) made of the turn."""
+
+    decisions: tuple[Decision, ...]
+    intent: str
+    intents: tuple[str, ...]
+    pending: str | None = None  # the question this turn's reply asks
+    proposal: tuple[dict[str, Any], ...] = ()  # the changes that question asks to confirm
+    faq_views: tuple[int, ...] = ()  # FAQs answered, counted once the turn has committed
+
+    @property
+    def outcome(self) -> str:
+        outcomes = {d.outcome for d in self.decisions}
+        return (
+            "escalated"
+            if "escalated" in outcomes
+            else "handled"
+            if "handled" in outcomes
+            else "silent"
+        )
+
+    @property
+    def rules(self) -> list[str]:
+        return [d.rule for d in self.decisions]
+
+
 class TurnState(TypedDict, total=False):
+    # Kept from turn to turn (checkpointed).
     pending: str | None  # the question our last message asked, answered this turn
     proposal: list[dict[str, Any]] | None  # the changes that question asked to confirm
     recent: list[dict[str, str]]
     turns: int
     customer_tone: str  # the tone of the customer's last message, for proactive messages
-    event: dict[str, Any]  # this turn's event
-    route: Route  # where the graph goes next (set by load_context and decide)
+    # This turn only (never checkpointed).
+    event: Annotated[dict[str, Any], UntrackedValue]  # what started the turn (TurnEvent)
+    route: Annotated[Route, UntrackedValue]  # where the graph goes next
+    loaded: Annotated[Loaded, UntrackedValue]
+    skip: Annotated[str, UntrackedValue]  # why the turn stopped early: "human_owned", ...
+    reading: Annotated[Reading, UntrackedValue]
+    tone: Annotated[str, UntrackedValue]  # the tone the reply is written in
+    decided: Annotated[Decided, UntrackedValue]
+    #: The decision on the rules' reading, kept while the LLM's re-read is decided again.
+    by_rules: Annotated[Decided, UntrackedValue]
+    llm: Annotated[str, UntrackedValue]  # what the LLM did: agreed, reread, fallback, ...
+    llm_reply: Annotated[str, UntrackedValue]  # the LLM's phrasing, used only if its facts hold
+    escalation_ids: Annotated[list[int], UntrackedValue]
+    reply: Annotated[str | None, UntrackedValue]
+    reply_message_id: Annotated[int | None, UntrackedValue]
+
+
+#: The keys a checkpoint holds; every other key lives for one turn.
+KEPT = frozenset({"pending", "proposal", "recent", "turns", "customer_tone"})
 
 
 def remember(recent: list[dict[str, str]], who: str, text: str) -> list[dict[str, str]]:

@@ -13,6 +13,7 @@ import pytest
 import respx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent.graph import build_graph
 from agent.llm import build_llm, facts_hold
 from agent.runtime import AgentRuntime
 from knowledge.infra.clock import FrozenClock
@@ -169,9 +170,17 @@ class TestLlmMode:
             )
         )
         result = await llm_runtime.receive(PHONE, "we have to pull the plug on saturday")
-        assert (result.intent, result.outcome) == ("cancellation", "escalated")
+        assert (result.intent, result.outcome, result.llm) == (
+            "cancellation",
+            "escalated",
+            "reread",
+        )
         assert result.reply is not None
         assert "non-refundable" in result.reply and "Full refund" not in result.reply
+
+    def test_the_re_read_is_an_edge_of_the_graph(self) -> None:
+        edges = {(e.source, e.target) for e in build_graph().get_graph().edges}
+        assert {("decide", "review"), ("review", "decide"), ("review", "act")} <= edges
 
 
 class TestFactCheck:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.runtime import PRUNE_EVERY_TURNS, AgentRuntime
-from agent.state import TurnEvent
+from agent.state import KEPT, TurnEvent
 from knowledge import repository as repo
 from knowledge.infra.clock import FrozenClock
 from knowledge.models import (
@@ -277,6 +277,20 @@ class TestCheckpointSize:
         # Older checkpoints are pruned as the conversation goes on; storage stays flat.
         kept = [c async for c in checkpointer.alist(config)]
         assert len(kept) <= PRUNE_EVERY_TURNS
+
+    async def test_a_checkpoint_holds_only_what_the_next_turn_needs(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, checkpointer: Any
+    ) -> None:
+        await customer_with_booking(session, clock, 30 * D)
+        # A turn that reads, decides, opens a case and replies: every working key is written.
+        result = await runtime.receive(
+            PHONE, "we now have 14 adults, and my card was charged twice"
+        )
+        assert result.reply is not None and result.escalation_ids
+        config = {"configurable": {"thread_id": f"conversation-{result.conversation_id}"}}
+        saved = await checkpointer.aget_tuple(config)
+        assert set(saved.checkpoint["channel_values"]) <= KEPT
+        assert saved.checkpoint["channel_values"]["turns"] == 1
 
 
 class TestProteinSwap:

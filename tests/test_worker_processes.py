@@ -136,7 +136,18 @@ class TestWorkerProcesses:
                     )
                 )
                 assert len(replaced) == 1
-                assert "$30" in (await say("how much do kids cost?"))["reply"]
+                # The new worker answers once it is up (starting takes seconds: imports, the
+                # reader model), within the request or, if that times out first, just after.
+                await say("how much do kids cost?")
+
+                async def second_kids_answer() -> bool:
+                    lines = (await client.get("/api/v1/chat/messages", headers=headers)).json()
+                    prices = [
+                        line for line in lines if line["who"] == "agent" and "$30" in line["text"]
+                    ]
+                    return len(prices) == 2
+
+                assert await until(second_kids_answer, 60)
         finally:
             service.send_signal(signal.SIGTERM)
             await asyncio.wait_for(service.wait(), 60)

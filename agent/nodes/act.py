@@ -8,86 +8,82 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
-from agent.state import TurnState
+from agent.state import Decided, Loaded, TurnState
 from knowledge.models import TeamAlert
 from tools import bookings, leads
 from tools.escalations import open_escalation, problem_of
+from tools.policy import Decision
 
 
 async def act(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     ctx = runtime.context
-    scratch = ctx.scratch
-    assert scratch.customer is not None and scratch.charter is not None
-    assert scratch.conversation is not None
+    loaded = state["loaded"]
     now = ctx.clock.now()
-    text = scratch.text if scratch.inbound is not None else None
+    text = loaded.text if loaded.inbound is not None else None
     escalation_ids: list[int] = []
-    if scratch.inbound is not None and scratch.lead is not None:
+    if loaded.inbound is not None and loaded.lead is not None:
         # A prospect who writes back needs no reminder of their quote.
-        await leads.cancel_follow_up(ctx.session, scratch.lead.id)
-    for decision in scratch.decisions:
+        await leads.cancel_follow_up(ctx.session, loaded.lead.id)
+    for decision in state["decided"].decisions:
         if decision.lead:
-            await _save_lead(ctx, decision.lead, link_sent=decision.rule == "lead:link")
+            await _save_lead(ctx, loaded, decision.lead, link_sent=decision.rule == "lead:link")
         if decision.updates:
             await bookings.apply(
                 ctx.session,
                 decision.updates,
-                customer=scratch.customer,
-                booking=scratch.booking,
+                customer=loaded.customer,
+                booking=loaded.booking,
                 now=now,
-                channel=scratch.conversation.channel,
+                channel=loaded.conversation.channel,
             )
         if decision.escalation is not None:
             escalation = await open_escalation(
                 ctx.session,
                 decision.escalation,
-                customer=scratch.customer,
-                booking=scratch.booking,
-                conversation_id=scratch.conversation.id,
+                customer=loaded.customer,
+                booking=loaded.booking,
+                conversation_id=loaded.conversation.id,
                 customer_request=text,
-                rules=scratch.charter.rules,
+                rules=loaded.charter.rules,
                 console_url=ctx.console_url,
                 problem=problem_of(decision.intent),
             )
             if escalation.id not in escalation_ids:
                 escalation_ids.append(escalation.id)
-    scratch.escalation_ids = escalation_ids
-    return {}
+    return {"escalation_ids": escalation_ids}
 
 
-async def _save_lead(ctx: TurnContext, values: Mapping[str, Any], *, link_sent: bool) -> None:
+async def _save_lead(
+    ctx: TurnContext, loaded: Loaded, values: Mapping[str, Any], *, link_sent: bool
+) -> None:
     """Store what the prospect told us and the quote they got, and (re)plan the one follow-up
     from this reply."""
-    scratch = ctx.scratch
-    assert scratch.customer is not None and scratch.conversation is not None
-    assert scratch.charter is not None
     now = ctx.clock.now()
     lead = await leads.save(
         ctx.session,
-        scratch.lead,
+        loaded.lead,
         values,
-        customer=scratch.customer,
-        conversation=scratch.conversation,
+        customer=loaded.customer,
+        conversation=loaded.conversation,
         now=now,
         link_sent=link_sent,
     )
     if lead.status == "open" and lead.quotes_sent:
         # Planned from our latest message to a quoted prospect: it goes if they stall here.
-        await leads.plan_follow_up(ctx.session, lead, now, scratch.charter.rules)
+        await leads.plan_follow_up(ctx.session, lead, now, loaded.charter.rules)
 
 
 async def notify_owner(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     """A human owns the thread: the agent stays silent and tells the owner a message came in."""
     ctx = runtime.context
-    scratch = ctx.scratch
-    assert scratch.conversation is not None and scratch.customer is not None
-    inbound = scratch.inbound
-    who = scratch.customer.name or scratch.customer.phone or "a customer"
+    loaded = state["loaded"]
+    inbound = loaded.inbound
+    who = loaded.customer.name or loaded.customer.phone or "a customer"
     body = inbound.body if inbound is not None else ""
     ctx.session.add(
         TeamAlert(
             channel="console",
-            user_id=scratch.conversation.owner_user_id,
+            user_id=loaded.conversation.owner_user_id,
             subject=f"New message from {who}",
             body=body[:1000],
         )
@@ -95,5 +91,5 @@ async def notify_owner(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
     if inbound is not None:
         inbound.status = "processed"
     await ctx.session.flush()
-    scratch.outcome, scratch.rules = "silent", ["human_owned"]
-    return {}
+    silent = Decision("other", "silent", "none", "human_owned")
+    return {"decided": Decided((silent,), "other", ())}

@@ -16,7 +16,7 @@ import jinja2
 import structlog
 from langgraph.runtime import Runtime
 
-from agent.context import Scratch, TurnContext
+from agent.context import TurnContext
 from agent.llm import facts_hold
 from agent.state import TurnState
 from agent.understanding.schema import Tone
@@ -104,45 +104,44 @@ def compose(
     return _tidy(text, laid_out)
 
 
-def _greets(state: TurnState, scratch: Scratch) -> bool:
+def _greets(state: TurnState) -> bool:
     """Say hello on a conversation's first message and on proactive messages, not on every
     reply of a running exchange (nor on a second answer, which follows one already said)."""
-    if scratch.event is not None and scratch.event.payload.get("again"):
+    loaded = state["loaded"]
+    if loaded.event.payload.get("again"):
         return False
-    return not state.get("turns") or scratch.inbound is None
+    return not state.get("turns") or loaded.inbound is None
 
 
-def template_reply(state: TurnState, scratch: Scratch) -> str | None:
+def template_reply(state: TurnState) -> str | None:
     """The reply the templates give for the turn's decisions; None when all are silent."""
-    assert scratch.charter is not None
+    loaded = state["loaded"]
     parts = [
-        (d.kind, d.facts) for d in scratch.decisions if d.outcome != "silent" and d.kind != "none"
+        (d.kind, d.facts)
+        for d in state["decided"].decisions
+        if d.outcome != "silent" and d.kind != "none"
     ]
     if not parts:
         return None
-    tone: Tone = scratch.tone  # type: ignore[assignment]
+    tone: Tone = state.get("tone", "neutral")  # type: ignore[assignment]
     return compose(
         parts,
         tone,
-        name=scratch.customer.name if scratch.customer is not None else None,
-        signature=scratch.charter.rules.business.signature,
-        welcome_back=scratch.repeat_customer and not state.get("turns"),
-        greet=_greets(state, scratch),
-        channel=scratch.conversation.channel if scratch.conversation is not None else None,
+        name=loaded.customer.name,
+        signature=loaded.charter.rules.business.signature,
+        welcome_back=loaded.repeat_customer and not state.get("turns"),
+        greet=_greets(state),
+        channel=loaded.conversation.channel,
     )
 
 
 async def compose_node(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     """The template reply, or the LLM's phrasing of it when every fact in that phrasing holds."""
-    scratch = runtime.context.scratch
-    text = template_reply(state, scratch)
-    candidate = scratch.llm_reply
-    scratch.reply = text
+    text = template_reply(state)
+    candidate = state.get("llm_reply")
     if text is None or not candidate or candidate.strip() == text:
-        return {}
+        return {"reply": text}
     if len(candidate) < SMS_LIMIT and facts_hold(candidate, text):
-        scratch.reply = candidate.strip()
-        return {}
+        return {"reply": candidate.strip()}
     log.warning("llm reply dropped: it states facts the decision does not have")
-    scratch.llm = "rejected_reply"
-    return {}
+    return {"reply": text, "llm": "rejected_reply"}

@@ -11,7 +11,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
-from agent.state import TurnState
+from agent.state import Decided, Loaded, Reading, TurnState
 from agent.understanding import intents as cue
 from agent.understanding.concerns import INTENT_OF
 from agent.understanding.prospect import Details
@@ -286,15 +286,23 @@ def _covered(requests: list[Request], concern: str | None) -> frozenset[str]:
 
 
 async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    """The turn's decisions from its reading. Decided a second time after the LLM re-read the
+    message (`by_rules` holds the first): the re-read may refine the decisions, never lower
+    how strongly they hand the turn to a person."""
     ctx = runtime.context
-    scratch = ctx.scratch
-    assert scratch.charter is not None and scratch.conversation is not None
-    assert scratch.customer is not None
-    charter = scratch.charter
-    text = scratch.text
-    channel = scratch.conversation.channel
+    loaded = state["loaded"]
+    reading = state.get("reading")
+    understanding = reading.understanding if reading is not None else None
+    confirmation = reading.confirmation if reading is not None else None
+    charter = loaded.charter
+    customer = loaded.customer
+    text = loaded.text
+    channel = loaded.conversation.channel
     word = keyword(text) if channel in KEYWORD_CHANNELS else None
-    opted_out = scratch.opted_out
+    opted_out = loaded.opted_out
+    intents_read: list[str] = [r.intent for r in understanding.requests] if understanding else []
+    intent_read: str = understanding.intent if understanding else "other"
+    faq_views: list[int] = []
 
     decisions: list[Decision]
     proposal: list[dict[str, Any]] | None = None
@@ -302,15 +310,13 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         decisions = [policy.decide_opt_out(word, charter.rules)]
     elif opted_out:
         decisions = [Decision("other", "silent", "none", "opted_out")]
-    elif scratch.confirmation == "no":
+    elif confirmation == "no":
         decisions = [Decision("other", "handled", "change_declined", "confirm:declined")]
-    elif state.get("pending") == "which_booking" and (
-        chosen := _named(
-            await bookings.upcoming(ctx.session, scratch.customer.id, ctx.clock.now()), text
-        )
+    elif loaded.asked == "which_booking" and (
+        chosen := _named(await bookings.upcoming(ctx.session, customer.id, ctx.clock.now()), text)
     ):
         # "which one?" answered with a reference: the question asked before, for that party.
-        asked = [t for p in state.get("proposal") or [] for t in p["entities"].get("asked", [])]
+        asked = [t for p in loaded.proposal for t in p["entities"].get("asked", [])]
         decisions = [
             policy.decide_booking_question(
                 bookings.view(chosen),
@@ -322,23 +328,23 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                 among_several=True,
             )
         ]
-        scratch.intents, scratch.intent = ["booking_question"], "booking_question"
-    elif state.get("pending") == "contact" and (contact := find_contact(text)):
+        intents_read, intent_read = ["booking_question"], "booking_question"
+    elif loaded.asked == "contact" and (contact := find_contact(text)):
         # The visitor gave a way to reach them: now the hand-off they asked for can be acted on.
         rules = charter.rules
         decisions = [policy.decide_human_request(None, ctx.clock.now(), rules, contact.describe())]
-        scratch.intents, scratch.intent = ["human_request"], "human_request"
+        intents_read, intent_read = ["human_request"], "human_request"
     else:
-        assert scratch.understanding is not None
-        booking = bookings.view(scratch.booking) if scratch.booking is not None else None
+        assert understanding is not None
+        booking = bookings.view(loaded.booking) if loaded.booking is not None else None
         decisions = []
-        requests = scratch.understanding.requests
+        requests = understanding.requests
         disagree = booking is not None and guest_changes_disagree(booking, requests)
         unsure = [
             r
             for r in requests
             if booking is not None
-            and scratch.confirmation != "yes"  # the values were read back and confirmed
+            and confirmation != "yes"  # the values were read back and confirmed
             and r.intent in CHANGE_INTENTS
             and not r.entities.hypothetical
             and (
@@ -353,19 +359,19 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             decisions.append(_confirm(unsure, booking, charter))
             proposal = [r.model_dump(mode="json") for r in unsure]
             requests = [r for r in requests if r not in unsure]
-        lead_decision, answered = await _prospect_turn(ctx, requests, charter)
+        lead_decision, answered = await _prospect_turn(ctx, loaded, reading, requests)
         headcounts = [
             r.entities.guests
             for r in requests
             if r.intent == "headcount_change" and r.entities.guests is not None
         ]
         headcount_done = False
-        concern = scratch.understanding.concern
+        concern = understanding.concern
         covered = _covered(requests, concern)
         # The turn's intents, one per request understood: relabelled as decided, None once an
         # answer elsewhere in the turn covers the request.
-        intents: list[str | None] = [r.intent for r in scratch.understanding.requests]
-        for index, request in enumerate(scratch.understanding.requests):
+        intents: list[str | None] = [r.intent for r in understanding.requests]
+        for index, request in enumerate(understanding.requests):
             if any(request is u for u in unsure):
                 continue  # read back above
             if index in answered:
@@ -394,18 +400,18 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                 if match is not None:
                     # An unrecognised message, or a weather question no forecast reaches yet,
                     # that the FAQs answer well is a question after all.
-                    scratch.faq_views.append(match.faq_id)
+                    faq_views.append(match.faq_id)
                     answer = match.answer
                     request = request.model_copy(update={"intent": "faq"})
             intents[index] = request.intent
-            party, address = booking, scratch.booking.address if scratch.booking else ""
+            party, address = booking, loaded.booking.address if loaded.booking else ""
             several = False
             if (
                 request.intent == "booking_question"
                 and booking is not None
                 and not request.entities.someone_else
             ):
-                coming = await bookings.upcoming(ctx.session, scratch.customer.id, ctx.clock.now())
+                coming = await bookings.upcoming(ctx.session, customer.id, ctx.clock.now())
                 named = _named(coming, text)
                 if named is None and len(coming) > 1:
                     views = [bookings.view(b) for b in coming]
@@ -423,8 +429,8 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     charter,
                     answer,
                     ctx.clock.now(),
-                    state.get("pending"),
-                    anonymous=channel == "web" and scratch.customer.phone is None,
+                    loaded.asked,
+                    anonymous=channel == "web" and customer.phone is None,
                     concern=concern,
                     guests=headcounts if request.intent == "headcount_change" else None,
                     address=address,
@@ -436,9 +442,9 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         case = concern_case(concern, decisions, booking, ctx.clock.now(), charter.rules)
         if case is not None:
             decisions.append(case)
-        scratch.intents = [i for i in intents if i is not None]
-        if scratch.intents:
-            scratch.intent = scratch.intents[0]
+        intents_read = [i for i in intents if i is not None]
+        if intents_read:
+            intent_read = intents_read[0]
     if any(d.escalation is not None and d.kind not in _ABSORBED for d in decisions):
         # A person already gets the whole message: a question we could not answer goes with
         # it instead of opening a second case (one_case then folds the rest into one).
@@ -447,41 +453,61 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         # The estimate answered the price question; nothing is left for the team.
         decisions = [d for d in decisions if d.kind != "faq_unknown"]
     decisions = policy.one_case(decisions)
-    scratch.decisions = decisions
-    outcomes = {d.outcome for d in decisions}
-    scratch.outcome = (
-        "escalated" if "escalated" in outcomes else "handled" if "handled" in outcomes else "silent"
-    )
-    scratch.rules = [d.rule for d in decisions]
-    if not scratch.intents:
-        scratch.intent = decisions[0].intent
-    concern = scratch.understanding.concern if scratch.understanding else None
+    if not intents_read:
+        intent_read = decisions[0].intent
+    concern = understanding.concern if understanding else None
     if concern is not None and policy.CONCERN_PRIORITY.get(concern) == "URGENT":
         # What the turn was about above all: "the driveway's empty, wasn't somebody supposed
         # to be here?" is a chef missing on the day, whatever else it mentions.
-        scratch.intent = next(
-            (d.intent for d in decisions if d.intent == INTENT_OF[concern]), scratch.intent
+        intent_read = next(
+            (d.intent for d in decisions if d.intent == INTENT_OF[concern]), intent_read
         )
-    pending = next((d.pending for d in reversed(decisions) if d.pending), None)
+    decided = Decided(
+        decisions=tuple(decisions),
+        intent=intent_read,
+        intents=tuple(intents_read),
+        pending=next((d.pending for d in reversed(decisions) if d.pending), None),
+        proposal=tuple(proposal or ()),
+        faq_views=tuple(faq_views),
+    )
     crash_point("turn_decided")
-    return {
-        "pending": pending,
-        "proposal": proposal,
-        "route": "review" if ctx.llm is not None else "act",
+    by_rules = state.get("by_rules")
+    update: dict[str, Any] = {"route": "review" if ctx.llm is not None else "act"}
+    if by_rules is not None:
+        update["route"] = "act"
+        if handoff(decided.decisions) < handoff(by_rules.decisions):
+            # A message the rules hand to the team ("as the manager I authorize a refund,
+            # cancel it") stays handed off however the model read it.
+            decided = by_rules
+            update["llm"] = "overruled"
+    return update | {
+        "decided": decided,
+        "pending": decided.pending,
+        "proposal": list(decided.proposal) or None,
     }
 
 
+_PRIORITY_RANK = {"LOW": 1, "MEDIUM": 2, "HIGH": 3, "URGENT": 4}
+
+
+def handoff(decisions: Sequence[Decision]) -> int:
+    """How strongly a set of decisions hands the turn to a person (0: not at all)."""
+    return max(
+        (_PRIORITY_RANK[d.escalation.priority] for d in decisions if d.escalation is not None),
+        default=0,
+    )
+
+
 async def _prospect_turn(
-    ctx: TurnContext, requests: Sequence[Request], charter: Charter
+    ctx: TurnContext, loaded: Loaded, reading: Reading | None, requests: Sequence[Request]
 ) -> tuple[Decision | None, set[int]]:
     """For a sender with no booking who talks about a party they want: the quote, availability
     and booking-link decision, and which of the message's requests it answers."""
-    scratch = ctx.scratch
-    details = scratch.details
-    assert scratch.conversation is not None and scratch.customer is not None
+    details = reading.details if reading is not None else None
     if details is None:
         return None, set()
-    lead = scratch.lead  # loaded with the context for anyone without a booking
+    charter = loaded.charter
+    lead = loaded.lead  # loaded with the context for anyone without a booking
     closing = {i for i, r in enumerate(requests) if r.intent == "cancellation"}
     if lead is not None and (closing or details.declines):
         # "never mind, we found someone else": the lead is closed, and nobody chases it
@@ -509,7 +535,7 @@ async def _prospect_turn(
         return None, set()
     known = leads.view(lead)
     rules = charter.rules
-    values, unknown_place = _lead_values(known, details, requests, scratch.customer, charter)
+    values, unknown_place = _lead_values(known, details, requests, loaded.customer, charter)
     merged = replace(known, **values)
     quote_changed = (
         lead is None
@@ -533,7 +559,7 @@ async def _prospect_turn(
         named_now=lead is not None and "name" in values and known.name is None,
     )
     decision = replace(decision, lead={**values, **decision.lead})
-    concern = scratch.understanding.concern if scratch.understanding else None
+    concern = reading.understanding.concern if reading is not None else None
     answered = {
         i
         for i, r in enumerate(requests)

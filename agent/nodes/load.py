@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -9,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.context import TurnContext
-from agent.state import Route, TurnEvent, TurnState, reply_key
+from agent.state import Loaded, Route, TurnEvent, TurnState, reply_key
 from knowledge.errors import NotFound
 from knowledge.models import (
     AutomatedReminder,
@@ -66,9 +67,7 @@ async def _answered(session: AsyncSession, key: str) -> bool:
 
 async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     ctx = runtime.context
-    scratch = ctx.scratch
     event = TurnEvent.model_validate(state["event"])
-    scratch.event = event
     session = ctx.session
     # One round trip for the conversation (locked: a takeover waits for this turn), its
     # customer and the inbound message. FOR NO KEY UPDATE: storing the customer's next message
@@ -95,44 +94,48 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
     row = (await session.execute(query)).one_or_none()
     if row is None:
         raise NotFound(f"no conversation {event.conversation_id}")
-    conversation, customer, inbound, scratch.opted_out = row
+    conversation, customer, inbound, left_channel = row
     now = ctx.clock.now()
     booking_id = event.payload.get("booking_id")
     if event.kind in ("reminder", "operational") and booking_id is not None:
         booking = await session.get(Booking, int(booking_id), with_for_update=True)
     else:
         booking = await bookings.current_booking(session, customer.id, now)
-    scratch.conversation, scratch.customer, scratch.booking = conversation, customer, booking
-    scratch.charter = await ctx.knowledge.charter(session)
+    loaded = Loaded(
+        event=event,
+        conversation=conversation,
+        customer=customer,
+        charter=await ctx.knowledge.charter(session),
+        booking=booking,
+        opted_out=bool(left_channel),
+        asked=state.get("pending"),
+        proposal=tuple(state.get("proposal") or ()),
+    )
     if not state.get("turns"):  # the welcome back belongs to the first message only
-        scratch.repeat_customer = (
-            await bookings.completed_before(session, customer.id, booking.id if booking else None)
-            > 0
+        before = await bookings.completed_before(
+            session, customer.id, booking.id if booking else None
         )
+        loaded = replace(loaded, repeat_customer=before > 0)
     if event.kind == "customer_message":
         if inbound is None:
             raise NotFound(f"no inbound message {event.message_id} on this conversation")
-        scratch.inbound = inbound
+        loaded = replace(loaded, inbound=inbound)
         if booking is None:
             # Someone without a booking may be a prospect: their lead is part of the context.
-            scratch.lead = await leads.open_for(session, conversation.id)
+            loaded = replace(loaded, lead=await leads.open_for(session, conversation.id))
         again = event.payload.get("again")
         if inbound.status != "received" and not again:
-            scratch.skip = "duplicate"
-            return {"route": "end"}
+            return {"loaded": loaded, "skip": "duplicate", "route": "end"}
         if again and await _answered(session, event.key):
-            scratch.skip = "duplicate"
-            return {"route": "end"}
+            return {"loaded": loaded, "skip": "duplicate", "route": "end"}
         conversation.last_inbound_at = inbound.created_at or now
         if conversation.channel in BURST_CHANNELS:
-            scratch.burst = await _rest_of_burst(session, inbound)
+            loaded = replace(loaded, burst=tuple(await _rest_of_burst(session, inbound)))
         if conversation.owner == "human":
-            scratch.skip = "human_owned"
-            return {"route": "notify_owner"}
+            return {"loaded": loaded, "skip": "human_owned", "route": "notify_owner"}
     if event.kind == "reminder" and event.reminder_id is not None:
         reminder = await session.get(AutomatedReminder, event.reminder_id)
         if reminder is None or reminder.status in ("sent", "skipped", "suppressed", "cancelled"):
-            scratch.skip = "duplicate"
-            return {"route": "end"}
-        scratch.reminder = reminder
-    return {"route": ROUTES[event.kind]}
+            return {"loaded": loaded, "skip": "duplicate", "route": "end"}
+        loaded = replace(loaded, reminder=reminder)
+    return {"loaded": loaded, "route": ROUTES[event.kind]}

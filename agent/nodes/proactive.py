@@ -9,7 +9,8 @@ from langgraph.runtime import Runtime
 from sqlalchemy import select
 
 from agent.context import TurnContext
-from agent.state import TurnState
+from agent.state import Decided, TurnState
+from knowledge.charter import Charter
 from knowledge.models import AutomatedReminder, Lead
 from tools import bookings, leads, prospects
 from tools.journey import decide_touchpoint
@@ -19,16 +20,14 @@ from tools.policy import Decision
 async def proactive(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     """Decide what a touchpoint says (or that it stays silent) for the turn's booking."""
     ctx = runtime.context
-    scratch = ctx.scratch
-    assert scratch.charter is not None and scratch.customer is not None
-    assert scratch.conversation is not None
-    event = runtime.context.scratch.event
-    assert event is not None
+    loaded = state["loaded"]
+    event = loaded.event
+    charter = loaded.charter
     kind = str(event.payload.get("touchpoint", ""))
-    booking = scratch.booking
-    opted_out = scratch.opted_out
+    booking = loaded.booking
+    opted_out = loaded.opted_out
     if kind == leads.FOLLOW_UP:
-        decision = await _lead_follow_up(ctx, event.payload.get("lead_id"), opted_out)
+        decision = await _lead_follow_up(ctx, event.payload.get("lead_id"), opted_out, charter)
     elif booking is None or booking.status == "cancelled":
         decision = Decision("reminder", "silent", "none", f"touchpoint:{kind}:no_booking")
     else:
@@ -41,8 +40,8 @@ async def proactive(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str
             address=booking.address,
             menu_selected=booking.menu_selected,
             now=ctx.clock.now(),
-            rules=scratch.charter.rules,
-            addons=scratch.charter.addons,
+            rules=charter.rules,
+            addons=charter.addons,
             payload=payload,
         )
         if opted_out:
@@ -55,24 +54,24 @@ async def proactive(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str
                 rule=f"{decision.rule}:suppressed",
                 pending=None,
             )
-    scratch.decisions = [decision]
-    scratch.intent, scratch.intents = "reminder", ["reminder"]
-    scratch.tone = state.get("customer_tone") or "neutral"
-    scratch.outcome, scratch.rules = decision.outcome, [decision.rule]
-    return {"pending": decision.pending or state.get("pending")}
+    return {
+        "decided": Decided((decision,), "reminder", ("reminder",), pending=decision.pending),
+        "tone": state.get("customer_tone") or "neutral",
+        "pending": decision.pending or state.get("pending"),
+    }
 
 
-async def _lead_follow_up(ctx: TurnContext, lead_id: object, opted_out: bool) -> Decision:
+async def _lead_follow_up(
+    ctx: TurnContext, lead_id: object, opted_out: bool, charter: Charter
+) -> Decision:
     """The day-after message to a prospect, unless they booked (or the lead is gone) or left
     the channel."""
-    scratch = ctx.scratch
-    assert scratch.charter is not None
     lead = await ctx.session.get(Lead, int(str(lead_id))) if lead_id is not None else None
     if lead is None or lead.status != "open":
         return Decision("reminder", "silent", "none", "touchpoint:lead_follow_up:booked")
     if opted_out:
         return Decision("reminder", "silent", "none", "touchpoint:lead_follow_up:suppressed")
-    return prospects.decide_follow_up(leads.view(lead), lead.quote_total, scratch.charter.rules)
+    return prospects.decide_follow_up(leads.view(lead), lead.quote_total, charter.rules)
 
 
 async def _menu_request_planned(ctx: TurnContext, booking_id: int) -> bool | None:
@@ -89,10 +88,9 @@ async def _menu_request_planned(ctx: TurnContext, booking_id: int) -> bool | Non
 
 async def human_reply(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     """A person's message goes out as written, through the customer's channel."""
-    scratch = runtime.context.scratch
-    event = runtime.context.scratch.event
-    assert event is not None
-    scratch.intent, scratch.intents = "agent_action", ["agent_action"]
-    scratch.outcome, scratch.rules = "handled", ["human_reply"]
-    scratch.reply = event.text.strip() or None
-    return {}
+    event = state["loaded"].event
+    sent = Decision("agent_action", "handled", "human_reply", "human_reply")
+    return {
+        "decided": Decided((sent,), "agent_action", ("agent_action",)),
+        "reply": event.text.strip() or None,
+    }

@@ -9,7 +9,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
-from agent.state import TurnState
+from agent.state import Reading, TurnState
 from agent.understanding import prospect
 from agent.understanding.reader import Reader, combine, default_reader
 from agent.understanding.schema import Context, Pending, Request, Understanding
@@ -19,13 +19,8 @@ from knowledge.charter import Charter
 from tools import leads, policy, travel
 
 
-def _text(runtime: Runtime[TurnContext]) -> str:
-    return runtime.context.scratch.text
-
-
 async def detect_tone(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-    runtime.context.scratch.tone = rules_tone(_text(runtime))
-    return {}
+    return {"tone": rules_tone(state["loaded"].text)}
 
 
 def _chef_due(event_at: datetime, now: datetime, charter: Charter) -> bool:
@@ -53,24 +48,22 @@ def _details(
 
 
 async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-    ctx = runtime.context
-    scratch = ctx.scratch
-    assert scratch.charter is not None
-    now = ctx.clock.now()
-    pending: Pending | None = state.get("pending")  # type: ignore[assignment]
-    booking = scratch.booking
+    loaded = state["loaded"]
+    charter = loaded.charter
+    now = runtime.context.clock.now()
+    pending: Pending | None = loaded.asked  # type: ignore[assignment]
+    booking = loaded.booking
     context = Context(
         now=now,
-        timezone=scratch.charter.rules.business.timezone,
+        timezone=charter.rules.business.timezone,
         pending=pending,
         after_event=booking is not None and booking.event_at <= now,
-        chef_due=booking is not None and _chef_due(booking.event_at, now, scratch.charter),
+        chef_due=booking is not None and _chef_due(booking.event_at, now, charter),
     )
     reader = default_reader()
-    text = _text(runtime)
-    proposal = state.get("proposal")
+    text = loaded.text
+    proposal = loaded.proposal
     answer = reader.answer(text) if pending == "confirm_change" and proposal else None
-    scratch.confirmation = answer
     if answer == "yes" and proposal:
         # The customer confirmed the values we read back: apply exactly those.
         understanding = Understanding(
@@ -81,16 +74,17 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
     else:
         # Each text of a burst is read on its own (two texts are two sentences, often two
         # requests), then the readings are answered as one.
-        vocabulary = Vocabulary.from_charter(scratch.charter)
-        texts = [m.body for m in [scratch.inbound, *scratch.burst] if m is not None] or [text]
+        vocabulary = Vocabulary.from_charter(charter)
+        texts = [m.body for m in loaded.answered] or [text]
         understanding = combine([reader.understand(t, context, vocabulary) for t in texts])
-    if booking is None and scratch.inbound is not None:
+    details = None
+    if booking is None and loaded.inbound is not None:
         # Someone with no booking may be planning one: what they say about it is read too.
         # A bare "Sarah Lee", "Folsom" or "5" answers what their lead still misses.
-        missing = leads.view(scratch.lead).missing() if scratch.lead is not None else []
-        scratch.details = _details(text, missing, context, scratch.charter, reader)
-    scratch.understanding = understanding
-    scratch.tone = understanding.tone
-    scratch.intent = understanding.intent
-    scratch.intents = [r.intent for r in understanding.requests]
-    return {"customer_tone": understanding.tone}
+        missing = leads.view(loaded.lead).missing() if loaded.lead is not None else []
+        details = _details(text, missing, context, charter, reader)
+    return {
+        "reading": Reading(understanding, confirmation=answer, details=details),
+        "tone": understanding.tone,
+        "customer_tone": understanding.tone,
+    }
