@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import structlog
@@ -25,12 +26,10 @@ from agent.graph import build_graph
 from agent.state import Decided, TurnEvent
 from knowledge.db import IdleChecks, asyncpg_dsn, unit_of_work
 from knowledge.infra.clock import Clock
-from knowledge.infra.settings import Settings
 from knowledge.models import ApiUser
 from knowledge.models.customers import CHANNELS
 from knowledge.service import KnowledgeService
 from tools import bookings
-from tools.messaging.channels import simulated_channels
 from tools.outbox import record_inbound
 
 CHECKPOINT_SCHEMA = "langgraph"
@@ -71,6 +70,27 @@ async def postgres_checkpointer(url: str, max_size: int = 8) -> AsyncIterator[An
         yield savers[0]
 
 
+@cache
+def _compact_saver() -> type[Any]:
+    """LangGraph's Postgres saver with shorter channel versions.
+
+    A checkpoint records a version for every channel a turn wrote (the one-turn working keys
+    too), and the saver's own versions are 51 characters: a 32-digit counter and a random
+    fraction, most of a checkpoint's bytes. The counter alone is what LangGraph compares
+    (as strings) to see what changed; the fraction only tells forks of one thread apart, and
+    a conversation never forks. Counter-only versions compare in order with the long form in
+    both directions, so checkpoints written by either read in the other.
+    """
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    class CompactSaver(AsyncPostgresSaver):
+        def get_next_version(self, current: str | None, channel: None) -> str:
+            previous = int(str(current).split(".")[0]) if current is not None else 0
+            return f"{previous + 1:032}"
+
+    return CompactSaver
+
+
 @asynccontextmanager
 async def postgres_checkpointers(
     url: str, count: int, max_size: int = 8
@@ -81,8 +101,7 @@ async def postgres_checkpointers(
     makes concurrent conversations wait for each other's checkpoints; conversations are
     spread over `count` savers instead (see AgentRuntime).
     """
-    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-
+    saver_class = _compact_saver()
     dsn = asyncpg_dsn(url)
     idle = IdleChecks()
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
@@ -105,7 +124,7 @@ async def postgres_checkpointers(
     try:
         async with pool.connection() as conn:
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {CHECKPOINT_SCHEMA}")
-        savers = [AsyncPostgresSaver(pool) for _ in range(count)]
+        savers = [saver_class(pool) for _ in range(count)]
         await savers[0].setup()
         async with pool.connection() as conn:
             await _skip_payload_statistics(conn)
@@ -183,31 +202,6 @@ class AgentRuntime:
         self.console_url = console_url
         self.llm = llm
         self.llm_timeout = llm_timeout
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        knowledge: KnowledgeService,
-        clock: Clock,
-        checkpointer: BaseCheckpointSaver[Any] | Sequence[BaseCheckpointSaver[Any]] | None,
-    ) -> AgentRuntime:
-        """The runtime a process builds from its settings: simulated sends on the channels
-        with no transport configured (Twilio for SMS, WhatsApp and web chat, SMTP for email),
-        the LLM when one is configured."""
-        from agent.llm import build_llm
-
-        return cls(
-            sessionmaker,
-            knowledge,
-            clock,
-            checkpointer,
-            simulated=simulated_channels(settings),
-            console_url=settings.public_base_url,
-            llm=build_llm(settings),
-            llm_timeout=settings.llm_timeout_seconds,
-        )
 
     async def handle(self, event: TurnEvent) -> TurnResult:
         """Run one turn in its own transaction, serialized with the conversation's other turns."""

@@ -1,15 +1,23 @@
-"""One assembly for every process that runs the product: the HTTP service (`create_app`) and
-the worker (`hibachi worker`) build their knowledge service, agent runtime, notifications and
-background loops here, from the settings, so the two can never be wired differently."""
+"""One assembly for everything that runs the product. `build_core` makes what runs turns (the
+knowledge service, the agent runtime, the scheduler's worker) from the settings: the HTTP
+service (`create_app`), the worker processes (`hibachi worker`), `hibachi chat`, the
+evaluation harness and the benches all build theirs there, so none is wired differently.
+`assemble` adds what a long-running process needs around it: notifications and the
+background loops."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.inbox import INBOX_CHANNEL
+from agent.llm import build_llm
 from agent.runtime import AgentRuntime, postgres_checkpointers
 from api.background import background_loops
 from knowledge.db import Database
@@ -17,9 +25,53 @@ from knowledge.infra.clock import Clock, SystemClock
 from knowledge.infra.notify import Listener, Notifier, invalidation_handlers
 from knowledge.infra.settings import Settings
 from knowledge.service import KnowledgeService
+from scheduler.worker import Worker
+from tools.messaging.channels import simulated_channels
 
 #: Checkpointer connection pools per process (a conversation always uses the same one).
 SAVERS = 4
+
+
+#: `build_core`'s default model: the one the settings configure (none without an API key).
+FROM_SETTINGS: Any = object()
+
+
+@dataclass(frozen=True)
+class Core:
+    """What runs turns: the knowledge service, the agent runtime and the scheduler's worker."""
+
+    knowledge: KnowledgeService
+    runtime: AgentRuntime
+    worker: Worker
+
+
+def build_core(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    checkpointer: BaseCheckpointSaver[Any] | Sequence[BaseCheckpointSaver[Any]] | None,
+    *,
+    knowledge: KnowledgeService | None = None,
+    llm: Any = FROM_SETTINGS,
+) -> Core:
+    """The turn's services from the settings: replies are simulated on the channels with no
+    transport configured (Twilio for SMS, WhatsApp and web chat, SMTP for email); the LLM is
+    the configured one unless `llm` gives the client to use (None: rules only), which lets a
+    caller that builds several cores share one client."""
+    knowledge = knowledge or KnowledgeService(
+        clock=clock, ttl_seconds=settings.knowledge_cache_ttl_seconds
+    )
+    runtime = AgentRuntime(
+        sessionmaker,
+        knowledge,
+        clock,
+        checkpointer,
+        simulated=simulated_channels(settings),
+        console_url=settings.public_base_url,
+        llm=build_llm(settings) if llm is FROM_SETTINGS else llm,
+        llm_timeout=settings.llm_timeout_seconds,
+    )
+    return Core(knowledge, runtime, Worker(sessionmaker, runtime, knowledge, clock))
 
 
 @dataclass
@@ -54,14 +106,17 @@ async def assemble(
     until the block exits."""
     clock = clock or SystemClock()
     async with AsyncExitStack() as stack:
-        knowledge = knowledge or KnowledgeService(
-            clock=clock, ttl_seconds=settings.knowledge_cache_ttl_seconds
-        )
         if runtime is None:
             savers = await stack.enter_async_context(postgres_checkpointers(database.url, SAVERS))
-            runtime = AgentRuntime.from_settings(
-                settings, database.sessionmaker, knowledge, clock, savers
+            core = build_core(settings, database.sessionmaker, clock, savers, knowledge=knowledge)
+        else:  # a runtime handed in (tests) runs as it is
+            knowledge = knowledge or KnowledgeService(
+                clock=clock, ttl_seconds=settings.knowledge_cache_ttl_seconds
             )
+            core = Core(
+                knowledge, runtime, Worker(database.sessionmaker, runtime, knowledge, clock)
+            )
+        knowledge, runtime = core.knowledge, core.runtime
         hints = Notifier(database.url)
         stack.push_async_callback(hints.stop)
         services = Services(settings, database, knowledge, clock, runtime, hints)
@@ -82,6 +137,7 @@ async def assemble(
                 background_loops(
                     settings,
                     database,
+                    core.worker,
                     runtime,
                     knowledge,
                     clock,

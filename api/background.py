@@ -33,6 +33,7 @@ from tools.messaging.twilio import TwilioChannel
 async def background_loops(
     settings: Settings,
     database: Database,
+    worker: Worker,
     runtime: AgentRuntime,
     knowledge: KnowledgeService,
     clock: Clock,
@@ -51,7 +52,6 @@ async def background_loops(
         twilio = None
         if settings.twilio_account_sid and settings.twilio_auth_token:
             twilio = TwilioChannel(settings, http)
-        worker = Worker(sessions, runtime, knowledge, clock)
         tasks = [
             asyncio.create_task(
                 worker.run_forever(stop, scheduler_wake, poll_seconds=poll_seconds)

@@ -354,8 +354,8 @@ def chat(
     name: Annotated[str | None, typer.Option(help="The customer's name, if new.")] = None,
 ) -> None:
     """Talk to the agent in the terminal as a customer, against the real database."""
-    from agent.runtime import AgentRuntime, postgres_checkpointer
-    from knowledge.service import KnowledgeService
+    from agent.runtime import postgres_checkpointer
+    from api.assembly import build_core
     from tools.phones import to_e164
 
     number = to_e164(phone)
@@ -363,9 +363,7 @@ def chat(
 
     async def work(database: Database) -> None:
         async with postgres_checkpointer(database.url) as saver:
-            runtime = AgentRuntime.from_settings(
-                settings, database.sessionmaker, KnowledgeService(), SystemClock(), saver
-            )
+            runtime = build_core(settings, database.sessionmaker, SystemClock(), saver).runtime
             out.print(f"chatting as {number} on {channel}; an empty line or Ctrl-D ends")
             while True:
                 try:

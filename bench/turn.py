@@ -34,13 +34,13 @@ from sqlalchemy import event
 import agent.graph as graph_module
 from agent.runtime import AgentRuntime, postgres_checkpointer, postgres_checkpointers
 from agent.state import TurnEvent
+from api.assembly import build_core
 from knowledge import migrate
 from knowledge.db import asyncpg_dsn, open_database, unit_of_work
 from knowledge.infra.clock import FrozenClock
-from knowledge.infra.settings import load_settings
+from knowledge.infra.settings import Settings, load_settings
 from knowledge.models import Booking
 from knowledge.seed import load_seed
-from knowledge.service import KnowledgeService
 from tools import bookings
 from tools.outbox import record_inbound
 
@@ -218,7 +218,12 @@ def start_llm_stub(port: int, calls: list[int]) -> threading.Thread:
 
 
 async def concurrent_throughput(
-    database: Any, clock: FrozenClock, savers: int, conversations: int, per_conversation: int
+    settings: Settings,
+    database: Any,
+    clock: FrozenClock,
+    savers: int,
+    conversations: int,
+    per_conversation: int,
 ) -> dict[str, float]:
     """Turns per second with `conversations` customers writing at once."""
     async with unit_of_work(database.sessionmaker) as session:
@@ -244,7 +249,7 @@ async def concurrent_throughput(
             ]
             plans.append((conversation.id, ids))
     async with postgres_checkpointers(database.url, savers, max_size=conversations) as pool:
-        runtime = AgentRuntime(database.sessionmaker, KnowledgeService(clock=clock), clock, pool)
+        runtime = build_core(settings, database.sessionmaker, clock, pool, llm=None).runtime
         latencies: list[float] = []
 
         async def one(conversation_id: int, ids: list[int]) -> None:
@@ -326,11 +331,14 @@ async def main(turns: int, use_llm: bool, concurrency: int) -> dict[str, Any]:
 
     async with postgres_checkpointer(database.url) as saver:
         # Pass 1, uninstrumented: the latency figures.
-        plain = AgentRuntime(
-            database.sessionmaker, KnowledgeService(clock=clock), clock, saver, llm=llm
-        )
+        plain = build_core(settings, database.sessionmaker, clock, saver, llm=llm).runtime
         samples = await run(plain, await messages(turns + 20))
         calls_in_pass_1 = list(llm_calls)
+        # What the conversation's checkpoint holds after the run (each turn writes one).
+        saved = await saver.aget_tuple(
+            {"configurable": {"thread_id": f"conversation-{conversation_id}"}}
+        )
+        checkpoint_bytes = len(saver.serde.dumps_typed(saved.checkpoint)[1]) if saved else 0
 
         # Pass 2, instrumented: where the time goes.
         timers = Timers()
@@ -351,9 +359,7 @@ async def main(turns: int, use_llm: bool, concurrency: int) -> dict[str, Any]:
         event.listen(database.engine.sync_engine, "before_cursor_execute", on_before)
         event.listen(database.engine.sync_engine, "after_cursor_execute", on_after)
         timed_saver(saver, timers)
-        runtime = AgentRuntime(
-            database.sessionmaker, KnowledgeService(clock=clock), clock, saver, llm=llm
-        )
+        runtime = build_core(settings, database.sessionmaker, clock, saver, llm=llm).runtime
         for graph in runtime.graphs:
             graph.ainvoke = timed_graph(graph.ainvoke, timers)
         ids = await messages(min(turns, 300) + 20)
@@ -376,7 +382,7 @@ async def main(turns: int, use_llm: bool, concurrency: int) -> dict[str, Any]:
     if concurrency > 1:
         for savers in (1, 4):
             loads[f"concurrent_{concurrency}_savers_{savers}"] = await concurrent_throughput(
-                database, clock, savers, concurrency, max(turns // concurrency, 10)
+                settings, database, clock, savers, concurrency, max(turns // concurrency, 10)
             )
     await database.dispose()
     if database.server is not None:
@@ -402,6 +408,7 @@ async def main(turns: int, use_llm: bool, concurrency: int) -> dict[str, Any]:
         "floor_asyncpg_round_trip_p50_ms": round(floor_asyncpg * 1000, 3),
         "p50_over_one_node_graph": round(p50 / floor_graph, 2),
         "p50_over_asyncpg": round(p50 / floor_asyncpg, 2),
+        "checkpoint_bytes": checkpoint_bytes,
     }
     figures |= loads
     if use_llm:

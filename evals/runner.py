@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from agent.runtime import AgentRuntime, TurnResult
+from api.assembly import build_core
 from evals.schema import ACTIONS, BookingSpec, Expect, Scenario, Step, parse_duration
 from knowledge import repository
 from knowledge.db import Database, unit_of_work
@@ -42,7 +43,6 @@ from knowledge.models import (
 )
 from knowledge.models.conversations import REMINDER_KINDS
 from knowledge.schemas import RULE_FIELD_OWNER, validate_rule_value
-from knowledge.service import KnowledgeService
 from knowledge.users import create_user
 from scheduler import flows, planner
 from scheduler import repository as reminders
@@ -152,7 +152,17 @@ class Harness:
         self.engine = engine
         self.checkpointer = checkpointer
         self.llm = llm
-        self.llm_timeout = llm_timeout
+        # Every reply simulated whatever the environment configures, knowledge cached for the
+        # scenario (its edits invalidate the cache themselves).
+        self.settings = Settings(
+            env="test",
+            run_worker=False,
+            twilio_account_sid=None,
+            twilio_auth_token=None,
+            smtp_host=None,
+            knowledge_cache_ttl_seconds=3600,
+            llm_timeout_seconds=llm_timeout,
+        )
 
     async def run(self, scenario: Scenario, file: Path | str) -> ScenarioResult:
         result = ScenarioResult(name=scenario.name, file=str(file), total_steps=len(scenario.steps))
@@ -171,16 +181,8 @@ class Harness:
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
         )
         clock = FrozenClock(scenario.now)
-        knowledge = KnowledgeService(clock=clock, ttl_seconds=3600)
-        runtime = AgentRuntime(
-            sessionmaker,
-            knowledge,
-            clock,
-            self.checkpointer,
-            llm=self.llm,
-            llm_timeout=self.llm_timeout,
-        )
-        worker = Worker(sessionmaker, runtime, knowledge, clock)
+        core = build_core(self.settings, sessionmaker, clock, self.checkpointer, llm=self.llm)
+        runtime, worker = core.runtime, core.worker
         try:
             run = await _arrange(scenario, sessionmaker, clock, runtime, worker)
         except _SetupError as exc:

@@ -278,6 +278,37 @@ class TestCheckpointSize:
         kept = [c async for c in checkpointer.alist(config)]
         assert len(kept) <= PRUNE_EVERY_TURNS
 
+    async def test_versions_are_counters_and_read_across_the_saver_s_long_form(
+        self,
+        sessionmaker: Any,
+        knowledge: KnowledgeService,
+        session: AsyncSession,
+        clock: FrozenClock,
+        checkpointer: Any,
+        monkeypatch: Any,
+    ) -> None:
+        """A conversation carried on by LangGraph's stock saver (51-character versions) and
+        ours (counters) in turn: the question asked under one is answered under the other."""
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+        monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 1.01)  # every change read back
+        stock = AsyncPostgresSaver(checkpointer.conn)
+        ours = AgentRuntime(sessionmaker, knowledge, clock, checkpointer)
+        theirs = AgentRuntime(sessionmaker, knowledge, clock, stock)
+        _, booking = await customer_with_booking(session, clock, 30 * D)
+        for first, then in ((theirs, ours), (ours, theirs)):
+            asked = await first.receive(PHONE, "add 2 more adults please")
+            assert asked.pending == "confirm_change"
+            applied = await then.receive(PHONE, "yes")
+            assert applied.pending is None and applied.outcome == "handled"
+        await session.refresh(booking)
+        assert booking.adults == 16
+        last = await ours.receive(PHONE, "thanks!")
+        config = {"configurable": {"thread_id": f"conversation-{last.conversation_id}"}}
+        saved = (await checkpointer.aget_tuple(config)).checkpoint
+        written = [saved["channel_versions"][c] for c in saved["updated_channels"]]
+        assert written and all(re.fullmatch(r"\d{32}", v) for v in written), written
+
     async def test_a_checkpoint_holds_only_what_the_next_turn_needs(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, checkpointer: Any
     ) -> None:

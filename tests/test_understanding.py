@@ -381,6 +381,23 @@ class TestDatesRelativeToTheClock:
         assert found.weekday() == 5
         assert NOW.date() < found <= NOW.date() + timedelta(days=14)
 
+    @pytest.mark.parametrize(
+        ("text", "now", "expected"),
+        [
+            # NOW is Wednesday June 10: the next Saturday is the 13th, the one after it the 20th
+            ("can we move it to the saturday after next", NOW, date(2026, 6, 20)),
+            ("reschedule to the sat after next pls", NOW, date(2026, 6, 20)),
+            # on a Saturday, "next Saturday" is a week away and the one after next two weeks
+            ("move it to the Saturday after next", NOW + timedelta(days=3), date(2026, 6, 27)),
+        ],
+    )
+    def test_a_weekday_after_next_skips_the_next_one(
+        self, text: str, now: datetime, expected: date
+    ) -> None:
+        u = read(text, now=now)
+        assert intents(u) == ["date_change"]
+        assert u.requests[0].entities.date == expected
+
     def test_tomorrow_is_counted_in_the_business_time_zone(self) -> None:
         # 02:00 UTC on the 11th is still the evening of the 10th in Los Angeles.
         late = datetime(2026, 6, 11, 2, 0, tzinfo=ZoneInfo("UTC"))

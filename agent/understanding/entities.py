@@ -668,6 +668,7 @@ _DATE_PATTERNS: list[Cue] = [
         r"(?![0-9/])"
     ),
     Cue(rf"(?:{_WEEKDAYS},?\s+)?the\s+(?:[12][0-9]|3[01]|0?[1-9])(?:st|nd|rd|th)\b"),
+    Cue(rf"(?:the\s+)?{_WEEKDAYS}\s+after\s+next\b"),
     Cue(rf"(?:(?:next|this|coming)\s+)?{_WEEKDAYS}\b(?!\s*-)"),
     Cue(r"(?:tomorrow|today|tonight|next\s+week(?:end)?|next\s+month)\b"),
 ]
@@ -699,6 +700,7 @@ def local_now(now: datetime, timezone: str) -> datetime:
     return now.astimezone(zone).replace(tzinfo=None)
 
 
+_AFTER_NEXT = re.compile(rf"^(?:the\s+)?(?P<weekday>{_WEEKDAYS})\s+after\s+next")
 _DAY_ONLY = re.compile(rf"^(?:(?P<weekday>{_WEEKDAYS}),?\s+)?the\s+(?P<day>[0-9]{{1,2}})")
 _WEEKDAY_INDEX = {
     name: i
@@ -732,6 +734,13 @@ def parse_date(span: str, base: datetime) -> date | None:
         name = only_day.group("weekday")
         weekday = _WEEKDAY_INDEX.get(_WEEKDAY_FULL.get(name, name)) if name else None
         return _day_of_month(int(only_day.group("day")), base.date(), weekday)
+    after_next = _AFTER_NEXT.match(cleaned)
+    if after_next is not None:
+        # "the Saturday after next": the one a week after the next Saturday (never today).
+        name = after_next.group("weekday")
+        weekday = _WEEKDAY_INDEX[_WEEKDAY_FULL.get(name, name)]
+        today = base.date()
+        return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1 + 7)
     if cleaned == "next month":
         return None  # a month is not a date
     if cleaned == "tonight":
