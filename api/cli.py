@@ -31,6 +31,7 @@ from knowledge.infra import logs
 from knowledge.infra.clock import SystemClock
 from knowledge.infra.embedded import exit_on_sigterm
 from knowledge.infra.settings import Settings, load_settings
+from knowledge.models.customers import ChannelName
 from knowledge.seed import DEFAULT_SEED, load_seed
 from knowledge.users import create_user, list_users, revoke
 
@@ -348,9 +349,7 @@ def users_revoke(name: Annotated[str, typer.Argument(help="The user to revoke.")
 @friendly
 def chat(
     phone: Annotated[str, typer.Option(help="The customer's phone number.")],
-    channel: Annotated[
-        Literal["sms", "whatsapp", "web", "email"], typer.Option(help="The channel to write on.")
-    ] = "sms",
+    channel: Annotated[ChannelName, typer.Option(help="The channel to write on.")] = "sms",
     name: Annotated[str | None, typer.Option(help="The customer's name, if new.")] = None,
 ) -> None:
     """Talk to the agent in the terminal as a customer, against the real database."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Literal, get_args
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
@@ -11,7 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from knowledge.models.base import Base, created_at, in_list, updated_at
 
-CHANNELS = ("sms", "whatsapp", "web", "email")
+#: The channels a customer writes on; `tools.messaging.channels` says how each one works.
+ChannelName = Literal["sms", "whatsapp", "web", "email"]
+CHANNELS: tuple[ChannelName, ...] = get_args(ChannelName)
 #: The channels a customer is reached at by an address of theirs (web chat is by session).
 ADDRESS_CHANNELS = ("sms", "whatsapp", "email")
 BOOKING_STATUSES = ("pending", "confirmed", "completed", "cancelled")

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from knowledge.errors import AppError
+from knowledge.models.customers import ChannelName
 from knowledge.schemas import StorableInput
 from tools.phones import to_e164
 
@@ -54,7 +55,7 @@ class CustomerIn(BaseModel):
     name: PersonName
     phone: Phone
     email: Email | None = None
-    channel: Literal["sms", "whatsapp", "web", "email"] = "sms"
+    channel: ChannelName = "sms"
 
     @model_validator(mode="after")
     def _reachable(self) -> CustomerIn:
