@@ -40,10 +40,12 @@ def create_app(
     knowledge_service: KnowledgeService | None = None,
     runtime: Any = None,
     settle: bool = False,
+    workers: Any = None,
 ) -> FastAPI:
     """Build the app; the database, the agent runtime and (unless `settings.run_worker` is off)
     an in-process scheduler start with it, unless they are handed in. `settle` tunes the
-    garbage collector once started, for a long-running server process (api.process)."""
+    garbage collector once started, for a long-running server process (api.process).
+    `workers` are the worker processes started beside it, which `/readyz` checks."""
     clock = clock or SystemClock()
 
     @asynccontextmanager
@@ -80,6 +82,7 @@ def create_app(
                 phone_limit=RateLimiter(settings.rate_limit_phone_per_minute),
                 ip_limit=RateLimiter(settings.rate_limit_ip_per_minute),
                 turns=turns,
+                workers=workers,
             )
             if settle:  # a long-running server process (see api.process)
                 settle_heap()

@@ -160,7 +160,8 @@ def serve(
     )
     children.start()
     try:
-        uvicorn.run(create_app(settings, settle=True), host=host, port=port, log_level="info")
+        app = create_app(settings, settle=True, workers=children if delegate else None)
+        uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
         children.stop()
 

@@ -28,3 +28,4 @@ class AppState:
     phone_limit: RateLimiter = field(default_factory=lambda: RateLimiter(0))
     ip_limit: RateLimiter = field(default_factory=lambda: RateLimiter(0))
     turns: TurnWaiters = field(default_factory=TurnWaiters)
+    workers: Any = None  # api.workers.WorkerProcesses with `hibachi serve --workers N`

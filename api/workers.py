@@ -63,6 +63,11 @@ class WorkerProcesses:
                     log.error("worker process exited; starting another", code=child.returncode)
                     self.children[index] = self._spawn()
 
+    def alive(self) -> int:
+        """How many of the worker processes are running now (one that died counts until it
+        has been replaced)."""
+        return sum(1 for child in self.children if child.poll() is None)
+
     def stop(self, grace: float = 30.0) -> None:
         """SIGTERM each (a worker finishes the turn in hand), SIGKILL after `grace` seconds."""
         self._stopping.set()

@@ -1,13 +1,21 @@
-"""GET /healthz says whether the service can reach its database."""
+"""GET /healthz says whether the service can reach its database; GET /readyz whether it can
+do its work (database, schema, worker processes)."""
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import httpx
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from api.app import create_app
+from api.workers import WorkerProcesses
+from knowledge import migrate
 from knowledge.db import Database, make_engine
 from knowledge.infra.settings import Settings
+from tests.conftest import committed_database
 
 
 class TestHealth:
@@ -39,3 +47,70 @@ class TestHealth:
         body = response.json()
         assert body["status"] == "unavailable"
         assert body["database"].startswith("unreachable: ")
+
+
+async def _ready(app: Any) -> httpx.Response:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            return await c.get("/readyz")
+
+
+class TestReadiness:
+    async def test_ready_when_the_database_answers_at_the_current_schema(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.get("/readyz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ready", "database": "ok", "schema": "ok"}
+
+    async def test_not_ready_on_an_older_schema_saying_what_to_run(
+        self, settings: Settings, pg_server: Any, template_url: str
+    ) -> None:
+        async with committed_database(pg_server, template_url) as (url, sessions):
+            async with sessions() as session:
+                await session.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+                await session.commit()
+            engine = make_engine(url)
+            database = Database(url=url, engine=engine, sessionmaker=async_sessionmaker(engine))
+            response = await _ready(create_app(settings, database=database, runtime=object()))
+            await engine.dispose()
+        assert response.status_code == 503
+        body = response.json()
+        assert (body["status"], body["database"]) == ("unavailable", "ok")
+        assert body["schema"] == f"at 0005, needs {migrate.head()}: run `hibachi migrate`"
+
+    async def test_not_ready_when_the_database_is_unreachable(self, settings: Settings) -> None:
+        dead = "postgresql+asyncpg://postgres@127.0.0.1:1/hibachi"
+        engine = make_engine(dead, ping_idle=False)
+        database = Database(url=dead, engine=engine, sessionmaker=async_sessionmaker(engine))
+        response = await _ready(create_app(settings, database=database, runtime=object()))
+        await engine.dispose()
+        assert response.status_code == 503
+        assert response.json()["database"].startswith("unreachable: ")
+
+    async def test_not_ready_while_a_worker_process_is_down(
+        self,
+        settings: Settings,
+        test_db_url: str,
+        connection: AsyncConnection,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        # Two real child processes, watched too slowly to be replaced during the test.
+        workers = WorkerProcesses(2, test_db_url, check_every=60)
+        workers.command = [sys.executable, "-c", "import time; time.sleep(60)"]
+        workers.start()
+        database = Database(url=test_db_url, engine=connection.engine, sessionmaker=sessionmaker)
+        app = create_app(settings, database=database, runtime=object(), workers=workers)
+        try:
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+                    both = await c.get("/readyz")
+                    workers.children[0].kill()
+                    workers.children[0].wait()
+                    one = await c.get("/readyz")
+        finally:
+            workers.stop(grace=5)
+        assert (both.status_code, both.json()["workers"]) == (200, "2 of 2 running")
+        assert (one.status_code, one.json()["workers"]) == (503, "1 of 2 running")
