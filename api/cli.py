@@ -232,6 +232,39 @@ def migrate(
 
 @app.command()
 @friendly
+def backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the backup (a pg_dump archive).")],
+) -> None:
+    """Back up the whole database (bookings, conversations, knowledge, turn checkpoints)."""
+    from knowledge.infra.backup import dump
+
+    url = _prepared_url(_settings())
+    size = dump(url, file)
+    out.print(f"backed up {describe(url)} to {file} ({size / 1024:.0f} KB)", highlight=False)
+
+
+@app.command()
+@friendly
+def restore(
+    file: Annotated[Path, typer.Argument(help="A backup written by `hibachi backup`.")],
+    into: Annotated[
+        str | None,
+        typer.Option(
+            help="The database URL to restore into (default: DATABASE_URL); it must "
+            "hold no tables yet, and is created if missing."
+        ),
+    ] = None,
+) -> None:
+    """Restore a backup into a new, empty database (never over live data)."""
+    from knowledge.infra.backup import restore as restore_into
+
+    url = into or resolve_url(_settings())[0]
+    restore_into(file, url)
+    out.print(f"restored {file} into {describe(url)}", highlight=False)
+
+
+@app.command()
+@friendly
 def seed(
     file: Annotated[Path, typer.Option(help="Seed file (YAML).", exists=True)] = DEFAULT_SEED,
 ) -> None:
