@@ -45,6 +45,10 @@ class Core:
     worker: Worker
 
 
+def knowledge_service(settings: Settings, clock: Clock) -> KnowledgeService:
+    return KnowledgeService(clock=clock, ttl_seconds=settings.knowledge_cache_ttl_seconds)
+
+
 def build_core(
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -58,9 +62,7 @@ def build_core(
     transport configured (Twilio for SMS, WhatsApp and web chat, SMTP for email); the LLM is
     the configured one unless `llm` gives the client to use (None: rules only), which lets a
     caller that builds several cores share one client."""
-    knowledge = knowledge or KnowledgeService(
-        clock=clock, ttl_seconds=settings.knowledge_cache_ttl_seconds
-    )
+    knowledge = knowledge or knowledge_service(settings, clock)
     runtime = AgentRuntime(
         sessionmaker,
         knowledge,
@@ -110,9 +112,7 @@ async def assemble(
             savers = await stack.enter_async_context(postgres_checkpointers(database.url, SAVERS))
             core = build_core(settings, database.sessionmaker, clock, savers, knowledge=knowledge)
         else:  # a runtime handed in (tests) runs as it is
-            knowledge = knowledge or KnowledgeService(
-                clock=clock, ttl_seconds=settings.knowledge_cache_ttl_seconds
-            )
+            knowledge = knowledge or knowledge_service(settings, clock)
             core = Core(
                 knowledge, runtime, Worker(database.sessionmaker, runtime, knowledge, clock)
             )

@@ -178,6 +178,29 @@ class TestLlmMode:
         assert result.reply is not None
         assert "non-refundable" in result.reply and "Full refund" not in result.reply
 
+    @respx.mock
+    async def test_the_model_is_told_the_question_the_customer_answers(
+        self,
+        runtime: AgentRuntime,
+        llm_runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 1.01)  # every change read back
+        customer = await make_customer(session, name="Dana Lee", phone=PHONE)
+        await make_booking(session, customer, event_at=clock.now() + 10 * D, adults=12)
+        await session.commit()
+        asked = await runtime.receive(PHONE, "add 2 more adults please")
+        assert asked.pending == "confirm_change"
+        route = respx.post(f"{BASE}/chat/completions").mock(
+            return_value=httpx.Response(200, json=completion(reading(None, "other")))
+        )
+        await llm_runtime.receive(PHONE, "yes")
+        prompt = route.calls.last.request.content.decode()
+        # What our last message asked, not what this turn's decision asks next.
+        assert "Our last question: confirm_change" in prompt
+
     def test_the_re_read_is_an_edge_of_the_graph(self) -> None:
         edges = {(e.source, e.target) for e in build_graph().get_graph().edges}
         assert {("decide", "review"), ("review", "decide"), ("review", "act")} <= edges

@@ -487,13 +487,10 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     }
 
 
-_PRIORITY_RANK = {"LOW": 1, "MEDIUM": 2, "HIGH": 3, "URGENT": 4}
-
-
 def handoff(decisions: Sequence[Decision]) -> int:
     """How strongly a set of decisions hands the turn to a person (0: not at all)."""
     return max(
-        (_PRIORITY_RANK[d.escalation.priority] for d in decisions if d.escalation is not None),
+        (1 + policy.PRIORITY_RANK[d.escalation.priority] for d in decisions if d.escalation),
         default=0,
     )
 

@@ -67,7 +67,7 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
     if answer == "yes" and proposal:
         # The customer confirmed the values we read back: apply exactly those.
         understanding = Understanding(
-            tone=rules_tone(text),
+            tone=state["tone"],  # detect_tone's reading of the "yes"
             requests=[Request.model_validate(p | {"confidence": 1.0}) for p in proposal],
             source="reader",
         )

@@ -39,10 +39,11 @@ DATA = Path(__file__).resolve().parent / "data"
 
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'/-]*[a-z0-9/]|[a-z0-9]")
 _LETTERS = re.compile(r"[a-z]+")
-#: The words the slot reader reads (agent/understanding/slots.py): a person's name in the
-#: lexicon is a tuple of them.
+#: A count written onto its people word ("30ppl", "12adults").
 _GLUED = re.compile(r"(\d{1,4})([a-z]{2,})")
 _PEOPLE = re.compile(GROUP)
+#: The words the slot reader reads (agent/understanding/slots.py): a person's name in the
+#: lexicon is a tuple of them.
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
 #: An HTML or XML tag with its attributes ("<img src=x onerror=...>", "</b>"); "<3" is no tag.
 _TAG = re.compile(r"</?[a-zA-Z][^<>]*>")

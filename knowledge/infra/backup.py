@@ -37,11 +37,6 @@ def tool(name: str) -> str:
     return found
 
 
-def _libpq(url: str) -> str:
-    """The URL as libpq reads it (a socket directory stays a `host` query parameter)."""
-    return asyncpg_dsn(url)
-
-
 def _run(command: list[str]) -> None:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -62,7 +57,7 @@ def dump(url: str, path: Path) -> int:
             "--no-owner",
             "--no-privileges",
             f"--file={partial}",
-            f"--dbname={_libpq(url)}",
+            f"--dbname={asyncpg_dsn(url)}",
         ]
     )
     partial.replace(path)  # a backup that stopped half-way never takes the name
@@ -102,7 +97,7 @@ def restore(path: Path, url: str) -> None:
             "--no-owner",
             "--no-privileges",
             "--exit-on-error",
-            f"--dbname={_libpq(url)}",
+            f"--dbname={asyncpg_dsn(url)}",
             str(path),
         ]
     )
