@@ -35,6 +35,7 @@ log = structlog.get_logger(__name__)
 
 INBOX_CHANNEL = "hibachi_inbox"  # payload: the stored message's id
 TURNS_CHANNEL = "hibachi_turns"  # a web chat turn finished: {"message": id, "pending": …}
+SHARD_GRACE_SECONDS = 20.0
 
 # Each conversation's oldest waiting message.
 _OLDEST = """
@@ -45,16 +46,22 @@ _OLDEST = """
 """
 # How long each of those has waited, against the burst wait.
 _WAITED = "clock_timestamp() - created_at >= make_interval(secs => :burst)"
+# This inbox's share of the conversations (see `Inbox.shard`). Another share's message is
+# taken once it has waited `:grace` seconds (a stuck process never strands its share), after
+# this share's own: inboxes behind on their own work never compete for the same messages.
+_OWN = "(:shards = 0 OR conversation_id % :shards = :shard)"
+_MINE = f"({_OWN} OR clock_timestamp() - created_at >= make_interval(secs => :grace))"
 
-# The oldest messages ready to answer, the longest-waiting first (fair under a backlog: ordered
-# by conversation, a busy service would answer low-numbered conversations first and leave the
-# others waiting). A text still in its burst window takes no place in the batch (it would crowd
-# out the messages that are ready); the earliest of them is found by _NEXT_BURST_DUE.
+# The oldest messages ready to answer, this inbox's share first, then the longest-waiting first
+# (fair under a backlog: ordered by conversation, a busy service would answer low-numbered
+# conversations first and leave the others waiting). A text still in its burst window takes no
+# place in the batch (it would crowd out the messages that are ready); the earliest of them is
+# found by _NEXT_BURST_DUE.
 _OLDEST_PER_CONVERSATION = text(
     f"""
     SELECT id, conversation_id, channel FROM ({_OLDEST}) AS oldest
-    WHERE NOT (channel = ANY(:channels)) OR {_WAITED}
-    ORDER BY created_at, id
+    WHERE (NOT (channel = ANY(:channels)) OR {_WAITED}) AND {_MINE}
+    ORDER BY {_OWN} DESC, created_at, id
     LIMIT :limit
     """
 )
@@ -75,7 +82,7 @@ _NEXT_BURST_DUE = text(
     f"""
     SELECT min(:burst - EXTRACT(EPOCH FROM clock_timestamp() - created_at)::float8)
     FROM ({_OLDEST}) AS oldest
-    WHERE channel = ANY(:channels) AND NOT {_WAITED}
+    WHERE channel = ANY(:channels) AND NOT {_WAITED} AND {_MINE}
     """
 )
 
@@ -97,6 +104,8 @@ class Inbox:
         concurrency: int = 1,
         hints: Notifier | None = None,
         burst_seconds: float = 0.0,
+        shard: tuple[int, int] | None = None,
+        shard_grace_seconds: float = SHARD_GRACE_SECONDS,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.runtime = runtime
@@ -107,6 +116,12 @@ class Inbox:
         # turn reads every message that came before it ran; see agent.nodes.load).
         self.burst_seconds = burst_seconds
         self.next_due: float | None = None  # seconds until a text waiting for its burst is due
+        # (k, n): this is inbox k of n sharing the work (`hibachi serve --workers n`). Each
+        # takes the conversations whose id is k modulo n, and the others' only once they have
+        # waited `shard_grace_seconds`: inboxes that all took the same oldest messages would
+        # each try every one, and half of their turns would find it taken.
+        self.shard = shard
+        self.shard_grace_seconds = shard_grace_seconds
 
     async def drain(self, stop: asyncio.Event | None = None, *, wait_bursts: bool = True) -> int:
         """Answer every waiting message (until `stop` is set: a shutdown does not wait for a
@@ -145,7 +160,8 @@ class Inbox:
             async with unit_of_work(self.sessionmaker) as session:
                 found = await session.execute(
                     _OLDEST_PER_CONVERSATION,
-                    {"limit": self.batch, "burst": self.burst_seconds, "channels": _BURSTS},
+                    {"limit": self.batch, "burst": self.burst_seconds, "channels": _BURSTS}
+                    | self._share(),
                 )
                 ready = [(int(m), int(c), ch) for m, c, ch in found.all() if m not in failed]
             answered = sum(await asyncio.gather(*(answer(*row) for row in ready)))
@@ -164,10 +180,15 @@ class Inbox:
                 break
         return done
 
+    def _share(self) -> dict[str, float]:
+        shard, shards = self.shard or (0, 0)
+        return {"shard": shard, "shards": shards, "grace": self.shard_grace_seconds}
+
     async def _next_burst_due(self) -> float | None:
         async with unit_of_work(self.sessionmaker) as session:
             due = await session.scalar(
-                _NEXT_BURST_DUE, {"burst": self.burst_seconds, "channels": _BURSTS}
+                _NEXT_BURST_DUE,
+                {"burst": self.burst_seconds, "channels": _BURSTS} | self._share(),
             )
         return None if due is None else float(due)
 

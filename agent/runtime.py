@@ -7,7 +7,9 @@ commits once. Replies and alerts are rows in that transaction; senders deliver t
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -36,6 +38,9 @@ CHECKPOINT_SCHEMA = "langgraph"
 # Each turn adds a checkpoint; only the latest is ever read, so every few turns a
 # conversation's older checkpoints are dropped to keep storage flat.
 PRUNE_EVERY_TURNS = 10
+# FAQ view counts are stored at most this often per process: one statement for all the views
+# in between, rather than a transaction of its own after every answer.
+VIEW_COUNT_SECONDS = 2.0
 log = structlog.get_logger(__name__)
 TURN_LOCK_NAMESPACE = 1  # first key of pg_advisory_xact_lock(int, int) for conversation turns
 # The saved state itself: looked up only by thread, never filtered on, so autovacuum's analyze
@@ -202,6 +207,9 @@ class AgentRuntime:
         self.console_url = console_url
         self.llm = llm
         self.llm_timeout = llm_timeout
+        # FAQ views of this process's turns, not yet stored (see count_views).
+        self._views: Counter[int] = Counter()
+        self._views_counted = float("-inf")
 
     async def handle(self, event: TurnEvent) -> TurnResult:
         """Run one turn in its own transaction, serialized with the conversation's other turns."""
@@ -241,7 +249,9 @@ class AgentRuntime:
             )
         decided: Decided | None = state.get("decided")
         if decided is not None and decided.faq_views:
-            await self._count_views(list(decided.faq_views))
+            self._views.update(decided.faq_views)
+        if self._views and time.monotonic() - self._views_counted >= VIEW_COUNT_SECONDS:
+            await self.count_views()
         saver = self.savers[index]
         if saver is not None and int(state.get("turns", 0)) % PRUNE_EVERY_TURNS == 0:
             await self._prune(saver, thread)
@@ -260,13 +270,20 @@ class AgentRuntime:
             pending=state.get("pending"),
         )
 
-    async def _count_views(self, faq_ids: list[int]) -> None:
-        """In its own short transaction: the row lock lasts one statement, not a turn."""
+    async def count_views(self) -> None:
+        """Store the FAQ views counted since the last time, in one short transaction of their
+        own (the rows' lock lasts one statement, not a turn). A turn calls it at most every
+        VIEW_COUNT_SECONDS; the process calls it once more when it stops."""
+        views, self._views = self._views, Counter()
+        self._views_counted = time.monotonic()
+        if not views:
+            return
         try:
             async with unit_of_work(self.sessionmaker) as session:
-                await self.knowledge.count_views(session, faq_ids)
-        except Exception as exc:  # a statistic: the turn has committed and stands
-            log.warning("FAQ view count failed", faqs=faq_ids, error=str(exc)[:200])
+                await self.knowledge.count_views(session, views)
+        except Exception as exc:  # a statistic: the turns have committed and stand
+            log.warning("FAQ view count failed", faqs=sorted(views), error=str(exc)[:200])
+            self._views.update(views)  # counted with the next ones
 
     async def _prune(self, saver: Any, thread: str) -> None:
         try:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.inbox import INBOX_CHANNEL
 from agent.llm import build_llm
 from agent.runtime import AgentRuntime, postgres_checkpointers
+from agent.understanding.reader import warm_up
 from api.background import background_loops
 from knowledge.db import Database
 from knowledge.infra.clock import Clock, SystemClock
@@ -111,6 +112,8 @@ async def assemble(
         if runtime is None:
             savers = await stack.enter_async_context(postgres_checkpointers(database.url, SAVERS))
             core = build_core(settings, database.sessionmaker, clock, savers, knowledge=knowledge)
+            # Last, once the turns have stopped: the FAQ views not stored yet.
+            stack.push_async_callback(core.runtime.count_views)
         else:  # a runtime handed in (tests) runs as it is
             knowledge = knowledge or knowledge_service(settings, clock)
             core = Core(
@@ -133,6 +136,8 @@ async def assemble(
         await listener.start()
         stack.push_async_callback(listener.stop)
         if background:
+            # Turns run in this process: the reader is loaded before the first one, not in it.
+            await asyncio.to_thread(warm_up)
             await stack.enter_async_context(
                 background_loops(
                     settings,

@@ -63,6 +63,7 @@ async def background_loops(
                     concurrency=settings.inbox_concurrency,
                     hints=hints,
                     burst_seconds=settings.burst_seconds,
+                    shard=settings.shard(),
                 ).run_forever(stop, inbox_wake)
             ),
             asyncio.create_task(run_alerts(AlertSender(sessions, settings, twilio, clock), stop)),

@@ -176,6 +176,10 @@ def worker_command(
     parent: Annotated[
         int | None, typer.Option(hidden=True, help="Stop when this process is gone.")
     ] = None,
+    ready_fd: Annotated[
+        int | None,
+        typer.Option(hidden=True, help="Write 'ready' to this pipe once turns can be answered."),
+    ] = None,
 ) -> None:
     """Run the background work on its own: the scheduler, answering stored messages, the
     outbox and team alerts (for `hibachi serve --no-worker` deployments)."""
@@ -194,6 +198,9 @@ def worker_command(
             watch = asyncio.create_task(_stop_when_orphaned(parent, stop))
         async with assemble(settings, database, poll_seconds=poll):
             settle_heap()
+            if ready_fd is not None:
+                os.write(ready_fd, b"ready\n")
+                os.close(ready_fd)
             out.print(f"worker running on {describe(database.url)}; Ctrl-C stops it")
             await stop.wait()
         if parent is not None:
@@ -414,6 +421,7 @@ def chat(
                     + "[/dim]",
                     highlight=False,
                 )
+            await runtime.count_views()  # the FAQ views of the last turns
 
     _run(_with_database(settings, work))
 

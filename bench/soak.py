@@ -546,8 +546,11 @@ async def scheduler_report(pool: asyncpg.Pool, since: datetime) -> dict[str, Any
 def cpu_readings(service: psutil.Process, data_dir: Path) -> dict[str, dict[Any, float]]:
     """CPU seconds so far of the service, its PostgreSQL (the postmaster under data_dir and
     its backends) and this load generator, per process."""
+    processes = service_processes(service)
     groups: dict[str, list[psutil.Process]] = {
-        "service": service_processes(service),
+        "service": processes,
+        "api": processes[:1],
+        "workers": processes[1:],
         "postgres": [],
         "bench": [psutil.Process()],
     }
@@ -684,11 +687,13 @@ async def start_service(
             stderr=out,
         )
     async with httpx.AsyncClient() as client:
-        for _ in range(600):
+        # Load starts when a deployment would route traffic to it: once /readyz says the
+        # database answers and every worker process has loaded what its turns need.
+        for _ in range(1200):
             if server.poll() is not None:
                 raise SystemExit(f"hibachi serve exited at start:\n{tail(log)}")
             try:
-                if (await client.get(base + "/healthz")).status_code == 200:
+                if (await client.get(base + "/readyz")).status_code == 200:
                     url = subprocess.run(  # noqa: ASYNC221
                         [*hibachi, "db", "url"], env=env, check=True, capture_output=True, text=True
                     ).stdout.strip()
@@ -697,7 +702,7 @@ async def start_service(
                 pass
             await asyncio.sleep(0.1)
     server.kill()
-    raise SystemExit("hibachi serve did not become healthy in 60 s")
+    raise SystemExit(f"hibachi serve was not ready in 120 s:\n{tail(log)}")
 
 
 def stop_service(server: subprocess.Popen[bytes], data_dir: Path) -> bool:
@@ -813,7 +818,11 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     summary["db_mb_start"] = round(db_size_start / 2**20, 1)
     summary["db_mb_end"] = round(db_size_end / 2**20, 1)
     summary["log_warnings"] = len(log_warnings)
-    summary["cpu_pct"] = cpu  # 100 = one core busy for the whole run
+    summary["cpu_pct"] = cpu  # 100 = one core busy for the whole run; service = api + workers
+    summary["cpu_ms_per_message"] = {
+        name: round(cpu[name] / 100 * elapsed * 1000 / max(sum(figures.sent.values()), 1), 1)
+        for name in ("api", "workers", "postgres")
+    }
     summary["machine_cpu_pct"] = machine_cpu  # every core, every process (shared machine)
     summary["load_avg_1m"] = round(os.getloadavg()[0], 2)
     summary["keeps_up"] = backlog_end <= args.rate * 5  # under 5 s of traffic still waiting

@@ -196,9 +196,9 @@ async def main(
     db_server = None
     try:
         async with httpx.AsyncClient() as client:
-            for _ in range(300):
+            for _ in range(1200):  # ready: the database answers and the workers are warm
                 try:
-                    if (await client.get(base + "/healthz")).status_code == 200:
+                    if (await client.get(base + "/readyz")).status_code == 200:
                         break
                 except httpx.TransportError:
                     pass

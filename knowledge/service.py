@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -156,10 +156,10 @@ class KnowledgeService:
             score=score,
         )
 
-    async def count_views(self, session: AsyncSession, faq_ids: list[int]) -> None:
-        """Count FAQ answers given (see `search_faq(count_view=False)`)."""
-        for faq_id in faq_ids:
-            await repo.count_faq_view(session, faq_id)
+    async def count_views(self, session: AsyncSession, views: Mapping[int, int]) -> None:
+        """Count FAQ answers given, `views[faq_id]` each (see `search_faq(count_view=False)`)."""
+        if views:
+            await repo.count_faq_views(session, views)
 
     # ---- admin writes: business rules ---------------------------------------------------
 

@@ -156,3 +156,48 @@ class TestPopularFaq:
             async with sessions() as session:
                 views = {f.id: f.view_count for f in (await session.scalars(select(FaqItem))).all()}
             assert sum(views.values()) == sum(f.view_count for f in faq) + 1
+
+    async def test_views_are_stored_together_at_most_every_few_seconds(
+        self, pg_server: Any, template_url: str
+    ) -> None:
+        """Was: each answer counted its view in a transaction of its own after the turn (two
+        statements and a commit per FAQ answered). The first answer's view is stored at once;
+        those within VIEW_COUNT_SECONDS of it wait for the next store (a later turn's, or the
+        one the process makes when it stops)."""
+        from langgraph.checkpoint.memory import InMemorySaver
+        from sqlalchemy import select
+
+        from knowledge.infra.clock import SystemClock
+        from knowledge.models import FaqItem
+
+        async with committed_database(pg_server, template_url, pool_size=4) as (_url, sessions):
+            runtime = AgentRuntime(sessions, KnowledgeService(), SystemClock(), InMemorySaver())
+
+            async def views() -> int:
+                async with sessions() as session:
+                    return sum((await session.scalars(select(FaqItem.view_count))).all())
+
+            async def ask(phone: str) -> None:
+                async with unit_of_work(sessions) as session:
+                    customer = await make_customer(session, phone=phone)
+                    conversation = await bookings.get_or_create_conversation(
+                        session, customer.id, "sms"
+                    )
+                    inbound = await record_inbound(
+                        session, conversation, "is the deposit refundable?"
+                    )
+                result = await runtime.handle(
+                    TurnEvent.customer_message(conversation.id, inbound.id)
+                )
+                assert result.reply and "deposit" in result.reply.lower()
+
+            before = await views()
+            await ask("+19165550871")
+            assert await views() == before + 1
+            await ask("+19165550872")
+            await ask("+19165550873")
+            assert await views() == before + 1  # within the interval: kept for the next store
+            await runtime.count_views()
+            assert await views() == before + 3
+            await runtime.count_views()  # nothing left to store
+            assert await views() == before + 3

@@ -3,7 +3,10 @@ do its work (database, schema, worker processes)."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +19,27 @@ from knowledge import migrate
 from knowledge.db import Database, make_engine
 from knowledge.infra.settings import Settings
 from tests.conftest import committed_database
+
+# A stand-in worker: waits for the file named by its first argument, then writes "ready" to the
+# pipe given by `--ready-fd N` (as `hibachi worker` does once its reader is loaded).
+READY_WHEN_TOLD = """
+import os, sys, time
+go, fd = sys.argv[1], int(sys.argv[sys.argv.index("--ready-fd") + 1])
+while not os.path.exists(go):
+    time.sleep(0.05)
+os.write(fd, b"ready\\n")
+time.sleep(60)
+"""
+
+
+async def until_ready(client: httpx.AsyncClient, seconds: float = 20.0) -> httpx.Response:
+    response = await client.get("/readyz")
+    for _ in range(int(seconds / 0.1)):
+        if response.status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+        response = await client.get("/readyz")
+    return response
 
 
 class TestHealth:
@@ -96,9 +120,11 @@ class TestReadiness:
         connection: AsyncConnection,
         sessionmaker: async_sessionmaker[AsyncSession],
     ) -> None:
-        # Two real child processes, watched too slowly to be replaced during the test.
+        # Two real child processes, watched too slowly to be replaced during the test; each
+        # says "ready" on its pipe (as `hibachi worker --ready-fd` does) when the test lets it.
         workers = WorkerProcesses(2, test_db_url, check_every=60)
-        workers.command = [sys.executable, "-c", "import time; time.sleep(60)"]
+        go = Path(tempfile.mkdtemp()) / "go"
+        workers.command = [sys.executable, "-c", READY_WHEN_TOLD, str(go)]
         workers.start()
         database = Database(url=test_db_url, engine=connection.engine, sessionmaker=sessionmaker)
         app = create_app(settings, database=database, runtime=object(), workers=workers)
@@ -106,11 +132,17 @@ class TestReadiness:
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-                    both = await c.get("/readyz")
+                    starting = await c.get("/readyz")
+                    go.touch()
+                    both = await until_ready(c)
                     workers.children[0].kill()
                     workers.children[0].wait()
                     one = await c.get("/readyz")
         finally:
             workers.stop(grace=5)
-        assert (both.status_code, both.json()["workers"]) == (200, "2 of 2 running")
-        assert (one.status_code, one.json()["workers"]) == (503, "1 of 2 running")
+        assert (starting.status_code, starting.json()["workers"]) == (
+            503,
+            "0 of 2 ready (2 starting)",
+        )
+        assert (both.status_code, both.json()["workers"]) == (200, "2 of 2 ready")
+        assert (one.status_code, one.json()["workers"]) == (503, "1 of 2 ready")

@@ -56,6 +56,15 @@ class TestSettings:
         assert settings.public_base_url == "https://example.test"
         assert settings.llm_enabled
 
+    def test_the_inbox_share_a_worker_is_given(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        assert load_settings().shard() is None
+        monkeypatch.setenv("HIBACHI_INBOX_SHARD", "1/2")
+        assert load_settings().shard() == (1, 2)
+        for bad in ("1/0", "two/2", "1"):
+            monkeypatch.setenv("HIBACHI_INBOX_SHARD", bad)
+            with pytest.raises(ConfigError, match="INBOX_SHARD"):
+                load_settings()
+
 
 def _hibachi(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

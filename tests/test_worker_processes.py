@@ -51,6 +51,11 @@ async def until(predicate: Any, seconds: float = 30.0) -> Any:
     raise AssertionError("timed out")
 
 
+async def workers_ready(client: httpx.AsyncClient, expected: str) -> bool:
+    response = await client.get("/readyz")
+    return bool(response.status_code == 200 and response.json()["workers"] == expected)
+
+
 async def reply_to(sessions: async_sessionmaker[AsyncSession], sid: str) -> str | None:
     async with sessions() as session:
         inbound = await session.scalar(select(Message.id).where(Message.provider_message_id == sid))
@@ -84,6 +89,8 @@ class TestWorkerProcesses:
         try:
             async with httpx.AsyncClient(base_url=base, timeout=60) as client:
                 (worker,) = workers_of(service)
+                # Ready once its worker has loaded the reader and said so on its pipe.
+                assert await until(lambda: workers_ready(client, "1 of 1 ready"), 60)
 
                 # SMS: acknowledged by the API, answered by the worker once it is up.
                 form = {"MessageSid": "SMW1", "From": "+19165550901", "Body": "hi there!"}
@@ -136,6 +143,7 @@ class TestWorkerProcesses:
                     )
                 )
                 assert len(replaced) == 1
+                assert await until(lambda: workers_ready(client, "1 of 1 ready"), 60)
                 # The new worker answers once it is up (starting takes seconds: imports, the
                 # reader model), within the request or, if that times out first, just after.
                 await say("how much do kids cost?")

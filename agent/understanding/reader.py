@@ -21,6 +21,7 @@ change only when it is sure (see `agent.nodes.decide`).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Sequence
@@ -647,3 +648,16 @@ def default_reader(language: str = "en") -> Reader:
     from agent.understanding import training
 
     return Reader(training.load_or_train(language), language)
+
+
+WARM_UP_TEXT = "hi!! can we do 20 ppl next saturday at 5pm instead, and add lobster 4 everyone? thx"
+
+
+def warm_up(language: str = "en") -> None:
+    """Load the reader and what its first read would load (the model, the normaliser's lexicon,
+    the number and date parsers' tables), so the first customer of a new process waits no
+    longer than the rest. Seconds of work: done before the process says it is ready."""
+    reader = default_reader(language)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    reader.understand(WARM_UP_TEXT, Context(now=now), Vocabulary())
+    rules.warm_up()

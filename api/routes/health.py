@@ -1,6 +1,6 @@
 """Liveness (`/healthz`: the process answers and reaches its database) and readiness
 (`/readyz`: it can do its work: the database answers, its schema is the one this code needs,
-and the worker processes started beside it are running)."""
+and the worker processes started beside it have loaded what their turns need)."""
 
 from __future__ import annotations
 
@@ -48,8 +48,9 @@ async def readyz(state: State) -> JSONResponse:
             ready = False
     workers = state.workers
     if workers is not None and workers.count:
-        alive = workers.alive()
-        checks["workers"] = f"{alive} of {workers.count} running"
-        ready = ready and alive == workers.count
+        alive, warm = workers.alive(), workers.ready()
+        starting = f" ({alive - warm} starting)" if alive > warm else ""
+        checks["workers"] = f"{warm} of {workers.count} ready{starting}"
+        ready = ready and warm == workers.count
     status = {"status": "ready" if ready else "unavailable"}
     return JSONResponse(status | checks, status_code=200 if ready else 503)

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     turns_in_workers: bool = False
     # Conversations one process answers at once.
     inbox_concurrency: int = Field(default=4, ge=1, le=64)
+    # "K/N": this process is inbox K of N sharing the work (set by `hibachi serve --workers N`
+    # for each worker it starts); unset, it takes any conversation.
+    inbox_shard: str | None = Field(default=None, pattern=r"^\d+/[1-9]\d*$")
     chat_reply_timeout_seconds: float = Field(default=15.0, gt=0)
     # How long an SMS or WhatsApp message waits for the rest of its burst (more texts of the
     # same thought, seconds apart) before it is answered; all of them get one reply.
@@ -111,6 +114,13 @@ class Settings(BaseSettings):
     def shop_email(self) -> str:
         """The address customers email and our email replies come from."""
         return (self.email_from or self.smtp_from).strip()
+
+    def shard(self) -> tuple[int, int] | None:
+        """`inbox_shard` as (K, N), None when unset."""
+        if self.inbox_shard is None:
+            return None
+        shard, shards = (int(part) for part in self.inbox_shard.split("/"))
+        return shard % shards, shards
 
     @property
     def llm_enabled(self) -> bool:
