@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date
+from functools import cache
 from typing import TypeVar
 
-from sqlalchemy import column, func, select, text, update
+from sqlalchemy import Select, column, func, select, text, update
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -111,15 +112,21 @@ async def search_faqs(
     question's words that the FAQs use (one statement)."""
     if not _WORD.search(question.lower()):
         return []
-    asked = _ASKED.bindparams(question=question).columns(column("asked", TSQUERY)).scalar_subquery()
+    found = await session.execute(_faq_search(limit), {"question": question})
+    return [(faq, float(score)) for faq, score in found.all()]
+
+
+@cache
+def _faq_search(limit: int) -> Select[FaqItem, float]:
+    """Built once per limit (building it costs about as much as running it)."""
+    asked = _ASKED.columns(column("asked", TSQUERY)).scalar_subquery()
     rank = func.ts_rank(FaqItem.search_vector, asked, 1)
-    query = (
+    return (
         select(FaqItem, rank)
         .where(FaqItem.is_active, FaqItem.search_vector.op("@@")(asked))
         .order_by(rank.desc(), FaqItem.id)
         .limit(limit)
     )
-    return [(faq, float(score)) for faq, score in (await session.execute(query)).all()]
 
 
 async def count_faq_view(session: AsyncSession, faq_id: int) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,9 +49,13 @@ async def newest(
     return [(lead, state, sent) for lead, state, sent in (await session.execute(query)).all()]
 
 
+_OPEN = select(Lead).where(
+    Lead.conversation_id == bindparam("conversation_id"), Lead.status == "open"
+)
+
+
 async def open_for(session: AsyncSession, conversation_id: int) -> Lead | None:
-    query = select(Lead).where(Lead.conversation_id == conversation_id, Lead.status == "open")
-    return (await session.scalars(query)).first()
+    return (await session.scalars(_OPEN, {"conversation_id": conversation_id})).first()
 
 
 def view(lead: Lead | None) -> LeadView:

@@ -4,11 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.models import Conversation, Message
+
+# Built once (building a statement costs about as much as running it).
+_REPLY = (
+    insert(Message)
+    .values(
+        conversation_id=bindparam("conversation_id"),
+        direction="outbound",
+        channel=bindparam("channel"),
+        author=bindparam("author"),
+        author_user_id=bindparam("author_user_id"),
+        kind=bindparam("kind"),
+        body=bindparam("body"),
+        idempotency_key=bindparam("idempotency_key"),
+        status=bindparam("status"),
+        meta=bindparam("meta"),
+        attempts=0,
+    )
+    .on_conflict_do_nothing(index_elements=[Message.idempotency_key])
+    .returning(Message.id)
+)
+_BY_KEY = select(Message.id).where(Message.idempotency_key == bindparam("key"))
 
 
 async def queue_reply(
@@ -25,27 +46,22 @@ async def queue_reply(
 ) -> int:
     """Store a reply once per idempotency key and return its id (a replay gets the first)."""
     inserted = await session.scalar(
-        insert(Message)
-        .values(
-            conversation_id=conversation.id,
-            direction="outbound",
-            channel=conversation.channel,
-            author=author,
-            author_user_id=author_user_id,
-            kind=kind,
-            body=body,
-            idempotency_key=idempotency_key,
-            status="simulated" if simulated else "pending",
-            meta=meta,
-            attempts=0,
-        )
-        .on_conflict_do_nothing(index_elements=[Message.idempotency_key])
-        .returning(Message.id)
+        _REPLY,
+        {
+            "conversation_id": conversation.id,
+            "channel": conversation.channel,
+            "author": author,
+            "author_user_id": author_user_id,
+            "kind": kind,
+            "body": body,
+            "idempotency_key": idempotency_key,
+            "status": "simulated" if simulated else "pending",
+            "meta": meta,
+        },
     )
     if inserted is not None:
         return int(inserted)
-    query = select(Message.id).where(Message.idempotency_key == idempotency_key)
-    return int((await session.scalars(query)).one())
+    return int((await session.scalars(_BY_KEY, {"key": idempotency_key})).one())
 
 
 async def record_inbound(

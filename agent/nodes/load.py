@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from langgraph.runtime import Runtime
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.context import TurnContext
@@ -34,23 +34,57 @@ ROUTES: dict[str, Route] = {
 }
 
 
+# The statements of every turn are built once (building one costs about as much as running it).
+
+# The conversation's messages after this one that still wait for an answer.
+_REST_OF_BURST = (
+    select(Message)
+    .where(
+        Message.conversation_id == bindparam("conversation_id"),
+        Message.direction == "inbound",
+        Message.status == "received",
+        Message.id > bindparam("after"),
+    )
+    .order_by(Message.id)
+    .limit(BURST_MAX)
+    .with_for_update(skip_locked=True)
+)
+
+# One round trip for the conversation (locked: a takeover waits for this turn), its customer,
+# the inbound message and whether the customer left this channel. FOR NO KEY UPDATE: storing
+# the customer's next message (whose foreign key takes a KEY SHARE lock on the row) must not
+# wait for this turn.
+_LEFT_CHANNEL = (
+    select(CustomerAddress.id)
+    .where(
+        CustomerAddress.customer_id == Conversation.customer_id,
+        CustomerAddress.channel == Conversation.channel,
+        CustomerAddress.opted_out.is_(True),
+    )
+    .exists()
+)
+_CONTEXT = (
+    select(Conversation, Customer, Message, _LEFT_CHANNEL)
+    .join(Customer, Customer.id == Conversation.customer_id)
+    .outerjoin(
+        Message,
+        (Message.id == bindparam("message_id")) & (Message.conversation_id == Conversation.id),
+    )
+    .where(Conversation.id == bindparam("conversation_id"))
+    .with_for_update(of=Conversation, key_share=True)
+)
+
+_ANSWERED = select(Message.id).where(Message.idempotency_key == bindparam("key"))
+
+
 async def _rest_of_burst(session: AsyncSession, inbound: Message) -> list[Message]:
     """The conversation's messages that came after this one and still wait for an answer:
     sent before we replied, they are one thought with it and get one reply."""
-    query = (
-        select(Message)
-        .where(
-            Message.conversation_id == inbound.conversation_id,
-            Message.direction == "inbound",
-            Message.status == "received",
-            Message.id > inbound.id,
-        )
-        .order_by(Message.id)
-        .limit(BURST_MAX)
-        .with_for_update(skip_locked=True)
+    found = await session.scalars(
+        _REST_OF_BURST, {"conversation_id": inbound.conversation_id, "after": inbound.id}
     )
     burst: list[Message] = []
-    for message in (await session.scalars(query)).all():
+    for message in found.all():
         if keyword(message.body) is not None:
             break  # STOP, HELP, START: a carrier keyword is answered on its own
         burst.append(message)
@@ -59,39 +93,17 @@ async def _rest_of_burst(session: AsyncSession, inbound: Message) -> list[Messag
 
 async def _answered(session: AsyncSession, key: str) -> bool:
     """Whether this turn's reply is stored already (a repeated second answer)."""
-    found = await session.scalar(
-        select(Message.id).where(Message.idempotency_key == reply_key(key))
-    )
-    return found is not None
+    return await session.scalar(_ANSWERED, {"key": reply_key(key)}) is not None
 
 
 async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     ctx = runtime.context
     event = TurnEvent.model_validate(state["event"])
     session = ctx.session
-    # One round trip for the conversation (locked: a takeover waits for this turn), its
-    # customer and the inbound message. FOR NO KEY UPDATE: storing the customer's next message
-    # (whose foreign key takes a KEY SHARE lock on the row) must not wait for this turn.
-    opted_out = (
-        select(CustomerAddress.id)
-        .where(
-            CustomerAddress.customer_id == Conversation.customer_id,
-            CustomerAddress.channel == Conversation.channel,
-            CustomerAddress.opted_out.is_(True),
-        )
-        .exists()
+    found = await session.execute(
+        _CONTEXT, {"message_id": event.message_id or 0, "conversation_id": event.conversation_id}
     )
-    query = (
-        select(Conversation, Customer, Message, opted_out)
-        .join(Customer, Customer.id == Conversation.customer_id)
-        .outerjoin(
-            Message,
-            (Message.id == (event.message_id or 0)) & (Message.conversation_id == Conversation.id),
-        )
-        .where(Conversation.id == event.conversation_id)
-        .with_for_update(of=Conversation, key_share=True)
-    )
-    row = (await session.execute(query)).one_or_none()
+    row = found.one_or_none()
     if row is None:
         raise NotFound(f"no conversation {event.conversation_id}")
     conversation, customer, inbound, left_channel = row

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import BindParameter, bindparam, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,8 +74,32 @@ def view(booking: Booking) -> BookingView:
     )
 
 
+# Built once: building a statement costs about as much as running it.
+_BY_PHONE = select(Customer).where(Customer.phone == bindparam("phone"))
+_CONVERSATION = select(Conversation).where(
+    Conversation.customer_id == bindparam("customer_id"),
+    Conversation.channel == bindparam("channel"),
+)
+# The customer's next event, or failing that the latest one since `since` (one statement).
+_NOW: BindParameter[datetime] = bindparam("now")
+_CURRENT_BOOKING = (
+    select(Booking)
+    .where(
+        Booking.customer_id == bindparam("customer_id"),
+        Booking.status != "cancelled",
+        Booking.event_at > bindparam("since"),
+    )
+    .order_by(
+        (Booking.event_at > _NOW).desc(),
+        case((Booking.event_at > _NOW, Booking.event_at)).asc(),
+        Booking.event_at.desc(),
+    )
+    .limit(1)
+)
+
+
 async def customer_by_phone(session: AsyncSession, phone: str) -> Customer | None:
-    return (await session.scalars(select(Customer).where(Customer.phone == phone))).first()
+    return (await session.scalars(_BY_PHONE, {"phone": phone})).first()
 
 
 async def get_or_create_customer(
@@ -103,17 +127,15 @@ async def get_or_create_conversation(
 ) -> Conversation:
     """The customer's thread on a channel, created if new (safe under concurrent first
     messages, like get_or_create_customer)."""
-    query = select(Conversation).where(
-        Conversation.customer_id == customer_id, Conversation.channel == channel
-    )
-    conversation = (await session.scalars(query)).first()
+    which = {"customer_id": customer_id, "channel": channel}
+    conversation = (await session.scalars(_CONVERSATION, which)).first()
     if conversation is None:
         await session.execute(
             insert(Conversation)
             .values(customer_id=customer_id, channel=channel, owner="ai")
             .on_conflict_do_nothing(index_elements=[Conversation.customer_id, Conversation.channel])
         )
-        conversation = (await session.scalars(query)).first()
+        conversation = (await session.scalars(_CONVERSATION, which)).first()
         assert conversation is not None
     return conversation
 
@@ -128,21 +150,11 @@ async def journey_conversation(session: AsyncSession, booking: Booking) -> Conve
 
 async def current_booking(session: AsyncSession, customer_id: int, now: datetime) -> Booking | None:
     """The customer's next event, or failing that the one that just took place."""
-    active = (Booking.customer_id == customer_id, Booking.status != "cancelled")
-    upcoming = (
-        await session.scalars(
-            select(Booking).where(*active, Booking.event_at > now).order_by(Booking.event_at)
-        )
-    ).first()
-    if upcoming is not None:
-        return upcoming
-    return (
-        await session.scalars(
-            select(Booking)
-            .where(*active, Booking.event_at <= now, Booking.event_at > now - RECENT_EVENT_WINDOW)
-            .order_by(Booking.event_at.desc())
-        )
-    ).first()
+    since = now - RECENT_EVENT_WINDOW
+    found = await session.scalars(
+        _CURRENT_BOOKING, {"customer_id": customer_id, "now": now, "since": since}
+    )
+    return found.first()
 
 
 async def upcoming(session: AsyncSession, customer_id: int, now: datetime) -> list[Booking]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,25 @@ STATUS_RANK = {
     "failed": 4,
     "read": 5,
 }
+
+
+# Built once (building a statement costs about as much as running it).
+_INBOUND = (
+    insert(Message)
+    .values(
+        conversation_id=bindparam("conversation_id"),
+        direction="inbound",
+        channel=bindparam("channel"),
+        author="customer",
+        body=bindparam("body"),
+        provider_message_id=bindparam("provider_message_id"),
+        status="received",
+        attempts=0,
+        meta=bindparam("meta"),
+    )
+    .on_conflict_do_nothing(index_elements=[Message.provider_message_id])
+    .returning(Message.id)
+)
 
 
 @dataclass(frozen=True)
@@ -49,20 +68,14 @@ async def store_inbound(
     )
     conversation = await bookings.get_or_create_conversation(session, customer.id, channel)
     message_id = await session.scalar(
-        insert(Message)
-        .values(
-            conversation_id=conversation.id,
-            direction="inbound",
-            channel=channel,
-            author="customer",
-            body=body,
-            provider_message_id=provider_message_id,
-            status="received",
-            attempts=0,
-            meta={"media": media_count} if media_count else {},
-        )
-        .on_conflict_do_nothing(index_elements=[Message.provider_message_id])
-        .returning(Message.id)
+        _INBOUND,
+        {
+            "conversation_id": conversation.id,
+            "channel": channel,
+            "body": body,
+            "provider_message_id": provider_message_id,
+            "meta": {"media": media_count} if media_count else {},
+        },
     )
     return Stored(message_id=message_id, conversation_id=conversation.id)
 
