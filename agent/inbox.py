@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.runtime import AgentRuntime
@@ -260,18 +260,16 @@ class TurnWaiters:
         return await answer_to(sessionmaker, message_id, pending)
 
 
+_REPLY = select(Message.id, Message.body).where(Message.idempotency_key == bindparam("key"))
+
+
 async def answer_to(
     sessionmaker: async_sessionmaker[AsyncSession], message_id: int, pending: str | None = None
 ) -> Answer:
     """The stored reply to a customer message, if its turn has written one."""
     async with sessionmaker() as session:
-        row = (
-            await session.execute(
-                select(Message.id, Message.body).where(
-                    Message.idempotency_key == reply_key(TurnEvent.message_key(message_id))
-                )
-            )
-        ).first()
+        key = reply_key(TurnEvent.message_key(message_id))
+        row = (await session.execute(_REPLY, {"key": key})).first()
     if row is None:
         return Answer(None, None, pending)
     return Answer(int(row[0]), str(row[1]), pending)

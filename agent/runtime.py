@@ -7,6 +7,7 @@ commits once. Replies and alerts are rows in that transaction; senders deliver t
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections import Counter
@@ -26,12 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.context import TurnContext
 from agent.graph import build_graph
 from agent.state import Decided, TurnEvent
+from agent.understanding import reader
 from knowledge.db import IdleChecks, asyncpg_dsn, unit_of_work
 from knowledge.infra.clock import Clock
 from knowledge.models import ApiUser
 from knowledge.models.customers import CHANNELS
 from knowledge.service import KnowledgeService
-from tools import bookings
+from tools import bookings, travel
 from tools.outbox import record_inbound
 
 CHECKPOINT_SCHEMA = "langgraph"
@@ -210,6 +212,20 @@ class AgentRuntime:
         # FAQ views of this process's turns, not yet stored (see count_views).
         self._views: Counter[int] = Counter()
         self._views_counted = float("-inf")
+
+    async def warm_up(self) -> None:
+        """Load what a process's first turn would (the reader's model and tables, the
+        business's knowledge, the ZIP code tables), so its first customer waits no longer than
+        the rest. Seconds of work, done before a worker says it is ready."""
+        await asyncio.to_thread(reader.warm_up)
+        try:
+            async with self.sessionmaker() as session:
+                charter = await self.knowledge.charter(session)
+        except Exception as exc:  # no knowledge yet (not seeded): each turn will say so
+            log.warning("knowledge not loaded ahead of the first turn", error=str(exc)[:200])
+            return
+        if charter.rules.travel.base_zip:
+            await asyncio.to_thread(travel.warm_up, charter.rules.travel.base_zip)
 
     async def handle(self, event: TurnEvent) -> TurnResult:
         """Run one turn in its own transaction, serialized with the conversation's other turns."""

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.inbox import INBOX_CHANNEL
 from agent.llm import build_llm
 from agent.runtime import AgentRuntime, postgres_checkpointers
-from agent.understanding.reader import warm_up
 from api.background import background_loops
 from knowledge.db import Database
 from knowledge.infra.clock import Clock, SystemClock
@@ -135,9 +134,10 @@ async def assemble(
         listener = Listener(database.url, handlers, reconnected)
         await listener.start()
         stack.push_async_callback(listener.stop)
+        if background and isinstance(runtime, AgentRuntime):
+            # Turns run in this process: what they load is loaded before the first one.
+            await runtime.warm_up()
         if background:
-            # Turns run in this process: the reader is loaded before the first one, not in it.
-            await asyncio.to_thread(warm_up)
             await stack.enter_async_context(
                 background_loops(
                     settings,

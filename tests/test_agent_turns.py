@@ -349,3 +349,30 @@ class TestConversationFlow:
         assert first.reply is not None and re.match(r"(?:Hi|Hey|Hello) Dana\b", first.reply)
         assert second.reply is not None and not re.match(r"(?:Hi|Hey|Hello)\b", second.reply)
         assert "refund" in second.reply
+
+
+class TestWarmUp:
+    async def test_a_warmed_process_loads_nothing_in_its_first_turn(
+        self, runtime: AgentRuntime, monkeypatch: Any
+    ) -> None:
+        """A worker warms up before it says it is ready. Was: its first turn loaded the reader's
+        model and the ZIP code tables (1.3 s of CPU on the test machine) while the first
+        customers waited; shown failing without `warm_up`: the turn read the model."""
+        import zipcodes
+
+        from agent.understanding import reader, training
+        from tools import travel
+
+        reader._reader.cache_clear()
+        for cached in (travel.by_zip, travel.city_names, travel._cities):
+            cached.cache_clear()
+        await runtime.warm_up()
+
+        def loaded_in_turn(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("loaded during a turn")
+
+        monkeypatch.setattr(training, "load_or_train", loaded_in_turn)
+        monkeypatch.setattr(zipcodes, "matching", loaded_in_turn)
+        monkeypatch.setattr(zipcodes, "filter_by_state", loaded_in_turn)
+        result = await runtime.receive("+19165550198", "hi! how much 4 20 ppl in folsom?")
+        assert result.reply is not None and result.intent != "other"

@@ -641,10 +641,14 @@ def _with_concern(
     return kept
 
 
-@cache
 def default_reader(language: str = "en") -> Reader:
     """The process's reader: the trained model from `hibachi reader train`, trained now (and
     saved) when there is none or it was trained on another corpus."""
+    return _reader(language)  # one per language however it is asked for
+
+
+@cache
+def _reader(language: str) -> Reader:
     from agent.understanding import training
 
     return Reader(training.load_or_train(language), language)

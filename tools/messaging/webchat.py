@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.errors import AppError, TooManyRequests
@@ -69,9 +69,11 @@ async def session_by_id(session: AsyncSession, web_id: int) -> WebSession | None
     return await session.get(WebSession, web_id)
 
 
+_BY_TOKEN = select(WebSession).where(WebSession.token_hash == bindparam("token_hash"))
+
+
 async def session_for_token(session: AsyncSession, token: str) -> WebSession | None:
-    query = select(WebSession).where(WebSession.token_hash == hash_token(token))
-    return (await session.scalars(query)).first()
+    return (await session.scalars(_BY_TOKEN, {"token_hash": hash_token(token)})).first()
 
 
 async def verify(
