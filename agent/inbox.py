@@ -35,7 +35,9 @@ log = structlog.get_logger(__name__)
 
 INBOX_CHANNEL = "hibachi_inbox"  # payload: the stored message's id
 TURNS_CHANNEL = "hibachi_turns"  # a web chat turn finished: {"message": id, "pending": …}
-SHARD_GRACE_SECONDS = 20.0
+# How long a message of another worker's share waits before this one takes it: under the web
+# chat's reply timeout, so a chat whose worker is restarting or busy is answered in time.
+SHARD_GRACE_SECONDS = 10.0
 
 # Each conversation's oldest waiting message.
 _OLDEST = """
@@ -49,7 +51,7 @@ _WAITED = "clock_timestamp() - created_at >= make_interval(secs => :burst)"
 # This inbox's share of the conversations (see `Inbox.shard`). Another share's message is
 # taken once it has waited `:grace` seconds (a stuck process never strands its share), after
 # this share's own: inboxes behind on their own work never compete for the same messages.
-_OWN = "(:shards = 0 OR conversation_id % :shards = :shard)"
+_OWN = "(conversation_id % :shards = :shard)"
 _MINE = f"({_OWN} OR clock_timestamp() - created_at >= make_interval(secs => :grace))"
 
 # The oldest messages ready to answer, this inbox's share first, then the longest-waiting first
@@ -181,7 +183,7 @@ class Inbox:
         return done
 
     def _share(self) -> dict[str, float]:
-        shard, shards = self.shard or (0, 0)
+        shard, shards = self.shard or (0, 1)  # no share: one share holding everything
         return {"shard": shard, "shards": shards, "grace": self.shard_grace_seconds}
 
     async def _next_burst_due(self) -> float | None:
@@ -203,6 +205,7 @@ class Inbox:
                 await self.drain(stop, wait_bursts=False)
             except Exception as exc:  # keep draining through database blips
                 log.error("inbox loop error", error=str(exc)[:200])
+            await self.runtime.count_views_if_due()  # the FAQ views of the last turns
             due = self.next_due
             await pause(stop, wake, poll_seconds if due is None else min(poll_seconds, due))
 

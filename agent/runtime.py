@@ -266,8 +266,7 @@ class AgentRuntime:
         decided: Decided | None = state.get("decided")
         if decided is not None and decided.faq_views:
             self._views.update(decided.faq_views)
-        if self._views and time.monotonic() - self._views_counted >= VIEW_COUNT_SECONDS:
-            await self.count_views()
+        await self.count_views_if_due()
         saver = self.savers[index]
         if saver is not None and int(state.get("turns", 0)) % PRUNE_EVERY_TURNS == 0:
             await self._prune(saver, thread)
@@ -286,20 +285,30 @@ class AgentRuntime:
             pending=state.get("pending"),
         )
 
+    async def count_views_if_due(self) -> None:
+        """`count_views` if views wait and VIEW_COUNT_SECONDS have passed since the last store
+        (after each turn, and from the inbox's loop, so an idle process stores them too)."""
+        if self._views and time.monotonic() - self._views_counted >= VIEW_COUNT_SECONDS:
+            await self.count_views()
+
     async def count_views(self) -> None:
         """Store the FAQ views counted since the last time, in one short transaction of their
-        own (the rows' lock lasts one statement, not a turn). A turn calls it at most every
-        VIEW_COUNT_SECONDS; the process calls it once more when it stops."""
+        own (the rows' lock lasts one statement, not a turn); the process calls it once more
+        when it stops."""
         views, self._views = self._views, Counter()
         self._views_counted = time.monotonic()
         if not views:
             return
+        stored = False
         try:
             async with unit_of_work(self.sessionmaker) as session:
                 await self.knowledge.count_views(session, views)
+            stored = True
         except Exception as exc:  # a statistic: the turns have committed and stand
             log.warning("FAQ view count failed", faqs=sorted(views), error=str(exc)[:200])
-            self._views.update(views)  # counted with the next ones
+        finally:
+            if not stored:  # failed or cancelled: counted with the next ones
+                self._views.update(views)
 
     async def _prune(self, saver: Any, thread: str) -> None:
         try:

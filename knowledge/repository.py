@@ -139,13 +139,16 @@ async def count_faq_view(session: AsyncSession, faq_id: int) -> None:
     )
 
 
-# Several FAQs' views in one statement, rows locked in id order (two writers never deadlock).
+# Several FAQs' views in one statement; the rows are locked in id order first, so two
+# processes storing views at once never deadlock.
 _COUNT_VIEWS = text(
     """
+    WITH locked AS (
+        SELECT id FROM faq_items WHERE id = ANY(CAST(:ids AS integer[])) ORDER BY id FOR UPDATE
+    )
     UPDATE faq_items SET view_count = faq_items.view_count + v.n
-    FROM (SELECT * FROM unnest(CAST(:ids AS integer[]), CAST(:ns AS integer[])) AS v(id, n)
-          ORDER BY id) AS v
-    WHERE faq_items.id = v.id
+    FROM unnest(CAST(:ids AS integer[]), CAST(:ns AS integer[])) AS v(id, n)
+    WHERE faq_items.id = v.id AND faq_items.id IN (SELECT id FROM locked)
     """
 )
 

@@ -453,6 +453,45 @@ class TestShares:
         assert sorted(tried[:2]) == own and sorted(tried[2:]) == [i for i in ids if i % 2 == 0]
 
 
+class TestIdleViews:
+    async def test_an_idle_inbox_stores_the_views_its_last_turns_counted(
+        self, pg_server: Any, template_url: str
+    ) -> None:
+        """FAQ views are stored together after a turn at most every few seconds; the views of
+        a process's last turns before a quiet spell are stored by its inbox's loop. Shown
+        failing without the loop's store: the views waited for the next turn."""
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        from knowledge.infra.clock import SystemClock
+        from knowledge.models import FaqItem
+        from knowledge.service import KnowledgeService
+
+        async with committed_database(pg_server, template_url) as (_, sessions):
+            async with sessions() as session:
+                faq = (await session.scalars(select(FaqItem).order_by(FaqItem.id))).first()
+                assert faq is not None
+                before = faq.view_count
+            runtime = AgentRuntime(sessions, KnowledgeService(), SystemClock(), InMemorySaver())
+            runtime._views[faq.id] += 2  # counted by turns, not stored yet
+            stop, wake = asyncio.Event(), asyncio.Event()
+            loop = asyncio.create_task(
+                Inbox(sessions, runtime).run_forever(stop, wake, poll_seconds=0.1)
+            )
+            try:
+                for _ in range(50):
+                    async with sessions() as session:
+                        stored = await session.scalar(
+                            select(FaqItem.view_count).where(FaqItem.id == faq.id)
+                        )
+                    if stored == before + 2:
+                        break
+                    await asyncio.sleep(0.1)
+            finally:
+                stop.set()
+                await loop
+            assert stored == before + 2
+
+
 class TestFairness:
     async def test_the_longest_waiting_message_is_answered_first(
         self, session: AsyncSession, runtime: AgentRuntime, monkeypatch: Any

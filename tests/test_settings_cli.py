@@ -60,7 +60,7 @@ class TestSettings:
         assert load_settings().shard() is None
         monkeypatch.setenv("HIBACHI_INBOX_SHARD", "1/2")
         assert load_settings().shard() == (1, 2)
-        for bad in ("1/0", "two/2", "1"):
+        for bad in ("1/0", "two/2", "1", "2/2"):
             monkeypatch.setenv("HIBACHI_INBOX_SHARD", bad)
             with pytest.raises(ConfigError, match="INBOX_SHARD"):
                 load_settings()

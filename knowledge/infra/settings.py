@@ -90,6 +90,15 @@ class Settings(BaseSettings):
     burst_seconds: float = Field(default=BURST_SECONDS, ge=0, le=60)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
 
+    @field_validator("inbox_shard")
+    @classmethod
+    def _shard_of_shards(cls, value: str | None) -> str | None:
+        if value is not None:
+            shard, shards = (int(part) for part in value.split("/"))
+            if shard >= shards:
+                raise ValueError(f"share {shard} of {shards}: K runs from 0 to {shards - 1}")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _postgres_only(cls, value: str | None) -> str | None:
@@ -120,7 +129,7 @@ class Settings(BaseSettings):
         if self.inbox_shard is None:
             return None
         shard, shards = (int(part) for part in self.inbox_shard.split("/"))
-        return shard % shards, shards
+        return shard, shards
 
     @property
     def llm_enabled(self) -> bool:
