@@ -400,6 +400,19 @@ class TestAcknowledgingDuringATurn:
             assert result.reply
 
 
+def tried_conversations(runtime: AgentRuntime, monkeypatch: Any) -> list[int]:
+    """The conversations the inbox tries, in order (each turn still runs)."""
+    tried: list[int] = []
+    handle = runtime.handle_unless_busy
+
+    async def noted(event: TurnEvent) -> Any:
+        tried.append(event.conversation_id)
+        return await handle(event)
+
+    monkeypatch.setattr(runtime, "handle_unless_busy", noted)
+    return tried
+
+
 class TestShares:
     """`hibachi serve --workers N` gives each worker a share of the conversations. Was: every
     inbox took the same oldest messages, and under the 50 messages/s soak half of each worker's
@@ -415,22 +428,11 @@ class TestShares:
         await session.commit()
         return ids
 
-    def _noting(self, runtime: AgentRuntime, monkeypatch: Any) -> list[int]:
-        tried: list[int] = []
-        handle = runtime.handle_unless_busy
-
-        async def noted(event: TurnEvent) -> Any:
-            tried.append(event.conversation_id)
-            return await handle(event)
-
-        monkeypatch.setattr(runtime, "handle_unless_busy", noted)
-        return tried
-
     async def test_each_inbox_tries_only_its_own_share_of_fresh_messages(
         self, session: AsyncSession, runtime: AgentRuntime, monkeypatch: Any
     ) -> None:
         ids = await self._four(session)
-        tried = self._noting(runtime, monkeypatch)
+        tried = tried_conversations(runtime, monkeypatch)
         assert await Inbox(runtime.sessionmaker, runtime, shard=(1, 2)).drain() == 2
         assert sorted(tried) == sorted(i for i in ids if i % 2 == 1)
         assert await waiting(session) == 2
@@ -446,7 +448,7 @@ class TestShares:
         from datetime import UTC, datetime, timedelta
 
         ids = await self._four(session, created_at=datetime.now(UTC) - timedelta(minutes=1))
-        tried = self._noting(runtime, monkeypatch)
+        tried = tried_conversations(runtime, monkeypatch)
         inbox = Inbox(runtime.sessionmaker, runtime, batch=1, shard=(1, 2))
         assert await inbox.drain() == 4
         own = [i for i in ids if i % 2 == 1]
@@ -514,14 +516,7 @@ class TestFairness:
                 created_at=start + timedelta(minutes=minutes),
             )
         await session.commit()
-        order: list[int] = []
-        handle = runtime.handle_unless_busy
-
-        async def noted(event: TurnEvent) -> Any:
-            order.append(event.conversation_id)
-            return await handle(event)
-
-        monkeypatch.setattr(runtime, "handle_unless_busy", noted)
+        order = tried_conversations(runtime, monkeypatch)
         assert await Inbox(runtime.sessionmaker, runtime, batch=1).drain() == 3
         assert order == [conversations[2].id, conversations[1].id, conversations[0].id]
 
