@@ -161,7 +161,15 @@ def serve(
     children.start()
     try:
         app = create_app(settings, settle=True, workers=children if delegate else None)
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        # Without a graceful-shutdown timeout, an open stream (the widget's, the console's)
+        # held a stop until the browser let go.
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="info",
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        )
     finally:
         children.stop()
 

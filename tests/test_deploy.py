@@ -131,15 +131,17 @@ class TestUnitContents:
         assert directives("hibachi-backup.service")["Type"] == ["oneshot"]
 
     def test_the_service_outlasts_its_workers_drain(self) -> None:
-        """systemd waits longer than the 30 s the service gives its workers to stop
-        (api.workers.WorkerProcesses.stop), signals the service alone, and counts its exit
-        status 143 after a SIGTERM as a clean stop."""
+        """systemd waits longer than the service's grace for open requests plus the 30 s it
+        gives its workers to stop (api.workers.WorkerProcesses.stop), signals the service
+        alone, and counts its exit status 143 after a SIGTERM as a clean stop."""
         from api.workers import WorkerProcesses
+        from knowledge.infra.settings import Settings
 
         grace = inspect.signature(WorkerProcesses.stop).parameters["grace"].default
         assert grace == 30.0
+        requests = Settings.model_fields["shutdown_grace_seconds"].default
         service = directives("hibachi.service")
-        assert int(service["TimeoutStopSec"][0]) > grace
+        assert int(service["TimeoutStopSec"][0]) > requests + grace
         assert service["KillMode"] == ["mixed"]
         assert service["SuccessExitStatus"] == ["143"]
 

@@ -190,3 +190,33 @@ class TestOrphanedWorker:
                 worker.kill()
         assert worker.returncode == 0
         assert b"the service that started this worker is gone" in err
+
+
+class TestStopping:
+    async def test_an_open_stream_does_not_hold_a_stop(
+        self, pg_server: Any, template_url: str
+    ) -> None:
+        """SIGTERM stops the service within HIBACHI_SHUTDOWN_GRACE_SECONDS even while a web
+        chat's live stream is open. Was: the stop waited for the browser to close the stream
+        (a restart took systemd's whole stop timeout and ended in SIGKILL); shown failing
+        without the graceful-shutdown timeout: the service was still running after 20 s."""
+        async with committed_database(pg_server, template_url, pool_size=2) as (url, _):
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            service = await serve(url, port, HIBACHI_SHUTDOWN_GRACE_SECONDS="2")
+            try:
+                async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+                    token = (await client.post("/api/v1/chat/sessions")).json()["token"]
+                    path = f"/api/v1/chat/stream?token={token}"
+                    async with client.stream("GET", path) as stream:
+                        lines = stream.aiter_lines()
+                        assert await anext(lines) == ": connected"
+                        service.send_signal(signal.SIGTERM)
+                        started = time.monotonic()
+                        code = await asyncio.wait_for(service.wait(), 20)
+                        stopped_in = time.monotonic() - started
+            finally:
+                if service.returncode is None:
+                    service.kill()
+                    await service.wait()
+            assert code is not None and stopped_in < 15

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # for each worker it starts); unset, it takes any conversation.
     inbox_shard: str | None = Field(default=None, pattern=r"^\d+/[1-9]\d*$")
     chat_reply_timeout_seconds: float = Field(default=15.0, gt=0)
+    # On SIGTERM, how long `hibachi serve` lets open requests finish (a web chat waiting for
+    # its answer, a live stream) before it closes them; then its workers are stopped.
+    shutdown_grace_seconds: int = Field(default=20, ge=1, le=300)
     # How long an SMS or WhatsApp message waits for the rest of its burst (more texts of the
     # same thought, seconds apart) before it is answered; all of them get one reply.
     burst_seconds: float = Field(default=BURST_SECONDS, ge=0, le=60)
