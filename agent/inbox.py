@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.runtime import AgentRuntime
@@ -28,8 +28,8 @@ from agent.state import TurnEvent, reply_key
 from knowledge.db import unit_of_work
 from knowledge.infra.loops import pause
 from knowledge.infra.notify import Notifier
-from knowledge.models import Message
 from tools.messaging.channels import BURST_CHANNELS
+from tools.outbox import stored_reply
 
 log = structlog.get_logger(__name__)
 
@@ -263,16 +263,12 @@ class TurnWaiters:
         return await answer_to(sessionmaker, message_id, pending)
 
 
-_REPLY = select(Message.id, Message.body).where(Message.idempotency_key == bindparam("key"))
-
-
 async def answer_to(
     sessionmaker: async_sessionmaker[AsyncSession], message_id: int, pending: str | None = None
 ) -> Answer:
     """The stored reply to a customer message, if its turn has written one."""
     async with sessionmaker() as session:
-        key = reply_key(TurnEvent.message_key(message_id))
-        row = (await session.execute(_REPLY, {"key": key})).first()
-    if row is None:
+        stored = await stored_reply(session, reply_key(TurnEvent.message_key(message_id)))
+    if stored is None:
         return Answer(None, None, pending)
-    return Answer(int(row[0]), str(row[1]), pending)
+    return Answer(*stored, pending)

@@ -8,7 +8,7 @@ from datetime import date
 from functools import cache
 from typing import TypeVar
 
-from sqlalchemy import Select, column, func, select, text, update
+from sqlalchemy import Select, column, func, select, text
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -126,16 +126,6 @@ def _faq_search(limit: int) -> Select[FaqItem, float]:
         .where(FaqItem.is_active, FaqItem.search_vector.op("@@")(asked))
         .order_by(rank.desc(), FaqItem.id)
         .limit(limit)
-    )
-
-
-async def count_faq_view(session: AsyncSession, faq_id: int) -> None:
-    await session.execute(
-        update(FaqItem)
-        .where(FaqItem.id == faq_id)
-        # A view is not an edit: keep the admin's last_updated as it is.
-        .values(view_count=FaqItem.view_count + 1, last_updated=FaqItem.last_updated)
-        .execution_options(synchronize_session=False)
     )
 
 

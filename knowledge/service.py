@@ -146,7 +146,7 @@ class KnowledgeService:
             return None
         faq, score = results[0]
         if count_view:
-            await repo.count_faq_view(session, faq.id)
+            await repo.count_faq_views(session, {faq.id: 1})
         charter = await self.charter(session)
         return FaqMatch(
             faq_id=faq.id,

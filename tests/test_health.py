@@ -32,6 +32,17 @@ time.sleep(60)
 """
 
 
+# A stand-in worker that notes the share it was given (in a file named by its pid), then says
+# it is ready.
+NOTES_ITS_SHARE = """
+import os, sys, time
+with open(os.path.join(sys.argv[1], str(os.getpid())), "w") as out:
+    out.write(os.environ["HIBACHI_INBOX_SHARD"])
+os.write(int(sys.argv[sys.argv.index("--ready-fd") + 1]), b"ready\\n")
+time.sleep(60)
+"""
+
+
 async def until_ready(client: httpx.AsyncClient, seconds: float = 20.0) -> httpx.Response:
     response = await client.get("/readyz")
     for _ in range(int(seconds / 0.1)):
@@ -146,3 +157,35 @@ class TestReadiness:
         )
         assert (both.status_code, both.json()["workers"]) == (200, "2 of 2 ready")
         assert (one.status_code, one.json()["workers"]) == (503, "1 of 2 ready")
+
+
+class TestShares:
+    async def test_each_worker_and_its_replacement_get_their_share(self, test_db_url: str) -> None:
+        """`hibachi serve --workers 2` gives worker K the share "K/2" (agent.inbox), and a
+        replacement the share of the worker it replaces."""
+        notes = Path(tempfile.mkdtemp())
+        workers = WorkerProcesses(2, test_db_url, check_every=0.2)
+        workers.command = [sys.executable, "-c", NOTES_ITS_SHARE, str(notes)]
+
+        def shares() -> list[str | None]:
+            found = [notes / str(child.pid) for child in workers.children]
+            return [p.read_text() if p.exists() else None for p in found]
+
+        workers.start()
+        try:
+            for _ in range(200):
+                if workers.ready() == 2:
+                    break
+                await asyncio.sleep(0.1)
+            first = shares()
+            dead = workers.children[0]
+            dead.kill()
+            for _ in range(200):
+                if workers.children[0].pid != dead.pid and workers.ready() == 2:
+                    break
+                await asyncio.sleep(0.1)
+            replaced = shares()
+        finally:
+            workers.stop(grace=5)
+        assert first == ["0/2", "1/2"]
+        assert workers.children[0].pid != dead.pid and replaced == ["0/2", "1/2"]

@@ -158,6 +158,33 @@ class TestChatCommand:
         assert "intent=faq" in result.stdout and "outcome=handled" in result.stdout
         assert "intent=greeting" in result.stdout
 
+    async def test_the_views_of_a_chats_last_answers_are_stored_when_it_ends(
+        self, pg_server: Any, template_url: str
+    ) -> None:
+        """Two FAQ answers within seconds: the second view waits for the next store, which
+        the chat makes as it ends (shown failing without it: one view of two was stored)."""
+        import asyncpg
+
+        from knowledge.db import asyncpg_dsn
+
+        url = await clone_database(pg_server, template_url)
+        total = "SELECT sum(view_count) FROM faq_items"
+        connection = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            before = await connection.fetchval(total)
+            result = await asyncio.to_thread(
+                _hibachi,
+                "chat",
+                "--phone",
+                "(916) 555-0102",
+                stdin="how much do kids cost?\nis the deposit refundable?\n\n",
+                DATABASE_URL=url,
+            )
+            assert result.returncode == 0, result.stderr
+            assert await connection.fetchval(total) == before + 2
+        finally:
+            await connection.close()
+
     def test_a_bad_phone_number_is_one_clear_line(self) -> None:
         result = _hibachi("chat", "--phone", "12")
         assert result.returncode == 2

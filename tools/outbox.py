@@ -29,7 +29,13 @@ _REPLY = (
     .on_conflict_do_nothing(index_elements=[Message.idempotency_key])
     .returning(Message.id)
 )
-_BY_KEY = select(Message.id).where(Message.idempotency_key == bindparam("key"))
+_BY_KEY = select(Message.id, Message.body).where(Message.idempotency_key == bindparam("key"))
+
+
+async def stored_reply(session: AsyncSession, idempotency_key: str) -> tuple[int, str] | None:
+    """The reply stored under this idempotency key, as (id, text), if there is one."""
+    row = (await session.execute(_BY_KEY, {"key": idempotency_key})).first()
+    return None if row is None else (int(row[0]), str(row[1]))
 
 
 async def queue_reply(
@@ -61,7 +67,9 @@ async def queue_reply(
     )
     if inserted is not None:
         return int(inserted)
-    return int((await session.scalars(_BY_KEY, {"key": idempotency_key})).one())
+    stored = await stored_reply(session, idempotency_key)
+    assert stored is not None  # the insert yielded to it
+    return stored[0]
 
 
 async def record_inbound(

@@ -23,6 +23,7 @@ from knowledge.models import (
 from tools import bookings, leads
 from tools.messaging.channels import BURST_CHANNELS
 from tools.messaging.keywords import keyword
+from tools.outbox import stored_reply
 
 BURST_MAX = 5
 
@@ -74,8 +75,6 @@ _CONTEXT = (
     .with_for_update(of=Conversation, key_share=True)
 )
 
-_ANSWERED = select(Message.id).where(Message.idempotency_key == bindparam("key"))
-
 
 async def _rest_of_burst(session: AsyncSession, inbound: Message) -> list[Message]:
     """The conversation's messages that came after this one and still wait for an answer:
@@ -93,7 +92,7 @@ async def _rest_of_burst(session: AsyncSession, inbound: Message) -> list[Messag
 
 async def _answered(session: AsyncSession, key: str) -> bool:
     """Whether this turn's reply is stored already (a repeated second answer)."""
-    return await session.scalar(_ANSWERED, {"key": reply_key(key)}) is not None
+    return await stored_reply(session, reply_key(key)) is not None
 
 
 async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:

@@ -22,6 +22,12 @@ def _env(name: str) -> AliasChoices:
 BURST_SECONDS = 3.0
 
 
+def _share(value: str) -> tuple[int, int]:
+    """The share `K/N` as (K, N)."""
+    shard, shards = value.split("/")
+    return int(shard), int(shards)
+
+
 class Settings(BaseSettings):
     """Everything a process needs to know about its surroundings; passed in, never global."""
 
@@ -97,7 +103,7 @@ class Settings(BaseSettings):
     @classmethod
     def _shard_of_shards(cls, value: str | None) -> str | None:
         if value is not None:
-            shard, shards = (int(part) for part in value.split("/"))
+            shard, shards = _share(value)
             if shard >= shards:
                 raise ValueError(f"share {shard} of {shards}: K runs from 0 to {shards - 1}")
         return value
@@ -129,10 +135,7 @@ class Settings(BaseSettings):
 
     def shard(self) -> tuple[int, int] | None:
         """`inbox_shard` as (K, N), None when unset."""
-        if self.inbox_shard is None:
-            return None
-        shard, shards = (int(part) for part in self.inbox_shard.split("/"))
-        return shard, shards
+        return None if self.inbox_shard is None else _share(self.inbox_shard)
 
     @property
     def llm_enabled(self) -> bool:
