@@ -9,6 +9,9 @@ checkpointer; run-time dependencies arrive through the graph's context, never gl
 
 from __future__ import annotations
 
+import functools
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -24,6 +27,27 @@ from agent.nodes.proactive import human_reply, proactive
 from agent.nodes.review import review
 from agent.nodes.understand import classify, detect_tone
 from agent.state import TurnState
+from knowledge.infra import metrics, tracing
+
+Node = Callable[..., Awaitable[Any]]
+
+
+def observed(name: str, node: Node) -> Node:
+    """`node`, timed (a histogram per node) and, when tracing, in a span of its own."""
+    timer = metrics.instruments().node_seconds.labels(name)
+
+    @functools.wraps(node)  # LangGraph reads the node's parameters to know what to pass
+    async def run(state: TurnState, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            if not tracing.enabled():
+                return await node(state, *args, **kwargs)
+            with tracing.span(f"node {name}"):
+                return await node(state, *args, **kwargs)
+        finally:
+            timer.observe(time.perf_counter() - started)
+
+    return run
 
 
 # Routes are coroutines: LangGraph runs a plain function on a thread pool, a hop per turn.
@@ -48,19 +72,25 @@ async def after_review(state: TurnState) -> Literal["decide", "act"]:
     return "decide" if state.get("route") == "decide" else "act"
 
 
+NODES: dict[str, Node] = {
+    "load_context": load_context,
+    "detect_tone": detect_tone,
+    "classify": classify,
+    "decide": decide,
+    "review": review,
+    "act": act,
+    "compose": compose_node,
+    "deliver": deliver,
+    "notify_owner": notify_owner,
+    "proactive": proactive,
+    "human_reply": human_reply,
+}
+
+
 def build_graph(checkpointer: BaseCheckpointSaver[Any] | None = None) -> Any:
     graph = StateGraph(TurnState, context_schema=TurnContext)
-    graph.add_node("load_context", load_context)
-    graph.add_node("detect_tone", detect_tone)
-    graph.add_node("classify", classify)
-    graph.add_node("decide", decide)
-    graph.add_node("review", review)
-    graph.add_node("act", act)
-    graph.add_node("compose", compose_node)
-    graph.add_node("deliver", deliver)
-    graph.add_node("notify_owner", notify_owner)
-    graph.add_node("proactive", proactive)
-    graph.add_node("human_reply", human_reply)
+    for name, node in NODES.items():
+        graph.add_node(name, observed(name, node))
     graph.add_edge(START, "load_context")
     graph.add_conditional_edges("load_context", after_load)
     graph.add_edge("detect_tone", "classify")

@@ -41,7 +41,8 @@ SHARD_GRACE_SECONDS = 10.0
 
 # Each conversation's oldest waiting message.
 _OLDEST = """
-    SELECT DISTINCT ON (conversation_id) id, conversation_id, channel, created_at
+    SELECT DISTINCT ON (conversation_id) id, conversation_id, channel, created_at,
+        meta ->> 'trace' AS trace
     FROM messages
     WHERE direction = 'inbound' AND status = 'received'
     ORDER BY conversation_id, created_at, id
@@ -61,7 +62,7 @@ _MINE = f"({_OWN} OR clock_timestamp() - created_at >= make_interval(secs => :gr
 # found by _NEXT_BURST_DUE.
 _OLDEST_PER_CONVERSATION = text(
     f"""
-    SELECT id, conversation_id, channel FROM ({_OLDEST}) AS oldest
+    SELECT id, conversation_id, channel, trace FROM ({_OLDEST}) AS oldest
     WHERE (NOT (channel = ANY(:channels)) OR {_WAITED}) AND {_MINE}
     ORDER BY {_OWN} DESC, created_at, id
     LIMIT :limit
@@ -140,13 +141,15 @@ class Inbox:
         failed: set[int] = set()
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def answer(message_id: int, conversation_id: int, channel: str) -> bool:
+        async def answer(
+            message_id: int, conversation_id: int, channel: str, trace: str | None
+        ) -> bool:
             async with gate:
                 if stop is not None and stop.is_set():
                     return False
                 event = TurnEvent.customer_message(conversation_id, message_id)
                 try:
-                    result = await self.runtime.handle_unless_busy(event)
+                    result = await self.runtime.handle_unless_busy(event, stored_by=trace)
                 except Exception as exc:  # the row stays `received`: a later drain retries it
                     log.error("turn failed", message=message_id, error=str(exc)[:200])
                     failed.add(message_id)
@@ -165,7 +168,11 @@ class Inbox:
                     {"limit": self.batch, "burst": self.burst_seconds, "channels": _BURSTS}
                     | self._share(),
                 )
-                ready = [(int(m), int(c), ch) for m, c, ch in found.all() if m not in failed]
+                ready = [
+                    (int(m), int(c), ch, trace)
+                    for m, c, ch, trace in found.all()
+                    if m not in failed
+                ]
             answered = sum(await asyncio.gather(*(answer(*row) for row in ready)))
             done += answered
             if answered:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -22,6 +23,7 @@ import structlog
 from pydantic import BaseModel, Field
 
 from agent.understanding.schema import Request, Tone, Understanding
+from knowledge.infra import metrics
 from knowledge.infra.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -113,17 +115,34 @@ async def read_and_phrase(
         f"DRAFT reply:\n{draft or '(no reply: none needed)'}\n\n"
         f"Customer's newest message:\n<<<\n{text}\n>>>"
     )
+    instruments = metrics.instruments()
+    started = time.perf_counter()
     try:
-        structured = llm.with_structured_output(LlmReading, method="function_calling")
-        result = await asyncio.wait_for(
+        structured = llm.with_structured_output(
+            LlmReading, method="function_calling", include_raw=True
+        )
+        answer = await asyncio.wait_for(
             structured.ainvoke([("system", system), ("user", user)]), timeout
         )
     except Exception as exc:  # the LLM is optional: every failure falls back to rules
+        reason = "timeout" if isinstance(exc, TimeoutError) else "error"
+        instruments.llm_calls.labels(reason).inc()
+        instruments.llm_fallbacks.labels(reason).inc()
         log.warning("llm call failed; using rules", error=type(exc).__name__, detail=str(exc)[:200])
         return None
+    finally:
+        instruments.llm_seconds.observe(time.perf_counter() - started)
+    usage = getattr(answer.get("raw"), "usage_metadata", None) or {}
+    for kind in ("input_tokens", "output_tokens"):
+        if usage.get(kind):
+            instruments.llm_tokens.labels(kind.removesuffix("_tokens")).inc(usage[kind])
+    result = answer.get("parsed")
     if not isinstance(result, LlmReading):
+        instruments.llm_calls.labels("malformed").inc()
+        instruments.llm_fallbacks.labels("malformed").inc()
         log.warning("llm answer malformed; using rules")
         return None
+    instruments.llm_calls.labels("ok").inc()
     return result
 
 

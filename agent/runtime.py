@@ -26,9 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.context import TurnContext
 from agent.graph import build_graph
-from agent.state import Decided, TurnEvent
+from agent.state import Decided, TurnEvent, TurnState
 from agent.understanding import reader
+from agent.understanding.schema import INTENTS
 from knowledge.db import IdleChecks, asyncpg_dsn, unit_of_work
+from knowledge.infra import metrics, tracing
 from knowledge.infra.clock import Clock
 from knowledge.models import ApiUser
 from knowledge.models.customers import CHANNELS
@@ -175,6 +177,26 @@ _LOCK_IF_WAITING = text(
 )
 
 
+_INTENTS = frozenset(INTENTS)
+
+
+def _observe(event: TurnEvent, state: TurnState, seconds: float, span: Any) -> None:
+    """The turn's metrics, and what its span says of it."""
+    decided, loaded, reading = state.get("decided"), state.get("loaded"), state.get("reading")
+    channel = loaded.conversation.channel if loaded is not None else "none"
+    intent = metrics.label(decided.intent if decided else None, _INTENTS, "none")
+    outcome = decided.outcome if decided else "skipped" if state.get("skip") else "silent"
+    instruments = metrics.instruments()
+    instruments.turns.labels(event.kind, channel, intent, outcome).inc()
+    instruments.turn_seconds.labels(event.kind).observe(seconds)
+    if reading is not None:
+        instruments.reader_confidence.observe(reading.understanding.requests[0].confidence)
+    if span is not None:
+        span.set_attributes(
+            {"hibachi.channel": channel, "hibachi.intent": intent, "hibachi.outcome": outcome}
+        )
+
+
 class AgentRuntime:
     """Runs turns. One per process; safe to share between concurrent callers."""
 
@@ -233,13 +255,27 @@ class AgentRuntime:
         assert result is not None  # waiting for the lock always runs the turn
         return result
 
-    async def handle_unless_busy(self, event: TurnEvent) -> TurnResult | None:
+    async def handle_unless_busy(
+        self, event: TurnEvent, *, stored_by: str | None = None
+    ) -> TurnResult | None:
         """As `handle` for a stored customer message, but None at once if another turn of the
         conversation is running (the inbox leaves it to whoever runs it) or the message has
-        been answered already."""
-        return await self._turn(event, wait=False)
+        been answered already. `stored_by` is the trace context of the request that stored
+        the message (its turn's trace links to it)."""
+        return await self._turn(event, wait=False, stored_by=stored_by)
 
-    async def _turn(self, event: TurnEvent, *, wait: bool) -> TurnResult | None:
+    async def _turn(
+        self, event: TurnEvent, *, wait: bool, stored_by: str | None = None
+    ) -> TurnResult | None:
+        started = time.perf_counter()
+        with tracing.span("turn", kind=event.kind, link=stored_by) as span:
+            state = await self._run(event, wait=wait)
+            if state is None:
+                return None
+            _observe(event, state, time.perf_counter() - started, span)
+        return await self._finish(event, state)
+
+    async def _run(self, event: TurnEvent, *, wait: bool) -> TurnState | None:
         async with unit_of_work(self.sessionmaker) as session:
             key = (TURN_LOCK_NAMESPACE, event.conversation_id)
             if wait:
@@ -263,6 +299,11 @@ class AgentRuntime:
                 context=context,
                 durability="exit",
             )
+        return state  # type: ignore[no-any-return]
+
+    async def _finish(self, event: TurnEvent, state: TurnState) -> TurnResult:
+        index = event.conversation_id % len(self.graphs)
+        thread = f"conversation-{event.conversation_id}"
         decided: Decided | None = state.get("decided")
         if decided is not None and decided.faq_views:
             self._views.update(decided.faq_views)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.assembly import assemble
+from api.metrics import Scraper, WebhookTimer, separate_address
 from api.process import settle_heap
 from api.ratelimit import RateLimiter
 from api.routes import (
@@ -20,13 +21,14 @@ from api.routes import (
     health,
     knowledge,
     leads,
+    metrics,
     stats,
     twilio,
     webchat,
 )
 from api.state import AppState
 from knowledge.db import Database, open_database
-from knowledge.infra import logs
+from knowledge.infra import logs, tracing
 from knowledge.infra.clock import Clock, SystemClock
 from knowledge.infra.settings import Settings
 from knowledge.service import KnowledgeService
@@ -68,19 +70,24 @@ def create_app(
                     runtime=runtime,
                     background=settings.run_worker,
                     listen={TURNS_CHANNEL: turns.finished},
+                    process="api",
                 )
             )
+            scraper = Scraper(db.sessionmaker, clock)
+            if settings.metrics_address:
+                await stack.enter_async_context(separate_address(settings.metrics_address, scraper))
             app.state.hibachi = AppState(
                 settings=settings,
                 database=db,
                 knowledge=services.knowledge,
                 clock=clock,
                 hints=services.hints,
+                scraper=scraper,
                 runtime=services.runtime,
                 worker_wake=services.worker_wake,
                 inbox_wake=services.inbox_wake,
-                phone_limit=RateLimiter(settings.rate_limit_phone_per_minute),
-                ip_limit=RateLimiter(settings.rate_limit_ip_per_minute),
+                phone_limit=RateLimiter(settings.rate_limit_phone_per_minute, name="phone"),
+                ip_limit=RateLimiter(settings.rate_limit_ip_per_minute, name="ip"),
                 turns=turns,
                 workers=workers,
             )
@@ -94,7 +101,16 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(WebhookTimer)
+    if tracing.configure("api", settings.otel_endpoint):
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        # Not the streams' every event: a span per request is what is wanted.
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=tracing.provider(), exclude_spans=["receive", "send"]
+        )
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(knowledge.router)
     app.include_router(bookings.router)
     app.include_router(twilio.router)

@@ -21,6 +21,7 @@ from agent.llm import build_llm
 from agent.runtime import AgentRuntime, postgres_checkpointers
 from api.background import background_loops
 from knowledge.db import Database
+from knowledge.infra import tracing
 from knowledge.infra.clock import Clock, SystemClock
 from knowledge.infra.notify import Listener, Notifier, invalidation_handlers
 from knowledge.infra.settings import Settings
@@ -101,13 +102,18 @@ async def assemble(
     background: bool = True,
     listen: dict[str, Callable[[str], None]] | None = None,
     poll_seconds: float = 1.0,
+    process: str | None = None,
 ) -> AsyncIterator[Services]:
     """Build the services (those handed in are used as they are), listen for the other
     processes' notices (knowledge edits, stored messages, and `listen`'s own channels), and
     with `background` run the scheduler, the inbox, the outbox, team alerts and the mailbox
-    until the block exits."""
+    until the block exits. A long-running `process` ("api", "worker") is traced when the
+    settings name a collector."""
     clock = clock or SystemClock()
     async with AsyncExitStack() as stack:
+        if process is not None and tracing.configure(process, settings.otel_endpoint):
+            tracing.instrument_engine(database.engine)
+            stack.callback(tracing.shutdown)  # last: the spans of the stop itself are sent
         if runtime is None:
             savers = await stack.enter_async_context(postgres_checkpointers(database.url, SAVERS))
             core = build_core(settings, database.sessionmaker, clock, savers, knowledge=knowledge)

@@ -80,7 +80,7 @@ async def background_loops(
                     announce(hints, message.message_id)
                 wake.set()
 
-            limit = RateLimiter(settings.rate_limit_phone_per_minute)
+            limit = RateLimiter(settings.rate_limit_phone_per_minute, name="email")
 
             def allow(sender: str) -> bool:
                 try:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from functools import wraps
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -136,11 +137,19 @@ def serve(
 ) -> None:
     """Start the service (HTTP API, webhooks, web chat) and, by default, the background work:
     answering messages, the scheduler, the outbox and team alerts."""
+    import tempfile
+
     import uvicorn
 
     from api.app import create_app
     from api.workers import WorkerProcesses
+    from knowledge.infra import metrics
 
+    # Before the first metric: this process and its workers count into one directory, which
+    # one scrape reads (an operator's PROMETHEUS_MULTIPROC_DIR is used, emptied, and kept).
+    given = metrics.multiprocess_dir()
+    shared = given or Path(tempfile.mkdtemp(prefix="hibachi-metrics-"))
+    metrics.share_between_processes(shared)
     delegate = worker and workers > 0
     settings = _settings()
     settings = settings.model_copy(
@@ -172,6 +181,8 @@ def serve(
         )
     finally:
         children.stop()
+        if given is None:
+            metrics.forget_directory(shared)
 
 
 @app.command("worker")
@@ -192,6 +203,7 @@ def worker_command(
     """Run the background work on its own: the scheduler, answering stored messages, the
     outbox and team alerts (for `hibachi serve --no-worker` deployments)."""
     from api.assembly import assemble
+    from api.metrics import Scraper, separate_address
     from api.process import settle_heap
 
     settings = _settings()
@@ -204,7 +216,13 @@ def worker_command(
             loop.add_signal_handler(signum, stop.set)
         if parent is not None:
             watch = asyncio.create_task(_stop_when_orphaned(parent, stop))
-        async with assemble(settings, database, poll_seconds=poll):
+        async with AsyncExitStack() as stack:
+            services = await stack.enter_async_context(
+                assemble(settings, database, poll_seconds=poll, process="worker")
+            )
+            if settings.metrics_address:  # a worker of its own (on another machine)
+                scraper = Scraper(database.sessionmaker, services.clock)
+                await stack.enter_async_context(separate_address(settings.metrics_address, scraper))
             settle_heap()
             if ready_fd is not None:
                 os.write(ready_fd, b"ready\n")

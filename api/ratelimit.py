@@ -15,6 +15,7 @@ from collections.abc import Callable
 from cachetools import TTLCache
 
 from knowledge.errors import TooManyRequests
+from knowledge.infra import metrics
 
 WINDOW_SECONDS = 60.0
 
@@ -24,10 +25,12 @@ class RateLimiter:
         self,
         per_minute: int,
         *,
+        name: str = "requests",
         max_keys: int = 100_000,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.per_minute = per_minute
+        self.name = name  # what is limited ("phone", "ip"): the refusals' metric label
         self.timer = timer
         self.hits: TTLCache[str, deque[float]] = TTLCache(
             maxsize=max_keys, ttl=WINDOW_SECONDS, timer=timer
@@ -45,6 +48,7 @@ class RateLimiter:
             window.popleft()
         if len(window) >= self.per_minute:
             retry = max(1, math.ceil(window[0] + WINDOW_SECONDS - now))
+            metrics.instruments().rate_limited.labels(self.name).inc()
             raise TooManyRequests(
                 f"too many {what}: at most {self.per_minute} a minute; try again in {retry} s",
                 details={"retry_after": retry},

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.inbox import TurnWaiters
+from api.metrics import Scraper
 from api.ratelimit import RateLimiter
 from knowledge.db import Database
 from knowledge.infra.clock import Clock
@@ -22,6 +23,7 @@ class AppState:
     knowledge: KnowledgeService
     clock: Clock
     hints: Notifier
+    scraper: Scraper
     runtime: Any = None  # agent.runtime.AgentRuntime
     worker_wake: asyncio.Event = field(default_factory=asyncio.Event)
     inbox_wake: asyncio.Event = field(default_factory=asyncio.Event)

@@ -19,6 +19,8 @@ from collections.abc import Callable
 
 import structlog
 
+from knowledge.infra import metrics
+
 log = structlog.get_logger(__name__)
 
 WORKER_NICENESS = 10
@@ -34,7 +36,9 @@ class WorkerProcesses:
         on_start: Callable[[int], None] | None = None,
     ) -> None:
         self.count = count
-        self.env = {**os.environ, "DATABASE_URL": database_url}
+        # The API answers the scrape for every process: a worker never takes its address.
+        inherited = {k: v for k, v in os.environ.items() if k != "HIBACHI_METRICS_ADDRESS"}
+        self.env = {**inherited, "DATABASE_URL": database_url}
         self.command = [
             *(sys.executable, "-m", "api.cli", "worker"),
             *("--nice", str(WORKER_NICENESS), "--parent", str(os.getpid())),
@@ -110,6 +114,7 @@ class WorkerProcesses:
         return said.startswith(b"ready")
 
     def _forget(self, pid: int) -> None:
+        metrics.process_exited(pid)  # its live gauges stop counting
         with self._lock:
             self._ready.discard(pid)
             fd = self._pipes.pop(pid, None)

@@ -516,7 +516,7 @@ async def _agent_action(run: _Run, action: str, text: str | None) -> None:
         escalation = await _open_case(session, run.customer_ids)
         conversation_id = escalation.conversation_id
         if action in ("claim", "reply"):
-            await cases.claim(session, escalation.id, user)
+            await cases.claim(session, escalation.id, user, run.clock.now())
         elif action == "release":
             await cases.release(session, escalation.id, user)
         elif action == "resolve":

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from knowledge.errors import ConfigError
-from knowledge.infra import embedded
+from knowledge.infra import embedded, metrics
 from knowledge.infra.settings import Settings
 
 
@@ -111,7 +111,21 @@ def make_engine(url: str, *, ping_idle: bool = True, **kwargs: Any) -> AsyncEngi
     engine = create_async_engine(url, **kwargs)
     if ping_idle:
         _ping_when_idle(engine.sync_engine.pool)
+    _count_in_use(engine.sync_engine.pool)
     return engine
+
+
+def _count_in_use(pool: Any) -> None:
+    """The connections checked out now, for the operator's metrics."""
+    in_use = metrics.instruments().db_in_use
+
+    @event.listens_for(pool, "checkout")
+    def _taken(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        in_use.inc()
+
+    @event.listens_for(pool, "checkin")
+    def _returned(dbapi_connection: Any, record: Any) -> None:
+        in_use.dec()
 
 
 def _ping_when_idle(pool: Any) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.runtime import AgentRuntime
 from agent.state import TurnEvent
 from knowledge.db import connection_lost, unit_of_work
+from knowledge.infra import metrics
 from knowledge.infra.clock import Clock, FrozenClock
 from knowledge.infra.loops import pause
 from knowledge.models import Booking, Lead
@@ -78,6 +79,7 @@ class Worker:
 
     async def _run(self, claim: repo.Claim) -> None:
         now = self.clock.now()
+        instruments = metrics.instruments()
         try:
             async with unit_of_work(self.sessionmaker) as session:
                 rules = (await self.knowledge.charter(session)).rules
@@ -97,7 +99,10 @@ class Worker:
                     conversation = await bookings.journey_conversation(session, booking)
                     conversation_id = conversation.id
                     payload = {"touchpoint": claim.kind, "booking_id": claim.booking_id}
-            await self.runtime.handle(
+            instruments.touchpoint_lateness.labels(claim.kind).observe(
+                max(0.0, (now - claim.due_at).total_seconds())
+            )
+            result = await self.runtime.handle(
                 TurnEvent(
                     kind="reminder",
                     conversation_id=conversation_id,
@@ -105,11 +110,14 @@ class Worker:
                     payload=payload,
                 )
             )
+            ran = "sent" if result.reply_message_id is not None else "nothing_sent"
+            instruments.touchpoints.labels(claim.kind, ran).inc()
         except Exception as exc:  # a failed touchpoint is retried, never lost
             if connection_lost(exc):
                 raise  # the claim stays held (see run_due) and runs again, no attempt spent
             give_up = claim.attempts >= self.max_attempts
             retry_at = now + self.backoff * (2 ** (claim.attempts - 1))
+            instruments.touchpoints.labels(claim.kind, "failed" if give_up else "retry").inc()
             log.warning(
                 "touchpoint failed",
                 reminder=claim.id,

@@ -271,7 +271,7 @@ class TestClaimRace:
                 async def attempt(user: ApiUser) -> str:
                     async with sessions() as session:
                         try:
-                            await cases.claim(session, case_id, user)
+                            await cases.claim(session, case_id, user, datetime.now(UTC))
                             await asyncio.sleep(0.01)  # hold the row a moment
                             await session.commit()
                             return user.name

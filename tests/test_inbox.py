@@ -405,9 +405,9 @@ def tried_conversations(runtime: AgentRuntime, monkeypatch: Any) -> list[int]:
     tried: list[int] = []
     handle = runtime.handle_unless_busy
 
-    async def noted(event: TurnEvent) -> Any:
+    async def noted(event: TurnEvent, **kwargs: Any) -> Any:
         tried.append(event.conversation_id)
-        return await handle(event)
+        return await handle(event, **kwargs)
 
     monkeypatch.setattr(runtime, "handle_unless_busy", noted)
     return tried

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.charter import Rules
 from knowledge.errors import Conflict, Forbidden, NotFound
+from knowledge.infra import metrics
 from knowledge.models import ApiUser, Booking, Conversation, Customer, Escalation, TeamAlert
 from tools.policy import PRIORITY_RANK, EscalationPlan
 
@@ -235,7 +236,16 @@ async def _hand_back(session: AsyncSession, escalation: Escalation) -> None:
         conversation.owner, conversation.owner_user_id = "ai", None
 
 
-async def claim(session: AsyncSession, escalation_id: int, user: ApiUser) -> Escalation:
+def _first_action(escalation: Escalation, now: datetime) -> None:
+    """Time from the case's opening to the first person acting on it (claim or resolve)."""
+    if escalation.status == "open" and escalation.assigned_to_id is None:
+        waited = max(0.0, (now - escalation.created_at).total_seconds())
+        metrics.instruments().case_claim_seconds.labels(escalation.priority).observe(waited)
+
+
+async def claim(
+    session: AsyncSession, escalation_id: int, user: ApiUser, now: datetime
+) -> Escalation:
     """Take a case and its thread: from now on the agent stays silent on the thread.
 
     Under concurrent claims the row lock makes exactly one win; the other gets Conflict naming
@@ -246,6 +256,7 @@ async def claim(session: AsyncSession, escalation_id: int, user: ApiUser) -> Esc
     if escalation.assigned_to_id not in (None, user.id):
         owner = await _owner_name(session, escalation.assigned_to_id)
         raise Conflict(f"escalation {escalation_id} is already claimed by {owner}")
+    _first_action(escalation, now)
     escalation.assigned_to_id, escalation.status = user.id, "in_progress"
     if escalation.conversation_id is not None:
         conversation = await session.get(
@@ -280,6 +291,7 @@ async def resolve(
     """Close a case with notes; the thread returns to the agent (nothing is sent for it)."""
     escalation = await _lock(session, escalation_id)
     _check_holder(escalation, user)
+    _first_action(escalation, now)
     await _hand_back(session, escalation)
     escalation.status, escalation.resolved_at = "resolved", now
     escalation.assigned_to_id = escalation.assigned_to_id or user.id

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowledge.infra import metrics, tracing
 from knowledge.models import Conversation, Message
 
 # Built once (building a statement costs about as much as running it).
@@ -88,8 +89,9 @@ async def record_inbound(
         body=body.replace("\x00", ""),  # PostgreSQL text cannot hold NUL; the rest is kept
         provider_message_id=provider_message_id,
         status="received",
-        meta=meta or {},
+        meta=tracing.stamped(meta or {}),
     )
     session.add(message)
     await session.flush()
+    metrics.instruments().received.labels(conversation.channel).inc()
     return message

@@ -20,6 +20,7 @@ from agent.context import TurnContext
 from agent.llm import facts_hold
 from agent.state import TurnState
 from agent.understanding.schema import Tone
+from knowledge.infra import metrics
 
 log = structlog.get_logger(__name__)
 TEMPLATES = Path(__file__).resolve().parents[2] / "prompts" / "replies"
@@ -144,4 +145,5 @@ async def compose_node(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
     if len(candidate) < SMS_LIMIT and facts_hold(candidate, text):
         return {"reply": candidate.strip()}
     log.warning("llm reply dropped: it states facts the decision does not have")
+    metrics.instruments().llm_fallbacks.labels("facts_not_held").inc()
     return {"reply": text, "llm": "rejected_reply"}

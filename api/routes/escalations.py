@@ -124,7 +124,7 @@ async def claim(
 ) -> EscalationView:
     """Take the case and its thread: the agent stays silent there until it is released or
     resolved. If someone else holds it: 409 naming them."""
-    await cases.claim(session, escalation_id, user)
+    await cases.claim(session, escalation_id, user, state.clock.now())
     await session.commit()
     return await queued.one(session, escalation_id, state.clock.now())
 
@@ -158,7 +158,7 @@ async def reply(
     text = data.text.strip()
     if not text:
         raise InvalidInput("text: write a message")
-    escalation = await cases.claim(session, escalation_id, user)
+    escalation = await cases.claim(session, escalation_id, user, state.clock.now())
     conversation_id = escalation.conversation_id
     await session.commit()
     if conversation_id is None:

@@ -15,6 +15,8 @@ from typing import Any
 
 import structlog
 
+from knowledge.infra import tracing
+
 SECRET_KEYS = re.compile(
     r"authorization|token|password|secret|api[_-]?key|cookie|signature", re.IGNORECASE
 )
@@ -58,6 +60,17 @@ def scrub_event(
     return event
 
 
+def add_trace_id(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: the current trace's id, when tracing, so a turn's log lines are
+    found from its trace and the other way round."""
+    trace_id = tracing.trace_id()
+    if trace_id is not None:
+        event.setdefault("trace_id", trace_id)
+    return event
+
+
 class ScrubFilter(logging.Filter):
     """The same rules for standard-library records (the web server's access log)."""
 
@@ -95,6 +108,7 @@ def configure(json_lines: bool = False, level: int = logging.INFO) -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            add_trace_id,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             scrub_event,
             renderer,

@@ -20,6 +20,7 @@ import asyncpg
 import structlog
 
 from knowledge.db import asyncpg_dsn
+from knowledge.infra import metrics
 from knowledge.service import NOTIFY_CHANNEL
 
 log = structlog.get_logger(__name__)
@@ -72,15 +73,21 @@ class Listener:
 
     async def _run(self) -> None:
         delay = 0.5
+        instruments = metrics.instruments()
         while True:
             conn: asyncpg.Connection | None = None
+            listening = False
             try:
                 conn = await asyncpg.connect(self._dsn)
                 for channel in self._handlers:
                     await conn.add_listener(channel, self._notified)
+                if self._ready.is_set():
+                    instruments.listen_reconnects.inc()
                 if self._on_connect is not None:
                     self._on_connect()
                 self._ready.set()
+                instruments.listening.inc()
+                listening = True
                 delay = 0.5
                 await self._until_closed(conn)
             except asyncio.CancelledError:
@@ -88,6 +95,8 @@ class Listener:
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("listener disconnected", error=str(exc), retry_in=delay)
             finally:
+                if listening:
+                    instruments.listening.dec()
                 if conn is not None and not conn.is_closed():
                     with contextlib.suppress(Exception):
                         await conn.close()

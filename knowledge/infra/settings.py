@@ -98,6 +98,18 @@ class Settings(BaseSettings):
     # same thought, seconds apart) before it is answered; all of them get one reply.
     burst_seconds: float = Field(default=BURST_SECONDS, ge=0, le=60)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Prometheus: `/metrics` on a private "host:port" of its own (no token asked there), and/or
+    # a bearer token the public port's `/metrics` asks for (production refuses it without one).
+    metrics_address: str | None = Field(default=None, pattern=r"^[^\s:]*:\d{1,5}$")
+    metrics_token: str | None = None
+    # OpenTelemetry traces go to this OTLP/HTTP collector; unset, nothing is traced or loaded.
+    # The SDK's other OTEL_* variables (service name, headers, sampler) apply as usual.
+    otel_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+    )
 
     @field_validator("inbox_shard")
     @classmethod
@@ -159,6 +171,7 @@ class Settings(BaseSettings):
         for field, name in (
             ("openai_api_key", "OPENAI_API_KEY"),
             ("smtp_password", "SMTP_PASSWORD"),
+            ("metrics_token", "HIBACHI_METRICS_TOKEN"),
         ):
             value = getattr(self, field)
             if value is not None and value.strip().lower() in DEFAULT_SECRETS:
@@ -189,6 +202,7 @@ _ENV_NAMES = {
     "email_imap_url": "EMAIL_IMAP_URL",
     "email_from": "EMAIL_FROM",
     "email_poll_seconds": "EMAIL_POLL_SECONDS",
+    "otel_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
 }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowledge.infra import metrics, tracing
 from knowledge.models import Customer, InboundEmail, Message
 from tools import addresses, bookings
 from tools.messaging.email import IncomingEmail
@@ -25,6 +26,7 @@ STATUS_RANK = {
     "failed": 4,
     "read": 5,
 }
+_STATUSES = frozenset(STATUS_RANK)
 
 
 # Built once (building a statement costs about as much as running it).
@@ -74,9 +76,11 @@ async def store_inbound(
             "channel": channel,
             "body": body,
             "provider_message_id": provider_message_id,
-            "meta": {"media": media_count} if media_count else {},
+            "meta": tracing.stamped({"media": media_count} if media_count else {}),
         },
     )
+    if message_id is not None:
+        metrics.instruments().received.labels(channel).inc()
     return Stored(message_id=message_id, conversation_id=conversation.id)
 
 
@@ -141,6 +145,7 @@ async def store_email(session: AsyncSession, mail: IncomingEmail, now: datetime)
     entry = await session.get(InboundEmail, ledger)
     assert entry is not None
     entry.message_id = message.id
+    metrics.instruments().received.labels("email").inc()
     return Stored(message_id=message.id, conversation_id=conversation.id)
 
 
@@ -181,6 +186,9 @@ async def record_status(
                 message.next_attempt_at = None
         elif message is not None and message.provider_message_id != provider_message_id:
             message = None
+    if message is not None:
+        known = metrics.label(status, _STATUSES)
+        metrics.instruments().delivery.labels(message.channel, known).inc()
     if message is not None and moves_forward(message.status, status):
         message.status = status
         if error_code:

@@ -19,14 +19,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge.db import unit_of_work
+from knowledge.infra import metrics
 from knowledge.infra.clock import Clock
 from knowledge.infra.faults import crash_point
 from knowledge.infra.loops import pause
 from knowledge.models import Conversation, Customer, Message
+from knowledge.models.conversations import MESSAGE_STATUSES
 from tools import addresses
 from tools.messaging.channels import Outgoing, SendResult, Transport
 
 log = structlog.get_logger(__name__)
+_STATUSES = frozenset(MESSAGE_STATUSES)
 
 _CLAIM = text(
     """
@@ -113,10 +116,12 @@ class OutboxSender:
                 message.meta = {**message.meta, "delivery_note": note}
             if message.status != "sending":
                 return  # a status callback got here first
+            sent = metrics.instruments().sent
             if result.sid or result.status in ("sent", "simulated"):
                 message.provider_message_id = result.sid or message.provider_message_id
                 message.status = result.status or "queued"
                 message.next_attempt_at = None
+                sent.labels(message.channel, metrics.label(message.status, _STATUSES)).inc()
                 return
             message.error_code = result.error_code
             if result.opted_out:
@@ -127,15 +132,19 @@ class OutboxSender:
                 )
             if result.unknown:
                 log.warning("send outcome unknown; waiting for a status callback", id=message_id)
+                sent.labels(message.channel, "unknown").inc()
                 if message.attempts >= self.max_attempts:
                     message.status = "failed"
                 return  # stays `sending` until a callback or the grace period passes
             if result.retry and message.attempts < self.max_attempts:
                 message.status = "pending"
                 message.next_attempt_at = now + self.backoff * (2 ** (message.attempts - 1))
+                sent.labels(message.channel, "retry").inc()
+                metrics.instruments().outbox_retries.labels(message.channel).inc()
                 return
             message.status = "failed"
             message.next_attempt_at = None
+            sent.labels(message.channel, "failed").inc()
 
 
 async def run_sender(sender: OutboxSender, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:

@@ -12,6 +12,7 @@ import aiosmtplib
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowledge.infra import tracing
 from knowledge.infra.clock import Clock
 from knowledge.infra.settings import Settings
 from knowledge.models import Conversation, Customer, Message
@@ -33,15 +34,16 @@ class SmtpTransport:
     async def send(self, email: EmailMessage) -> SendResult:
         s = self.settings
         try:
-            await aiosmtplib.send(
-                email,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username,
-                password=s.smtp_password,
-                start_tls=s.smtp_starttls,
-                timeout=self.timeout,
-            )
+            with tracing.span("smtp send", server=f"{s.smtp_host}:{s.smtp_port}"):
+                await aiosmtplib.send(
+                    email,
+                    hostname=s.smtp_host,
+                    port=s.smtp_port,
+                    username=s.smtp_username,
+                    password=s.smtp_password,
+                    start_tls=s.smtp_starttls,
+                    timeout=self.timeout,
+                )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [error.code for error in exc.recipients]
             return SendResult(

@@ -1,0 +1,143 @@
+"""OpenTelemetry traces, on when `OTEL_EXPORTER_OTLP_ENDPOINT` (or its `_TRACES_` form) is set:
+a span per HTTP request, per turn and per graph node, with the database statements and the
+outgoing HTTP (Twilio, the LLM) under them, sent to that collector over OTLP/HTTP.
+
+A customer's message is stored by one process and answered by another (a worker): the request
+that stores it keeps its trace context on the row (`current()`), and the turn that answers it
+links to that context (`span(..., link=...)`), so the two traces are one story in the collector.
+
+Off, nothing of the SDK is loaded and `span()` is a context manager that does nothing. The
+process's tracer is module state because instrumentation is: OpenTelemetry's instrumentations
+patch libraries process-wide, once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+_provider: Any = None  # the process's TracerProvider once `configure` has run
+_tracer: Any = None
+_engines: set[int] = set()
+
+
+def enabled() -> bool:
+    return _tracer is not None
+
+
+def configure(process: str, endpoint: str | None, *, exporter: Any = None) -> bool:
+    """Trace this process (named `process`: "api", "worker", ...) to the OTLP `endpoint`, or to
+    `exporter` (tests); True when tracing is on. Calling it again changes nothing."""
+    global _provider, _tracer
+    if _provider is not None:
+        return True
+    if exporter is None and not endpoint:
+        return False
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+    resource = Resource.create(
+        {
+            "service.name": os.environ.get("OTEL_SERVICE_NAME", "hibachi"),
+            "service.instance.id": f"{process}-{os.getpid()}",
+            "hibachi.process": process,
+        }
+    )
+    provider = TracerProvider(resource=resource)
+    if exporter is None:
+        # Reads the OTEL_EXPORTER_OTLP_* variables itself (endpoint, headers, timeout).
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    else:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    _provider, _tracer = provider, provider.get_tracer("hibachi")
+    return True
+
+
+def provider() -> Any:
+    return _provider
+
+
+def instrument_engine(engine: Any) -> None:
+    """Spans for the statements of an async SQLAlchemy engine (once per engine)."""
+    if _provider is None or id(engine) in _engines:
+        return
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    SQLAlchemyInstrumentor().instrument(
+        engine=engine.sync_engine, tracer_provider=_provider, enable_commenter=False
+    )
+    _engines.add(id(engine))
+
+
+def shutdown() -> None:
+    """Send the spans still buffered (a stopping process)."""
+    if _provider is not None:
+        _provider.force_flush()
+
+
+def reset() -> None:
+    """Forget the configuration (tests that trace to an exporter of their own)."""
+    global _provider, _tracer
+    if _provider is not None:
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+        HTTPXClientInstrumentor().uninstrument()
+        _provider.shutdown()
+    _provider = _tracer = None
+    _engines.clear()
+
+
+@contextlib.contextmanager
+def span(name: str, *, link: str | None = None, **attributes: Any) -> Iterator[Any]:
+    """A span named `name` around the block (None when tracing is off), a child of the current
+    one; `link` is a stored trace context (`current()`) this span continues from."""
+    if _tracer is None:
+        yield None
+        return
+    links = []
+    if link:
+        from opentelemetry import trace
+        from opentelemetry.propagate import extract
+
+        context = trace.get_current_span(extract({"traceparent": link})).get_span_context()
+        if context.is_valid:
+            links.append(trace.Link(context))
+    with _tracer.start_as_current_span(
+        name, links=links, attributes={f"hibachi.{k}": v for k, v in attributes.items()}
+    ) as current_span:
+        yield current_span
+
+
+def current() -> str | None:
+    """The current trace context as a W3C `traceparent` (None when not tracing)."""
+    if _tracer is None:
+        return None
+    from opentelemetry.propagate import inject
+
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    return carrier.get("traceparent")
+
+
+def stamped(meta: dict[str, Any]) -> dict[str, Any]:
+    """A stored message's `meta` with the storing request's trace context under "trace" (the
+    turn that answers it links to it, in whichever process runs it); as it is when off."""
+    context = current()
+    return meta if context is None else {**meta, "trace": context}
+
+
+def trace_id() -> str | None:
+    """The current trace's id in hex, for log lines (None outside a span)."""
+    if _tracer is None:
+        return None
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
