@@ -116,6 +116,18 @@ class _WaitingCollector:
                 w.touchpoints_oldest,
             ),
             ("escalations_open", "Cases open or in progress.", "priority", w.cases_open),
+            (
+                "escalations_unclaimed",
+                "Open cases nobody has claimed yet.",
+                "priority",
+                w.cases_unclaimed,
+            ),
+            (
+                "escalations_unclaimed_oldest_seconds",
+                "How long the oldest unclaimed case has waited for a person.",
+                "priority",
+                w.cases_unclaimed_oldest,
+            ),
             ("escalations_overdue", "Open cases past their deadline.", "priority", w.cases_overdue),
         ):
             family = GaugeMetricFamily(f"{metrics.NAMESPACE}_{name}", doc, labels=[label])

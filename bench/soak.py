@@ -67,6 +67,7 @@ import psutil
 from twilio.request_validator import RequestValidator
 
 from knowledge.db import asyncpg_dsn
+from tests.helpers.otlp import Collector
 
 AUTH_TOKEN = "soak-auth-token"
 BUSINESS_NUMBER = "+19167408768"
@@ -176,6 +177,7 @@ class Figures:
     generator_lag_max: float = 0.0
     event_day: list[int] = field(default_factory=list)
     booked_phones: list[str] = field(default_factory=list)
+    observed: dict[str, int] = field(default_factory=dict)  # --observe: spans, scrapes
 
     def at(self) -> float:
         return time.perf_counter() - self.started
@@ -512,6 +514,24 @@ async def sample(
         await asyncio.sleep(min(every, max(0.0, stop - time.perf_counter())))
 
 
+SCRAPE_EVERY_S = 15.0
+
+
+async def scrape(client: httpx.AsyncClient, figures: Figures, stop: float) -> None:
+    """GET /metrics every SCRAPE_EVERY_S, as a Prometheus server would (its cost is part of
+    the run's); each scrape counts as a request, a failed one as an error."""
+    while time.perf_counter() < stop:
+        await asyncio.sleep(min(SCRAPE_EVERY_S, max(0.0, stop - time.perf_counter())))
+        try:
+            response = await client.get("/metrics")
+        except httpx.HTTPError as exc:
+            figures.failure("metrics", exc)
+            continue
+        if figures.response("metrics", response):
+            figures.observed["scrapes"] = figures.observed.get("scrapes", 0) + 1
+            figures.observed["scrape_bytes"] = len(response.content)
+
+
 async def scheduler_report(pool: asyncpg.Pool, since: datetime) -> dict[str, Any]:
     """What the scheduler did for this run's bookings, and how late the touchpoints went out."""
     rows = await pool.fetch(
@@ -656,12 +676,17 @@ def tail(log: Path) -> str:
 
 
 async def start_service(
-    data_dir: Path, log: Path, workers: int
+    data_dir: Path, log: Path, workers: int, traces_to: str | None = None
 ) -> tuple[subprocess.Popen[bytes], str, str, str]:
-    """Migrate, seed, add an admin, start `hibachi serve`; returns it, its URL, the admin's
-    token and the database's URL (asked once the service holds the embedded server, so this
-    process never holds it and the service is the last to let it go)."""
+    """Migrate, seed, add an admin, start `hibachi serve` (tracing to `traces_to` if given);
+    returns it, its URL, the admin's token and the database's URL (asked once the service
+    holds the embedded server, so this process never holds it and the service is the last to
+    let it go)."""
     env = {**os.environ, "HIBACHI_DATA_DIR": str(data_dir), "TWILIO_AUTH_TOKEN": AUTH_TOKEN}
+    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        env.pop(name, None)
+    if traces_to is not None:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = traces_to
     for name in ("DATABASE_URL", "TWILIO_ACCOUNT_SID", "HIBACHI_TWILIO_ACCOUNT_SID", "HIBACHI_ENV"):
         env.pop(name, None)  # no account: every reply is stored as simulated, no outbound HTTP
     hibachi = [sys.executable, "-c", "from api.cli import main; main()"]
@@ -730,7 +755,9 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     rng = random.Random(args.seed)
     data_dir = Path(tempfile.mkdtemp(prefix="hibachi-soak-"))
     log = data_dir / "serve.log"
-    server, base, token, dsn = await start_service(data_dir, log, args.workers)
+    collector = Collector(keep=False).__enter__() if args.observe else None
+    traces_to = collector.endpoint if collector is not None else None
+    server, base, token, dsn = await start_service(data_dir, log, args.workers, traces_to)
     pool = await asyncpg.create_pool(
         dsn, min_size=1, max_size=3, server_settings={"application_name": "soak-bench"}
     )
@@ -772,6 +799,7 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         load.every(CHEF_EVERY_S, departure),
         load.every(EDIT_EVERY_S, edit),
         sample(process, pool, figures, args.sample, deadline),
+        *([scrape(client, figures, deadline)] if args.observe else []),
     )
     elapsed = time.perf_counter() - figures.started
     machine_cpu = psutil.cpu_percent()
@@ -795,6 +823,9 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     await pool.close()
     if not stop_service(server, data_dir):
         figures.errors["service:no_clean_stop_in_30s"] += 1
+    if collector is not None:
+        collector.__exit__(None, None, None)
+        figures.observed |= {"spans": collector.count, "exports": collector.requests}
     log_errors, log_warnings, log_exceptions = log_problems(log)
     for line in log_errors:  # the service's own error events; a 500 was counted as its answer
         if event := STRUCTURED_ERROR.search(line):
@@ -823,6 +854,9 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         name: round(cpu[name] / 100 * elapsed * 1000 / max(sum(figures.sent.values()), 1), 1)
         for name in ("api", "workers", "postgres")
     }
+    summary["cpu_ms_per_message"]["all"] = round(sum(summary["cpu_ms_per_message"].values()), 1)
+    if args.observe:
+        summary["observed"] = figures.observed
     summary["machine_cpu_pct"] = machine_cpu  # every core, every process (shared machine)
     summary["load_avg_1m"] = round(os.getloadavg()[0], 2)
     summary["keeps_up"] = backlog_end <= args.rate * 5  # under 5 s of traffic still waiting
@@ -974,6 +1008,12 @@ if __name__ == "__main__":
         "--workers", type=int, default=2, help="`hibachi serve --workers N` (0: turns in the API)"
     )
     parser.add_argument("--check", action="store_true", help="exit 1 unless the run is ok")
+    parser.add_argument(
+        "--observe",
+        action="store_true",
+        help="trace to a stand-in OTLP collector and scrape /metrics every 15 s, as production "
+        "monitoring would (compare CPU per message with a run without it)",
+    )
     parser.add_argument(
         "--trace",
         type=Path,

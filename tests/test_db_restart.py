@@ -1,11 +1,11 @@
 """PostgreSQL restarted under load: nothing is lost, nothing is sent twice.
 
 Promise: while PostgreSQL is down the API answers 503 with the usual JSON error body (not 500)
-and `/healthz` answers 503 saying the database is unreachable; once PostgreSQL is back, without
-restarting the service, every customer message is answered exactly once (one outbound row keyed
-`reply:message:<id>`), every due touchpoint is sent exactly once (`sent`, one outbound row keyed
-`reply:reminder:<id>`), nothing else is sent, and no message is left `received` nor any
-touchpoint `claimed`.
+and `/healthz` and `/readyz` answer 503 saying the database is unreachable; once PostgreSQL is
+back, without restarting the service, both answer 200 and every customer message is answered
+exactly once (one outbound row keyed `reply:message:<id>`), every due touchpoint is sent exactly
+once (`sent`, one outbound row keyed `reply:reminder:<id>`), nothing else is sent, and no
+message is left `received` nor any touchpoint `claimed`.
 
 Real processes on a real PostgreSQL, nothing of ours replaced: the test runs its own embedded
 PostgreSQL in a temp directory (the session server of conftest.py is shared with other tests and
@@ -229,6 +229,7 @@ class TestPostgresRestart:
 
                 await asyncio.sleep(1.5)  # the background loops meet the outage, again and again
                 health = await http.get(f"{base}/healthz")
+                ready = await http.get(f"{base}/readyz")
                 api = await http.get(f"{base}/api/v1/me", headers=agent)
                 late = signed(port, "SMRESTARTLATE", "+19164449999", "are you there?")
                 refused = await http.post(**late)
@@ -239,6 +240,8 @@ class TestPostgresRestart:
                 assert health.status_code == 503, health.text
                 assert health.json()["status"] == "unavailable"
                 assert health.json()["database"].startswith("unreachable: "), health.json()
+                assert ready.status_code == 503, ready.text
+                assert ready.json()["database"].startswith("unreachable: "), ready.json()
                 for response in (api, refused):
                     assert response.status_code == 503, response.text
                     assert response.json()["error"]["code"] == "service_unavailable"
@@ -250,6 +253,11 @@ class TestPostgresRestart:
                 assert (await http.get(f"{base}/healthz")).json() == {
                     "status": "ok",
                     "database": "ok",
+                }
+                assert (await http.get(f"{base}/readyz")).json() == {
+                    "status": "ready",
+                    "database": "ok",
+                    "schema": "ok",
                 }
                 await wait_for(
                     url,

@@ -30,6 +30,9 @@ _WAITING = text(
     SELECT 'cases', priority, count(*), NULL FROM escalations
     WHERE status IN ('open', 'in_progress') GROUP BY priority
     UNION ALL
+    SELECT 'unclaimed', priority, count(*), EXTRACT(EPOCH FROM :now - min(created_at))::float8
+    FROM escalations WHERE status = 'open' AND assigned_to_id IS NULL GROUP BY priority
+    UNION ALL
     SELECT 'overdue', priority, count(*), NULL FROM escalations
     WHERE status IN ('open', 'in_progress') AND deadline < :now GROUP BY priority
     """
@@ -47,6 +50,8 @@ class Waiting:
     touchpoints_due: dict[str, int] = field(default_factory=dict)
     touchpoints_oldest: dict[str, float] = field(default_factory=dict)
     cases_open: dict[str, int] = field(default_factory=dict)
+    cases_unclaimed: dict[str, int] = field(default_factory=dict)
+    cases_unclaimed_oldest: dict[str, float] = field(default_factory=dict)
     cases_overdue: dict[str, int] = field(default_factory=dict)
 
 
@@ -58,6 +63,7 @@ async def waiting(session: AsyncSession, now: datetime) -> Waiting:
         "outbox": (found.outbox, found.outbox_oldest),
         "touchpoints": (found.touchpoints_due, found.touchpoints_oldest),
         "cases": (found.cases_open, None),
+        "unclaimed": (found.cases_unclaimed, found.cases_unclaimed_oldest),
         "overdue": (found.cases_overdue, None),
     }
     for what, kind, n, oldest in (await session.execute(_WAITING, {"now": now})).all():

@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     # a bearer token the public port's `/metrics` asks for (production refuses it without one).
     metrics_address: str | None = Field(default=None, pattern=r"^[^\s:]*:\d{1,5}$")
     metrics_token: str | None = None
+    # Where `hibachi serve` and its workers keep their counters for one scrape; read by
+    # prometheus-client itself, named here so it is a known setting (unset: a temporary folder).
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR"
+    )
     # OpenTelemetry traces go to this OTLP/HTTP collector; unset, nothing is traced or loaded.
     # The SDK's other OTEL_* variables (service name, headers, sampler) apply as usual.
     otel_endpoint: str | None = Field(
