@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import jinja2
+import openai
 import structlog
 from pydantic import BaseModel, Field
 
@@ -125,7 +126,8 @@ async def read_and_phrase(
             structured.ainvoke([("system", system), ("user", user)]), timeout
         )
     except Exception as exc:  # the LLM is optional: every failure falls back to rules
-        reason = "timeout" if isinstance(exc, TimeoutError) else "error"
+        timed_out = isinstance(exc, TimeoutError | httpx.TimeoutException | openai.APITimeoutError)
+        reason = "timeout" if timed_out else "error"
         instruments.llm_calls.labels(reason).inc()
         instruments.llm_fallbacks.labels(reason).inc()
         log.warning("llm call failed; using rules", error=type(exc).__name__, detail=str(exc)[:200])

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.assembly import assemble
-from api.metrics import Scraper, WebhookTimer, separate_address
+from api.metrics import RequestObserver, Scraper, separate_address
 from api.process import settle_heap
 from api.ratelimit import RateLimiter
 from api.routes import (
@@ -101,14 +101,9 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
-    app.add_middleware(WebhookTimer)
-    if tracing.configure("api", settings.otel_endpoint):
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-        # Not the streams' every event: a span per request is what is wanted.
-        FastAPIInstrumentor.instrument_app(
-            app, tracer_provider=tracing.provider(), exclude_spans=["receive", "send"]
-        )
+    # Before the first request: the request middleware makes spans only once tracing is on.
+    tracing.configure("api", settings.otel_endpoint, ratio=settings.trace_sample_ratio)
+    app.add_middleware(RequestObserver)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(knowledge.router)

@@ -111,7 +111,8 @@ async def assemble(
     settings name a collector."""
     clock = clock or SystemClock()
     async with AsyncExitStack() as stack:
-        if process is not None and tracing.configure(process, settings.otel_endpoint):
+        ratio = settings.trace_sample_ratio
+        if process is not None and tracing.configure(process, settings.otel_endpoint, ratio=ratio):
             tracing.instrument_engine(database.engine)
             stack.callback(tracing.shutdown)  # last: the spans of the stop itself are sent
         if runtime is None:

@@ -24,7 +24,7 @@ from fastapi.responses import Response
 
 from knowledge.db import unit_of_work
 from knowledge.errors import ConfigError, Forbidden
-from knowledge.infra import metrics
+from knowledge.infra import metrics, tracing
 from knowledge.infra.clock import Clock
 from knowledge.infra.settings import Settings
 from tools import backlog
@@ -190,23 +190,50 @@ async def separate_address(address: str, scraper: Scraper) -> AsyncIterator[uvic
         listening.close()
 
 
-class WebhookTimer:
-    """Times each webhook's acknowledgement (ASGI middleware), labelled by its route's path,
-    never the requested one (an unknown path is "unmatched")."""
+class RequestObserver:
+    """ASGI middleware: how long each webhook takes to acknowledge (a histogram by route) and,
+    when tracing, a server span per request named by its route's path, never the requested one
+    (an unknown path is "unmatched"), so neither carries an id or a token.
+
+    Written here rather than taken from opentelemetry-instrumentation-fastapi: that middleware
+    matches every request's route a second time and builds its attributes whether or not the
+    trace is kept, and under the soak's 50 messages/s it cost the API process about 2 ms of
+    CPU per message (bench/soak.py --observe, docs/reliability.md), a quarter of its work."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/webhooks/"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        webhook = scope["path"].startswith("/webhooks/")
+        if not webhook and not tracing.enabled():
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
-            metrics.instruments().webhook_seconds.labels(path).observe(
-                time.perf_counter() - started
-            )
+        status = 500
+
+        async def sending(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        with tracing.server_span(scope["method"], scope["headers"]) as span:
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                if span is not None and span.is_recording():
+                    span.update_name(f"{scope['method']} {route}")
+                    span.set_attributes(
+                        {
+                            "http.request.method": scope["method"],
+                            "http.route": route,
+                            "http.response.status_code": status,
+                        }
+                    )
+                if webhook:
+                    seconds = time.perf_counter() - started
+                    metrics.instruments().webhook_seconds.labels(route).observe(seconds)

@@ -20,6 +20,7 @@ from knowledge.infra.clock import FrozenClock
 from knowledge.infra.settings import Settings
 from knowledge.service import KnowledgeService
 from tests.factories import make_booking, make_customer
+from tests.helpers.metrics import counted
 
 BASE = "http://llm.test/v1"
 PHONE = "+19165550142"
@@ -76,6 +77,14 @@ async def two_days_out(session: AsyncSession, clock: FrozenClock) -> None:
 
 
 MESSAGE = "hey we need to cancel, family emergency"
+# The LLM's metrics: calls that worked, input and output tokens, all calls' latency, fallbacks.
+LLM_SAMPLES: list[tuple[str, dict[str, str]]] = [
+    ("hibachi_llm_calls_total", {"outcome": "ok"}),
+    ("hibachi_llm_tokens_total", {"kind": "input"}),
+    ("hibachi_llm_tokens_total", {"kind": "output"}),
+    ("hibachi_llm_call_duration_seconds_count", {}),
+    ("hibachi_llm_fallbacks_total", {"reason": "error"}),
+]
 
 
 class TestLlmMode:
@@ -92,10 +101,14 @@ class TestLlmMode:
         route = respx.post(f"{BASE}/chat/completions").mock(
             return_value=httpx.Response(200, json=completion(reading(phrased)))
         )
+        before = [counted(name, **labels) for name, labels in LLM_SAMPLES]
         result = await llm_runtime.receive(PHONE, MESSAGE)
         assert route.call_count == 1
         assert result.reply == phrased
         assert result.outcome == "escalated"
+        # Counted for the operator: one call, its tokens, no fallback.
+        after = [counted(name, **labels) for name, labels in LLM_SAMPLES]
+        assert [b - a for a, b in zip(before, after, strict=True)] == [1, 10, 10, 1, 0]
 
     @respx.mock
     async def test_an_invented_amount_falls_back_to_the_template(
@@ -106,19 +119,21 @@ class TestLlmMode:
         respx.post(f"{BASE}/chat/completions").mock(
             return_value=httpx.Response(200, json=completion(reading(invented)))
         )
+        dropped = counted("hibachi_llm_fallbacks_total", reason="facts_not_held")
         result = await llm_runtime.receive(PHONE, MESSAGE)
+        assert counted("hibachi_llm_fallbacks_total", reason="facts_not_held") == dropped + 1
         assert result.reply is not None
         assert "$50" not in result.reply
         assert "non-refundable" in result.reply
 
     @pytest.mark.parametrize(
-        "failure",
+        ("failure", "reason"),
         [
-            httpx.Response(500, json={"error": {"message": "boom"}}),
-            httpx.Response(200, json=completion("{not json")),
-            httpx.Response(200, json=completion(json.dumps({"tone": "weird"}))),
-            httpx.Response(200, text="<html>gateway</html>"),
-            httpx.ReadTimeout("timed out"),
+            (httpx.Response(500, json={"error": {"message": "boom"}}), "error"),
+            (httpx.Response(200, json=completion("{not json")), "malformed"),
+            (httpx.Response(200, json=completion(json.dumps({"tone": "weird"}))), "malformed"),
+            (httpx.Response(200, text="<html>gateway</html>"), "error"),
+            (httpx.ReadTimeout("timed out"), "timeout"),
         ],
         ids=["500", "garbage-json", "wrong-schema", "not-json-body", "timeout"],
     )
@@ -128,7 +143,9 @@ class TestLlmMode:
         session: AsyncSession,
         clock: FrozenClock,
         failure: Any,
+        reason: str,
     ) -> None:
+        fallbacks = counted("hibachi_llm_fallbacks_total", reason=reason)
         await two_days_out(session, clock)
         with respx.mock:
             route = respx.post(f"{BASE}/chat/completions")
@@ -139,6 +156,7 @@ class TestLlmMode:
             result = await llm_runtime.receive(PHONE, MESSAGE)
         assert (result.intent, result.outcome) == ("cancellation", "escalated")
         assert result.reply is not None and "non-refundable" in result.reply
+        assert counted("hibachi_llm_fallbacks_total", reason=reason) == fallbacks + 1
 
     async def test_a_hanging_model_is_abandoned_after_the_timeout(
         self, llm_runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock

@@ -27,6 +27,7 @@ from knowledge.models import (
 from knowledge.users import create_user
 from tests.conftest import bearer, clone_database
 from tests.factories import make_booking, make_conversation, make_customer, make_message
+from tests.helpers.metrics import counted
 from tools import escalations as cases
 
 D = timedelta(days=1)
@@ -94,8 +95,13 @@ class TestTakeover:
     ) -> None:
         kim = await bearer(session, "Kim", "agent")
         case = await cancel_two_days_out(session, runtime, clock, "+19165550161")
+        taken = counted("hibachi_escalation_first_action_seconds_count", priority="HIGH")
         claimed = await client.post(f"/api/v1/escalations/{case}/claim", headers=kim)
         assert claimed.status_code == 200
+        # The time to the first human action is observed once, at the claim.
+        assert (
+            counted("hibachi_escalation_first_action_seconds_count", priority="HIGH") == taken + 1
+        )
         assert (claimed.json()["status"], claimed.json()["assigned_to"]) == ("in_progress", "Kim")
 
         quiet = await runtime.receive("+19165550161", "hello? anyone there?")

@@ -19,6 +19,7 @@ from knowledge.infra.settings import Settings
 from knowledge.models import Customer, Message
 from knowledge.service import KnowledgeService
 from tests.factories import make_conversation, make_customer, make_message
+from tests.helpers.metrics import counted
 from tests.helpers.twilio import signed
 from tools import addresses
 from tools.messaging.channels import Outgoing, SendResult, simulated_channels
@@ -118,6 +119,7 @@ class TestSending:
         self, sender: OutboxSender, session: AsyncSession, clock: FrozenClock, failure: Any
     ) -> None:
         _, message = await outbound(session)
+        retries = counted("hibachi_outbox_retries_total", channel="sms")
         with respx.mock:
             route = respx.post(API).mock(side_effect=[failure, failure, created("SM200")])
             await sender.send_pending()
@@ -135,6 +137,7 @@ class TestSending:
             "SM200",
             3,
         )
+        assert counted("hibachi_outbox_retries_total", channel="sms") == retries + 2
 
     @respx.mock
     async def test_an_unsubscribed_recipient_records_the_opt_out(
@@ -153,11 +156,13 @@ class TestSending:
     ) -> None:
         _, message = await outbound(session)
         route = respx.post(API).mock(return_value=twilio_error(400, 21211))
+        failed = counted("hibachi_messages_sent_total", channel="sms", status="failed")
         await sender.send_pending()
         clock.advance(timedelta(hours=1))
         await sender.send_pending()
         await session.refresh(message)
         assert (message.status, message.error_code, route.call_count) == ("failed", "21211", 1)
+        assert counted("hibachi_messages_sent_total", channel="sms", status="failed") == failed + 1
 
     async def test_a_lost_answer_is_matched_by_the_callback_and_never_resent(
         self,

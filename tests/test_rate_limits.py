@@ -16,6 +16,7 @@ from api.ratelimit import RateLimiter
 from knowledge.errors import TooManyRequests
 from knowledge.infra.settings import Settings
 from knowledge.models import Message
+from tests.helpers.metrics import counted
 from tests.helpers.twilio import twilio_settings
 from tests.test_twilio_webhooks import post, sms
 
@@ -54,10 +55,12 @@ class TestPerPhone:
     async def test_the_fourth_message_in_a_minute_is_refused_the_first_three_answered(
         self, client: httpx.AsyncClient, session: AsyncSession, runtime: AgentRuntime
     ) -> None:
+        refusals = counted("hibachi_rate_limited_total", limit="phone")
         for n in range(3):
             assert (await post(client, sms(f"question {n}", f"SMLIMIT{n}"))).status_code == 200
         refused = await post(client, sms("one too many", "SMLIMIT3"))
         assert refused.status_code == 429
+        assert counted("hibachi_rate_limited_total", limit="phone") == refusals + 1
         assert int(refused.headers["Retry-After"]) >= 1
         assert refused.json()["error"]["code"] == "too_many_requests"
         assert await inbound_count(session) == 3

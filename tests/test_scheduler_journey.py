@@ -17,6 +17,7 @@ from scheduler import flows
 from scheduler.planner import plan, within_hours
 from scheduler.worker import Worker
 from tests.factories import make_booking, make_customer
+from tests.helpers.metrics import counted
 from tests.rules import seed_rules
 
 D = timedelta(days=1)
@@ -109,8 +110,12 @@ class TestJourney:
         knowledge: KnowledgeService,
     ) -> None:
         customer, booking = await book(session, clock, knowledge, 20 * D)
+        sent = counted("hibachi_touchpoints_total", kind="7_day", result="sent")
+        late = counted("hibachi_touchpoint_lateness_seconds_count", kind="7_day")
         for _ in range(22):
             await worker.advance(clock, D)
+        assert counted("hibachi_touchpoints_total", kind="7_day", result="sent") == sent + 1
+        assert counted("hibachi_touchpoint_lateness_seconds_count", kind="7_day") == late + 1
         assert await sent_kinds(session, customer) == [
             "confirmation",
             "7_day",

@@ -148,6 +148,30 @@ async def spans_arrived(collector: Collector, seconds: float, want: Any) -> list
     return list(collector.spans)
 
 
+class TestSampling:
+    """A share of the traces is kept (10 % by default); a turn is kept exactly when the request
+    that stored its message was, so a kept story is whole."""
+
+    @staticmethod
+    def link(sampled: bool) -> Any:
+        from opentelemetry.trace import Link, SpanContext, TraceFlags
+
+        flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+        return Link(SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=flags))
+
+    def test_a_turn_follows_the_request_that_stored_its_message(self) -> None:
+        from opentelemetry.sdk.trace.sampling import Decision
+
+        never, always = tracing._sampler(0.0), tracing._sampler(1.0)
+        kept = never.should_sample(None, 0x123, "turn", links=[self.link(True)])
+        dropped = always.should_sample(None, 0x123, "turn", links=[self.link(False)])
+        assert kept.decision == Decision.RECORD_AND_SAMPLE
+        assert dropped.decision == Decision.DROP
+        # Without a link, the ratio decides.
+        assert never.should_sample(None, 0x123, "POST /").decision == Decision.DROP
+        assert always.should_sample(None, 0x123, "POST /").decision == Decision.RECORD_AND_SAMPLE
+
+
 class TestAcrossProcesses:
     async def test_the_workers_turn_links_to_the_api_request_that_stored_its_message(
         self, pg_server: Any, template_url: str
@@ -165,6 +189,7 @@ class TestAcrossProcesses:
                     PUBLIC_BASE_URL=base,
                     OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint,
                     OTEL_BSP_SCHEDULE_DELAY="100",
+                    HIBACHI_TRACE_SAMPLE_RATIO="1",
                     HIBACHI_BURST_SECONDS="0",
                 )
                 try:

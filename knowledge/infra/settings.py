@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     prometheus_multiproc_dir: Path | None = Field(
         default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR"
     )
+    # The share of traces kept (a turn is kept when the request that stored its message was);
+    # OTEL_TRACES_SAMPLER, when set, decides instead.
+    trace_sample_ratio: float = Field(default=0.1, ge=0, le=1)
     # OpenTelemetry traces go to this OTLP/HTTP collector; unset, nothing is traced or loaded.
     # The SDK's other OTEL_* variables (service name, headers, sampler) apply as usual.
     otel_endpoint: str | None = Field(

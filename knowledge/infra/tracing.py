@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 _provider: Any = None  # the process's TracerProvider once `configure` has run
@@ -27,9 +27,12 @@ def enabled() -> bool:
     return _tracer is not None
 
 
-def configure(process: str, endpoint: str | None, *, exporter: Any = None) -> bool:
+def configure(
+    process: str, endpoint: str | None, *, exporter: Any = None, ratio: float = 1.0
+) -> bool:
     """Trace this process (named `process`: "api", "worker", ...) to the OTLP `endpoint`, or to
-    `exporter` (tests); True when tracing is on. Calling it again changes nothing."""
+    `exporter` (tests), keeping `ratio` of the traces (unless OTEL_TRACES_SAMPLER names a
+    sampler); True when tracing is on. Calling it again changes nothing."""
     global _provider, _tracer
     if _provider is not None:
         return True
@@ -47,7 +50,8 @@ def configure(process: str, endpoint: str | None, *, exporter: Any = None) -> bo
             "hibachi.process": process,
         }
     )
-    provider = TracerProvider(resource=resource)
+    sampler = None if os.environ.get("OTEL_TRACES_SAMPLER") else _sampler(ratio)
+    provider = TracerProvider(resource=resource, sampler=sampler)
     if exporter is None:
         # Reads the OTEL_EXPORTER_OTLP_* variables itself (endpoint, headers, timeout).
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -58,6 +62,48 @@ def configure(process: str, endpoint: str | None, *, exporter: Any = None) -> bo
     HTTPXClientInstrumentor().instrument(tracer_provider=provider)
     _provider, _tracer = provider, provider.get_tracer("hibachi")
     return True
+
+
+def _sampler(ratio: float) -> Any:
+    """Keeps `ratio` of the traces that start here, and all or nothing of a story: a span
+    with a parent follows it, and a span that starts a trace continuing a stored context (a
+    turn answering a message a request stored) is kept exactly when that request's was."""
+    from opentelemetry.sdk.trace.sampling import (
+        Decision,
+        ParentBased,
+        Sampler,
+        SamplingResult,
+        TraceIdRatioBased,
+    )
+    from opentelemetry.trace import get_current_span
+
+    by_ratio = ParentBased(TraceIdRatioBased(ratio))
+
+    class FollowsLinks(Sampler):
+        def should_sample(
+            self,
+            parent_context: Any,
+            trace_id: int,
+            name: str,
+            kind: Any = None,
+            attributes: Any = None,
+            links: Any = None,
+            trace_state: Any = None,
+        ) -> Any:
+            if links and not get_current_span(parent_context).get_span_context().is_valid:
+                kept = any(link.context.trace_flags.sampled for link in links)
+                if not kept:
+                    return SamplingResult(Decision.DROP)
+                # The span's attributes are the ones the sampler hands back.
+                return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+            return by_ratio.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+
+        def get_description(self) -> str:
+            return f"FollowsLinks{{{by_ratio.get_description()}}}"  # type: ignore[no-untyped-call]
+
+    return FollowsLinks()
 
 
 def provider() -> Any:
@@ -116,6 +162,27 @@ def span(name: str, *, link: str | None = None, **attributes: Any) -> Iterator[A
             links.append(trace.Link(context))
     with _tracer.start_as_current_span(
         name, links=links, attributes={f"hibachi.{k}": v for k, v in attributes.items()}
+    ) as current_span:
+        yield current_span
+
+
+@contextlib.contextmanager
+def server_span(method: str, headers: Iterable[tuple[bytes, bytes]]) -> Iterator[Any]:
+    """A server span for an HTTP request (None when tracing is off), continuing the caller's
+    trace when its headers carry one; named "METHOD" until the caller renames it by route."""
+    if _tracer is None:
+        yield None
+        return
+    from opentelemetry.propagate import extract
+    from opentelemetry.trace import SpanKind
+
+    carrier = {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in headers
+        if name in (b"traceparent", b"tracestate")
+    }
+    with _tracer.start_as_current_span(
+        method, context=extract(carrier) if carrier else None, kind=SpanKind.SERVER
     ) as current_span:
         yield current_span
 
