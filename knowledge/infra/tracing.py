@@ -106,10 +106,6 @@ def _sampler(ratio: float) -> Any:
     return FollowsLinks()
 
 
-def provider() -> Any:
-    return _provider
-
-
 def instrument_engine(engine: Any) -> None:
     """Spans for the statements of an async SQLAlchemy engine (once per engine)."""
     if _provider is None or id(engine) in _engines:
