@@ -145,11 +145,6 @@ def serve(
     from api.workers import WorkerProcesses
     from knowledge.infra import metrics
 
-    # Before the first metric: this process and its workers count into one directory, which
-    # one scrape reads (an operator's PROMETHEUS_MULTIPROC_DIR is used, emptied, and kept).
-    given = metrics.multiprocess_dir()
-    shared = given or Path(tempfile.mkdtemp(prefix="hibachi-metrics-"))
-    metrics.share_between_processes(shared)
     delegate = worker and workers > 0
     settings = _settings()
     settings = settings.model_copy(
@@ -159,16 +154,22 @@ def serve(
         }
     )
     _ready_to_serve(settings)
-    url = _prepared_url(settings)
-    out.print(f"database: {describe(url)}", highlight=False)
-    exit_on_sigterm()  # uvicorn re-raises the SIGTERM it stopped on: let `finally` run
-    children = WorkerProcesses(
-        workers if delegate else 0,
-        url,
-        on_start=lambda pid: out.print(f"worker process {pid} started", highlight=False),
-    )
-    children.start()
+    # Before the first metric: this process and its workers count into one directory, which
+    # one scrape reads (an operator's PROMETHEUS_MULTIPROC_DIR is used, emptied, and kept).
+    given = metrics.multiprocess_dir()
+    shared = given or Path(tempfile.mkdtemp(prefix="hibachi-metrics-"))
+    metrics.share_between_processes(shared)
+    children: WorkerProcesses | None = None
     try:
+        url = _prepared_url(settings)
+        out.print(f"database: {describe(url)}", highlight=False)
+        exit_on_sigterm()  # uvicorn re-raises the SIGTERM it stopped on: let `finally` run
+        children = WorkerProcesses(
+            workers if delegate else 0,
+            url,
+            on_start=lambda pid: out.print(f"worker process {pid} started", highlight=False),
+        )
+        children.start()
         app = create_app(settings, settle=True, workers=children if delegate else None)
         # Without a graceful-shutdown timeout, an open stream (the widget's, the console's)
         # held a stop until the browser let go.
@@ -180,9 +181,11 @@ def serve(
             timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         )
     finally:
-        children.stop()
-        if given is None:
+        if children is not None:
+            children.stop()
+        if given is None:  # ours: gone with the service (an in-process caller keeps no trace)
             metrics.forget_directory(shared)
+            os.environ.pop(metrics.MULTIPROC_ENV, None)
 
 
 @app.command("worker")

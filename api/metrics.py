@@ -67,7 +67,7 @@ def _render(waiting: backlog.Waiting | None) -> bytes:
     from prometheus_client.multiprocess import MultiProcessCollector
 
     metrics.instruments()  # this process's metrics exist (at zero) before the first event
-    shared = metrics.multiprocess_dir()
+    shared = metrics.shared_directory()
     if shared is None:
         processes = generate_latest(REGISTRY)
     else:

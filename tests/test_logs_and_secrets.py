@@ -4,6 +4,7 @@ service refuses to start in production with missing or placeholder secrets."""
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 import structlog
@@ -80,6 +81,8 @@ class TestProductionRefusal:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         result = CliRunner().invoke(app, ["serve"])
+        # A refused start leaves no metrics directory set for whatever runs next in-process.
+        assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
         return result.exit_code, result.output
 
     def test_missing_secrets_are_named(self, monkeypatch: pytest.MonkeyPatch) -> None:

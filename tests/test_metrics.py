@@ -30,7 +30,7 @@ from knowledge.db import Database
 from knowledge.infra.settings import Settings
 from knowledge.models import Message
 from tests.conftest import committed_database
-from tests.helpers.service import free_port, serve
+from tests.helpers.service import free_port, serve_with_workers
 from tests.helpers.twilio import BASE, TOKEN, signed, twilio_settings
 from tests.test_worker_processes import workers_of
 
@@ -75,24 +75,16 @@ class TestAcrossProcesses:
     ) -> None:
         shared = tmp_path / "metrics"
         async with committed_database(pg_server, template_url, pool_size=2) as (url, sessions):
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            service = await serve(
+            service, base = await serve_with_workers(
                 url,
-                port,
-                "--workers",
-                "2",
-                TWILIO_AUTH_TOKEN=TOKEN,
-                PUBLIC_BASE_URL=base,
+                2,
+                TOKEN,
                 PROMETHEUS_MULTIPROC_DIR=str(shared),
                 HIBACHI_BURST_SECONDS="0",
             )
             try:
                 async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-                    deadline = time.monotonic() + 90
-                    while (await client.get("/readyz")).status_code != 200:
-                        assert time.monotonic() < deadline, "workers never ready"
-                        await asyncio.sleep(0.2)
+                    deadline = time.monotonic() + 60
                     pids = {worker.pid for worker in workers_of(service)}
                     assert len(pids) == 2
                     # Conversations 1..8 of a fresh database: each worker's share has some.

@@ -56,8 +56,16 @@ class Instruments:
 
 
 def multiprocess_dir() -> Path | None:
+    """The directory named by the environment now (see `shared_directory` for this process's)."""
     value = os.environ.get(MULTIPROC_ENV)
     return Path(value) if value else None
+
+
+@cache
+def shared_directory() -> Path | None:
+    """Where this process's metrics are written (None: kept in its memory), fixed with its
+    first metric: prometheus-client chooses once, whatever the environment says later."""
+    return multiprocess_dir()
 
 
 def share_between_processes(directory: Path) -> None:
@@ -78,7 +86,7 @@ def forget_directory(directory: Path) -> None:
 def process_exited(pid: int) -> None:
     """A process writing to the shared directory has ended: its live gauges stop counting
     (its counters and histograms stay in the totals)."""
-    if multiprocess_dir() is not None:
+    if shared_directory() is not None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
@@ -87,6 +95,7 @@ def process_exited(pid: int) -> None:
 @cache
 def instruments() -> Instruments:
     """The process's metrics, made on first use."""
+    shared_directory()  # the mode they are made in
     from prometheus_client import Counter, Gauge, Histogram
 
     def counter(name: str, doc: str, labels: Iterable[str] = ()) -> Any:

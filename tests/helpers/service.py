@@ -63,3 +63,28 @@ async def served(url: str, *flags: str) -> AsyncIterator[str]:
     finally:
         proc.send_signal(signal.SIGTERM)
         await proc.wait()
+
+
+async def serve_with_workers(url: str, workers: int, token: str, **env: str) -> tuple[Any, str]:
+    """`hibachi serve --workers N` on a free port, Twilio's webhooks signed with `token`;
+    returns the process and its base URL once `/readyz` says every worker has loaded what its
+    turns need (within 90 s)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = await serve(
+        url,
+        port,
+        "--workers",
+        str(workers),
+        TWILIO_AUTH_TOKEN=token,
+        PUBLIC_BASE_URL=base,
+        **env,
+    )
+    deadline = asyncio.get_running_loop().time() + 90
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        while (await client.get("/readyz")).status_code != 200:
+            if asyncio.get_running_loop().time() > deadline:
+                proc.kill()
+                raise AssertionError("the workers were never ready")
+            await asyncio.sleep(0.2)
+    return proc, base
