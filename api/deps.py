@@ -40,12 +40,14 @@ def knowledge(state: State) -> KnowledgeService:
 Knowledge = Annotated[KnowledgeService, Depends(knowledge)]
 
 _bearer = HTTPBearer(auto_error=False)
+#: The request's `Authorization: Bearer …` credentials, None without them.
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 async def current_user(
     state: State,
     db_session: Session,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: BearerCredentials,
 ) -> ApiUser:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("sign in: send 'Authorization: Bearer <token>'")

@@ -19,8 +19,9 @@ from typing import Any
 
 import structlog
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials
 
 from knowledge.db import unit_of_work
 from knowledge.errors import ConfigError, Forbidden
@@ -136,12 +137,12 @@ class _WaitingCollector:
             yield family
 
 
-def check_access(request: Request, settings: Settings) -> None:
+def check_access(credentials: HTTPAuthorizationCredentials | None, settings: Settings) -> None:
     """On the public port: with HIBACHI_METRICS_TOKEN set, the scrape must bear it; in
     production without one, the scrape belongs on HIBACHI_METRICS_ADDRESS."""
     token = settings.metrics_token
     if token:
-        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        given = credentials.credentials if credentials is not None else ""
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise Forbidden("metrics: send HIBACHI_METRICS_TOKEN as a bearer token")
     elif settings.env == "production":

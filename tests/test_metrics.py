@@ -20,16 +20,18 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from agent.inbox import Inbox
 from agent.runtime import AgentRuntime
 from api.app import create_app
-from knowledge.db import Database
+from knowledge.db import Database, make_engine
+from knowledge.infra.notify import Listener
 from knowledge.infra.settings import Settings
 from knowledge.models import Message
 from tests.conftest import committed_database
+from tests.helpers.metrics import counted
 from tests.helpers.service import free_port, serve_with_workers
 from tests.helpers.twilio import BASE, TOKEN, signed, twilio_settings
 from tests.test_worker_processes import workers_of
@@ -191,6 +193,31 @@ async def scrape_app(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             return await client.get("/metrics", headers=headers)
+
+
+class TestProcessGauges:
+    """Gauges of what a process holds now: they go up while held and back down after."""
+
+    async def test_database_connections_in_use(self, test_db_url: str) -> None:
+        engine = make_engine(test_db_url)
+        try:
+            before = counted("hibachi_db_connections_in_use")
+            async with engine.connect() as held:
+                await held.execute(text("SELECT 1"))
+                assert counted("hibachi_db_connections_in_use") == before + 1
+            assert counted("hibachi_db_connections_in_use") == before
+        finally:
+            await engine.dispose()
+
+    async def test_the_listen_connection(self, test_db_url: str) -> None:
+        before = counted("hibachi_listen_connected")
+        listener = Listener(test_db_url, {"hibachi_test_gauge": lambda _payload: None})
+        await listener.start()
+        try:
+            assert counted("hibachi_listen_connected") == before + 1
+        finally:
+            await listener.stop()
+        assert counted("hibachi_listen_connected") == before
 
 
 class TestAccess:

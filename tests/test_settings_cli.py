@@ -139,19 +139,20 @@ class TestUsersCommand:
         assert result.exit_code == 2
 
 
+async def _chat(url: str, phone: str, *lines: str) -> subprocess.CompletedProcess[str]:
+    """`hibachi chat --phone PHONE` with `lines` typed, then an empty line that ends it."""
+    stdin = "".join(f"{line}\n" for line in lines) + "\n"
+    return await asyncio.to_thread(
+        _hibachi, "chat", "--phone", phone, stdin=stdin, DATABASE_URL=url
+    )
+
+
 class TestChatCommand:
     async def test_a_terminal_conversation_prints_replies_and_the_reading(
         self, pg_server: Any, template_url: str
     ) -> None:
         url = await clone_database(pg_server, template_url)
-        result = await asyncio.to_thread(
-            _hibachi,
-            "chat",
-            "--phone",
-            "(916) 555-0101",
-            stdin="how much do kids cost?\nhi!\n\n",
-            DATABASE_URL=url,
-        )
+        result = await _chat(url, "(916) 555-0101", "how much do kids cost?", "hi!")
         assert result.returncode == 0, result.stderr
         assert "chatting as +19165550101" in result.stdout
         assert "$30" in result.stdout
@@ -172,13 +173,8 @@ class TestChatCommand:
         connection = await asyncpg.connect(asyncpg_dsn(url))
         try:
             before = await connection.fetchval(total)
-            result = await asyncio.to_thread(
-                _hibachi,
-                "chat",
-                "--phone",
-                "(916) 555-0102",
-                stdin="how much do kids cost?\nis the deposit refundable?\n\n",
-                DATABASE_URL=url,
+            result = await _chat(
+                url, "(916) 555-0102", "how much do kids cost?", "is the deposit refundable?"
             )
             assert result.returncode == 0, result.stderr
             assert await connection.fetchval(total) == before + 2
