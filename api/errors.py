@@ -14,7 +14,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from knowledge.db import connection_lost
 from knowledge.errors import AppError
-from knowledge.infra import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -82,7 +81,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(PoolTimeout)
     async def _busy(_: Request, exc: PoolTimeout) -> JSONResponse:
         log.error("no database connection free", error=str(exc)[:200])
-        metrics.instruments().db_timeouts.inc()
         return JSONResponse(
             error_body("service_unavailable", "the service is busy; try again shortly"),
             503,

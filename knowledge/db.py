@@ -16,12 +16,14 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 
 from knowledge.errors import ConfigError
 from knowledge.infra import embedded, metrics
@@ -105,9 +107,32 @@ def _unreachable(url: str, exc: BaseException) -> ConfigError:
 PING_IDLE_SECONDS = 1.0
 
 
+class WatchedPool(AsyncAdaptedQueuePool):
+    """SQLAlchemy's pool for asyncio, counting for the operator's metrics the checkouts that
+    found it at its limit with no connection free, so had to wait (how many, how long, and
+    those that ran out of time), in whichever process they happen."""
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        if not (self._max_overflow > -1 and self._overflow >= self._max_overflow):
+            return super()._do_get()
+        if not self._pool.empty():
+            return super()._do_get()
+        instruments = metrics.instruments()
+        started = time.perf_counter()
+        try:
+            return super()._do_get()
+        except PoolTimeout:
+            instruments.db_timeouts.inc()
+            raise
+        finally:
+            instruments.db_waits.inc()
+            instruments.db_wait_seconds.observe(time.perf_counter() - started)
+
+
 def make_engine(url: str, *, ping_idle: bool = True, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("poolclass", WatchedPool)
     engine = create_async_engine(url, **kwargs)
     if ping_idle:
         _ping_when_idle(engine.sync_engine.pool)

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from agent.inbox import Inbox
@@ -206,6 +207,34 @@ class TestProcessGauges:
                 await held.execute(text("SELECT 1"))
                 assert counted("hibachi_db_connections_in_use") == before + 1
             assert counted("hibachi_db_connections_in_use") == before
+        finally:
+            await engine.dispose()
+
+    async def test_checkouts_that_wait_for_a_connection(self, test_db_url: str) -> None:
+        engine = make_engine(test_db_url, pool_size=1, max_overflow=0, pool_timeout=0.3)
+        waits, timeouts = "hibachi_db_pool_waits_total", "hibachi_db_pool_timeouts_total"
+        waited = "hibachi_db_pool_wait_seconds_count"
+        try:
+            async with engine.connect() as first:  # a free connection: no wait
+                await first.execute(text("SELECT 1"))
+            before = {name: counted(name) for name in (waits, timeouts, waited)}
+            held = await engine.connect()
+            with pytest.raises(PoolTimeout):  # the only one is held past the timeout
+                await engine.connect()
+            assert counted(timeouts) == before[timeouts] + 1
+            assert counted(waits) == before[waits] + 1
+
+            async def release_soon() -> None:
+                await asyncio.sleep(0.1)
+                await held.close()
+
+            releasing = asyncio.create_task(release_soon())
+            async with engine.connect() as second:  # waits for the one released
+                await second.execute(text("SELECT 1"))
+            await releasing
+            assert counted(waits) == before[waits] + 2
+            assert counted(timeouts) == before[timeouts] + 1
+            assert counted(waited) == before[waited] + 2
         finally:
             await engine.dispose()
 

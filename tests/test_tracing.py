@@ -8,6 +8,7 @@ Off (no collector set), nothing is traced: `span()` yields None and no span is m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,9 +17,16 @@ from typing import Any
 import httpx
 import pytest
 import respx
+import uvicorn
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from agent.inbox import Inbox
 from agent.llm import build_llm
@@ -31,7 +39,7 @@ from knowledge.models import Message
 from knowledge.service import KnowledgeService
 from tests.conftest import committed_database
 from tests.helpers.otlp import Collector, Span
-from tests.helpers.service import serve_with_workers
+from tests.helpers.service import free_port, serve_with_workers
 from tests.helpers.twilio import BASE, TOKEN, signed, twilio_settings
 from tests.test_agent_llm import completion, reading
 
@@ -131,6 +139,31 @@ class TestInOneProcess:
         failed = [line for line in capsys.readouterr().err.splitlines() if "llm call" in line]
         assert failed and all(f"{other.context.trace_id:032x}" in line for line in failed)
 
+    async def test_statements_are_spans_only_inside_a_kept_trace(
+        self, exporter: InMemorySpanExporter, database: Database
+    ) -> None:
+        tracing.instrument_engine(database.engine)
+        tracing.instrument_engine(database.engine)  # once per engine, however often asked
+        async with database.engine.connect() as connection:
+            await connection.exec_driver_sql("SELECT 1")  # outside any span: not traced
+            with tracing.span("turn"):
+                await connection.exec_driver_sql("SELECT 2")
+                with pytest.raises(DBAPIError):
+                    await connection.exec_driver_sql("SELECT * FROM no_such_table")
+        spans = list(exporter.get_finished_spans())
+        (turn,) = [s for s in spans if s.name == "turn"]
+        statements = [s for s in spans if s.attributes.get("db.system") == "postgresql"]
+        assert [s.attributes["db.statement"] for s in statements] == [
+            "SELECT 2",
+            "SELECT * FROM no_such_table",
+        ]
+        assert all(
+            s.parent is not None and s.parent.span_id == turn.context.span_id for s in statements
+        )
+        failed = statements[1]
+        assert failed.status.status_code == StatusCode.ERROR
+        assert [e.name for e in failed.events] == ["exception"]
+
     async def test_off_without_a_collector(self) -> None:
         assert not tracing.enabled()
         with tracing.span("turn") as span:
@@ -172,16 +205,42 @@ class TestSampling:
         assert always.should_sample(None, 0x123, "POST /").decision == Decision.RECORD_AND_SAMPLE
 
 
+@contextlib.asynccontextmanager
+async def llm_stand_in() -> AsyncIterator[str]:
+    """An OpenAI-compatible endpoint on loopback for a service in another process (respx only
+    reaches this one): every completion reads the message as a greeting. Yields its base URL."""
+
+    async def complete(request: Request) -> JSONResponse:
+        return JSONResponse(completion(reading(None, "greeting")))
+
+    app = Starlette(routes=[Route("/v1/chat/completions", complete, methods=["POST"])])
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.should_exit = True
+        await task
+
+
 class TestAcrossProcesses:
     async def test_the_workers_turn_links_to_the_api_request_that_stored_its_message(
         self, pg_server: Any, template_url: str
     ) -> None:
-        async with committed_database(pg_server, template_url, pool_size=2) as (url, sessions):
+        async with (
+            committed_database(pg_server, template_url, pool_size=2) as (url, sessions),
+            llm_stand_in() as llm_base,
+        ):
             with Collector() as collector:
                 service, base = await serve_with_workers(
                     url,
                     1,
                     TOKEN,
+                    OPENAI_API_KEY="sk-test",
+                    OPENAI_BASE_URL=llm_base,
                     OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint,
                     OTEL_BSP_SCHEDULE_DELAY="100",
                     HIBACHI_TRACE_SAMPLE_RATIO="1",
@@ -235,3 +294,8 @@ class TestAcrossProcesses:
             s.attributes.get("db.system") == "postgresql" and s.parent_id == request.span_id
             for s in spans
         ), "the API's statements are under its request"
+        # The worker's call to the LLM is outgoing HTTP under its review node.
+        (review,) = [s for s in nodes if s.name == "node review"]
+        calls = [s for s in spans if llm_base in str(s.attributes.get("http.url"))]
+        assert calls and all(s.parent_id == review.span_id for s in calls)
+        assert all(s.process == "worker" for s in calls)

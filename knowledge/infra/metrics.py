@@ -50,6 +50,8 @@ class Instruments:
     touchpoint_lateness: Any
     case_claim_seconds: Any
     db_in_use: Any
+    db_waits: Any
+    db_wait_seconds: Any
     db_timeouts: Any
     listening: Any
     listen_reconnects: Any
@@ -185,6 +187,15 @@ def instruments() -> Instruments:
             _SLOW,
         ),
         db_in_use=gauge("db_connections_in_use", "Database connections checked out now."),
+        db_waits=counter(
+            "db_pool_waits", "Checkouts that found the pool at its limit with no connection free."
+        ),
+        db_wait_seconds=histogram(
+            "db_pool_wait_seconds",
+            "How long those checkouts waited for a connection.",
+            (),
+            _FAST,
+        ),
         db_timeouts=counter(
             "db_pool_timeouts", "Waits for a database connection that ran out of time."
         ),
