@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import signal
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from knowledge.infra.clock import SystemClock
 from knowledge.models import Booking, Message
 from knowledge.service import KnowledgeService
 from knowledge.users import create_user
+from scheduler import flows
 from tests.conftest import clone_database
 from tests.factories import make_booking, make_customer
 from tests.helpers.browser import HAVE_CHROMIUM, launch
@@ -229,5 +231,98 @@ class TestConsoleInChromium:
             await page.set_viewport_size({"width": 1280, "height": 700})
             await page.goto(base + "/console/stats")
             await expect(page.get_by_text("Leads that booked (1 lead, 1 quote)")).to_be_visible()
+            await browser.close()
+        await engine.dispose()
+
+    async def test_on_a_phone_far_from_the_business(
+        self, pg_server: Any, template_url: str, tmp_path: Path
+    ) -> None:
+        """The owner on a trip (the phone's clock in Tokyo, 390 px wide) sees the party at 5 PM
+        business time, minutes only; every page fits the screen; touchpoints have their names;
+        a case that does not exist says so; a new start time is kept on the business's clock."""
+        from playwright.async_api import async_playwright, expect
+
+        zone = ZoneInfo("America/Los_Angeles")
+        day = datetime.now(zone).date() + timedelta(days=3)
+        party = datetime.combine(day, time(17, 0), zone)
+        url = await clone_database(pg_server, template_url)
+        engine = make_engine(url)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with unit_of_work(sessions) as session:
+            customer = await make_customer(session, name="Rosa Diaz", phone="+19165550191")
+            booking = await make_booking(session, customer, event_at=party, adults=12, kids=0)
+            booking_id = booking.id
+            rules = await KnowledgeService().rules(session)
+            await flows.plan_journey(session, booking, datetime.now(UTC), rules)
+            _ana, admin_token = await create_user(session, "Ana", "admin")
+        ARTIFACTS.mkdir(exist_ok=True)
+        os.environ.setdefault("HOME", str(tmp_path))
+        async with (
+            served(url, "--no-worker") as base,
+            postgres_checkpointer(url) as saver,
+            async_playwright() as p,
+        ):
+            runtime = AgentRuntime(sessions, KnowledgeService(), SystemClock(), saver)
+            asked = await runtime.receive("+19165550191", "we need to cancel the party, sorry")
+            assert asked.outcome == "escalated"
+            case = asked.escalation_ids[0]
+            browser = await launch(p)
+            context = await browser.new_context(
+                viewport={"width": 390, "height": 844}, timezone_id="Asia/Tokyo"
+            )
+            page = await context.new_page()
+
+            async def fits() -> None:
+                width = await page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 390, f"{page.url} is {width} px wide"
+
+            await sign_in(page, base, admin_token)
+            row = page.locator(f'tr[data-escalation="{case}"]')
+            await expect(row).to_contain_text(f"{party:%a, %b} {day.day}, 5:00 PM")
+            await expect(page.locator("#who")).to_contain_text("times in PT")
+            assert await page.title() == "Escalations · Console"
+            await fits()
+            await page.screenshot(path=str(ARTIFACTS / "console-queue-phone.png"), full_page=True)
+
+            await row.get_by_role("link", name="Open").click()
+            await expect(page.get_by_role("heading", level=1)).to_be_visible()
+            assert "Rosa Diaz" in await page.title()
+            await expect(page.locator('a[href="tel:+19165550191"]')).to_be_visible()
+            day_before = page.locator('tr[data-touchpoint="24_hour"]')
+            await expect(day_before).to_contain_text("Day-before confirmation")
+            await expect(page.locator("table").last).not_to_contain_text("24_hour")
+            when_field = page.get_by_label("Party date and time (PT)")
+            await expect(when_field).to_have_value(f"{day.isoformat()}T17:00")
+            await fits()
+            await page.screenshot(path=str(ARTIFACTS / "console-thread-phone.png"), full_page=True)
+
+            # The start moves to 6:30 PM business time, whatever the phone's clock says.
+            await when_field.fill(f"{day.isoformat()}T18:30")
+            await page.get_by_role("button", name="Save booking").click()
+            await expect(page.get_by_text("Booking saved")).to_be_visible()
+            async with sessions() as session:
+                stored = await session.get(Booking, booking_id)
+                assert stored is not None
+                assert stored.event_at.astimezone(zone) == datetime.combine(day, time(18, 30), zone)
+
+            await page.goto(base + "/console/escalations/987654")
+            await expect(page.get_by_role("heading", name="Case not found")).to_be_visible()
+            assert await page.title() == "Case not found · Console"
+
+            for path in ("/console/knowledge", "/console/stats", "/console/leads"):
+                await page.goto(base + path)
+                await expect(page.get_by_role("heading", level=1)).to_be_visible()
+                await fits()
+            # Chart labels are whole and inside their chart.
+            await page.goto(base + "/console/stats")
+            chart = page.locator("svg[aria-label='Escalations by reason']")
+            await expect(chart).to_be_visible()
+            overflowing = await chart.evaluate(
+                """svg => [...svg.querySelectorAll("text")].filter(
+                    t => t.getBBox().x + t.getBBox().width > svg.viewBox.baseVal.width
+                ).map(t => t.textContent)"""
+            )
+            assert overflowing == []
+            await page.screenshot(path=str(ARTIFACTS / "console-stats-phone.png"), full_page=True)
             await browser.close()
         await engine.dispose()

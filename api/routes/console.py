@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel
 
-from api.deps import CurrentUser
+from api.deps import CurrentUser, Knowledge, Session
 from knowledge.errors import NotFound
 
 router = APIRouter(tags=["console"])
@@ -24,11 +24,13 @@ class Me(BaseModel):
     id: int
     name: str
     role: str
+    timezone: str  # the business's: the console shows every time in it
 
 
 @router.get("/api/v1/me")
-async def me(user: CurrentUser) -> Me:
-    return Me(id=user.id, name=user.name, role=user.role)
+async def me(user: CurrentUser, session: Session, knowledge: Knowledge) -> Me:
+    charter = await knowledge.charter(session)
+    return Me(id=user.id, name=user.name, role=user.role, timezone=charter.rules.business.timezone)
 
 
 def _shell() -> HTMLResponse:

@@ -52,8 +52,68 @@ async function api(method, path, body) {
   return data;
 }
 
+// Every time is shown in the business's time zone (from /api/v1/me), to the minute: the owner
+// on a trip sees a 5 PM party as 5 PM.
+const formats = new Map();
+function format(options) {
+  const zone = (me && me.timezone) || undefined;
+  const key = `${zone}|${JSON.stringify(options)}`;
+  if (!formats.has(key)) formats.set(key, new Intl.DateTimeFormat("en-US", { timeZone: zone, ...options }));
+  return formats.get(key);
+}
+
 function when(iso) {
-  return iso ? new Date(iso).toLocaleString() : "";
+  if (!iso) return "";
+  const at = new Date(iso);
+  const sameYear = format({ year: "numeric" }).format(at) === format({ year: "numeric" }).format(new Date());
+  return format({ weekday: "short", month: "short", day: "numeric", year: sameYear ? undefined : "numeric", hour: "numeric", minute: "2-digit" }).format(at);
+}
+
+function wallClock(at) {
+  // "YYYY-MM-DDTHH:MM" on the business's clock (a datetime-local input's value).
+  const parts = {};
+  for (const p of format({ year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(at)) parts[p.type] = p.value;
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+}
+
+function fromWallClock(value) {
+  // The moment a "YYYY-MM-DDTHH:MM" on the business's clock names (daylight saving included).
+  const naive = (text) => {
+    const [day, time] = text.split("T");
+    const [y, m, d] = day.split("-").map(Number);
+    const [h, mi] = time.split(":").map(Number);
+    return Date.UTC(y, m - 1, d, h, mi);
+  };
+  const wanted = naive(value);
+  let at = wanted;
+  for (let i = 0; i < 3; i++) at += wanted - naive(wallClock(new Date(at)));
+  return new Date(at);
+}
+
+function zoneName() {
+  const part = format({ timeZoneName: "shortGeneric" }).formatToParts(new Date()).find((p) => p.type === "timeZoneName");
+  return part ? part.value : (me && me.timezone) || "";
+}
+
+// The journey's touchpoints by the names the business uses for them.
+const TOUCHPOINTS = {
+  confirmation: "Booking confirmation",
+  "7_day": "Menu request (7 days before)",
+  "4_day": "Menu reminder (4 days before)",
+  menu_deadline: "Menu deadline (no menu: a person follows up)",
+  "24_hour": "Day-before confirmation",
+  on_the_way: "Chef on the way",
+  arriving: "Chef arriving",
+  post_event: "Rating request (day after)",
+};
+const touchpointName = (kind) => TOUCHPOINTS[kind] || kind.replace(/_/g, " ");
+
+function pageTitle(...parts) {
+  document.title = [...parts.filter(Boolean), "Console"].join(" · ");
+}
+
+function phoneLink(phone) {
+  return phone ? el("a", { href: `tel:${phone}` }, phone) : null;
 }
 
 function timeLeft(seconds) {
@@ -93,6 +153,7 @@ async function signIn() {
     el("button", { class: "primary", type: "submit" }, "Sign in"),
     error,
   );
+  pageTitle("Sign in");
   show(el("h1", {}, "Sign in"), el("p", {}, "Paste the token from `hibachi users add`."), form);
 }
 
@@ -122,8 +183,8 @@ function renderQueue() {
         ? el("p", { class: "formula" }, "Nothing here.")
         : el(
             "table",
-            {},
-            el("thead", {}, el("tr", {}, ["Customer", "Booking", "Reason", "Action required", "Time left", "Owner", ""].map((h) => el("th", {}, h)))),
+            { class: "cases" },
+            el("thead", {}, el("tr", {}, ["Customer", "Booking", "Reason", "Action required", "Time left", "Owner", ""].map((h) => el("th", { scope: "col" }, h)))),
             el(
               "tbody",
               {},
@@ -131,12 +192,12 @@ function renderQueue() {
                 el(
                   "tr",
                   { "data-escalation": e.id },
-                  el("td", {}, e.customer_name || e.customer_phone || "—"),
-                  el("td", {}, e.booking_reference ? `${e.booking_reference} · ${when(e.event_at)}` : "no booking"),
-                  el("td", {}, e.reason),
-                  el("td", {}, e.action_required),
-                  el("td", { class: e.overdue ? "overdue" : "" }, timeLeft(e.seconds_left)),
-                  el("td", {}, e.assigned_to || "unassigned"),
+                  el("td", { "data-label": "Customer" }, e.customer_name || e.customer_phone || "—"),
+                  el("td", { "data-label": "Booking" }, e.booking_reference ? `${e.booking_reference} · ${when(e.event_at)}` : "no booking"),
+                  el("td", { "data-label": "Reason" }, e.reason),
+                  el("td", { "data-label": "Action required" }, e.action_required),
+                  el("td", { "data-label": "Time left", class: e.overdue ? "overdue" : "" }, timeLeft(e.seconds_left)),
+                  el("td", { "data-label": "Owner" }, e.assigned_to || "unassigned"),
                   el("td", {}, el("a", { href: `/console/escalations/${e.id}` }, "Open")),
                 ),
               ),
@@ -200,6 +261,7 @@ async function queuePage() {
     PRIORITIES.map((p) => el("option", { value: p }, p)),
   );
   const status = el("span", { class: "formula", id: "live" }, "connecting…");
+  pageTitle("Escalations");
   show(
     el("h1", {}, "Escalations"),
     el("div", { class: "filters" }, toggle("mine", "Mine"), toggle("unassigned", "Unassigned"), toggle("overdue", "Overdue"), select, status),
@@ -261,11 +323,10 @@ function messageView(m) {
 
 function bookingForm(booking, reload) {
   const message = el("p", { role: "status" });
-  const input = (name, value, type = "number") =>
-    el("div", { class: "field" }, el("label", { for: `b-${name}` }, name), el("input", { id: `b-${name}`, name, type, value: value ?? "" }), el("span", { class: "error", "data-error": name }));
+  const input = (name, label, value, type = "number") =>
+    el("div", { class: "field" }, el("label", { for: `b-${name}` }, label), el("input", { id: `b-${name}`, name, type, value: value ?? "", min: type === "number" ? 0 : null }), el("span", { class: "error", "data-error": name }));
   const local = new Date(booking.event_at);
-  const pad = (n) => String(n).padStart(2, "0");
-  const localValue = `${local.getFullYear()}-${pad(local.getMonth() + 1)}-${pad(local.getDate())}T${pad(local.getHours())}:${pad(local.getMinutes())}`;
+  const localValue = wallClock(local);
   const form = el(
     "form",
     {
@@ -279,7 +340,7 @@ function bookingForm(booking, reload) {
           toddlers: Number(data.get("toddlers")),
           proteins: String(data.get("proteins")).split(",").map((s) => s.trim()).filter(Boolean),
         };
-        const at = new Date(String(data.get("event_at")));
+        const at = fromWallClock(String(data.get("event_at")));
         if (at.getTime() !== local.getTime()) body.event_at = at.toISOString();
         form.querySelectorAll("[data-error]").forEach((n) => { n.textContent = ""; });
         try {
@@ -292,11 +353,11 @@ function bookingForm(booking, reload) {
         }
       },
     },
-    input("adults", booking.adults),
-    input("kids", booking.kids),
-    input("toddlers", booking.toddlers),
-    input("event_at", localValue, "datetime-local"),
-    input("proteins", booking.proteins.join(", "), "text"),
+    input("adults", "Adults", booking.adults),
+    input("kids", "Kids", booking.kids),
+    input("toddlers", "Toddlers", booking.toddlers),
+    input("event_at", `Party date and time (${zoneName()})`, localValue, "datetime-local"),
+    input("proteins", "Proteins (comma-separated)", booking.proteins.join(", "), "text"),
     el("button", { type: "submit" }, "Save booking"),
     message,
   );
@@ -315,6 +376,17 @@ async function threadPage(id) {
         status.textContent = note;
       }
     } catch (e) {
+      if (!thread) {
+        // Nothing to show but why: never a page stuck on "Loading…".
+        const missing = e.status === 404;
+        pageTitle(missing ? "Case not found" : "Case unavailable");
+        show(
+          el("p", {}, el("a", { href: "/console" }, "← Queue")),
+          el("h1", {}, missing ? "Case not found" : "This case could not be loaded"),
+          el("p", { class: "error", role: "alert" }, missing ? `There is no case #${id}. It may have been typed wrong, or the link is from another system.` : e.message),
+        );
+        return;
+      }
       status.className = "error";
       status.textContent = e.message;
     }
@@ -340,13 +412,16 @@ async function threadPage(id) {
     const replyBox = el("textarea", { id: "reply", "aria-label": "Reply to the customer", maxlength: 1600 });
     const notes = el("textarea", { id: "notes", "aria-label": "Resolution notes" });
     const b = thread.booking;
+    pageTitle(`${e.priority}: ${e.reason}`, e.customer_name);
     show(
       el("p", {}, el("a", { href: "/console" }, "← Queue")),
       el("h1", {}, el("span", { class: `badge ${e.priority}` }, e.priority), ` ${e.reason}`),
       el(
         "p",
         {},
-        `${e.customer_name || ""} ${e.customer_phone || ""} · ${e.status} · `,
+        e.customer_name ? `${e.customer_name} ` : "",
+        phoneLink(e.customer_phone),
+        ` · ${e.status} · `,
         el("span", { class: e.overdue ? "overdue" : "" }, timeLeft(e.seconds_left)),
         ` · owner: ${e.assigned_to || "unassigned"} · thread answered by ${thread.owner === "human" ? thread.owner_name : "the agent"}`,
       ),
@@ -385,7 +460,7 @@ async function threadPage(id) {
                 el("p", {}, `${when(b.event_at)} · ${b.address}`),
                 bookingForm(b, reload),
                 el("h2", {}, "Touchpoints"),
-                el("table", {}, el("tbody", {}, b.touchpoints.map((t) => el("tr", {}, el("td", {}, t.kind), el("td", {}, when(t.due_at)), el("td", {}, t.status))))),
+                el("table", {}, el("tbody", {}, [...b.touchpoints].sort((x, y) => new Date(x.due_at) - new Date(y.due_at)).map((t) => el("tr", { "data-touchpoint": t.kind }, el("td", {}, touchpointName(t.kind)), el("td", {}, when(t.due_at)), el("td", {}, t.status))))),
               )
             : el("p", { class: "card" }, "No booking."),
         ),
@@ -446,6 +521,7 @@ function field(label, control, name) {
 }
 
 async function knowledgePage() {
+  pageTitle("Knowledge");
   const [rules, addons, faqs, offers] = await Promise.all([
     api("GET", "/api/v1/business-rules"),
     api("GET", "/api/v1/menu/addons"),
@@ -512,25 +588,29 @@ async function knowledgePage() {
 
 // ---- stats ----------------------------------------------------------------------------------
 
-function bars(title, entries, unit = "", target = null) {
-  const width = 460, row = 26, left = 190;
-  const max = Math.max(1, ...entries.map(([, v]) => v || 0), target || 0);
+function bars(title, entries, unit = "") {
+  // Each label on its own line above its bar, so a long reason is read whole; the chart keeps
+  // its drawn size on a wide screen and shrinks on a narrow one.
+  const width = 420, row = 40, barLeft = 0, room = width - 60;
+  const max = Math.max(1, ...entries.map(([, v]) => v || 0));
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("viewBox", `0 0 ${width} ${entries.length * row + 10}`);
+  svg.setAttribute("viewBox", `0 0 ${width} ${entries.length * row + 6}`);
+  svg.setAttribute("class", "chart");
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", title);
   entries.forEach(([label, value], i) => {
     const y = i * row + 4;
+    const length = ((value || 0) / max) * room;
     const text = document.createElementNS(svg.namespaceURI, "text");
-    text.setAttribute("x", "0"); text.setAttribute("y", String(y + 15)); text.setAttribute("font-size", "12");
+    text.setAttribute("x", "0"); text.setAttribute("y", String(y + 12)); text.setAttribute("font-size", "13");
     text.textContent = label;
     const rect = document.createElementNS(svg.namespaceURI, "rect");
-    rect.setAttribute("x", String(left)); rect.setAttribute("y", String(y));
-    rect.setAttribute("height", "18"); rect.setAttribute("fill", "#1f6feb");
-    rect.setAttribute("width", String(((value || 0) / max) * (width - left - 60)));
+    rect.setAttribute("x", String(barLeft)); rect.setAttribute("y", String(y + 18));
+    rect.setAttribute("height", "14"); rect.setAttribute("fill", "#1f6feb");
+    rect.setAttribute("width", String(length));
     const amount = document.createElementNS(svg.namespaceURI, "text");
-    amount.setAttribute("x", String(left + ((value || 0) / max) * (width - left - 60) + 4));
-    amount.setAttribute("y", String(y + 14)); amount.setAttribute("font-size", "12");
+    amount.setAttribute("x", String(barLeft + length + 6));
+    amount.setAttribute("y", String(y + 30)); amount.setAttribute("font-size", "13");
     amount.textContent = value === null || value === undefined ? "n/a" : `${Math.round(value * 100) / 100}${unit}`;
     svg.append(text, rect, amount);
   });
@@ -539,6 +619,7 @@ function bars(title, entries, unit = "", target = null) {
 
 async function statsPage() {
   const days = Number(new URLSearchParams(location.search).get("days") || 30);
+  pageTitle("Stats");
   const s = await api("GET", `/api/v1/stats?days=${days}`);
   const figure = (title, f) =>
     el("div", { class: "card figure" }, el("div", {}, title), el("div", { class: "value" }, percent(f.value)), el("div", { class: "formula" }, `${f.numerator ?? 0} / ${f.denominator ?? 0}: ${f.formula}`));
@@ -585,7 +666,7 @@ function leadRow(l) {
   const cells = [
     when(l.created_at),
     l.name || "—",
-    [l.phone, l.email].filter(Boolean).join(" · ") || "—",
+    l.phone || l.email ? [phoneLink(l.phone), l.phone && l.email ? " · " : null, l.email ? el("a", { href: `mailto:${l.email}` }, l.email) : null] : "—",
     on || "—",
     party || "—",
     l.place || l.zip_code || "—",
@@ -599,6 +680,7 @@ function leadRow(l) {
 
 async function leadsPage() {
   const status = new URLSearchParams(location.search).get("status") || "all";
+  pageTitle("Leads");
   const leads = await api("GET", `/api/v1/leads?status=${encodeURIComponent(status)}`);
   const table = el(
     "table",
@@ -622,7 +704,7 @@ async function route() {
   if (!sessionStorage.getItem(TOKEN_KEY)) return signIn();
   try {
     if (!me) me = await api("GET", "/api/v1/me");
-    document.getElementById("who").textContent = `${me.name} (${me.role}) `;
+    document.getElementById("who").textContent = `${me.name} (${me.role}) · times in ${zoneName()} `;
     document.getElementById("who").append(el("button", { type: "button", onclick: () => { sessionStorage.removeItem(TOKEN_KEY); me = null; signIn(); } }, "Sign out"));
     const path = location.pathname.replace(/\/+$/, "");
     const thread = path.match(/^\/console\/escalations\/(\d+)$/);
