@@ -10,7 +10,7 @@ UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench clean chromium dovecot eval reader
+.PHONY: run test lint format bench clean chromium dovecot axe eval reader
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,10 +57,22 @@ dovecot:
 		(apt-get update -qq && apt-get install -y -qq dovecot-imapd >/dev/null) || \
 		echo "warning: could not install dovecot; the email tests will be skipped"
 
+# The browser tests check accessibility with npm's axe-core (a pinned version, injected into
+# the page under test; nothing of it is served to customers).
+AXE := var/axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	@command -v npm >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq npm >/dev/null) || true
+	@mkdir -p var/axe && npm install --prefix var/axe --no-audit --no-fund --silent \
+		axe-core@4.14.1 >/dev/null 2>&1 || \
+		echo "warning: could not install axe-core; the accessibility checks will be skipped"
+
+axe: $(AXE)
+
 # Last, on an otherwise idle machine: two minutes of mixed traffic at 50 messages/s against
 # `hibachi serve --workers 2`; fails on any error, lost reply, memory growth or a rate not
 # carried (docs/reliability.md).
-test: lint chromium dovecot $(READER_MODEL)
+test: lint chromium dovecot axe $(READER_MODEL)
 	$(BIN)/pytest
 	$(BIN)/hibachi eval evals/scenarios
 	$(BIN)/python bench/soak.py --minutes 2 --rate 50 --check

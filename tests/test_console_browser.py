@@ -26,7 +26,7 @@ from knowledge.users import create_user
 from scheduler import flows
 from tests.conftest import clone_database
 from tests.factories import make_booking, make_customer
-from tests.helpers.browser import HAVE_CHROMIUM, launch
+from tests.helpers.browser import HAVE_CHROMIUM, launch, serious_violations
 from tests.helpers.service import free_port, serve, served
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -272,10 +272,19 @@ class TestConsoleInChromium:
             )
             page = await context.new_page()
 
+            violations: dict[str, list[str]] = {}
+
             async def fits() -> None:
                 width = await page.evaluate("document.documentElement.scrollWidth")
                 assert width <= 390, f"{page.url} is {width} px wide"
+                # Accessibility, as the page stands (axe-core): nothing serious or critical.
+                found = await serious_violations(page)
+                if found:
+                    violations[await page.title()] = found
 
+            await page.goto(base + "/console")
+            await expect(page.get_by_label("Access token")).to_be_visible()
+            await fits()
             await sign_in(page, base, admin_token)
             row = page.locator(f'tr[data-escalation="{case}"]')
             await expect(row).to_contain_text(f"{party:%a, %b} {day.day}, 5:00 PM")
@@ -308,6 +317,7 @@ class TestConsoleInChromium:
             await page.goto(base + "/console/escalations/987654")
             await expect(page.get_by_role("heading", name="Case not found")).to_be_visible()
             assert await page.title() == "Case not found · Console"
+            await fits()
 
             for path in ("/console/knowledge", "/console/stats", "/console/leads"):
                 await page.goto(base + path)
@@ -325,4 +335,5 @@ class TestConsoleInChromium:
             assert overflowing == []
             await page.screenshot(path=str(ARTIFACTS / "console-stats-phone.png"), full_page=True)
             await browser.close()
+        assert violations == {}
         await engine.dispose()

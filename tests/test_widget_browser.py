@@ -22,7 +22,7 @@ from knowledge.models import Booking, Conversation
 from knowledge.service import KnowledgeService
 from tests.conftest import clone_database
 from tests.factories import make_booking, make_customer
-from tests.helpers.browser import HAVE_CHROMIUM, launch
+from tests.helpers.browser import HAVE_CHROMIUM, launch, serious_violations
 from tests.helpers.service import free_port, serve, served
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ class TestWidgetInChromium:
     async def test_a_visitor_asks_verifies_changes_and_hears_from_a_person(
         self, pg_server: Any, template_url: str, tmp_path: Path
     ) -> None:
-        from playwright.async_api import async_playwright
+        from playwright.async_api import async_playwright, expect
 
         url = await clone_database(pg_server, template_url)
         engine = make_engine(url)
@@ -103,6 +103,16 @@ class TestWidgetInChromium:
                     "document.querySelector('.hc-log').innerText.includes('Kim here')",
                     timeout=10_000,
                 )
+                # A person's message looks like one: labelled, and not in the agent's colours.
+                person = page.locator(".hc-msg.hc-human").last
+                await expect(person).to_contain_text("From our team")
+                await expect(person).to_contain_text("Kim here")
+                colours = await page.evaluate(
+                    """() => ['.hc-msg.hc-agent', '.hc-msg.hc-human'].map(
+                        s => getComputedStyle(document.querySelector(s)).backgroundColor)"""
+                )
+                assert colours[0] != colours[1]
+                assert await serious_violations(page) == []
                 await page.screenshot(path=str(ARTIFACTS / "widget.png"))
                 await browser.close()
         finally:

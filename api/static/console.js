@@ -311,7 +311,7 @@ function delivery(m) {
 }
 
 function messageView(m) {
-  const who = m.direction === "inbound" ? "customer" : m.author === "human" ? "person" : "agent";
+  const who = m.direction === "inbound" ? "customer" : m.author === "human" ? "team (a person)" : "agent";
   return el(
     "div",
     { class: `msg ${m.direction} ${m.author}`, "data-author": m.author },

@@ -29,6 +29,8 @@
     ".hc-customer{align-self:flex-end;background:#b3261e;color:#fff}",
     ".hc-msg a{color:inherit;word-break:break-all}",
     ".hc-agent,.hc-human{align-self:flex-start;background:#f1f1f1}",
+    ".hc-human{background:#fff4d6;border-left:4px solid #8a5a00}",
+    ".hc-from{display:block;font-size:12px;font-weight:600;color:#5c3d00;margin-bottom:2px}",
     ".hc-typing{align-self:flex-start;color:#666;font-style:italic}",
     ".hc-disclosure{margin:0;align-self:center;max-width:90%;color:#555;font-size:13px;text-align:center}",
     ".hc-options{display:flex;flex-wrap:wrap;gap:6px;padding:0 12px}",
@@ -67,6 +69,8 @@
   var url = /https?:\/\/[^\s<>"]+[^\s<>".,;:!?)]/g;
   function bubble(who, text) {
     var node = el("div", { "class": "hc-msg hc-" + who });
+    // A person's message says so: the customer knows when a human is writing.
+    if (who === "human") node.appendChild(el("span", { "class": "hc-from" }, "From our team"));
     var at = 0;
     (text.match(url) || []).forEach(function (href) {
       var start = text.indexOf(href, at);
