@@ -113,9 +113,8 @@ class WatchedPool(AsyncAdaptedQueuePool):
     those that ran out of time), in whichever process they happen."""
 
     def _do_get(self) -> ConnectionPoolEntry:
-        if not (self._max_overflow > -1 and self._overflow >= self._max_overflow):
-            return super()._do_get()
-        if not self._pool.empty():
+        at_limit = -1 < self._max_overflow <= self._overflow
+        if not at_limit or not self._pool.empty():
             return super()._do_get()
         instruments = metrics.instruments()
         started = time.perf_counter()

@@ -94,6 +94,7 @@ class TestConsoleInChromium:
                 await row.get_by_role("link", name="Open").click()
                 await page.get_by_role("button", name="Claim and take over").click()
                 await expect(page.get_by_role("status").first).to_contain_text("You own this")
+                await expect(page.locator("main")).to_contain_text("· in progress ·")
 
                 # While Kim owns the thread the agent says nothing.
                 quiet = await runtime.receive(PHONE, "hello?? is anyone there")

@@ -421,7 +421,7 @@ async function threadPage(id) {
         {},
         e.customer_name ? `${e.customer_name} ` : "",
         phoneLink(e.customer_phone),
-        ` · ${e.status} · `,
+        ` · ${e.status.replace(/_/g, " ")} · `,
         el("span", { class: e.overdue ? "overdue" : "" }, timeLeft(e.seconds_left)),
         ` · owner: ${e.assigned_to || "unassigned"} · thread answered by ${thread.owner === "human" ? thread.owner_name : "the agent"}`,
       ),
