@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import httpx
 
@@ -21,6 +22,7 @@ from knowledge.infra.notify import Notifier
 from knowledge.infra.settings import Settings
 from knowledge.service import KnowledgeService
 from scheduler.worker import Worker
+from tools.escalations import watch_cases
 from tools.messaging.alerts import AlertSender, run_alerts
 from tools.messaging.inbound import Stored
 from tools.messaging.mailbox import Mailbox, MailboxAddress
@@ -66,7 +68,15 @@ async def background_loops(
                     shard=settings.shard(),
                 ).run_forever(stop, inbox_wake)
             ),
-            asyncio.create_task(run_alerts(AlertSender(sessions, settings, twilio, clock), stop)),
+            asyncio.create_task(
+                run_alerts(
+                    AlertSender(sessions, settings, twilio, clock),
+                    stop,
+                    watch=partial(
+                        watch_cases, database, knowledge, clock, settings.public_base_url
+                    ),
+                )
+            ),
         ]
         transports = build_transports(settings, knowledge, clock, twilio=twilio)
         if transports:

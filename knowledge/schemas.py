@@ -158,8 +158,31 @@ class ReviewValues(_Values):
     promoter_min_rating: int = Field(ge=1, le=5)
 
 
+Minutes = Annotated[int, Field(ge=1, le=7 * 24 * 60)]
+
+
+def _unclaimed_alert_minutes() -> dict[Priority, int]:
+    return {"URGENT": 15, "HIGH": 240}
+
+
+def _deadline_warning_minutes() -> dict[Priority, int]:
+    return {"URGENT": 30, "HIGH": 240}
+
+
 class EscalationValues(_Values):
     deadline_hours: dict[Priority, Annotated[int, Field(ge=1, le=24 * 60)]]
+    #: How long a case of each priority may wait with nobody claiming it before the team is
+    #: alerted again; at twice that, the owner is (priorities not named are not watched).
+    unclaimed_alert_minutes: dict[Priority, Minutes] = Field(
+        default_factory=_unclaimed_alert_minutes
+    )
+    #: How long before a claimed case's deadline its holder is reminded.
+    deadline_warning_minutes: dict[Priority, Minutes] = Field(
+        default_factory=_deadline_warning_minutes
+    )
+    #: The owner's mobile for the second alert about an unclaimed case (their email, the
+    #: business's management email, is always used).
+    owner_phone: Phone | None = None
 
     @field_validator("deadline_hours")
     @classmethod

@@ -298,6 +298,10 @@ class TestConsoleInChromium:
             await expect(page.get_by_role("heading", level=1)).to_be_visible()
             assert "Rosa Diaz" in await page.title()
             await expect(page.locator('a[href="tel:+19165550191"]')).to_be_visible()
+            # The alerts the case sent are on it.
+            await expect(page.locator('li[data-alert-kind="opened"]').first).to_contain_text(
+                "Case opened or changed"
+            )
             day_before = page.locator('tr[data-touchpoint="24_hour"]')
             await expect(day_before).to_contain_text("Day-before confirmation")
             await expect(page.locator("table").last).not_to_contain_text("24_hour")

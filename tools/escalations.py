@@ -1,17 +1,24 @@
-"""Escalations: opening a case with the alerts that tell the team, and a person claiming,
-releasing and resolving it (which hands the thread to them and back to the agent)."""
+"""Escalations: opening a case with the alerts that tell the team, a person claiming,
+releasing and resolving it (which hands the thread to them and back to the agent), and
+watching the cases nobody works (`watch`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.charter import Rules
+from knowledge.db import Database, unit_of_work
 from knowledge.errors import Conflict, Forbidden, NotFound
 from knowledge.infra import metrics
+from knowledge.infra.clock import Clock
 from knowledge.models import ApiUser, Booking, Conversation, Customer, Escalation, TeamAlert
+from knowledge.schemas import Priority
+from knowledge.service import KnowledgeService
 from tools.policy import PRIORITY_RANK, EscalationPlan
 
 #: What a case is about, by the intent that opened it: a later message about the same problem
@@ -298,3 +305,113 @@ async def resolve(
     escalation.resolution_notes = (notes or "").strip() or None
     await session.flush()
     return escalation
+
+
+# ---- watching cases nobody works --------------------------------------------------------------
+
+
+async def watch(session: AsyncSession, now: datetime, rules: Rules, console_url: str) -> int:
+    """Alert again about the open cases the seed's targets are at risk for, each alert once
+    (a unique index on case, kind and channel, so any number of processes may watch): a case
+    nobody has claimed for the priority's delay goes to the team again (console and team SMS),
+    and at twice the delay to the owner (management email, and the owner's mobile when set);
+    a claimed case nearing its deadline reminds its holder. Returns the alerts made.
+
+    The delay counts from when the case took its priority (its deadline less the priority's
+    hours), so a case raised to URGENT is watched as URGENT from then."""
+    cases = (
+        await session.scalars(
+            select(Escalation).where(Escalation.status.in_(OPEN)).order_by(Escalation.id)
+        )
+    ).all()
+    rows = [row for case in cases for row in _due_alerts(case, now, rules, console_url)]
+    if not rows:
+        return 0
+    made = await session.scalars(
+        insert(TeamAlert)
+        .values(rows)
+        .on_conflict_do_nothing(
+            index_elements=["escalation_id", "kind", "channel"],
+            index_where=TeamAlert.kind.is_not(None),
+        )
+        .returning(TeamAlert.id)
+    )
+    return len(made.all())
+
+
+async def alerts_of(session: AsyncSession, escalation_id: int) -> list[TeamAlert]:
+    """Every alert about a case, oldest first: who was told, how, and whether it went."""
+    query = select(TeamAlert).where(TeamAlert.escalation_id == escalation_id)
+    return list((await session.scalars(query.order_by(TeamAlert.id))).all())
+
+
+async def watch_cases(
+    database: Database, knowledge: KnowledgeService, clock: Clock, console_url: str
+) -> int:
+    """`watch` in a transaction of its own, with the live rules (the background loops)."""
+    async with unit_of_work(database.sessionmaker) as session:
+        rules = await knowledge.rules(session)
+        return await watch(session, clock.now(), rules, console_url)
+
+
+def _due_alerts(
+    case: Escalation, now: datetime, rules: Rules, console_url: str
+) -> list[dict[str, object]]:
+    values = rules.escalations
+    priority = cast(Priority, case.priority)
+    link = f"{console_url.rstrip('/')}/console/escalations/{case.id}"
+    rows: list[dict[str, object]] = []
+    hours = values.deadline_hours.get(priority)
+    delay = values.unclaimed_alert_minutes.get(priority)
+    warning = values.deadline_warning_minutes.get(priority)
+    if case.assigned_to_id is None and hours and delay:
+        since = case.deadline - timedelta(hours=hours)
+        waited = f"{int((now - since).total_seconds() // 60)} min"
+        if now >= since + timedelta(minutes=delay):
+            subject = f"Still unclaimed after {waited} - {priority}: {case.reason}"
+            kind, text = f"unclaimed:{priority}", f"{subject}. {link}"
+            team = rules.business.team_phone
+            rows.append(_watch_row(case, kind, "console", None, None, subject, text))
+            rows.append(_watch_row(case, kind, "sms", team, None, subject, text[:320]))
+        if now >= since + timedelta(minutes=2 * delay):
+            subject = f"For the owner: unclaimed after {waited} - {priority}: {case.reason}"
+            due = f"{case.deadline.astimezone(rules.timezone):%a %b %-d, %-I:%M %p}"
+            body = f"{subject}. Action: {case.action_required}. Due by {due}. {link}"
+            kind, email = f"owner:{priority}", rules.business.management_email
+            rows.append(_watch_row(case, kind, "email", email, None, subject, body))
+            if values.owner_phone:
+                text = f"{subject}. {link}"[:320]
+                rows.append(_watch_row(case, kind, "sms", values.owner_phone, None, subject, text))
+    if (
+        case.assigned_to_id is not None
+        and warning
+        and now >= case.deadline - timedelta(minutes=warning)
+    ):
+        left = max(0, int((case.deadline - now).total_seconds() // 60))
+        subject = f"Due in {left} min - {priority}: {case.reason}"
+        holder = case.assigned_to_id
+        kind, text = f"deadline:{priority}", f"{subject}. {link}"
+        rows.append(_watch_row(case, kind, "console", None, holder, subject, text))
+    return rows
+
+
+def _watch_row(
+    case: Escalation,
+    kind: str,
+    channel: str,
+    target: str | None,
+    user_id: int | None,
+    subject: str,
+    body: str,
+) -> dict[str, object]:
+    return {
+        "escalation_id": case.id,
+        "kind": kind,
+        "channel": channel,
+        "target": target,
+        "user_id": user_id,
+        "subject": subject[:255],
+        "body": body,
+        "status": "pending",
+        "attempts": 0,
+    }

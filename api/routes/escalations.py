@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CurrentUser, Session, State
 from api.routes.bookings import booking_view
@@ -29,12 +30,28 @@ router = APIRouter(prefix="/api/v1/escalations", tags=["console"])
 STREAM_POLL_SECONDS = 1.0
 
 
+class AlertView(BaseModel):
+    """One alert about the case: to whom and how, why, and whether it was sent."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str | None  # None as the case opened or changed; "unclaimed:URGENT", "owner:…", …
+    channel: str
+    target: str | None
+    subject: str
+    status: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
 class Thread(BaseModel):
     escalation: EscalationView
     owner: str  # who answers the thread now: "ai" or "human"
     owner_name: str | None
     booking: BookingView | None
     messages: list[MessageView]  # every channel of this customer, oldest first
+    alerts: list[AlertView]  # every alert about the case, oldest first
 
 
 class Notes(StorableInput):
@@ -115,6 +132,7 @@ async def thread(escalation_id: RowId, _: CurrentUser, session: Session, state: 
         owner_name=owner.name if owner else None,
         booking=await booking_view(session, booking) if booking is not None else None,
         messages=[MessageView.model_validate(m) for m in messages],
+        alerts=[AlertView.model_validate(a) for a in await cases.alerts_of(session, view.id)],
     )
 
 

@@ -364,6 +364,20 @@ function bookingForm(booking, reload) {
   return form;
 }
 
+// Why the team was told about a case, how, and whether it went: one line per alert.
+const ALERT_KINDS = { unclaimed: "Still unclaimed: sent to the team again", owner: "Still unclaimed: sent to the owner", deadline: "Deadline near: its holder reminded" };
+function alertList(alerts) {
+  if (!alerts.length) return null;
+  const why = (a) => (a.kind ? ALERT_KINDS[a.kind.split(":")[0]] || a.kind : "Case opened or changed");
+  const to = (a) => (a.channel === "console" ? "console" : `${a.channel} to ${a.target || "nobody set"}`);
+  return el(
+    "div",
+    { class: "card", "aria-label": "Alerts about this case" },
+    el("h2", {}, "Alerts"),
+    el("ul", { class: "alerts" }, alerts.map((a) => el("li", { "data-alert-kind": a.kind || "opened" }, `${when(a.created_at)} · ${why(a)} · ${to(a)} · ${a.status}`))),
+  );
+}
+
 async function threadPage(id) {
   let thread;
   const status = el("p", { role: "status" });
@@ -448,6 +462,7 @@ async function threadPage(id) {
                 mine ? el("button", { type: "button", onclick: () => act("release") }, "Release") : null,
               )
             : el("p", { class: "card" }, `Resolved ${when(e.resolved_at)}: ${e.resolution_notes || ""}`),
+          alertList(thread.alerts || []),
         ),
         el(
           "div",

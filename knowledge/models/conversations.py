@@ -249,6 +249,15 @@ class TeamAlert(Base):
         CheckConstraint(in_list("status", ALERT_STATUSES), name="status_known"),
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
         Index("ix_team_alerts_pending", "created_at", postgresql_where="status = 'pending'"),
+        # A watched case's alerts (`kind`) are made once each, however many processes watch.
+        Index(
+            "uq_team_alerts_once",
+            "escalation_id",
+            "kind",
+            "channel",
+            unique=True,
+            postgresql_where="kind IS NOT NULL",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -256,6 +265,9 @@ class TeamAlert(Base):
         ForeignKey("escalations.id", ondelete="CASCADE")
     )
     channel: Mapped[str] = mapped_column(String(20))
+    #: Why a watched case alerts again ("unclaimed:URGENT", "owner:URGENT", "deadline:HIGH");
+    #: None for the alerts sent as a case opens or changes.
+    kind: Mapped[str | None] = mapped_column(String(40))
     target: Mapped[str | None] = mapped_column(String(320))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("api_users.id", ondelete="SET NULL"))
     subject: Mapped[str] = mapped_column(String(255))

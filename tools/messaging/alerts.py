@@ -8,6 +8,8 @@ settings an alert is marked `simulated`, so a laptop runs the whole product.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -105,9 +107,24 @@ class AlertSender:
         return "sent"
 
 
-async def run_alerts(sender: AlertSender, stop: asyncio.Event, poll_seconds: float = 2.0) -> None:
+async def run_alerts(
+    sender: AlertSender,
+    stop: asyncio.Event,
+    poll_seconds: float = 2.0,
+    *,
+    watch: Callable[[], Awaitable[int]] | None = None,
+    watch_seconds: float = 30.0,
+) -> None:
+    """Send the pending alerts every `poll_seconds`; every `watch_seconds`, first make the
+    alerts that watched cases are due (`watch`: tools.escalations.watch in a transaction)."""
+    watched_at = -watch_seconds
     while not stop.is_set():
         try:
+            if watch is not None and time.monotonic() - watched_at >= watch_seconds:
+                watched_at = time.monotonic()
+                made = await watch()
+                if made:
+                    log.info("cases alerted again", alerts=made)
             await sender.send_pending()
         except Exception as exc:  # keep alerting through database blips
             log.error("alert loop error", error=str(exc)[:200])
