@@ -24,6 +24,7 @@ from api.routes import (
     metrics,
     stats,
     twilio,
+    users,
     webchat,
 )
 from api.state import AppState
@@ -114,5 +115,6 @@ def create_app(
     app.include_router(stats.router)
     app.include_router(leads.router)
     app.include_router(console.router)
+    app.include_router(users.router)
     app.include_router(webchat.router)
     return app

@@ -34,7 +34,15 @@ from knowledge.infra.embedded import exit_on_sigterm
 from knowledge.infra.settings import Settings, load_settings
 from knowledge.models.customers import ChannelName
 from knowledge.seed import DEFAULT_SEED, load_seed
-from knowledge.users import create_user, list_users, revoke
+from knowledge.users import (
+    SignInRules,
+    create_user,
+    list_users,
+    revoke,
+    set_password,
+    setup_link_token,
+    user_named,
+)
 
 app = typer.Typer(help="The hibachi customer-service agent.", no_args_is_help=True)
 db_app = typer.Typer(help="Database helpers.", no_args_is_help=True)
@@ -370,18 +378,47 @@ def users_add(
     name: Annotated[str, typer.Argument(help="The person's name (unique).")],
     role: Annotated[Literal["admin", "agent"], typer.Option(help="admin or agent.")] = "agent",
 ) -> None:
-    """Create a user; prints the bearer token once, alone on the last line."""
+    """Create a user: prints a one-time link for choosing their console password, and a bearer
+    token for integrations, shown once, alone on the last line."""
+    settings = _settings()
 
-    async def work(database: Database) -> str:
+    async def work(database: Database) -> tuple[str, str]:
         async with unit_of_work(database.sessionmaker) as session:
-            _user, token = await create_user(session, name, role)
-        return token
+            user, token = await create_user(session, name, role)
+            rules = SignInRules.of(settings)
+            setup = await setup_link_token(session, user, SystemClock().now(), rules)
+        return token, setup
 
-    token = _run(_with_database(_settings(), work))
-    out.print(f"created {role} '{name}'. The token is shown once; keep it safe:", highlight=False)
+    token, setup = _run(_with_database(settings, work))
+    link = f"{settings.public_base_url.rstrip('/')}/console/setup#{setup}"
+    out.print(f"created {role} '{name}'.", highlight=False)
+    hours = f"{settings.setup_link_hours:g}"
+    out.print(
+        f"Console: choose a password at {link} (works once, for {hours} hours)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print("Bearer token for integrations, shown once; keep it safe:", highlight=False)
     sys.stdout.flush()
     sys.stdout.write(token + "\n")
     sys.stdout.flush()
+
+
+@users_app.command("password")
+@friendly
+def users_password(
+    name: Annotated[str, typer.Argument(help="The user whose console password to set.")],
+) -> None:
+    """Set a user's console password (asked twice, never shown); their sessions end."""
+    password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+
+    async def work(database: Database) -> None:
+        async with unit_of_work(database.sessionmaker) as session:
+            user = await user_named(session, name)
+            await set_password(session, user, password, SystemClock().now())
+
+    _run(_with_database(_settings(), work))
+    out.print(f"password set for '{name}'", highlight=False)
 
 
 @users_app.command("list")
@@ -392,7 +429,7 @@ def users_list() -> None:
     async def work(database: Database) -> list[tuple[str, str, str]]:
         async with unit_of_work(database.sessionmaker) as session:
             return [
-                (u.name, u.role, "revoked" if u.revoked_at else "active")
+                (u.name, u.role, "deactivated" if u.revoked_at else "active")
                 for u in await list_users(session)
             ]
 

@@ -1,7 +1,9 @@
-"""Request dependencies: the app state, a database session, and the authenticated user."""
+"""Request dependencies: the app state, a database session, and the authenticated user (a bearer
+token, or the console's session cookie with its CSRF token on every change)."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -13,7 +15,7 @@ from api.state import AppState
 from knowledge.errors import Forbidden, Unauthorized
 from knowledge.models import ApiUser
 from knowledge.service import KnowledgeService
-from knowledge.users import user_for_token
+from knowledge.users import session_for_cookie, user_for_token
 
 
 def app_state(request: Request) -> AppState:
@@ -44,16 +46,40 @@ _bearer = HTTPBearer(auto_error=False)
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
+SESSION_COOKIE = "hibachi_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def current_user(
+    request: Request,
     state: State,
     db_session: Session,
     credentials: BearerCredentials,
 ) -> ApiUser:
-    if credentials is None or not credentials.credentials:
-        raise Unauthorized("sign in: send 'Authorization: Bearer <token>'")
-    user = await user_for_token(db_session, credentials.credentials, state.clock.now())
-    if user is None:
-        raise Unauthorized("the token is unknown, revoked or expired")
+    """Who makes the request: an integration's bearer token, or a console session cookie. A
+    cookie's change (any method but GET, HEAD, OPTIONS) must carry the session's CSRF token."""
+    now = state.clock.now()
+    if credentials is not None and credentials.credentials:
+        user = await user_for_token(db_session, credentials.credentials, now)
+        if user is None:
+            raise Unauthorized("the token is unknown, revoked or expired")
+        return user
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise Unauthorized("sign in first")
+    found = await session_for_cookie(db_session, cookie, now, state.sign_in_rules)
+    if found is None:
+        raise Unauthorized("your session has ended: sign in again")
+    user, browser = found
+    if browser.last_seen_at == now:  # its use was just noted: keep that whatever the route does
+        await db_session.commit()
+    sent = request.headers.get(CSRF_HEADER, "")
+    if request.method not in SAFE_METHODS and not secrets.compare_digest(
+        sent.encode(), browser.csrf_token.encode()
+    ):
+        raise Forbidden(f"a change needs the page's {CSRF_HEADER}: reload the console")
+    request.state.console_session = browser
     return user
 
 
@@ -62,7 +88,7 @@ CurrentUser = Annotated[ApiUser, Depends(current_user)]
 
 async def admin_user(user: CurrentUser) -> ApiUser:
     if user.role != "admin":
-        raise Forbidden("this needs an admin token")
+        raise Forbidden("this needs an admin")
     return user
 
 

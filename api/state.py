@@ -14,6 +14,7 @@ from knowledge.infra.clock import Clock
 from knowledge.infra.notify import Notifier
 from knowledge.infra.settings import Settings
 from knowledge.service import KnowledgeService
+from knowledge.users import SignInRules
 
 
 @dataclass
@@ -31,3 +32,7 @@ class AppState:
     ip_limit: RateLimiter = field(default_factory=lambda: RateLimiter(0))
     turns: TurnWaiters = field(default_factory=TurnWaiters)
     workers: Any = None  # api.workers.WorkerProcesses with `hibachi serve --workers N`
+
+    @property
+    def sign_in_rules(self) -> SignInRules:
+        return SignInRules.of(self.settings)

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge.models import Booking, Conversation, Customer, Message
+from knowledge.models import ApiUser, Booking, Conversation, Customer, Message
+from knowledge.users import create_user, set_password
 
 _seq = itertools.count(1)
 
@@ -81,3 +82,16 @@ async def make_message(
     session.add(message)
     await session.flush()
     return message
+
+
+#: The password `make_person` gives everyone (a test's only secret).
+PASSWORD = "correct horse battery"
+
+
+async def make_person(
+    session: AsyncSession, name: str, role: str = "agent", password: str = PASSWORD
+) -> tuple[ApiUser, str]:
+    """A console user who signs in with `password`; returns the user and their bearer token."""
+    user, token = await create_user(session, name, role)
+    await set_password(session, user, password, datetime.now(UTC))
+    return user, token

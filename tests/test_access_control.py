@@ -17,10 +17,12 @@ from knowledge.infra.settings import Settings
 from knowledge.users import create_user, revoke
 
 # Routes anyone may call: health, Twilio (signature-checked), the web chat (chat-token
-# checked), and the pages and scripts (the data behind them needs a token).
+# checked), the pages and scripts (the data behind them needs a token), and signing in with a
+# password or a set-up link (tests/test_sign_in.py).
 PUBLIC = re.compile(
     r"^/(healthz|readyz|metrics|widget\.js|$)|^/webhooks/|^/api/v1/chat/|^/console(/|$)"
 )
+SIGN_IN = {("POST", "/api/v1/session"), ("POST", "/api/v1/setup")}
 ADMIN_ONLY = {
     ("POST", "/api/v1/bookings"),
     ("POST", "/api/v1/business-rules"),
@@ -35,6 +37,10 @@ ADMIN_ONLY = {
     ("POST", "/api/v1/offers"),
     ("PUT", "/api/v1/offers/{offer_id}"),
     ("DELETE", "/api/v1/offers/{offer_id}"),
+    ("GET", "/api/v1/users"),
+    ("POST", "/api/v1/users"),
+    ("PATCH", "/api/v1/users/{user_id}"),
+    ("POST", "/api/v1/users/{user_id}/setup-link"),
 }
 
 
@@ -46,6 +52,7 @@ def protected_routes() -> list[tuple[str, str]]:
         for path, operations in app.openapi()["paths"].items()
         if not PUBLIC.search(path)
         for method in operations
+        if (method.upper(), path) not in SIGN_IN
     ]
 
 

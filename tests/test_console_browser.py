@@ -22,10 +22,9 @@ from knowledge.db import make_engine, unit_of_work
 from knowledge.infra.clock import SystemClock
 from knowledge.models import Booking, Message
 from knowledge.service import KnowledgeService
-from knowledge.users import create_user
 from scheduler import flows
 from tests.conftest import clone_database
-from tests.factories import make_booking, make_customer
+from tests.factories import PASSWORD, make_booking, make_customer, make_person
 from tests.helpers.browser import HAVE_CHROMIUM, launch, serious_violations
 from tests.helpers.service import free_port, serve, served
 
@@ -38,9 +37,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-async def sign_in(page: Any, base: str, token: str, path: str = "/console") -> None:
+async def sign_in(page: Any, base: str, name: str, path: str = "/console") -> None:
     await page.goto(base + path)
-    await page.get_by_label("Access token").fill(token)
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
 
 
@@ -63,8 +63,8 @@ class TestConsoleInChromium:
                 kids=0,
             )
             booking_id = booking.id
-            _kim, agent_token = await create_user(session, "Kim", "agent")
-            _ana, admin_token = await create_user(session, "Ana", "admin")
+            await make_person(session, "Kim", "agent")
+            _ana, admin_token = await make_person(session, "Ana", "admin")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = await serve(url, port, "--no-worker")
@@ -78,7 +78,7 @@ class TestConsoleInChromium:
                 runtime = AgentRuntime(sessions, KnowledgeService(), SystemClock(), saver)
                 browser = await launch(p)
                 page = await browser.new_page(viewport={"width": 1280, "height": 900})
-                await sign_in(page, base, agent_token)
+                await sign_in(page, base, "Kim")
                 await expect(page.get_by_role("heading", name="Escalations")).to_be_visible()
                 await expect(page.locator("#live")).to_have_text("live")
 
@@ -137,7 +137,7 @@ class TestConsoleInChromium:
 
                 # An admin changes the lobster price; a web chat question a second later sees it.
                 admin = await browser.new_page(viewport={"width": 1280, "height": 900})
-                await sign_in(admin, base, admin_token, "/console/knowledge")
+                await sign_in(admin, base, "Ana", "/console/knowledge")
                 lobster = admin.locator('form[data-addon="lobster"]')
                 await lobster.get_by_label("Lobster price").fill("21")
                 await lobster.get_by_role("button", name="Save").click()
@@ -197,7 +197,7 @@ class TestConsoleInChromium:
         engine = make_engine(url)
         sessions = async_sessionmaker(engine, expire_on_commit=False)
         async with unit_of_work(sessions) as session:
-            _ana, admin_token = await create_user(session, "Ana", "admin")
+            await make_person(session, "Ana", "admin")
         ARTIFACTS.mkdir(exist_ok=True)
         os.environ.setdefault("HOME", str(tmp_path))
         async with (
@@ -213,7 +213,7 @@ class TestConsoleInChromium:
             await runtime.receive("+19165550195", "Sarah Lee")
             browser = await launch(p)
             page = await browser.new_page(viewport={"width": 1280, "height": 700})
-            await sign_in(page, base, admin_token, "/console/leads")
+            await sign_in(page, base, "Ana", "/console/leads")
             await expect(page.get_by_role("heading", name="Leads")).to_be_visible()
             row = page.locator("table.leads tbody tr").first
             await expect(row).to_contain_text("Sarah Lee")
@@ -255,7 +255,7 @@ class TestConsoleInChromium:
             booking_id = booking.id
             rules = await KnowledgeService().rules(session)
             await flows.plan_journey(session, booking, datetime.now(UTC), rules)
-            _ana, admin_token = await create_user(session, "Ana", "admin")
+            await make_person(session, "Ana", "admin")
         ARTIFACTS.mkdir(exist_ok=True)
         os.environ.setdefault("HOME", str(tmp_path))
         async with (
@@ -284,9 +284,9 @@ class TestConsoleInChromium:
                     violations[await page.title()] = found
 
             await page.goto(base + "/console")
-            await expect(page.get_by_label("Access token")).to_be_visible()
+            await expect(page.get_by_label("Password")).to_be_visible()
             await fits()
-            await sign_in(page, base, admin_token)
+            await sign_in(page, base, "Ana")
             row = page.locator(f'tr[data-escalation="{case}"]')
             await expect(row).to_contain_text(f"{party:%a, %b} {day.day}, 5:00 PM")
             await expect(page.locator("#who")).to_contain_text("times in PT")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel
 
 from api.deps import CurrentUser, Knowledge, Session
 from knowledge.errors import NotFound
+from knowledge.models import ApiUser
 
 router = APIRouter(tags=["console"])
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -25,12 +26,25 @@ class Me(BaseModel):
     name: str
     role: str
     timezone: str  # the business's: the console shows every time in it
+    # a console session's CSRF token, sent back as X-CSRF-Token on every change (None: a token)
+    csrf: str | None = None
+
+
+async def who(request: Request, user: ApiUser, session: Session, knowledge: Knowledge) -> Me:
+    charter = await knowledge.charter(session)
+    browser = getattr(request.state, "console_session", None)
+    return Me(
+        id=user.id,
+        name=user.name,
+        role=user.role,
+        timezone=charter.rules.business.timezone,
+        csrf=browser.csrf_token if browser is not None else None,
+    )
 
 
 @router.get("/api/v1/me")
-async def me(user: CurrentUser, session: Session, knowledge: Knowledge) -> Me:
-    charter = await knowledge.charter(session)
-    return Me(id=user.id, name=user.name, role=user.role, timezone=charter.rules.business.timezone)
+async def me(request: Request, user: CurrentUser, session: Session, knowledge: Knowledge) -> Me:
+    return await who(request, user, session, knowledge)
 
 
 def _shell() -> HTMLResponse:
@@ -62,6 +76,16 @@ async def stats_page() -> HTMLResponse:
 
 @router.get("/console/leads", include_in_schema=False)
 async def leads_page() -> HTMLResponse:
+    return _shell()
+
+
+@router.get("/console/users", include_in_schema=False)
+async def users_page() -> HTMLResponse:
+    return _shell()
+
+
+@router.get("/console/setup", include_in_schema=False)
+async def setup_page() -> HTMLResponse:
     return _shell()
 
 

@@ -2,7 +2,6 @@
 // Every text from the server goes into the page as text (never as HTML).
 "use strict";
 
-const TOKEN_KEY = "hibachi-console-token";
 const PRIORITIES = ["URGENT", "HIGH", "MEDIUM", "LOW"];
 const app = () => document.getElementById("app");
 let me = null;
@@ -34,11 +33,14 @@ class ApiError extends Error {
   }
 }
 
+// The session is an httpOnly cookie the page never sees; every change carries the session's
+// CSRF token (from sign-in or /api/v1/me) in a header a page on another site cannot set.
 async function api(method, path, body) {
   const response = await fetch(path, {
     method,
+    credentials: "same-origin",
     headers: {
-      Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) || ""}`,
+      ...(method === "GET" || !me ? {} : { "X-CSRF-Token": me.csrf || "" }),
       ...(body === undefined ? {} : { "Content-Type": "application/json" }),
     },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -46,7 +48,7 @@ async function api(method, path, body) {
   let data = null;
   try { data = await response.json(); } catch (_) { data = null; }
   if (!response.ok) {
-    if (response.status === 401) sessionStorage.removeItem(TOKEN_KEY);
+    if (response.status === 401) me = null;
     throw new ApiError(response.status, data);
   }
   return data;
@@ -132,29 +134,172 @@ function percent(value) {
 
 // ---- sign in --------------------------------------------------------------------------------
 
+function labelled(id, label, input, hint) {
+  return el("div", { class: "field" }, el("label", { for: id }, label), input, hint ? el("p", { class: "formula", id: `${id}-hint` }, hint) : null);
+}
+
 async function signIn() {
   const error = el("p", { class: "error", role: "alert" });
-  const input = el("input", { id: "token", type: "password", autocomplete: "off", size: 50 });
+  const name = el("input", { id: "name", name: "username", autocomplete: "username", required: true, maxlength: 100 });
+  const password = el("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true, maxlength: 256 });
+  const button = el("button", { class: "primary", type: "submit" }, "Sign in");
   const form = el(
     "form",
     {
       onsubmit: async (event) => {
         event.preventDefault();
-        sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+        error.textContent = "";
+        button.disabled = true;
         try {
-          me = await api("GET", "/api/v1/me");
+          me = await api("POST", "/api/v1/session", { name: name.value, password: password.value });
+          route();
+        } catch (e) {
+          password.value = "";
+          error.textContent = e.message;
+          password.focus();
+        } finally {
+          button.disabled = false;
+        }
+      },
+    },
+    labelled("name", "Name", name),
+    labelled("password", "Password", password),
+    button,
+    error,
+  );
+  pageTitle("Sign in");
+  document.getElementById("who").replaceChildren();
+  show(el("h1", {}, "Sign in"), form, el("p", { class: "formula" }, "Forgot your password? An admin can send you a new set-up link."));
+  name.focus();
+}
+
+async function signOut() {
+  try { await api("DELETE", "/api/v1/session"); } catch (_) { /* signed out either way */ }
+  me = null;
+  history.pushState(null, "", "/console");
+  signIn();
+}
+
+// A set-up link (/console/setup#token) lets a new teammate, or one whose access was reset,
+// choose a password; the token stays in the fragment, so it never reaches a server log.
+async function setupPage() {
+  const token = location.hash.slice(1);
+  const error = el("p", { class: "error", role: "alert" });
+  const password = el("input", { id: "new-password", type: "password", autocomplete: "new-password", required: true, minlength: 10, maxlength: 256, "aria-describedby": "new-password-hint" });
+  const again = el("input", { id: "again", type: "password", autocomplete: "new-password", required: true, maxlength: 256 });
+  const form = el(
+    "form",
+    {
+      onsubmit: async (event) => {
+        event.preventDefault();
+        error.textContent = "";
+        if (password.value !== again.value) { error.textContent = "The two passwords differ."; return; }
+        try {
+          me = await api("POST", "/api/v1/setup", { token, password: password.value });
+          history.replaceState(null, "", "/console");
           route();
         } catch (e) {
           error.textContent = e.message;
         }
       },
     },
-    el("div", { class: "field" }, el("label", { for: "token" }, "Access token"), input),
-    el("button", { class: "primary", type: "submit" }, "Sign in"),
+    labelled("new-password", "New password", password, "At least 10 characters; a few unrelated words make a good one."),
+    labelled("again", "The same password again", again),
+    el("button", { class: "primary", type: "submit" }, "Set password and sign in"),
     error,
   );
-  pageTitle("Sign in");
-  show(el("h1", {}, "Sign in"), el("p", {}, "Paste the token from `hibachi users add`."), form);
+  pageTitle("Choose a password");
+  show(el("h1", {}, "Choose a password"), token ? form : el("p", { class: "error", role: "alert" }, "This link has no set-up code: open the whole link you were sent."));
+}
+
+// ---- people (admins) ------------------------------------------------------------------------
+
+function userState(u) {
+  if (!u.active) return "deactivated";
+  if (u.locked_until) return `locked until ${when(u.locked_until)}`;
+  if (!u.has_password) return u.setup_pending ? "set-up link sent" : "no password yet";
+  return u.last_sign_in_at ? `last signed in ${when(u.last_sign_in_at)}` : "never signed in";
+}
+
+function showLink(host, result, what) {
+  const link = el("input", { id: "setup-link", readonly: true, value: result.setup_url, class: "wide" });
+  host.replaceChildren(
+    el("p", { role: "status" }, `${what} Send ${result.user.name} this link; it works once and is not shown again:`),
+    labelled("setup-link", "Set-up link", link),
+    el("button", { type: "button", onclick: async () => { await navigator.clipboard.writeText(result.setup_url); } }, "Copy link"),
+  );
+  link.select();
+}
+
+async function usersPage() {
+  pageTitle("People");
+  if (me.role !== "admin") {
+    show(el("h1", {}, "People"), el("p", {}, "Only an admin manages people."));
+    return;
+  }
+  const people = await api("GET", "/api/v1/users");
+  const notice = el("div", { class: "card", "aria-live": "polite" });
+  const error = el("p", { class: "error", role: "alert" });
+  const act = async (work) => {
+    error.textContent = "";
+    try { await work(); } catch (e) { error.textContent = e.message; }
+  };
+  const name = el("input", { id: "new-name", required: true, maxlength: 100, autocomplete: "off" });
+  const role = el("select", { id: "new-role" }, el("option", { value: "agent" }, "agent"), el("option", { value: "admin" }, "admin"));
+  const add = el(
+    "form",
+    {
+      class: "card",
+      "aria-label": "Add a teammate",
+      onsubmit: (event) => {
+        event.preventDefault();
+        act(async () => {
+          const result = await api("POST", "/api/v1/users", { name: name.value.trim(), role: role.value });
+          await usersPage();
+          showLink(document.getElementById("people-notice"), result, `Added ${result.user.name} (${result.user.role}).`);
+        });
+      },
+    },
+    el("h2", {}, "Add a teammate"),
+    labelled("new-name", "Name", name),
+    labelled("new-role", "Role", role),
+    el("button", { class: "primary", type: "submit" }, "Add"),
+  );
+  const row = (u) => {
+    const self = u.id === me.id;
+    return el(
+      "tr",
+      { "data-user": u.name },
+      el("td", { "data-label": "Name" }, u.name, self ? " (you)" : ""),
+      el("td", { "data-label": "Role" }, u.role),
+      el("td", { "data-label": "State" }, userState(u)),
+      el(
+        "td",
+        { class: "actions" },
+        u.active
+          ? [
+              el("button", { type: "button", onclick: () => act(async () => { await api("PATCH", `/api/v1/users/${u.id}`, { role: u.role === "admin" ? "agent" : "admin" }); await usersPage(); }) }, u.role === "admin" ? "Make agent" : "Make admin"),
+              el("button", { type: "button", onclick: () => act(async () => { const result = await api("POST", `/api/v1/users/${u.id}/setup-link`); await usersPage(); showLink(document.getElementById("people-notice"), result, `${u.name}'s password no longer works and their sessions have ended.`); }) }, "Reset access"),
+              self ? null : el("button", { type: "button", class: "danger", onclick: () => act(async () => { if (!confirm(`Deactivate ${u.name}? They are signed out at once.`)) return; await api("PATCH", `/api/v1/users/${u.id}`, { active: false }); await usersPage(); }) }, "Deactivate"),
+            ]
+          : el("button", { type: "button", onclick: () => act(async () => { await api("PATCH", `/api/v1/users/${u.id}`, { active: true }); await usersPage(); }) }, "Reactivate"),
+      ),
+    );
+  };
+  notice.id = "people-notice";
+  show(
+    el("h1", {}, "People"),
+    error,
+    notice,
+    el(
+      "table",
+      { class: "cases people" },
+      el("thead", {}, el("tr", {}, ["Name", "Role", "State", ""].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, people.map(row)),
+    ),
+    add,
+    el("button", { type: "button", onclick: () => act(async () => { if (!confirm("Sign out on every device, this one too?")) return; await api("POST", "/api/v1/me/sign-out-everywhere"); me = null; signIn(); }) }, "Sign me out everywhere"),
+  );
 }
 
 // ---- queue ----------------------------------------------------------------------------------
@@ -209,11 +354,9 @@ function renderQueue() {
 }
 
 async function readEvents(path, onEvent, signal) {
-  // Server-sent events over fetch, so the token travels in a header, not the URL.
-  const response = await fetch(path, {
-    headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) || ""}` },
-    signal,
-  });
+  // Server-sent events over fetch (the session cookie goes with it), so a stream that ends
+  // can be read and retried like any request.
+  const response = await fetch(path, { credentials: "same-origin", signal });
   if (!response.ok || !response.body) throw new ApiError(response.status, null);
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
@@ -716,17 +859,20 @@ async function leadsPage() {
 
 async function route() {
   if (queueStream) { queueStream.abort(); queueStream = null; }
-  if (!sessionStorage.getItem(TOKEN_KEY)) return signIn();
+  const path = location.pathname.replace(/\/+$/, "");
+  if (path === "/console/setup") return setupPage();
   try {
     if (!me) me = await api("GET", "/api/v1/me");
-    document.getElementById("who").textContent = `${me.name} (${me.role}) · times in ${zoneName()} `;
-    document.getElementById("who").append(el("button", { type: "button", onclick: () => { sessionStorage.removeItem(TOKEN_KEY); me = null; signIn(); } }, "Sign out"));
-    const path = location.pathname.replace(/\/+$/, "");
+    const who = document.getElementById("who");
+    who.textContent = `${me.name} (${me.role}) · times in ${zoneName()} `;
+    who.append(el("button", { type: "button", onclick: signOut }, "Sign out"));
+    document.getElementById("people-link").hidden = me.role !== "admin";
     const thread = path.match(/^\/console\/escalations\/(\d+)$/);
     if (thread) return await threadPage(Number(thread[1]));
     if (path === "/console/knowledge") return await knowledgePage();
     if (path === "/console/stats") return await statsPage();
     if (path === "/console/leads") return await leadsPage();
+    if (path === "/console/users") return await usersPage();
     return await queuePage();
   } catch (e) {
     if (e.status === 401) return signIn();

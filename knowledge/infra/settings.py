@@ -98,6 +98,14 @@ class Settings(BaseSettings):
     # same thought, seconds apart) before it is answered; all of them get one reply.
     burst_seconds: float = Field(default=BURST_SECONDS, ge=0, le=60)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Console sign-in: a browser's session lapses after this long unused, and at most after
+    # `session_max_days`; this many wrong passwords in a row lock the account for
+    # `lockout_minutes`; a set-up link for choosing a password works this long.
+    session_idle_hours: float = Field(default=12.0, gt=0)
+    session_max_days: float = Field(default=7.0, gt=0)
+    sign_in_attempts: int = Field(default=5, ge=1)
+    lockout_minutes: float = Field(default=15.0, ge=0)
+    setup_link_hours: float = Field(default=72.0, gt=0)
     # Prometheus: `/metrics` on a private "host:port" of its own (no token asked there), and/or
     # a bearer token the public port's `/metrics` asks for (production refuses it without one).
     metrics_address: str | None = Field(default=None, pattern=r"^[^\s:]*:\d{1,5}$")

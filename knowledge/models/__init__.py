@@ -11,6 +11,7 @@ from knowledge.models.catalog import (
 from knowledge.models.conversations import (
     ApiUser,
     AutomatedReminder,
+    ConsoleSession,
     Conversation,
     Escalation,
     InboundEmail,
@@ -35,6 +36,7 @@ __all__ = [
     "Booking",
     "BusinessRule",
     "BusinessRuleVersion",
+    "ConsoleSession",
     "Conversation",
     "Customer",
     "CustomerAddress",

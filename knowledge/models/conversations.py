@@ -56,7 +56,8 @@ ALERT_STATUSES = ("pending", "sent", "failed", "simulated", "read")
 
 
 class ApiUser(Base):
-    """A person who uses the console or the admin API, known by a bearer token's hash."""
+    """A person who uses the console (name and password, a session cookie) or the admin API (a
+    bearer token's hash). `revoked_at` set: deactivated, every way in refused."""
 
     __tablename__ = "api_users"
     __table_args__ = (CheckConstraint(in_list("role", ROLES), name="role_known"),)
@@ -68,6 +69,30 @@ class ApiUser(Base):
     created_at: Mapped[datetime] = created_at()
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # argon2 (pwdlib); None until the person chooses one through their set-up link
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
+    # a one-time set-up link (its token's hash) for choosing a password, and when it lapses
+    setup_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    setup_expires_at: Mapped[datetime | None]
+    last_sign_in_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: its cookie's hash, the CSRF token its page sends back on every
+    change, and when it lapses (idle or at most). `ended_at`: signed out or ended by an admin."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("api_users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_at()
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
 
 
 class Conversation(Base):
