@@ -6,6 +6,7 @@ Screenshots of the queue, a thread and the stats page are kept in test-artifacts
 from __future__ import annotations
 
 import os
+import re
 import signal
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -342,3 +343,108 @@ class TestConsoleInChromium:
             await browser.close()
         assert violations == {}
         await engine.dispose()
+
+    async def test_people_sign_in_with_a_password_and_an_admin_adds_an_agent(
+        self, pg_server: Any, template_url: str, tmp_path: Path
+    ) -> None:
+        """Sign-in, a wrong password, the lock after three, sign-out; an admin adds an agent
+        who opens the set-up link on a phone, chooses a password and is in; deactivated, the
+        agent is out at their next step. Each page fits 390 px and axe finds nothing serious."""
+        from playwright.async_api import async_playwright, expect
+
+        url = await clone_database(pg_server, template_url)
+        engine = make_engine(url)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with unit_of_work(sessions) as session:
+            await make_person(session, "Ana", "admin")
+            await make_person(session, "Kim", "agent")
+        ARTIFACTS.mkdir(exist_ok=True)
+        os.environ.setdefault("HOME", str(tmp_path))
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = await serve(
+            url, port, "--no-worker", PUBLIC_BASE_URL=base, HIBACHI_SIGN_IN_ATTEMPTS="3"
+        )
+        violations: dict[str, list[str]] = {}
+
+        async def checked(page: Any, name: str) -> None:
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            viewport = page.viewport_size["width"]
+            assert width <= viewport, f"{page.url} is {width} px wide at {viewport} px"
+            found = await serious_violations(page)
+            if found:
+                violations[f"{name} at {viewport} px"] = found
+            await page.screenshot(path=str(ARTIFACTS / f"console-{name}.png"), full_page=True)
+
+        try:
+            async with async_playwright() as p:
+                browser = await launch(p)
+                desk = await browser.new_page(viewport={"width": 1280, "height": 800})
+                await desk.goto(base + "/console")
+                await expect(desk.get_by_role("heading", name="Sign in")).to_be_visible()
+                assert await desk.title() == "Sign in · Console"
+                await checked(desk, "sign-in")
+
+                # A wrong password says so and clears the field; the third locks Kim out.
+                for _ in range(3):
+                    await desk.get_by_label("Name").fill("Kim")
+                    await desk.get_by_label("Password").fill("not my password")
+                    await desk.get_by_role("button", name="Sign in").click()
+                    await expect(desk.get_by_role("alert")).to_have_text("wrong name or password")
+                    await expect(desk.get_by_label("Password")).to_have_value("")
+                await desk.get_by_label("Name").fill("Kim")
+                await desk.get_by_label("Password").fill(PASSWORD)
+                await desk.get_by_role("button", name="Sign in").click()
+                await expect(desk.get_by_role("alert")).to_contain_text("locked for 15")
+
+                # Ana signs in and adds Lee, an agent.
+                await sign_in(desk, base, "Ana", "/console/users")
+                await expect(desk.get_by_role("heading", name="People")).to_be_visible()
+                await expect(desk.locator('tr[data-user="Kim"]')).to_contain_text("locked until")
+                await desk.get_by_label("Name").fill("Lee")
+                await desk.get_by_label("Role").select_option("agent")
+                await desk.get_by_role("button", name="Add", exact=True).click()
+                link = desk.get_by_label("Set-up link")
+                await expect(link).to_have_value(re.compile(rf"^{base}/console/setup#.+"))
+                setup = await link.input_value()
+                await expect(desk.locator('tr[data-user="Lee"]')).to_contain_text(
+                    "set-up link sent"
+                )
+                await checked(desk, "people")
+                await desk.set_viewport_size({"width": 390, "height": 844})
+                await checked(desk, "people-phone")
+                await desk.set_viewport_size({"width": 1280, "height": 800})
+
+                # Lee opens the link on a phone, chooses a password and is in.
+                phone = await browser.new_page(viewport={"width": 390, "height": 844})
+                await phone.goto(setup)
+                await expect(phone.get_by_role("heading", name="Choose a password")).to_be_visible()
+                await checked(phone, "setup-phone")
+                await phone.get_by_label("New password").fill("lee's own long password")
+                await phone.get_by_label("The same password again").fill("lee's own long password")
+                await phone.get_by_role("button", name="Set password and sign in").click()
+                await expect(phone.locator("#who")).to_contain_text("Lee (agent)")
+                await expect(phone.get_by_role("link", name="People")).to_be_hidden()
+                assert "#" not in phone.url
+                await checked(phone, "sign-in-phone-queue")
+
+                # Deactivated, Lee is out at the next step.
+                await desk.reload()
+                row = desk.locator('tr[data-user="Lee"]')
+                desk.once("dialog", lambda dialog: dialog.accept())
+                await row.get_by_role("button", name="Deactivate").click()
+                await expect(row).to_contain_text("deactivated")
+                await phone.goto(base + "/console")
+                await expect(phone.get_by_role("heading", name="Sign in")).to_be_visible()
+
+                # Signing out ends Ana's session: the console asks her to sign in again.
+                await desk.get_by_role("button", name="Sign out").click()
+                await expect(desk.get_by_role("heading", name="Sign in")).to_be_visible()
+                await desk.goto(base + "/console/users")
+                await expect(desk.get_by_role("heading", name="Sign in")).to_be_visible()
+                await browser.close()
+        finally:
+            server.send_signal(signal.SIGTERM)
+            await server.wait()
+            await engine.dispose()
+        assert violations == {}
