@@ -12,7 +12,14 @@ from sqlalchemy import Select, column, func, select, text
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge.models import AddonItem, BusinessRule, BusinessRuleVersion, FaqItem, SeasonalOffer
+from knowledge.models import (
+    AddonItem,
+    BusinessRule,
+    BusinessRuleVersion,
+    FaqItem,
+    SavedReply,
+    SeasonalOffer,
+)
 from knowledge.models.base import Base
 
 M = TypeVar("M", bound=Base)
@@ -61,6 +68,10 @@ async def faqs(session: AsyncSession, *, active_only: bool = False) -> Sequence[
     if active_only:
         query = query.where(FaqItem.is_active)
     return (await session.scalars(query)).all()
+
+
+async def saved_replies(session: AsyncSession) -> Sequence[SavedReply]:
+    return (await session.scalars(select(SavedReply).order_by(SavedReply.title))).all()
 
 
 async def faq_by_question(session: AsyncSession, question: str) -> FaqItem | None:

@@ -400,6 +400,19 @@ class FaqUpdate(_Update):
     is_active: bool | None = None
 
 
+class SavedReplyCreate(StorableInput):
+    title: Name
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1600)]
+
+
+class SavedReplyUpdate(_Update):
+    title: Name | None = None
+    body: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1600)]
+        | None
+    ) = None
+
+
 class OfferCreate(StorableInput):
     title: ShortText
     description: str = ""
@@ -490,6 +503,13 @@ class FaqView(_View):
     view_count: int
     helpful_count: int
     is_active: bool
+    last_updated: datetime
+
+
+class SavedReplyView(_View):
+    id: int
+    title: str
+    body: str
     last_updated: datetime
 
 

@@ -9,13 +9,21 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cachetools import TTLCache
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge import repository as repo
 from knowledge.charter import Charter, PolicyText, Rules
 from knowledge.errors import Conflict, InvalidInput, NotFound
 from knowledge.infra.clock import Clock, SystemClock
-from knowledge.models import AddonItem, BusinessRule, BusinessRuleVersion, FaqItem, SeasonalOffer
+from knowledge.models import (
+    AddonItem,
+    BusinessRule,
+    BusinessRuleVersion,
+    FaqItem,
+    SavedReply,
+    SeasonalOffer,
+)
 from knowledge.models.base import Base
 from knowledge.schemas import (
     RULE_VALUE_SCHEMAS,
@@ -29,6 +37,8 @@ from knowledge.schemas import (
     OfferView,
     RuleCreate,
     RuleUpdate,
+    SavedReplyCreate,
+    SavedReplyUpdate,
     check_offer,
     validate_rule_value,
 )
@@ -268,6 +278,25 @@ class KnowledgeService:
 
     async def delete_faq(self, session: AsyncSession, faq_id: int) -> None:
         await self._delete(session, FaqItem, faq_id, "FAQ")
+
+    async def create_saved_reply(self, session: AsyncSession, data: SavedReplyCreate) -> SavedReply:
+        await self._title_free(session, data.title)
+        return await self._add(session, SavedReply(**data.model_dump()), "saved reply")
+
+    async def update_saved_reply(
+        self, session: AsyncSession, reply_id: int, data: SavedReplyUpdate
+    ) -> SavedReply:
+        reply = await self._get(session, SavedReply, reply_id, "saved reply")
+        if data.title is not None and data.title != reply.title:
+            await self._title_free(session, data.title)
+        return await self._apply(session, reply, data.model_dump(exclude_unset=True), "saved reply")
+
+    async def delete_saved_reply(self, session: AsyncSession, reply_id: int) -> None:
+        await self._delete(session, SavedReply, reply_id, "saved reply")
+
+    async def _title_free(self, session: AsyncSession, title: str) -> None:
+        if await session.scalar(select(SavedReply.id).where(SavedReply.title == title)):
+            raise Conflict(f"a saved reply titled '{title}' already exists")
 
     async def create_offer(self, session: AsyncSession, data: OfferCreate) -> SeasonalOffer:
         return await self._add(session, SeasonalOffer(**data.model_dump()), "offer")

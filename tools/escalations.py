@@ -1,13 +1,13 @@
 """Escalations: opening a case with the alerts that tell the team, a person claiming,
-releasing and resolving it (which hands the thread to them and back to the agent), and
-watching the cases nobody works (`watch`)."""
+assigning, noting, releasing and resolving it (which hands the thread to them and back to the
+agent), and watching the cases nobody works (`watch`)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +16,15 @@ from knowledge.db import Database, unit_of_work
 from knowledge.errors import Conflict, Forbidden, NotFound
 from knowledge.infra import metrics
 from knowledge.infra.clock import Clock
-from knowledge.models import ApiUser, Booking, Conversation, Customer, Escalation, TeamAlert
+from knowledge.models import (
+    ApiUser,
+    Booking,
+    CaseNote,
+    Conversation,
+    Customer,
+    Escalation,
+    TeamAlert,
+)
 from knowledge.schemas import Priority
 from knowledge.service import KnowledgeService
 from tools.policy import PRIORITY_RANK, EscalationPlan
@@ -275,6 +283,93 @@ async def claim(
     return escalation
 
 
+async def assign(
+    session: AsyncSession,
+    escalation_id: int,
+    assignee_id: int,
+    by: ApiUser,
+    now: datetime,
+    console_url: str,
+) -> Escalation:
+    """Give a case, and its thread, to a teammate, who gets a console alert with its link. An
+    unclaimed case anyone may assign; a held one, its holder or an admin."""
+    escalation = await _lock(session, escalation_id)
+    _check_holder(escalation, by)
+    assignee = await session.get(ApiUser, assignee_id)
+    if assignee is None or assignee.revoked_at is not None:
+        raise NotFound(f"no active teammate with id {assignee_id}")
+    if escalation.assigned_to_id == assignee.id:
+        return escalation
+    _first_action(escalation, now)
+    escalation.assigned_to_id, escalation.status = assignee.id, "in_progress"
+    if escalation.conversation_id is not None:
+        conversation = await session.get(
+            Conversation, escalation.conversation_id, with_for_update=True
+        )
+        if conversation is not None:
+            conversation.owner, conversation.owner_user_id = "human", assignee.id
+    link = f"{console_url.rstrip('/')}/console/escalations/{escalation.id}"
+    given = "assigned you" if assignee.id != by.id else "took"
+    session.add(
+        TeamAlert(
+            escalation_id=escalation.id,
+            kind="assigned",
+            channel="console",
+            user_id=assignee.id,
+            subject=f"{by.name} {given} a case: {escalation.priority}, {escalation.reason}",
+            body=f"{escalation.action_required}. {link}",
+        )
+    )
+    await session.flush()
+    return escalation
+
+
+async def add_note(session: AsyncSession, escalation_id: int, user: ApiUser, body: str) -> CaseNote:
+    """A note for the team on the case; never sent to the customer. Closed cases take notes
+    too (what happened afterwards)."""
+    if await session.get(Escalation, escalation_id) is None:
+        raise NotFound(f"no escalation with id {escalation_id}")
+    note = CaseNote(escalation_id=escalation_id, user_id=user.id, body=body.strip())
+    session.add(note)
+    await session.flush()
+    await session.refresh(note)
+    return note
+
+
+async def notes_of(session: AsyncSession, escalation_id: int) -> list[tuple[CaseNote, str | None]]:
+    """The case's notes, oldest first, each with its author's name."""
+    query = (
+        select(CaseNote, ApiUser.name)
+        .outerjoin(ApiUser, ApiUser.id == CaseNote.user_id)
+        .where(CaseNote.escalation_id == escalation_id)
+        .order_by(CaseNote.id)
+    )
+    return [(note, name) for note, name in (await session.execute(query)).all()]
+
+
+async def alerts_for(session: AsyncSession, user: ApiUser, limit: int = 20) -> list[TeamAlert]:
+    """The console alerts addressed to a person that they have not marked read, newest first."""
+    query = (
+        select(TeamAlert)
+        .where(
+            TeamAlert.channel == "console",
+            TeamAlert.user_id == user.id,
+            TeamAlert.status != "read",
+        )
+        .order_by(TeamAlert.id.desc())
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def mark_read(session: AsyncSession, alert_id: int, user: ApiUser) -> None:
+    alert = await session.get(TeamAlert, alert_id)
+    if alert is None or alert.channel != "console" or alert.user_id != user.id:
+        raise NotFound(f"no alert {alert_id} for you")
+    alert.status = "read"
+    await session.flush()
+
+
 def _check_holder(escalation: Escalation, user: ApiUser) -> None:
     if escalation.status not in OPEN:
         raise Conflict(f"escalation {escalation.id} is already {escalation.status}")
@@ -332,7 +427,7 @@ async def watch(session: AsyncSession, now: datetime, rules: Rules, console_url:
         .values(rows)
         .on_conflict_do_nothing(
             index_elements=["escalation_id", "kind", "channel"],
-            index_where=TeamAlert.kind.is_not(None),
+            index_where=and_(TeamAlert.kind.is_not(None), TeamAlert.kind != "assigned"),
         )
         .returning(TeamAlert.id)
     )

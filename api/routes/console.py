@@ -3,15 +3,18 @@ stats from the address) and who is signed in."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from api.deps import CurrentUser, Knowledge, Session
 from knowledge.errors import NotFound
 from knowledge.models import ApiUser
+from knowledge.schemas import RowId
+from tools import escalations as cases
 
 router = APIRouter(tags=["console"])
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -45,6 +48,28 @@ async def who(request: Request, user: ApiUser, session: Session, knowledge: Know
 @router.get("/api/v1/me")
 async def me(request: Request, user: CurrentUser, session: Session, knowledge: Knowledge) -> Me:
     return await who(request, user, session, knowledge)
+
+
+class MyAlert(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    escalation_id: int | None
+    subject: str
+    created_at: datetime
+
+
+@router.get("/api/v1/me/alerts")
+async def my_alerts(user: CurrentUser, session: Session) -> list[MyAlert]:
+    """The console alerts addressed to the person (a case assigned to them, a deadline near)
+    that they have not marked read, newest first."""
+    return [MyAlert.model_validate(a) for a in await cases.alerts_for(session, user)]
+
+
+@router.post("/api/v1/me/alerts/{alert_id}/read", status_code=204)
+async def read_alert(alert_id: RowId, user: CurrentUser, session: Session) -> None:
+    await cases.mark_read(session, alert_id, user)
+    await session.commit()
 
 
 def _shell() -> HTMLResponse:

@@ -1,5 +1,6 @@
 """The console's escalation queue and the actions on a case: claim (take over the thread),
-reply through the customer's channel, release, resolve. Any signed-in user (agent or admin)
+assign to a teammate, notes for the team, reply through the customer's channel, release,
+resolve. Any signed-in user (agent or admin)
 works cases; every action is checked here, on the server."""
 
 from __future__ import annotations
@@ -45,6 +46,15 @@ class AlertView(BaseModel):
     sent_at: datetime | None
 
 
+class NoteView(BaseModel):
+    """A note the team wrote on the case (never sent to the customer)."""
+
+    id: int
+    author: str | None
+    body: str
+    created_at: datetime
+
+
 class Thread(BaseModel):
     escalation: EscalationView
     owner: str  # who answers the thread now: "ai" or "human"
@@ -52,6 +62,15 @@ class Thread(BaseModel):
     booking: BookingView | None
     messages: list[MessageView]  # every channel of this customer, oldest first
     alerts: list[AlertView]  # every alert about the case, oldest first
+    notes: list[NoteView]  # the team's notes, oldest first
+
+
+class Assignment(StorableInput):
+    user_id: RowId
+
+
+class NewNote(StorableInput):
+    text: str = Field(min_length=1, max_length=4000)
 
 
 class Notes(StorableInput):
@@ -133,6 +152,10 @@ async def thread(escalation_id: RowId, _: CurrentUser, session: Session, state: 
         booking=await booking_view(session, booking) if booking is not None else None,
         messages=[MessageView.model_validate(m) for m in messages],
         alerts=[AlertView.model_validate(a) for a in await cases.alerts_of(session, view.id)],
+        notes=[
+            NoteView(id=n.id, author=author, body=n.body, created_at=n.created_at)
+            for n, author in await cases.notes_of(session, view.id)
+        ],
     )
 
 
@@ -145,6 +168,32 @@ async def claim(
     await cases.claim(session, escalation_id, user, state.clock.now())
     await session.commit()
     return await queued.one(session, escalation_id, state.clock.now())
+
+
+@router.post("/{escalation_id}/assign")
+async def assign(
+    escalation_id: RowId, data: Assignment, user: CurrentUser, session: Session, state: State
+) -> EscalationView:
+    """Give the case and its thread to a teammate, who is alerted in the console. A held case
+    is reassigned by its holder or an admin."""
+    now = state.clock.now()
+    await cases.assign(
+        session, escalation_id, data.user_id, user, now, state.settings.public_base_url
+    )
+    await session.commit()
+    return await queued.one(session, escalation_id, now)
+
+
+@router.post("/{escalation_id}/notes", status_code=201)
+async def add_note(
+    escalation_id: RowId, data: NewNote, user: CurrentUser, session: Session
+) -> NoteView:
+    """A note for the team on the case; it is never sent to the customer."""
+    if not data.text.strip():
+        raise InvalidInput("text: write the note")
+    note = await cases.add_note(session, escalation_id, user, data.text)
+    await session.commit()
+    return NoteView(id=note.id, author=user.name, body=note.body, created_at=note.created_at)
 
 
 @router.post("/{escalation_id}/release")

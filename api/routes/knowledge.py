@@ -1,4 +1,5 @@
-"""Admin API for the knowledge the agent uses: business rules, add-ons, FAQs, offers."""
+"""Admin API for the knowledge the agent uses (business rules, add-ons, FAQs, offers) and the
+team's saved replies."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Response, status
 from api.deps import AdminUser, CurrentUser, Knowledge, Session
 from knowledge import repository as repo
 from knowledge.errors import NotFound
-from knowledge.models import AddonItem, BusinessRule, FaqItem, SeasonalOffer
+from knowledge.models import AddonItem, BusinessRule, FaqItem, SavedReply, SeasonalOffer
 from knowledge.schemas import (
     AddonCreate,
     AddonUpdate,
@@ -25,6 +26,9 @@ from knowledge.schemas import (
     RuleUpdate,
     RuleVersionView,
     RuleView,
+    SavedReplyCreate,
+    SavedReplyUpdate,
+    SavedReplyView,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["knowledge"])
@@ -168,6 +172,48 @@ async def delete_faq(
     faq_id: RowId, _: AdminUser, session: Session, knowledge: Knowledge
 ) -> Response:
     await knowledge.delete_faq(session, faq_id)
+    await session.commit()
+    return NO_CONTENT
+
+
+# ---- saved replies ----------------------------------------------------------------------
+
+
+@router.get("/saved-replies")
+async def list_saved_replies(_: CurrentUser, session: Session) -> list[SavedReplyView]:
+    return [SavedReplyView.model_validate(r) for r in await repo.saved_replies(session)]
+
+
+@router.get("/saved-replies/{reply_id}")
+async def get_saved_reply(reply_id: RowId, _: CurrentUser, session: Session) -> SavedReplyView:
+    reply = _found(await repo.get(session, SavedReply, reply_id), "saved reply", reply_id)
+    return SavedReplyView.model_validate(reply)
+
+
+@router.post("/saved-replies", status_code=status.HTTP_201_CREATED)
+async def create_saved_reply(
+    data: SavedReplyCreate, _: AdminUser, session: Session, knowledge: Knowledge
+) -> SavedReplyView:
+    view = SavedReplyView.model_validate(await knowledge.create_saved_reply(session, data))
+    await session.commit()
+    return view
+
+
+@router.put("/saved-replies/{reply_id}")
+async def update_saved_reply(
+    reply_id: RowId, data: SavedReplyUpdate, _: AdminUser, session: Session, knowledge: Knowledge
+) -> SavedReplyView:
+    reply = await knowledge.update_saved_reply(session, reply_id, data)
+    view = SavedReplyView.model_validate(reply)
+    await session.commit()
+    return view
+
+
+@router.delete("/saved-replies/{reply_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_saved_reply(
+    reply_id: RowId, _: AdminUser, session: Session, knowledge: Knowledge
+) -> Response:
+    await knowledge.delete_saved_reply(session, reply_id)
     await session.commit()
     return NO_CONTENT
 

@@ -23,6 +23,7 @@ from api.state import AppState
 from knowledge import users
 from knowledge.errors import AppError
 from knowledge.models import ApiUser
+from knowledge.schemas import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["people"])
 
@@ -186,6 +187,22 @@ async def choose_password(
     return await _signed_in(request, response, state, session, knowledge, signed)
 
 
+class Teammate(BaseModel):
+    id: int
+    name: str
+    role: str
+
+
+@router.get("/teammates")
+async def teammates(user: CurrentUser, session: Session) -> list[Teammate]:
+    """Everyone active, for assigning a case (any signed-in person may read the names)."""
+    return [
+        Teammate(id=u.id, name=u.name, role=u.role)
+        for u in await users.list_users(session)
+        if u.revoked_at is None
+    ]
+
+
 @router.get("/users")
 async def list_users(admin: AdminUser, state: State, session: Session) -> list[UserView]:
     now = state.clock.now()
@@ -206,7 +223,7 @@ async def add_user(
 
 @router.patch("/users/{user_id}")
 async def change_user(
-    user_id: int, body: ChangeUserBody, admin: AdminUser, state: State, session: Session
+    user_id: RowId, body: ChangeUserBody, admin: AdminUser, state: State, session: Session
 ) -> UserView:
     """Change a role, or deactivate (every session ends at once) or reactivate someone."""
     now = state.clock.now()
@@ -217,7 +234,9 @@ async def change_user(
 
 
 @router.post("/users/{user_id}/setup-link")
-async def reset_access(user_id: int, admin: AdminUser, state: State, session: Session) -> SetupLink:
+async def reset_access(
+    user_id: RowId, admin: AdminUser, state: State, session: Session
+) -> SetupLink:
     """Reset someone's access: their password stops working, their sessions end, and a new
     set-up link (shown once) lets them choose another."""
     now = state.clock.now()

@@ -396,6 +396,33 @@ function toggle(name, label) {
   );
 }
 
+// Alerts addressed to the person signed in (a case assigned to them, a deadline near), until
+// they mark them read.
+async function forYouCard(host) {
+  const alerts = await api("GET", "/api/v1/me/alerts").catch(() => []);
+  if (!alerts.length) { host.replaceChildren(); return; }
+  host.replaceChildren(
+    el(
+      "section",
+      { class: "card", "aria-label": "For you" },
+      el("h2", {}, `For you (${alerts.length})`),
+      el(
+        "ul",
+        { class: "for-you" },
+        alerts.map((a) =>
+          el(
+            "li",
+            { "data-alert": a.id },
+            a.escalation_id ? el("a", { href: `/console/escalations/${a.escalation_id}` }, a.subject) : a.subject,
+            el("span", { class: "formula" }, ` · ${when(a.created_at)} `),
+            el("button", { type: "button", onclick: async () => { await api("POST", `/api/v1/me/alerts/${a.id}/read`); forYouCard(host); } }, "Mark read"),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
 async function queuePage() {
   const select = el(
     "select",
@@ -405,11 +432,14 @@ async function queuePage() {
   );
   const status = el("span", { class: "formula", id: "live" }, "connecting…");
   pageTitle("Escalations");
+  const forYou = el("div", { id: "for-you" });
   show(
     el("h1", {}, "Escalations"),
+    forYou,
     el("div", { class: "filters" }, toggle("mine", "Mine"), toggle("unassigned", "Unassigned"), toggle("overdue", "Overdue"), select, status),
     el("div", { id: "queue" }),
   );
+  forYouCard(forYou);
   queueRows = await api("GET", "/api/v1/escalations");
   renderQueue();
   const controller = new AbortController();
@@ -508,10 +538,10 @@ function bookingForm(booking, reload) {
 }
 
 // Why the team was told about a case, how, and whether it went: one line per alert.
-const ALERT_KINDS = { unclaimed: "Still unclaimed: sent to the team again", owner: "Still unclaimed: sent to the owner", deadline: "Deadline near: its holder reminded" };
+const ALERT_KINDS = { unclaimed: "Still unclaimed: sent to the team again", owner: "Still unclaimed: sent to the owner", deadline: "Deadline near: its holder reminded", assigned: "Assigned" };
 function alertList(alerts) {
   if (!alerts.length) return null;
-  const why = (a) => (a.kind ? ALERT_KINDS[a.kind.split(":")[0]] || a.kind : "Case opened or changed");
+  const why = (a) => (a.kind === "assigned" ? a.subject : a.kind ? ALERT_KINDS[a.kind.split(":")[0]] || a.kind : "Case opened or changed");
   const to = (a) => (a.channel === "console" ? "console" : `${a.channel} to ${a.target || "nobody set"}`);
   return el(
     "div",
@@ -521,9 +551,36 @@ function alertList(alerts) {
   );
 }
 
+// The team's notes on a case: for each other, never sent to the customer.
+function notesCard(notes, add) {
+  const box = el("textarea", { id: "note", maxlength: 4000 });
+  return el(
+    "section",
+    { class: "card", "aria-label": "Notes for the team" },
+    el("h2", {}, "Notes for the team"),
+    notes.length
+      ? el("ul", { class: "notes" }, notes.map((n) => el("li", { "data-note": n.id }, el("span", { class: "formula" }, `${n.author || "someone"} · ${when(n.created_at)}: `), n.body)))
+      : el("p", { class: "formula" }, "No notes yet."),
+    el("div", { class: "field" }, el("label", { for: "note" }, "Add a note (never sent to the customer)"), box),
+    el("button", { type: "button", onclick: () => add(box.value, () => { box.value = ""; }) }, "Add note"),
+  );
+}
+
+// A saved reply's {name} and {reference} become the customer's first name and the booking's
+// reference; the person edits the text before sending.
+function filledReply(text, thread) {
+  const first = (thread.escalation.customer_name || "").split(" ")[0] || "there";
+  const reference = thread.booking ? thread.booking.reference : "your booking";
+  return text.replace(/\{name\}/g, first).replace(/\{reference\}/g, reference);
+}
+
 async function threadPage(id) {
   let thread;
   const status = el("p", { role: "status" });
+  const [teammates, savedReplies] = await Promise.all([
+    api("GET", "/api/v1/teammates").catch(() => []),
+    api("GET", "/api/v1/saved-replies").catch(() => []),
+  ]);
   const reload = async (note) => {
     try {
       thread = await api("GET", `/api/v1/escalations/${id}/thread`);
@@ -556,7 +613,7 @@ async function threadPage(id) {
       if (done) done();
       await reload();
       status.className = "ok";
-      status.textContent = { claim: "You own this thread; the agent stays silent.", reply: "Sent.", resolve: "Resolved; the agent answers this thread again.", release: "Released to the queue." }[path];
+      status.textContent = { claim: "You own this thread; the agent stays silent.", reply: "Sent.", resolve: "Resolved; the agent answers this thread again.", release: "Released to the queue.", assign: "Assigned; they have been alerted.", notes: "Note added." }[path];
     } catch (e) {
       status.className = "error";
       status.textContent = e.message;
@@ -568,6 +625,17 @@ async function threadPage(id) {
     const mine = e.assigned_to_id === me.id;
     const replyBox = el("textarea", { id: "reply", "aria-label": "Reply to the customer", maxlength: 1600 });
     const notes = el("textarea", { id: "notes", "aria-label": "Resolution notes" });
+    const saved = el(
+      "select",
+      { id: "saved-reply", onchange: () => { const r = savedReplies.find((x) => String(x.id) === saved.value); if (r) { replyBox.value = filledReply(r.body, thread); replyBox.focus(); } saved.value = ""; } },
+      el("option", { value: "" }, "Insert a saved reply…"),
+      savedReplies.map((r) => el("option", { value: r.id }, r.title)),
+    );
+    const assignee = el(
+      "select",
+      { id: "assignee" },
+      teammates.map((t) => el("option", { value: t.id, selected: t.id === (e.assigned_to_id || me.id) }, t.id === me.id ? `${t.name} (you)` : t.name)),
+    );
     const b = thread.booking;
     pageTitle(`${e.priority}: ${e.reason}`, e.customer_name);
     show(
@@ -597,6 +665,14 @@ async function threadPage(id) {
                 "div",
                 { class: "card" },
                 mine ? null : el("button", { class: "primary", type: "button", onclick: () => act("claim") }, "Claim and take over"),
+                el(
+                  "div",
+                  { class: "field inline" },
+                  el("label", { for: "assignee" }, "Assign to"),
+                  assignee,
+                  el("button", { type: "button", onclick: () => act("assign", { user_id: Number(assignee.value) }) }, "Assign"),
+                ),
+                savedReplies.length ? el("div", { class: "field" }, el("label", { for: "saved-reply" }, "Saved replies"), saved) : null,
                 el("div", { class: "field" }, el("label", { for: "reply" }, "Reply (sent on the customer's channel, signed with your name)"), replyBox),
                 el("button", { type: "button", onclick: () => act("reply", { text: replyBox.value }, () => { replyBox.value = ""; }) }, "Send reply"),
                 el("div", { class: "field" }, el("label", { for: "notes" }, "Resolution notes"), notes),
@@ -605,6 +681,7 @@ async function threadPage(id) {
                 mine ? el("button", { type: "button", onclick: () => act("release") }, "Release") : null,
               )
             : el("p", { class: "card" }, `Resolved ${when(e.resolved_at)}: ${e.resolution_notes || ""}`),
+          notesCard(thread.notes || [], (text, done) => act("notes", { text }, done)),
           alertList(thread.alerts || []),
         ),
         el(
@@ -680,11 +757,12 @@ function field(label, control, name) {
 
 async function knowledgePage() {
   pageTitle("Knowledge");
-  const [rules, addons, faqs, offers] = await Promise.all([
+  const [rules, addons, faqs, offers, replies] = await Promise.all([
     api("GET", "/api/v1/business-rules"),
     api("GET", "/api/v1/menu/addons"),
     api("GET", "/api/v1/faqs"),
     api("GET", "/api/v1/offers"),
+    api("GET", "/api/v1/saved-replies"),
   ]);
   const readOnly = me.role !== "admin" ? el("p", { class: "error" }, "Only admins can save changes here.") : null;
 
@@ -734,12 +812,30 @@ async function knowledgePage() {
     return el("div", { class: "card" }, form);
   };
 
+  // Saved replies: the team's own wording, inserted into a case's reply with one click.
+  const replyForm = (r) => {
+    const title = el("input", { value: r ? r.title : "", maxlength: 100, "aria-label": r ? `Title of “${r.title}”` : "New saved reply title" });
+    const body = el("textarea", { maxlength: 1600, "aria-label": r ? `Text of “${r.title}”` : "New saved reply text" }, r ? r.body : "");
+    const remove = r
+      ? el("button", { type: "button", class: "danger", onclick: async () => {
+          if (!confirm(`Delete the saved reply “${r.title}”?`)) return;
+          try { await api("DELETE", `/api/v1/saved-replies/${r.id}`); await knowledgePage(); location.hash = "replies"; } catch (e) { form.querySelector("[role=status]").textContent = `Not deleted: ${e.message}`; }
+        } }, "Delete")
+      : null;
+    const form = el("form", { "data-saved-reply": r ? r.id : "new" }, field("Title ", title, "title"), field("Text ", body, "body"), el("button", { type: "submit" }, r ? "Save" : "Add saved reply"), " ", remove, el("span", { role: "status" }));
+    form.addEventListener("submit", saver(form, r ? "PUT" : "POST", r ? `/api/v1/saved-replies/${r.id}` : "/api/v1/saved-replies", () => ({ title: title.value, body: body.value }), r ? null : async () => { await knowledgePage(); location.hash = "replies"; }));
+    return el("div", { class: "card" }, form);
+  };
+
   show(
     el("h1", {}, "Knowledge"),
     readOnly,
     el("h2", { id: "addons" }, "Add-ons and prices"), addonRows,
     el("h2", { id: "offers" }, "Seasonal offers"), offers.map(offerForm), offerForm(null),
     el("h2", { id: "faqs" }, "FAQs"), faqCards,
+    el("h2", { id: "replies" }, "Saved replies"),
+    el("p", { class: "formula" }, "For the team's replies on a case; {name} becomes the customer's first name and {reference} the booking's."),
+    replies.map(replyForm), me.role === "admin" ? replyForm(null) : null,
     el("h2", { id: "rules" }, "Business rules"), ruleCards,
   );
 }

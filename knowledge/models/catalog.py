@@ -113,6 +113,22 @@ class FaqItem(Base):
     last_updated: Mapped[datetime] = updated_at()
 
 
+class SavedReply(Base):
+    """A reply the team keeps to insert into a case's message with one click (edited by admins
+    with the rest of the knowledge; never sent by the agent on its own)."""
+
+    __tablename__ = "saved_replies"
+    __table_args__ = (
+        CheckConstraint("length(btrim(title)) > 0", name="title_not_empty"),
+        CheckConstraint("length(btrim(body)) > 0", name="body_not_empty"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(100), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    last_updated: Mapped[datetime] = updated_at()
+
+
 class SeasonalOffer(Base):
     __tablename__ = "seasonal_offers"
     __table_args__ = (

@@ -264,6 +264,21 @@ class AutomatedReminder(Base):
     created_at: Mapped[datetime] = created_at()
 
 
+class CaseNote(Base):
+    """A note the team writes on a case for each other; never sent to the customer."""
+
+    __tablename__ = "case_notes"
+    __table_args__ = (CheckConstraint("length(btrim(body)) > 0", name="body_not_empty"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(
+        ForeignKey("escalations.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("api_users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at()
+
+
 class TeamAlert(Base):
     """A notice to the team about an escalation (team SMS, management email, console), queued
     as a row in the turn's transaction and delivered after it commits."""
@@ -274,14 +289,15 @@ class TeamAlert(Base):
         CheckConstraint(in_list("status", ALERT_STATUSES), name="status_known"),
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
         Index("ix_team_alerts_pending", "created_at", postgresql_where="status = 'pending'"),
-        # A watched case's alerts (`kind`) are made once each, however many processes watch.
+        # A watched case's alerts (`kind`) are made once each, however many processes watch;
+        # a case may be assigned (kind "assigned") any number of times.
         Index(
             "uq_team_alerts_once",
             "escalation_id",
             "kind",
             "channel",
             unique=True,
-            postgresql_where="kind IS NOT NULL",
+            postgresql_where="kind IS NOT NULL AND kind <> 'assigned'",
         ),
     )
 

@@ -1,0 +1,169 @@
+"""Working a case in Debian's Chromium: the owner keeps a saved reply, assigns a case to an
+agent, who sees it "For you", writes a note for the team, sends the saved reply (filled in with
+the customer's name and booking reference) and resolves. Each page fits 390 px and axe-core
+finds nothing serious; screenshots are kept in test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from knowledge.db import make_engine, unit_of_work
+from knowledge.models import CaseNote, Escalation, Message
+from tests.conftest import clone_database
+from tests.factories import PASSWORD, make_booking, make_conversation, make_customer, make_person
+from tests.helpers.browser import HAVE_CHROMIUM, launch, serious_violations
+from tests.helpers.service import free_port, serve
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+
+pytestmark = pytest.mark.skipif(
+    not HAVE_CHROMIUM, reason="Debian's chromium is not installed (make test installs it)"
+)
+
+
+async def sign_in(page: Any, base: str, name: str, path: str) -> None:
+    await page.goto(base + path)
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+async def test_assign_note_saved_reply_and_resolve(
+    pg_server: Any, template_url: str, tmp_path: Path
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    url = await clone_database(pg_server, template_url)
+    engine = make_engine(url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with unit_of_work(sessions) as session:
+        customer = await make_customer(session, name="Rosa Diaz", phone="+19165550177")
+        booking = await make_booking(
+            session, customer, event_at=datetime.now(UTC) + timedelta(days=5), adults=14
+        )
+        conversation = await make_conversation(session, customer)
+        case = Escalation(
+            customer_id=customer.id,
+            booking_id=booking.id,
+            conversation_id=conversation.id,
+            priority="HIGH",
+            reason="Cancellation request 3-6 days before the event",
+            action_required="Confirm the no-refund policy, offer a reschedule",
+            deadline=datetime.now(UTC) + timedelta(hours=20),
+        )
+        session.add(case)
+        await session.flush()
+        case_id, reference = case.id, booking.reference
+        await make_person(session, "Ana", "admin")
+        await make_person(session, "Kim", "agent")
+    ARTIFACTS.mkdir(exist_ok=True)
+    os.environ.setdefault("HOME", str(tmp_path))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = await serve(url, port, "--no-worker", PUBLIC_BASE_URL=base)
+    violations: dict[str, list[str]] = {}
+
+    async def checked(page: Any, name: str) -> None:
+        for width in (1280, 390):
+            await page.set_viewport_size({"width": width, "height": 844})
+            scroll = await page.evaluate("document.documentElement.scrollWidth")
+            assert scroll <= width, f"{page.url} is {scroll} px wide at {width} px"
+            found = await serious_violations(page)
+            if found:
+                violations[f"{name} at {width} px"] = found
+            suffix = "-phone" if width == 390 else ""
+            await page.screenshot(
+                path=str(ARTIFACTS / f"console-{name}{suffix}.png"), full_page=True
+            )
+        await page.set_viewport_size({"width": 1280, "height": 844})
+
+    try:
+        async with async_playwright() as p:
+            browser = await launch(p)
+            owner = await browser.new_page(viewport={"width": 1280, "height": 844})
+            # The owner keeps a saved reply with the knowledge.
+            await sign_in(owner, base, "Ana", "/console/knowledge")
+            await expect(owner.get_by_role("heading", name="Saved replies")).to_be_visible()
+            await owner.get_by_label("New saved reply title").fill("Offer a reschedule")
+            await owner.get_by_label("New saved reply text").fill(
+                "Hi {name}, we can't refund {reference} this close, but we can move it "
+                "to another date for free."
+            )
+            await owner.get_by_role("button", name="Add saved reply").click()
+            await expect(owner.get_by_label("Title of “Offer a reschedule”")).to_be_visible()
+            await checked(owner, "knowledge")
+
+            # ... and assigns the case to Kim.
+            await owner.goto(f"{base}/console/escalations/{case_id}")
+            await owner.get_by_label("Assign to").select_option(label="Kim")
+            await owner.get_by_role("button", name="Assign", exact=True).click()
+            await expect(owner.locator("#app > p[role=status]")).to_have_text(
+                "Assigned; they have been alerted."
+            )
+            await expect(owner.get_by_text("owner: Kim", exact=False)).to_be_visible()
+
+            # Kim sees it "For you" on the queue and opens it from there.
+            kim = await browser.new_page(viewport={"width": 1280, "height": 844})
+            await sign_in(kim, base, "Kim", "/console")
+            for_you = kim.get_by_role("region", name="For you")
+            await expect(for_you).to_contain_text("Ana assigned you a case: HIGH")
+            await checked(kim, "queue-for-you")
+            await for_you.get_by_role("link").first.click()
+            await expect(kim.get_by_role("heading", level=1)).to_contain_text("Cancellation")
+
+            # A note for the team, never sent.
+            await kim.get_by_label("Add a note (never sent to the customer)").fill(
+                "Called Rosa: she'd rather move to the 21st."
+            )
+            await kim.get_by_role("button", name="Add note").click()
+            notes = kim.get_by_role("region", name="Notes for the team")
+            await expect(notes).to_contain_text("Kim")
+            await expect(notes).to_contain_text("she'd rather move to the 21st")
+
+            # The saved reply, filled in, edited and sent.
+            await kim.get_by_label("Saved replies").select_option(label="Offer a reschedule")
+            reply = kim.get_by_label("Reply to the customer")
+            await expect(reply).to_have_value(
+                f"Hi Rosa, we can't refund {reference} this close, but we can move it to "
+                "another date for free."
+            )
+            await reply.press("End")
+            await reply.type(" Does the 21st work?")
+            await kim.get_by_role("button", name="Send reply").click()
+            await expect(kim.locator("#app > p[role=status]")).to_have_text("Sent.")
+            await checked(kim, "case-work")
+
+            # Resolved with notes.
+            await kim.get_by_label("Resolution notes").fill("Moved to the 21st by phone.")
+            await kim.get_by_role("button", name="Resolve").click()
+            await expect(kim.get_by_text("Resolved", exact=False).first).to_be_visible()
+            await browser.close()
+        async with sessions() as session:
+            stored = await session.get(Escalation, case_id)
+            assert stored is not None and stored.status == "resolved"
+            assert stored.resolution_notes == "Moved to the 21st by phone."
+            sent = (
+                await session.scalars(
+                    select(Message.body).where(
+                        Message.conversation_id == conversation.id, Message.direction == "outbound"
+                    )
+                )
+            ).all()
+            assert [b for b in sent if "Does the 21st work?" in b]
+            assert not [b for b in sent if "rather move" in b]  # the note stayed inside
+            note = (await session.scalars(select(CaseNote.body))).all()
+            assert note == ["Called Rosa: she'd rather move to the 21st."]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await server.wait()
+        await engine.dispose()
+    assert violations == {}
