@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from knowledge.errors import ConfigError
 from knowledge.infra import embedded
 from knowledge.infra.settings import load_settings
 from knowledge.models import ApiUser
-from knowledge.users import hash_token
+from knowledge.users import SignInRules, hash_token, sign_in
 from tests.conftest import clone_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,6 +128,32 @@ class TestUsersCommand:
         await engine.dispose()
         assert user.role == "admin"
         assert user.token_hash == hash_token(token)
+
+    async def test_add_gives_a_set_up_link_and_password_sets_one(
+        self, pg_server: Any, template_url: str
+    ) -> None:
+        """The first admin bootstraps the console: the link from `users add` (or `users
+        password` on the server) gives them a password to sign in with."""
+        url = await clone_database(pg_server, template_url)
+        env = {"DATABASE_URL": url, "PUBLIC_BASE_URL": "https://hibachi.example"}
+        added = _hibachi("users", "add", "ana", "--role", "admin", **env)
+        assert added.returncode == 0, added.stderr
+        link = re.search(r"https://hibachi\.example/console/setup#(\S+)", added.stdout)
+        assert link is not None, added.stdout
+        secret = "a fine long password"
+        typed = _hibachi("users", "password", "ana", stdin=f"{secret}\n{secret}\n", **env)
+        assert typed.returncode == 0, typed.stderr
+        assert secret not in typed.stdout + typed.stderr
+        engine = make_engine(url, pool_size=1)
+        async with async_sessionmaker(engine)() as session:
+            user = (await session.scalars(select(ApiUser).where(ApiUser.name == "ana"))).one()
+            now = datetime.now(UTC)
+            signed = await sign_in(session, "ana", secret, now, SignInRules())
+            assert signed.user.id == user.id
+            assert user.setup_token_hash is None  # choosing a password spent the link
+        await engine.dispose()
+        unknown = _hibachi("users", "password", "nobody", stdin=f"{secret}\n{secret}\n", **env)
+        assert unknown.returncode == 2 and "no user named 'nobody'" in unknown.stderr
 
     async def test_duplicate_name_is_a_clear_error(self, pg_server: Any, template_url: str) -> None:
         url = await clone_database(pg_server, template_url)
