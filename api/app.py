@@ -17,6 +17,7 @@ from api.routes import (
     bookings,
     console,
     conversations,
+    customers,
     escalations,
     health,
     knowledge,
@@ -111,6 +112,7 @@ def create_app(
     app.include_router(bookings.router)
     app.include_router(twilio.router)
     app.include_router(conversations.router)
+    app.include_router(customers.router)
     app.include_router(escalations.router)
     app.include_router(stats.router)
     app.include_router(leads.router)

@@ -6,6 +6,7 @@ finds nothing serious; screenshots are kept in test-artifacts/."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,9 +17,23 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from knowledge.db import make_engine, unit_of_work
-from knowledge.models import CaseNote, Escalation, Message
+from knowledge.models import (
+    CaseNote,
+    Conversation,
+    CustomerAddress,
+    Escalation,
+    Feedback,
+    Message,
+)
 from tests.conftest import clone_database
-from tests.factories import PASSWORD, make_booking, make_conversation, make_customer, make_person
+from tests.factories import (
+    PASSWORD,
+    make_booking,
+    make_conversation,
+    make_customer,
+    make_message,
+    make_person,
+)
 from tests.helpers.browser import HAVE_CHROMIUM, launch, serious_violations
 from tests.helpers.service import free_port, serve
 
@@ -162,6 +177,110 @@ async def test_assign_note_saved_reply_and_resolve(
             assert not [b for b in sent if "rather move" in b]  # the note stayed inside
             note = (await session.scalars(select(CaseNote.body))).all()
             assert note == ["Called Rosa: she'd rather move to the 21st."]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await server.wait()
+        await engine.dispose()
+    assert violations == {}
+
+
+async def test_search_finds_a_customer_by_booking_reference(
+    pg_server: Any, template_url: str, tmp_path: Path
+) -> None:
+    """The inbox lists every conversation, the one waiting for us marked; searching a booking
+    reference finds its customer; their page shows bookings with ratings, channels with
+    opt-outs and the thread, where a reply takes it over until it is handed back."""
+    from playwright.async_api import async_playwright, expect
+
+    url = await clone_database(pg_server, template_url)
+    engine = make_engine(url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with unit_of_work(sessions) as session:
+        rosa = await make_customer(session, name="Rosa Diaz", phone="+19165550178")
+        booking = await make_booking(
+            session, rosa, event_at=datetime.now(UTC) + timedelta(days=9), adults=12
+        )
+        past = await make_booking(
+            session, rosa, event_at=datetime.now(UTC) - timedelta(days=30), status="completed"
+        )
+        session.add(Feedback(booking_id=past.id, rating=5, feedback_text="Chef Ken was great"))
+        session.add(
+            CustomerAddress(
+                customer_id=rosa.id, channel="whatsapp", address="+19165550178", opted_out=True
+            )
+        )
+        thread = await make_conversation(session, rosa)
+        await make_message(session, thread, body="what time does the chef come?")
+        ben = await make_customer(session, name="Ben Okafor", phone="+19165550179")
+        await make_message(session, await make_conversation(session, ben), body="thanks!")
+        reference, thread_id = booking.reference, thread.id
+        await make_person(session, "Kim", "agent")
+    ARTIFACTS.mkdir(exist_ok=True)
+    os.environ.setdefault("HOME", str(tmp_path))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = await serve(url, port, "--no-worker", PUBLIC_BASE_URL=base)
+    violations: dict[str, list[str]] = {}
+
+    async def checked(page: Any, name: str) -> None:
+        for width in (1280, 390):
+            await page.set_viewport_size({"width": width, "height": 844})
+            scroll = await page.evaluate("document.documentElement.scrollWidth")
+            assert scroll <= width, f"{page.url} is {scroll} px wide at {width} px"
+            found = await serious_violations(page)
+            if found:
+                violations[f"{name} at {width} px"] = found
+            suffix = "-phone" if width == 390 else ""
+            await page.screenshot(
+                path=str(ARTIFACTS / f"console-{name}{suffix}.png"), full_page=True
+            )
+        await page.set_viewport_size({"width": 1280, "height": 844})
+
+    try:
+        async with async_playwright() as p:
+            browser = await launch(p)
+            page = await browser.new_page(viewport={"width": 1280, "height": 844})
+            await sign_in(page, base, "Kim", "/console/inbox")
+            await expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+            assert await page.title() == "Inbox · Console"
+            rows = page.locator("table.inbox tbody tr")
+            await expect(rows).to_have_count(2)
+            await expect(rows.first).to_contain_text("Ben Okafor")  # newest first
+            await checked(page, "inbox")
+
+            await page.get_by_label("Search").fill(reference.lower())
+            await page.get_by_role("button", name="Show").click()
+            await expect(rows).to_have_count(1)
+            await expect(rows.first).to_contain_text("Rosa Diaz")
+            await expect(rows.first).to_contain_text("Waiting")
+            await rows.first.get_by_role("link", name="Rosa Diaz").click()
+
+            await expect(page.get_by_role("heading", name="Rosa Diaz")).to_be_visible()
+            bookings = page.get_by_role("region", name="Bookings")
+            await expect(bookings.locator(f'tr[data-booking="{reference}"]')).to_contain_text(
+                "(upcoming)"
+            )
+            await expect(bookings).to_contain_text("★★★★★ “Chef Ken was great”")
+            await expect(page.get_by_role("region", name="Channels")).to_contain_text(
+                "WhatsApp: +19165550178 · opted out"
+            )
+            conversation = page.get_by_role("region", name="SMS conversation")
+            await expect(conversation).to_contain_text("what time does the chef come?")
+            await checked(page, "customer")
+
+            await conversation.get_by_label(re.compile("^Reply")).fill("Around 5:40, Rosa!")
+            await conversation.get_by_role("button", name="Send reply").click()
+            conversation = page.get_by_role("region", name="SMS conversation")
+            await expect(conversation).to_contain_text("Around 5:40, Rosa!")
+            await expect(conversation.get_by_role("heading")).to_contain_text("answered by you")
+            await conversation.get_by_role("button", name="Hand back to the agent").click()
+            await expect(
+                page.get_by_role("region", name="SMS conversation").get_by_role("heading")
+            ).to_contain_text("answered by the agent")
+            await browser.close()
+        async with sessions() as session:
+            stored = await session.get(Conversation, thread_id)
+            assert stored is not None and stored.owner == "ai"
     finally:
         server.send_signal(signal.SIGTERM)
         await server.wait()

@@ -104,6 +104,16 @@ async def leads_page() -> HTMLResponse:
     return _shell()
 
 
+@router.get("/console/inbox", include_in_schema=False)
+async def inbox_page() -> HTMLResponse:
+    return _shell()
+
+
+@router.get("/console/customers/{customer_id}", include_in_schema=False)
+async def customer_page(customer_id: int) -> HTMLResponse:
+    return _shell()
+
+
 @router.get("/console/users", include_in_schema=False)
 async def users_page() -> HTMLResponse:
     return _shell()

@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CurrentUser, Session
-from knowledge.errors import AppError, InvalidInput
-from knowledge.schemas import RowId
-from tools import threads
+from api.deps import CurrentUser, Session, State
+from knowledge.errors import AppError, InvalidInput, NotFound
+from knowledge.schemas import RowId, StorableInput
+from tools import customers, threads
 from tools.phones import to_e164
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
@@ -87,3 +87,37 @@ async def messages(
         MessageView.model_validate(m)
         for m in await threads.messages(session, conversation_id, limit)
     ]
+
+
+class Reply(StorableInput):
+    text: str = Field(min_length=1, max_length=1600)
+
+
+@router.post("/{conversation_id}/reply")
+async def reply(
+    conversation_id: RowId, data: Reply, user: CurrentUser, session: Session, state: State
+) -> MessageView:
+    """A person writes on the thread (its channel, signed with their name). The reply takes the
+    thread over: the agent stays silent on it until it is handed back."""
+    text = data.text.strip()
+    if not text:
+        raise InvalidInput("text: write a message")
+    await customers.take_over(session, conversation_id, user)
+    await session.commit()
+    result = await state.runtime.human_reply(conversation_id, user, text)
+    message = (
+        await threads.message(session, result.reply_message_id) if result.reply_message_id else None
+    )
+    if message is None:
+        raise NotFound("the reply was not stored")
+    return MessageView.model_validate(message)
+
+
+@router.post("/{conversation_id}/hand-back")
+async def hand_back(
+    conversation_id: RowId, user: CurrentUser, session: Session
+) -> ConversationView:
+    """The agent answers the thread again."""
+    conversation = await customers.hand_back(session, conversation_id, user)
+    await session.commit()
+    return ConversationView.model_validate(conversation)

@@ -212,6 +212,135 @@ async function setupPage() {
   show(el("h1", {}, "Choose a password"), token ? form : el("p", { class: "error", role: "alert" }, "This link has no set-up code: open the whole link you were sent."));
 }
 
+// ---- inbox and customers --------------------------------------------------------------------
+
+const CHANNELS = { sms: "SMS", whatsapp: "WhatsApp", web: "Web chat", email: "Email" };
+
+async function inboxPage() {
+  pageTitle("Inbox");
+  const params = new URLSearchParams(location.search);
+  const search = el("input", { id: "search", type: "search", value: params.get("q") || "", maxlength: 200, placeholder: "Name, phone, email or MH-…" });
+  const channel = el("select", { id: "channel" }, el("option", { value: "" }, "All channels"), Object.entries(CHANNELS).map(([k, v]) => el("option", { value: k, selected: params.get("channel") === k }, v)));
+  const check = (id, label) => el("label", { class: "check" }, el("input", { type: "checkbox", id, checked: params.get(id) === "true" }), ` ${label}`);
+  const form = el(
+    "form",
+    {
+      role: "search",
+      class: "filters",
+      onsubmit: (event) => {
+        event.preventDefault();
+        const next = new URLSearchParams();
+        if (search.value.trim()) next.set("q", search.value.trim());
+        if (channel.value) next.set("channel", channel.value);
+        for (const id of ["open_case", "waiting"]) if (document.getElementById(id).checked) next.set(id, "true");
+        history.pushState(null, "", `/console/inbox${next.toString() ? `?${next}` : ""}`);
+        route();
+      },
+    },
+    el("label", { for: "search" }, "Search"), search,
+    el("label", { for: "channel", class: "visually-hidden" }, "Channel"), channel,
+    check("open_case", "Has an open case"), check("waiting", "Waiting for us"),
+    el("button", { type: "submit", class: "primary" }, "Show"),
+  );
+  const rows = await api("GET", `/api/v1/inbox?${params}`);
+  const list = rows.length
+    ? el(
+        "table",
+        { class: "cases inbox" },
+        el("thead", {}, el("tr", {}, ["Customer", "Channel", "Last message", "When", "Cases", "Answered by"].map((h) => el("th", { scope: "col" }, h)))),
+        el(
+          "tbody",
+          {},
+          rows.map((r) =>
+            el(
+              "tr",
+              { "data-conversation": r.conversation_id, class: r.waiting ? "waiting" : "" },
+              el("td", { "data-label": "Customer" }, el("a", { href: `/console/customers/${r.customer_id}#conversation-${r.conversation_id}` }, r.customer_name || r.customer_phone || r.customer_email || `Customer ${r.customer_id}`)),
+              el("td", { "data-label": "Channel" }, CHANNELS[r.channel] || r.channel),
+              el("td", { "data-label": "Last message" }, r.waiting ? el("strong", {}, "Waiting: ") : null, (r.last_body || "—").slice(0, 140)),
+              el("td", { "data-label": "When" }, when(r.last_at)),
+              el("td", { "data-label": "Cases" }, r.open_cases ? `${r.open_cases} open` : "—"),
+              el("td", { "data-label": "Answered by" }, r.owner === "human" ? r.owner_name || "a person" : "the agent"),
+            ),
+          ),
+        ),
+      )
+    : el("p", {}, params.toString() ? "No conversation matches." : "No conversations yet.");
+  show(el("h1", {}, "Inbox"), form, list);
+}
+
+async function customerPage(id) {
+  let page;
+  try {
+    page = await api("GET", `/api/v1/customers/${id}`);
+  } catch (e) {
+    if (e.status !== 404) throw e;
+    pageTitle("Customer not found");
+    show(el("p", {}, el("a", { href: "/console/inbox" }, "← Inbox")), el("h1", {}, "Customer not found"), el("p", { class: "error", role: "alert" }, `There is no customer #${id}.`));
+    return;
+  }
+  const c = page.customer;
+  pageTitle(c.name || c.phone || `Customer ${c.id}`);
+  const threads = await Promise.all(page.conversations.map((t) => api("GET", `/api/v1/conversations/${t.id}/messages?limit=200`).then((messages) => ({ ...t, messages }))));
+  const status = el("p", { role: "status" });
+  const threadCard = (t) => {
+    const box = el("textarea", { id: `reply-${t.id}`, maxlength: 1600 });
+    const mine = t.owner === "human" && t.owner_user_id === me.id;
+    return el(
+      "section",
+      { class: "card", id: `conversation-${t.id}`, "aria-label": `${CHANNELS[t.channel] || t.channel} conversation` },
+      el("h2", {}, `${CHANNELS[t.channel] || t.channel} · answered by ${t.owner === "human" ? (mine ? "you" : "a person") : "the agent"}`),
+      el("div", { class: "messages" }, t.messages.map(messageView)),
+      el("div", { class: "field" }, el("label", { for: `reply-${t.id}` }, "Reply (takes the thread over: the agent stays silent until you hand it back)"), box),
+      el("button", { type: "button", onclick: async () => {
+        try { await api("POST", `/api/v1/conversations/${t.id}/reply`, { text: box.value }); await customerPage(id); } catch (e) { status.className = "error"; status.textContent = e.message; }
+      } }, "Send reply"),
+      " ",
+      t.owner === "human" ? el("button", { type: "button", onclick: async () => {
+        try { await api("POST", `/api/v1/conversations/${t.id}/hand-back`); await customerPage(id); } catch (e) { status.className = "error"; status.textContent = e.message; }
+      } }, "Hand back to the agent") : null,
+    );
+  };
+  const guests = (b) => [`${b.adults} adults`, b.kids ? `${b.kids} kids` : "", b.toddlers ? `${b.toddlers} little ones` : ""].filter(Boolean).join(", ");
+  const now = Date.now();
+  const bookingRow = (b) => el(
+    "tr",
+    { "data-booking": b.reference },
+    el("td", { "data-label": "Booking" }, b.reference),
+    el("td", { "data-label": "Party" }, when(b.event_at), new Date(b.event_at).getTime() > now ? " (upcoming)" : ""),
+    el("td", { "data-label": "Guests" }, guests(b)),
+    el("td", { "data-label": "Status" }, b.status),
+    el("td", { "data-label": "Rating" }, b.ratings.length ? b.ratings.map((r) => `${"★".repeat(r.rating)}${r.feedback_text ? ` “${r.feedback_text}”` : ""}`).join("; ") : "—"),
+  );
+  show(
+    el("p", {}, el("a", { href: "/console/inbox" }, "← Inbox")),
+    el("h1", {}, c.name || "Customer without a name"),
+    el("p", {}, phoneLink(c.phone), c.phone && c.email ? " · " : "", c.email ? el("a", { href: `mailto:${c.email}` }, c.email) : "", ` · customer since ${when(c.created_at)}`, c.is_promoter ? " · promoter" : ""),
+    status,
+    el(
+      "section",
+      { class: "card", "aria-label": "Bookings" },
+      el("h2", {}, "Bookings"),
+      page.bookings.length
+        ? el("table", { class: "cases" }, el("thead", {}, el("tr", {}, ["Booking", "Party", "Guests", "Status", "Rating"].map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, page.bookings.map(bookingRow)))
+        : el("p", {}, "No bookings."),
+    ),
+    el(
+      "section",
+      { class: "card", "aria-label": "Channels" },
+      el("h2", {}, "Channels"),
+      page.addresses.length
+        ? el("ul", {}, page.addresses.map((a) => el("li", { "data-address": a.address }, `${CHANNELS[a.channel] || a.channel}: ${a.address}`, a.opted_out ? " · opted out (nothing is sent here)" : "", a.undeliverable ? " · undeliverable" : "", a.verified ? " · verified" : "")))
+        : el("p", {}, "No channel on record."),
+    ),
+    page.cases.length
+      ? el("section", { class: "card", "aria-label": "Cases" }, el("h2", {}, "Cases"), el("ul", {}, page.cases.map((e) => el("li", {}, el("a", { href: `/console/escalations/${e.id}` }, `${e.priority}: ${e.reason}`), ` · ${e.status.replace(/_/g, " ")} · ${when(e.created_at)}`))))
+      : null,
+    threads.map(threadCard),
+  );
+  if (location.hash) { const target = document.getElementById(location.hash.slice(1)); if (target) target.scrollIntoView(); }
+}
+
 // ---- people (admins) ------------------------------------------------------------------------
 
 function userState(u) {
@@ -644,7 +773,8 @@ async function threadPage(id) {
       el(
         "p",
         {},
-        e.customer_name ? `${e.customer_name} ` : "",
+        el("a", { href: `/console/customers/${e.customer_id}` }, e.customer_name || "Customer"),
+        " ",
         phoneLink(e.customer_phone),
         ` · ${e.status.replace(/_/g, " ")} · `,
         el("span", { class: e.overdue ? "overdue" : "" }, timeLeft(e.seconds_left)),
@@ -969,6 +1099,9 @@ async function route() {
     if (path === "/console/stats") return await statsPage();
     if (path === "/console/leads") return await leadsPage();
     if (path === "/console/users") return await usersPage();
+    if (path === "/console/inbox") return await inboxPage();
+    const customer = path.match(/^\/console\/customers\/(\d+)$/);
+    if (customer) return await customerPage(Number(customer[1]));
     return await queuePage();
   } catch (e) {
     if (e.status === 401) return signIn();
