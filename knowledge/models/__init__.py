@@ -21,6 +21,7 @@ from knowledge.models.conversations import (
 )
 from knowledge.models.customers import (
     Booking,
+    BookingHistory,
     Customer,
     CustomerAddress,
     CustomerSentiment,
@@ -34,6 +35,7 @@ __all__ = [
     "AutomatedReminder",
     "Base",
     "Booking",
+    "BookingHistory",
     "BusinessRule",
     "BusinessRuleVersion",
     "ConsoleSession",
