@@ -14,6 +14,7 @@ from api.metrics import RequestObserver, Scraper, separate_address
 from api.process import settle_heap
 from api.ratelimit import RateLimiter
 from api.routes import (
+    booking_actions,
     bookings,
     console,
     conversations,
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(knowledge.router)
     app.include_router(bookings.router)
+    app.include_router(booking_actions.router)
     app.include_router(twilio.router)
     app.include_router(conversations.router)
     app.include_router(customers.router)

@@ -86,7 +86,7 @@ class TestCancellation:
     def test_answer_1_cancels_and_opens_a_medium_refund_escalation(self) -> None:
         decision = policy.decide_cancel_choice(booking(10 * D), "1", NOW, RULES)
         assert summary(decision) == ("escalated", "MEDIUM")
-        assert decision.updates == {"status": "cancelled"}
+        assert decision.updates == {"status": "cancelled", "deposit_refund_due": True}
 
     def test_answer_1_after_the_refund_window_closed_is_decided_again(self) -> None:
         decision = policy.decide_cancel_choice(booking(6 * D), "1", NOW, RULES)
@@ -97,6 +97,50 @@ class TestCancellation:
         decision = policy.decide_cancel_choice(booking(10 * D), "2", NOW, RULES)
         assert decision.intent == "date_change"
         assert summary(decision) == ("escalated", "MEDIUM")
+
+
+class TestStaffCancellation:
+    """A person cancels from the console: the same refund window as the customer's own
+    cancellation, read from the live rule."""
+
+    @pytest.mark.parametrize(
+        ("until", "refund", "late", "rule"),
+        [
+            (10 * D, True, False, "cancellation:staff:refund"),
+            (7 * D, True, False, "cancellation:staff:refund"),
+            (7 * D - M, False, False, "cancellation:staff:no_refund"),
+            (3 * D, False, False, "cancellation:staff:no_refund"),
+            (3 * D - M, False, True, "cancellation:staff:late"),
+            (12 * H, False, True, "cancellation:staff:late"),
+        ],
+    )
+    def test_refund_by_time_to_event(
+        self, until: timedelta, refund: bool, late: bool, rule: str
+    ) -> None:
+        decision = policy.decide_staff_cancellation(booking(until), NOW, RULES)
+        assert (decision.facts["refund"], decision.facts["late"], decision.rule) == (
+            refund,
+            late,
+            rule,
+        )
+        assert decision.updates["status"] == "cancelled"
+        assert decision.updates.get("deposit_refund_due", False) is refund
+        assert decision.escalation is None
+
+    def test_the_refund_window_comes_from_the_rules(self) -> None:
+        later = rules_with(refund_full_days=4, late_cancel_days=2)
+        assert policy.decide_staff_cancellation(booking(5 * D), NOW, later).facts["refund"]
+        assert not policy.decide_staff_cancellation(booking(5 * D), NOW, RULES).facts["refund"]
+
+    def test_a_staff_move_costs_the_fee_from_the_rules_unless_free(self) -> None:
+        new_at = NOW + 20 * D
+        paid = policy.decide_staff_reschedule(
+            booking(10 * D), new_at, NOW, rules_with(reschedule_fee=150)
+        )
+        assert (paid.facts["free_reschedule"], paid.facts["fee"]) == (False, "$150")
+        free = policy.decide_staff_reschedule(booking(10 * D, 2 * H), new_at, NOW, RULES)
+        assert (free.facts["free_reschedule"], free.facts["fee"]) == (True, "$0")
+        assert free.updates == {"event_at": new_at}
 
 
 class TestDateChange:

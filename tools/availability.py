@@ -78,12 +78,17 @@ def check(
     return Availability(day, None, False, tuple(sorted(nearest)))
 
 
-async def taken_around(session: AsyncSession, day: date, rules: Rules) -> list[datetime]:
-    """The start times of the bookings that could hold a chef within the search window."""
+async def taken_around(
+    session: AsyncSession, day: date, rules: Rules, *, excluding: int | None = None
+) -> list[datetime]:
+    """The start times of the bookings that could hold a chef within the search window (all
+    but the booking `excluding`, which is the one being moved)."""
     zone = rules.timezone
     start = datetime.combine(day - timedelta(days=SEARCH_DAYS + 1), time(0), zone)
     end = datetime.combine(day + timedelta(days=SEARCH_DAYS + 2), time(0), zone)
     query = select(Booking.event_at).where(
         Booking.status != "cancelled", Booking.event_at >= start, Booking.event_at < end
     )
+    if excluding is not None:
+        query = query.where(Booking.id != excluding)
     return list((await session.scalars(query)).all())

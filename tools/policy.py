@@ -177,9 +177,22 @@ def booking_facts(
     }
 
 
-def _reschedule_terms(booking: BookingView, now: datetime, rules: Rules) -> dict[str, Any]:
+def free_reschedule(booking: BookingView, now: datetime, rules: Rules) -> bool:
+    """Whether moving the date now is free: the booking's first move, asked within the live
+    `free_reschedule_hours` after it was made."""
     window = timedelta(hours=rules.rescheduling.free_reschedule_hours)
-    free = booking.reschedule_count == 0 and now - booking.created_at <= window
+    return booking.reschedule_count == 0 and now - booking.created_at <= window
+
+
+def reschedule_fee(booking: BookingView, now: datetime, rules: Rules) -> Decimal:
+    """What moving the date costs now: nothing when it is free, else the live fee."""
+    if free_reschedule(booking, now, rules):
+        return to_money(0)
+    return to_money(rules.rescheduling.reschedule_fee)
+
+
+def _reschedule_terms(booking: BookingView, now: datetime, rules: Rules) -> dict[str, Any]:
+    free = free_reschedule(booking, now, rules)
     return {
         "free_reschedule": free,
         "free_reschedule_hours": rules.rescheduling.free_reschedule_hours,
@@ -478,6 +491,12 @@ def decide_date_change(
     return Decision("date_change", "escalated", kind, f"date_change:{priority}", facts, plan)
 
 
+def refund_due(booking: BookingView, now: datetime, rules: Rules) -> bool:
+    """Whether cancelling now gives the deposit back in full: the event is at least the live
+    `refund_full_days` away."""
+    return until_event(booking, now) >= rules.cancellation.refund_full_days * DAY
+
+
 def decide_cancellation(booking: BookingView, now: datetime, rules: Rules) -> Decision:
     t = until_event(booking, now)
     c = rules.cancellation
@@ -485,7 +504,7 @@ def decide_cancellation(booking: BookingView, now: datetime, rules: Rules) -> De
         "deposit_amount": format_money(booking.deposit_amount),
         "refund_full_days": c.refund_full_days,
     }
-    if t >= c.refund_full_days * DAY:
+    if refund_due(booking, now, rules):
         return Decision(
             "cancellation",
             "handled",
@@ -531,7 +550,7 @@ def decide_cancel_choice(
     """The answer to 'reply 1 to cancel with a refund, 2 to reschedule', checked again now."""
     if choice == "2":
         return decide_date_change(booking, now, rules)
-    if until_event(booking, now) < rules.cancellation.refund_full_days * DAY:
+    if not refund_due(booking, now, rules):
         return decide_cancellation(booking, now, rules)  # the refund window closed meanwhile
     facts = event_facts(booking, rules) | {"deposit_amount": format_money(booking.deposit_amount)}
     plan = escalate(
@@ -549,7 +568,84 @@ def decide_cancel_choice(
         "cancellation:confirmed",
         facts,
         plan,
-        updates={"status": "cancelled"},
+        updates={"status": "cancelled", "deposit_refund_due": booking.deposit_amount > 0},
+    )
+
+
+def decide_staff_cancellation(booking: BookingView, now: datetime, rules: Rules) -> Decision:
+    """A person cancels the booking from the console, on the policy as it stands now: inside the
+    refund window the deposit comes back in full (what the customer's own "1" gets), later it is
+    kept; a reschedule is what the policy offers instead, except inside the late-cancellation
+    days. The facts are what the console shows before anyone confirms, and what the customer
+    is told."""
+    t = until_event(booking, now)
+    c = rules.cancellation
+    refund = refund_due(booking, now, rules) and booking.deposit_amount > 0
+    late = t < c.late_cancel_days * DAY
+    facts = (
+        event_facts(booking, rules)
+        | _reschedule_terms(booking, now, rules)
+        | {
+            "deposit_amount": format_money(booking.deposit_amount),
+            "refund_full_days": c.refund_full_days,
+            "late_cancel_days": c.late_cancel_days,
+            "refund": refund,
+            "late": late,
+            "reschedule_offered": not late,
+        }
+    )
+    updates: dict[str, Any] = {"status": "cancelled"}
+    if refund:
+        updates["deposit_refund_due"] = True
+        return Decision(
+            "cancellation",
+            "handled",
+            "cancel_confirmed",
+            "cancellation:staff:refund",
+            facts,
+            updates=updates,
+        )
+    rule = "cancellation:staff:late" if late else "cancellation:staff:no_refund"
+    return Decision(
+        "cancellation", "handled", "cancel_confirmed_no_refund", rule, facts, updates=updates
+    )
+
+
+def decide_staff_reschedule(
+    booking: BookingView, new_at: datetime, now: datetime, rules: Rules
+) -> Decision:
+    """A person moves the booking to `new_at` from the console, on the live reschedule terms as
+    they stand before the move (its first move within the window after booking is free, any
+    other costs the fee); the deposit carries over to the new date."""
+    before = event_facts(booking, rules)
+    terms = _reschedule_terms(booking, now, rules)
+    facts = (
+        event_facts(replace(booking, event_at=new_at), rules)
+        | terms
+        | {
+            "old_date": before["event_date"],
+            "old_time": before["event_time"],
+            "fee": format_money(reschedule_fee(booking, now, rules)),
+            "deposit_amount": format_money(booking.deposit_amount),
+        }
+    )
+    rule = "date_change:staff:" + ("free" if terms["free_reschedule"] else "fee")
+    return Decision(
+        "date_change",
+        "handled",
+        "reschedule_confirmed",
+        rule,
+        facts,
+        updates={"event_at": new_at},
+    )
+
+
+def decide_deposit_refunded(booking: BookingView, rules: Rules) -> Decision:
+    """The refund the policy gave is made: the customer hears so (the cancellation message
+    promised the team would confirm it)."""
+    facts = event_facts(booking, rules) | {"deposit_amount": format_money(booking.deposit_amount)}
+    return Decision(
+        "cancellation", "handled", "deposit_refunded", "cancellation:staff:refunded", facts
     )
 
 

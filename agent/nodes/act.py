@@ -11,6 +11,7 @@ from agent.context import TurnContext
 from agent.state import Decided, Loaded, TurnState
 from knowledge.models import TeamAlert
 from tools import bookings, leads
+from tools.bookings import history as booking_history
 from tools.escalations import open_escalation, problem_of
 from tools.policy import Decision
 
@@ -36,6 +37,19 @@ async def act(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]
                 now=now,
                 channel=loaded.conversation.channel,
             )
+            if loaded.booking is not None and decision.updates.get("status") == "cancelled":
+                await booking_history.record(
+                    ctx.session,
+                    loaded.booking.id,
+                    "cancelled",
+                    {
+                        "via": f"the customer's reply ({loaded.conversation.channel})",
+                        "rule": decision.rule,
+                        "refund": bool(decision.updates.get("deposit_refund_due")),
+                        "deposit_amount": str(loaded.booking.deposit_amount),
+                    },
+                    now,
+                )
         if decision.escalation is not None:
             escalation = await open_escalation(
                 ctx.session,

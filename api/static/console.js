@@ -703,6 +703,196 @@ function filledReply(text, thread) {
   return text.replace(/\{name\}/g, first).replace(/\{reference\}/g, reference);
 }
 
+// ---- booking actions (cancel, reschedule, deposit refund, history) -------------------------
+// Each action opens an inline panel that shows the policy's terms first (from the server, which
+// reads the live rules) and acts only on Confirm; the booking panel then shows the new state.
+
+const BOOKING_ACTIONS = { cancelled: "Cancelled", rescheduled: "Rescheduled", deposit_refunded: "Deposit refund recorded" };
+
+function bookingState(b) {
+  const deposit = b.deposit_refunded_at
+    ? `deposit ${money(b.deposit_amount)} refunded ${when(b.deposit_refunded_at)}`
+    : b.deposit_refund_due
+      ? `deposit ${money(b.deposit_amount)}: refund due`
+      : `deposit ${money(b.deposit_amount)}${b.deposit_paid ? " paid" : " not paid"}`;
+  const moved = b.reschedule_count ? ` · moved ${b.reschedule_count} time${b.reschedule_count === 1 ? "" : "s"}` : "";
+  return el("p", { "data-booking-status": b.status }, el("strong", {}, "Status: "), `${b.status} · ${deposit}${moved}`);
+}
+
+function termsList(rows) {
+  return el("dl", { class: "terms" }, rows.filter(Boolean).flatMap(([term, detail]) => [el("dt", {}, term), el("dd", {}, detail)]));
+}
+
+function customerNotice(channel, message) {
+  return message
+    ? el("div", {}, el("p", { class: "formula" }, `The customer is told (${channel}):`), el("blockquote", { class: "notice-text" }, message))
+    : el("p", { class: "formula" }, `The customer has switched ${channel} off: nothing is sent.`);
+}
+
+function actionPanel(title, body, confirmLabel, onConfirm, close) {
+  const error = el("p", { class: "error", role: "alert" });
+  const confirmButton = el("button", { class: "primary", type: "button" }, confirmLabel);
+  confirmButton.addEventListener("click", async () => {
+    error.textContent = "";
+    confirmButton.disabled = true;
+    try {
+      await onConfirm();
+    } catch (e) {
+      error.textContent = e.message;
+      confirmButton.disabled = false;
+    }
+  });
+  return el(
+    "section",
+    { class: "panel", "aria-label": title, "data-booking-panel": "" },
+    el("h3", {}, title),
+    body,
+    error,
+    el("div", { class: "actions-row" }, confirmButton, close ? el("button", { type: "button", onclick: close }, "Close") : null),
+  );
+}
+
+async function cancelPanel(b, host, close, done) {
+  const t = await api("GET", `/api/v1/bookings/${b.id}/cancellation`);
+  const instead = t.reschedule.free
+    ? `free (their first move within ${t.reschedule.free_reschedule_hours} hours of booking)`
+    : `${money(t.reschedule.fee)} rescheduling fee, deposit carried over`;
+  const body = [
+    termsList([
+      ["Party in", `${t.time_to_event} (${when(t.event_at)})`],
+      ["Refund", t.refund ? `${money(t.refund_amount)}: the deposit in full` : `none: the ${money(t.deposit_kept)} deposit is kept`],
+      ["Why", t.why],
+      ["Rule", `full refund at least ${t.refund_full_days} days before; a late cancellation inside ${t.late_cancel_days} days`],
+      ["Fees", t.refund ? "none" : `none beyond the ${money(t.deposit_kept)} deposit kept`],
+      t.reschedule_offered ? ["Instead", `a reschedule: ${instead}`] : null,
+    ]),
+    customerNotice(t.channel, t.message),
+  ];
+  host.replaceChildren(
+    actionPanel(`Cancel booking ${t.reference}?`, body, "Confirm cancellation", async () => {
+      await api("POST", `/api/v1/bookings/${b.id}/cancel`, { refund: t.refund });
+      await done(t.refund ? "Cancelled; the deposit refund is due. The customer has been told." : "Cancelled; the deposit is kept. The customer has been told.");
+    }, close),
+  );
+}
+
+function reschedulePanel(b, host, close, done) {
+  const input = el("input", { id: "reschedule-at", type: "datetime-local", value: wallClock(new Date(b.event_at)), required: true });
+  const terms = el("div", { "aria-live": "polite" });
+  const error = el("p", { class: "error", role: "alert" });
+  const look = async () => {
+    error.textContent = "";
+    terms.replaceChildren();
+    if (!input.value) { error.textContent = "Choose the new date and time."; return; }
+    const at = fromWallClock(input.value).toISOString();
+    let t;
+    try {
+      t = await api("GET", `/api/v1/bookings/${b.id}/reschedule?event_at=${encodeURIComponent(at)}`);
+    } catch (e) {
+      error.textContent = e.message.replace(/^event_at: /, "");
+      return;
+    }
+    const body = [
+      termsList([
+        ["From", when(t.event_at)],
+        ["To", when(t.new_event_at)],
+        ["Fee", t.terms.free ? "none: this move is free" : money(t.terms.fee)],
+        ["Why", t.why],
+        ["Rule", `the first move within ${t.terms.free_reschedule_hours} hours of booking is free; otherwise ${money(t.terms.reschedule_fee)}`],
+      ]),
+      customerNotice(t.channel, t.message),
+    ];
+    terms.replaceChildren(
+      actionPanel(`Move booking ${t.reference}?`, body, "Confirm new date", async () => {
+        await api("POST", `/api/v1/bookings/${b.id}/reschedule`, { event_at: t.new_event_at, fee: t.terms.fee });
+        await done("Rescheduled; the touchpoints follow the new date. The customer has been told.");
+      }, null),
+    );
+  };
+  host.replaceChildren(
+    el(
+      "section",
+      { class: "panel", "aria-label": "Reschedule", "data-booking-panel": "" },
+      el("h3", {}, `Reschedule booking ${b.reference}`),
+      el("form", { onsubmit: (event) => { event.preventDefault(); look(); } },
+        labelled("reschedule-at", `New date and time (${zoneName()})`, input),
+        el("div", { class: "actions-row" }, el("button", { type: "submit" }, "Show terms"), el("button", { type: "button", onclick: close }, "Close")),
+      ),
+      error,
+      terms,
+    ),
+  );
+  input.focus();
+}
+
+function refundPanel(b, host, close, done) {
+  const body = [
+    termsList([
+      ["Refund", `${money(b.deposit_amount)}: the deposit in full`],
+      ["Why", "The booking was cancelled inside the refund window, so the policy gave the deposit back."],
+    ]),
+    el("p", { class: "formula" }, "Confirm once the money has gone back to the customer; they are told it is refunded."),
+  ];
+  host.replaceChildren(
+    actionPanel(`Record the refund for ${b.reference}?`, body, "Confirm refund made", async () => {
+      await api("POST", `/api/v1/bookings/${b.id}/deposit-refunded`);
+      await done("Deposit refund recorded. The customer has been told.");
+    }, close),
+  );
+}
+
+function historyLine(h) {
+  const d = h.details || {};
+  const who = h.user_name || (d.via ? `the agent, on ${d.via}` : "the agent");
+  let what = BOOKING_ACTIONS[h.action] || h.action;
+  if (h.action === "cancelled") what += d.refund ? `: deposit refund due (${money(d.refund_amount || d.deposit_amount)})` : ": deposit kept";
+  if (h.action === "rescheduled") what += `: ${when(d.from)} → ${when(d.to)}, ${d.free ? "free" : `fee ${money(d.fee)}`}`;
+  if (h.action === "deposit_refunded") what += `: ${money(d.amount)}`;
+  const told = "message_id" in d ? (d.message_id ? " · customer told" : " · customer not told (channel off)") : "";
+  return el("li", { "data-history": h.action }, `${when(h.at)} · ${who} · ${what}${told}`);
+}
+
+function bookingActions(b, reload) {
+  const host = el("div", {});
+  const list = el("ul", { class: "history", "aria-label": "Booking history" });
+  const buttons = [];
+  const close = () => {
+    host.replaceChildren();
+    buttons.forEach((button) => button.setAttribute("aria-expanded", "false"));
+  };
+  const done = async (note) => { host.replaceChildren(); await reload(note); };
+  const opener = (label, open) => {
+    const button = el("button", { type: "button", "aria-expanded": "false" }, label);
+    button.addEventListener("click", async () => {
+      close();
+      button.setAttribute("aria-expanded", "true");
+      try {
+        await open(b, host, close, done);
+      } catch (e) {
+        host.replaceChildren(el("p", { class: "error", role: "alert" }, e.message));
+      }
+    });
+    buttons.push(button);
+    return button;
+  };
+  const upcoming = b.status !== "cancelled" && b.status !== "completed" && new Date(b.event_at) > new Date();
+  const owed = b.deposit_refund_due && !b.deposit_refunded_at;
+  api("GET", `/api/v1/bookings/${b.id}/history`)
+    .then((entries) => list.replaceChildren(...(entries.length ? entries.map(historyLine) : [el("li", {}, "Nothing yet: cancellations, new dates and refunds are listed here.")])))
+    .catch((e) => list.replaceChildren(el("li", { class: "error" }, e.message)));
+  return el(
+    "div",
+    { class: "booking-actions" },
+    bookingState(b),
+    upcoming || owed
+      ? el("div", { class: "actions-row" }, upcoming ? [opener("Cancel booking…", cancelPanel), opener("Reschedule…", reschedulePanel)] : null, owed ? opener("Mark deposit refunded", refundPanel) : null)
+      : null,
+    host,
+    el("h2", {}, "History"),
+    list,
+  );
+}
+
 async function threadPage(id) {
   let thread;
   const status = el("p", { role: "status" });
@@ -823,7 +1013,8 @@ async function threadPage(id) {
                 { class: "card" },
                 el("h2", {}, `Booking ${b.reference}`),
                 el("p", {}, `${when(b.event_at)} · ${b.address}`),
-                bookingForm(b, reload),
+                bookingActions(b, reload),
+                b.status === "cancelled" ? null : bookingForm(b, reload),
                 el("h2", {}, "Touchpoints"),
                 el("table", {}, el("tbody", {}, [...b.touchpoints].sort((x, y) => new Date(x.due_at) - new Date(y.due_at)).map((t) => el("tr", { "data-touchpoint": t.kind }, el("td", {}, touchpointName(t.kind)), el("td", {}, when(t.due_at)), el("td", {}, t.status))))),
               )
@@ -835,6 +1026,7 @@ async function threadPage(id) {
   await reload();
   setInterval(async () => {
     if (document.activeElement && ["TEXTAREA", "INPUT"].includes(document.activeElement.tagName)) return;
+    if (document.querySelector("[data-booking-panel]")) return; // a booking action is being decided
     const before = thread && thread.messages.length;
     try {
       const fresh = await api("GET", `/api/v1/escalations/${id}/thread`);

@@ -23,6 +23,7 @@ from knowledge.models.conversations import (
 )
 from knowledge.models.customers import (
     Booking,
+    BookingHistory,
     Customer,
     CustomerAddress,
     CustomerSentiment,
@@ -36,6 +37,7 @@ __all__ = [
     "AutomatedReminder",
     "Base",
     "Booking",
+    "BookingHistory",
     "BusinessRule",
     "BusinessRuleVersion",
     "CaseNote",

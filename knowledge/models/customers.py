@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
@@ -19,6 +19,8 @@ CHANNELS: tuple[ChannelName, ...] = get_args(ChannelName)
 ADDRESS_CHANNELS = ("sms", "whatsapp", "email")
 BOOKING_STATUSES = ("pending", "confirmed", "completed", "cancelled")
 REVIEW_SOURCES = ("google", "yelp", "internal")
+#: What a person did to a booking from the console (or the agent, on a customer's reply).
+BOOKING_ACTIONS = ("cancelled", "rescheduled", "deposit_refunded")
 #: "open" while the agent collects details and quotes; "booked" once a booking is made for it.
 LEAD_STATUSES = ("open", "booked", "lost")
 
@@ -93,6 +95,10 @@ class Booking(Base):
     menu_provisional: Mapped[bool] = mapped_column(default=False)
     deposit_amount: Mapped[Decimal] = mapped_column(default=Decimal("0"))
     deposit_paid: Mapped[bool] = mapped_column(default=False)
+    #: The policy gave the deposit back when the booking was cancelled (inside the refund
+    #: window); `deposit_refunded_at` says when someone recorded the refund as made.
+    deposit_refund_due: Mapped[bool] = mapped_column(default=False, server_default="false")
+    deposit_refunded_at: Mapped[datetime | None]
     travel_miles: Mapped[Decimal | None] = mapped_column(Numeric(8, 1))
     status: Mapped[str] = mapped_column(String(20), default="confirmed")
     access_notes: Mapped[str | None] = mapped_column(Text)
@@ -106,6 +112,24 @@ class Booking(Base):
     @property
     def guests(self) -> int:
         return self.adults + self.kids + self.toddlers
+
+
+class BookingHistory(Base):
+    """One thing done to a booking: who (a console user; None for the agent), when, what, and
+    the details the policy decided it with. The booking's audit trail, newest last."""
+
+    __tablename__ = "booking_history"
+    __table_args__ = (
+        CheckConstraint(in_list("action", BOOKING_ACTIONS), name="action_known"),
+        Index("ix_booking_history_booking", "booking_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("api_users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(40))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = created_at()
 
 
 class Feedback(Base):

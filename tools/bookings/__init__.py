@@ -34,6 +34,7 @@ BOOKING_FIELDS = {
     "menu_selected",
     "menu_provisional",
     "status",
+    "deposit_refund_due",
     "access_notes",
     "dietary_notes",
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -137,5 +137,95 @@ class BookingView(BaseModel):
     menu_selected: bool
     status: str
     deposit_amount: Decimal
+    deposit_paid: bool
+    deposit_refund_due: bool  # the policy gave the deposit back on cancelling
+    deposit_refunded_at: datetime | None  # when someone recorded the refund as made
+    reschedule_count: int
     created_at: datetime
     touchpoints: list[TouchpointView] = Field(default_factory=list)
+
+
+class RescheduleTerms(BaseModel):
+    """What moving the date costs now, from the live rescheduling rule."""
+
+    free: bool  # the booking's first move, within `free_reschedule_hours` of booking
+    fee: Decimal  # what this move costs: 0 when free
+    reschedule_fee: Decimal  # the rule's fee
+    free_reschedule_hours: int
+
+
+class CancellationPreview(BaseModel):
+    """What cancelling the booking now does, decided by the policy from the live rules: shown
+    before anyone confirms."""
+
+    booking_id: int
+    reference: str
+    event_at: datetime
+    as_of: datetime
+    time_to_event: str  # "9 days 23 hours", "12 hours"
+    refund: bool
+    deposit_amount: Decimal
+    refund_amount: Decimal
+    deposit_kept: Decimal
+    refund_full_days: int  # the cancellation rule: a full refund at least this many days out
+    late_cancel_days: int  # inside this many days a cancellation is late
+    late: bool
+    rule: str  # the policy row that decided
+    why: str
+    reschedule_offered: bool  # the policy offers a reschedule instead of cancelling
+    reschedule: RescheduleTerms
+    channel: str  # where the customer is told
+    message: str | None  # what they are told (None: they opted out of that channel)
+
+
+class ReschedulePreview(BaseModel):
+    """What moving the booking to `new_event_at` costs and says, from the live rules."""
+
+    booking_id: int
+    reference: str
+    event_at: datetime
+    new_event_at: datetime
+    as_of: datetime
+    reschedule_count: int
+    terms: RescheduleTerms
+    rule: str
+    why: str
+    channel: str
+    message: str | None
+
+
+class CancelRequest(StorableInput):
+    #: The refund the preview showed; if the policy's answer has changed since (the clock
+    #: crossed the refund window, a rule was edited), nothing is done and 409 says so.
+    refund: bool | None = None
+
+
+class RescheduleRequest(StorableInput):
+    event_at: datetime
+    #: The fee the preview showed; a different fee now is refused with 409, as for `refund`.
+    fee: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=2)
+
+    @model_validator(mode="after")
+    def _aware(self) -> RescheduleRequest:
+        _check_event_at(self.event_at)
+        return self
+
+
+class HistoryEntry(BaseModel):
+    """One line of a booking's history: who (None: the agent), when, what, and its details."""
+
+    id: int
+    action: str
+    at: datetime
+    user_id: int | None
+    user_name: str | None
+    details: dict[str, Any]
+
+
+class ActionResult(BaseModel):
+    """A booking after an action from the console: its new state, the history line written and
+    the message queued for the customer (None: nothing was sent)."""
+
+    booking: BookingView
+    entry: HistoryEntry
+    message_id: int | None
