@@ -460,12 +460,13 @@ class RuleView(_View):
     id: int
     rule_type: str
     title: str
-    content: str
+    content: str  # may name values as {{ placeholders }}
     value: dict[str, Any]
     is_active: bool
     version: int
     last_updated: datetime
     updated_by: str | None
+    text: str | None = None  # the content as customers read it, placeholders filled
 
 
 class RuleVersionView(_View):

@@ -132,16 +132,25 @@ class KnowledgeService:
         today = now.date()
         addons = await repo.addons(session, available_only=True)
         offers = await repo.offers_active_on(session, today)
-        return Charter(
+        charter = Charter(
             rules=parsed,
-            policies=[
-                PolicyText(rule_type=r.rule_type, title=r.title, content=r.content) for r in rules
-            ],
+            policies=[],
             addons=[AddonView.model_validate(a) for a in addons],
             offers=[OfferView.model_validate(o) for o in offers],
             today=today,
             built_at=self.clock.now(),
         )
+        # A policy's text names its figures as {{ placeholders }}: the values are its only
+        # source, so a changed price is in every text at once.
+        texts = [
+            PolicyText(
+                rule_type=r.rule_type,
+                title=r.title,
+                content=render_answer(r.content, charter.facts),
+            )
+            for r in rules
+        ]
+        return charter.model_copy(update={"policies": texts})
 
     async def cancellation_policy(self, session: AsyncSession) -> str:
         policy = (await self.charter(session)).policy("cancellation")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -286,3 +287,81 @@ async def test_search_finds_a_customer_by_booking_reference(
         await server.wait()
         await engine.dispose()
     assert violations == {}
+
+
+async def test_a_price_as_a_field_and_a_new_faq_reach_the_next_answer(
+    pg_server: Any, template_url: str, tmp_path: Path
+) -> None:
+    """The owner changes the adult price as a field: the pricing text customers read follows,
+    and the next web chat answer quotes it; an FAQ the owner adds answers the next customer who
+    asks; an agent sees knowledge without the forms that need an admin."""
+    from playwright.async_api import async_playwright, expect
+
+    url = await clone_database(pg_server, template_url)
+    engine = make_engine(url)
+    async with unit_of_work(async_sessionmaker(engine, expire_on_commit=False)) as session:
+        await make_person(session, "Ana", "admin")
+        await make_person(session, "Kim", "agent")
+    ARTIFACTS.mkdir(exist_ok=True)
+    os.environ.setdefault("HOME", str(tmp_path))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = await serve(url, port, "--no-worker", PUBLIC_BASE_URL=base)
+
+    async def ask(question: str) -> str:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            token = (await client.post("/api/v1/chat/sessions")).json()["token"]
+            answer = await client.post(
+                "/api/v1/chat/messages", json={"text": question}, headers={"X-Chat-Token": token}
+            )
+        return str(answer.json()["reply"])
+
+    try:
+        assert "$55" in await ask("how much is it per adult?")
+        async with async_playwright() as p:
+            browser = await launch(p)
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            await sign_in(page, base, "Ana", "/console/knowledge")
+            pricing = page.locator('form[data-rule="pricing"]')
+            await expect(pricing).to_contain_text("Customers read: Adults are $55 each")
+            await pricing.get_by_label("adult price").fill("60")
+            await pricing.get_by_role("button", name="Save").click()
+            pricing = page.locator('form[data-rule="pricing"]')
+            await expect(pricing).to_contain_text("Customers read: Adults are $60 each")
+            assert "$60" in await ask("how much is it per adult?")
+
+            new = page.locator('form[data-faq="new"]')
+            await new.get_by_label("New FAQ question").fill("Do you bring music or a DJ?")
+            await new.get_by_label("New FAQ answer").fill(
+                "We don't bring music, but the chef's show keeps everyone entertained."
+            )
+            await new.get_by_label("New FAQ keywords").fill("dj music speaker playlist")
+            await new.get_by_label("New FAQ category").select_option("event")
+            await new.get_by_role("button", name="Add FAQ").click()
+            await expect(
+                page.locator("form[data-faq] strong").filter(has_text="DJ")
+            ).to_be_visible()
+            assert "chef's show keeps everyone entertained" in await ask("do you guys bring a dj?")
+            await page.screenshot(
+                path=str(ARTIFACTS / "console-knowledge-fields.png"), full_page=True
+            )
+
+            agent = await browser.new_page(viewport={"width": 390, "height": 844})
+            await sign_in(agent, base, "Kim", "/console/knowledge")
+            await expect(
+                agent.get_by_text("You can read the knowledge here; only an admin can change it.")
+            ).to_be_visible()
+            await expect(agent.locator('form[data-faq="new"]')).to_have_count(0)
+            await expect(
+                agent.locator('form[data-rule="pricing"]').get_by_role("button", name="Save")
+            ).to_be_disabled()
+            await expect(
+                agent.locator('form[data-rule="pricing"]').get_by_label("adult price")
+            ).to_be_disabled()
+            found = await serious_violations(agent)
+            assert found == []
+            await browser.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await server.wait()
+        await engine.dispose()

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from knowledge import repository as repo
@@ -17,7 +18,7 @@ from knowledge.db import make_engine, unit_of_work
 from knowledge.infra.clock import FrozenClock
 from knowledge.schemas import AddonUpdate, OfferCreate, RuleUpdate
 from knowledge.service import KnowledgeService, render_answer
-from tests.conftest import clone_database
+from tests.conftest import bearer, clone_database
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -176,3 +177,45 @@ class TestCharter:
         facts = (await knowledge.charter(session)).facts
         for faq in await repo.faqs(session):
             assert "{{" not in render_answer(faq.answer, facts), faq.question
+
+
+class TestPolicyTextsFromValues:
+    """A policy's text names its figures as placeholders, so the values are the one source:
+    the seeded texts read as before, and a changed price is in the text at once."""
+
+    async def test_seeded_texts_read_as_written_out(
+        self, session: AsyncSession, knowledge: KnowledgeService
+    ) -> None:
+        charter = await knowledge.charter(session)
+        expected = {
+            "pricing": "Adults are $55 each and kids aged 6 to 12 are $30; children 5 and under "
+            "eat free. Every party has a $550 minimum.",
+            "deposit": "A $100 deposit reserves the date and is credited to the bill. It is "
+            "refunded in full when a cancellation comes at least 7 days before the event.",
+            "travel": "Travel is free for the first 30 miles; after that it is $2 per mile.",
+            "rescheduling": "One reschedule is free when requested within 48 hours of booking; "
+            "after that a reschedule costs $100, and the deposit moves to the new date.",
+        }
+        for rule_type, text in expected.items():
+            policy = charter.policy(rule_type)
+            assert policy is not None and policy.content == text
+        assert all("{{" not in p.content for p in charter.policies)
+
+    async def test_a_changed_price_is_in_the_text_at_once(
+        self, client: httpx.AsyncClient, session: AsyncSession, knowledge: KnowledgeService
+    ) -> None:
+        admin = await bearer(session, "price-admin", "admin")
+        rules = (await client.get("/api/v1/business-rules", headers=admin)).json()
+        pricing = next(r for r in rules if r["rule_type"] == "pricing")
+        assert "{{ adult_price }}" in pricing["content"]
+        assert pricing["text"].startswith("Adults are $55 each")
+        value = pricing["value"] | {"adult_price": 60}
+        saved = await client.put(
+            f"/api/v1/business-rules/{pricing['id']}", json={"value": value}, headers=admin
+        )
+        assert saved.status_code == 200, saved.text
+        rules = (await client.get("/api/v1/business-rules", headers=admin)).json()
+        pricing = next(r for r in rules if r["rule_type"] == "pricing")
+        assert pricing["text"].startswith("Adults are $60 each")
+        policy = (await knowledge.charter(session)).policy("pricing")
+        assert policy is not None and policy.content.startswith("Adults are $60 each")

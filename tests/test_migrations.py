@@ -283,3 +283,43 @@ class TestCustomerAddressesMigration:
             (ids[2], False, True),
             (ids[3], False, False),
         ]
+
+
+class TestPolicyTextsMigration:
+    """Seeded policy texts that wrote their figures out become the same sentences with
+    placeholders; a text an admin rewrote stays; a downgrade gives the seeded ones back."""
+
+    async def test_seeded_texts_take_placeholders_and_edited_ones_stay(
+        self, pg_server: Any
+    ) -> None:
+        url = embedded.server_url(pg_server, "hibachi_policy_texts_migration")
+        await ensure_database(url)
+        await asyncio.to_thread(migrate.downgrade, url, "base")
+        await migrate.upgrade_async(url, "0014")
+        seeded = (
+            "Adults are $55 each and kids aged 6 to 12 are $30; children 5 and under eat free."
+            " Every party has a $550 minimum."
+        )
+        edited = "Travel is free nearby; ask us about far-away parties."
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            for rule_type, content, value in (
+                ("pricing", seeded, {"adult_price": 55}),
+                ("travel", edited, {"travel_free_miles": 30}),
+            ):
+                await conn.execute(
+                    "INSERT INTO business_rules (rule_type, title, content, value, is_active,"
+                    " version) VALUES ($1, $1, $2, $3, true, 1)",
+                    rule_type,
+                    content,
+                    json.dumps(value),
+                )
+            await migrate.upgrade_async(url, "0015")
+            after = dict(await conn.fetch("SELECT rule_type, content FROM business_rules"))
+            await asyncio.to_thread(migrate.downgrade, url, "0014")
+            back = dict(await conn.fetch("SELECT rule_type, content FROM business_rules"))
+        finally:
+            await conn.close()
+        assert after["pricing"].startswith("Adults are {{ adult_price }} each")
+        assert after["travel"] == edited
+        assert (back["pricing"], back["travel"]) == (seeded, edited)

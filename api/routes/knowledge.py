@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 
 from api.deps import AdminUser, CurrentUser, Knowledge, Session
 from knowledge import repository as repo
-from knowledge.errors import NotFound
+from knowledge.errors import Conflict, NotFound
 from knowledge.models import AddonItem, BusinessRule, FaqItem, SavedReply, SeasonalOffer
 from knowledge.schemas import (
     AddonCreate,
@@ -30,6 +30,7 @@ from knowledge.schemas import (
     SavedReplyUpdate,
     SavedReplyView,
 )
+from knowledge.service import render_answer
 
 router = APIRouter(prefix="/api/v1", tags=["knowledge"])
 
@@ -47,8 +48,17 @@ def _found(value: T | None, label: str, ident: int) -> T:
 
 
 @router.get("/business-rules")
-async def list_rules(_: CurrentUser, session: Session) -> list[RuleView]:
-    return [RuleView.model_validate(r) for r in await repo.all_rules(session)]
+async def list_rules(_: CurrentUser, session: Session, knowledge: Knowledge) -> list[RuleView]:
+    """Every rule, with its text as customers read it (its {{ placeholders }} filled from the
+    live values)."""
+    try:
+        facts = (await knowledge.charter(session)).facts
+    except Conflict:  # a rule the agent needs is missing: show the texts as written
+        facts = {}
+    return [
+        RuleView.model_validate(r).model_copy(update={"text": render_answer(r.content, facts)})
+        for r in await repo.all_rules(session)
+    ]
 
 
 @router.get("/business-rules/{rule_id}")

@@ -1086,7 +1086,7 @@ async function knowledgePage() {
     api("GET", "/api/v1/offers"),
     api("GET", "/api/v1/saved-replies"),
   ]);
-  const readOnly = me.role !== "admin" ? el("p", { class: "error" }, "Only admins can save changes here.") : null;
+  const readOnly = me.role !== "admin" ? el("p", { class: "formula" }, "You can read the knowledge here; only an admin can change it.") : null;
 
   const addonRows = addons.map((a) => {
     const price = el("input", { type: "number", step: "0.01", value: a.price, "aria-label": `${a.name} price` });
@@ -1096,32 +1096,85 @@ async function knowledgePage() {
     return el("div", { class: "card" }, form);
   });
 
+  // A rule's values are edited as fields (numbers as numbers, lists as comma-separated text);
+  // its text names them as {{ placeholders }}, so customers always read the live values.
+  const valueField = (r, key, value) => {
+    const id = `rule-${r.id}-${key}`;
+    const label = key.replace(/_/g, " ");
+    let control, read;
+    if (typeof value === "number") {
+      control = el("input", { id, type: "number", step: "any", value, name: key });
+      read = () => Number(control.value);
+    } else if (typeof value === "boolean") {
+      control = el("input", { id, type: "checkbox", checked: value, name: key });
+      read = () => control.checked;
+    } else if (Array.isArray(value) && value.every((v) => typeof v === "string")) {
+      control = el("input", { id, value: value.join(", "), name: key, class: "wide" });
+      read = () => control.value.split(",").map((v) => v.trim()).filter(Boolean);
+    } else if (typeof value === "string") {
+      control = el("input", { id, value, name: key, class: "wide" });
+      read = () => control.value;
+    } else {
+      control = el("textarea", { id, rows: 3, name: key }, JSON.stringify(value, null, 2));
+      read = () => JSON.parse(control.value);
+    }
+    return { key, read, node: el("div", { class: "field" }, el("label", { for: id }, label), control, el("span", { class: "error", "data-error": `value.${key}` })) };
+  };
   const ruleCards = rules.map((r) => {
-    const content = el("textarea", {}, r.content);
-    const value = el("textarea", { rows: 4 }, JSON.stringify(r.value, null, 2));
+    const content = el("textarea", { id: `rule-${r.id}-text`, rows: 3 }, r.content);
+    const fields = Object.entries(r.value).map(([key, value]) => valueField(r, key, value));
     const history = el("div", {});
-    const form = el("form", { "data-rule": r.rule_type }, el("strong", {}, r.title), el("p", { class: "formula" }, `version ${r.version} · ${r.updated_by || "seed"} · ${when(r.last_updated)}`), field("Text ", content, "content"), field("Values (JSON) ", value, "value"), el("button", { type: "submit" }, "Save"), " ", el("button", { type: "button", onclick: async () => {
-      const versions = await api("GET", `/api/v1/business-rules/${r.id}/versions`);
-      history.replaceChildren(el("table", {}, el("tbody", {}, versions.map((v) => el("tr", {}, el("td", {}, `v${v.version}`), el("td", {}, v.updated_by || "seed"), el("td", {}, when(v.valid_from)), el("td", {}, JSON.stringify(v.value)))))));
-    } }, "History"), el("span", { role: "status" }), history);
+    const form = el(
+      "form",
+      { "data-rule": r.rule_type },
+      el("h3", {}, r.title),
+      el("p", { class: "formula" }, `version ${r.version} · ${r.updated_by || "seed"} · ${when(r.last_updated)}`),
+      r.text ? el("p", { class: "customer-text" }, el("strong", {}, "Customers read: "), r.text) : null,
+      fields.map((f) => f.node),
+      el("div", { class: "field" }, el("label", { for: `rule-${r.id}-text` }, "Text (write a value as {{ adult_price }}, {{ deposit_amount }}, … so it follows the fields)"), content, el("span", { class: "error", "data-error": "content" })),
+      el("button", { type: "submit" }, "Save"),
+      " ",
+      el("button", { type: "button", onclick: async () => {
+        const versions = await api("GET", `/api/v1/business-rules/${r.id}/versions`);
+        history.replaceChildren(el("table", {}, el("tbody", {}, versions.map((v) => el("tr", {}, el("td", {}, `v${v.version}`), el("td", {}, v.updated_by || "seed"), el("td", {}, when(v.valid_from)), el("td", {}, JSON.stringify(v.value)))))));
+      } }, "History"),
+      el("span", { role: "status" }),
+      history,
+    );
     form.addEventListener("submit", (event) => {
-      let parsed;
-      try { parsed = JSON.parse(value.value); } catch (_) {
-        event.preventDefault();
-        form.querySelector("[data-error=value]").textContent = "not valid JSON";
-        return;
+      const value = {};
+      for (const f of fields) {
+        try { value[f.key] = f.read(); } catch (_) {
+          event.preventDefault();
+          form.querySelector(`[data-error="value.${f.key}"]`).textContent = "not valid JSON";
+          return;
+        }
       }
-      return saver(form, "PUT", `/api/v1/business-rules/${r.id}`, () => ({ content: content.value, value: parsed }))(event);
+      return saver(form, "PUT", `/api/v1/business-rules/${r.id}`, () => ({ content: content.value, value }), () => knowledgePage())(event);
     });
     return el("div", { class: "card" }, form);
   });
 
+  const FAQ_CATEGORIES = ["booking", "menu", "pricing", "policies", "setup", "event", "general"];
   const faqCards = faqs.map((f) => {
-    const answer = el("textarea", {}, f.answer);
-    const form = el("form", { "data-faq": f.id }, el("strong", {}, f.question), el("p", { class: "formula" }, `${f.view_count} views · ${f.helpful_count} helpful · ${f.category}`), field("Answer ", answer, "answer"), el("button", { type: "submit" }, "Save"), el("span", { role: "status" }));
+    const answer = el("textarea", { "aria-label": `Answer to “${f.question}”` }, f.answer);
+    const remove = el("button", { type: "button", class: "danger", onclick: async () => {
+      if (!confirm(`Delete the FAQ “${f.question}”? The agent stops using it at once.`)) return;
+      try { await api("DELETE", `/api/v1/faqs/${f.id}`); await knowledgePage(); location.hash = "faqs"; } catch (e) { form.querySelector("[role=status]").textContent = `Not deleted: ${e.message}`; }
+    } }, "Delete");
+    const form = el("form", { "data-faq": f.id }, el("strong", {}, f.question), el("p", { class: "formula" }, `${f.view_count} views · ${f.helpful_count} helpful · ${f.category}`), field("Answer ", answer, "answer"), el("button", { type: "submit" }, "Save"), " ", remove, el("span", { role: "status" }));
     form.addEventListener("submit", saver(form, "PUT", `/api/v1/faqs/${f.id}`, () => ({ answer: answer.value })));
     return el("div", { class: "card" }, form);
   });
+  const newFaq = (() => {
+    const question = el("input", { class: "wide", "aria-label": "New FAQ question", maxlength: 500 });
+    const answer = el("textarea", { "aria-label": "New FAQ answer" });
+    const keywords = el("input", { class: "wide", "aria-label": "New FAQ keywords" });
+    const category = el("select", { "aria-label": "New FAQ category" }, FAQ_CATEGORIES.map((c) => el("option", { value: c }, c)));
+    const form = el("form", { "data-faq": "new" }, el("strong", {}, "Add an FAQ"), field("Question ", question, "question"), field("Answer (values as {{ adult_price }} and the like) ", answer, "answer"), field("Other words customers use (keywords) ", keywords, "keywords"), field("Category ", category, "category"), el("button", { type: "submit" }, "Add FAQ"), el("span", { role: "status" }));
+    form.addEventListener("submit", saver(form, "POST", "/api/v1/faqs", () => ({ question: question.value, answer: answer.value, keywords: keywords.value, category: category.value }), async () => { await knowledgePage(); location.hash = "faqs"; }));
+    return el("div", { class: "card" }, form);
+  })();
 
   const offerForm = (o) => {
     const title = el("input", { value: o ? o.title : "", "aria-label": "Offer title" });
@@ -1154,12 +1207,16 @@ async function knowledgePage() {
     readOnly,
     el("h2", { id: "addons" }, "Add-ons and prices"), addonRows,
     el("h2", { id: "offers" }, "Seasonal offers"), offers.map(offerForm), offerForm(null),
-    el("h2", { id: "faqs" }, "FAQs"), faqCards,
+    el("h2", { id: "faqs" }, "FAQs"), faqCards, me.role === "admin" ? newFaq : null,
     el("h2", { id: "replies" }, "Saved replies"),
     el("p", { class: "formula" }, "For the team's replies on a case; {name} becomes the customer's first name and {reference} the booking's."),
     replies.map(replyForm), me.role === "admin" ? replyForm(null) : null,
     el("h2", { id: "rules" }, "Business rules"), ruleCards,
   );
+  // Agents read the knowledge; only an admin's forms can be used.
+  if (me.role !== "admin") {
+    app().querySelectorAll("form input, form textarea, form select, form button[type=submit], form button.danger").forEach((n) => { n.disabled = true; });
+  }
 }
 
 // ---- stats ----------------------------------------------------------------------------------
