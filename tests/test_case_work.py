@@ -5,15 +5,27 @@ with the knowledge (admins edit them, everyone uses them)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from knowledge.db import make_engine, unit_of_work
 from knowledge.infra.clock import FrozenClock
-from knowledge.models import Conversation, Escalation, Message, TeamAlert
-from tests.conftest import bearer
+from knowledge.models import (
+    BusinessRuleVersion,
+    Conversation,
+    Customer,
+    Escalation,
+    FaqItem,
+    Message,
+    TeamAlert,
+)
+from tests.conftest import bearer, clone_database
 from tests.factories import make_conversation, make_customer, make_person
+from tests.helpers.service import served
 
 
 async def a_case(session: AsyncSession, clock: FrozenClock) -> tuple[int, int]:
@@ -158,3 +170,73 @@ class TestSavedReplies:
             "/api/v1/saved-replies", json={"title": "x", "body": "  "}, headers=admin
         )
         assert empty.status_code == 422
+
+
+class TestTryIt:
+    """ "Try it": the answer a new customer would get with an unsaved edit; nothing is saved or
+    sent, and the live agent's knowledge is unchanged."""
+
+    async def test_an_unsaved_price_and_faq_are_answered_and_nothing_is_kept(
+        self, pg_server: Any, template_url: str, tmp_path: Path
+    ) -> None:
+        url = await clone_database(pg_server, template_url)
+        engine = make_engine(url)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with unit_of_work(sessions) as session:
+            _ana, token = await make_person(session, "Ana", "admin")
+            _kim, agent_token = await make_person(session, "Kim", "agent")
+        admin = {"Authorization": f"Bearer {token}"}
+
+        async def counts() -> tuple[int, int, int, int]:
+            async with sessions() as session:
+                return tuple(  # type: ignore[return-value]
+                    [
+                        int(await session.scalar(select(func.count()).select_from(m)) or 0)
+                        for m in (Customer, Message, FaqItem, BusinessRuleVersion)
+                    ]
+                )
+
+        try:
+            async with (
+                served(url, "--no-worker") as base,
+                httpx.AsyncClient(base_url=base, timeout=60) as client,
+            ):
+                rules = (await client.get("/api/v1/business-rules", headers=admin)).json()
+                pricing = next(r for r in rules if r["rule_type"] == "pricing")
+                before = await counts()
+                tried = await client.post(
+                    "/api/v1/knowledge/try",
+                    json={
+                        "question": "how much per adult?",
+                        "rule_id": pricing["id"],
+                        "rule": {"value": pricing["value"] | {"adult_price": 65}},
+                    },
+                    headers=admin,
+                )
+                assert tried.status_code == 200, tried.text
+                assert "$65" in tried.json()["reply"] and tried.json()["outcome"] == "handled"
+                faq = {
+                    "question": "Do you bring music or a DJ?",
+                    "answer": "No music from us, but the chef's show is the entertainment.",
+                    "keywords": "dj music speaker playlist",
+                    "category": "event",
+                }
+                tried = await client.post(
+                    "/api/v1/knowledge/try",
+                    json={"question": "do you guys bring a dj?", "faq": faq},
+                    headers=admin,
+                )
+                assert "chef's show is the entertainment" in tried.json()["reply"]
+                assert await counts() == before  # nothing kept
+                plain = await client.post(
+                    "/api/v1/knowledge/try", json={"question": "how much per adult?"}, headers=admin
+                )
+                assert "$55" in plain.json()["reply"]  # the live price, unchanged
+                refused = await client.post(
+                    "/api/v1/knowledge/try",
+                    json={"question": "hi"},
+                    headers={"Authorization": f"Bearer {agent_token}"},
+                )
+                assert refused.status_code == 403
+        finally:
+            await engine.dispose()

@@ -292,8 +292,9 @@ async def test_search_finds_a_customer_by_booking_reference(
 async def test_a_price_as_a_field_and_a_new_faq_reach_the_next_answer(
     pg_server: Any, template_url: str, tmp_path: Path
 ) -> None:
-    """The owner changes the adult price as a field: the pricing text customers read follows,
-    and the next web chat answer quotes it; an FAQ the owner adds answers the next customer who
+    """The owner tries an unsaved price in the try-it box (answered, nothing saved), then
+    changes the adult price as a field: the pricing text customers read follows, and the next
+    web chat answer quotes it; an FAQ the owner adds answers the next customer who
     asks; an agent sees knowledge without the forms that need an admin."""
     from playwright.async_api import async_playwright, expect
 
@@ -324,6 +325,19 @@ async def test_a_price_as_a_field_and_a_new_faq_reach_the_next_answer(
             await sign_in(page, base, "Ana", "/console/knowledge")
             pricing = page.locator('form[data-rule="pricing"]')
             await expect(pricing).to_contain_text("Customers read: Adults are $55 each")
+            # Try it: an unsaved price answers the question; nothing is saved.
+            await pricing.get_by_label("adult price").fill("70")
+            await page.get_by_label("A customer asks").fill("how much is it per adult?")
+            await page.get_by_label("With the unsaved changes in").select_option(
+                label="Pricing (as edited below)"
+            )
+            await page.get_by_role("button", name="Try", exact=True).click()
+            await expect(page.locator("#try-answer")).to_contain_text("$70")
+            await expect(page.locator("#try-answer")).to_contain_text("Nothing was saved")
+            assert "$55" in await ask("how much is it per adult?")
+            await page.reload()
+            pricing = page.locator('form[data-rule="pricing"]')
+            await expect(pricing.get_by_label("adult price")).to_have_value("55")
             await pricing.get_by_label("adult price").fill("60")
             await pricing.get_by_role("button", name="Save").click()
             pricing = page.locator('form[data-rule="pricing"]')

@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import TypeVar
 
 from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, Field
 
-from api.deps import AdminUser, CurrentUser, Knowledge, Session
+from agent.rehearsal import Edit, rehearse
+from api.deps import AdminUser, CurrentUser, Knowledge, Session, State
 from knowledge import repository as repo
-from knowledge.errors import Conflict, NotFound
+from knowledge.errors import Conflict, InvalidInput, NotFound
 from knowledge.models import AddonItem, BusinessRule, FaqItem, SavedReply, SeasonalOffer
 from knowledge.schemas import (
     AddonCreate,
@@ -29,6 +31,7 @@ from knowledge.schemas import (
     SavedReplyCreate,
     SavedReplyUpdate,
     SavedReplyView,
+    StorableInput,
 )
 from knowledge.service import render_answer
 
@@ -267,3 +270,35 @@ async def delete_offer(
     await knowledge.delete_offer(session, offer_id)
     await session.commit()
     return NO_CONTENT
+
+
+# ---- try it ------------------------------------------------------------------------------
+
+
+class TryIt(StorableInput):
+    """A question, and optionally an edit not saved: a rule's new text or values, an FAQ."""
+
+    question: str = Field(min_length=1, max_length=1600)
+    rule_id: RowId | None = None
+    rule: RuleUpdate | None = None
+    faq: FaqCreate | None = None
+
+
+class TriedAnswer(BaseModel):
+    reply: str | None
+    intent: str
+    outcome: str  # "handled", or "escalated" when a person would get the case
+    rules: list[str]
+
+
+@router.post("/knowledge/try")
+async def try_it(data: TryIt, _: AdminUser, state: State) -> TriedAnswer:
+    """What the agent would answer a new customer's question with the edit: nothing is saved,
+    nothing is sent."""
+    if data.rule is not None and data.rule_id is None:
+        raise InvalidInput("rule_id: say which rule the edit is for")
+    edit = Edit(rule_id=data.rule_id, rule=data.rule, faq=data.faq)
+    result = await rehearse(state.database.engine, state.clock, data.question, edit)
+    return TriedAnswer(
+        reply=result.reply, intent=result.intent, outcome=result.outcome, rules=result.rules
+    )

@@ -1120,6 +1120,7 @@ async function knowledgePage() {
     }
     return { key, read, node: el("div", { class: "field" }, el("label", { for: id }, label), control, el("span", { class: "error", "data-error": `value.${key}` })) };
   };
+  const unsaved = new Map();
   const ruleCards = rules.map((r) => {
     const content = el("textarea", { id: `rule-${r.id}-text`, rows: 3 }, r.content);
     const fields = Object.entries(r.value).map(([key, value]) => valueField(r, key, value));
@@ -1141,6 +1142,7 @@ async function knowledgePage() {
       el("span", { role: "status" }),
       history,
     );
+    unsaved.set(`rule:${r.id}`, { label: `${r.title} (as edited below)`, body: () => ({ rule_id: r.id, rule: { content: content.value, value: Object.fromEntries(fields.map((f) => [f.key, f.read()])) } }) });
     form.addEventListener("submit", (event) => {
       const value = {};
       for (const f of fields) {
@@ -1172,7 +1174,9 @@ async function knowledgePage() {
     const keywords = el("input", { class: "wide", "aria-label": "New FAQ keywords" });
     const category = el("select", { "aria-label": "New FAQ category" }, FAQ_CATEGORIES.map((c) => el("option", { value: c }, c)));
     const form = el("form", { "data-faq": "new" }, el("strong", {}, "Add an FAQ"), field("Question ", question, "question"), field("Answer (values as {{ adult_price }} and the like) ", answer, "answer"), field("Other words customers use (keywords) ", keywords, "keywords"), field("Category ", category, "category"), el("button", { type: "submit" }, "Add FAQ"), el("span", { role: "status" }));
-    form.addEventListener("submit", saver(form, "POST", "/api/v1/faqs", () => ({ question: question.value, answer: answer.value, keywords: keywords.value, category: category.value }), async () => { await knowledgePage(); location.hash = "faqs"; }));
+    const faq = () => ({ question: question.value, answer: answer.value, keywords: keywords.value, category: category.value });
+    unsaved.set("faq:new", { label: "The new FAQ (as written below)", body: () => ({ faq: faq() }) });
+    form.addEventListener("submit", saver(form, "POST", "/api/v1/faqs", faq, async () => { await knowledgePage(); location.hash = "faqs"; }));
     return el("div", { class: "card" }, form);
   })();
 
@@ -1202,9 +1206,44 @@ async function knowledgePage() {
     return el("div", { class: "card" }, form);
   };
 
+  // Try it: the agent's answer to a new customer's question, with an edit not yet saved.
+  const tryQuestion = el("input", { id: "try-question", class: "wide", maxlength: 1600 });
+  const tryWith = el("select", { id: "try-with" }, el("option", { value: "" }, "Nothing: the knowledge as saved"), [...unsaved].map(([key, u]) => el("option", { value: key }, u.label)));
+  const tryAnswer = el("div", { "aria-live": "polite", id: "try-answer" });
+  const tryCard = me.role === "admin"
+    ? el(
+        "form",
+        {
+          class: "card",
+          "aria-label": "Try it",
+          onsubmit: async (event) => {
+            event.preventDefault();
+            tryAnswer.replaceChildren(el("p", { class: "formula" }, "Asking…"));
+            try {
+              const extra = tryWith.value ? unsaved.get(tryWith.value).body() : {};
+              const a = await api("POST", "/api/v1/knowledge/try", { question: tryQuestion.value, ...extra });
+              tryAnswer.replaceChildren(
+                el("div", { class: "msg outbound agent" }, a.reply || "(no reply)"),
+                el("p", { class: "formula" }, `${a.outcome === "escalated" ? "A person would get this as a case. " : ""}Read as ${a.intent.replace(/_/g, " ")}; rules: ${a.rules.join(", ") || "none"}. Nothing was saved or sent.`),
+              );
+            } catch (e) {
+              tryAnswer.replaceChildren(el("p", { class: "error", role: "alert" }, e.message));
+            }
+          },
+        },
+        el("h2", {}, "Try it"),
+        el("p", { class: "formula" }, "What the agent would answer a new customer, with an edit you have not saved. Nothing is saved or sent."),
+        el("div", { class: "field" }, el("label", { for: "try-question" }, "A customer asks"), tryQuestion),
+        el("div", { class: "field" }, el("label", { for: "try-with" }, "With the unsaved changes in"), tryWith),
+        el("button", { type: "submit", class: "primary" }, "Try"),
+        tryAnswer,
+      )
+    : null;
+
   show(
     el("h1", {}, "Knowledge"),
     readOnly,
+    tryCard,
     el("h2", { id: "addons" }, "Add-ons and prices"), addonRows,
     el("h2", { id: "offers" }, "Seasonal offers"), offers.map(offerForm), offerForm(null),
     el("h2", { id: "faqs" }, "FAQs"), faqCards, me.role === "admin" ? newFaq : null,
