@@ -287,6 +287,7 @@ class TestConsoleInChromium:
             await page.goto(base + "/console")
             await expect(page.get_by_label("Password")).to_be_visible()
             await fits()
+            await page.screenshot(path=str(ARTIFACTS / "console-sign-in-phone.png"), full_page=True)
             await sign_in(page, base, "Ana")
             row = page.locator(f'tr[data-escalation="{case}"]')
             await expect(row).to_contain_text(f"{party:%a, %b} {day.day}, 5:00 PM")

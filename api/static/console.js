@@ -612,13 +612,20 @@ function delivery(m) {
   return m.error_code ? `${m.status} (error ${m.error_code})` : m.status;
 }
 
+// What a message was, in words: a touchpoint by its name, any other kind spelled out.
+function kindName(kind) {
+  if (TOUCHPOINTS[kind]) return TOUCHPOINTS[kind];
+  const words = kind.replace(/_/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 function messageView(m) {
   const who = m.direction === "inbound" ? "customer" : m.author === "human" ? "team (a person)" : "agent";
   return el(
     "div",
     { class: `msg ${m.direction} ${m.author}`, "data-author": m.author },
     m.body,
-    el("div", { class: "meta" }, `${who} · ${m.channel}${m.kind ? ` · ${m.kind}` : ""} · ${delivery(m)} · ${when(m.created_at)}`),
+    el("div", { class: "meta" }, `${who} · ${m.channel}${m.kind ? ` · ${kindName(m.kind)}` : ""} · ${delivery(m)} · ${when(m.created_at)}`),
     m.direction === "outbound" && m.author === "agent" ? trail(m.meta) : null,
   );
 }
