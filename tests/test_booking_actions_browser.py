@@ -25,8 +25,8 @@ from knowledge.models import AutomatedReminder, Booking, BookingHistory, Message
 from knowledge.service import KnowledgeService
 from scheduler import flows
 from tests.conftest import clone_database
-from tests.factories import PASSWORD, make_booking, make_customer, make_person
-from tests.helpers.browser import HAVE_CHROMIUM, launch, serious_violations
+from tests.factories import make_booking, make_customer, make_person
+from tests.helpers.browser import HAVE_CHROMIUM, PageCheck, launch, sign_in
 from tests.helpers.service import served
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,13 +37,6 @@ DAY = timedelta(days=1)
 pytestmark = pytest.mark.skipif(
     not HAVE_CHROMIUM, reason="Debian's chromium is not installed (make test installs it)"
 )
-
-
-async def sign_in(page: Any, base: str, name: str, path: str = "/console") -> None:
-    await page.goto(base + path)
-    await page.get_by_label("Name").fill(name)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
 
 
 async def party(
@@ -83,16 +76,7 @@ class TestBookingActionsInChromium:
             await make_person(session, "Kim", "agent")
         ARTIFACTS.mkdir(exist_ok=True)
         os.environ.setdefault("HOME", str(tmp_path))
-        violations: dict[str, list[str]] = {}
-
-        async def checked(page: Any, name: str) -> None:
-            width = await page.evaluate("document.documentElement.scrollWidth")
-            viewport = page.viewport_size["width"]
-            assert width <= viewport, f"{name} is {width} px wide at {viewport} px"
-            found = await serious_violations(page)
-            if found:
-                violations[f"{name} at {viewport} px"] = found
-            await page.screenshot(path=str(ARTIFACTS / f"booking-{name}.png"), full_page=True)
+        checked = PageCheck(ARTIFACTS, "booking-")
 
         async with (
             served(url, "--no-worker") as base,
@@ -207,5 +191,5 @@ class TestBookingActionsInChromium:
                 refunded = await session.get(Booking, refunding)
                 assert refunded is not None and refunded.deposit_refunded_at is not None
             await browser.close()
-        assert violations == {}
+        assert checked.violations == {}
         await engine.dispose()

@@ -28,14 +28,13 @@ from knowledge.models import (
 )
 from tests.conftest import clone_database
 from tests.factories import (
-    PASSWORD,
     make_booking,
     make_conversation,
     make_customer,
     make_message,
     make_person,
 )
-from tests.helpers.browser import HAVE_CHROMIUM, launch, serious_violations
+from tests.helpers.browser import HAVE_CHROMIUM, PageCheck, launch, serious_violations, sign_in
 from tests.helpers.service import free_port, serve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,13 +43,6 @@ ARTIFACTS = ROOT / "test-artifacts"
 pytestmark = pytest.mark.skipif(
     not HAVE_CHROMIUM, reason="Debian's chromium is not installed (make test installs it)"
 )
-
-
-async def sign_in(page: Any, base: str, name: str, path: str) -> None:
-    await page.goto(base + path)
-    await page.get_by_label("Name").fill(name)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
 
 
 async def test_assign_note_saved_reply_and_resolve(
@@ -86,21 +78,10 @@ async def test_assign_note_saved_reply_and_resolve(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = await serve(url, port, "--no-worker", PUBLIC_BASE_URL=base)
-    violations: dict[str, list[str]] = {}
+    check = PageCheck(ARTIFACTS)
 
     async def checked(page: Any, name: str) -> None:
-        for width in (1280, 390):
-            await page.set_viewport_size({"width": width, "height": 844})
-            scroll = await page.evaluate("document.documentElement.scrollWidth")
-            assert scroll <= width, f"{page.url} is {scroll} px wide at {width} px"
-            found = await serious_violations(page)
-            if found:
-                violations[f"{name} at {width} px"] = found
-            suffix = "-phone" if width == 390 else ""
-            await page.screenshot(
-                path=str(ARTIFACTS / f"console-{name}{suffix}.png"), full_page=True
-            )
-        await page.set_viewport_size({"width": 1280, "height": 844})
+        await check(page, name, (1280, 390))
 
     try:
         async with async_playwright() as p:
@@ -182,7 +163,7 @@ async def test_assign_note_saved_reply_and_resolve(
         server.send_signal(signal.SIGTERM)
         await server.wait()
         await engine.dispose()
-    assert violations == {}
+    assert check.violations == {}
 
 
 async def test_search_finds_a_customer_by_booking_reference(
@@ -221,21 +202,10 @@ async def test_search_finds_a_customer_by_booking_reference(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = await serve(url, port, "--no-worker", PUBLIC_BASE_URL=base)
-    violations: dict[str, list[str]] = {}
+    check = PageCheck(ARTIFACTS)
 
     async def checked(page: Any, name: str) -> None:
-        for width in (1280, 390):
-            await page.set_viewport_size({"width": width, "height": 844})
-            scroll = await page.evaluate("document.documentElement.scrollWidth")
-            assert scroll <= width, f"{page.url} is {scroll} px wide at {width} px"
-            found = await serious_violations(page)
-            if found:
-                violations[f"{name} at {width} px"] = found
-            suffix = "-phone" if width == 390 else ""
-            await page.screenshot(
-                path=str(ARTIFACTS / f"console-{name}{suffix}.png"), full_page=True
-            )
-        await page.set_viewport_size({"width": 1280, "height": 844})
+        await check(page, name, (1280, 390))
 
     try:
         async with async_playwright() as p:
@@ -286,7 +256,7 @@ async def test_search_finds_a_customer_by_booking_reference(
         server.send_signal(signal.SIGTERM)
         await server.wait()
         await engine.dispose()
-    assert violations == {}
+    assert check.violations == {}
 
 
 async def test_a_price_as_a_field_and_a_new_faq_reach_the_next_answer(

@@ -26,7 +26,7 @@ from knowledge.service import KnowledgeService
 from scheduler import flows
 from tests.conftest import clone_database
 from tests.factories import PASSWORD, make_booking, make_customer, make_person
-from tests.helpers.browser import HAVE_CHROMIUM, launch, serious_violations
+from tests.helpers.browser import HAVE_CHROMIUM, PageCheck, launch, serious_violations, sign_in
 from tests.helpers.service import free_port, serve, served
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,13 +36,6 @@ PHONE = "+19165550190"
 pytestmark = pytest.mark.skipif(
     not HAVE_CHROMIUM, reason="Debian's chromium is not installed (make test installs it)"
 )
-
-
-async def sign_in(page: Any, base: str, name: str, path: str = "/console") -> None:
-    await page.goto(base + path)
-    await page.get_by_label("Name").fill(name)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
 
 
 class TestConsoleInChromium:
@@ -366,16 +359,7 @@ class TestConsoleInChromium:
         server = await serve(
             url, port, "--no-worker", PUBLIC_BASE_URL=base, HIBACHI_SIGN_IN_ATTEMPTS="3"
         )
-        violations: dict[str, list[str]] = {}
-
-        async def checked(page: Any, name: str) -> None:
-            width = await page.evaluate("document.documentElement.scrollWidth")
-            viewport = page.viewport_size["width"]
-            assert width <= viewport, f"{page.url} is {width} px wide at {viewport} px"
-            found = await serious_violations(page)
-            if found:
-                violations[f"{name} at {viewport} px"] = found
-            await page.screenshot(path=str(ARTIFACTS / f"console-{name}.png"), full_page=True)
+        checked = PageCheck(ARTIFACTS)
 
         try:
             async with async_playwright() as p:
@@ -448,4 +432,4 @@ class TestConsoleInChromium:
             server.send_signal(signal.SIGTERM)
             await server.wait()
             await engine.dispose()
-        assert violations == {}
+        assert checked.violations == {}

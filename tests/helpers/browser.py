@@ -39,3 +39,40 @@ async def serious_violations(page: Any) -> list[str]:
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+async def sign_in(page: Any, base: str, name: str, path: str = "/console") -> None:
+    """Open `path` and sign in there as `name` with the password every test person has."""
+    from tests.factories import PASSWORD
+
+    await page.goto(base + path)
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+class PageCheck:
+    """Looks at a page as it stands, at its own width or at each of `widths`: no sideways
+    scroll (fails at once), what axe-core finds serious (collected in `violations`, for one
+    assertion at the end), and a full-page screenshot kept as `{prefix}{name}[-phone].png`."""
+
+    def __init__(self, artifacts: Path, prefix: str = "console-") -> None:
+        self.artifacts = artifacts
+        self.prefix = prefix
+        self.violations: dict[str, list[str]] = {}
+
+    async def __call__(self, page: Any, name: str, widths: tuple[int, ...] = ()) -> None:
+        original = page.viewport_size
+        for width in widths or (original["width"],):
+            if widths:
+                await page.set_viewport_size({"width": width, "height": 844})
+            scroll = await page.evaluate("document.documentElement.scrollWidth")
+            assert scroll <= width, f"{page.url} is {scroll} px wide at {width} px"
+            found = await serious_violations(page)
+            if found:
+                self.violations[f"{name} at {width} px"] = found
+            suffix = "-phone" if widths and width <= 480 else ""
+            path = self.artifacts / f"{self.prefix}{name}{suffix}.png"
+            await page.screenshot(path=str(path), full_page=True)
+        if widths:
+            await page.set_viewport_size(original)
