@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from tests.factories import (
     make_person,
 )
 from tests.helpers.browser import HAVE_CHROMIUM, PageCheck, launch, serious_violations, sign_in
-from tests.helpers.service import free_port, serve
+from tests.helpers.service import served
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -75,16 +74,13 @@ async def test_assign_note_saved_reply_and_resolve(
         await make_person(session, "Kim", "agent")
     ARTIFACTS.mkdir(exist_ok=True)
     os.environ.setdefault("HOME", str(tmp_path))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = await serve(url, port, "--no-worker", PUBLIC_BASE_URL=base)
     check = PageCheck(ARTIFACTS)
 
     async def checked(page: Any, name: str) -> None:
         await check(page, name, (1280, 390))
 
     try:
-        async with async_playwright() as p:
+        async with served(url, "--no-worker") as base, async_playwright() as p:
             browser = await launch(p)
             owner = await browser.new_page(viewport={"width": 1280, "height": 844})
             # The owner keeps a saved reply with the knowledge.
@@ -160,8 +156,6 @@ async def test_assign_note_saved_reply_and_resolve(
             note = (await session.scalars(select(CaseNote.body))).all()
             assert note == ["Called Rosa: she'd rather move to the 21st."]
     finally:
-        server.send_signal(signal.SIGTERM)
-        await server.wait()
         await engine.dispose()
     assert check.violations == {}
 
@@ -199,16 +193,13 @@ async def test_search_finds_a_customer_by_booking_reference(
         await make_person(session, "Kim", "agent")
     ARTIFACTS.mkdir(exist_ok=True)
     os.environ.setdefault("HOME", str(tmp_path))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = await serve(url, port, "--no-worker", PUBLIC_BASE_URL=base)
     check = PageCheck(ARTIFACTS)
 
     async def checked(page: Any, name: str) -> None:
         await check(page, name, (1280, 390))
 
     try:
-        async with async_playwright() as p:
+        async with served(url, "--no-worker") as base, async_playwright() as p:
             browser = await launch(p)
             page = await browser.new_page(viewport={"width": 1280, "height": 844})
             await sign_in(page, base, "Kim", "/console/inbox")
@@ -253,8 +244,6 @@ async def test_search_finds_a_customer_by_booking_reference(
             stored = await session.get(Conversation, thread_id)
             assert stored is not None and stored.owner == "ai"
     finally:
-        server.send_signal(signal.SIGTERM)
-        await server.wait()
         await engine.dispose()
     assert check.violations == {}
 
@@ -275,11 +264,8 @@ async def test_a_price_as_a_field_and_a_new_faq_reach_the_next_answer(
         await make_person(session, "Kim", "agent")
     ARTIFACTS.mkdir(exist_ok=True)
     os.environ.setdefault("HOME", str(tmp_path))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = await serve(url, port, "--no-worker", PUBLIC_BASE_URL=base)
 
-    async def ask(question: str) -> str:
+    async def ask(base: str, question: str) -> str:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
             token = (await client.post("/api/v1/chat/sessions")).json()["token"]
             answer = await client.post(
@@ -288,8 +274,8 @@ async def test_a_price_as_a_field_and_a_new_faq_reach_the_next_answer(
         return str(answer.json()["reply"])
 
     try:
-        assert "$55" in await ask("how much is it per adult?")
-        async with async_playwright() as p:
+        async with served(url, "--no-worker") as base, async_playwright() as p:
+            assert "$55" in await ask(base, "how much is it per adult?")
             browser = await launch(p)
             page = await browser.new_page(viewport={"width": 1280, "height": 900})
             await sign_in(page, base, "Ana", "/console/knowledge")
@@ -304,7 +290,7 @@ async def test_a_price_as_a_field_and_a_new_faq_reach_the_next_answer(
             await page.get_by_role("button", name="Try", exact=True).click()
             await expect(page.locator("#try-answer")).to_contain_text("$70")
             await expect(page.locator("#try-answer")).to_contain_text("Nothing was saved")
-            assert "$55" in await ask("how much is it per adult?")
+            assert "$55" in await ask(base, "how much is it per adult?")
             await page.reload()
             pricing = page.locator('form[data-rule="pricing"]')
             await expect(pricing.get_by_label("adult price")).to_have_value("55")
@@ -312,7 +298,7 @@ async def test_a_price_as_a_field_and_a_new_faq_reach_the_next_answer(
             await pricing.get_by_role("button", name="Save").click()
             pricing = page.locator('form[data-rule="pricing"]')
             await expect(pricing).to_contain_text("Customers read: Adults are $60 each")
-            assert "$60" in await ask("how much is it per adult?")
+            assert "$60" in await ask(base, "how much is it per adult?")
 
             new = page.locator('form[data-faq="new"]')
             await new.get_by_label("New FAQ question").fill("Do you bring music or a DJ?")
@@ -325,7 +311,9 @@ async def test_a_price_as_a_field_and_a_new_faq_reach_the_next_answer(
             await expect(
                 page.locator("form[data-faq] strong").filter(has_text="DJ")
             ).to_be_visible()
-            assert "chef's show keeps everyone entertained" in await ask("do you guys bring a dj?")
+            assert "chef's show keeps everyone entertained" in await ask(
+                base, "do you guys bring a dj?"
+            )
             await page.screenshot(
                 path=str(ARTIFACTS / "console-knowledge-fields.png"), full_page=True
             )
@@ -346,6 +334,4 @@ async def test_a_price_as_a_field_and_a_new_faq_reach_the_next_answer(
             assert found == []
             await browser.close()
     finally:
-        server.send_signal(signal.SIGTERM)
-        await server.wait()
         await engine.dispose()

@@ -53,11 +53,12 @@ async def serve(url: str, port: int, *flags: str, **env: str) -> Any:
 
 
 @asynccontextmanager
-async def served(url: str, *flags: str) -> AsyncIterator[str]:
-    """The service on a free port for the block, against the database at `url`; yields its
-    base URL and stops it afterwards."""
+async def served(url: str, *flags: str, **env: str) -> AsyncIterator[str]:
+    """The service on a free port for the block, against the database at `url` (its links,
+    such as set-up links, name that port); yields its base URL and stops it afterwards."""
     port = free_port()
-    proc = await serve(url, port, *flags)
+    env = {"PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", **env}
+    proc = await serve(url, port, *flags, **env)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
