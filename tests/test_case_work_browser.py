@@ -318,6 +318,19 @@ async def test_a_price_as_a_field_and_a_new_faq_reach_the_next_answer(
                 path=str(ARTIFACTS / "console-knowledge-fields.png"), full_page=True
             )
 
+            # An add-on added, then deleted (asked once).
+            addon = page.locator('form[data-addon="new"]')
+            await addon.get_by_label("New add-on name").fill("Wagyu steak")
+            await addon.get_by_label("New add-on price").fill("25")
+            await addon.get_by_label("New add-on kind").select_option("premium_protein")
+            await addon.get_by_label("Other words customers use for it").fill("wagyu, kobe")
+            await addon.get_by_role("button", name="Add add-on").click()
+            wagyu = page.locator('form[data-addon="wagyu_steak"]')
+            await expect(wagyu).to_contain_text("Wagyu steak")
+            page.once("dialog", lambda dialog: dialog.accept())
+            await wagyu.get_by_role("button", name="Delete").click()
+            await expect(page.locator('form[data-addon="wagyu_steak"]')).to_have_count(0)
+
             agent = await browser.new_page(viewport={"width": 390, "height": 844})
             await sign_in(agent, base, "Kim", "/console/knowledge")
             await expect(

@@ -1095,13 +1095,30 @@ async function knowledgePage() {
   ]);
   const readOnly = me.role !== "admin" ? el("p", { class: "formula" }, "You can read the knowledge here; only an admin can change it.") : null;
 
+  // Deleting from the knowledge: asked once, then the page is drawn again at that section.
+  const deleter = (what, path, section) => el("button", { type: "button", class: "danger", onclick: async (event) => {
+    if (!confirm(`Delete ${what}? The agent stops using it at once.`)) return;
+    const note = event.target.closest("form").querySelector("[role=status]");
+    try { await api("DELETE", path); await knowledgePage(); location.hash = section; } catch (e) { note.className = "error"; note.textContent = `Not deleted: ${e.message}`; }
+  } }, "Delete");
   const addonRows = addons.map((a) => {
     const price = el("input", { type: "number", step: "0.01", value: a.price, "aria-label": `${a.name} price` });
     const available = el("input", { type: "checkbox", checked: a.is_available, "aria-label": `${a.name} available` });
-    const form = el("form", { "data-addon": a.slug }, el("strong", {}, a.name), ` (${a.unit.replace("_", " ")}) `, field("Price $", price, "price"), field("Available ", available, "is_available"), el("button", { type: "submit" }, "Save"), el("span", { role: "status" }));
+    const form = el("form", { "data-addon": a.slug }, el("strong", {}, a.name), ` (${a.unit.replace("_", " ")}) `, field("Price $", price, "price"), field("Available ", available, "is_available"), el("button", { type: "submit" }, "Save"), " ", deleter(`the add-on “${a.name}”`, `/api/v1/menu/addons/${a.id}`, "addons"), el("span", { role: "status" }));
     form.addEventListener("submit", saver(form, "PUT", `/api/v1/menu/addons/${a.id}`, () => ({ price: price.value, is_available: available.checked })));
     return el("div", { class: "card" }, form);
   });
+  const newAddon = (() => {
+    const name = el("input", { "aria-label": "New add-on name", maxlength: 100 });
+    const price = el("input", { type: "number", step: "0.01", min: 0, "aria-label": "New add-on price" });
+    const unit = el("select", { "aria-label": "New add-on unit" }, el("option", { value: "per_person" }, "per person"), el("option", { value: "per_order" }, "per order"));
+    const category = el("select", { "aria-label": "New add-on kind" }, el("option", { value: "premium_protein" }, "premium protein"), el("option", { value: "enhancement" }, "enhancement"), el("option", { value: "extra" }, "extra"));
+    const aliases = el("input", { class: "wide", "aria-label": "Other words customers use for it" });
+    const slug = () => name.value.trim().toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "");
+    const form = el("form", { "data-addon": "new" }, el("strong", {}, "Add an add-on"), field("Name ", name, "name"), field("Price $", price, "price"), field("Unit ", unit, "unit"), field("Kind ", category, "category"), field("Other words customers use (comma-separated) ", aliases, "aliases"), el("span", { class: "error", "data-error": "slug" }), el("button", { type: "submit" }, "Add add-on"), el("span", { role: "status" }));
+    form.addEventListener("submit", saver(form, "POST", "/api/v1/menu/addons", () => ({ slug: slug(), name: name.value, price: price.value, unit: unit.value, category: category.value, aliases: aliases.value.split(",").map((v) => v.trim()).filter(Boolean) }), async () => { await knowledgePage(); location.hash = "addons"; }));
+    return el("div", { class: "card" }, form);
+  })();
 
   // A rule's values are edited as fields (numbers as numbers, lists as comma-separated text);
   // its text names them as {{ placeholders }}, so customers always read the live values.
@@ -1167,10 +1184,7 @@ async function knowledgePage() {
   const FAQ_CATEGORIES = ["booking", "menu", "pricing", "policies", "setup", "event", "general"];
   const faqCards = faqs.map((f) => {
     const answer = el("textarea", { "aria-label": `Answer to “${f.question}”` }, f.answer);
-    const remove = el("button", { type: "button", class: "danger", onclick: async () => {
-      if (!confirm(`Delete the FAQ “${f.question}”? The agent stops using it at once.`)) return;
-      try { await api("DELETE", `/api/v1/faqs/${f.id}`); await knowledgePage(); location.hash = "faqs"; } catch (e) { form.querySelector("[role=status]").textContent = `Not deleted: ${e.message}`; }
-    } }, "Delete");
+    const remove = deleter(`the FAQ “${f.question}”`, `/api/v1/faqs/${f.id}`, "faqs");
     const form = el("form", { "data-faq": f.id }, el("strong", {}, f.question), el("p", { class: "formula" }, `${f.view_count} views · ${f.helpful_count} helpful · ${f.category}`), field("Answer ", answer, "answer"), el("button", { type: "submit" }, "Save"), " ", remove, el("span", { role: "status" }));
     form.addEventListener("submit", saver(form, "PUT", `/api/v1/faqs/${f.id}`, () => ({ answer: answer.value })));
     return el("div", { class: "card" }, form);
@@ -1193,7 +1207,7 @@ async function knowledgePage() {
     const amount = el("input", { type: "number", step: "0.01", value: o ? o.discount_value : "", "aria-label": "Discount" });
     const from = el("input", { type: "date", value: o ? o.valid_from : "", "aria-label": "Valid from" });
     const to = el("input", { type: "date", value: o ? o.valid_to : "", "aria-label": "Valid to" });
-    const form = el("form", { "data-offer": o ? o.id : "new" }, field("Title ", title, "title"), field("Type ", kind, "discount_type"), field("Discount ", amount, "discount_value"), field("From ", from, "valid_from"), field("To ", to, "valid_to"), el("button", { type: "submit" }, o ? "Save" : "Add offer"), el("span", { role: "status" }));
+    const form = el("form", { "data-offer": o ? o.id : "new" }, field("Title ", title, "title"), field("Type ", kind, "discount_type"), field("Discount ", amount, "discount_value"), field("From ", from, "valid_from"), field("To ", to, "valid_to"), el("button", { type: "submit" }, o ? "Save" : "Add offer"), " ", o ? deleter(`the offer “${o.title}”`, `/api/v1/offers/${o.id}`, "offers") : null, el("span", { role: "status" }));
     form.addEventListener("submit", saver(form, o ? "PUT" : "POST", o ? `/api/v1/offers/${o.id}` : "/api/v1/offers", () => ({ title: title.value, discount_type: kind.value, discount_value: amount.value, valid_from: from.value, valid_to: to.value })));
     return el("div", { class: "card" }, form);
   };
@@ -1202,12 +1216,7 @@ async function knowledgePage() {
   const replyForm = (r) => {
     const title = el("input", { value: r ? r.title : "", maxlength: 100, "aria-label": r ? `Title of “${r.title}”` : "New saved reply title" });
     const body = el("textarea", { maxlength: 1600, "aria-label": r ? `Text of “${r.title}”` : "New saved reply text" }, r ? r.body : "");
-    const remove = r
-      ? el("button", { type: "button", class: "danger", onclick: async () => {
-          if (!confirm(`Delete the saved reply “${r.title}”?`)) return;
-          try { await api("DELETE", `/api/v1/saved-replies/${r.id}`); await knowledgePage(); location.hash = "replies"; } catch (e) { form.querySelector("[role=status]").textContent = `Not deleted: ${e.message}`; }
-        } }, "Delete")
-      : null;
+    const remove = r ? deleter(`the saved reply “${r.title}”`, `/api/v1/saved-replies/${r.id}`, "replies") : null;
     const form = el("form", { "data-saved-reply": r ? r.id : "new" }, field("Title ", title, "title"), field("Text ", body, "body"), el("button", { type: "submit" }, r ? "Save" : "Add saved reply"), " ", remove, el("span", { role: "status" }));
     form.addEventListener("submit", saver(form, r ? "PUT" : "POST", r ? `/api/v1/saved-replies/${r.id}` : "/api/v1/saved-replies", () => ({ title: title.value, body: body.value }), r ? null : async () => { await knowledgePage(); location.hash = "replies"; }));
     return el("div", { class: "card" }, form);
@@ -1251,7 +1260,7 @@ async function knowledgePage() {
     el("h1", {}, "Knowledge"),
     readOnly,
     tryCard,
-    el("h2", { id: "addons" }, "Add-ons and prices"), addonRows,
+    el("h2", { id: "addons" }, "Add-ons and prices"), addonRows, me.role === "admin" ? newAddon : null,
     el("h2", { id: "offers" }, "Seasonal offers"), offers.map(offerForm), offerForm(null),
     el("h2", { id: "faqs" }, "FAQs"), faqCards, me.role === "admin" ? newFaq : null,
     el("h2", { id: "replies" }, "Saved replies"),
