@@ -272,15 +272,20 @@ async def claim(
         owner = await _owner_name(session, escalation.assigned_to_id)
         raise Conflict(f"escalation {escalation_id} is already claimed by {owner}")
     _first_action(escalation, now)
-    escalation.assigned_to_id, escalation.status = user.id, "in_progress"
+    await _give(session, escalation, user.id)
+    await session.flush()
+    return escalation
+
+
+async def _give(session: AsyncSession, escalation: Escalation, user_id: int) -> None:
+    """The case and its thread to one person: the agent stays silent on the thread."""
+    escalation.assigned_to_id, escalation.status = user_id, "in_progress"
     if escalation.conversation_id is not None:
         conversation = await session.get(
             Conversation, escalation.conversation_id, with_for_update=True
         )
         if conversation is not None:
-            conversation.owner, conversation.owner_user_id = "human", user.id
-    await session.flush()
-    return escalation
+            conversation.owner, conversation.owner_user_id = "human", user_id
 
 
 async def assign(
@@ -301,13 +306,7 @@ async def assign(
     if escalation.assigned_to_id == assignee.id:
         return escalation
     _first_action(escalation, now)
-    escalation.assigned_to_id, escalation.status = assignee.id, "in_progress"
-    if escalation.conversation_id is not None:
-        conversation = await session.get(
-            Conversation, escalation.conversation_id, with_for_update=True
-        )
-        if conversation is not None:
-            conversation.owner, conversation.owner_user_id = "human", assignee.id
+    await _give(session, escalation, assignee.id)
     link = f"{console_url.rstrip('/')}/console/escalations/{escalation.id}"
     given = "assigned you" if assignee.id != by.id else "took"
     session.add(

@@ -8,9 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentUser, Session, State
+from api.state import AppState
 from knowledge.errors import AppError, InvalidInput, NotFound
+from knowledge.models import ApiUser
 from knowledge.schemas import RowId, StorableInput
 from tools import customers, threads
 from tools.phones import to_e164
@@ -104,6 +107,13 @@ async def reply(
         raise InvalidInput("text: write a message")
     await customers.take_over(session, conversation_id, user)
     await session.commit()
+    return await send_as_person(state, session, conversation_id, user, text)
+
+
+async def send_as_person(
+    state: AppState, session: AsyncSession, conversation_id: int, user: ApiUser, text: str
+) -> MessageView:
+    """A person's message on the thread's channel, signed with their name, as stored."""
     result = await state.runtime.human_reply(conversation_id, user, text)
     message = (
         await threads.message(session, result.reply_message_id) if result.reply_message_id else None

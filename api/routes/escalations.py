@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CurrentUser, Session, State
 from api.routes.bookings import booking_view
-from api.routes.conversations import MessageView
-from knowledge.errors import InvalidInput, NotFound
+from api.routes.conversations import MessageView, send_as_person
+from knowledge.errors import InvalidInput
 from knowledge.schemas import RowId, StorableInput
 from tools import bookings, threads
 from tools import escalation_queue as queued
@@ -230,10 +230,4 @@ async def reply(
     await session.commit()
     if conversation_id is None:
         raise InvalidInput("this escalation has no conversation to reply on")
-    result = await state.runtime.human_reply(conversation_id, user, text)
-    message = (
-        await threads.message(session, result.reply_message_id) if result.reply_message_id else None
-    )
-    if message is None:
-        raise NotFound("the reply was not stored")
-    return MessageView.model_validate(message)
+    return await send_as_person(state, session, conversation_id, user, text)

@@ -4,7 +4,7 @@ password from a set-up link, and the people an admin manages."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -92,26 +92,20 @@ def setup_url(state: AppState, token: str) -> str:
     return f"{state.settings.public_base_url.rstrip('/')}/console/setup#{token}"
 
 
+def _cookie(state: AppState) -> dict[str, Any]:
+    """The session cookie's attributes: the page's script never reads it, another site's
+    request never carries it, and in production it travels only over HTTPS."""
+    secure = state.settings.env == "production"
+    return {"path": "/", "httponly": True, "secure": secure, "samesite": "lax"}
+
+
 def _set_cookie(response: Response, state: AppState, signed: users.SignedIn) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        signed.cookie,
-        max_age=int(state.sign_in_rules.max_age.total_seconds()),
-        path="/",
-        httponly=True,
-        secure=state.settings.env == "production",
-        samesite="lax",
-    )
+    max_age = int(state.sign_in_rules.max_age.total_seconds())
+    response.set_cookie(SESSION_COOKIE, signed.cookie, max_age=max_age, **_cookie(state))
 
 
 def _clear_cookie(response: Response, state: AppState) -> None:
-    response.delete_cookie(
-        SESSION_COOKIE,
-        path="/",
-        httponly=True,
-        secure=state.settings.env == "production",
-        samesite="lax",
-    )
+    response.delete_cookie(SESSION_COOKIE, **_cookie(state))
 
 
 async def _signed_in(
