@@ -331,7 +331,7 @@ class TestProteinSwap:
         _, booking = await customer_with_booking(
             session, clock, 10 * D, proteins=["steak", "shrimp"], menu_selected=True
         )
-        result = await runtime.receive(PHONE, "can we swap the steak for filet mignon?")
+        result = await runtime.receive(PHONE, "please swap the steak for filet mignon")
         assert (result.intent, result.outcome) == ("protein_swap", "handled")
         await session.refresh(booking)
         assert booking.proteins == ["shrimp", "filet_mignon"]

@@ -17,7 +17,7 @@ from agent.understanding.corpus import CorpusError
 from agent.understanding.learned import LABELS, LearnedReader, Reading
 from agent.understanding.normalise import Lexicon, Normaliser
 from agent.understanding.reader import Reader, default_reader
-from agent.understanding.schema import Context, Request, Understanding
+from agent.understanding.schema import CHANGE_INTENTS, Context, Request, Understanding
 from agent.understanding.topics import Topics
 from agent.understanding.training import context_for
 from agent.understanding.vocabulary import Vocabulary
@@ -148,6 +148,42 @@ class TestReadingRealWriting:
         }
         assert changes == {("adults", 14), ("kids", 2)}
 
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "add 2 adults",
+            "Hi! add 2 adults please",  # a greeting is no second statement
+            "swap chicken 4 steak pls",
+            "make it 12 adults and 4 kids. thanks so much!",
+        ],
+    )
+    def test_a_change_said_plainly_is_applied_without_asking(
+        self, reader: Reader, text: str
+    ) -> None:
+        got = reader.understand(text, context(), VOCABULARY)
+        changes = [r for r in got.requests if r.intent in CHANGE_INTENTS]
+        assert changes and all(r.confidence >= reader_module.CONFIDENT for r in changes)
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "can we add 2 more adults?",  # asked, not told
+            "what's my balance now that we dropped to 14 ppl",  # a question beside it
+            "add 2 adults. also swap the chicken for steak",  # values in two sentences
+            "my brother is bringing his two boys, they're 9 and 11",  # worked out from people
+            "my stepbrother + his 3 kids, ages 1, 4 and 7",  # ages decide the groups
+            "ok so I was just talking with my wife and um we finally sorted it out, her cousins"
+            " are driving up after all so it's gonna be twenty two adults total yeah",  # a ramble
+        ],
+    )
+    def test_a_change_worked_out_is_read_back_before_it_is_applied(
+        self, reader: Reader, text: str
+    ) -> None:
+        got = reader.understand(text, context(), VOCABULARY)
+        changes = [r for r in got.requests if r.intent in CHANGE_INTENTS]
+        assert changes, got
+        assert all(r.confidence < reader_module.CONFIDENT for r in changes)
+
     def test_a_price_question_about_a_change_only_asks(self, reader: Reader) -> None:
         got = reader.understand(
             "how much would it be if we added 2 more adults? just asking", context(), VOCABULARY
@@ -225,6 +261,40 @@ class TestPeopleNamed:
             s for s in slots.find_slots(text, tokens, [], Lexicon.load("en")) if s.kind == "count"
         ]
         assert [(s.value, s.group) for s in counts] == [(12, "adults"), (4, "kids")]
+
+    def test_groups_written_before_their_counts_are_each_read(self) -> None:
+        text = "adults 20 kids 6 toddlers 1"
+        tokens = slots.Tokens.of(text)
+        counts = [
+            s for s in slots.find_slots(text, tokens, [], Lexicon.load("en")) if s.kind == "count"
+        ]
+        assert [(s.value, s.group) for s in counts] == [
+            (20, "adults"),
+            (6, "kids"),
+            (1, "toddlers"),
+        ]
+
+    @pytest.mark.parametrize(
+        ("text", "worked_out"),
+        [
+            ("add 2 adults", False),
+            ("make it 12 adults and 4 kids", False),
+            ("pls add 2 kids (8 & 11)", False),  # the ages agree with the group said
+            ("2 more kiddos, ages 8 & 10", False),  # who they are, settled by their ages
+            ("3 kids 2 adults and 1 baby 18 months", False),
+            ("my brother is bringing his two boys", True),  # a person named, no number
+            ("her 3 boys are coming", True),  # kids or grown sons: no age says
+            ("my stepbrother's 3 kids, ages 1, 4 and 7", True),  # two are little ones
+            ("2 girls (12 and 14)", True),  # the second is an adult
+            ("add my 3 grandkids pls, they're 5, 7 and 13", True),
+        ],
+    )
+    def test_counts_worked_out_from_people_or_ages_are_told_apart(
+        self, text: str, worked_out: bool
+    ) -> None:
+        tokens = slots.Tokens.of(text)
+        found = slots.find_slots(text, tokens, [], Lexicon.load("en"))
+        assert slots.worked_out(tokens.words, found) is worked_out
 
     def test_a_plural_after_of_the_names_the_group(self) -> None:
         text = "3 of the guys bailed, two of my nephews too"

@@ -353,6 +353,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                 or (r.intent == "headcount_change" and disagree)
             )
             and _has_values(r)
+            and not _escalated_anyway(r, requests, booking, charter, ctx.clock.now())
         ]
         if unsure and booking is not None:
             # Never act on a guess: ask once with the values understood; a YES applies them.
@@ -646,6 +647,34 @@ _NEVER_ABSORBED = frozenset({"human_request", "opt_out", "cancellation", "dietar
 
 #: Decisions that open a case of their own only when nothing else in the turn does.
 _ABSORBED = frozenset({"faq_unknown"})
+
+
+def _escalated_anyway(
+    request: Request,
+    requests: Sequence[Request],
+    booking: BookingView | None,
+    charter: Charter,
+    now: datetime,
+) -> bool:
+    """Whether the policy hands a change to a person as read (a major change in the last 24
+    hours): nothing is applied, so nothing needs confirming first; the manager checks it."""
+    if booking is None:
+        return False
+    guests = [
+        r.entities.guests
+        for r in requests
+        if r.intent == "headcount_change" and r.entities.guests is not None
+    ]
+    decision = decide_request(
+        request,
+        "",
+        booking,
+        charter,
+        None,
+        now,
+        guests=guests if request.intent == "headcount_change" else None,
+    )
+    return decision.escalation is not None and not decision.updates
 
 
 def _has_values(request: Request) -> bool:

@@ -170,6 +170,48 @@ def _by_age(words: Sequence[str], end: int) -> str | None:
     return None
 
 
+def worked_out(words: Sequence[str], found: Sequence[Slot]) -> bool:
+    """Whether a message's guest counts are worked out rather than said: a person named with no
+    number ("my uncle is coming"), a count whose group is who they are ("her 3 boys") with no
+    age to settle it, or an age that puts a guest in another group than the one said ("3 kids,
+    ages 1, 4 and 7": two of them are little ones)."""
+    ages = set(_age_groups(words))
+    said = {s.group for s in found if s.kind == "count"}
+    for s in found:
+        if s.kind == "person":
+            return True
+        by_who = s.kind == "count" and s.group != "-" and _group_near(words, s) == "-"
+        if by_who and ages != {s.group}:
+            return True  # "her 3 boys": kids or grown sons, unless their ages say
+    return bool(ages - said)
+
+
+_AGE_LIST = frozenset({",", "and", "&"})
+
+
+def _age_groups(words: Sequence[str]) -> list[str]:
+    """The group of every age said ("(4)", "9 years old", "they're 5, 7 and 13", "18 months")."""
+    groups: list[str] = []
+    listing = False  # the number before was an age: "5, 7 and 13" lists ages
+    for k, word in enumerate(words):
+        if not _NUMBER.fullmatch(word):
+            listing = listing and word in _AGE_LIST
+            continue
+        after = words[k + 1] if k + 1 < len(words) else ""
+        before = words[k - 1] if k else ""
+        said = before.endswith(("'s", "'re")) or before in ("(", "both", "turning")
+        if _MONTHS.match(after):
+            groups.append("toddlers")
+        elif _AGE_UNIT.match(after) or _AGE_WORD.match(before) or said or listing:
+            age = int(word)
+            groups.append("toddlers" if age <= 5 else "kids" if age <= 12 else "adults")
+        else:
+            listing = False
+            continue
+        listing = True
+    return groups
+
+
 #: Where the words after a count stop naming its group: "kids to 10 and adults to 20".
 _BOUNDARY = frozenset({"and", ",", "+", "&", "plus", ";", ".", "not", "instead"})
 
@@ -185,6 +227,8 @@ def _group_near(words: Sequence[str], slot: Slot) -> str:
     k = slot.token
     if k >= 2 and words[k - 1] in _LABEL_MARKS and _GROUP_WORD.match(words[k - 2]):
         return ent.group_of(words[k - 2])
+    if k >= 1 and _GROUP_WORD.match(words[k - 1]) and _labels_next(words, slot.end_token):
+        return ent.group_of(words[k - 1])  # "adults 20 kids 6": the next group has its count
     for k in range(slot.end_token, min(len(words), slot.end_token + 3)):
         if words[k] in _BOUNDARY or _NUMBER.fullmatch(words[k]):
             break
@@ -194,6 +238,15 @@ def _group_near(words: Sequence[str], slot: Slot) -> str:
         if _GROUP_WORD.match(words[k]):
             return ent.group_of(words[k])
     return "-"
+
+
+def _labels_next(words: Sequence[str], end: int) -> bool:
+    """Whether a group word just after a count is the label of the next count ("20 kids 6")."""
+    return (
+        end + 1 < len(words)
+        and _GROUP_WORD.match(words[end]) is not None
+        and _NUMBER.fullmatch(words[end + 1]) is not None
+    )
 
 
 #: How many words apart two counts may be and still be read as one said against the other.
