@@ -177,6 +177,18 @@ class TestNoBooking:
         faq = await runtime.receive(stranger, "how much do kids cost?")
         assert faq.intent == "faq" and faq.reply is not None and "$30" in faq.reply
 
+    async def test_changes_to_a_party_we_cannot_find_are_no_quote_and_said_once(
+        self, runtime: AgentRuntime
+    ) -> None:
+        """"3 more" and a swap speak of a party already booked: a number with no booking is
+        told so once, not quoted for 3 guests as a new party."""
+        result = await runtime.receive(
+            "+19165550198", "need 2 add 3 more ppl to sat party + swap the shrimp 4 steak"
+        )
+        assert result.reply is not None
+        assert result.reply.count("couldn't find an upcoming booking") == 1
+        assert "quote" not in result.reply.lower() and "$" not in result.reply
+
 
 class TestOptOut:
     async def test_stop_silences_the_channel_until_start(

@@ -453,7 +453,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     if any(d.kind == "change_quote" for d in decisions):
         # The estimate answered the price question; nothing is left for the team.
         decisions = [d for d in decisions if d.kind != "faq_unknown"]
-    decisions = policy.one_case(decisions)
+    decisions = policy.one_case(_said_once(decisions))
     if not intents_read:
         intent_read = decisions[0].intent
     concern = understanding.concern if understanding else None
@@ -486,6 +486,24 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         "pending": decided.pending,
         "proposal": list(decided.proposal) or None,
     }
+
+
+#: Replies that answer the whole message, whichever of its requests asked: said once.
+_WHOLE_MESSAGE = frozenset({"no_booking", "verify_first"})
+
+
+def _said_once(decisions: list[Decision]) -> list[Decision]:
+    """The decisions with a whole-message reply ("I couldn't find a booking for this number")
+    kept only the first time: two changes asked of no booking get it once."""
+    seen: set[str] = set()
+    kept = []
+    for d in decisions:
+        if d.kind in _WHOLE_MESSAGE:
+            if d.kind in seen:
+                continue
+            seen.add(d.kind)
+        kept.append(d)
+    return kept
 
 
 def handoff(decisions: Sequence[Decision]) -> int:
