@@ -180,7 +180,7 @@ class TestNoBooking:
     async def test_changes_to_a_party_we_cannot_find_are_no_quote_and_said_once(
         self, runtime: AgentRuntime
     ) -> None:
-        """"3 more" and a swap speak of a party already booked: a number with no booking is
+        """Adding "3 more" and a swap speak of a party already booked: a number with no booking is
         told so once, not quoted for 3 guests as a new party."""
         result = await runtime.receive(
             "+19165550198", "need 2 add 3 more ppl to sat party + swap the shrimp 4 steak"
