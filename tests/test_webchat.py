@@ -248,7 +248,7 @@ class TestCodeVerification:
     ) -> None:
         await booking(session, clock)
         headers = await chat(client)
-        await say(client, headers, "can we add 2 guests to our party?")
+        await say(client, headers, "please add 2 guests to our party")
         sent = await say(client, headers, "MH-WEB001, text me a code")
         assert "ending in 0191" in sent["reply"]
         code = await texted_code(session)
