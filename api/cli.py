@@ -411,13 +411,15 @@ def users_password(
 ) -> None:
     """Set a user's console password (asked twice, never shown); their sessions end."""
     password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    settings = _settings()
 
     async def work(database: Database) -> None:
         async with unit_of_work(database.sessionmaker) as session:
             user = await user_named(session, name)
-            await set_password(session, user, password, SystemClock().now())
+            rules = SignInRules.of(settings)
+            await set_password(session, user, password, SystemClock().now(), rules)
 
-    _run(_with_database(_settings(), work))
+    _run(_with_database(settings, work))
     out.print(f"password set for '{name}'", highlight=False)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,10 +19,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer.core import TyperGroup
 
 from api.cli import app, friendly
-from evals import report
-from evals.suite import Selection, load_all, run_all, scratch_database
 from knowledge.errors import ConfigError
 from knowledge.infra.settings import load_settings
+
+# The harness (and through it the agent, its reader and LangGraph) is imported by the command
+# that runs it, not here: every `hibachi` command loads this module to learn of `eval`, and
+# `hibachi migrate` or `hibachi users add` would otherwise wait seconds for the whole agent.
+if TYPE_CHECKING:
+    from evals import report
 
 # Logs (CI) get wide lines rather than a table folded at 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -96,6 +100,9 @@ def run_command(
     ] = None,
 ) -> None:
     """Run every scenario under PATHS, print a table and a summary; exit 1 if any fails."""
+    from evals import report
+    from evals.suite import Selection, load_all, run_all, scratch_database
+
     if report_to is not None and report_to[0] != "json":
         raise ConfigError(f"--report: unknown format '{report_to[0]}'; use --report json FILE")
     loaded = load_all(paths, Selection(tags=_tags(tags), name=name))

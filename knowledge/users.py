@@ -5,12 +5,14 @@ repeated wrong passwords, and one-time set-up links. Secrets are stored only as 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,20 +25,37 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 256
 WRONG = "wrong name or password"
 
-_passwords = PasswordHash.recommended()  # argon2id
-# Verified when the name is unknown, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _passwords.hash(secrets.token_urlsafe(16))
+#: argon2id at the cost argon2 recommends (about a quarter of a second a hash, on purpose).
+RECOMMENDED_PASSWORDS = PasswordHash.recommended()
+#: argon2id at the least cost argon2 allows, for the test suite alone, which gives nearly every
+#: person it makes a password. A hash names its own cost, so a hash of either kind verifies
+#: under either.
+CHEAP_PASSWORDS = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1),))
+
+
+@functools.cache
+def _dummy_hash(passwords: PasswordHash) -> str:
+    """A hash at `passwords`' cost, verified when the name is unknown so that a wrong name
+    takes as long as a wrong password (made on first need: most processes never sign anyone
+    in, and each would pay for it at start)."""
+    return passwords.hash(secrets.token_urlsafe(16))
+
+
+def _verify_unknown(passwords: PasswordHash, password: str) -> None:
+    passwords.verify(password, _dummy_hash(passwords))
 
 
 @dataclass(frozen=True)
 class SignInRules:
-    """How long sessions and set-up links last and when wrong passwords lock an account."""
+    """How long sessions and set-up links last, when wrong passwords lock an account, and
+    what a password's hash costs."""
 
     idle: timedelta = timedelta(hours=12)
     max_age: timedelta = timedelta(days=7)
     attempts: int = 5
     lockout: timedelta = timedelta(minutes=15)
     setup_link: timedelta = timedelta(hours=72)
+    passwords: PasswordHash = RECOMMENDED_PASSWORDS
 
     @classmethod
     def of(cls, settings: Settings) -> SignInRules:
@@ -46,6 +65,7 @@ class SignInRules:
             attempts=settings.sign_in_attempts,
             lockout=timedelta(minutes=settings.lockout_minutes),
             setup_link=timedelta(hours=settings.setup_link_hours),
+            passwords=CHEAP_PASSWORDS if settings.env == "test" else RECOMMENDED_PASSWORDS,
         )
 
 
@@ -128,11 +148,13 @@ def check_password(password: str) -> None:
         raise InvalidInput(f"a password may have at most {MAX_PASSWORD} characters")
 
 
-async def set_password(session: AsyncSession, user: ApiUser, password: str, now: datetime) -> None:
+async def set_password(
+    session: AsyncSession, user: ApiUser, password: str, now: datetime, rules: SignInRules
+) -> None:
     """Give the user a new password: their set-up link is spent, their lock lifted and every
     session they had ended (whoever knew the old password is out)."""
     check_password(password)
-    user.password_hash = await asyncio.to_thread(_passwords.hash, password)
+    user.password_hash = await asyncio.to_thread(rules.passwords.hash, password)
     user.setup_token_hash = None
     user.setup_expires_at = None
     user.failed_sign_ins = 0
@@ -188,7 +210,7 @@ async def sign_in(
     the lockout; a locked, deactivated or unknown account gets no hint beyond what it must do."""
     user = await _by_name(session, name)
     if user is None or user.password_hash is None:
-        await asyncio.to_thread(_passwords.verify, password, _DUMMY_HASH)
+        await asyncio.to_thread(_verify_unknown, rules.passwords, password)
         raise Unauthorized(WRONG)
     if user.locked_until is not None and user.locked_until > now:
         minutes = max(1, round((user.locked_until - now).total_seconds() / 60))
@@ -197,7 +219,7 @@ async def sign_in(
             f"{'s' if minutes != 1 else ''}, or until an admin sends a new set-up link",
             details={"locked_until": user.locked_until.isoformat()},
         )
-    if not await asyncio.to_thread(_passwords.verify, password, user.password_hash):
+    if not await asyncio.to_thread(rules.passwords.verify, password, user.password_hash):
         user.failed_sign_ins += 1
         if user.failed_sign_ins >= rules.attempts:
             user.locked_until = now + rules.lockout

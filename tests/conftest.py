@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -223,3 +224,48 @@ def smtp() -> Iterator[Any]:
     sink.start()
     yield sink
     sink.stop()
+
+
+@dataclass(frozen=True)
+class Console:
+    """A module's running service and Chromium (see `console`)."""
+
+    url: str  # the service's database
+    base: str  # the service's base URL
+    sessions: async_sessionmaker[AsyncSession]
+    browser: Any
+
+
+@pytest.fixture(scope="module")
+async def console(
+    pg_server: Any, template_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Console]:
+    """`hibachi serve --no-worker` and Debian's Chromium, started once for a test module on a
+    database of its own: starting them is most of a browser test's time. The module's tests
+    share its rows, so each makes its own people and customers under names (and phone
+    numbers) no other test of the module uses; a test that counts everything of a kind
+    starts a service of its own."""
+    from playwright.async_api import async_playwright
+
+    from tests.helpers.browser import launch
+    from tests.helpers.service import served
+
+    os.environ.setdefault("HOME", str(tmp_path_factory.mktemp("home")))
+    url = await clone_database(pg_server, template_url)
+    engine = make_engine(url)
+    try:
+        async with served(url, "--no-worker") as base, async_playwright() as p:
+            browser = await launch(p)
+            yield Console(url, base, async_sessionmaker(engine, expire_on_commit=False), browser)
+            await browser.close()
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def chromium(console: Console) -> AsyncIterator[Any]:
+    """The module's Chromium; the pages a test opens are closed after it (their cookies and
+    storage with them), so the next test starts signed out."""
+    yield console.browser
+    for context in console.browser.contexts:
+        await context.close()

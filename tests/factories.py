@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from knowledge.infra.settings import Settings
 from knowledge.models import ApiUser, Booking, Conversation, Customer, Message
-from knowledge.users import create_user, set_password
+from knowledge.users import SignInRules, create_user, set_password
 
 _seq = itertools.count(1)
 
@@ -86,6 +87,8 @@ async def make_message(
 
 #: The password `make_person` gives everyone (a test's only secret).
 PASSWORD = "correct horse battery"
+#: Sign-in as the tests' settings have it: passwords hashed at the test environment's cheap cost.
+TEST_SIGN_IN = SignInRules.of(Settings(env="test"))
 
 
 async def make_person(
@@ -93,5 +96,5 @@ async def make_person(
 ) -> tuple[ApiUser, str]:
     """A console user who signs in with `password`; returns the user and their bearer token."""
     user, token = await create_user(session, name, role)
-    await set_password(session, user, password, datetime.now(UTC))
+    await set_password(session, user, password, datetime.now(UTC), TEST_SIGN_IN)
     return user, token

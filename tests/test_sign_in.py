@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 import structlog
+from pwdlib import PasswordHash
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from api.app import create_app
@@ -23,7 +25,9 @@ from knowledge.db import Database
 from knowledge.infra import logs
 from knowledge.infra.clock import FrozenClock
 from knowledge.infra.settings import Settings
+from knowledge.models import ApiUser
 from knowledge.service import KnowledgeService
+from knowledge.users import SignInRules
 from tests.factories import PASSWORD, make_person
 
 # Sign-in and the set-up link are how one gets a session; everything else needs one.
@@ -276,6 +280,58 @@ async def test_the_cookie_is_secure_in_production(production_client: httpx.Async
     assert response.status_code == 200
     cookie = set_cookie(response)
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+
+
+def cost(password_hash: str) -> str:
+    """The argon2 parameters a hash names, such as `argon2id m=65536,t=3,p=4`."""
+    found = re.match(r"^\$(argon2id)\$v=\d+\$(m=\d+,t=\d+,p=\d+)\$", password_hash)
+    assert found is not None, password_hash
+    return f"{found[1]} {found[2]}"
+
+
+RECOMMENDED = cost(PasswordHash.recommended().hash("any password at all"))
+
+
+class TestPasswordCost:
+    """Production hashes passwords at argon2's recommended cost; only the test environment
+    hashes them cheaply, and a hash of either kind verifies under the other's settings."""
+
+    @pytest.mark.parametrize("env", ["production", "development"])
+    def test_outside_tests_passwords_get_the_recommended_cost(self, env: Any) -> None:
+        rules = SignInRules.of(Settings(env=env))
+        assert cost(rules.passwords.hash(PASSWORD)) == RECOMMENDED
+        assert cost(SignInRules().passwords.hash(PASSWORD)) == RECOMMENDED
+
+    def test_the_test_environment_hashes_at_the_cheapest_cost(self) -> None:
+        rules = SignInRules.of(Settings(env="test"))
+        assert cost(rules.passwords.hash(PASSWORD)) == "argon2id m=8,t=1,p=1"
+        assert RECOMMENDED != "argon2id m=8,t=1,p=1"
+
+    def test_a_hash_at_either_cost_verifies_under_the_other(self) -> None:
+        cheap = SignInRules.of(Settings(env="test")).passwords
+        recommended = SignInRules.of(Settings(env="production")).passwords
+        for made, checked in ((cheap, recommended), (recommended, cheap)):
+            stored = made.hash(PASSWORD)
+            assert checked.verify(PASSWORD, stored)
+            assert not checked.verify(PASSWORD + " wrong", stored)
+
+    @pytest.mark.usefixtures("people")
+    async def test_a_password_chosen_in_production_is_stored_at_the_recommended_cost(
+        self, production_client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        ana = await sign_in(production_client, "Ana")  # her hash was made at the test cost
+        assert ana.status_code == 200, ana.text
+        csrf = {CSRF_HEADER: ana.json()["csrf"]}
+        added = await production_client.post("/api/v1/users", json={"name": "Lee"}, headers=csrf)
+        token = added.json()["setup_url"].split("#", 1)[1]
+        async with a_second_browser(production_client) as lee:
+            chosen = await lee.post(
+                "/api/v1/setup", json={"token": token, "password": "lee's own long password"}
+            )
+            assert chosen.status_code == 200, chosen.text
+        stored = (await session.scalars(select(ApiUser).where(ApiUser.name == "Lee"))).one()
+        assert stored.password_hash is not None
+        assert cost(stored.password_hash) == RECOMMENDED
 
 
 @pytest.mark.usefixtures("people")

@@ -176,8 +176,9 @@ async def choose_password(
     """Choose a password with a one-time set-up link's token, and be signed in."""
     now = state.clock.now()
     user = await users.user_for_setup(session, body.token, now)
-    await users.set_password(session, user, body.password, now)
-    signed = await users.sign_in(session, user.name, body.password, now, state.sign_in_rules)
+    rules = state.sign_in_rules
+    await users.set_password(session, user, body.password, now, rules)
+    signed = await users.sign_in(session, user.name, body.password, now, rules)
     return await _signed_in(request, response, state, session, knowledge, signed)
 
 
