@@ -165,9 +165,12 @@ def _by_age(words: Sequence[str], end: int) -> str | None:
             return "toddlers"
         said = before.endswith(("'s", "'re")) or before in ("(", "is", "are", "both", "turning")
         if _AGE_UNIT.match(after) or _AGE_WORD.match(before) or said:
-            age = int(words[k])
-            return "toddlers" if age <= 5 else "kids" if age <= 12 else "adults"
+            return _group_of_age(int(words[k]))
     return None
+
+
+def _group_of_age(age: int) -> str:
+    return "toddlers" if age <= 5 else "kids" if age <= 12 else "adults"
 
 
 def worked_out(words: Sequence[str], found: Sequence[Slot]) -> bool:
@@ -203,8 +206,7 @@ def _age_groups(words: Sequence[str]) -> list[str]:
         if _MONTHS.match(after):
             groups.append("toddlers")
         elif _AGE_UNIT.match(after) or _AGE_WORD.match(before) or said or listing:
-            age = int(word)
-            groups.append("toddlers" if age <= 5 else "kids" if age <= 12 else "adults")
+            groups.append(_group_of_age(int(word)))
         else:
             listing = False
             continue
