@@ -340,6 +340,11 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         decisions = []
         requests = understanding.requests
         disagree = booking is not None and guest_changes_disagree(booking, requests)
+        guests_read = [
+            r.entities.guests
+            for r in requests
+            if r.intent == "headcount_change" and r.entities.guests is not None
+        ]
         unsure = [
             r
             for r in requests
@@ -353,7 +358,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                 or (r.intent == "headcount_change" and disagree)
             )
             and _has_values(r)
-            and not _escalated_anyway(r, requests, booking, charter, ctx.clock.now())
+            and not _escalated_anyway(r, guests_read, booking, charter, ctx.clock.now())
         ]
         if unsure and booking is not None:
             # Never act on a guess: ask once with the values understood; a YES applies them.
@@ -669,20 +674,13 @@ _ABSORBED = frozenset({"faq_unknown"})
 
 def _escalated_anyway(
     request: Request,
-    requests: Sequence[Request],
-    booking: BookingView | None,
+    guests: list[GuestChange],
+    booking: BookingView,
     charter: Charter,
     now: datetime,
 ) -> bool:
     """Whether the policy hands a change to a person as read (a major change in the last 24
     hours): nothing is applied, so nothing needs confirming first; the manager checks it."""
-    if booking is None:
-        return False
-    guests = [
-        r.entities.guests
-        for r in requests
-        if r.intent == "headcount_change" and r.entities.guests is not None
-    ]
     decision = decide_request(
         request,
         "",

@@ -310,6 +310,8 @@ def _plainly_said(
     ages. A reader sure of the intent can still be wrong about the values of a long message, a
     question or a family told by ages; one confirmation question costs the customer less than
     a change nobody asked for. Chosen by cross-validation on the training split."""
+    if not any(r.intent in CHANGE_INTENTS for _, r in placed):
+        return placed  # most messages change nothing: nothing to weigh
     normalised = prepared.normalised
     ends = [m.end() for m in _SENTENCES.finditer(normalised)]
     carrying = {sum(1 for e in ends if e <= s.start) for s in prepared.slots}
