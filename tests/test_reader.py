@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -183,6 +184,18 @@ class TestReadingRealWriting:
         changes = [r for r in got.requests if r.intent in CHANGE_INTENTS]
         assert changes, got
         assert all(r.confidence < reader_module.CONFIDENT for r in changes)
+
+    @pytest.mark.parametrize(
+        "text", ["ok also 3 more ppl bailed ugh", "2 more of the guys dropped out"]
+    )
+    def test_people_leaving_counted_with_more_are_never_added_without_asking(
+        self, reader: Reader, text: str
+    ) -> None:
+        got = reader.understand(text, context(), VOCABULARY)
+        for r in got.requests:
+            guests = r.entities.guests
+            added = guests is not None and (guests.delta or 0) > 0
+            assert not (added and r.confidence >= reader_module.CONFIDENT), r
 
     def test_a_price_question_about_a_change_only_asks(self, reader: Reader) -> None:
         got = reader.understand(
@@ -486,6 +499,49 @@ class TestCountsSaidTogether:
         old, new = count(0, 12, "total", 0.55), count(5, 16, "total", 0.93)
         changes = slots.guest_changes([old, new])
         assert [(c.total, sure) for _, c, sure in changes] == [(16, 0.93 * 0.99)]
+
+    @pytest.mark.parametrize(
+        ("text", "way"),
+        [
+            ("3 more people bailed on us", ["way_after=leave"]),
+            ("my parents are coming after all", ["way_after=join"]),
+            ("my sister can't make it anymore", ["way_after=leave"]),  # a negated coming
+            ("my aunt won't be joining", ["way_after=leave"]),
+            ("we grew by 4 adults", ["way_before=join"]),
+            ("nobody dropped out. 2 more kids", []),  # another sentence's words are not its own
+            ("my uncle flaked but his 2 kids are still coming", ["way_after=join"]),
+        ],
+    )
+    def test_the_words_saying_which_way_people_move_are_read(
+        self, text: str, way: list[str]
+    ) -> None:
+        lexicon = Lexicon.load("en")
+        tokens = slots.Tokens.of(text)
+        found = [s for s in slots.find_slots(text, tokens, [], lexicon) if s.kind != "protein"]
+        assert slots.ways(tokens.words, found[-1], lexicon) == way
+
+    @pytest.mark.parametrize(
+        ("role", "way", "odds"),
+        [
+            ("more", ["way_after=leave"], True),  # "3 more ppl bailed" read as 3 more
+            ("fewer", ["way_after=join"], True),
+            ("more", ["way_after=join"], False),
+            ("more", ["way_after=leave", "way_before=join"], False),  # the words say both
+            ("fewer", [], False),
+        ],
+    )
+    def test_a_count_read_against_its_words_is_at_odds(
+        self, role: str, way: list[str], odds: bool
+    ) -> None:
+        read = slots.SlotReading(slots.Slot("count", 0, 0, 1, 3, "guests"), role, 0.97)
+        assert slots.at_odds([read], [way]) is odds
+
+    def test_two_changes_to_one_group_are_at_odds(self) -> None:
+        total = slots.SlotReading(slots.Slot("count", 0, 0, 1, 9, "adults"), "total", 0.9, "adults")
+        fewer = slots.SlotReading(slots.Slot("count", 9, 4, 5, 2, "adults"), "fewer", 0.9, "adults")
+        assert slots.at_odds([total, fewer], [[], []])
+        kids = replace(fewer, group="kids")
+        assert not slots.at_odds([total, kids], [[], []])
 
     def test_a_drop_out_read_from_of_the(self) -> None:
         got = ent.find_guests("3 of the guys bailed on us")

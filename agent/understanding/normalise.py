@@ -77,6 +77,11 @@ class Lexicon:
     #: kids" is the one bringing them (a hint for the learned person reader).
     bringing: frozenset[str] = frozenset()
     possessives: frozenset[str] = frozenset()
+    #: Words (as tuples of tokens) that say people are coming or going, and the words that
+    #: negate them: hints for the learned slot reader (`slots.ways`).
+    joining: frozenset[tuple[str, ...]] = frozenset()
+    leaving: frozenset[tuple[str, ...]] = frozenset()
+    negations: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, language: str = "en") -> Lexicon:
@@ -103,7 +108,15 @@ def _lexicon(language: str) -> Lexicon:
         },
         bringing=frozenset(str(w) for w in raw.get("bringing", [])),
         possessives=frozenset(str(w) for w in raw.get("possessives", [])),
+        joining=_phrases(raw.get("joining", [])),
+        leaving=_phrases(raw.get("leaving", [])),
+        negations=frozenset(str(w) for w in raw.get("negations", [])),
     )
+
+
+def _phrases(raw: Sequence[str]) -> frozenset[tuple[str, ...]]:
+    """Phrases as the tuples of tokens the slot reader sees ("make it" is ("make", "it"))."""
+    return frozenset(tuple(WORD.findall(str(p).lower())) for p in raw)
 
 
 #: The guest groups a person named can count in (agent.understanding.schema.GuestGroup).

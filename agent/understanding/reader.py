@@ -174,6 +174,8 @@ def _slot_hints(
             own.append("rule_person")
             if lexicon is not None and _brings_own(words, s, lexicon):
                 own.append("person_brings_own")
+        if s.kind in ("count", "person") and lexicon is not None:
+            own += slots.ways(words, s, lexicon)
         else:
             own.append(
                 "rule_removed"
@@ -301,13 +303,18 @@ _QUESTIONS: frozenset[str] = frozenset({"booking_question", "faq"})
 
 
 def _plainly_said(
-    placed: list[tuple[int, Request]], text: str, chosen: Sequence[str], prepared: Prepared
+    placed: list[tuple[int, Request]],
+    text: str,
+    chosen: Sequence[str],
+    prepared: Prepared,
+    read: Sequence[slots.SlotReading] = (),
 ) -> list[tuple[int, Request]]:
     """The changes with their certainty capped at WORKED_OUT unless their values are said
     plainly: told, not asked ("can we swap the steak for shrimp?" is confirmed with a YES), in
     one sentence of a short message with no question beside it ("what's my balance now that
     we're 14"), and for guest counts, numbers with their groups rather than people named or
-    ages. A reader sure of the intent can still be wrong about the values of a long message, a
+    ages, read in agreement with each other and with their words (`slots.at_odds`: "3 more ppl
+    bailed" read as 3 more is read back). A reader sure of the intent can still be wrong about the values of a long message, a
     question or a family told by ages; one confirmation question costs the customer less than
     a change nobody asked for. Chosen by cross-validation on the training split."""
     if not any(r.intent in CHANGE_INTENTS for _, r in placed):
@@ -321,7 +328,12 @@ def _plainly_said(
         and len(carrying) <= 1  # greetings and thanks around the values are no second statement
         and len(text.split()) <= PLAIN_WORDS
     )
-    counted = plain and not slots.worked_out(prepared.words, prepared.slots)
+    hints = dict(zip((s.start for s in prepared.slots), prepared.slot_hints, strict=True))
+    counted = (
+        plain
+        and not slots.worked_out(prepared.words, prepared.slots)
+        and not slots.at_odds(read, [hints[r.slot.start] for r in read])
+    )
 
     def capped(request: Request) -> Request:
         said = counted if request.intent == "headcount_change" else plain
@@ -457,6 +469,7 @@ class Reader:
             if "booking_question" in chosen and "faq" in chosen:
                 chosen = _one_question(chosen, per_clause, message)
             placed = _place(chosen, by_rules, positions, clauses, per_clause, message)
+            read: list[slots.SlotReading] = []
             if self.model.slots is not None:
                 read = self.model.slots.read(prepared.words, prepared.slots, prepared.slot_hints)
                 placed = _with_slots(placed, read)
@@ -474,7 +487,7 @@ class Reader:
                     (p, _asked_only(r)) if _asked_about(p, r, clauses, per_clause) else (p, r)
                     for p, r in placed
                 ]
-            placed = _plainly_said(placed, text, chosen, prepared)
+            placed = _plainly_said(placed, text, chosen, prepared, read)
             tone, source = cast(Tone, message.tone), "reader"
             if concern is None:
                 concern = _learned_concern(message, chosen, context)

@@ -189,6 +189,27 @@ def worked_out(words: Sequence[str], found: Sequence[Slot]) -> bool:
     return bool(ages - said)
 
 
+def at_odds(readings: Sequence[SlotReading], hints: Sequence[Sequence[str]]) -> bool:
+    """Whether the guest counts read disagree with each other or with their words: two counts
+    of one group both read as changes ("down to 9 adults now, two of them bailed"), or a count
+    or person read as coming whose words only say leaving ("3 more ppl bailed"), or the reverse.
+    `hints` are each reading's slot hints (with `ways`)."""
+    changed: dict[str, int] = {}
+    for r, own in zip(readings, hints, strict=True):
+        if r.slot.kind not in ("count", "person") or r.role in ("none", "total"):
+            if r.slot.kind == "count" and r.role == "total":
+                changed[r.group] = changed.get(r.group, 0) + 1
+            continue
+        if r.slot.kind == "count":
+            changed[r.group] = changed.get(r.group, 0) + 1
+        said = {h.split("=", 1)[1] for h in own if h.startswith("way_")}
+        if said and said <= {"leave"} and r.role == "more":
+            return True
+        if said and said <= {"join"} and r.role == "fewer":
+            return True
+    return any(n > 1 for n in changed.values())
+
+
 _AGE_LIST = frozenset({",", "and", "&"})
 
 
@@ -282,6 +303,57 @@ def beside_counts(words: Sequence[str], counts: Sequence[Slot], k: int) -> list[
         bigger = int(slot.value) > int(other.value)
         out.append(f"{side}_{'smaller' if not bigger else 'bigger'}")
     return out
+
+
+#: How many words before and after a count or a person named are read for which way people move.
+_WAY_BEFORE = 5
+_WAY_AFTER = 8
+#: How far before a word of moving a negation turns it round ("won't be joining").
+_NEGATION_REACH = 3
+#: Where the words about one count or person end: a sentence, or a "but" that turns to others.
+_WAY_STOPS = frozenset({".", "!", "?", ";", "but"})
+
+
+def ways(words: Sequence[str], slot: Slot, lexicon: Lexicon) -> list[str]:
+    """Which way the words around a count or a person named, in its sentence, say people move
+    ("3 more ppl bailed": `way_after=leave`): hints for the learned reader, which the corpus
+    weighs. A negation shortly before a word of joining makes it leaving ("can't make it");
+    before a word of leaving, it is its own hint ("nobody dropped out")."""
+    start = slot.token
+    while start > 0 and slot.token - start < _WAY_BEFORE and words[start - 1] not in _WAY_STOPS:
+        start -= 1
+    end = slot.end_token
+    while end < len(words) and end - slot.end_token < _WAY_AFTER and words[end] not in _WAY_STOPS:
+        end += 1
+    out: set[str] = set()
+    for side, lo, hi in (("before", start, slot.token), ("after", slot.end_token, end)):
+        k = lo
+        while k < hi:
+            way, size = _way_at(words, k, lexicon)
+            if way is None:
+                k += 1
+                continue
+            negated = any(
+                w in lexicon.negations for w in words[max(start, k - _NEGATION_REACH) : k]
+            )
+            if negated:
+                way = "leave" if way == "join" else "not_leave"
+            out.add(f"way_{side}={way}")
+            k += size
+    return sorted(out)
+
+
+def _way_at(words: Sequence[str], k: int, lexicon: Lexicon) -> tuple[str | None, int]:
+    """The word of moving that starts at token `k` (the longest phrase), and its length."""
+    for size in (3, 2, 1):
+        phrase = tuple(words[k : k + size])
+        if len(phrase) < size:
+            continue
+        if phrase in lexicon.leaving:
+            return "leave", size
+        if phrase in lexicon.joining:
+            return "join", size
+    return None, 1
 
 
 def slot_features(words: Sequence[str], slot: Slot, hints: Iterable[str]) -> dict[str, float]:
