@@ -197,6 +197,30 @@ class TestReadingRealWriting:
             added = guests is not None and (guests.delta or 0) > 0
             assert not (added and r.confidence >= reader_module.CONFIDENT), r
 
+    @pytest.mark.parametrize(
+        ("text", "intent", "misread"),
+        [
+            ("the lobster is over our budget, so chicken and steak", "menu_selection", "want"),
+            ("3 more people bailed on us", "headcount_change", "more"),
+        ],
+    )
+    def test_values_read_against_their_words_are_read_back(
+        self, reader: Reader, text: str, intent: str, misread: str
+    ) -> None:
+        prepared = reader.prepare(text, context(), VOCABULARY)
+        first = prepared.slots[0]  # the lobster, the 3: read the wrong way round
+        read = [slots.SlotReading(first, misread, 0.99, "guests", 0.99)]
+        sure = Request(intent=intent, confidence=0.99)  # type: ignore[arg-type]
+        (_, got), *_ = reader_module._plainly_said(
+            [(0, sure)], text, [intent], prepared, read, reader.lexicon
+        )
+        assert got.confidence == reader_module.WORKED_OUT
+        read = [replace(read[0], role="remove" if misread == "want" else "fewer")]
+        (_, got), *_ = reader_module._plainly_said(
+            [(0, sure)], text, [intent], prepared, read, reader.lexicon
+        )
+        assert got.confidence == 0.99
+
     def test_a_price_question_about_a_change_only_asks(self, reader: Reader) -> None:
         got = reader.understand(
             "how much would it be if we added 2 more adults? just asking", context(), VOCABULARY
@@ -536,6 +560,44 @@ class TestCountsSaidTogether:
         read = slots.SlotReading(slots.Slot("count", 0, 0, 1, 3, "guests"), role, 0.97)
         assert slots.at_odds([read], [way]) is odds
 
+    @pytest.mark.parametrize(
+        ("text", "turned_down"),
+        [
+            ("no filet. regular steak please", {"filet_mignon": ["refused_before"]}),
+            (
+                "lobster is way over our budget so just chicken and calamari",
+                {"lobster": ["refused_after"]},
+            ),
+            ("calamari was a mistake lol, chicken and steak", {"calamari": ["refused_after"]}),
+            ("chicken out, steak in", {"chicken": ["refused_after"]}),  # not the steak
+            ("steak and shrimp, not chicken", {"chicken": ["refused_before"]}),
+            ("steak and chicken please", {}),
+        ],
+    )
+    def test_the_words_turning_a_menu_item_down_are_read(
+        self, text: str, turned_down: dict[str, list[str]]
+    ) -> None:
+        lexicon = Lexicon.load("en")
+        tokens = slots.Tokens.of(text)
+        found = slots.find_slots(text, tokens, ent.matcher_for(VOCABULARY).find(text), lexicon)
+        got = {s.value: slots.refused(tokens.words, s, found, lexicon) for s in found}
+        assert {k: v for k, v in got.items() if v} == turned_down
+
+    @pytest.mark.parametrize(
+        ("text", "odds"),
+        [("filet is over our budget, steak and tofu", True), ("filet and tofu please", False)],
+    )
+    def test_a_menu_item_read_as_wanted_though_turned_down_is_at_odds(
+        self, text: str, odds: bool
+    ) -> None:
+        lexicon = Lexicon.load("en")
+        tokens = slots.Tokens.of(text)
+        found = slots.find_slots(text, tokens, ent.matcher_for(VOCABULARY).find(text), lexicon)
+        filet = slots.SlotReading(found[0], "want", 0.95)
+        assert slots.menu_at_odds([filet], tokens.words, found, lexicon) is odds
+        gone = replace(filet, role="remove")
+        assert not slots.menu_at_odds([gone], tokens.words, found, lexicon)
+
     def test_two_changes_to_one_group_are_at_odds(self) -> None:
         total = slots.SlotReading(slots.Slot("count", 0, 0, 1, 9, "adults"), "total", 0.9, "adults")
         fewer = slots.SlotReading(slots.Slot("count", 9, 4, 5, 2, "adults"), "fewer", 0.9, "adults")
@@ -594,6 +656,10 @@ class TestConcernsWin:
             ("half of us got sick after the party last night", True, "illness", "complaint"),
             ("I'll be talking to my lawyer about this", False, "legal", "complaint"),
             ("the chef was due 20 minutes ago, is he close", False, "no_show", "no_show"),
+            ("it's 6:10 now and the chef said 5:45, everything ok?", False, "no_show", "no_show"),
+            ("we were told 4:30pm. it is now 5:05pm.", False, "no_show", "no_show"),
+            ("my nephew swells up around peanuts", False, "allergy", "dietary_request"),
+            ("wife is pregnent, nothing undercooked for her", False, "allergy", "dietary_request"),
             ("GF option for 1?", False, "allergy", "dietary_request"),
             ("dairy free for 2 ppl pls", False, "allergy", "dietary_request"),
             (

@@ -82,6 +82,8 @@ class Lexicon:
     joining: frozenset[tuple[str, ...]] = frozenset()
     leaving: frozenset[tuple[str, ...]] = frozenset()
     negations: frozenset[str] = frozenset()
+    #: Words that turn a menu item down, as tuples of tokens (`slots.refused`).
+    refusing: frozenset[tuple[str, ...]] = frozenset()
 
     @classmethod
     def load(cls, language: str = "en") -> Lexicon:
@@ -111,6 +113,7 @@ def _lexicon(language: str) -> Lexicon:
         joining=_phrases(raw.get("joining", [])),
         leaving=_phrases(raw.get("leaving", [])),
         negations=frozenset(str(w) for w in raw.get("negations", [])),
+        refusing=_phrases(raw.get("refusing", [])),
     )
 
 

@@ -308,15 +308,18 @@ def _plainly_said(
     chosen: Sequence[str],
     prepared: Prepared,
     read: Sequence[slots.SlotReading] = (),
+    lexicon: Lexicon | None = None,
 ) -> list[tuple[int, Request]]:
     """The changes with their certainty capped at WORKED_OUT unless their values are said
     plainly: told, not asked ("can we swap the steak for shrimp?" is confirmed with a YES), in
     one sentence of a short message with no question beside it ("what's my balance now that
-    we're 14"), and for guest counts, numbers with their groups rather than people named or
-    ages, read in agreement with each other and with their words (`slots.at_odds`: "3 more ppl
-    bailed" read as 3 more is read back). A reader sure of the intent can still be wrong about the values of a long message, a
-    question or a family told by ages; one confirmation question costs the customer less than
-    a change nobody asked for. Chosen by cross-validation on the training split."""
+    we're 14"), and read in agreement with their words. For guest counts that means numbers
+    with their groups rather than people named or ages, each read the way its words say people
+    move (`slots.at_odds`: "3 more ppl bailed" read as 3 more is read back); for the menu, no
+    item read as wanted that its words turn down (`slots.menu_at_odds`). A reader sure of the
+    intent can still be wrong about the values of a long message, a question or a family told
+    by ages; one confirmation question costs the customer less than a change nobody asked for.
+    Chosen by cross-validation on the training split."""
     if not any(r.intent in CHANGE_INTENTS for _, r in placed):
         return placed  # most messages change nothing: nothing to weigh
     normalised = prepared.normalised
@@ -328,15 +331,19 @@ def _plainly_said(
         and len(carrying) <= 1  # greetings and thanks around the values are no second statement
         and len(text.split()) <= PLAIN_WORDS
     )
-    hints = dict(zip((s.start for s in prepared.slots), prepared.slot_hints, strict=True))
+    hints = dict(zip(prepared.slots, prepared.slot_hints, strict=True))
+    own = [hints[r.slot] for r in read]
     counted = (
         plain
         and not slots.worked_out(prepared.words, prepared.slots)
-        and not slots.at_odds(read, [hints[r.slot.start] for r in read])
+        and not slots.at_odds(read, own)
+    )
+    chosen_plainly = plain and not (
+        lexicon and slots.menu_at_odds(read, prepared.words, prepared.slots, lexicon)
     )
 
     def capped(request: Request) -> Request:
-        said = counted if request.intent == "headcount_change" else plain
+        said = counted if request.intent == "headcount_change" else chosen_plainly
         if request.intent not in CHANGE_INTENTS or said:
             return request
         return request.model_copy(update={"confidence": min(request.confidence, WORKED_OUT)})
@@ -487,7 +494,7 @@ class Reader:
                     (p, _asked_only(r)) if _asked_about(p, r, clauses, per_clause) else (p, r)
                     for p, r in placed
                 ]
-            placed = _plainly_said(placed, text, chosen, prepared, read)
+            placed = _plainly_said(placed, text, chosen, prepared, read, self.lexicon)
             tone, source = cast(Tone, message.tone), "reader"
             if concern is None:
                 concern = _learned_concern(message, chosen, context)

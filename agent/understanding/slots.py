@@ -210,6 +210,20 @@ def at_odds(readings: Sequence[SlotReading], hints: Sequence[Sequence[str]]) -> 
     return any(n > 1 for n in changed.values())
 
 
+def menu_at_odds(
+    readings: Sequence[SlotReading], words: Sequence[str], found: Sequence[Slot], lexicon: Lexicon
+) -> bool:
+    """Whether a menu item is read as wanted though its words turn it down (`refused`): "the
+    filet is over our budget, so steak and tofu" read as wanting the filet. (As hints for the
+    learned reader the same words made it no better on cross-validation: they are a check.)"""
+    return any(
+        r.slot.kind in ("protein", "upgrade")
+        and r.role == "want"
+        and refused(words, r.slot, found, lexicon)
+        for r in readings
+    )
+
+
 _AGE_LIST = frozenset({",", "and", "&"})
 
 
@@ -341,6 +355,53 @@ def ways(words: Sequence[str], slot: Slot, lexicon: Lexicon) -> list[str]:
             out.add(f"way_{side}={way}")
             k += size
     return sorted(out)
+
+
+#: How far before and after a menu item the words that turn it down are read.
+_REFUSE_BEFORE = 3
+_REFUSE_AFTER = 8
+#: Where the words before a menu item stop being about it ("chicken out, steak in").
+_CLAUSE_STOPS = _WAY_STOPS | {",", "and", "&", "+", "so", "then", "instead", "also", "plus"}
+
+
+def refused(words: Sequence[str], slot: Slot, found: Sequence[Slot], lexicon: Lexicon) -> list[str]:
+    """Whether the words about a menu item turn it down: a refusing word or a negation just
+    before it in its clause ("no shrimp", "dump the tofu"), or a refusing word after it in its
+    sentence ("lobster is over our budget", "calamari was a mistake"), never past another menu
+    item. A check on what the learned reader reads (`menu_at_odds`)."""
+    menu = {
+        k for s in found if s.kind in ("protein", "upgrade") for k in range(s.token, s.end_token)
+    }
+    out: list[str] = []
+    start = slot.token
+    while (
+        start > 0
+        and slot.token - start < _REFUSE_BEFORE
+        and words[start - 1] not in _CLAUSE_STOPS
+        and start - 1 not in menu
+    ):
+        start -= 1
+    before = words[start : slot.token]
+    if any(w in lexicon.negations for w in before) or _says(before, lexicon.refusing):
+        out.append("refused_before")
+    end = slot.end_token
+    while (
+        end < len(words)
+        and end - slot.end_token < _REFUSE_AFTER
+        and words[end] not in _WAY_STOPS - {"but"}
+        and end not in menu
+    ):
+        end += 1
+    if _says(words[slot.end_token : end], lexicon.refusing):
+        out.append("refused_after")
+    return out
+
+
+def _says(words: Sequence[str], phrases: frozenset[tuple[str, ...]]) -> bool:
+    """Whether one of the phrases (tuples of tokens) is said in the words."""
+    return any(
+        tuple(words[k : k + size]) in phrases for k in range(len(words)) for size in (1, 2, 3)
+    )
 
 
 def _way_at(words: Sequence[str], k: int, lexicon: Lexicon) -> tuple[str | None, int]:
