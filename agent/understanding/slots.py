@@ -196,9 +196,7 @@ def at_odds(readings: Sequence[SlotReading], hints: Sequence[Sequence[str]]) -> 
     `hints` are each reading's slot hints (with `ways`)."""
     changed: dict[str, int] = {}
     for r, own in zip(readings, hints, strict=True):
-        if r.slot.kind not in ("count", "person") or r.role in ("none", "total"):
-            if r.slot.kind == "count" and r.role == "total":
-                changed[r.group] = changed.get(r.group, 0) + 1
+        if r.slot.kind not in ("count", "person") or r.role == "none":
             continue
         if r.slot.kind == "count":
             changed[r.group] = changed.get(r.group, 0) + 1
