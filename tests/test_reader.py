@@ -221,6 +221,24 @@ class TestReadingRealWriting:
         )
         assert got.confidence == 0.99
 
+    @pytest.mark.parametrize(
+        ("text", "intents"),
+        [
+            ("say we had 6 more kids, how much extra is that?", ["headcount_change"]),
+            ("what's the price if we go up to 30 people", ["headcount_change"]),
+            (
+                "if we add 3 kids how much more? also do you take venmo?",
+                ["headcount_change", "faq"],
+            ),
+        ],
+    )
+    def test_the_price_of_a_change_asked_about_is_its_quote_not_a_faq(
+        self, reader: Reader, text: str, intents: list[str]
+    ) -> None:
+        got = reader.understand(text, context(), VOCABULARY)
+        assert [r.intent for r in got.requests] == intents
+        assert got.requests[0].entities.hypothetical
+
     def test_a_price_question_about_a_change_only_asks(self, reader: Reader) -> None:
         got = reader.understand(
             "how much would it be if we added 2 more adults? just asking", context(), VOCABULARY

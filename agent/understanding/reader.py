@@ -494,6 +494,7 @@ class Reader:
                     (p, _asked_only(r)) if _asked_about(p, r, clauses, per_clause) else (p, r)
                     for p, r in placed
                 ]
+                placed = _quoted(placed, clauses)
             placed = _plainly_said(placed, text, chosen, prepared, read, self.lexicon)
             tone, source = cast(Tone, message.tone), "reader"
             if concern is None:
@@ -616,6 +617,28 @@ def _asked_about(
     k = _clause_index(position, clauses)
     near = per_clause[k : k + 2]
     return max(r.intents["hypothetical"] for r in near) >= HYPOTHETICAL_THRESHOLD
+
+
+def _quoted(
+    placed: list[tuple[int, Request]], clauses: Sequence[_Clause]
+) -> list[tuple[int, Request]]:
+    """The requests less a FAQ that only asks the price of a change asked about: "what would 2
+    more adults cost?" is the change, hypothetical, and its quote answers the question (rule I4
+    of docs/labelling.md). A FAQ read in the clause of such a change, or the one after it ("4
+    more kids, is that ok?"), is that question; one further on is a question of its own."""
+    asked = {
+        _clause_index(p, clauses)
+        for p, r in placed
+        if r.intent in CHANGE_INTENTS and r.entities.hypothetical
+    }
+    if not asked:
+        return placed
+    return [
+        (p, r)
+        for p, r in placed
+        if r.intent != "faq"
+        or not {_clause_index(p, clauses), _clause_index(p, clauses) - 1} & asked
+    ]
 
 
 def _place(
