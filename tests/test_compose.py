@@ -17,7 +17,9 @@ RULES = seed_rules()
 D, H = timedelta(days=1), timedelta(hours=1)
 
 
-def booking(until: timedelta, booked_ago: timedelta = 30 * D) -> BookingView:
+def booking(
+    until: timedelta, booked_ago: timedelta = 30 * D, proteins: tuple[str, ...] = ()
+) -> BookingView:
     return BookingView(
         reference="MH-TEST1",
         event_at=NOW + until,
@@ -26,6 +28,7 @@ def booking(until: timedelta, booked_ago: timedelta = 30 * D) -> BookingView:
         kids=3,
         toddlers=0,
         deposit_amount=Decimal("100"),
+        proteins=proteins,
     )
 
 
@@ -88,6 +91,19 @@ class TestTemplates:
         assert "non-refundable" in text
         assert "(916) 740-8768" in text
         assert "$100" in text
+
+    def test_a_short_menu_asks_for_the_rest(self) -> None:
+        addons = seed_addons()
+        full = booking(10 * D, proteins=("chicken", "steak"))
+        ask = policy.decide_menu("menu_selection", full, ["shrimp"], [], [], NOW, RULES, addons)
+        text = render_body(ask.kind, ask.facts)
+        assert "your party has chicken and steak now" in text
+        assert 'Which 2 would you like with shrimp? For example: "shrimp and chicken"' in text
+        first = policy.decide_menu(
+            "menu_selection", booking(10 * D), ["tofu"], [], [], NOW, RULES, addons
+        )
+        text = render_body(first.kind, first.facts)
+        assert "now has tofu" in text and "which other one would you like" in text
 
     def test_several_requests_make_one_reply(self) -> None:
         b = booking(10 * D)

@@ -242,6 +242,46 @@ class TestMenu:
         assert decision.pending == "menu"
         assert "chicken" in decision.facts["included_proteins"]
 
+    def test_proteins_already_on_a_full_menu_change_nothing(self) -> None:
+        booked = booking(10 * D, proteins=("chicken", "steak"))
+        decision = policy.decide_menu(
+            "menu_selection", booked, ["chicken"], [], [], NOW, RULES, ADDONS
+        )
+        assert decision.kind == "menu_saved"
+        assert "proteins" not in decision.updates  # never down to one protein
+        assert decision.facts["stored_proteins"] == "chicken and steak"
+        assert decision.pending is None
+
+    def test_a_new_protein_short_of_a_full_menu_asks_which_it_joins(self) -> None:
+        booked = booking(10 * D, proteins=("chicken", "steak"))
+        decision = policy.decide_menu(
+            "menu_selection", booked, ["shrimp"], [], [], NOW, RULES, ADDONS
+        )
+        assert decision.kind == "menu_ask" and decision.pending == "menu"
+        assert not decision.updates
+        assert decision.facts["stored_proteins"] == "chicken and steak"
+        assert decision.facts["example"] == "shrimp and chicken"
+
+    def test_a_menu_still_being_chosen_is_filled_in_and_asks_for_the_rest(self) -> None:
+        first = policy.decide_menu(
+            "menu_selection", booking(10 * D), ["tofu"], [], [], NOW, RULES, ADDONS
+        )
+        assert first.updates["proteins"] == ["tofu"]
+        assert first.updates["menu_selected"] is False and first.pending == "menu"
+        assert first.facts["missing_proteins"] == 1
+        second = policy.decide_menu(
+            "menu_selection",
+            booking(10 * D, proteins=("tofu",)),
+            ["salmon"],
+            [],
+            [],
+            NOW,
+            RULES,
+            ADDONS,
+        )
+        assert second.updates["proteins"] == ["tofu", "salmon"]
+        assert second.updates["menu_selected"] is True and second.pending is None
+
 
 class TestRating:
     @pytest.mark.parametrize(

@@ -437,12 +437,31 @@ def decide_menu(
         return Decision(intent, "escalated", "manager_will_call", "menu:URGENT", facts, plan)
     by_slug = {a.slug: a for a in addons}
     chosen = list(dict.fromkeys(proteins))
+    needed = rules.menu.proteins_per_person
+    booked = list(booking.proteins)
+    if chosen and len(chosen) < needed:
+        # Fewer proteins than each guest gets: the menu never drops below them. Named ones
+        # already on a full menu change nothing ("steak n chicken is fine" read as chicken);
+        # a new one is added to a menu still being chosen, and on a full one the customer is
+        # asked which it replaces.
+        if len(booked) >= needed and set(chosen) <= set(booked):
+            chosen = []
+        elif len(booked) >= needed:
+            example = [*chosen, *(p for p in booked if p not in chosen)][:needed]
+            facts |= {
+                "partial": _names(chosen, by_slug),
+                "stored_proteins": _names(booked, by_slug),
+                "example": _names(example, by_slug),
+            }
+            return Decision(intent, "handled", "menu_ask", "menu:short", facts, pending="menu")
+        else:
+            chosen = list(dict.fromkeys([*booked, *chosen]))
     extras = list(dict.fromkeys([*(p for p in chosen if p in by_slug), *upgrades]))
     priced = [f"{by_slug[s].name} +{price_label(by_slug[s])}" for s in extras if s in by_slug]
     updates: dict[str, Any] = {}
     if chosen:
         updates["proteins"] = chosen
-        updates["menu_selected"] = True
+        updates["menu_selected"] = len(chosen) >= needed
         updates["menu_provisional"] = False
     if extras or dropped:
         kept = set(booking.upgrades) - set(dropped)
@@ -453,10 +472,8 @@ def decide_menu(
         "upgrade_prices": "; ".join(priced),
         "removed": ", ".join(by_slug[s].name for s in dropped if s in by_slug),
         # In a sentence every protein reads alike: "chicken and salmon", not "chicken and Salmon".
-        "stored_proteins": " and ".join(
-            (by_slug[p].name if p in by_slug else p.replace("_", " ")).lower()
-            for p in (chosen or booking.proteins)
-        ),
+        "stored_proteins": _names(chosen or booked, by_slug),
+        "missing_proteins": max(0, needed - len(chosen or booked)),
         "stored_upgrades": ", ".join(
             by_slug[s].name
             for s in updates.get("upgrades", booking.upgrades)
@@ -464,7 +481,17 @@ def decide_menu(
         ),
     }
     facts |= _quote_facts(q)
-    return Decision(intent, "handled", "menu_saved", f"{intent}:saved", facts, updates=updates)
+    pending = "menu" if facts["missing_proteins"] else None
+    return Decision(
+        intent, "handled", "menu_saved", f"{intent}:saved", facts, updates=updates, pending=pending
+    )
+
+
+def _names(proteins: Sequence[str], by_slug: dict[str, AddonView]) -> str:
+    """Proteins as a sentence says them alike: "chicken and salmon", not "chicken and Salmon"."""
+    return " and ".join(
+        (by_slug[p].name if p in by_slug else p.replace("_", " ")).lower() for p in proteins
+    )
 
 
 # ---- date change and cancellation -------------------------------------------------------

@@ -358,7 +358,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                 or (r.intent == "headcount_change" and disagree)
             )
             and _has_values(r)
-            and not _escalated_anyway(r, guests_read, booking, charter, ctx.clock.now())
+            and not _applies_nothing(r, guests_read, booking, charter, ctx.clock.now())
         ]
         if unsure and booking is not None:
             # Never act on a guess: ask once with the values understood; a YES applies them.
@@ -672,15 +672,17 @@ _NEVER_ABSORBED = frozenset({"human_request", "opt_out", "cancellation", "dietar
 _ABSORBED = frozenset({"faq_unknown"})
 
 
-def _escalated_anyway(
+def _applies_nothing(
     request: Request,
     guests: list[GuestChange],
     booking: BookingView,
     charter: Charter,
     now: datetime,
 ) -> bool:
-    """Whether the policy hands a change to a person as read (a major change in the last 24
-    hours): nothing is applied, so nothing needs confirming first; the manager checks it."""
+    """Whether the policy applies nothing of a change as read, so nothing needs confirming
+    first: it hands the change to a person (a major change in the last 24 hours: the manager
+    checks it), the proteins named are already on a full menu (the reply states the menu as
+    booked), or it asks its own question (which proteins a new one joins)."""
     decision = decide_request(
         request,
         "",
@@ -690,7 +692,7 @@ def _escalated_anyway(
         now,
         guests=guests if request.intent == "headcount_change" else None,
     )
-    return decision.escalation is not None and not decision.updates
+    return not decision.updates
 
 
 def _has_values(request: Request) -> bool:
