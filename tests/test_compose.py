@@ -105,6 +105,21 @@ class TestTemplates:
         text = render_body(first.kind, first.facts)
         assert "now has tofu" in text and "which other one would you like" in text
 
+    def test_upgrades_read_in_a_sentence_in_lower_case(self) -> None:
+        menu = policy.decide_menu(
+            "menu_selection",
+            booking(10 * D),
+            ["chicken", "tofu"],
+            ["extra_fried_rice"],
+            [],
+            NOW,
+            RULES,
+            seed_addons(),
+        )
+        assert "now has chicken and tofu, with extra fried rice." in render_body(
+            menu.kind, menu.facts
+        )
+
     def test_several_requests_make_one_reply(self) -> None:
         b = booking(10 * D)
         addons = seed_addons()

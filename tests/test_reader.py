@@ -239,6 +239,11 @@ class TestReadingRealWriting:
         assert [r.intent for r in got.requests] == intents
         assert got.requests[0].entities.hypothetical
 
+    def test_a_question_a_clause_asks_plainly_is_read_beside_a_change(self, reader: Reader) -> None:
+        text = "ugh 2 of the kids got sick, take them off. and whats my balance now"
+        got = reader.understand(text, context(), VOCABULARY)
+        assert [r.intent for r in got.requests] == ["headcount_change", "booking_question"]
+
     def test_a_price_question_about_a_change_only_asks(self, reader: Reader) -> None:
         got = reader.understand(
             "how much would it be if we added 2 more adults? just asking", context(), VOCABULARY

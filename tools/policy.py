@@ -475,7 +475,7 @@ def decide_menu(
         "stored_proteins": _names(chosen or booked, by_slug),
         "missing_proteins": max(0, needed - len(chosen or booked)),
         "stored_upgrades": ", ".join(
-            by_slug[s].name
+            by_slug[s].name.lower()  # in a sentence: "with extra fried rice"
             for s in updates.get("upgrades", booking.upgrades)
             if s in by_slug and by_slug[s].category != "premium_protein"
         ),

@@ -57,6 +57,10 @@ THRESHOLD = 0.5
 #: The same, for an intent the rules did not see at all in the message (chosen by
 #: cross-validation on the training split).
 ALONE_THRESHOLD = 0.8
+#: How sure the reading of one clause must be for its intent to count at even odds in the whole
+#: message, where the rules saw nothing to act on (chosen by cross-validation on the training
+#: split, 3,797 messages: all intents right 80.43 % at 0.9, 80.38 % at 0.8 and without it).
+CLAUSE_SURE = 0.9
 #: When no intent reaches its threshold, the model's best is taken from this probability on;
 #: below it the rules' reading stands (chosen by cross-validation on the training split).
 GUESS_THRESHOLD = 0.25
@@ -455,7 +459,12 @@ class Reader:
             # not become a request on a coin toss.
             quiet = all(r.intent in _QUIET for r in by_rules.requests)
             floor = ALONE_THRESHOLD if quiet else THRESHOLD
-            chosen = [i for i in INTENTS if message.intents[i] >= floor]
+            chosen = [
+                i
+                for i in INTENTS
+                if message.intents[i] >= floor
+                or (several and _clear_in_a_clause(i, message, per_clause))
+            ]
             if not chosen:
                 best = max(INTENTS, key=lambda i: message.intents[i])
                 # The model's best guess, unless it is a guess: then the rules' reading stands.
@@ -617,6 +626,15 @@ def _asked_about(
     k = _clause_index(position, clauses)
     near = per_clause[k : k + 2]
     return max(r.intents["hypothetical"] for r in near) >= HYPOTHETICAL_THRESHOLD
+
+
+def _clear_in_a_clause(intent: str, message: Reading, per_clause: Sequence[Reading]) -> bool:
+    """Whether a clause of its own asks for the intent plainly (CLAUSE_SURE) while the whole
+    message gives it even odds: "take 2 kids off. and whats my balance now" asks the balance
+    though the change fills most of the message."""
+    return message.intents[intent] >= THRESHOLD and any(
+        c.intents[intent] >= CLAUSE_SURE for c in per_clause
+    )
 
 
 def _quoted(
