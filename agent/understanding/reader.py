@@ -6,9 +6,13 @@
 2. The text is normalised (`normalise.py`): shorthand, "2"/"4" as words, misspellings, numbers.
 3. The rules (`rules.py`) read the normalised text: requests with their entities and positions.
 4. The learned model (`learned.py`) reads the message and each clause, with the rules' reading
-   and the conversation's state as features: every intent it gives 0.5 or more is asked for;
-   the rules' requests it agrees with keep their entities, intents only it found are placed at
-   the clause that carries them most, and a greeting never stands beside a real request.
+   and the conversation's state as features: every intent it gives 0.5 or more is asked for
+   (0.8 where the rules saw nothing to act on, unless one clause reads it plainly); the rules'
+   requests it agrees with keep their entities, intents only it found are placed at the clause
+   that carries them most, a greeting never stands beside a real request, and the price
+   question of a change only asked about is that change's quote, not a FAQ. Counts and menu
+   words get their roles from the slot reader (`slots.py`); a change is sure only when its
+   values are said plainly and agree with their words (`_plainly_said`).
 5. Concern cues (`concerns.py`) win last: a no-show, an illness or injury after the event, a
    billing dispute, a legal threat, a complaint, an allergy or unsafe weather always yields the
    request a person handles, whatever the model thought. Where no cue speaks, the model's own
@@ -311,8 +315,8 @@ def _plainly_said(
     text: str,
     chosen: Sequence[str],
     prepared: Prepared,
-    read: Sequence[slots.SlotReading] = (),
-    lexicon: Lexicon | None = None,
+    read: Sequence[slots.SlotReading],
+    lexicon: Lexicon,
 ) -> list[tuple[int, Request]]:
     """The changes with their certainty capped at WORKED_OUT unless their values are said
     plainly: told, not asked ("can we swap the steak for shrimp?" is confirmed with a YES), in
@@ -342,9 +346,7 @@ def _plainly_said(
         and not slots.worked_out(prepared.words, prepared.slots)
         and not slots.at_odds(read, own)
     )
-    chosen_plainly = plain and not (
-        lexicon and slots.menu_at_odds(read, prepared.words, prepared.slots, lexicon)
-    )
+    chosen_plainly = plain and not slots.menu_at_odds(read, prepared.words, prepared.slots, lexicon)
 
     def capped(request: Request) -> Request:
         said = counted if request.intent == "headcount_change" else chosen_plainly

@@ -10,8 +10,11 @@ says what it does:
   budget").
 
 Features are the words around the candidate by position and as a bag, the candidate's shape,
-the group word next to it and what the rules made of it (a total, more, fewer, refused): the
-rules' reading is evidence, and the corpus decides how much it is worth. Training labels come
+the group word next to it, what the rules made of it (a total, more, fewer, refused) and, for a
+count or a person, which way the words of its sentence say people move (`ways`: the lexicon's
+joining and leaving words): the rules' reading is evidence, and the corpus decides how much it
+is worth. Values read against their words are confirmed before they are applied (`at_odds`,
+`menu_at_odds`). Training labels come
 from the message's labelled entities: a count whose value is a labelled total or change takes
 that role, a menu word in the labelled proteins or add-ons is wanted, one in the removed lists
 goes out, anything else is nothing.
@@ -330,7 +333,7 @@ def ways(words: Sequence[str], slot: Slot, lexicon: Lexicon) -> list[str]:
     """Which way the words around a count or a person named, in its sentence, say people move
     ("3 more ppl bailed": `way_after=leave`): hints for the learned reader, which the corpus
     weighs. A negation shortly before a word of joining makes it leaving ("can't make it");
-    before a word of leaving, it is its own hint ("nobody dropped out")."""
+    before a word of leaving, it is its own hint ("no one dropped out")."""
     start = slot.token
     while start > 0 and slot.token - start < _WAY_BEFORE and words[start - 1] not in _WAY_STOPS:
         start -= 1
@@ -363,10 +366,11 @@ _CLAUSE_STOPS = _WAY_STOPS | {",", "and", "&", "+", "so", "then", "instead", "al
 
 
 def refused(words: Sequence[str], slot: Slot, found: Sequence[Slot], lexicon: Lexicon) -> list[str]:
-    """Whether the words about a menu item turn it down: a refusing word or a negation just
-    before it in its clause ("no shrimp", "dump the tofu"), or a refusing word after it in its
-    sentence ("lobster is over our budget", "calamari was a mistake"), never past another menu
-    item. A check on what the learned reader reads (`menu_at_odds`)."""
+    """On which sides the words about a menu item turn it down (`refused_before`,
+    `refused_after`; none: an empty list): a refusing word or a negation just before it in its
+    clause ("no shrimp", "dump the tofu"), or a refusing word after it in its sentence ("lobster
+    is over our budget", "calamari was a mistake"), never past another menu item. A check on
+    what the learned reader reads (`menu_at_odds`)."""
     menu = {
         k for s in found if s.kind in ("protein", "upgrade") for k in range(s.token, s.end_token)
     }
