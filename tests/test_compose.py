@@ -98,7 +98,7 @@ class TestTemplates:
         ask = policy.decide_menu("menu_selection", full, ["shrimp"], [], [], NOW, RULES, addons)
         text = render_body(ask.kind, ask.facts)
         assert "your party has chicken and steak now" in text
-        assert 'Which 2 would you like with shrimp? For example: "shrimp and chicken"' in text
+        assert 'Which 2 would you like? For example: "shrimp and chicken"' in text
         first = policy.decide_menu(
             "menu_selection", booking(10 * D), ["tofu"], [], [], NOW, RULES, addons
         )
