@@ -567,6 +567,13 @@ class TestCountsSaidTogether:
         found = [s for s in slots.find_slots(text, tokens, [], lexicon) if s.kind != "protein"]
         assert slots.ways(tokens.words, found[-1], lexicon) == way
 
+    def test_a_phrase_of_moving_may_be_as_long_as_the_lexicon_writes_it(self) -> None:
+        lexicon = replace(Lexicon.load("en"), joining=frozenset({("are", "on", "their", "way")}))
+        text = "2 of my cousins are on their way"
+        tokens = slots.Tokens.of(text)
+        found = slots.find_slots(text, tokens, [], lexicon)
+        assert slots.ways(tokens.words, found[0], lexicon) == ["way_after=join"]
+
     @pytest.mark.parametrize(
         ("role", "way", "odds"),
         [

@@ -117,9 +117,13 @@ def _lexicon(language: str) -> Lexicon:
     )
 
 
+def _tokens(phrase: object) -> tuple[str, ...]:
+    """A phrase of the lexicon as the tokens the slot reader sees ("make it": "make", "it")."""
+    return tuple(WORD.findall(str(phrase).lower()))
+
+
 def _phrases(raw: Sequence[str]) -> frozenset[tuple[str, ...]]:
-    """Phrases as the tuples of tokens the slot reader sees ("make it" is ("make", "it"))."""
-    return frozenset(tuple(WORD.findall(str(p).lower())) for p in raw)
+    return frozenset(_tokens(p) for p in raw)
 
 
 #: The guest groups a person named can count in (agent.understanding.schema.GuestGroup).
@@ -140,7 +144,7 @@ def _people(
                     f"({', '.join(PEOPLE_GROUPS)})"
                 )
             for word in words:
-                found[tuple(WORD.findall(str(word).lower()))] = (group, 2 if size == "two" else 1)
+                found[_tokens(word)] = (group, 2 if size == "two" else 1)
     return found
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -401,22 +402,30 @@ def refused(words: Sequence[str], slot: Slot, found: Sequence[Slot], lexicon: Le
 
 def _says(words: Sequence[str], phrases: frozenset[tuple[str, ...]]) -> bool:
     """Whether one of the phrases (tuples of tokens) is said in the words."""
-    return any(
-        tuple(words[k : k + size]) in phrases for k in range(len(words)) for size in (1, 2, 3)
-    )
+    return any(_phrase_at(words, k, phrases) for k in range(len(words)))
 
 
 def _way_at(words: Sequence[str], k: int, lexicon: Lexicon) -> tuple[str | None, int]:
     """The word of moving that starts at token `k` (the longest phrase), and its length."""
-    for size in (3, 2, 1):
-        phrase = tuple(words[k : k + size])
-        if len(phrase) < size:
-            continue
-        if phrase in lexicon.leaving:
-            return "leave", size
-        if phrase in lexicon.joining:
-            return "join", size
+    leaving = _phrase_at(words, k, lexicon.leaving)
+    joining = _phrase_at(words, k, lexicon.joining)
+    if leaving or joining:
+        return ("leave", leaving) if leaving >= joining else ("join", joining)
     return None, 1
+
+
+@cache
+def _longest(phrases: frozenset[tuple[str, ...]]) -> int:
+    return max(map(len, phrases), default=0)
+
+
+def _phrase_at(words: Sequence[str], k: int, phrases: frozenset[tuple[str, ...]]) -> int:
+    """How many tokens the longest of the phrases starting at token `k` has (0: none), however
+    long a language's phrases are."""
+    for size in range(min(_longest(phrases), len(words) - k), 0, -1):
+        if tuple(words[k : k + size]) in phrases:
+            return size
+    return 0
 
 
 def slot_features(words: Sequence[str], slot: Slot, hints: Iterable[str]) -> dict[str, float]:
