@@ -373,6 +373,24 @@ class TestPeopleNamed:
         assert roles == [("more", "kids")]
         assert slots.person_labels([s for s in found if s.kind == "person"], left) == ["more"]
 
+    @pytest.mark.parametrize(
+        ("text", "guests", "roles"),
+        [
+            # an age counts nobody, even while a labelled change is left for a person to carry
+            ("adding my niece she's 12", [{"delta": 1, "group": "kids"}], [("none", "guests")]),
+            ("my cousin and her baby (10 months)", [{"delta": 2}], [("none", "guests")]),
+            # a number after a bare "'re" counts the party as often as it ages anyone
+            ("we're 20 now, the Lees r coming", [{"total": 22}], [("?", "guests")]),
+        ],
+    )
+    def test_ages_are_labelled_as_counting_nobody(
+        self, text: str, guests: list[dict[str, object]], roles: list[tuple[str, str]]
+    ) -> None:
+        tokens = slots.Tokens.of(text)
+        found = [s for s in slots.find_slots(text, tokens, [], None) if s.kind == "count"]
+        said = slots.ages(tokens.words, counting=True)
+        assert slots.count_labels(found, guests, said)[0] == roles
+
     def test_a_lexicon_group_that_is_not_a_guest_group_is_named(self) -> None:
         with pytest.raises(ValueError, match=r"people\.one\.grownups is not a guest group"):
             normalise._people({"one": {"grownups": ["mom"]}}, "en")

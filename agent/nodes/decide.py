@@ -682,7 +682,8 @@ def _applies_nothing(
     """Whether the policy applies nothing of a change as read, so nothing needs confirming
     first: it hands the change to a person (a major change in the last 24 hours: the manager
     checks it), the proteins named are already on a full menu (the reply states the menu as
-    booked), or it asks its own question (which proteins a new one joins)."""
+    booked), it asks its own question (which proteins a new one joins), or what it would store
+    is what the booking holds ("chicken n steak still good" on a chicken and steak menu)."""
     decision = decide_request(
         request,
         "",
@@ -692,7 +693,21 @@ def _applies_nothing(
         now,
         guests=guests if request.intent == "headcount_change" else None,
     )
-    return not decision.updates
+    return all(_as_booked(booking, field, value) for field, value in decision.updates.items())
+
+
+#: What a change may set that a customer would see in their booking; the rest is bookkeeping
+#: ("menu_selected" follows from the proteins).
+_SEEN = frozenset({"adults", "kids", "toddlers", "proteins", "upgrades"})
+
+
+def _as_booked(booking: BookingView, field: str, value: Any) -> bool:
+    if field not in _SEEN:
+        return True
+    stored = getattr(booking, field)
+    if field in ("proteins", "upgrades"):
+        return set(stored) == set(value)
+    return bool(stored == value)
 
 
 def _has_values(request: Request) -> bool:

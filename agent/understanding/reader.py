@@ -173,11 +173,14 @@ def _slot_hints(
         state.append("counts_here")
     hints: list[list[str]] = []
     counts = [s for s in found if s.kind == "count"]
+    said_ages = slots.ages(words, counting=True)
     for s in found:
         own = list(state)
         if s.kind == "count":
             own.append(by_slot.get(s.start, "rule_none"))
             own += slots.beside_counts(words, counts, counts.index(s))
+            if s.token in said_ages:
+                own.append("count_is_age")  # "my niece, she's 12": who, not how many
         elif s.kind == "person":
             own.append("rule_person")
             if lexicon is not None and _brings_own(words, s, lexicon):

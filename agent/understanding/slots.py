@@ -29,7 +29,7 @@ its counts are matched: "my cousin and her 3 boys" is the 3 counted and the cous
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any, Literal, cast
@@ -182,15 +182,15 @@ def worked_out(words: Sequence[str], found: Sequence[Slot]) -> bool:
     number ("my uncle is coming"), a count whose group is who they are ("her 3 boys") with no
     age to settle it, or an age that puts a guest in another group than the one said ("3 kids,
     ages 1, 4 and 7": two of them are little ones)."""
-    ages = set(_age_groups(words))
+    groups = set(ages(words).values())
     said = {s.group for s in found if s.kind == "count"}
     for s in found:
         if s.kind == "person":
             return True
         by_who = s.kind == "count" and s.group != "-" and _group_near(words, s) == "-"
-        if by_who and ages != {s.group}:
+        if by_who and groups != {s.group}:
             return True  # "her 3 boys": kids or grown sons, unless their ages say
-    return bool(ages - said)
+    return bool(groups - said)
 
 
 def at_odds(readings: Sequence[SlotReading], hints: Sequence[Sequence[str]]) -> bool:
@@ -227,11 +227,15 @@ def menu_at_odds(
 
 
 _AGE_LIST = frozenset({",", "and", "&"})
+#: Words right before a number that make it an age ("(4)", "she's 12", "both 11").
+_SAYING_AGE = frozenset({"(", "both", "turning", "she's", "he's", "they're", "shes", "hes"})
 
 
-def _age_groups(words: Sequence[str]) -> list[str]:
-    """The group of every age said ("(4)", "9 years old", "they're 5, 7 and 13", "18 months")."""
-    groups: list[str] = []
+def ages(words: Sequence[str], counting: bool = False) -> dict[int, str]:
+    """Every age said ("(4)", "9 years old", "they're 5, 7 and 13", "18 months"): the index of
+    its number and the group it puts a guest in. `counting` leaves out the number after a bare
+    "'s" or "'re", which counts the party as often as it ages someone ("we're 20 now")."""
+    found: dict[int, str] = {}
     listing = False  # the number before was an age: "5, 7 and 13" lists ages
     for k, word in enumerate(words):
         if not _NUMBER.fullmatch(word):
@@ -239,16 +243,16 @@ def _age_groups(words: Sequence[str]) -> list[str]:
             continue
         after = words[k + 1] if k + 1 < len(words) else ""
         before = words[k - 1] if k else ""
-        said = before.endswith(("'s", "'re")) or before in ("(", "both", "turning")
+        said = before in _SAYING_AGE or (before.endswith(("'s", "'re")) and not counting)
         if _MONTHS.match(after):
-            groups.append("toddlers")
+            found[k] = "toddlers"
         elif _AGE_UNIT.match(after) or _AGE_WORD.match(before) or said or listing:
-            groups.append(_group_of_age(int(word)))
+            found[k] = _group_of_age(int(word))
         else:
             listing = False
             continue
         listing = True
-    return groups
+    return found
 
 
 #: Where the words after a count stop naming its group: "kids to 10 and adults to 20".
@@ -553,12 +557,13 @@ def _fit(rows: Sequence[dict[str, float]], labels: Sequence[int], classes: Seque
 
 
 def count_labels(
-    slots: Sequence[Slot], guests: Sequence[dict[str, Any]]
+    slots: Sequence[Slot], guests: Sequence[dict[str, Any]], said_ages: Container[int] = ()
 ) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
     """Each count's role and group by the labelled guest changes (matched by value, in order),
     and the labelled changes no count carries. While some labelled change is left over, a count
-    that matches none may be part of it ("4 nephews, ages 4, 7, 9 and 12" is a toddler and
-    three kids; "4 of them plus a husband" is 5): its role is unknown ("?"), not "none"."""
+    that matches none may be part of it ("4 of them plus a husband" is 5): its role is unknown
+    ("?"), not "none", unless it is an age (its token in `said_ages`: "adding my niece, she's
+    12"), which counts nobody."""
     left = list(guests)
     out: list[tuple[str, str]] = []
     for slot in slots:
@@ -577,7 +582,10 @@ def count_labels(
             left.remove(match[1])
             out.append((match[0], match[1].get("group", "guests")))
     if left:
-        out = [("?", group) if role == "none" else (role, group) for role, group in out]
+        out = [
+            ("?", group) if role == "none" and slot.token not in said_ages else (role, group)
+            for slot, (role, group) in zip(slots, out, strict=True)
+        ]
     return out, left
 
 
@@ -634,7 +642,7 @@ def train_slots(
         ]
         guests = labelled.get("guests") or []
         guests = guests if isinstance(guests, list) else [guests]
-        roles, left = count_labels([s for s, _ in counts], guests)
+        roles, left = count_labels([s for s, _ in counts], guests, ages(words, counting=True))
         people = [
             (s, h) for s, h in zip(slots, hints, strict=True) if s.kind == "person" and headcount
         ]
