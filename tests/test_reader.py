@@ -18,7 +18,14 @@ from agent.understanding.corpus import CorpusError
 from agent.understanding.learned import LABELS, LearnedReader, Reading
 from agent.understanding.normalise import Lexicon, Normaliser
 from agent.understanding.reader import Reader, default_reader
-from agent.understanding.schema import CHANGE_INTENTS, Context, Request, Understanding
+from agent.understanding.schema import (
+    CHANGE_INTENTS,
+    Context,
+    Entities,
+    GuestChange,
+    Request,
+    Understanding,
+)
 from agent.understanding.topics import Topics
 from agent.understanding.training import context_for
 from agent.understanding.vocabulary import Vocabulary
@@ -243,6 +250,27 @@ class TestReadingRealWriting:
         text = "ugh 2 of the kids got sick, take them off. and whats my balance now"
         got = reader.understand(text, context(), VOCABULARY)
         assert [r.intent for r in got.requests] == ["headcount_change", "booking_question"]
+
+    def test_a_total_asked_about_is_not_also_a_headcount_change(self, reader: Reader) -> None:
+        got = reader.understand("also wats the total now", context(), VOCABULARY)
+        assert [r.intent for r in got.requests] == ["booking_question"]
+
+    def test_a_change_with_nothing_to_change_by_in_a_question_clause_is_the_question(
+        self,
+    ) -> None:
+        text = "whats the total now. we need to change the headcount"
+        clauses = [reader_module._Clause(0, 19), reader_module._Clause(20, len(text))]
+        question = Request(intent="booking_question", confidence=0.95)
+        unsure = Request(intent="headcount_change", confidence=0.9)
+        counted = Request(
+            intent="headcount_change",
+            confidence=0.9,
+            entities=Entities(guests=GuestChange(total=20, group="guests")),
+        )
+        kept = reader_module._asked_not_changed(
+            [(0, question), (1, unsure), (2, counted), (20, unsure)], clauses
+        )
+        assert kept == [(0, question), (2, counted), (20, unsure)]
 
     def test_a_price_question_about_a_change_only_asks(self, reader: Reader) -> None:
         got = reader.understand(

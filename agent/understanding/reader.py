@@ -494,6 +494,7 @@ class Reader:
             if self.model.slots is not None:
                 read = self.model.slots.read(prepared.words, prepared.slots, prepared.slot_hints)
                 placed = _with_slots(placed, read)
+            placed = _asked_not_changed(placed, clauses)
             # A change that may only be asked about is not one to apply without asking.
             asked = message.intents["hypothetical"]
             doubt = asked if asked >= ASKED_DOUBT else 0.0
@@ -596,6 +597,30 @@ def _one_question(
         return list(chosen)
     weaker = min(("faq", "booking_question"), key=lambda i: message.intents[i])
     return [i for i in chosen if i != weaker]
+
+
+def _asked_not_changed(
+    placed: list[tuple[int, Request]], clauses: Sequence[_Clause]
+) -> list[tuple[int, Request]]:
+    """The requests less a change with nothing to change by, said in the clause of a question
+    about the customer's own booking: "also wats the total now" asks the balance; read as a
+    headcount change too, it would also be asked "how many guests?". A change in a clause of
+    its own ("we need to change the headcount. what's the balance?") stays, and is asked about."""
+    asking = {_clause_index(p, clauses) for p, r in placed if r.intent == "booking_question"}
+    return [
+        (p, r)
+        for p, r in placed
+        if not (
+            r.intent in CHANGE_INTENTS
+            and not _has_values(r)
+            and _clause_index(p, clauses) in asking
+        )
+    ]
+
+
+def _has_values(request: Request) -> bool:
+    e = request.entities
+    return bool(e.guests is not None or e.proteins or e.upgrades or e.removed_upgrades)
 
 
 def _asked_only(request: Request) -> Request:
