@@ -800,6 +800,19 @@ class TestLearnedModel:
         assert reader.model is not None
         assert reader.model.provenance["corpus"] == training.fingerprint()
 
+    def test_a_change_to_the_reader_code_asks_for_a_new_model(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A new hint in slots.py changes the model's inputs as a new corpus line does, so a
+        model trained before it is not the one the code reads with."""
+        assert Path(slots.__file__) in training.SOURCES
+        source = tmp_path / "slots.py"
+        source.write_text("HINT = 'count_is_age'\n")
+        monkeypatch.setattr(training, "SOURCES", (source,))
+        before = training.fingerprint()
+        source.write_text("HINT = 'count_is_age'\nOTHER = 'way_after'\n")
+        assert training.fingerprint() != before
+
 
 class TestFrozenSplit:
     def test_every_test_id_is_a_corpus_message_and_the_held_out_file_is_all_test(self) -> None:

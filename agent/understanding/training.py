@@ -3,8 +3,8 @@
 `hibachi reader train` (or `python -m agent.understanding.training`) fits the learned reader on
 the training split and writes it with its provenance (`model/reader-<lang>.json`: the corpus
 fingerprint, scikit-learn's version, the figures). The same corpus always gives the same model.
-A process that finds no model, or one trained on another corpus or scikit-learn version, trains
-one itself (a few seconds) and saves it for the next.
+A process that finds no model, or one trained on another corpus, lexicon, reader code or
+scikit-learn version, trains one itself (a few seconds) and saves it for the next.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import hashlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import sklearn
@@ -32,11 +33,19 @@ NOW = dt.datetime(2026, 6, 10, 15, 0, tzinfo=dt.UTC)
 TIMEZONE = "America/Los_Angeles"
 
 
+#: The code that turns a message into the model's inputs and labels: a new feature or hint
+#: there trains a new model, as a new corpus line does.
+SOURCES: tuple[Path, ...] = tuple(sorted(Path(__file__).parent.glob("*.py")))
+
+
 def fingerprint(language: str = "en") -> str:
-    """What the model was trained from: the corpus with its split, and the lexicon the
-    normaliser reads the messages with (a new shorthand word changes every model input)."""
+    """What the model was trained from: the corpus with its split, the lexicon the normaliser
+    reads the messages with (a new shorthand word changes every model input) and the reader's
+    own code (`SOURCES`)."""
     digest = hashlib.sha256(corpora.load(languages=[language]).fingerprint().encode())
     digest.update((corpora.DATA / language / "lexicon.yaml").read_bytes())
+    for source in SOURCES:
+        digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
 
 
