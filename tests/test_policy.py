@@ -251,6 +251,18 @@ class TestMenu:
         assert "proteins" not in decision.updates  # never down to one protein
         assert decision.facts["stored_proteins"] == "chicken and steak"
         assert decision.pending is None
+        assert decision.facts["unchanged"] is True  # the reply says the menu "still has" them
+
+    def test_a_menu_said_again_is_unchanged_and_a_new_one_is_not(self) -> None:
+        booked = booking(10 * D, proteins=("chicken", "steak"))
+        again = policy.decide_menu(
+            "protein_swap", booked, ["steak", "chicken"], [], [], NOW, RULES, ADDONS
+        )
+        assert again.facts["unchanged"] is True
+        swapped = policy.decide_menu(
+            "protein_swap", booked, ["chicken", "shrimp"], [], [], NOW, RULES, ADDONS
+        )
+        assert swapped.facts["unchanged"] is False
 
     def test_a_new_protein_short_of_a_full_menu_asks_which_it_joins(self) -> None:
         booked = booking(10 * D, proteins=("chicken", "steak"))

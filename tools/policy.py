@@ -480,6 +480,9 @@ def decide_menu(
             if s in by_slug and by_slug[s].category != "premium_protein"
         ),
     }
+    facts["unchanged"] = set(updates.get("proteins", booked)) == set(booked) and set(
+        updates.get("upgrades", booking.upgrades)
+    ) == set(booking.upgrades)
     facts |= _quote_facts(q)
     pending = "menu" if facts["missing_proteins"] else None
     return Decision(
