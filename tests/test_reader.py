@@ -205,6 +205,23 @@ class TestReadingRealWriting:
             assert not (added and r.confidence >= reader_module.CONFIDENT), r
 
     @pytest.mark.parametrize(
+        "text", ["adding my niece she's 12", "my niece is coming too shes 12", "my nephew (4)"]
+    )
+    def test_an_age_is_marked_for_the_slot_reader_on_the_count_and_on_its_person(
+        self, reader: Reader, text: str
+    ) -> None:
+        prepared = reader.prepare(text, context(), VOCABULARY)
+        hints = {s.kind: h for s, h in zip(prepared.slots, prepared.slot_hints, strict=True)}
+        assert "count_is_age" in hints["count"]
+        assert "person_aged" in hints["person"]
+
+    def test_a_count_of_the_party_is_not_an_age(self, reader: Reader) -> None:
+        prepared = reader.prepare("we're 20 now, my niece is coming", context(), VOCABULARY)
+        hints = {s.kind: h for s, h in zip(prepared.slots, prepared.slot_hints, strict=True)}
+        assert "count_is_age" not in hints["count"]
+        assert "person_aged" not in hints["person"]
+
+    @pytest.mark.parametrize(
         ("text", "intent", "misread"),
         [
             ("the lobster is over our budget, so chicken and steak", "menu_selection", "want"),

@@ -183,6 +183,8 @@ def _slot_hints(
                 own.append("count_is_age")  # "my niece, she's 12": who, not how many
         elif s.kind == "person":
             own.append("rule_person")
+            if any(s.end_token <= k < s.end_token + slots.AGE_REACH for k in said_ages):
+                own.append("person_aged")  # "my niece is coming too, she's 12"
             if lexicon is not None and _brings_own(words, s, lexicon):
                 own.append("person_brings_own")
         if s.kind in ("count", "person") and lexicon is not None:

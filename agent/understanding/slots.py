@@ -57,7 +57,7 @@ _AGE_UNIT = re.compile(r"^(?:yrs?|years?|yo|y/o)$")
 _MONTHS = re.compile(r"^(?:months?|mos?|mths?)$")
 _AGE_WORD = re.compile(r"^(?:age|aged|ages)$")
 #: How far after a person's name their age may be said ("my nephew, he's 4").
-_AGE_REACH = 5
+AGE_REACH = 5
 
 Kind = Literal["count", "protein", "upgrade", "person"]
 
@@ -160,7 +160,7 @@ def _people(tokens: Tokens, lexicon: Lexicon) -> list[Slot]:
 def _by_age(words: Sequence[str], end: int) -> str | None:
     """The group a child's age said just after their name puts them in ("nephew (4)",
     "niece, she's 9", "the baby, 18 months"), or None when no age is said."""
-    for k in range(end, min(len(words), end + _AGE_REACH)):
+    for k in range(end, min(len(words), end + AGE_REACH)):
         if not _NUMBER.fullmatch(words[k]):
             continue
         after = words[k + 1] if k + 1 < len(words) else ""
