@@ -787,7 +787,9 @@ class TestConcernsWin:
 
 
 class TestAnswers:
-    @pytest.mark.parametrize("text", ["YES", "yes!", "Yep", "yeah thanks", "correct", "k", "👍"])
+    @pytest.mark.parametrize(
+        "text", ["YES", "yes!", "Yep", "yeah thanks", "correct", "k", "👍", "ya", "Yah!"]
+    )
     def test_yes(self, reader: Reader, text: str) -> None:
         assert reader.answer(text) == "yes"
 

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.nodes.decide import guest_changes_agree
 from agent.runtime import AgentRuntime
-from agent.understanding.schema import GuestChange
+from agent.understanding.reader import Reader
+from agent.understanding.schema import GuestChange, Understanding
 from knowledge.infra.clock import FrozenClock
 from knowledge.models import Booking, Customer, Escalation
 from tests.factories import make_booking, make_customer
@@ -87,6 +88,35 @@ class TestConfidenceGate:
         await session.refresh(booking)
         assert booking.adults == 10
         assert declined.reply is not None and "haven't changed anything" in declined.reply
+
+    async def test_what_was_done_comes_first_and_the_question_last(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A sure guest change beside an unsure swap: the reply says what was done, then reads
+        the swap back, so "Reply YES" is the last thing the customer reads and answers."""
+        read = Reader.understand
+
+        def sure_of_guests_only(self: Reader, *args: Any, **kw: Any) -> Understanding:
+            got = read(self, *args, **kw)
+            requests = [
+                r.model_copy(update={"confidence": 1.0 if r.intent == "headcount_change" else 0.5})
+                for r in got.requests
+            ]
+            return got.model_copy(update={"requests": requests})
+
+        monkeypatch.setattr(Reader, "understand", sure_of_guests_only)
+        _, booking = await booked(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, "we're 15 adults now. swap the steak for shrimp")
+        await session.refresh(booking)
+        assert booking.adults == 15 and set(booking.proteins) == {"chicken", "steak"}
+        assert result.pending == "confirm_change"
+        reply = result.reply or ""
+        assert "15 adults" in reply and "chicken and shrimp" in reply
+        assert reply.index("15 adults") < reply.index("Just to confirm") < reply.index("YES")
 
     @pytest.mark.usefixtures("sure")
     async def test_a_sure_change_is_applied_and_the_reply_states_the_stored_booking(
@@ -358,6 +388,7 @@ class TestClosingWords:
             ("ok", "Sounds good"),
             ("yes", "Sounds good"),  # nothing was asked: an acknowledgement
             ("yep will do", "Sounds good"),
+            ("ya", "Sounds good"),
         ],
     )
     async def test_thanks_and_acknowledgements_close_the_thread_without_a_new_question(

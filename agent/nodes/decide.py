@@ -360,9 +360,10 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             and _has_values(r)
             and not _applies_nothing(r, guests_read, booking, charter, ctx.clock.now())
         ]
+        confirm = None
         if unsure and booking is not None:
             # Never act on a guess: ask once with the values understood; a YES applies them.
-            decisions.append(_confirm(unsure, booking, charter))
+            confirm = _confirm(unsure, booking, charter)
             proposal = [r.model_dump(mode="json") for r in unsure]
             requests = [r for r in requests if r not in unsure]
         lead_decision, answered = await _prospect_turn(ctx, loaded, reading, requests)
@@ -445,6 +446,10 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             )
         if lead_decision is not None and not answered:
             decisions.append(lead_decision)  # after the answers to the prospect's questions
+        if confirm is not None:
+            # The question last, after what was done: "Done: 17 guests ... Just to confirm:
+            # chicken and shrimp? Reply YES", and the customer's next reply answers it.
+            decisions.append(confirm)
         case = concern_case(concern, decisions, booking, ctx.clock.now(), charter.rules)
         if case is not None:
             decisions.append(case)
