@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent.nodes.decide import _said_once
 from agent.runtime import PRUNE_EVERY_TURNS, AgentRuntime
 from agent.state import KEPT, TurnEvent
 from knowledge import repository as repo
@@ -29,6 +30,7 @@ from knowledge.service import KnowledgeService
 from tests.factories import make_booking, make_customer
 from tools import addresses, bookings
 from tools.outbox import record_inbound
+from tools.policy import Decision
 
 D, H = timedelta(days=1), timedelta(hours=1)
 PHONE = "+19165550101"
@@ -188,6 +190,17 @@ class TestNoBooking:
         assert result.reply is not None
         assert result.reply.count("couldn't find an upcoming booking") == 1
         assert "quote" not in result.reply.lower() and "$" not in result.reply
+
+    def test_the_same_answer_read_twice_is_given_once(self) -> None:
+        """A weather question far ahead read both as a FAQ and as weather, each answered from the
+        same FAQ: the answer is said once. Changes and cases are never folded this way."""
+        patio = {"answer": "The chef can cook under a covered patio."}
+        first = Decision("faq", "handled", "faq_answer", "faq:match", patio)
+        again = Decision("weather_concern", "handled", "faq_answer", "faq:match", dict(patio))
+        other = Decision("faq", "handled", "faq_answer", "faq:match", {"answer": "Cash is fine."})
+        change = Decision("headcount_change", "handled", "saved", "x", {}, updates={"adults": 3})
+        assert _said_once([first, again, other]) == [first, other]
+        assert _said_once([change, change]) == [change, change]
 
 
 class TestOptOut:

@@ -788,16 +788,29 @@ class TestConcernsWin:
 
 class TestAnswers:
     @pytest.mark.parametrize(
-        "text", ["YES", "yes!", "Yep", "yeah thanks", "correct", "k", "👍", "ya", "Yah!"]
+        "text",
+        [
+            "YES",
+            "yes!",
+            "Yep",
+            "yeah thanks",
+            "correct",
+            "k",
+            "👍",
+            "ya",
+            "Yah!",
+            "ok do it",
+            "yep go ahead",
+        ],
     )
     def test_yes(self, reader: Reader, text: str) -> None:
         assert reader.answer(text) == "yes"
 
-    @pytest.mark.parametrize("text", ["no", "Nope.", "that's wrong"])
+    @pytest.mark.parametrize("text", ["no", "Nope.", "that's wrong", "nah dont"])
     def test_no(self, reader: Reader, text: str) -> None:
         assert reader.answer(text) == "no"
 
-    @pytest.mark.parametrize("text", ["yes but make it 18", "what?", "16 adults"])
+    @pytest.mark.parametrize("text", ["yes but make it 18", "what?", "16 adults", "ok no wait"])
     def test_anything_more_is_not_an_answer(self, reader: Reader, text: str) -> None:
         assert reader.answer(text) is None
 

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent.nodes.decide import guest_changes_agree
+from agent.nodes.decide import guest_changes_agree, guests_read_back
 from agent.runtime import AgentRuntime
 from agent.understanding.reader import Reader
-from agent.understanding.schema import GuestChange, Understanding
+from agent.understanding.schema import Entities, GuestChange, Request, Understanding
 from knowledge.infra.clock import FrozenClock
 from knowledge.models import Booking, Customer, Escalation
 from tests.factories import make_booking, make_customer
@@ -79,6 +79,24 @@ class TestConfidenceGate:
         assert applied.pending is None
 
     @pytest.mark.usefixtures("unsure")
+    async def test_an_upgrade_read_back_says_what_it_costs(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """ "filet instead of steak, how much more is that?" is answered before the YES: the
+        upgrade's price (seed: filet mignon +$5 a person) and the estimate it would make (10
+        adults x $55 + 10 x $5 = $600)."""
+        _, booking = await booked(session, clock, 10 * D)
+        asked = await runtime.receive(
+            PHONE, "my husband wants filet instead of steak how much more is that"
+        )
+        assert asked.pending == "confirm_change"
+        reply = asked.reply or ""
+        assert "chicken and filet mignon?" in reply
+        assert "+$5" in reply and "estimate would be $600" in reply, reply
+        await session.refresh(booking)
+        assert set(booking.proteins) == {"chicken", "steak"}
+
+    @pytest.mark.usefixtures("unsure")
     async def test_a_no_changes_nothing(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:
@@ -118,6 +136,42 @@ class TestConfidenceGate:
         assert "15 adults" in reply and "chicken and shrimp" in reply
         assert reply.index("15 adults") < reply.index("Just to confirm") < reply.index("YES")
 
+    async def test_one_unsure_group_reads_back_the_whole_guest_change(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Kids read surely, adults not: neither is applied, and the read-back states both as
+        they would be stored, never the kids applied and the adults asked about."""
+        read = Reader.understand
+
+        def sure_of_kids_only(self: Reader, *args: Any, **kw: Any) -> Understanding:
+            got = read(self, *args, **kw)
+            requests = [
+                r.model_copy(
+                    update={
+                        "confidence": 1.0
+                        if r.entities.guests is not None and r.entities.guests.group == "kids"
+                        else 0.5
+                    }
+                )
+                for r in got.requests
+            ]
+            return got.model_copy(update={"requests": requests})
+
+        monkeypatch.setattr(Reader, "understand", sure_of_kids_only)
+        _, booking = await booked(session, clock, 10 * D, kids=2)
+        asked = await runtime.receive(PHONE, "we're 20 adults now and 3 kids")
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (10, 2)
+        assert asked.reply is not None and "20 adults and 3 kids" in asked.reply
+        assert "Done" not in asked.reply
+        await runtime.receive(PHONE, "yes")
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (20, 3)
+
     @pytest.mark.usefixtures("sure")
     async def test_a_sure_change_is_applied_and_the_reply_states_the_stored_booking(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
@@ -142,6 +196,21 @@ class TestChangesThatDisagree:
         kids=0,
         toddlers=0,
     )
+
+    def test_an_unsure_guest_change_that_says_again_what_a_sure_one_says_is_not_read_back(
+        self,
+    ) -> None:
+        def change(confidence: float, **guests: Any) -> Request:
+            entities = Entities(guests=GuestChange(**guests))
+            return Request(intent="headcount_change", confidence=confidence, entities=entities)
+
+        less_two = change(0.6, delta=-2)  # "two of our guests cant make it"
+        thirteen = change(0.99, total=13, group="adults")  # "so we're down to thirteen adults"
+        kids = change(0.99, total=3, group="kids")
+        assert guests_read_back(self.VIEW, [less_two, thirteen], [less_two]) == []
+        twenty = change(0.6, total=20, group="adults")  # "twenty adults now n 3 kiddos"
+        assert guests_read_back(self.VIEW, [twenty, kids], [twenty]) == [twenty, kids]
+        assert guests_read_back(self.VIEW, [twenty, kids], []) == []
 
     @pytest.mark.parametrize(
         "changes",

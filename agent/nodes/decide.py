@@ -106,6 +106,30 @@ def guest_changes_agree(booking: BookingView, changes: Sequence[GuestChange]) ->
     return not totals or len(totals) == len(changes) or guest_counts(booking, totals) == every
 
 
+def guests_read_back(
+    booking: BookingView, requests: Sequence[Request], unsure: Sequence[Request]
+) -> list[Request]:
+    """The changes to read back, `unsure` with one message's guest changes taken as one: when
+    an unsure one changes what the sure ones would store, all are read back ("twenty adults
+    now n 3 kiddos" is never half applied and half asked about); when it only says again what
+    they say ("two cant make it so we're down to thirteen adults"), the sure ones stand."""
+    guests = [
+        r
+        for r in requests
+        if r.intent == "headcount_change"
+        and r.entities.guests is not None
+        and not r.entities.hypothetical
+    ]
+    doubted = [r for r in guests if r in unsure]
+    if not doubted:
+        return list(unsure)
+    sure = [r.entities.guests for r in guests if r not in unsure and r.entities.guests]
+    every = [r.entities.guests for r in guests if r.entities.guests]
+    if sure and guest_counts(booking, sure) == guest_counts(booking, every):
+        return [r for r in unsure if r not in doubted]
+    return [r for r in requests if r in unsure or r in guests]
+
+
 def guest_changes_disagree(booking: BookingView, requests: Sequence[Request]) -> bool:
     """Whether any text's guest changes disagree about the booking (`guest_changes_agree`).
     Each text of a burst is judged on its own: a second text adding to the first ("14 adults
@@ -360,10 +384,12 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             and _has_values(r)
             and not _applies_nothing(r, guests_read, booking, charter, ctx.clock.now())
         ]
+        if booking is not None:
+            unsure = guests_read_back(booking, requests, unsure)
         confirm = None
         if unsure and booking is not None:
             # Never act on a guess: ask once with the values understood; a YES applies them.
-            confirm = _confirm(unsure, booking, charter)
+            confirm = _confirm(unsure, booking, charter, ctx.clock.now())
             proposal = [r.model_dump(mode="json") for r in unsure]
             requests = [r for r in requests if r not in unsure]
         lead_decision, answered = await _prospect_turn(ctx, loaded, reading, requests)
@@ -504,16 +530,26 @@ _WHOLE_MESSAGE = frozenset({"no_booking", "verify_first"})
 
 def _said_once(decisions: list[Decision]) -> list[Decision]:
     """The decisions with a whole-message reply ("I couldn't find a booking for this number")
-    kept only the first time: two changes asked of no booking get it once."""
+    kept only the first time: two changes asked of no booking get it once. An answer that
+    changes nothing and is word for word one already given is given once too: a weather
+    question read both as a FAQ and as weather far ahead gets the covered-patio answer once."""
     seen: set[str] = set()
-    kept = []
+    kept: list[Decision] = []
     for d in decisions:
         if d.kind in _WHOLE_MESSAGE:
             if d.kind in seen:
                 continue
             seen.add(d.kind)
+        if _only_says(d) and any(
+            _only_says(k) and (k.kind, dict(k.facts)) == (d.kind, dict(d.facts)) for k in kept
+        ):
+            continue
         kept.append(d)
     return kept
+
+
+def _only_says(decision: Decision) -> bool:
+    return not decision.updates and decision.escalation is None and decision.pending is None
 
 
 def handoff(decisions: Sequence[Decision]) -> int:
@@ -720,9 +756,19 @@ def _has_values(request: Request) -> bool:
     return bool(e.guests is not None or e.proteins or e.upgrades)
 
 
-def _confirm(unsure: list[Request], booking: BookingView, charter: Charter) -> Decision:
-    """The question that confirms changes read without certainty, with the resulting values."""
-    facts: dict[str, Any] = {"guests_changed": False, "proteins": "", "upgrade_names": ""}
+def _confirm(
+    unsure: list[Request], booking: BookingView, charter: Charter, now: datetime
+) -> Decision:
+    """The question that confirms changes read without certainty, with the resulting values,
+    and for a menu change what its upgrades cost and the estimate it would make ("filet
+    instead of steak, how much more is that?" is answered before the YES)."""
+    facts: dict[str, Any] = {
+        "guests_changed": False,
+        "proteins": "",
+        "upgrade_names": "",
+        "upgrade_prices": "",
+        "estimate_total": "",
+    }
     changes = [r.entities.guests for r in unsure if r.entities.guests is not None]
     counts = guest_counts(booking, changes) if changes else None
     if counts is not None:
@@ -732,8 +778,15 @@ def _confirm(unsure: list[Request], booking: BookingView, charter: Charter) -> D
         if request.intent in ("menu_selection", "protein_swap"):
             proteins, upgrades = _menu_parts(request, charter, booking)
             names = {a.slug: a.name for a in charter.addons}
-            facts["proteins"] = " and ".join(names.get(p, p.replace("_", " ")) for p in proteins)
-            facts["upgrade_names"] = ", ".join(names.get(u, u) for u in upgrades)
+            # In a sentence every protein reads alike: "chicken and filet mignon".
+            facts["proteins"] = " and ".join(
+                names.get(p, p.replace("_", " ")).lower() for p in proteins
+            )
+            facts["upgrade_names"] = ", ".join(names.get(u, u).lower() for u in upgrades)
+            priced = decide_request(request, "", booking, charter, None, now).facts
+            facts["upgrade_prices"] = priced.get("upgrade_prices", "")
+            if not facts["guests_changed"]:
+                facts["estimate_total"] = priced.get("estimate_total", "")
     intent = unsure[0].intent
     if not (facts["guests_changed"] or facts["proteins"] or facts["upgrade_names"]):
         # Nothing exact to confirm: the policy asks for the values instead.

@@ -394,10 +394,10 @@ class Reader:
         """ "yes" or "no" when the whole message answers a yes/no question, else None."""
         words = self.normaliser(Vocabulary()).normalise(text)
         words = _POLITE.sub(" ", _PUNCTUATION.sub(" ", words))
-        key = " ".join(words.split())
-        if key in self.lexicon.yes_answers:
-            return "yes"
-        if key in self.lexicon.no_answers:
+        said = words.split()
+        if said and _made_of(said, self.lexicon.yes_answers):
+            return "yes"  # "yes", "ok do it", "yep go ahead"
+        if said and _made_of(said, self.lexicon.no_answers):
             return "no"
         return None
 
@@ -578,6 +578,16 @@ def combine(readings: Sequence[Understanding]) -> Understanding:
         source=readings[0].source,
         concern=concern,
     )
+
+
+def _made_of(words: Sequence[str], phrases: frozenset[str]) -> bool:
+    """Whether the words are one or more of the phrases back to back ("ok do it" is "ok" and
+    "do it")."""
+    ends = {0}  # where a run of whole phrases can end
+    for end in range(1, len(words) + 1):
+        if any(" ".join(words[start:end]) in phrases for start in ends if start < end):
+            ends.add(end)
+    return len(words) in ends
 
 
 def _all(table: dict[str, list[str]]) -> list[str]:

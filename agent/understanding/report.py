@@ -138,14 +138,18 @@ def reading_priority(understanding: Understanding) -> str | None:
 def applied_changes(understanding: Understanding) -> list[Request]:
     """The change requests a turn would apply without asking: with values to apply, sure
     enough to skip the confirmation question, not only asked about, and (for guest changes)
-    saying one thing about the reference booking."""
-    from agent.nodes.decide import guest_changes_disagree
+    saying one thing about the reference booking; a message's guest changes are read back
+    together when an unsure one would change what the sure ones store."""
+    from agent.nodes.decide import guest_changes_disagree, guests_read_back
 
-    disagree = guest_changes_disagree(_REFERENCE, understanding.requests)
+    requests = understanding.requests
+    disagree = guest_changes_disagree(_REFERENCE, requests)
+    doubted = [r for r in requests if r.confidence < _reader.CONFIDENT]
+    unsure = guests_read_back(_REFERENCE, requests, doubted)
     applied = []
-    for r in understanding.requests:
+    for r in requests:
         e = r.entities
-        if r.intent not in CHANGE_INTENTS or e.hypothetical or r.confidence < _reader.CONFIDENT:
+        if r.intent not in CHANGE_INTENTS or e.hypothetical or r in unsure:
             continue
         if r.intent == "headcount_change" and disagree:
             continue
