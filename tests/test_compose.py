@@ -165,3 +165,27 @@ class TestTone:
         assert "Welcome back" in compose(
             self.parts(), "neutral", name="Dana", signature="– Team", welcome_back=True
         )
+
+
+@pytest.mark.parametrize(
+    ("adults", "kids", "toddlers", "said"),
+    [
+        (12, 1, 0, "Just to confirm: 12 adults and 1 kid?"),
+        (1, 2, 1, "Just to confirm: 1 adult and 2 kids and 1 little one?"),
+        (10, 0, 2, "Just to confirm: 10 adults and 2 little ones?"),
+    ],
+)
+def test_guest_counts_are_said_in_the_singular_for_one(
+    adults: int, kids: int, toddlers: int, said: str
+) -> None:
+    facts = {
+        "guests_changed": True,
+        "adults": adults,
+        "kids": kids,
+        "toddlers": toddlers,
+        "proteins": "",
+        "upgrade_names": "",
+        "upgrade_prices": "",
+        "estimate_total": "",
+    }
+    assert render_body("confirm_change", facts).startswith(said)
