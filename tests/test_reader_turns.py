@@ -3,6 +3,7 @@ was asked, and the final-day minor changes the seed gives the agent."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,6 +51,21 @@ def unsure(monkeypatch: pytest.MonkeyPatch) -> None:
 def sure(monkeypatch: pytest.MonkeyPatch) -> None:
     """The reader is sure of every change: the policy alone decides."""
     monkeypatch.setattr("agent.nodes.decide.CONFIDENT", 0.0)
+
+
+def sure_only(monkeypatch: pytest.MonkeyPatch, sure: Callable[[Request], bool]) -> None:
+    """The reader reads as it does, but is sure (1.0) of the requests `sure` picks and unsure
+    (0.5) of the rest."""
+    read = Reader.understand
+
+    def reading(self: Reader, *args: Any, **kw: Any) -> Understanding:
+        got = read(self, *args, **kw)
+        requests = [
+            r.model_copy(update={"confidence": 1.0 if sure(r) else 0.5}) for r in got.requests
+        ]
+        return got.model_copy(update={"requests": requests})
+
+    monkeypatch.setattr(Reader, "understand", reading)
 
 
 async def cases(session: AsyncSession, customer: Customer) -> list[Escalation]:
@@ -116,17 +132,7 @@ class TestConfidenceGate:
     ) -> None:
         """A sure guest change beside an unsure swap: the reply says what was done, then reads
         the swap back, so "Reply YES" is the last thing the customer reads and answers."""
-        read = Reader.understand
-
-        def sure_of_guests_only(self: Reader, *args: Any, **kw: Any) -> Understanding:
-            got = read(self, *args, **kw)
-            requests = [
-                r.model_copy(update={"confidence": 1.0 if r.intent == "headcount_change" else 0.5})
-                for r in got.requests
-            ]
-            return got.model_copy(update={"requests": requests})
-
-        monkeypatch.setattr(Reader, "understand", sure_of_guests_only)
+        sure_only(monkeypatch, lambda r: r.intent == "headcount_change")
         _, booking = await booked(session, clock, 10 * D)
         result = await runtime.receive(PHONE, "we're 15 adults now. swap the steak for shrimp")
         await session.refresh(booking)
@@ -145,23 +151,10 @@ class TestConfidenceGate:
     ) -> None:
         """Kids read surely, adults not: neither is applied, and the read-back states both as
         they would be stored, never the kids applied and the adults asked about."""
-        read = Reader.understand
-
-        def sure_of_kids_only(self: Reader, *args: Any, **kw: Any) -> Understanding:
-            got = read(self, *args, **kw)
-            requests = [
-                r.model_copy(
-                    update={
-                        "confidence": 1.0
-                        if r.entities.guests is not None and r.entities.guests.group == "kids"
-                        else 0.5
-                    }
-                )
-                for r in got.requests
-            ]
-            return got.model_copy(update={"requests": requests})
-
-        monkeypatch.setattr(Reader, "understand", sure_of_kids_only)
+        sure_only(
+            monkeypatch,
+            lambda r: r.entities.guests is not None and r.entities.guests.group == "kids",
+        )
         _, booking = await booked(session, clock, 10 * D, kids=2)
         asked = await runtime.receive(PHONE, "we're 20 adults now and 3 kids")
         await session.refresh(booking)
