@@ -611,6 +611,25 @@ class TestCountsSaidTogether:
         assert [(c.total, sure) for _, c, sure in changes] == [(16, 0.93 * 0.99)]
 
     @pytest.mark.parametrize(
+        ("text", "role", "changes"),
+        [
+            ("3 kids are coming too, they're 3 5 and 9", "more", {"toddlers": 2, "kids": 1}),
+            ("2 more kids (5, 10)", "more", {"toddlers": 1, "kids": 1}),
+            ("2 kids bailed, ages 13 and 15", "fewer", {"adults": -2}),
+            ("3 kids are coming, ages 7 and 9", "more", {"kids": 3}),  # one age short: as said
+            ("3 kids are coming. the party is 9 to 5", "more", {"kids": 3}),  # no ages
+        ],
+    )
+    def test_a_count_whose_ages_follow_counts_each_in_their_age_group(
+        self, text: str, role: str, changes: dict[str, int]
+    ) -> None:
+        tokens = slots.Tokens.of(text)
+        first = next(s for s in slots.find_slots(text, tokens, [], None) if s.kind == "count")
+        read = [slots.SlotReading(first, role, 0.99, "kids", 0.99)]
+        got = slots.guest_changes(read, tokens.words)
+        assert {c.group: c.delta for _, c, _ in got} == changes
+
+    @pytest.mark.parametrize(
         ("text", "way"),
         [
             ("3 more people bailed on us", ["way_after=leave"]),

@@ -240,7 +240,9 @@ def _doubt(read: Sequence[slots.SlotReading]) -> float:
 
 
 def _with_slots(
-    placed: list[tuple[int, Request]], read: Sequence[slots.SlotReading]
+    placed: list[tuple[int, Request]],
+    read: Sequence[slots.SlotReading],
+    words: Sequence[str] = (),
 ) -> list[tuple[int, Request]]:
     """The requests with their values as the learned slot reader reads them: guest changes per
     group from the counts, and what goes in and out of the menu from its words.
@@ -250,7 +252,7 @@ def _with_slots(
     heads = [(p, r) for p, r in placed if r.intent == "headcount_change"]
     if heads:
         confidence = heads[0][1].confidence
-        changes = slots.guest_changes(read)
+        changes = slots.guest_changes(read, words)
         doubt = _doubt([r for r in read if r.slot.kind in ("count", "person")])
         if changes:
             out += [
@@ -495,7 +497,7 @@ class Reader:
             read: list[slots.SlotReading] = []
             if self.model.slots is not None:
                 read = self.model.slots.read(prepared.words, prepared.slots, prepared.slot_hints)
-                placed = _with_slots(placed, read)
+                placed = _with_slots(placed, read, prepared.words)
             placed = _asked_not_changed(placed, clauses)
             # A change that may only be asked about is not one to apply without asking.
             asked = message.intents["hypothetical"]
@@ -583,11 +585,22 @@ def combine(readings: Sequence[Understanding]) -> Understanding:
 def _made_of(words: Sequence[str], phrases: frozenset[str]) -> bool:
     """Whether the words are one or more of the phrases back to back ("ok do it" is "ok" and
     "do it")."""
+    longest = max((len(p.split()) for p in phrases), default=0)
+    if len(words) > _ANSWER_WORDS:
+        return False  # an answer is a few words; a long message says more than yes or no
     ends = {0}  # where a run of whole phrases can end
     for end in range(1, len(words) + 1):
-        if any(" ".join(words[start:end]) in phrases for start in ends if start < end):
+        if any(
+            " ".join(words[start:end]) in phrases
+            for start in range(max(0, end - longest), end)
+            if start in ends
+        ):
             ends.add(end)
     return len(words) in ends
+
+
+#: The most words a yes or a no said back to back may take ("yes that's right go ahead").
+_ANSWER_WORDS = 8
 
 
 def _all(table: dict[str, list[str]]) -> list[str]:

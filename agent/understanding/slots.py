@@ -228,7 +228,9 @@ def menu_at_odds(
 
 _AGE_LIST = frozenset({",", "and", "&"})
 #: Words right before a number that make it an age ("(4)", "she's 12", "both 11").
-_SAYING_AGE = frozenset({"(", "both", "turning", "she's", "he's", "they're", "shes", "hes"})
+_SAYING_AGE = frozenset(
+    {"(", "both", "turning", "she's", "he's", "they're", "shes", "hes", "theyre"}
+)
 
 
 def ages(words: Sequence[str], counting: bool = False) -> dict[int, str]:
@@ -674,10 +676,36 @@ def train_slots(
     )
 
 
-def guest_changes(readings: Sequence[SlotReading]) -> list[tuple[int, GuestChange, float]]:
+#: How far after a count its people's ages may come ("3 kids r coming too, theyre 2 5 and 9").
+_AGES_REACH = 8
+
+
+def _aged(slot: Slot, words: Sequence[str], said_ages: dict[int, str]) -> dict[str, int]:
+    """How many of a count each age group takes, when one age each is said soon after it in
+    the same sentence, else {}: "2 more kids, ages 4 and 9" is a little one and a kid."""
+    value = int(slot.value)
+    found: list[str] = []
+    for k in range(slot.end_token, min(len(words), slot.end_token + _AGES_REACH + value)):
+        if words[k] in (".", "!", "?", ";"):
+            break
+        if k in said_ages:
+            found.append(said_ages[k])
+        elif found and _NUMBER.fullmatch(words[k]):
+            return {}  # another count after the ages
+    if len(found) != value:
+        return {}
+    return {group: found.count(group) for group in dict.fromkeys(found)}
+
+
+def guest_changes(
+    readings: Sequence[SlotReading], words: Sequence[str] = ()
+) -> list[tuple[int, GuestChange, float]]:
     """The guest changes the counts make, one per group (the count read surest wins: of "was
     12, now 16" or "3 more, so 24 total", the one the words around it mark), then the people
-    named coming or going in a group no count changes, added up; each with where and how sure."""
+    named coming or going in a group no count changes, added up; each with where and how sure.
+    A count of people coming or going whose ages follow, one age each ("3 kids r coming,
+    theyre 2 5 and 9"), counts each in the group their age puts them in (`words`: the
+    message's tokens, to find the ages)."""
     changes: list[tuple[int, GuestChange, float]] = []
     seen: set[str] = set()
     best: dict[str, SlotReading] = {}
@@ -685,15 +713,22 @@ def guest_changes(readings: Sequence[SlotReading]) -> list[tuple[int, GuestChang
         counts = r.slot.kind == "count" and r.role != "none"
         if counts and (r.group not in best or r.role_probability > best[r.group].role_probability):
             best[r.group] = r
+    said_ages = ages(words, counting=True)
     for r in best.values():
         seen.add(r.group)
         value = int(r.slot.value)
-        change = (
-            GuestChange(total=value, group=r.group)
-            if r.role == "total"
-            else GuestChange(delta=value if r.role == "more" else -value, group=r.group)
-        )
-        changes.append((r.slot.start, change, r.confidence))
+        if r.role == "total":
+            changes.append((r.slot.start, GuestChange(total=value, group=r.group), r.confidence))
+            continue
+        sign = 1 if r.role == "more" else -1
+        by_age = _aged(r.slot, words, said_ages)
+        if by_age and not (set(by_age) - {r.group}) & set(best):
+            for group, n in by_age.items():
+                change = GuestChange(delta=sign * n, group=cast(GuestGroup, group))
+                changes.append((r.slot.start, change, r.confidence))
+            seen.update(by_age)
+            continue
+        changes.append((r.slot.start, GuestChange(delta=sign * value, group=r.group), r.confidence))
     named: dict[str, tuple[int, int, float]] = {}  # group: where first named, change, how sure
     for r in readings:
         if r.slot.kind != "person" or r.role == "none" or r.group in seen:
