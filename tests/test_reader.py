@@ -289,6 +289,21 @@ class TestReadingRealWriting:
         )
         assert kept == [(0, question), (2, counted), (20, unsure)]
 
+    @pytest.mark.parametrize(
+        ("entities", "values"),
+        [
+            (Entities(), False),
+            (Entities(asked=["balance"]), False),
+            (Entities(guests=GuestChange(delta=-1, group="kids")), True),
+            (Entities(proteins=["shrimp"]), True),
+            (Entities(removed_upgrades=["yakisoba_noodles"]), True),  # "drop the noodles"
+        ],
+    )
+    def test_a_change_carries_values_when_it_names_guests_proteins_or_add_ons(
+        self, entities: Entities, values: bool
+    ) -> None:
+        assert entities.changes_something is values
+
     def test_a_price_question_about_a_change_only_asks(self, reader: Reader) -> None:
         got = reader.understand(
             "how much would it be if we added 2 more adults? just asking", context(), VOCABULARY

@@ -585,9 +585,9 @@ def combine(readings: Sequence[Understanding]) -> Understanding:
 def _made_of(words: Sequence[str], phrases: frozenset[str]) -> bool:
     """Whether the words are one or more of the phrases back to back ("ok do it" is "ok" and
     "do it")."""
-    longest = max((len(p.split()) for p in phrases), default=0)
     if len(words) > _ANSWER_WORDS:
         return False  # an answer is a few words; a long message says more than yes or no
+    longest = max((len(p.split()) for p in phrases), default=0)
     ends = {0}  # where a run of whole phrases can end
     for end in range(1, len(words) + 1):
         if any(
@@ -637,15 +637,10 @@ def _asked_not_changed(
         for p, r in placed
         if not (
             r.intent in CHANGE_INTENTS
-            and not _has_values(r)
+            and not r.entities.changes_something
             and _clause_index(p, clauses) in asking
         )
     ]
-
-
-def _has_values(request: Request) -> bool:
-    e = request.entities
-    return bool(e.guests is not None or e.proteins or e.upgrades or e.removed_upgrades)
 
 
 def _asked_only(request: Request) -> Request:

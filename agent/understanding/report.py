@@ -153,7 +153,7 @@ def applied_changes(understanding: Understanding) -> list[Request]:
             continue
         if r.intent == "headcount_change" and disagree:
             continue
-        if e.guests is not None or e.proteins or e.upgrades or e.removed_upgrades:
+        if e.changes_something:
             applied.append(r)
     return applied
 

@@ -98,6 +98,13 @@ class Entities(BaseModel):
     #: Only asked about ("what would 5 more cost?"): answered with a quote, never applied.
     hypothetical: bool = False
 
+    @property
+    def changes_something(self) -> bool:
+        """Whether a booking change carries values to apply: guests, proteins or add-ons."""
+        return bool(
+            self.guests is not None or self.proteins or self.upgrades or self.removed_upgrades
+        )
+
 
 class Request(BaseModel):
     """One thing the customer asks for in a message."""
