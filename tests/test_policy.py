@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from agent.nodes.compose import render_body
 from tests.rules import rules_with, seed_addons, seed_rules
 from tools import policy
 from tools.policy import BookingView, Decision
@@ -273,6 +274,32 @@ class TestMenu:
         assert not decision.updates
         assert decision.facts["stored_proteins"] == "chicken and steak"
         assert decision.facts["example"] == "shrimp and chicken"
+
+    def test_a_protein_taken_off_a_full_menu_with_none_in_its_place_asks_for_the_pair(
+        self,
+    ) -> None:
+        """ "no more steak, shrimp instead" read with both proteins going out leaves chicken
+        alone: the reply asks for the pair (the one named but not booked as the example),
+        never says the menu "still has" steak."""
+        booked = booking(10 * D, proteins=("chicken", "steak"))
+        decision = policy.decide_menu(
+            "protein_swap",
+            booked,
+            ["chicken"],
+            [],
+            [],
+            NOW,
+            RULES,
+            ADDONS,
+            removed_proteins=["steak", "shrimp"],
+        )
+        assert decision.kind == "menu_ask" and decision.pending == "menu"
+        assert not decision.updates
+        assert decision.facts["removing"] == "steak"
+        assert decision.facts["partial"] == "chicken"
+        assert decision.facts["example"] == "chicken and shrimp"
+        reply = render_body(decision.kind, decision.facts)
+        assert "steak" in reply and "still has" not in reply
 
     def test_a_menu_still_being_chosen_is_filled_in_and_asks_for_the_rest(self) -> None:
         first = policy.decide_menu(

@@ -28,8 +28,10 @@ from agent.understanding.schema import (
 )
 from agent.understanding.topics import Topics
 from agent.understanding.training import context_for
-from agent.understanding.vocabulary import Vocabulary
+from agent.understanding.vocabulary import AgeLimits, Vocabulary
+from knowledge.charter import Charter
 from knowledge.seed import read_seed
+from tests.rules import rules_with, seed_addons
 
 VOCABULARY = Vocabulary.from_seed(read_seed())
 TIMEZONE = "America/Los_Angeles"
@@ -177,6 +179,7 @@ class TestReadingRealWriting:
         [
             "can we add 2 more adults?",  # asked, not told
             "what's my balance now that we dropped to 14 ppl",  # a question beside it
+            "ok so how much do we owe, we're 14 adults now",  # asked without its "?"
             "add 2 adults. also swap the chicken for steak",  # values in two sentences
             "my brother is bringing his two boys, they're 9 and 11",  # worked out from people
             "my stepbrother + his 3 kids, ages 1, 4 and 7",  # ages decide the groups
@@ -191,6 +194,22 @@ class TestReadingRealWriting:
         changes = [r for r in got.requests if r.intent in CHANGE_INTENTS]
         assert changes, got
         assert all(r.confidence < reader_module.CONFIDENT for r in changes)
+
+    @pytest.mark.parametrize(
+        ("text", "asks"),
+        [
+            ("ok so whats the total now", True),
+            ("add 2 adults, how much is it now", True),
+            ("When's the chef coming. we're 14", True),
+            ("i told them what we need", False),
+            ("add 2 adults", False),
+        ],
+    )
+    def test_a_question_word_opening_a_sentence_or_clause_asks(
+        self, reader: Reader, text: str, asks: bool
+    ) -> None:
+        words = reader.prepare(text, context(), VOCABULARY).words
+        assert reader_module.asks_in_words(words, reader.lexicon) is asks
 
     @pytest.mark.parametrize(
         "text", ["ok also 3 more ppl bailed ugh", "2 more of the guys dropped out"]
@@ -643,6 +662,49 @@ class TestCountsSaidTogether:
         read = [slots.SlotReading(first, role, 0.99, "kids", 0.99)]
         got = slots.guest_changes(read, tokens.words)
         assert {c.group: c.delta for _, c, _ in got} == changes
+
+    def test_ages_fall_in_the_groups_the_business_prices(self) -> None:
+        """The age groups come from the knowledge's pricing rule: where little ones eat free up
+        to 3, a guest of 4 is a kid; with the seed's 5, a little one."""
+        text = "2 more kids, ages 4 and 9"
+        tokens = slots.Tokens.of(text)
+        first = next(s for s in slots.find_slots(text, tokens, [], None) if s.kind == "count")
+        read = [slots.SlotReading(first, "more", 0.99, "kids", 0.99)]
+        seed = slots.guest_changes(read, tokens.words, VOCABULARY.ages)
+        assert {c.group: c.delta for _, c, _ in seed} == {"toddlers": 1, "kids": 1}
+        younger = AgeLimits.of(3, "4-12")
+        got = slots.guest_changes(read, tokens.words, younger)
+        assert {c.group: c.delta for _, c, _ in got} == {"kids": 2}
+        named = "my nephew (4) is coming"
+        person = slots.find_slots(named, slots.Tokens.of(named), [], Lexicon.load("en"), younger)
+        assert [s.group for s in person if s.kind == "person"] == ["kids"]
+
+    @pytest.mark.parametrize(
+        ("toddlers", "ages", "limits"),
+        [
+            (5, "6-12", AgeLimits(5, 12)),
+            (3, "4 to 14", AgeLimits(3, 14)),
+            (5, "school age", AgeLimits(5, 12)),  # no number: the usual upper age
+        ],
+    )
+    def test_the_age_groups_are_read_from_the_pricing_rule(
+        self, toddlers: int, ages: str, limits: AgeLimits
+    ) -> None:
+        assert AgeLimits.of(toddlers, ages) == limits
+
+    def test_the_seed_vocabulary_carries_its_age_groups(self) -> None:
+        assert VOCABULARY.ages == AgeLimits(5, 12)
+
+    def test_the_live_pricing_rule_sets_the_age_groups(self) -> None:
+        charter = Charter(
+            rules=rules_with(toddler_max_age=2, child_age_range="3-11"),
+            policies=[],
+            addons=seed_addons(),
+            offers=[],
+            today=datetime(2026, 6, 10).date(),
+            built_at=datetime(2026, 6, 10),
+        )
+        assert Vocabulary.from_charter(charter).ages == AgeLimits(2, 11)
 
     @pytest.mark.parametrize(
         ("text", "way"),

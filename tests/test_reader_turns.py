@@ -345,6 +345,31 @@ class TestOnlyWhatWasAsked:
         assert result.reply is not None and "$825" in result.reply  # 15 × $55
         assert "haven't changed anything" in result.reply
 
+    async def test_a_protein_read_as_going_out_with_none_coming_in_asks_for_the_pair(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A swap read with both proteins going out ("no more steak, shrimp instead" read as
+        steak and shrimp off) asks which two, and changes nothing."""
+        _, booking = await booked(session, clock, 10 * D)
+        swap = Request(
+            intent="protein_swap",
+            entities=Entities(removed_proteins=["steak", "shrimp"]),
+            confidence=1.0,
+        )
+        monkeypatch.setattr(
+            Reader, "understand", lambda *a, **k: Understanding(tone="casual", requests=[swap])
+        )
+        result = await runtime.receive(PHONE, "also no more steak, shrimp instead pls")
+        await session.refresh(booking)
+        assert booking.proteins == ["chicken", "steak"]
+        assert result.pending == "menu"
+        assert result.reply is not None and "Without steak" in result.reply
+        assert '"chicken and shrimp"' in result.reply
+
 
 class TestFinalDay:
     @pytest.mark.usefixtures("sure")

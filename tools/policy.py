@@ -410,8 +410,10 @@ def decide_menu(
     rules: Rules,
     addons: Sequence[AddonView],
     removed_upgrades: Sequence[str] = (),
+    removed_proteins: Sequence[str] = (),
 ) -> Decision:
-    """Store protein choices and upgrades before the event, quoting what the upgrades cost."""
+    """Store protein choices and upgrades before the event, quoting what the upgrades cost.
+    `proteins` is the menu wanted; `removed_proteins` what the customer took off to get it."""
     facts = event_facts(booking, rules) | {
         "included_proteins": ", ".join(rules.menu.included_proteins),
         "proteins_per_person": rules.menu.proteins_per_person,
@@ -444,12 +446,20 @@ def decide_menu(
         # already on a full menu change nothing ("steak n chicken is fine" read as chicken);
         # a new one is added to a menu still being chosen, and on a full one the customer is
         # asked which it replaces.
-        if len(booked) >= needed and set(chosen) <= set(booked):
+        # A booked protein taken off with none in its place ("no more steak") asks for the
+        # pair, a protein named but not booked first in the example.
+        taken_off = [p for p in booked if p in removed_proteins and p not in chosen]
+        if len(booked) >= needed and set(chosen) <= set(booked) and not taken_off:
             chosen = []
         elif len(booked) >= needed:
-            example = [*chosen, *(p for p in booked if p not in chosen)][:needed]
+            others = [p for p in removed_proteins if p not in booked] if taken_off else booked
+            example = [*chosen, *(p for p in others if p not in chosen)][:needed]
+            if len(example) < needed:
+                spare = [p for p in rules.menu.included_proteins if p not in (*booked, *example)]
+                example += spare[: needed - len(example)]
             facts |= {
                 "partial": _names(chosen, by_slug),
+                "removing": _names(taken_off, by_slug),
                 "stored_proteins": _names(booked, by_slug),
                 "example": _names(example, by_slug),
             }

@@ -210,6 +210,7 @@ def decide_request(
                     # a premium protein taken off ("no lobster after all") is an add-on too
                     *(p for p in entities.removed_proteins if charter.addon(p) is not None),
                 ],
+                removed_proteins=entities.removed_proteins,
             )
         case "headcount_change":
             assert booking is not None

@@ -84,6 +84,9 @@ class Lexicon:
     negations: frozenset[str] = frozenset()
     #: Words that turn a menu item down, as tuples of tokens (`slots.refused`).
     refusing: frozenset[tuple[str, ...]] = frozenset()
+    #: Words that open a question said without a question mark ("whats my balance now that we
+    #: dropped to 14"): a change beside one is read back before it is applied.
+    asking: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, language: str = "en") -> Lexicon:
@@ -114,6 +117,7 @@ def _lexicon(language: str) -> Lexicon:
         leaving=_phrases(raw.get("leaving", [])),
         negations=frozenset(str(w) for w in raw.get("negations", [])),
         refusing=_phrases(raw.get("refusing", [])),
+        asking=frozenset(str(w) for w in raw.get("asking", [])),
     )
 
 

@@ -52,7 +52,7 @@ from agent.understanding.schema import (
     Understanding,
 )
 from agent.understanding.topics import WHOLE, Topics
-from agent.understanding.vocabulary import Vocabulary
+from agent.understanding.vocabulary import USUAL_AGES, AgeLimits, Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -243,16 +243,18 @@ def _with_slots(
     placed: list[tuple[int, Request]],
     read: Sequence[slots.SlotReading],
     words: Sequence[str] = (),
+    limits: AgeLimits = USUAL_AGES,
 ) -> list[tuple[int, Request]]:
     """The requests with their values as the learned slot reader reads them: guest changes per
-    group from the counts, and what goes in and out of the menu from its words.
+    group from the counts (a child's age put in the business's group, `limits`), and what goes
+    in and out of the menu from its words.
     A change is as sure as the least sure of its intent and the words that carry its values
     (the rules agreeing was tried as evidence and made more false changes, not fewer)."""
     out: list[tuple[int, Request]] = []
     heads = [(p, r) for p, r in placed if r.intent == "headcount_change"]
     if heads:
         confidence = heads[0][1].confidence
-        changes = slots.guest_changes(read, words)
+        changes = slots.guest_changes(read, words, limits)
         doubt = _doubt([r for r in read if r.slot.kind in ("count", "person")])
         if changes:
             out += [
@@ -314,6 +316,26 @@ def _with_slots(
 
 
 _SENTENCES = re.compile(r"(?<=[.!?;])\s+|\n+")
+#: How many words into a sentence or clause a word of asking opens a question ("ok so whats
+#: the total now that we're 14"); further in, "i told them what we need" tells.
+_ASKING_REACH = 3
+_OPENING_MARKS = frozenset({".", "!", "?", ";", ",", ":"})
+
+
+def asks_in_words(words: Sequence[str], lexicon: Lexicon) -> bool:
+    """Whether a sentence or clause opens with a question word (the lexicon's `asking`), with or
+    without its question mark."""
+    since = 0
+    for word in words:
+        if word in _OPENING_MARKS:
+            since = 0
+        elif since < _ASKING_REACH and word in lexicon.asking:
+            return True
+        else:
+            since += 1
+    return False
+
+
 _QUESTIONS: frozenset[str] = frozenset({"booking_question", "faq"})
 
 
@@ -342,6 +364,7 @@ def _plainly_said(
     carrying = {sum(1 for e in ends if e <= s.start) for s in prepared.slots}
     plain = (
         "?" not in text
+        and not asks_in_words(prepared.words, lexicon)
         and not _QUESTIONS.intersection(chosen)
         and len(carrying) <= 1  # greetings and thanks around the values are no second statement
         and len(text.split()) <= PLAIN_WORDS
@@ -412,7 +435,7 @@ class Reader:
         raw = rules.fold(text)
         tokens = slots.Tokens.of(normalised)
         mentions = ent.matcher_for(vocabulary).find(normalised)
-        found = slots.find_slots(normalised, tokens, mentions, self.lexicon)
+        found = slots.find_slots(normalised, tokens, mentions, self.lexicon, vocabulary.ages)
         return Prepared(
             normalised=normalised,
             by_rules=by_rules,
@@ -497,7 +520,7 @@ class Reader:
             read: list[slots.SlotReading] = []
             if self.model.slots is not None:
                 read = self.model.slots.read(prepared.words, prepared.slots, prepared.slot_hints)
-                placed = _with_slots(placed, read, prepared.words)
+                placed = _with_slots(placed, read, prepared.words, vocabulary.ages)
             placed = _asked_not_changed(placed, clauses)
             # A change that may only be asked about is not one to apply without asking.
             asked = message.intents["hypothetical"]

@@ -41,6 +41,7 @@ from sklearn.linear_model import LogisticRegression
 from agent.understanding import entities as ent
 from agent.understanding.normalise import WORD, Lexicon
 from agent.understanding.schema import GuestChange, GuestGroup
+from agent.understanding.vocabulary import USUAL_AGES, AgeLimits
 
 COUNT_ROLES: tuple[str, ...] = ("none", "total", "more", "fewer")
 GROUPS: tuple[GuestGroup, ...] = ("adults", "kids", "toddlers", "guests")
@@ -96,8 +97,10 @@ def find_slots(
     tokens: Tokens,
     mentions: Iterable[ent.Mention],
     lexicon: Lexicon | None = None,
+    limits: AgeLimits = USUAL_AGES,
 ) -> list[Slot]:
-    """Every count, menu word and person named of a normalised message, in order."""
+    """Every count, menu word and person named of a normalised message, in order; a child
+    named with an age counts in the group the business's age `limits` put them in."""
     slots: list[Slot] = []
     words = tokens.words
     plural = lexicon.plural_people if lexicon else {}
@@ -116,7 +119,7 @@ def find_slots(
         ):
             slots.append(_count(tokens, k, 1, plural))
     if lexicon and lexicon.people:
-        slots += _people(tokens, lexicon)
+        slots += _people(tokens, lexicon, limits)
     for m in mentions:
         first = tokens.index_at(m.start)
         last = max(first + 1, tokens.index_at(m.end))
@@ -134,7 +137,7 @@ def _count(tokens: Tokens, k: int, value: int, plural: dict[str, str]) -> Slot:
     return replace(slot, group=group)
 
 
-def _people(tokens: Tokens, lexicon: Lexicon) -> list[Slot]:
+def _people(tokens: Tokens, lexicon: Lexicon, limits: AgeLimits) -> list[Slot]:
     """Every person the lexicon names and no number counts ("my uncle", not "2 uncles")."""
     words = tokens.words
     longest = max(len(name) for name in lexicon.people)
@@ -149,7 +152,7 @@ def _people(tokens: Tokens, lexicon: Lexicon) -> list[Slot]:
             if not (_NUMBER.fullmatch(before) or before in ent.UNITS):
                 group, count = named
                 if group != "adults":
-                    group = _by_age(words, k + n) or group
+                    group = _by_age(words, k + n, limits) or group
                 found.append(Slot("person", tokens.starts[k], k, k + n, count, group))
             k += n - 1
             break
@@ -157,7 +160,7 @@ def _people(tokens: Tokens, lexicon: Lexicon) -> list[Slot]:
     return found
 
 
-def _by_age(words: Sequence[str], end: int) -> str | None:
+def _by_age(words: Sequence[str], end: int, limits: AgeLimits) -> str | None:
     """The group a child's age said just after their name puts them in ("nephew (4)",
     "niece, she's 9", "the baby, 18 months"), or None when no age is said."""
     for k in range(end, min(len(words), end + AGE_REACH)):
@@ -169,12 +172,8 @@ def _by_age(words: Sequence[str], end: int) -> str | None:
             return "toddlers"
         said = before.endswith(("'s", "'re")) or before in ("(", "is", "are", "both", "turning")
         if _AGE_UNIT.match(after) or _AGE_WORD.match(before) or said:
-            return _group_of_age(int(words[k]))
+            return limits.group(int(words[k]))
     return None
-
-
-def _group_of_age(age: int) -> str:
-    return "toddlers" if age <= 5 else "kids" if age <= 12 else "adults"
 
 
 def worked_out(words: Sequence[str], found: Sequence[Slot]) -> bool:
@@ -233,10 +232,13 @@ _SAYING_AGE = frozenset(
 )
 
 
-def ages(words: Sequence[str], counting: bool = False) -> dict[int, str]:
+def ages(
+    words: Sequence[str], counting: bool = False, limits: AgeLimits = USUAL_AGES
+) -> dict[int, str]:
     """Every age said ("(4)", "9 years old", "they're 5, 7 and 13", "18 months"): the index of
-    its number and the group it puts a guest in. `counting` leaves out the number after a bare
-    "'s" or "'re", which counts the party as often as it ages someone ("we're 20 now")."""
+    its number and the group the business's age `limits` put a guest of that age in.
+    `counting` leaves out the number after a bare "'s" or "'re", which counts the party as
+    often as it ages someone ("we're 20 now")."""
     found: dict[int, str] = {}
     listing = False  # the number before was an age: "5, 7 and 13" lists ages
     for k, word in enumerate(words):
@@ -249,7 +251,7 @@ def ages(words: Sequence[str], counting: bool = False) -> dict[int, str]:
         if _MONTHS.match(after):
             found[k] = "toddlers"
         elif _AGE_UNIT.match(after) or _AGE_WORD.match(before) or said or listing:
-            found[k] = _group_of_age(int(word))
+            found[k] = limits.group(int(word))
         else:
             listing = False
             continue
@@ -698,14 +700,14 @@ def _aged(slot: Slot, words: Sequence[str], said_ages: dict[int, str]) -> dict[s
 
 
 def guest_changes(
-    readings: Sequence[SlotReading], words: Sequence[str] = ()
+    readings: Sequence[SlotReading], words: Sequence[str] = (), limits: AgeLimits = USUAL_AGES
 ) -> list[tuple[int, GuestChange, float]]:
     """The guest changes the counts make, one per group (the count read surest wins: of "was
     12, now 16" or "3 more, so 24 total", the one the words around it mark), then the people
     named coming or going in a group no count changes, added up; each with where and how sure.
     A count of people coming or going whose ages follow, one age each ("3 kids r coming,
     theyre 2 5 and 9"), counts each in the group their age puts them in (`words`: the
-    message's tokens, to find the ages)."""
+    message's tokens, to find the ages; `limits`: the business's age groups)."""
     changes: list[tuple[int, GuestChange, float]] = []
     seen: set[str] = set()
     best: dict[str, SlotReading] = {}
@@ -713,7 +715,7 @@ def guest_changes(
         counts = r.slot.kind == "count" and r.role != "none"
         if counts and (r.group not in best or r.role_probability > best[r.group].role_probability):
             best[r.group] = r
-    said_ages = ages(words, counting=True)
+    said_ages = ages(words, counting=True, limits=limits)
     for r in best.values():
         seen.add(r.group)
         value = int(r.slot.value)
