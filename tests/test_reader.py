@@ -201,6 +201,7 @@ class TestReadingRealWriting:
             ("ok so whats the total now", True),
             ("add 2 adults, how much is it now", True),
             ("When's the chef coming. we're 14", True),
+            ("so like if we did steak instead of tofu", True),  # only supposed
             ("i told them what we need", False),
             ("add 2 adults", False),
         ],
@@ -210,6 +211,25 @@ class TestReadingRealWriting:
     ) -> None:
         words = reader.prepare(text, context(), VOCABULARY).words
         assert reader_module.asks_in_words(words, reader.lexicon) is asks
+
+    @pytest.mark.parametrize(
+        ("text", "casual"),
+        [
+            ("hey can u add 2 adults", True),
+            ("my bad, 14 not 16", True),  # a phrase of the lexicon
+            ("we'll bring the kiddos w/ us", True),
+            ("Please add two adults.", False),
+            ("Kindly confirm the address.", False),
+        ],
+    )
+    def test_an_informal_word_is_a_hint_for_the_tone(
+        self, reader: Reader, text: str, casual: bool
+    ) -> None:
+        """docs/labelling.md (T1): one word of an informal register makes a message casual
+        unless an emotion or a formal register outranks it (`casual_markers:` in the lexicon)."""
+        read = Understanding(tone="neutral", requests=[Request(intent="other")])
+        hints = reader_module.hints_for(read, context(), text, reader.lexicon)
+        assert ("marker_casual" in hints) is casual
 
     @pytest.mark.parametrize(
         "text", ["ok also 3 more ppl bailed ugh", "2 more of the guys dropped out"]

@@ -95,6 +95,17 @@ class TestConfidenceGate:
         assert applied.pending is None
 
     @pytest.mark.usefixtures("unsure")
+    async def test_a_guest_change_read_back_says_the_estimate_it_would_make(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """ "ok so how much do we owe, we're 14 adults now" is answered before the YES: 14
+        adults at the seed's $55 make $770."""
+        await booked(session, clock, 10 * D)
+        asked = await runtime.receive(PHONE, "we're 14 adults now")
+        assert asked.pending == "confirm_change"
+        assert asked.reply is not None and "The estimate would be $770." in asked.reply
+
+    @pytest.mark.usefixtures("unsure")
     async def test_an_upgrade_read_back_says_what_it_costs(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

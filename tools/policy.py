@@ -262,6 +262,20 @@ def booking_quote(
     )
 
 
+def estimate_after(
+    booking: BookingView,
+    rules: Rules,
+    addons: Sequence[AddonView],
+    *,
+    counts: tuple[int, int, int] | None = None,
+    upgrades: Sequence[str] | None = None,
+) -> str:
+    """The estimate a change would make, as a reply says it ("$1,245")."""
+    return format_money(
+        booking_quote(booking, rules, addons, counts=counts, upgrades=upgrades).total
+    )
+
+
 def _quote_facts(q: Quote) -> dict[str, Any]:
     return {
         "estimate_total": format_money(q.total),

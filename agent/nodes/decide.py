@@ -761,8 +761,9 @@ def _confirm(
     unsure: list[Request], booking: BookingView, charter: Charter, now: datetime
 ) -> Decision:
     """The question that confirms changes read without certainty, with the resulting values,
-    and for a menu change what its upgrades cost and the estimate it would make ("filet
-    instead of steak, how much more is that?" is answered before the YES)."""
+    what a menu change's upgrades cost and the estimate it would make ("filet instead of steak,
+    how much more is that?" is answered before the YES); a new party size says its estimate
+    too ("how much do we owe, we're 14 adults now")."""
     facts: dict[str, Any] = {
         "guests_changed": False,
         "proteins": "",
@@ -775,6 +776,7 @@ def _confirm(
     if counts is not None:
         adults, kids, toddlers = counts
         facts |= {"guests_changed": True, "adults": adults, "kids": kids, "toddlers": toddlers}
+    upgrades_after: list[str] | None = None
     for request in unsure:
         if request.intent in ("menu_selection", "protein_swap"):
             proteins, upgrades = _menu_parts(request, charter, booking)
@@ -784,10 +786,15 @@ def _confirm(
                 names.get(p, p.replace("_", " ")).lower() for p in proteins
             )
             facts["upgrade_names"] = ", ".join(names.get(u, u).lower() for u in upgrades)
-            priced = decide_request(request, "", booking, charter, None, now).facts
-            facts["upgrade_prices"] = priced.get("upgrade_prices", "")
-            if not facts["guests_changed"]:
-                facts["estimate_total"] = priced.get("estimate_total", "")
+            priced = decide_request(request, "", booking, charter, None, now)
+            facts["upgrade_prices"] = priced.facts.get("upgrade_prices", "")
+            facts["estimate_total"] = priced.facts.get("estimate_total", "")
+            upgrades_after = priced.updates.get("upgrades", upgrades_after)
+    if counts is not None:
+        # The party's new size priced with the menu as it would be after the YES.
+        facts["estimate_total"] = policy.estimate_after(
+            booking, charter.rules, charter.addons, counts=counts, upgrades=upgrades_after
+        )
     intent = unsure[0].intent
     if not (facts["guests_changed"] or facts["proteins"] or facts["upgrade_names"]):
         # Nothing exact to confirm: the policy asks for the values instead.

@@ -101,9 +101,32 @@ def model_path(language: str = "en") -> Path:
     return MODELS / f"reader-{language}.joblib"
 
 
-def hints_for(understanding: Understanding, context: Context, raw: str) -> list[str]:
+_RAW_TOKEN = re.compile(r"[a-z0-9][a-z0-9'/]*|[^\sa-z0-9]")
+_EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2b55]")
+
+
+def _sounds_casual(raw: str, lexicon: Lexicon) -> bool:
+    """Whether the message as written has a word of an informal register (`casual_markers`)."""
+    if not lexicon.casual_markers:
+        return False
+    tokens = _RAW_TOKEN.findall(rules.fold(raw).lower())
+    longest = max(map(len, lexicon.casual_markers))
+    return any(
+        tuple(tokens[k : k + n]) in lexicon.casual_markers
+        for k in range(len(tokens))
+        for n in range(1, longest + 1)
+    )
+
+
+def hints_for(
+    understanding: Understanding, context: Context, raw: str, lexicon: Lexicon | None = None
+) -> list[str]:
     """The tokens that tell the model what the rules read and where the conversation stands."""
     hints = [f"rule_{r.intent}" for r in understanding.requests]
+    if lexicon is not None and _sounds_casual(raw, lexicon):
+        hints.append("marker_casual")
+    if _EMOJI.search(raw):
+        hints.append("shape_emoji")
     hints.append(f"tone_{understanding.tone}")
     hints.append(f"ctx_pending_{context.pending or 'none'}")
     if context.after_event:
@@ -440,7 +463,7 @@ class Reader:
             normalised=normalised,
             by_rules=by_rules,
             positions=positions,
-            features=Features.of(normalised, raw, hints_for(by_rules, context, text)),
+            features=Features.of(normalised, raw, hints_for(by_rules, context, text, self.lexicon)),
             words=tokens.words,
             slots=found,
             slot_hints=_slot_hints(
@@ -468,7 +491,11 @@ class Reader:
             placed = list(zip(positions, by_rules.requests, strict=True))
             tone, source = by_rules.tone, "rules"
         else:
-            state = [h for h in hints_for(by_rules, context, text) if not h.startswith("rule_")]
+            state = [
+                h
+                for h in hints_for(by_rules, context, text, self.lexicon)
+                if not h.startswith("rule_")
+            ]
             clause_features = [
                 Features.of(
                     normalised[c.start : c.end],
