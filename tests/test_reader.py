@@ -930,6 +930,23 @@ class TestAnswers:
     def test_anything_more_is_not_an_answer(self, reader: Reader, text: str) -> None:
         assert reader.answer(text) is None
 
+    @pytest.mark.parametrize(
+        ("text", "answer"),
+        [
+            ("ok do it", "yes"),
+            ("yes please", "yes"),
+            ("sure", "yes"),
+            ("ok thanks", None),  # the price noted, no change asked for
+            ("👍", None),
+            ("perfect", None),
+            ("no thanks", "no"),
+        ],
+    )
+    def test_a_change_offered_takes_a_yes_that_consents(
+        self, reader: Reader, text: str, answer: str | None
+    ) -> None:
+        assert reader.answer(text, consent=True) == answer
+
 
 class TestLearnedModel:
     def test_the_fast_path_reads_exactly_as_scikit_learn_does(self, reader: Reader) -> None:

@@ -356,6 +356,42 @@ class TestOnlyWhatWasAsked:
         assert result.reply is not None and "$825" in result.reply  # 15 × $55
         assert "haven't changed anything" in result.reply
 
+    async def test_a_change_only_asked_about_is_made_on_a_yes(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """The quote of a change only asked about offers to make it: a YES makes exactly that
+        change, a no leaves the booking as it is."""
+        _, booking = await booked(session, clock, 10 * D)
+        quoted = await runtime.receive(PHONE, "what would it cost if we were 5 more adults?")
+        assert quoted.reply is not None and "$825" in quoted.reply  # 15 × $55
+        assert "Reply YES" in quoted.reply and quoted.pending == "confirm_change"
+        await session.refresh(booking)
+        assert booking.adults == 10
+        made = await runtime.receive(PHONE, "ok do it")
+        await session.refresh(booking)
+        assert booking.adults == 15
+        assert made.reply is not None and "15 adults" in made.reply
+
+    async def test_a_change_only_asked_about_stays_unmade_on_a_no(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "what would it cost if we were 5 more adults?")
+        declined = await runtime.receive(PHONE, "no thanks")
+        await session.refresh(booking)
+        assert booking.adults == 10
+        assert declined.reply is not None and "haven't changed anything" in declined.reply
+
+    @pytest.mark.parametrize("reply", ["ok thanks", "👍", "perfect thanks"])
+    async def test_a_quote_acknowledged_is_not_a_yes_to_the_change(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, reply: str
+    ) -> None:
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "what would it cost if we were 5 more adults?")
+        await runtime.receive(PHONE, reply)
+        await session.refresh(booking)
+        assert booking.adults == 10
+
     async def test_a_protein_read_as_going_out_with_none_coming_in_asks_for_the_pair(
         self,
         runtime: AgentRuntime,
@@ -378,7 +414,7 @@ class TestOnlyWhatWasAsked:
         await session.refresh(booking)
         assert booking.proteins == ["chicken", "steak"]
         assert result.pending == "menu"
-        assert result.reply is not None and "Without steak" in result.reply
+        assert result.reply is not None and "Which 2 would you like?" in result.reply
         assert '"chicken and shrimp"' in result.reply
 
 

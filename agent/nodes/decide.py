@@ -393,6 +393,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             confirm = _confirm(unsure, booking, charter, ctx.clock.now())
             proposal = [r.model_dump(mode="json") for r in unsure]
             requests = [r for r in requests if r not in unsure]
+        offered: list[Request] = []  # changes only asked about, quoted and offered
         lead_decision, answered = await _prospect_turn(ctx, loaded, reading, requests)
         headcounts = [
             r.entities.guests
@@ -455,22 +456,30 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                 if named is not None:
                     party, address = bookings.view(named), named.address
                     several = len(coming) > 1
-            decisions.append(
-                decide_request(
-                    request,
-                    text,
-                    party,
-                    charter,
-                    answer,
-                    ctx.clock.now(),
-                    loaded.asked,
-                    anonymous=channel == "web" and customer.phone is None,
-                    concern=concern,
-                    guests=headcounts if request.intent == "headcount_change" else None,
-                    address=address,
-                    among_several=several,
-                )
+            decision = decide_request(
+                request,
+                text,
+                party,
+                charter,
+                answer,
+                ctx.clock.now(),
+                loaded.asked,
+                anonymous=channel == "web" and customer.phone is None,
+                concern=concern,
+                guests=headcounts if request.intent == "headcount_change" else None,
+                address=address,
+                among_several=several,
             )
+            if decision.kind == "change_quote" and confirm is None and _has_values(request):
+                # The quote offers the change: a YES that consents makes exactly it ("ok do
+                # it"); the proposal keeps it marked as only asked about until then.
+                offered.append(request)
+                decision = replace(
+                    decision, facts={**decision.facts, "offered": True}, pending="confirm_change"
+                )
+            decisions.append(decision)
+        if offered:
+            proposal = [r.model_dump(mode="json") for r in offered]
         if lead_decision is not None and not answered:
             decisions.append(lead_decision)  # after the answers to the prospect's questions
         if confirm is not None:

@@ -63,12 +63,21 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
     reader = default_reader()
     text = loaded.text
     proposal = loaded.proposal
-    answer = reader.answer(text) if pending == "confirm_change" and proposal else None
+    # A change only asked about and offered with its quote takes a yes that consents to it.
+    offered = any(p["entities"].get("hypothetical") for p in proposal)
+    answer = (
+        reader.answer(text, consent=offered) if pending == "confirm_change" and proposal else None
+    )
     if answer == "yes" and proposal:
         # The customer confirmed the values we read back: apply exactly those.
         understanding = Understanding(
             tone=state["tone"],  # detect_tone's reading of the "yes"
-            requests=[Request.model_validate(p | {"confidence": 1.0}) for p in proposal],
+            requests=[
+                Request.model_validate(
+                    p | {"confidence": 1.0, "entities": p["entities"] | {"hypothetical": False}}
+                )
+                for p in proposal
+            ],
             source="reader",
         )
     else:

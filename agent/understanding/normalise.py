@@ -68,6 +68,8 @@ class Lexicon:
     domain_words: frozenset[str]
     yes_answers: frozenset[str] = frozenset()
     no_answers: frozenset[str] = frozenset()
+    #: The yeses that consent to a change only asked about (a subset of `yes_answers`).
+    go_ahead: frozenset[str] = frozenset()
     four_as_for_after: frozenset[str] = frozenset()
     #: People named without a number: the words (as a tuple of tokens), their group and count.
     people: dict[tuple[str, ...], tuple[str, int]] = field(default_factory=dict)
@@ -108,6 +110,7 @@ def _lexicon(language: str) -> Lexicon:
         domain_words=frozenset(raw.get("domain_words", [])),
         yes_answers=frozenset(str(a) for a in raw.get("yes_answers", [])),
         no_answers=frozenset(str(a) for a in raw.get("no_answers", [])),
+        go_ahead=frozenset(str(a) for a in raw.get("go_ahead", [])),
         people=_people(raw.get("people") or {}, language),
         plural_people={
             " ".join(name): group

@@ -438,12 +438,16 @@ class Reader:
         self._normalisers[id(vocabulary)] = (vocabulary, normaliser)
         return normaliser
 
-    def answer(self, text: str) -> str | None:
-        """ "yes" or "no" when the whole message answers a yes/no question, else None."""
+    def answer(self, text: str, consent: bool = False) -> str | None:
+        """ "yes" or "no" when the whole message answers a yes/no question, else None. With
+        `consent`, a yes must say one of the lexicon's `go_ahead` ("ok do it", not "ok thanks"):
+        the question offered a change the customer only asked about."""
         words = self.normaliser(Vocabulary()).normalise(text)
         words = _POLITE.sub(" ", _PUNCTUATION.sub(" ", words))
         said = words.split()
         if said and _made_of(said, self.lexicon.yes_answers):
+            if consent and not _says_one_of(said, self.lexicon.go_ahead):
+                return None
             return "yes"  # "yes", "ok do it", "yep go ahead"
         if said and _made_of(said, self.lexicon.no_answers):
             return "no"
@@ -647,6 +651,16 @@ def _made_of(words: Sequence[str], phrases: frozenset[str]) -> bool:
         ):
             ends.add(end)
     return len(words) in ends
+
+
+def _says_one_of(words: Sequence[str], phrases: frozenset[str]) -> bool:
+    """Whether one of the phrases is said, as whole words, among the words."""
+    longest = max((len(p.split()) for p in phrases), default=0)
+    return any(
+        " ".join(words[k : k + n]) in phrases
+        for k in range(len(words))
+        for n in range(1, longest + 1)
+    )
 
 
 #: The most words a yes or a no said back to back may take ("yes that's right go ahead").
