@@ -917,6 +917,8 @@ class TestAnswers:
             "Yah!",
             "ok do it",
             "yep go ahead",
+            "ok do it lol",  # a filler around the answer
+            "yes please 🙏",
         ],
     )
     def test_yes(self, reader: Reader, text: str) -> None:
@@ -934,6 +936,7 @@ class TestAnswers:
         ("text", "answer"),
         [
             ("ok do it", "yes"),
+            ("ok do it lol", "yes"),
             ("yes please", "yes"),
             ("sure", "yes"),
             ("ok thanks", None),  # the price noted, no change asked for

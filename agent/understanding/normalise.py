@@ -68,6 +68,8 @@ class Lexicon:
     domain_words: frozenset[str]
     yes_answers: frozenset[str] = frozenset()
     no_answers: frozenset[str] = frozenset()
+    #: Words said around a yes or a no that change nothing of it ("ok do it lol").
+    answer_fillers: frozenset[str] = frozenset()
     #: The yeses that consent to a change only asked about (a subset of `yes_answers`).
     go_ahead: frozenset[str] = frozenset()
     four_as_for_after: frozenset[str] = frozenset()
@@ -111,6 +113,7 @@ def _lexicon(language: str) -> Lexicon:
         yes_answers=frozenset(str(a) for a in raw.get("yes_answers", [])),
         no_answers=frozenset(str(a) for a in raw.get("no_answers", [])),
         go_ahead=frozenset(str(a) for a in raw.get("go_ahead", [])),
+        answer_fillers=frozenset(str(a) for a in raw.get("answer_fillers", [])),
         people=_people(raw.get("people") or {}, language),
         plural_people={
             " ".join(name): group

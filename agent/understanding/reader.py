@@ -94,7 +94,15 @@ _QUIET: frozenset[str] = frozenset({"greeting", "other"})
 _CONCERN_INTENTS: frozenset[str] = frozenset({"complaint", "no_show"})
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
 _PUNCTUATION = re.compile(r"[.,!?;:()\-]+")
-_POLITE = re.compile(r"\b(?:please|thanks|thank you|thx)\b")
+
+
+@cache
+def _fillers(words: frozenset[str]) -> re.Pattern[str]:
+    """The lexicon's `answer_fillers` as one pattern, longest first ("thank you" before
+    "thank"), each a whole word or emoji."""
+    ordered = sorted(words, key=len, reverse=True)
+    alternatives = "|".join(re.escape(w) for w in ordered) or "(?!)"
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
 
 def model_path(language: str = "en") -> Path:
@@ -443,7 +451,7 @@ class Reader:
         `consent`, a yes must say one of the lexicon's `go_ahead` ("ok do it", not "ok thanks"):
         the question offered a change the customer only asked about."""
         words = self.normaliser(Vocabulary()).normalise(text)
-        words = _POLITE.sub(" ", _PUNCTUATION.sub(" ", words))
+        words = _fillers(self.lexicon.answer_fillers).sub(" ", _PUNCTUATION.sub(" ", words))
         said = words.split()
         if said and _made_of(said, self.lexicon.yes_answers):
             if consent and not _says_one_of(said, self.lexicon.go_ahead):
