@@ -302,6 +302,15 @@ class TestMenu:
         # The booking as stored, true however the message was read; never "still has".
         assert "your party has chicken and steak now" in reply and "still has" not in reply
 
+    def test_an_add_on_only_asked_about_is_quoted_in_a_sentence_and_stores_nothing(
+        self,
+    ) -> None:
+        booked = booking(10 * D, adults=12, kids=2, proteins=("chicken", "steak"))
+        decision = policy.decide_what_if("protein_swap", booked, None, ["salmon"], RULES, ADDONS)
+        assert decision.kind == "change_quote" and not decision.updates
+        reply = render_body(decision.kind, decision.facts)
+        assert reply.startswith("With salmon your estimate would be $790")  # 14 eaters x $5
+
     def test_a_menu_still_being_chosen_is_filled_in_and_asks_for_the_rest(self) -> None:
         first = policy.decide_menu(
             "menu_selection", booking(10 * D), ["tofu"], [], [], NOW, RULES, ADDONS

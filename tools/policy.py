@@ -404,7 +404,8 @@ def decide_what_if(
         "toddlers": toddlers,
         "new_guests": adults + kids + toddlers,
         "guests_changed": counts is not None,
-        "upgrade_names": ", ".join(by_slug[s].name for s in added if s in by_slug),
+        # In a sentence: "With salmon your estimate would be ...".
+        "upgrade_names": ", ".join(by_slug[s].name.lower() for s in added if s in by_slug),
         "current_total": format_money(now_q.total),
         "difference": format_money(q.total - now_q.total),
     }
