@@ -212,6 +212,26 @@ class TestReadingRealWriting:
         words = reader.prepare(text, context(), VOCABULARY).words
         assert reader_module.asks_in_words(words, reader.lexicon) is asks
 
+    def test_a_question_a_clause_asks_beside_a_request_is_read_at_lower_odds(self) -> None:
+        """ "when's the chef getting here? gate code is 4471 btw": the gate code fills the
+        message, the clause asks the arrival. Only asks that change nothing booked."""
+
+        def reading(**intents: float) -> Reading:
+            return Reading(
+                intents={i: intents.get(i, 0.0) for i in LABELS},
+                tone="casual",
+                tone_probability=1.0,
+            )
+
+        message = reading(access_info=0.9, booking_question=0.35, headcount_change=0.35)
+        clauses = [
+            reading(booking_question=0.85, headcount_change=0.9),
+            reading(access_info=0.95),
+        ]
+        assert reader_module._asked_aside(["access_info"], message, clauses) == ["booking_question"]
+        faint = reading(access_info=0.9, booking_question=0.25)
+        assert reader_module._asked_aside(["access_info"], faint, clauses) == []
+
     @pytest.mark.parametrize(
         ("text", "casual"),
         [

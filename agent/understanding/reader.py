@@ -65,6 +65,20 @@ ALONE_THRESHOLD = 0.8
 #: message, where the rules saw nothing to act on (chosen by cross-validation on the training
 #: split, 3,797 messages: all intents right 80.43 % at 0.9, 80.38 % at 0.8 and without it).
 CLAUSE_SURE = 0.9
+#: Beside a request, a question or an ask that one clause makes at CLAUSE_ASKS counts from
+#: SIDE_ASKED in the whole message (`_asked_aside`). Chosen by cross-validation on the training
+#: split (5 folds, 3,847 messages): first intent 87.26 -> 87.52 %, safety recall +1 message, all
+#: intents unchanged at 80.50 %; 0.4/0.8 and 0.3/0.9 gained less, 0.2/0.7 lost all intents.
+SIDE_ASKED = 0.3
+CLAUSE_ASKS = 0.8
+_ASIDE = (
+    "faq",
+    "booking_question",
+    "human_request",
+    "access_info",
+    "weather_concern",
+    "dietary_request",
+)
 #: When no intent reaches its threshold, the model's best is taken from this probability on;
 #: below it the rules' reading stands (chosen by cross-validation on the training split).
 GUESS_THRESHOLD = 0.25
@@ -536,6 +550,8 @@ class Reader:
                 if message.intents[i] >= floor
                 or (several and _clear_in_a_clause(i, message, per_clause))
             ]
+            if chosen and several:
+                chosen += _asked_aside(chosen, message, per_clause)
             if not chosen:
                 best = max(INTENTS, key=lambda i: message.intents[i])
                 # The model's best guess, unless it is a guess: then the rules' reading stands.
@@ -748,6 +764,22 @@ def _asked_about(
     k = _clause_index(position, clauses)
     near = per_clause[k : k + 2]
     return max(r.intents["hypothetical"] for r in near) >= HYPOTHETICAL_THRESHOLD
+
+
+def _asked_aside(
+    chosen: Sequence[str], message: Reading, per_clause: Sequence[Reading]
+) -> list[str]:
+    """The questions and asks beside a request that a clause of its own makes (CLAUSE_ASKS)
+    while the whole message, filled by the request, gives them less than even odds (from
+    SIDE_ASKED): "when's the chef getting here? gate code is 4471 btw" asks the arrival as well
+    as giving the gate code. Only intents that change nothing booked (`_ASIDE`)."""
+    return [
+        i
+        for i in _ASIDE
+        if i not in chosen
+        and message.intents[i] >= SIDE_ASKED
+        and any(c.intents[i] >= CLAUSE_ASKS for c in per_clause)
+    ]
 
 
 def _clear_in_a_clause(intent: str, message: Reading, per_clause: Sequence[Reading]) -> bool:
