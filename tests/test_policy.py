@@ -302,6 +302,20 @@ class TestMenu:
         # The booking as stored, true however the message was read; never "still has".
         assert "your party has chicken and steak now" in reply and "still has" not in reply
 
+    def test_an_add_on_named_beside_a_protein_short_of_the_menu_is_kept(self) -> None:
+        """ "the lobster for the adults, and can we get extra noodles too" on chicken and
+        steak: the noodles are added, and the proteins asked about."""
+        booked = booking(10 * D, proteins=("chicken", "steak"))
+        decision = policy.decide_menu(
+            "menu_selection", booked, ["lobster"], ["yakisoba"], [], NOW, RULES, ADDONS
+        )
+        assert decision.kind == "menu_ask" and decision.pending == "menu"
+        assert decision.updates == {"upgrades": ["yakisoba"]}
+        assert "proteins" not in decision.updates
+        reply = render_body(decision.kind, decision.facts)
+        assert reply.startswith("I've added yakisoba noodles.")
+        assert "Which 2 would you like?" in reply
+
     def test_an_add_on_only_asked_about_is_quoted_in_a_sentence_and_stores_nothing(
         self,
     ) -> None:

@@ -3,9 +3,11 @@ on any text at all."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 from agent.understanding.corpus import DATA
 from agent.understanding.report import evaluate, load_examples
 from agent.understanding.rules import understand, warm_up
-from agent.understanding.schema import Context, Pending, Understanding
+from agent.understanding.schema import Context, Entities, Pending, Request, Understanding
 from agent.understanding.vocabulary import Vocabulary
 from knowledge.seed import read_seed
 
@@ -60,6 +62,30 @@ class TestLabelledSetFloors:
         self, figures: dict[str, float | int]
     ) -> None:
         assert figures["protein_accuracy"] >= 0.95
+
+
+class TestReportFigures:
+    def test_a_concern_on_a_message_that_needs_none_is_counted(self, tmp_path: Path) -> None:
+        """What a lower safety threshold costs the team shows beside what it catches."""
+        line = {
+            "id": "t-1",
+            "text": "what time does the chef come?",
+            "context": {"pending": None, "after_event": False},
+            "intents": ["booking_question"],
+            "entities": {"asked": ["arrival"]},
+            "safety": None,
+            "tone": "neutral",
+        }
+        path = tmp_path / "one.jsonl"
+        path.write_text(json.dumps(line) + "\n")
+
+        def worried(text: str, context: Context, vocabulary: Vocabulary) -> Understanding:
+            request = Request(intent="booking_question", entities=Entities(asked=["arrival"]))
+            return Understanding(tone="neutral", requests=[request], concern="complaint")
+
+        result = evaluate(load_examples(path), read=worried)
+        assert result.figures["needless_concerns"] == 1
+        assert any("needs none" in e for e in result.errors)
 
 
 class TestOptOutIsOnlyTheBareWord:

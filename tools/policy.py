@@ -478,7 +478,17 @@ def decide_menu(
                 "stored_proteins": _names(booked, by_slug),
                 "example": _names(example, by_slug),
             }
-            return Decision(intent, "handled", "menu_ask", "menu:short", facts, pending="menu")
+            # Add-ons named beside the proteins ("… and extra noodles too") are added now;
+            # only the proteins wait for the answer.
+            added = [u for u in upgrades if u in by_slug and u not in booking.upgrades]
+            short: dict[str, Any] = {}
+            if added or dropped:
+                remaining = [u for u in booking.upgrades if u not in dropped]
+                short["upgrades"] = sorted({*remaining, *added})
+                facts["added_upgrades"] = ", ".join(by_slug[u].name.lower() for u in added)
+            return Decision(
+                intent, "handled", "menu_ask", "menu:short", facts, updates=short, pending="menu"
+            )
         else:
             chosen = list(dict.fromkeys([*booked, *chosen]))
     extras = list(dict.fromkeys([*(p for p in chosen if p in by_slug), *upgrades]))

@@ -9,7 +9,9 @@ concern cues). `--rules` reads with the rules alone, for comparison. Prints inte
 ratings, cancel choices, booking question topics; each over the messages labelled with it),
 tone, safety recall (each message labelled with a priority must reach a person at that
 priority or higher), false changes (a booking change applied without asking that the label
-does not ask for, or asks for with other values), accuracy per writing style, the
+does not ask for, or asks for with other values), concerns where none was needed (a message
+labelled with no priority that the reader hands to a person as a safety matter: what a lower
+safety threshold costs the team), accuracy per writing style, the
 confusion matrix of first intents, and ends with the figures as one JSON line.
 """
 
@@ -234,6 +236,7 @@ def evaluate(
     styles = {name: _Ratio() for name in REPORTED_STYLES}
     confusion: Counter[tuple[str, str]] = Counter()
     false_changes = 0
+    needless_concerns = 0  # messages labelled with no priority that the reader hands over
     applied_share = _Ratio()  # changes asked for that are applied right without a question
     errors: list[str] = []
     timings: list[float] = []
@@ -277,6 +280,9 @@ def evaluate(
             enough = reached is not None and PRIORITY_RANK[reached] >= PRIORITY_RANK[ex.safety]
             if not scores["safety"].add(enough):
                 problems.append(f"safety {reached} < {ex.safety}")
+        elif got.concern is not None:
+            needless_concerns += 1
+            problems.append(f"concern {got.concern} on a message that needs none")
         if ex.changes_booking:
             applied_share.add(bool(applied_changes(got)) and false_change(ex, got) is None)
         wrong = false_change(ex, got)
@@ -300,6 +306,7 @@ def evaluate(
         "safety_recall": scores["safety"].value(),
         "safety_messages": scores["safety"].total,
         "false_changes": false_changes,
+        "needless_concerns": needless_concerns,
         "changes_applied_without_asking": applied_share.value(),
         "median_ms": round(statistics.median(timings), 3) if timings else 0.0,
         "p99_ms": round(_percentile(timings, 0.99), 3) if timings else 0.0,
@@ -402,6 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("tone accuracy", f["tone_accuracy"]),
         (f"safety recall ({f['safety_messages']} messages)", f["safety_recall"]),
         ("false changes", f["false_changes"]),
+        ("concerns where none was needed", f["needless_concerns"]),
         ("changes applied without asking", f["changes_applied_without_asking"]),
         ("median ms per message", f["median_ms"]),
         ("p99 ms per message", f["p99_ms"]),
