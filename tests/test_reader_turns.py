@@ -382,6 +382,20 @@ class TestOnlyWhatWasAsked:
         await session.refresh(booking)
         assert booking.adults == 10
 
+    @pytest.mark.usefixtures("sure")
+    async def test_every_estimate_in_a_reply_is_of_the_booking_as_stored_after_it(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Two changes in one message: each part of the reply states the estimate of the
+        booking with both applied (13 adults x $55 + extra fried rice $5 = $720), never one
+        change's alone ($715, or $555 for the rice on 10 adults)."""
+        _, booking = await booked(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, "add 3 more adults. and extra fried rice pls")
+        await session.refresh(booking)
+        assert booking.adults == 13 and booking.upgrades == ["extra_fried_rice"]
+        assert result.reply is not None and "$720" in result.reply
+        assert "$715" not in result.reply and "$555" not in result.reply
+
     async def test_a_protein_read_as_going_out_with_none_coming_in_asks_for_the_pair(
         self,
         runtime: AgentRuntime,

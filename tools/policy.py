@@ -262,18 +262,17 @@ def booking_quote(
     )
 
 
-def estimate_after(
+def money_facts(
     booking: BookingView,
     rules: Rules,
     addons: Sequence[AddonView],
     *,
     counts: tuple[int, int, int] | None = None,
     upgrades: Sequence[str] | None = None,
-) -> str:
-    """The estimate a change would make, as a reply says it ("$1,245")."""
-    return format_money(
-        booking_quote(booking, rules, addons, counts=counts, upgrades=upgrades).total
-    )
+) -> dict[str, Any]:
+    """What a reply says of the booking's money after a change, as it says it
+    (`estimate_total` "$1,245", `balance_due`, `minimum_applied`)."""
+    return _quote_facts(booking_quote(booking, rules, addons, counts=counts, upgrades=upgrades))
 
 
 def _quote_facts(q: Quote) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -509,6 +509,8 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         intent_read = next(
             (d.intent for d in decisions if d.intent == INTENT_OF[concern]), intent_read
         )
+    if loaded.booking is not None:
+        decisions = _priced_as_stored(decisions, bookings.view(loaded.booking), charter)
     decided = Decided(
         decisions=tuple(decisions),
         intent=intent_read,
@@ -532,6 +534,31 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         "pending": decided.pending,
         "proposal": list(decided.proposal) or None,
     }
+
+
+def _priced_as_stored(
+    decisions: list[Decision], booking: BookingView, charter: Charter
+) -> list[Decision]:
+    """Every estimate the reply states, of the booking as stored after all of the turn's
+    changes: "add 3 more adults. and extra fried rice" is priced with both, in each part of the
+    reply, never each change on its own."""
+    changing = [d for d in decisions if d.updates]
+    if len(changing) < 2:
+        return decisions
+    known = {f.name for f in fields(BookingView)}
+    view = booking
+    for decision in changing:
+        stored: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in decision.updates.items()
+            if k in known
+        }
+        view = replace(view, **stored)
+    money = policy.money_facts(view, charter.rules, charter.addons)
+    return [
+        replace(d, facts={**d.facts, **money}) if d.updates and "estimate_total" in d.facts else d
+        for d in decisions
+    ]
 
 
 #: Replies that answer the whole message, whichever of its requests asked: said once.
@@ -801,9 +828,9 @@ def _confirm(
             upgrades_after = priced.updates.get("upgrades", upgrades_after)
     if counts is not None:
         # The party's new size priced with the menu as it would be after the YES.
-        facts["estimate_total"] = policy.estimate_after(
+        facts["estimate_total"] = policy.money_facts(
             booking, charter.rules, charter.addons, counts=counts, upgrades=upgrades_after
-        )
+        )["estimate_total"]
     intent = unsure[0].intent
     if not (facts["guests_changed"] or facts["proteins"] or facts["upgrade_names"]):
         # Nothing exact to confirm: the policy asks for the values instead.
