@@ -106,6 +106,17 @@ class TestConfidenceGate:
         assert asked.reply is not None and "The estimate would be $770." in asked.reply
 
     @pytest.mark.usefixtures("unsure")
+    async def test_a_swap_read_back_says_the_estimate_it_would_make(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """ "no more steak, shrimp instead. hows that change the price": shrimp is included,
+        so the estimate the swap would make is the same $550 (10 adults x $55)."""
+        await booked(session, clock, 10 * D)
+        asked = await runtime.receive(PHONE, "swap the steak for shrimp pls")
+        assert asked.pending == "confirm_change"
+        assert asked.reply is not None and "The estimate would be $550." in asked.reply
+
+    @pytest.mark.usefixtures("unsure")
     async def test_an_upgrade_read_back_says_what_it_costs(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

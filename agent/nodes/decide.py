@@ -798,8 +798,8 @@ def _confirm(
 ) -> Decision:
     """The question that confirms changes read without certainty, with the resulting values,
     what a menu change's upgrades cost and the estimate it would make ("filet instead of steak,
-    how much more is that?" is answered before the YES); a new party size says its estimate
-    too ("how much do we owe, we're 14 adults now")."""
+    how much more is that?" is answered before the YES); a new party size or a swap says the
+    estimate it would make too ("how much do we owe, we're 14 adults now")."""
     facts: dict[str, Any] = {
         "guests_changed": False,
         "proteins": "",
