@@ -95,26 +95,27 @@ class TestConfidenceGate:
         assert applied.pending is None
 
     @pytest.mark.usefixtures("unsure")
-    async def test_a_guest_change_read_back_says_the_estimate_it_would_make(
-        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    @pytest.mark.parametrize(
+        ("text", "estimate"),
+        [
+            ("we're 14 adults now", "$770"),  # 14 adults at the seed's $55
+            ("swap the steak for shrimp pls", "$550"),  # shrimp is included: 10 x $55 still
+        ],
+    )
+    async def test_a_read_back_says_the_estimate_it_would_make(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        text: str,
+        estimate: str,
     ) -> None:
-        """ "ok so how much do we owe, we're 14 adults now" is answered before the YES: 14
-        adults at the seed's $55 make $770."""
+        """ "how much do we owe, we're 14 adults now", "no more steak, shrimp instead. hows
+        that change the price": answered before the YES."""
         await booked(session, clock, 10 * D)
-        asked = await runtime.receive(PHONE, "we're 14 adults now")
+        asked = await runtime.receive(PHONE, text)
         assert asked.pending == "confirm_change"
-        assert asked.reply is not None and "The estimate would be $770." in asked.reply
-
-    @pytest.mark.usefixtures("unsure")
-    async def test_a_swap_read_back_says_the_estimate_it_would_make(
-        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
-    ) -> None:
-        """ "no more steak, shrimp instead. hows that change the price": shrimp is included,
-        so the estimate the swap would make is the same $550 (10 adults x $55)."""
-        await booked(session, clock, 10 * D)
-        asked = await runtime.receive(PHONE, "swap the steak for shrimp pls")
-        assert asked.pending == "confirm_change"
-        assert asked.reply is not None and "The estimate would be $550." in asked.reply
+        assert asked.reply is not None and f"The estimate would be {estimate}." in asked.reply
 
     @pytest.mark.usefixtures("unsure")
     async def test_an_upgrade_read_back_says_what_it_costs(

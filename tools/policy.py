@@ -262,20 +262,9 @@ def booking_quote(
     )
 
 
-def money_facts(
-    booking: BookingView,
-    rules: Rules,
-    addons: Sequence[AddonView],
-    *,
-    counts: tuple[int, int, int] | None = None,
-    upgrades: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """What a reply says of the booking's money after a change, as it says it
-    (`estimate_total` "$1,245", `balance_due`, `minimum_applied`)."""
-    return _quote_facts(booking_quote(booking, rules, addons, counts=counts, upgrades=upgrades))
-
-
-def _quote_facts(q: Quote) -> dict[str, Any]:
+def quote_facts(q: Quote) -> dict[str, Any]:
+    """What a reply says of a quote, as it says it: `estimate_total` ("$1,245"),
+    `balance_due`, `minimum_applied`."""
     return {
         "estimate_total": format_money(q.total),
         "balance_due": format_money(q.balance),
@@ -353,7 +342,7 @@ def decide_headcount(
             "handled",
             "headcount_updated",
             "headcount:T>=3d" if free_change else "headcount:minor",
-            facts | _quote_facts(q),
+            facts | quote_facts(q),
             updates=updates,
         )
     priority: Priority = "URGENT" if urgent else "HIGH"
@@ -397,7 +386,7 @@ def decide_what_if(
     now_q = booking_quote(booking, rules, addons)
     adults, kids, toddlers = counts or (booking.adults, booking.kids, booking.toddlers)
     by_slug = {a.slug: a for a in addons}
-    facts |= _quote_facts(q) | {
+    facts |= quote_facts(q) | {
         "adults": adults,
         "kids": kids,
         "toddlers": toddlers,
@@ -482,8 +471,7 @@ def decide_menu(
             added = [u for u in upgrades if u in by_slug and u not in booking.upgrades]
             short: dict[str, Any] = {}
             if added or dropped:
-                remaining = [u for u in booking.upgrades if u not in dropped]
-                short["upgrades"] = sorted({*remaining, *added})
+                short["upgrades"] = _upgrades_after(booking, dropped, added)
                 facts["added_upgrades"] = ", ".join(by_slug[u].name.lower() for u in added)
             return Decision(
                 intent, "handled", "menu_ask", "menu:short", facts, updates=short, pending="menu"
@@ -498,8 +486,7 @@ def decide_menu(
         updates["menu_selected"] = len(chosen) >= needed
         updates["menu_provisional"] = False
     if extras or dropped:
-        kept = set(booking.upgrades) - set(dropped)
-        updates["upgrades"] = sorted(kept | {s for s in extras if s in by_slug})
+        updates["upgrades"] = _upgrades_after(booking, dropped, [s for s in extras if s in by_slug])
     q = booking_quote(booking, rules, addons, upgrades=updates.get("upgrades"))
     facts |= {
         "proteins": ", ".join(p.replace("_", " ") for p in chosen),
@@ -517,11 +504,18 @@ def decide_menu(
     facts["unchanged"] = set(updates.get("proteins", booked)) == set(booked) and set(
         updates.get("upgrades", booking.upgrades)
     ) == set(booking.upgrades)
-    facts |= _quote_facts(q)
+    facts |= quote_facts(q)
     pending = "menu" if facts["missing_proteins"] else None
     return Decision(
         intent, "handled", "menu_saved", f"{intent}:saved", facts, updates=updates, pending=pending
     )
+
+
+def _upgrades_after(
+    booking: BookingView, dropped: Sequence[str], added: Sequence[str]
+) -> list[str]:
+    """The add-ons a menu change stores: the booking's, less those taken off, with the new."""
+    return sorted({*(u for u in booking.upgrades if u not in dropped), *added})
 
 
 def _names(proteins: Sequence[str], by_slug: dict[str, AddonView]) -> str:

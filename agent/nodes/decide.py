@@ -554,7 +554,7 @@ def _priced_as_stored(
             if k in known
         }
         view = replace(view, **stored)
-    money = policy.money_facts(view, charter.rules, charter.addons)
+    money = policy.quote_facts(policy.booking_quote(view, charter.rules, charter.addons))
     return [
         replace(d, facts={**d.facts, **money}) if d.updates and "estimate_total" in d.facts else d
         for d in decisions
@@ -828,9 +828,10 @@ def _confirm(
             upgrades_after = priced.updates.get("upgrades", upgrades_after)
     if counts is not None:
         # The party's new size priced with the menu as it would be after the YES.
-        facts["estimate_total"] = policy.money_facts(
+        quote = policy.booking_quote(
             booking, charter.rules, charter.addons, counts=counts, upgrades=upgrades_after
-        )["estimate_total"]
+        )
+        facts["estimate_total"] = policy.quote_facts(quote)["estimate_total"]
     intent = unsure[0].intent
     if not (facts["guests_changed"] or facts["proteins"] or facts["upgrade_names"]):
         # Nothing exact to confirm: the policy asks for the values instead.

@@ -70,8 +70,9 @@ class Lexicon:
     no_answers: frozenset[str] = frozenset()
     #: Words said around a yes or a no that change nothing of it ("ok do it lol").
     answer_fillers: frozenset[str] = frozenset()
-    #: The yeses that consent to a change only asked about (a subset of `yes_answers`).
-    go_ahead: frozenset[str] = frozenset()
+    #: The yeses that consent to a change only asked about (a subset of `yes_answers`), as
+    #: tuples of tokens.
+    go_ahead: frozenset[tuple[str, ...]] = frozenset()
     four_as_for_after: frozenset[str] = frozenset()
     #: People named without a number: the words (as a tuple of tokens), their group and count.
     people: dict[tuple[str, ...], tuple[str, int]] = field(default_factory=dict)
@@ -112,7 +113,7 @@ def _lexicon(language: str) -> Lexicon:
         domain_words=frozenset(raw.get("domain_words", [])),
         yes_answers=frozenset(str(a) for a in raw.get("yes_answers", [])),
         no_answers=frozenset(str(a) for a in raw.get("no_answers", [])),
-        go_ahead=frozenset(str(a) for a in raw.get("go_ahead", [])),
+        go_ahead=_phrases(raw.get("go_ahead", [])),
         answer_fillers=frozenset(str(a) for a in raw.get("answer_fillers", [])),
         people=_people(raw.get("people") or {}, language),
         plural_people={

@@ -131,13 +131,7 @@ def _sounds_casual(raw: str, lexicon: Lexicon) -> bool:
     """Whether the message as written has a word of an informal register (`casual_markers`)."""
     if not lexicon.casual_markers:
         return False
-    tokens = _RAW_TOKEN.findall(rules.fold(raw).lower())
-    longest = max(map(len, lexicon.casual_markers))
-    return any(
-        tuple(tokens[k : k + n]) in lexicon.casual_markers
-        for k in range(len(tokens))
-        for n in range(1, longest + 1)
-    )
+    return slots.says(_RAW_TOKEN.findall(rules.fold(raw).lower()), lexicon.casual_markers)
 
 
 def hints_for(
@@ -171,6 +165,7 @@ class Prepared:
     words: list[str]
     slots: list[slots.Slot]
     slot_hints: list[list[str]]
+    hints: list[str]  # `hints_for` the message: its clauses take them less the rules' intents
 
 
 def _slot_hints(
@@ -468,7 +463,7 @@ class Reader:
         words = _fillers(self.lexicon.answer_fillers).sub(" ", _PUNCTUATION.sub(" ", words))
         said = words.split()
         if said and _made_of(said, self.lexicon.yes_answers):
-            if consent and not _says_one_of(said, self.lexicon.go_ahead):
+            if consent and not slots.says(said, self.lexicon.go_ahead):
                 return None
             return "yes"  # "yes", "ok do it", "yep go ahead"
         if said and _made_of(said, self.lexicon.no_answers):
@@ -485,16 +480,18 @@ class Reader:
         tokens = slots.Tokens.of(normalised)
         mentions = ent.matcher_for(vocabulary).find(normalised)
         found = slots.find_slots(normalised, tokens, mentions, self.lexicon, vocabulary.ages)
+        hints = hints_for(by_rules, context, text, self.lexicon)
         return Prepared(
             normalised=normalised,
             by_rules=by_rules,
             positions=positions,
-            features=Features.of(normalised, raw, hints_for(by_rules, context, text, self.lexicon)),
+            features=Features.of(normalised, raw, hints),
             words=tokens.words,
             slots=found,
             slot_hints=_slot_hints(
                 normalised, tokens.words, found, by_rules, context, self.lexicon
             ),
+            hints=hints,
         )
 
     def understand(self, text: str, context: Context, vocabulary: Vocabulary) -> Understanding:
@@ -517,11 +514,7 @@ class Reader:
             placed = list(zip(positions, by_rules.requests, strict=True))
             tone, source = by_rules.tone, "rules"
         else:
-            state = [
-                h
-                for h in hints_for(by_rules, context, text, self.lexicon)
-                if not h.startswith("rule_")
-            ]
+            state = [h for h in prepared.hints if not h.startswith("rule_")]
             clause_features = [
                 Features.of(
                     normalised[c.start : c.end],
@@ -675,16 +668,6 @@ def _made_of(words: Sequence[str], phrases: frozenset[str]) -> bool:
         ):
             ends.add(end)
     return len(words) in ends
-
-
-def _says_one_of(words: Sequence[str], phrases: frozenset[str]) -> bool:
-    """Whether one of the phrases is said, as whole words, among the words."""
-    longest = max((len(p.split()) for p in phrases), default=0)
-    return any(
-        " ".join(words[k : k + n]) in phrases
-        for k in range(len(words))
-        for n in range(1, longest + 1)
-    )
 
 
 #: The most words a yes or a no said back to back may take ("yes that's right go ahead").

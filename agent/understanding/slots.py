@@ -393,7 +393,7 @@ def refused(words: Sequence[str], slot: Slot, found: Sequence[Slot], lexicon: Le
     ):
         start -= 1
     before = words[start : slot.token]
-    if any(w in lexicon.negations for w in before) or _says(before, lexicon.refusing):
+    if any(w in lexicon.negations for w in before) or says(before, lexicon.refusing):
         out.append("refused_before")
     end = slot.end_token
     while (
@@ -403,12 +403,12 @@ def refused(words: Sequence[str], slot: Slot, found: Sequence[Slot], lexicon: Le
         and end not in menu
     ):
         end += 1
-    if _says(words[slot.end_token : end], lexicon.refusing):
+    if says(words[slot.end_token : end], lexicon.refusing):
         out.append("refused_after")
     return out
 
 
-def _says(words: Sequence[str], phrases: frozenset[tuple[str, ...]]) -> bool:
+def says(words: Sequence[str], phrases: frozenset[tuple[str, ...]]) -> bool:
     """Whether one of the phrases (tuples of tokens) is said in the words."""
     return any(_phrase_at(words, k, phrases) for k in range(len(words)))
 
