@@ -732,8 +732,11 @@ class TestCountsSaidTogether:
     ) -> None:
         assert AgeLimits.of(toddlers, ages) == limits
 
-    def test_the_seed_vocabulary_carries_its_age_groups(self) -> None:
-        assert VOCABULARY.ages == AgeLimits(5, 12)
+    def test_a_seed_file_vocabulary_carries_its_age_groups(self) -> None:
+        seed = read_seed()
+        pricing = next(r for r in seed["business_rules"] if r["rule_type"] == "pricing")
+        pricing["value"] |= {"toddler_max_age": 3, "child_age_range": "4-14"}
+        assert Vocabulary.from_seed(seed).ages == AgeLimits(3, 14)
 
     def test_the_live_pricing_rule_sets_the_age_groups(self) -> None:
         charter = Charter(
