@@ -120,7 +120,9 @@ class Reading:
     """What the customer's message says, as `classify` (or the LLM's re-read) understood it."""
 
     understanding: Understanding
-    confirmation: str | None = None  # "yes" or "no" to the change we asked to confirm
+    #: "yes" or "no" to the change we asked to confirm; "noted" when a change only offered
+    #: with its quote is acknowledged without consent ("ok thanks").
+    confirmation: str | None = None
     #: What a sender with no booking says about a party they want (read only for them).
     details: Details | None = None
 

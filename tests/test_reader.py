@@ -106,6 +106,9 @@ class TestNormaliser:
             ("chiken and stake", "chicken and stake"),
             ("allergic to shelfish", "allergic to shellfish"),
             ("the gests count", "the guests count"),
+            # the lexicon's words of joining and leaving are domain words too
+            ("increse by 3", "increase by 3"),
+            ("3 of them bailled", "3 of them bailed"),
         ],
     )
     def test_misspellings_become_the_domain_word(
@@ -510,6 +513,21 @@ class TestPeopleNamed:
         said = slots.ages(tokens.words, counting=True)
         assert slots.count_labels(found, guests, said)[0] == roles
 
+    @pytest.mark.parametrize(
+        ("text", "counts"),
+        [
+            ("adults 10 / kids 4 / toddlers 1", [10, 4, 1]),  # a list written with slashes
+            ("on 10/4 we'll be 20", [20]),  # a date
+            ("1/2 of us are 12 or under", [12]),  # a fraction
+        ],
+    )
+    def test_a_slash_between_two_numbers_is_a_date_not_a_count(
+        self, text: str, counts: list[int]
+    ) -> None:
+        tokens = slots.Tokens.of(text)
+        found = [s for s in slots.find_slots(text, tokens, [], None) if s.kind == "count"]
+        assert [s.value for s in found] == counts
+
     def test_a_lexicon_group_that_is_not_a_guest_group_is_named(self) -> None:
         with pytest.raises(ValueError, match=r"people\.one\.grownups is not a guest group"):
             normalise._people({"one": {"grownups": ["mom"]}}, "en")
@@ -837,6 +855,17 @@ class TestCountsSaidTogether:
         kids = replace(fewer, group="kids")
         assert not slots.at_odds([total, kids], [[], []])
 
+    @pytest.mark.parametrize(("old", "odds"), [(15, False), (14, True)])
+    def test_a_change_and_a_total_that_add_up_are_not_at_odds(self, old: int, odds: bool) -> None:
+        """ "one more adult, so 16 instead of 15" says one thing twice; "… instead of 14" does
+        not add up, and is asked about."""
+        more = slots.SlotReading(slots.Slot("count", 0, 0, 1, 1, "adults"), "more", 0.99, "adults")
+        total = slots.SlotReading(
+            slots.Slot("count", 9, 8, 9, 16, "adults"), "total", 0.5, "adults"
+        )
+        was = slots.SlotReading(slots.Slot("count", 20, 11, 12, old, "guests"), "none", 1.0)
+        assert slots.at_odds([more, total, was], [[], [], []]) is odds
+
     def test_a_drop_out_read_from_of_the(self) -> None:
         got = ent.find_guests("3 of the guys bailed on us")
         assert [(g.change.delta, g.change.group) for g in got] == [(-3, "guests")]
@@ -942,6 +971,7 @@ class TestAnswers:
             "yep go ahead",
             "ok do it lol",  # a filler around the answer
             "yes please 🙏",
+            "wait actually ok do it",  # a change of mind said around the answer
         ],
     )
     def test_yes(self, reader: Reader, text: str) -> None:
@@ -951,7 +981,9 @@ class TestAnswers:
     def test_no(self, reader: Reader, text: str) -> None:
         assert reader.answer(text) == "no"
 
-    @pytest.mark.parametrize("text", ["yes but make it 18", "what?", "16 adults", "ok no wait"])
+    @pytest.mark.parametrize(
+        "text", ["yes but make it 18", "what?", "16 adults", "ok no wait", "ok wait"]
+    )
     def test_anything_more_is_not_an_answer(self, reader: Reader, text: str) -> None:
         assert reader.answer(text) is None
 

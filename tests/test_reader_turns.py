@@ -394,6 +394,33 @@ class TestOnlyWhatWasAsked:
         await session.refresh(booking)
         assert booking.adults == 10
 
+    async def test_a_quote_acknowledged_stays_on_offer_until_something_else_is_said(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """ "ok thanks" notes the price and changes nothing, but a change of mind a message later
+        ("wait actually ok do it") still makes the change offered; anything else ends the offer."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "what would it cost if we were 5 more adults?")
+        noted = await runtime.receive(PHONE, "ok thanks")
+        await session.refresh(booking)
+        assert booking.adults == 10 and noted.pending == "confirm_change"
+        made = await runtime.receive(PHONE, "wait actually ok do it")
+        await session.refresh(booking)
+        assert booking.adults == 15
+        assert made.reply is not None and "15 adults" in made.reply
+
+    async def test_an_offer_ends_when_the_customer_moves_on(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "what would it cost if we were 5 more adults?")
+        await runtime.receive(PHONE, "ok thanks")
+        moved_on = await runtime.receive(PHONE, "what time does the chef get here?")
+        assert moved_on.pending != "confirm_change"
+        await runtime.receive(PHONE, "ok do it")
+        await session.refresh(booking)
+        assert booking.adults == 10
+
     @pytest.mark.usefixtures("sure")
     async def test_every_estimate_in_a_reply_is_of_the_booking_as_stored_after_it(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock

@@ -511,11 +511,15 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         )
     if loaded.booking is not None:
         decisions = _priced_as_stored(decisions, bookings.view(loaded.booking), charter)
+    pending = next((d.pending for d in reversed(decisions) if d.pending), None)
+    if confirmation == "noted" and pending is None:
+        # The quote acknowledged ("ok thanks"): its change is still on offer for a later yes.
+        pending, proposal = loaded.asked, list(loaded.proposal)
     decided = Decided(
         decisions=tuple(decisions),
         intent=intent_read,
         intents=tuple(intents_read),
-        pending=next((d.pending for d in reversed(decisions) if d.pending), None),
+        pending=pending,
         proposal=tuple(proposal or ()),
         faq_views=tuple(faq_views),
     )

@@ -7,8 +7,9 @@
 2. "2" read as "to" and "4" as "for" where the next word is a verb, an article or a pronoun
    ("need 2 cancel", "swap shrimp 4 salmon"), never where they count something ("2 kids");
 3. misspellings corrected towards the domain's words (menu items from the knowledge base, the
-   lexicon's cue words): only a word that is not English, at an edit distance that grows with its
-   length (1 up to 7 letters, 2 beyond; words under 5 letters are left alone);
+   lexicon's domain words, people and words of joining, leaving and refusing): only a word
+   that is not English, at an edit distance that grows with its length (1 up to 7 letters, 2
+   beyond; words under 5 letters are left alone);
 4. numbers in words as digits ("thirty four" -> "34", by `text2num`), and counting phrases the
    number reader does not know ("a dozen" -> "12", "a couple more" -> "2 more").
 
@@ -178,6 +179,10 @@ class Normaliser:
     def __init__(self, lexicon: Lexicon, menu_words: Iterable[str] = ()) -> None:
         self.lexicon = lexicon
         targets = set(lexicon.domain_words)
+        # The words that say people come, go or turn something down are cue words too
+        # ("increse by 3" is read as an increase, "bailled" as bailed).
+        for cues in (lexicon.joining, lexicon.leaving, lexicon.refusing):
+            targets.update(w for phrase in cues for w in phrase if w.isalpha())
         targets.update(w for words in lexicon.people for w in words if w.isalpha())
         targets.update(w for w in lexicon.plural_people if w.isalpha())
         menu = {w for phrase in menu_words for w in _LETTERS.findall(phrase.lower())}

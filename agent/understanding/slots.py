@@ -51,7 +51,7 @@ C_SLOTS = 4.0
 
 _NUMBER = re.compile(r"\d{1,4}")
 _ONE = frozenset({"another", "a", "an"})
-_NOT_COUNTS = re.compile(r"^(?:am|pm|th|st|nd|rd|mins?|minutes?|hours?|hrs?|%|:|\$|/)$")
+_NOT_COUNTS = re.compile(r"^(?:am|pm|th|st|nd|rd|mins?|minutes?|hours?|hrs?|%|:|\$)$")
 _GROUP_WORD = re.compile(rf"^(?:{ent.GROUP})$")
 
 _AGE_UNIT = re.compile(r"^(?:yrs?|years?|yo|y/o)$")
@@ -109,8 +109,12 @@ def find_slots(
         before = words[k - 1] if k else ""
         if _NUMBER.fullmatch(word):
             clock = before == ":" and k >= 2 and words[k - 2].isdigit()
-            if _NOT_COUNTS.match(after) or before == "$" or clock:
-                continue  # a time, a price, an hour
+            # "10/4" is a date and "1/2" a half; "adults 10 / kids 4" lists counts.
+            dated = (after == "/" and k + 2 < len(words) and words[k + 2].isdigit()) or (
+                before == "/" and k >= 2 and words[k - 2].isdigit()
+            )
+            if _NOT_COUNTS.match(after) or before == "$" or clock or dated:
+                continue  # a time, a price, an hour, a date
             slots.append(_count(tokens, k, int(word), plural))
         elif ent.UNITS.get(word, 0) >= 1:  # "one", "two": small numbers stay words
             slots.append(_count(tokens, k, ent.UNITS[word], plural))
@@ -197,18 +201,33 @@ def at_odds(readings: Sequence[SlotReading], hints: Sequence[Sequence[str]]) -> 
     of one group both read as changes ("down to 9 adults now, two of them bailed"), or a count
     or person read as coming whose words only say leaving ("3 more ppl bailed"), or the reverse.
     `hints` are each reading's slot hints (with `ways`)."""
-    changed: dict[str, int] = {}
+    changed: dict[str, list[SlotReading]] = {}
     for r, own in zip(readings, hints, strict=True):
         if r.slot.kind not in ("count", "person") or r.role == "none":
             continue
         if r.slot.kind == "count":
-            changed[r.group] = changed.get(r.group, 0) + 1
+            changed.setdefault(r.group, []).append(r)
         said = {h.split("=", 1)[1] for h in own if h.startswith("way_")}
         if said and said <= {"leave"} and r.role == "more":
             return True
         if said and said <= {"join"} and r.role == "fewer":
             return True
-    return any(n > 1 for n in changed.values())
+    olds = {int(r.slot.value) for r in readings if r.slot.kind == "count" and r.role == "none"}
+    return any(len(rs) > 1 and not _adds_up(rs, olds) for rs in changed.values())
+
+
+def _adds_up(changes: Sequence[SlotReading], olds: set[int]) -> bool:
+    """Whether a change and a new total of one group say the same thing by the message's own
+    arithmetic: "one more adult, so 16 instead of 15" (15 + 1 = 16)."""
+    if len(changes) != 2:
+        return False
+    totals = [int(r.slot.value) for r in changes if r.role == "total"]
+    moves = [
+        int(r.slot.value) * (1 if r.role == "more" else -1)
+        for r in changes
+        if r.role in ("more", "fewer")
+    ]
+    return len(totals) == 1 and len(moves) == 1 and totals[0] - moves[0] in olds
 
 
 def menu_at_odds(
