@@ -436,7 +436,9 @@ class TestPeopleNamed:
         ]
         assert [(s.value, s.group) for s in counts] == [(3, "kids")]
 
-    @pytest.mark.parametrize("text", ["adults: 12 kids: 4", "adults=12, kids = 4"])
+    @pytest.mark.parametrize(
+        "text", ["adults: 12 kids: 4", "adults=12, kids = 4", "also adults 12 / kids 4 now"]
+    )
     def test_a_group_written_as_a_label_names_the_count_after_it(self, text: str) -> None:
         tokens = slots.Tokens.of(text)
         counts = [
@@ -986,6 +988,16 @@ class TestAnswers:
     )
     def test_anything_more_is_not_an_answer(self, reader: Reader, text: str) -> None:
         assert reader.answer(text) is None
+
+    @pytest.mark.parametrize(
+        ("text", "noted"),
+        [("ok cool thx", True), ("got it 👍", True), ("ok thanks", True), ("ok but 16", False)],
+    )
+    def test_an_acknowledgement_says_yes_to_nothing(
+        self, reader: Reader, text: str, noted: bool
+    ) -> None:
+        assert reader.acknowledges(text) is noted
+        assert reader.answer(text, consent=True) is None
 
     @pytest.mark.parametrize(
         ("text", "answer"),

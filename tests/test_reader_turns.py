@@ -401,7 +401,7 @@ class TestOnlyWhatWasAsked:
         ("wait actually ok do it") still makes the change offered; anything else ends the offer."""
         _, booking = await booked(session, clock, 10 * D)
         await runtime.receive(PHONE, "what would it cost if we were 5 more adults?")
-        noted = await runtime.receive(PHONE, "ok thanks")
+        noted = await runtime.receive(PHONE, "ok cool thx")
         await session.refresh(booking)
         assert booking.adults == 10 and noted.pending == "confirm_change"
         made = await runtime.receive(PHONE, "wait actually ok do it")

@@ -68,7 +68,7 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
     answer = (
         reader.answer(text, consent=offered) if pending == "confirm_change" and proposal else None
     )
-    if answer is None and offered and reader.answer(text) == "yes":
+    if answer is None and offered and reader.acknowledges(text):
         # "ok thanks" to a quote notes the price: the change stays on offer ("wait actually
         # ok do it") until the customer says something else.
         answer = "noted"

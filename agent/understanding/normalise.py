@@ -71,6 +71,8 @@ class Lexicon:
     no_answers: frozenset[str] = frozenset()
     #: Words said around a yes or a no that change nothing of it ("ok do it lol").
     answer_fillers: frozenset[str] = frozenset()
+    #: What notes an answer without saying yes to anything ("ok cool thx", "got it").
+    acknowledgements: frozenset[str] = frozenset()
     #: The yeses that consent to a change only asked about (a subset of `yes_answers`), as
     #: tuples of tokens.
     go_ahead: frozenset[tuple[str, ...]] = frozenset()
@@ -116,6 +118,7 @@ def _lexicon(language: str) -> Lexicon:
         no_answers=frozenset(str(a) for a in raw.get("no_answers", [])),
         go_ahead=_phrases(raw.get("go_ahead", [])),
         answer_fillers=frozenset(str(a) for a in raw.get("answer_fillers", [])),
+        acknowledgements=frozenset(str(a) for a in raw.get("acknowledgements", [])),
         people=_people(raw.get("people") or {}, language),
         plural_people={
             " ".join(name): group

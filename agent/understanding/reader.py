@@ -470,6 +470,16 @@ class Reader:
             return "no"
         return None
 
+    def acknowledges(self, text: str) -> bool:
+        """Whether the whole message only notes what it was told ("ok cool thx", "got it 👍"),
+        saying yes to nothing."""
+        words = self.normaliser(Vocabulary()).normalise(text)
+        words = _fillers(self.lexicon.answer_fillers).sub(" ", _PUNCTUATION.sub(" ", words))
+        said = words.split()
+        return bool(said) and _made_of(
+            said, self.lexicon.yes_answers | self.lexicon.acknowledgements
+        )
+
     def prepare(self, text: str, context: Context, vocabulary: Vocabulary) -> Prepared:
         """Everything the models read: the normalised text, the rules' reading of it with
         positions, the message's features, and its counts and menu words with their hints."""

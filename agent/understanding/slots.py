@@ -279,7 +279,7 @@ def ages(
 
 
 #: Where the words after a count stop naming its group: "kids to 10 and adults to 20".
-_BOUNDARY = frozenset({"and", ",", "+", "&", "plus", ";", ".", "not", "instead"})
+_BOUNDARY = frozenset({"and", ",", "/", "+", "&", "plus", ";", ".", "not", "instead"})
 
 
 #: What stands between a group written as a label and its count.
