@@ -236,6 +236,29 @@ class TestReadingRealWriting:
         assert reader_module._asked_aside(["access_info"], faint, clauses) == []
 
     @pytest.mark.parametrize(
+        ("owner", "kept"),
+        [
+            ("cancellation", ["cancellation"]),  # "what do i do to cancel"
+            ("dietary_request", ["dietary_request"]),  # "do u do halal meat?"
+            ("greeting", ["greeting", "faq"]),  # a greeting carries no question
+        ],
+    )
+    def test_a_question_in_the_clause_of_a_request_is_part_of_it(
+        self, owner: str, kept: list[str]
+    ) -> None:
+        clauses = [reader_module._Clause(0, 22)]
+        placed = [(0, Request(intent=owner)), (5, Request(intent="faq"))]
+        got = reader_module._questions_of_their_own(placed, clauses)
+        assert [r.intent for _, r in got] == kept
+
+    def test_a_question_in_a_clause_of_its_own_stays_a_question(self) -> None:
+        """ "cancel pls. is the deposit refundable?" asks the refund policy as well."""
+        clauses = [reader_module._Clause(0, 11), reader_module._Clause(12, 38)]
+        placed = [(0, Request(intent="cancellation")), (12, Request(intent="faq"))]
+        got = reader_module._questions_of_their_own(placed, clauses)
+        assert [r.intent for _, r in got] == ["cancellation", "faq"]
+
+    @pytest.mark.parametrize(
         ("text", "casual"),
         [
             ("hey can u add 2 adults", True),

@@ -580,6 +580,7 @@ class Reader:
                 read = self.model.slots.read(prepared.words, prepared.slots, prepared.slot_hints)
                 placed = _with_slots(placed, read, prepared.words, vocabulary.ages)
             placed = _asked_not_changed(placed, clauses)
+            placed = _questions_of_their_own(placed, clauses)
             # A change that may only be asked about is not one to apply without asking.
             asked = message.intents["hypothetical"]
             doubt = asked if asked >= ASKED_DOUBT else 0.0
@@ -721,6 +722,25 @@ def _asked_not_changed(
             and not r.entities.changes_something
             and _clause_index(p, clauses) in asking
         )
+    ]
+
+
+#: The requests that carry the questions said in their own clause (docs/labelling.md, rules I2
+#: and I5): "what do i do to cancel", "do u do halal meat?", "what happens if it's windy?".
+_CARRIES_ITS_QUESTION = frozenset(
+    {*CHANGE_INTENTS, "cancellation", "dietary_request", "weather_concern", "access_info"}
+)
+
+
+def _questions_of_their_own(
+    placed: list[tuple[int, Request]], clauses: Sequence[_Clause]
+) -> list[tuple[int, Request]]:
+    """The requests less a FAQ read in the clause of a request that carries its own questions:
+    the clause asks about that request. A question in a clause of its own ("cancel pls. is the
+    deposit refundable?") stays a FAQ."""
+    owned = {_clause_index(p, clauses) for p, r in placed if r.intent in _CARRIES_ITS_QUESTION}
+    return [
+        (p, r) for p, r in placed if r.intent != "faq" or _clause_index(p, clauses) not in owned
     ]
 
 
