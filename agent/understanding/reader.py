@@ -726,9 +726,18 @@ def _asked_not_changed(
 
 
 #: The requests that carry the questions said in their own clause (docs/labelling.md, rules I2
-#: and I5): "what do i do to cancel", "do u do halal meat?", "what happens if it's windy?".
+#: and I5): "what do i do to cancel", "how would we go about moving our date?", "do u do halal
+#: meat?", "what happens if it's windy?".
 _CARRIES_ITS_QUESTION = frozenset(
-    {*CHANGE_INTENTS, "cancellation", "dietary_request", "weather_concern", "access_info"}
+    {
+        *CHANGE_INTENTS,
+        "date_change",
+        "cancellation",
+        "dietary_request",
+        "weather_concern",
+        "access_info",
+        "no_show",
+    }
 )
 
 
