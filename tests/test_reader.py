@@ -259,6 +259,37 @@ class TestReadingRealWriting:
         assert [r.intent for _, r in got] == ["cancellation", "faq"]
 
     @pytest.mark.parametrize(
+        ("asks_of_a_change", "intent"), [(0.86, "booking_question"), (0.07, "faq")]
+    )
+    def test_the_price_of_a_change_made_is_what_the_customer_owes(
+        self, asks_of_a_change: float, intent: str
+    ) -> None:
+        """ "my sis n her bf r coming too, how much more is that" asks what they will owe;
+        "add 2 adults. how much is it for kids again?" is a FAQ of its own."""
+        clauses = [reader_module._Clause(0, 30), reader_module._Clause(31, 52)]
+        per_clause = [
+            Reading(
+                intents={i: 0.0 for i in LABELS},
+                tone="casual",
+                tone_probability=1.0,
+            ),
+            Reading(
+                intents={i: asks_of_a_change if i == "hypothetical" else 0.0 for i in LABELS},
+                tone="casual",
+                tone_probability=1.0,
+            ),
+        ]
+        change = Request(
+            intent="headcount_change",
+            entities=Entities(guests=GuestChange(delta=2, group="adults")),
+        )
+        placed = [(0, change), (31, Request(intent="faq"))]
+        got = reader_module._price_of_the_change(placed, clauses, per_clause)
+        assert [r.intent for _, r in got] == ["headcount_change", intent]
+        if intent == "booking_question":
+            assert got[1][1].entities.asked == ["balance"]
+
+    @pytest.mark.parametrize(
         ("text", "casual"),
         [
             ("hey can u add 2 adults", True),

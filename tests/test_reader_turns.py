@@ -421,6 +421,24 @@ class TestOnlyWhatWasAsked:
         await session.refresh(booking)
         assert booking.adults == 10
 
+    @pytest.mark.parametrize("mode", ["sure", "unsure"])
+    async def test_the_total_asked_beside_a_change_is_the_changes_estimate(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        request: pytest.FixtureRequest,
+        mode: str,
+    ) -> None:
+        """ "we're adding 2 kids. what's the new total": the estimate with the 2 kids ($550 +
+        $60), applied or read back, is the answer; the balance as booked now ($450 due) would
+        contradict it in the same reply."""
+        request.getfixturevalue(mode)
+        await booked(session, clock, 10 * D, deposit_amount=100, deposit_paid=True)
+        result = await runtime.receive(PHONE, "we're adding 2 kids. what's the new total")
+        assert result.reply is not None and "$610" in result.reply
+        assert "$450" not in result.reply
+
     @pytest.mark.usefixtures("sure")
     async def test_every_estimate_in_a_reply_is_of_the_booking_as_stored_after_it(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock

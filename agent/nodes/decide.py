@@ -499,6 +499,10 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     if any(d.kind == "change_quote" for d in decisions):
         # The estimate answered the price question; nothing is left for the team.
         decisions = [d for d in decisions if d.kind != "faq_unknown"]
+    if any(d.kind != "booking_answer" and d.facts.get("estimate_total") for d in decisions):
+        # "we're adding 2 kids. what's the new total": the change's estimate answers it; the
+        # balance of the booking before the change would contradict it in the same reply.
+        decisions = [d for d in decisions if not _balance_only(d)]
     decisions = policy.one_case(_said_once(decisions))
     if not intents_read:
         intent_read = decisions[0].intent
@@ -538,6 +542,11 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         "pending": decided.pending,
         "proposal": list(decided.proposal) or None,
     }
+
+
+def _balance_only(decision: Decision) -> bool:
+    """Whether a decision answers only what the customer owes."""
+    return decision.kind == "booking_answer" and decision.facts.get("asked") == ["balance"]
 
 
 def _priced_as_stored(

@@ -596,6 +596,7 @@ class Reader:
                     for p, r in placed
                 ]
                 placed = _quoted(placed, clauses)
+            placed = _price_of_the_change(placed, clauses, per_clause)
             placed = _plainly_said(placed, text, chosen, prepared, read, self.lexicon)
             tone, source = cast(Tone, message.tone), "reader"
             if concern is None:
@@ -751,6 +752,34 @@ def _questions_of_their_own(
     return [
         (p, r) for p, r in placed if r.intent != "faq" or _clause_index(p, clauses) not in owned
     ]
+
+
+def _price_of_the_change(
+    placed: list[tuple[int, Request]], clauses: Sequence[_Clause], per_clause: Sequence[Reading]
+) -> list[tuple[int, Request]]:
+    """A FAQ that asks what a change costs ("my sis n her bf r coming too, how much more is
+    that"), in the clause of a change the customer makes or the one after it, asks what they
+    will owe: a question about their own booking (docs/labelling.md, rule I3), which the
+    change's estimate answers. It reads as asking about a change (HYPOTHETICAL_THRESHOLD);
+    "add 2 adults. how much is it for kids again?" does not, and stays a FAQ."""
+    changed = {
+        _clause_index(p, clauses)
+        for p, r in placed
+        if r.intent in CHANGE_INTENTS and not r.entities.hypothetical
+    }
+    out: list[tuple[int, Request]] = []
+    for p, r in placed:
+        k = _clause_index(p, clauses)
+        if (
+            r.intent == "faq"
+            and {k, k - 1} & changed
+            and k < len(per_clause)
+            and per_clause[k].intents["hypothetical"] >= HYPOTHETICAL_THRESHOLD
+        ):
+            asked = r.entities.model_copy(update={"asked": ["balance"]})
+            r = r.model_copy(update={"intent": "booking_question", "entities": asked})
+        out.append((p, r))
+    return out
 
 
 def _asked_only(request: Request) -> Request:
