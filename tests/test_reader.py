@@ -962,6 +962,7 @@ class TestConcernsWin:
             ("its 6:20 and the chef still isn't here??", False, "no_show", "no_show"),
             ("where is the chef, guests are starving", False, "no_show", "no_show"),
             ("you charged my card twice for the deposit", False, "billing", "complaint"),
+            ("cancel it or im disputing the deposit w my bank", False, "billing", "complaint"),
             ("do you have gluten free options?", False, "allergy", "dietary_request"),
             ("my son's throat closes if he eats shrimp", False, "allergy", "dietary_request"),
             (
@@ -996,6 +997,31 @@ class TestConcernsWin:
         assert got.concern == concern
         assert intent in intents(got)
         assert "faq" not in intents(got) or intents(got).index(intent) >= 0
+
+    @pytest.mark.parametrize(
+        ("text", "due", "concern"),
+        [
+            ("running late??", True, "no_show"),
+            ("is he running a bit late?", True, "no_show"),
+            ("⏰❓👨‍🍳", True, "no_show"),
+            ("running late??", False, None),  # days ahead: not about the chef
+            ("sorry we're running late, can he start at 6:30", True, None),  # the customer is
+        ],
+    )
+    def test_lateness_asked_while_the_chef_is_due_is_a_late_chef(
+        self, text: str, due: bool, concern: str | None
+    ) -> None:
+        on_the_day = Context(now=NOW, timezone=TIMEZONE, chef_due=due)
+        got = Reader(_says_faq()).understand(text, on_the_day, VOCABULARY)
+        assert got.concern == concern
+
+    def test_a_corpus_line_says_when_it_was_sent_while_the_chef_was_due(self) -> None:
+        line = (
+            '{"id": "a", "text": "Is he close?", "context": {"pending": null, "after_event": '
+            'false, "chef_due": true}, "intents": ["no_show"], "tone": "neutral"}'
+        )
+        example = corpora.parse_line(line, "x.jsonl:1", "en", "x")
+        assert example.chef_due and context_for(example).chef_due
 
     @pytest.mark.parametrize(
         "text", ["my gf is coming too, so 1 more adult", "my pregnant sister can't come after all"]

@@ -68,6 +68,9 @@ class Example:
     safety: str | None = None
     style: tuple[str, ...] = ()
     source: str = ""
+    #: Sent while the chef is due (from the arrival lead until the party would be over), as
+    #: the turn knows from the booking and the clock: "is he close?" then means a late chef.
+    chef_due: bool = False
 
     @property
     def guests(self) -> list[dict[str, Any]]:
@@ -117,6 +120,7 @@ def _as_row(example: Example) -> dict[str, Any]:
         "text": example.text,
         "pending": example.pending,
         "after_event": example.after_event,
+        **({"chef_due": True} if example.chef_due else {}),
         "intents": list(example.intents),
         "entities": example.entities,
         "tone": example.tone,
@@ -153,6 +157,7 @@ def parse_line(line: str, where: str, language: str, source: str) -> Example:
         language=str(row.get("lang") or language),
         pending=context.get("pending"),
         after_event=bool(context.get("after_event")),
+        chef_due=bool(context.get("chef_due")),
         intents=tuple(dict.fromkeys(intents)),
         entities=dict(row.get("entities") or {}),
         tone=str(row["tone"]),

@@ -329,16 +329,16 @@ def _cross_validated(
     from agent.understanding.reader import Reader
     from agent.understanding.training import fit
 
-    by_text: dict[tuple[str, str | None, bool], Reader] = {}
+    by_text: dict[tuple[str, str | None, bool, bool], Reader] = {}
     for k in range(folds):
         held = [e for i, e in enumerate(examples) if i % folds == k]
         rest = [e for i, e in enumerate(examples) if i % folds != k] + list(extra)
         reader = Reader(fit(rest, "en", {"fold": k}))
         for e in held:
-            by_text[(e.text, e.pending, e.after_event)] = reader
+            by_text[(e.text, e.pending, e.after_event, e.chef_due)] = reader
 
     def read(text: str, context: Context, vocabulary: Vocabulary) -> Understanding:
-        reader = by_text[(text, context.pending, context.after_event)]
+        reader = by_text[(text, context.pending, context.after_event, context.chef_due)]
         return reader.understand(text, context, vocabulary)
 
     return read

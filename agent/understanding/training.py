@@ -55,6 +55,7 @@ def context_for(example: Example) -> Context:
         timezone=TIMEZONE,
         pending=example.pending,
         after_event=example.after_event,
+        chef_due=example.chef_due,
     )
 
 
