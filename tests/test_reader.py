@@ -259,6 +259,29 @@ class TestReadingRealWriting:
         assert [r.intent for _, r in got] == ["cancellation", "faq"]
 
     @pytest.mark.parametrize(
+        ("odds", "slot_sure", "added"), [(0.3, 0.97, True), (0.1, 0.97, False), (0.3, 0.6, False)]
+    )
+    def test_a_party_size_said_beside_another_request_is_a_change_read_back(
+        self, odds: float, slot_sure: float, added: bool
+    ) -> None:
+        """ "down to 16 ppl, and pls swap the shrimp for salmon": the swap fills the message, the
+        count is surely a new total. The change it adds is as sure as its odds: read back."""
+        message = Reading(
+            intents={i: odds if i == "headcount_change" else 0.0 for i in LABELS},
+            tone="casual",
+            tone_probability=1.0,
+        )
+        count = slots.SlotReading(
+            slots.Slot("count", 8, 2, 3, 16, "guests"), "total", slot_sure, "guests"
+        )
+        placed = [(0, Request(intent="protein_swap", confidence=0.95))]
+        got = reader_module._counted_aside(placed, [count], message)
+        heads = [r for _, r in got if r.intent == "headcount_change"]
+        assert bool(heads) is added
+        if added:
+            assert heads[0].confidence == odds < reader_module.CONFIDENT
+
+    @pytest.mark.parametrize(
         ("asks_of_a_change", "intent"), [(0.86, "booking_question"), (0.07, "faq")]
     )
     def test_the_price_of_a_change_made_is_what_the_customer_owes(
@@ -963,6 +986,12 @@ class TestConcernsWin:
             ("where is the chef, guests are starving", False, "no_show", "no_show"),
             ("you charged my card twice for the deposit", False, "billing", "complaint"),
             ("cancel it or im disputing the deposit w my bank", False, "billing", "complaint"),
+            (  # a diet mentioned beside a storm never lowers the case
+                "my dad is diabetic and theres lightning right over the yard",
+                False,
+                "unsafe_weather",
+                "weather_concern",
+            ),
             ("do you have gluten free options?", False, "allergy", "dietary_request"),
             ("my son's throat closes if he eats shrimp", False, "allergy", "dietary_request"),
             (
@@ -1002,6 +1031,11 @@ class TestConcernsWin:
         ("text", "due", "concern"),
         [
             ("running late??", True, "no_show"),
+            (
+                "been sitting outside 45 min waiting on this chef, my dad is diabetic",
+                True,
+                "no_show",
+            ),
             ("is he running a bit late?", True, "no_show"),
             ("⏰❓👨‍🍳", True, "no_show"),
             ("running late??", False, None),  # days ahead: not about the chef

@@ -92,6 +92,14 @@ ASKED_DOUBT = 0.35
 #: How sure a change is at most when its values are worked out rather than said plainly (see
 #: `_plainly_said`): below CONFIDENT, so it is read back and confirmed before it is applied.
 WORKED_OUT = 0.8
+#: A party size the slot reader reads surely (SLOT_SURE) as a change, beside another request
+#: the message is mostly about, is a headcount change of its own from COUNT_ASIDE on ("down to
+#: 16 ppl, and pls swap the shrimp for salmon"); it is read back before it is applied. Chosen by
+#: cross-validation on the training split (5 folds, 3,847 messages): all intents 81.21 -> 81.41 %,
+#: headcount 75.82 -> 76.75 %, no false change; 0.1 read 0.3 % more headcounts and 0.02 % fewer
+#: messages wholly right, and asks about more counts, so the higher is kept.
+COUNT_ASIDE = 0.2
+SLOT_SURE = 0.9
 #: The longest message, in words, whose change can count as said plainly.
 PLAIN_WORDS = 25
 #: Where a concern found by the learned reader stands among the requests: last.
@@ -277,6 +285,27 @@ def _doubt(read: Sequence[slots.SlotReading]) -> float:
     ]
     least = min(unsure, default=1.0)
     return least if least < _NOTHING_SURE else 1.0
+
+
+def _counted_aside(
+    placed: list[tuple[int, Request]], read: Sequence[slots.SlotReading], message: Reading
+) -> list[tuple[int, Request]]:
+    """The requests with a headcount change the message makes beside them: a count the slot
+    reader is sure moves the party (SLOT_SURE), in a message that gives the change fair odds
+    (COUNT_ASIDE) though another request fills it. As sure as those odds, so it is read back
+    before it is applied."""
+    if any(r.intent == "headcount_change" for _, r in placed):
+        return placed
+    odds = message.intents["headcount_change"]
+    if odds < COUNT_ASIDE:
+        return placed
+    moved = [
+        r for r in read if r.slot.kind == "count" and r.role != "none" and r.confidence >= SLOT_SURE
+    ]
+    if not moved:
+        return placed
+    added = Request(intent="headcount_change", confidence=round(odds, 3))
+    return [*placed, (moved[0].slot.start, added)]
 
 
 def _with_slots(
@@ -578,6 +607,7 @@ class Reader:
             read: list[slots.SlotReading] = []
             if self.model.slots is not None:
                 read = self.model.slots.read(prepared.words, prepared.slots, prepared.slot_hints)
+                placed = _counted_aside(placed, read, message)
                 placed = _with_slots(placed, read, prepared.words, vocabulary.ages)
             placed = _asked_not_changed(placed, clauses)
             placed = _questions_of_their_own(placed, clauses)
