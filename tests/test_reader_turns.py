@@ -439,6 +439,34 @@ class TestOnlyWhatWasAsked:
         assert result.reply is not None and "$610" in result.reply
         assert "$450" not in result.reply
 
+    async def test_a_read_back_beside_a_change_made_is_priced_with_that_change(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The swap is made at once, the party size read back: the read-back's estimate has the
+        salmon in it (12 adults x $55 + 12 x $5 = $720), never the menu before the turn ($660)."""
+        await booked(session, clock, 10 * D)
+        menu = Request(
+            intent="protein_swap",
+            entities=Entities(proteins=["salmon"], removed_proteins=["steak"]),
+            confidence=0.99,
+        )
+        guests = Request(
+            intent="headcount_change",
+            entities=Entities(guests=GuestChange(total=12, group="adults")),
+            confidence=0.5,
+        )
+        monkeypatch.setattr(
+            "agent.nodes.understand.combine",
+            lambda _: Understanding(tone="neutral", requests=[guests, menu], source="reader"),
+        )
+        result = await runtime.receive(PHONE, "12 adults now, and steak to salmon pls")
+        assert result.reply is not None and "Just to confirm" in result.reply
+        assert "$720" in result.reply and "$660" not in result.reply
+
     @pytest.mark.usefixtures("sure")
     async def test_every_estimate_in_a_reply_is_of_the_booking_as_stored_after_it(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock

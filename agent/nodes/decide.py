@@ -484,7 +484,12 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             decisions.append(lead_decision)  # after the answers to the prospect's questions
         if confirm is not None:
             # The question last, after what was done: "Done: 17 guests ... Just to confirm:
-            # chicken and shrimp? Reply YES", and the customer's next reply answers it.
+            # chicken and shrimp? Reply YES", and the customer's next reply answers it. Its
+            # values and estimate are those of the booking with what was done.
+            assert booking is not None
+            if any(d.updates for d in decisions):
+                after = _stored_after(decisions, booking)
+                confirm = _confirm(unsure, after, charter, ctx.clock.now())
             decisions.append(confirm)
         case = concern_case(concern, decisions, booking, ctx.clock.now(), charter.rules)
         if case is not None:
@@ -544,6 +549,20 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     }
 
 
+def _stored_after(decisions: Sequence[Decision], booking: BookingView) -> BookingView:
+    """The booking as stored once the decisions' changes are applied."""
+    known = {f.name for f in fields(BookingView)}
+    view = booking
+    for decision in decisions:
+        stored: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in decision.updates.items()
+            if k in known
+        }
+        view = replace(view, **stored)
+    return view
+
+
 def _balance_only(decision: Decision) -> bool:
     """Whether a decision answers only what the customer owes."""
     return decision.kind == "booking_answer" and decision.facts.get("asked") == ["balance"]
@@ -558,15 +577,7 @@ def _priced_as_stored(
     changing = [d for d in decisions if d.updates]
     if len(changing) < 2:
         return decisions
-    known = {f.name for f in fields(BookingView)}
-    view = booking
-    for decision in changing:
-        stored: dict[str, Any] = {
-            k: tuple(v) if isinstance(v, list) else v
-            for k, v in decision.updates.items()
-            if k in known
-        }
-        view = replace(view, **stored)
+    view = _stored_after(changing, booking)
     money = policy.quote_facts(policy.booking_quote(view, charter.rules, charter.addons))
     return [
         replace(d, facts={**d.facts, **money}) if d.updates and "estimate_total" in d.facts else d
