@@ -1001,6 +1001,18 @@ class TestConcernsWin:
                 "weather_concern",
             ),
             ("half of us got sick after the party last night", True, "illness", "complaint"),
+            (
+                "a flying shrimp hit my grandma in the eye, today her eye is red and swollen",
+                True,
+                "injury",
+                "complaint",
+            ),
+            (
+                "chef is fun but he ran out of chicken and 4 kids havent eaten",
+                False,
+                "complaint",
+                "complaint",
+            ),
             ("I'll be talking to my lawyer about this", False, "legal", "complaint"),
             ("the chef was due 20 minutes ago, is he close", False, "no_show", "no_show"),
             ("it's 6:10 now and the chef said 5:45, everything ok?", False, "no_show", "no_show"),
