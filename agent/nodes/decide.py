@@ -387,10 +387,9 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         ]
         if booking is not None:
             unsure = guests_read_back(booking, requests, unsure)
-        confirm = None
-        if unsure and booking is not None:
-            # Never act on a guess: ask once with the values understood; a YES applies them.
-            confirm = _confirm(unsure, booking, charter, ctx.clock.now())
+        # Never act on a guess: ask once with the values understood; a YES applies them.
+        confirming = bool(unsure) and booking is not None
+        if confirming:
             proposal = [r.model_dump(mode="json") for r in unsure]
             requests = [r for r in requests if r not in unsure]
         offered: list[Request] = []  # changes only asked about, quoted and offered
@@ -470,7 +469,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                 address=address,
                 among_several=several,
             )
-            if decision.kind == "change_quote" and confirm is None and _has_values(request):
+            if decision.kind == "change_quote" and not confirming and _has_values(request):
                 # The quote offers the change: a YES that consents makes exactly it ("ok do
                 # it"); the proposal keeps it marked as only asked about until then.
                 offered.append(request)
@@ -482,15 +481,13 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             proposal = [r.model_dump(mode="json") for r in offered]
         if lead_decision is not None and not answered:
             decisions.append(lead_decision)  # after the answers to the prospect's questions
-        if confirm is not None:
+        if confirming:
             # The question last, after what was done: "Done: 17 guests ... Just to confirm:
             # chicken and shrimp? Reply YES", and the customer's next reply answers it. Its
             # values and estimate are those of the booking with what was done.
             assert booking is not None
-            if any(d.updates for d in decisions):
-                after = _stored_after(decisions, booking)
-                confirm = _confirm(unsure, after, charter, ctx.clock.now())
-            decisions.append(confirm)
+            after = _stored_after(decisions, booking)
+            decisions.append(_confirm(unsure, after, charter, ctx.clock.now()))
         case = concern_case(concern, decisions, booking, ctx.clock.now(), charter.rules)
         if case is not None:
             decisions.append(case)

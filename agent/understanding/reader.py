@@ -488,9 +488,7 @@ class Reader:
         """ "yes" or "no" when the whole message answers a yes/no question, else None. With
         `consent`, a yes must say one of the lexicon's `go_ahead` ("ok do it", not "ok thanks"):
         the question offered a change the customer only asked about."""
-        words = self.normaliser(Vocabulary()).normalise(text)
-        words = _fillers(self.lexicon.answer_fillers).sub(" ", _PUNCTUATION.sub(" ", words))
-        said = words.split()
+        said = self._answer_words(text)
         if said and _made_of(said, self.lexicon.yes_answers):
             if consent and not slots.says(said, self.lexicon.go_ahead):
                 return None
@@ -502,12 +500,15 @@ class Reader:
     def acknowledges(self, text: str) -> bool:
         """Whether the whole message only notes what it was told ("ok cool thx", "got it 👍"),
         saying yes to nothing."""
-        words = self.normaliser(Vocabulary()).normalise(text)
-        words = _fillers(self.lexicon.answer_fillers).sub(" ", _PUNCTUATION.sub(" ", words))
-        said = words.split()
+        said = self._answer_words(text)
         return bool(said) and _made_of(
             said, self.lexicon.yes_answers | self.lexicon.acknowledgements
         )
+
+    def _answer_words(self, text: str) -> list[str]:
+        """The words of a short answer, less punctuation and the fillers said around it."""
+        words = self.normaliser(Vocabulary()).normalise(text)
+        return _fillers(self.lexicon.answer_fillers).sub(" ", _PUNCTUATION.sub(" ", words)).split()
 
     def prepare(self, text: str, context: Context, vocabulary: Vocabulary) -> Prepared:
         """Everything the models read: the normalised text, the rules' reading of it with
