@@ -409,6 +409,26 @@ class TestOnlyWhatWasAsked:
         assert booking.adults == 15
         assert made.reply is not None and "15 adults" in made.reply
 
+    @pytest.mark.usefixtures("unsure")
+    async def test_a_read_back_acknowledged_is_asked_again_and_a_later_yes_makes_it(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """ "ok cool thx" to a read-back is not its YES: the reply says nothing is changed yet and
+        asks again with the same values, and the "ya" after it makes the change."""
+        _, booking = await booked(session, clock, 10 * D)
+        asked = await runtime.receive(PHONE, "2 more adults comin")
+        assert asked.reply is not None and "Just to confirm: 12 adults" in asked.reply
+        noted = await runtime.receive(PHONE, "ok cool thx")
+        await session.refresh(booking)
+        assert booking.adults == 10 and noted.pending == "confirm_change"
+        assert noted.reply is not None and "welcome" not in noted.reply
+        assert "changed your booking yet" in noted.reply and "12 adults" in noted.reply
+        assert "Reply YES" in noted.reply
+        made = await runtime.receive(PHONE, "ya")
+        await session.refresh(booking)
+        assert booking.adults == 12
+        assert made.reply is not None and "12 adults" in made.reply
+
     async def test_an_offer_ends_when_the_customer_moves_on(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

@@ -337,6 +337,17 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         decisions = [Decision("other", "silent", "none", "opted_out")]
     elif confirmation == "no":
         decisions = [Decision("other", "handled", "change_declined", "confirm:declined")]
+    elif (
+        confirmation == "noted"
+        and loaded.booking is not None
+        and not any(p["entities"].get("hypothetical") for p in loaded.proposal)
+    ):
+        # "ok cool thx" to a read-back is not its YES: nothing is changed, and a customer who
+        # took the question for done hears so, with the values asked again.
+        kept = [Request.model_validate(p) for p in loaded.proposal]
+        again = _confirm(kept, bookings.view(loaded.booking), charter, ctx.clock.now())
+        decisions = [replace(again, facts={**again.facts, "again": True})]
+        proposal = list(loaded.proposal)
     elif loaded.asked == "which_booking" and (
         chosen := _named(await bookings.upcoming(ctx.session, customer.id, ctx.clock.now()), text)
     ):

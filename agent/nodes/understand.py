@@ -65,12 +65,11 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
     proposal = loaded.proposal
     # A change only asked about and offered with its quote takes a yes that consents to it.
     offered = any(p["entities"].get("hypothetical") for p in proposal)
-    answer = (
-        reader.answer(text, consent=offered) if pending == "confirm_change" and proposal else None
-    )
-    if answer is None and offered and reader.acknowledges(text):
-        # "ok thanks" to a quote notes the price: the change stays on offer ("wait actually
-        # ok do it") until the customer says something else.
+    answer_wanted = pending == "confirm_change" and bool(proposal)
+    answer = reader.answer(text, consent=offered) if answer_wanted else None
+    if answer is None and answer_wanted and reader.acknowledges(text):
+        # "ok thanks" to a quote notes the price, to a read-back the values: the change stays
+        # on offer ("wait actually ok do it") until the customer says something else.
         answer = "noted"
     if answer == "yes" and proposal:
         # The customer confirmed the values we read back: apply exactly those.
