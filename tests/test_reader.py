@@ -1144,6 +1144,70 @@ class TestAnswers:
         assert reader.answer(text, consent=True) == answer
 
 
+class TestRecount:
+    """A short reply to a read-back that gives a count in place of the one read back."""
+
+    @pytest.mark.parametrize(
+        ("text", "proposed", "recounted"),
+        [
+            (
+                "just 1 person",
+                GuestChange(delta=2, group="adults"),
+                GuestChange(delta=1, group="adults"),
+            ),
+            (
+                "no only one",
+                GuestChange(delta=2, group="adults"),
+                GuestChange(delta=1, group="adults"),
+            ),
+            ("1 not 2", GuestChange(delta=2, group="adults"), GuestChange(delta=1, group="adults")),
+            (
+                "no just 3",
+                GuestChange(delta=-2, group="guests"),
+                GuestChange(delta=-3, group="guests"),
+            ),
+            (
+                "sorry 15",
+                GuestChange(total=16, group="adults"),
+                GuestChange(total=15, group="adults"),
+            ),
+            (
+                "just 2 more kids",
+                GuestChange(delta=3, group="adults"),
+                GuestChange(delta=2, group="kids"),
+            ),
+            (
+                "no just 1 more",
+                GuestChange(total=16, group="guests"),
+                GuestChange(delta=1, group="guests"),
+            ),
+            (
+                "2 fewer",
+                GuestChange(delta=3, group="adults"),
+                GuestChange(delta=-2, group="adults"),
+            ),
+        ],
+    )
+    def test_the_count_replaces_the_one_read_back(
+        self, reader: Reader, text: str, proposed: GuestChange, recounted: GuestChange
+    ) -> None:
+        assert reader.recount(text, proposed) == recounted
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "yes",
+            "what time does the chef get here",
+            "2 or 3, not sure yet",  # two counts: which one is meant?
+            "ok so my sister and her husband are coming, maybe 1 more of her friends after",
+            "at 5",  # a time, not a count
+            "no, 15 adults",  # a new total more likely than 15 more
+        ],
+    )
+    def test_anything_else_is_no_recount(self, reader: Reader, text: str) -> None:
+        assert reader.recount(text, GuestChange(delta=2, group="adults")) is None
+
+
 class TestLearnedModel:
     def test_the_fast_path_reads_exactly_as_scikit_learn_does(self, reader: Reader) -> None:
         assert reader.model is not None

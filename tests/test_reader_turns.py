@@ -429,6 +429,23 @@ class TestOnlyWhatWasAsked:
         assert booking.adults == 12
         assert made.reply is not None and "12 adults" in made.reply
 
+    @pytest.mark.usefixtures("unsure")
+    @pytest.mark.parametrize("reply", ["no just 1", "1 not 2", "sorry, only one person"])
+    async def test_a_count_given_in_reply_to_a_read_back_is_read_back_in_its_place(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, reply: str
+    ) -> None:
+        """ "Just to confirm: 12 adults?" answered "no just 1": one more adult, not two, read
+        back again (never a price answer or a change made on it), and the yes makes 11."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "2 more adults comin")
+        again = await runtime.receive(PHONE, reply)
+        await session.refresh(booking)
+        assert booking.adults == 10 and again.pending == "confirm_change"
+        assert again.reply is not None and "Just to confirm: 11 adults" in again.reply
+        await runtime.receive(PHONE, "yes")
+        await session.refresh(booking)
+        assert booking.adults == 11
+
     async def test_an_offer_ends_when_the_customer_moves_on(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

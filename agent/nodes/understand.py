@@ -12,7 +12,14 @@ from agent.context import TurnContext
 from agent.state import Reading, TurnState
 from agent.understanding import prospect
 from agent.understanding.reader import Reader, combine, default_reader
-from agent.understanding.schema import Context, Pending, Request, Understanding
+from agent.understanding.schema import (
+    CHANGE_INTENTS,
+    Context,
+    GuestChange,
+    Pending,
+    Request,
+    Understanding,
+)
 from agent.understanding.tone import detect_tone as rules_tone
 from agent.understanding.vocabulary import Vocabulary
 from knowledge.charter import Charter
@@ -45,6 +52,41 @@ def _details(
         cities,
         answering=answering,
     )
+
+
+#: How sure a count given in reply to a read-back is: below the reader's CONFIDENT, so the
+#: changes are read back again with it before a YES applies them.
+RECOUNTED = 0.5
+_MENU_CHANGES = frozenset(CHANGE_INTENTS) - {"headcount_change"}
+
+
+def _recounted(
+    understanding: Understanding, proposal: Sequence[dict[str, Any]], text: str, reader: Reader
+) -> Understanding:
+    """The changes read back, with the count the reply gives in place of theirs ("Just to
+    confirm: 14 adults?" answered "no just 1"), to be read back again; the reading as it is
+    when the reply asks for a change of its own or gives no such count."""
+    if any(r.intent in _MENU_CHANGES for r in understanding.requests):
+        return understanding
+    counted = [p for p in proposal if p["intent"] == "headcount_change"]
+    if len(counted) != 1 or counted[0]["entities"].get("guests") is None:
+        return understanding
+    recount = reader.recount(text, GuestChange.model_validate(counted[0]["entities"]["guests"]))
+    if recount is None:
+        return understanding
+    requests = [
+        Request.model_validate(
+            p
+            | {"confidence": min(p["confidence"], RECOUNTED)}
+            | (
+                {"entities": p["entities"] | {"guests": recount.model_dump()}}
+                if p is counted[0]
+                else {}
+            )
+        )
+        for p in proposal
+    ]
+    return understanding.model_copy(update={"requests": requests})
 
 
 async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -89,6 +131,8 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         vocabulary = Vocabulary.from_charter(charter)
         texts = [m.body for m in loaded.answered] or [text]
         understanding = combine([reader.understand(t, context, vocabulary) for t in texts])
+        if answer_wanted:
+            understanding = _recounted(understanding, proposal, text, reader)
     details = None
     if booking is None and loaded.inbound is not None:
         # Someone with no booking may be planning one: what they say about it is read too.

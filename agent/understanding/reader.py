@@ -39,13 +39,14 @@ from agent.understanding import intents as cue
 from agent.understanding import rules, slots
 from agent.understanding.concerns import INTENT_OF, Concerns
 from agent.understanding.learned import Features, LearnedReader, Reading
-from agent.understanding.normalise import Lexicon, Normaliser, strip_markup
+from agent.understanding.normalise import PEOPLE_GROUPS, Lexicon, Normaliser, strip_markup
 from agent.understanding.schema import (
     CHANGE_INTENTS,
     INTENTS,
     Concern,
     Context,
     Entities,
+    GuestChange,
     Intent,
     Request,
     Tone,
@@ -504,6 +505,42 @@ class Reader:
         return bool(said) and _made_of(
             said, self.lexicon.yes_answers | self.lexicon.acknowledgements
         )
+
+    def recount(self, text: str, proposed: GuestChange) -> GuestChange | None:
+        """The guest change a short reply to a read-back gives in place of the one read back
+        ("Just to confirm: 14 adults?" answered "no just 1": one more adult, not two): its one
+        count, not negated, said with only the lexicon's `recounting` words and a group. The
+        group named, else the one read back; a change keeps the direction read back."""
+        said = " ".join(self._answer_words(text))
+        tokens = slots.Tokens.of(said)
+        words = tokens.words
+        found = slots.find_slots(said, tokens, [], self.lexicon)
+        if any(s.kind != "count" for s in found):
+            return None
+        negated = {
+            s.token for s in found if s.token and words[s.token - 1] in self.lexicon.negations
+        }
+        counts = [s for s in found if s.token not in negated]
+        if len(counts) != 1 or not isinstance(counts[0].value, int):
+            return None
+        count, value = counts[0], counts[0].value
+        around = [
+            w
+            for k, w in enumerate(words)
+            if k != count.token and k not in negated and not slots.GROUP_WORD.match(w)
+        ]
+        if not all(w in self.lexicon.recounting for w in around):
+            return None
+        group = count.group if count.group in PEOPLE_GROUPS else proposed.group
+        more = any(w in self.lexicon.recounting_more for w in around)
+        fewer = any(w in self.lexicon.recounting_fewer for w in around)
+        if more or fewer:
+            return GuestChange(delta=-value if fewer else value, group=group)
+        if proposed.delta is None:
+            return GuestChange(total=value, group=group)
+        if count.group in PEOPLE_GROUPS:
+            return None  # "no, 15 adults": a new total more likely than 15 more
+        return GuestChange(delta=value if proposed.delta > 0 else -value, group=group)
 
     def _answer_words(self, text: str) -> list[str]:
         """The words of a short answer, less punctuation and the fillers said around it."""

@@ -52,7 +52,7 @@ C_SLOTS = 4.0
 _NUMBER = re.compile(r"\d{1,4}")
 _ONE = frozenset({"another", "a", "an"})
 _NOT_COUNTS = re.compile(r"^(?:am|pm|th|st|nd|rd|mins?|minutes?|hours?|hrs?|%|:|\$)$")
-_GROUP_WORD = re.compile(rf"^(?:{ent.GROUP})$")
+GROUP_WORD = re.compile(rf"^(?:{ent.GROUP})$")
 
 _AGE_UNIT = re.compile(r"^(?:yrs?|years?|yo|y/o)$")
 _MONTHS = re.compile(r"^(?:months?|mos?|mths?)$")
@@ -118,9 +118,7 @@ def find_slots(
             slots.append(_count(tokens, k, int(word), plural))
         elif ent.UNITS.get(word, 0) >= 1:  # "one", "two": small numbers stay words
             slots.append(_count(tokens, k, ent.UNITS[word], plural))
-        elif word in _ONE and (
-            _GROUP_WORD.match(after) or after in ("extra", "more", "additional")
-        ):
+        elif word in _ONE and (GROUP_WORD.match(after) or after in ("extra", "more", "additional")):
             slots.append(_count(tokens, k, 1, plural))
     if lexicon and lexicon.people:
         slots += _people(tokens, lexicon, limits)
@@ -291,17 +289,17 @@ def _group_near(words: Sequence[str], slot: Slot) -> str:
     another number, before one just before it ("adults 17", "kids to 10"). A group written as
     a label names the count after it ("adults: 12 kids: 4")."""
     k = slot.token
-    if k >= 2 and words[k - 1] in _LABEL_MARKS and _GROUP_WORD.match(words[k - 2]):
+    if k >= 2 and words[k - 1] in _LABEL_MARKS and GROUP_WORD.match(words[k - 2]):
         return ent.group_of(words[k - 2])
-    if k >= 1 and _GROUP_WORD.match(words[k - 1]) and _labels_next(words, slot.end_token):
+    if k >= 1 and GROUP_WORD.match(words[k - 1]) and _labels_next(words, slot.end_token):
         return ent.group_of(words[k - 1])  # "adults 20 kids 6": the next group has its count
     for k in range(slot.end_token, min(len(words), slot.end_token + 3)):
         if words[k] in _BOUNDARY or _NUMBER.fullmatch(words[k]):
             break
-        if _GROUP_WORD.match(words[k]):
+        if GROUP_WORD.match(words[k]):
             return ent.group_of(words[k])
     for k in range(slot.token - 1, max(-1, slot.token - 4), -1):
-        if _GROUP_WORD.match(words[k]):
+        if GROUP_WORD.match(words[k]):
             return ent.group_of(words[k])
     return "-"
 
@@ -310,7 +308,7 @@ def _labels_next(words: Sequence[str], end: int) -> bool:
     """Whether a group word just after a count is the label of the next count ("20 kids 6")."""
     return (
         end + 1 < len(words)
-        and _GROUP_WORD.match(words[end]) is not None
+        and GROUP_WORD.match(words[end]) is not None
         and _NUMBER.fullmatch(words[end + 1]) is not None
     )
 
