@@ -9,6 +9,7 @@ imports it.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -140,6 +141,62 @@ def run_command(
             err.print(f"report written to {report_to[1]}", highlight=False)
     if not all(r.passed for r in results):
         raise typer.Exit(1)
+
+
+@eval_app.command("faq")
+@friendly
+def faq_command(
+    split: Annotated[
+        str, typer.Option(help="Which questions: test (frozen), dev (to work on) or all.")
+    ] = "test",
+    errors: Annotated[bool, typer.Option("--errors", help="List every wrong reply.")] = False,
+) -> None:
+    """Text each labelled FAQ question to the agent and score the replies: the right FAQ's
+    answer, a wrong one, none; questions no FAQ answers left alone. Ends with a JSON line."""
+    from evals import faq
+    from evals.suite import scratch_database
+
+    if split not in (*faq.SPLITS, "all"):
+        raise ConfigError(f"--split: unknown split '{split}'; use dev, test or all")
+    questions = faq.load(split=None if split == "all" else split)
+    settings = load_settings()
+
+    async def work() -> faq.FaqReport:
+        with _progress() as progress:
+            task = progress.add_task("", total=len(questions))
+
+            def advance(finished: str) -> None:
+                progress.update(task, advance=1, description=finished)
+
+            async with scratch_database(settings.database_url) as url:
+                return await faq.measure(url, questions, on_done=advance)
+
+    result = asyncio.run(work())
+    figures = result.figures()
+    out.print(f"FAQ questions ({split}): {figures['questions']}", highlight=False)
+    out.print(
+        f"  answerable {len(result.answerable)}: right answer {figures['right_answer']:.1%}, "
+        f"wrong answer {figures['wrong_answer']:.1%}, no answer {figures['no_answer']:.1%} "
+        f"(handed to the team {figures['handed_to_team']:.1%})",
+        highlight=False,
+    )
+    out.print(
+        f"  no FAQ answers them {len(result.unanswerable)}: left alone "
+        f"{figures['unanswerable_left_alone']:.1%}",
+        highlight=False,
+    )
+    for style, share in figures["styles"].items():
+        out.print(f"  {style:<14} {share:.1%}", highlight=False)
+    out.print("most frequent misses (asked -> answered):", highlight=False)
+    for (asked, given), count in result.misses().most_common(10):
+        out.print(f"  {count:>3}  {asked or '(none)'} -> {given}", highlight=False)
+    if errors:
+        for a in result.answered:
+            if not a.right:
+                given = ", ".join(a.given) or "-"
+                out.print(f"  {a.question.id} {a.question.text!r}: {given}", highlight=False)
+                out.print(f"      {a.outcome}: {a.reply[:160]}", highlight=False)
+    out.print(json.dumps(figures), highlight=False, soft_wrap=True)
 
 
 @eval_app.command("record")
