@@ -8,8 +8,7 @@ from datetime import date
 from functools import cache
 from typing import TypeVar
 
-from sqlalchemy import Select, column, func, select, text
-from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy import Float, Integer, Select, column, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.models import (
@@ -102,40 +101,55 @@ async def offer_by_title(session: AsyncSession, title: str) -> SeasonalOffer | N
     return (await session.scalars(query)).first()
 
 
-#: The question's words that some active FAQ's question or keywords use (weight A), as an OR
-#: query: other words ("gotta give the neighbors a heads up") would only dilute the rank of a
-#: long message's question. NULL when the FAQs use none of them.
-_ASKED = text(
-    """
-    SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS asked
-    FROM unnest(to_tsvector('english', :question))
-    WHERE lexeme IN (
-        SELECT word FROM ts_stat('SELECT search_vector FROM faq_items WHERE is_active', 'a')
-    )
-    """
-)
-
-
 async def search_faqs(
     session: AsyncSession, question: str, limit: int = 3
 ) -> list[tuple[FaqItem, float]]:
-    """Active FAQs ranked by full-text relevance to the question (best first), over the
-    question's words that the FAQs use (one statement)."""
+    """Active FAQs ranked by how much of the question they name (best first), in one
+    statement: each of the question's words that an FAQ's question or keywords use counts by
+    how few FAQs use it (its inverse document frequency over the active FAQs), so "propane"
+    says more than "chef", and a word no FAQ uses says nothing. Ties go to the FAQ the words
+    are the larger part of."""
     if not _WORD.search(question.lower()):
         return []
     found = await session.execute(_faq_search(limit), {"question": question})
     return [(faq, float(score)) for faq, score in found.all()]
 
 
+#: Each active FAQ's score for the question: the summed inverse document frequency of the
+#: question's words it uses with weight A (its question and keywords), and a tie-break.
+_FAQ_SCORES = text(
+    """
+    WITH asked AS (
+        SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', :question))
+    ),
+    used AS (
+        SELECT word, ndoc FROM ts_stat('SELECT search_vector FROM faq_items WHERE is_active', 'a')
+    ),
+    active AS (SELECT count(*) AS n FROM faq_items WHERE is_active)
+    SELECT f.id,
+        sum(ln((active.n + 1.0) / used.ndoc)) AS score,
+        ts_rank(f.search_vector, string_agg(quote_literal(v.lexeme), ' | ')::tsquery, 1) AS tie
+    FROM faq_items f
+    CROSS JOIN active
+    CROSS JOIN LATERAL unnest(f.search_vector) AS v(lexeme, positions, weights)
+    JOIN asked ON asked.lexeme = v.lexeme
+    JOIN used ON used.word = v.lexeme
+    WHERE f.is_active AND 'A' = ANY(v.weights)
+    GROUP BY f.id
+    """
+)
+
+
 @cache
 def _faq_search(limit: int) -> Select[FaqItem, float]:
     """Built once per limit (building it costs about as much as running it)."""
-    asked = _ASKED.columns(column("asked", TSQUERY)).scalar_subquery()
-    rank = func.ts_rank(FaqItem.search_vector, asked, 1)
+    scores = _FAQ_SCORES.columns(
+        column("id", Integer), column("score", Float), column("tie", Float)
+    ).subquery()
     return (
-        select(FaqItem, rank)
-        .where(FaqItem.is_active, FaqItem.search_vector.op("@@")(asked))
-        .order_by(rank.desc(), FaqItem.id)
+        select(FaqItem, scores.c.score)
+        .join(scores, scores.c.id == FaqItem.id)
+        .order_by(scores.c.score.desc(), scores.c.tie.desc(), FaqItem.id)
         .limit(limit)
     )
 

@@ -44,9 +44,11 @@ from knowledge.schemas import (
 )
 
 NOTIFY_CHANNEL = "knowledge_changed"
-# ts_rank with normalization 1 over an OR query: a match of the question's key words in the
-# question or keywords (weight A) scores well above an incidental word in an answer (weight C).
-FAQ_MIN_RANK = 0.05
+#: The least score an FAQ answers with (`repository.search_faqs`: the summed inverse document
+#: frequency of the question's words in an FAQ's question and keywords): one word only that
+#: FAQ uses ("venmo", "propane") is enough; one that two FAQs or more share ("come", "chef")
+#: needs another beside it.
+FAQ_MIN_RANK = 3.0
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z0-9_]+)\s*\}\}")
 
 M = TypeVar("M", bound=Base)
