@@ -580,6 +580,79 @@ class TestQuestionsAnswered:
         assert result.reply is not None and "Venmo" in result.reply
         assert await cases(session, customer) == []
 
+    @pytest.mark.parametrize(
+        ("intent", "text", "answer"),
+        [
+            (
+                "headcount_change",
+                "can the headcount be updated later?",
+                "just text us the new count",
+            ),
+            ("headcount_change", "until when can i adjust how many r coming", "new count"),
+            ("headcount_change", "can u adjust guset count", "new count"),
+        ],
+    )
+    async def test_a_question_about_a_change_with_nothing_to_change_gets_the_faq(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+        intent: str,
+        text: str,
+        answer: str,
+    ) -> None:
+        """Asked how changing the count works, with no count to change to: the FAQ answers it,
+        never "how many guests should we plan for?"."""
+        customer, booking = await booked(session, clock, 20 * D)
+        asked = Request(intent=intent, confidence=0.9, clause=text)  # type: ignore[arg-type]
+        monkeypatch.setattr(
+            "agent.nodes.understand.combine",
+            lambda _: Understanding(tone="neutral", requests=[asked], source="reader"),
+        )
+        result = await runtime.receive(PHONE, text)
+        assert result.outcome == "handled" and result.pending is None
+        assert result.reply is not None and answer in result.reply
+        assert await cases(session, customer) == []
+        await session.refresh(booking)
+        assert booking.adults == 10
+
+    async def test_a_guest_change_asked_for_without_a_count_asks_for_it(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Not a question about how changes work: the count is asked for."""
+        await booked(session, clock, 20 * D)
+        result = await runtime.receive(PHONE, "Hi, I need to change the number of guests")
+        assert result.reply is not None and "How many guests should we plan for" in result.reply
+
+    @pytest.mark.parametrize(
+        ("text", "before", "priority"),
+        [
+            ("is there a fee to move the date?", 20 * D, "MEDIUM"),  # the team checks dates
+            ("can we move the date?", 20 * H, "URGENT"),  # inside the last day: a manager calls
+        ],
+    )
+    async def test_a_move_without_a_date_still_goes_to_the_team(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+        text: str,
+        before: timedelta,
+        priority: str,
+    ) -> None:
+        customer, _ = await booked(session, clock, before)
+        asked = Request(intent="date_change", confidence=0.9, clause=text)
+        monkeypatch.setattr(
+            "agent.nodes.understand.combine",
+            lambda _: Understanding(tone="neutral", requests=[asked], source="reader"),
+        )
+        result = await runtime.receive(PHONE, text)
+        assert result.outcome == "escalated"
+        [case] = await cases(session, customer)
+        assert case.priority == priority
+
     async def test_unsafe_weather_weeks_ahead_still_goes_to_a_manager(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

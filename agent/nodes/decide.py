@@ -15,7 +15,7 @@ from agent.state import Decided, Loaded, Reading, TurnState
 from agent.understanding import intents as cue
 from agent.understanding.concerns import INTENT_OF
 from agent.understanding.prospect import Details
-from agent.understanding.reader import CONFIDENT
+from agent.understanding.reader import CONFIDENT, asks_in_words, default_reader
 from agent.understanding.schema import CHANGE_INTENTS, Concern, GuestChange, Request
 from knowledge.charter import Charter, Rules
 from knowledge.infra.faults import crash_point
@@ -480,6 +480,16 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                 address=address,
                 among_several=several,
             )
+            if _asks_how_it_works(request, decision):
+                # "can the headcount be updated later?": nothing to change to yet, so the
+                # answer is how changes work, when an FAQ says.
+                match = await _faq_match(ctx, text, request.clause)
+                if match is not None:
+                    faq_views.append(match.faq_id)
+                    intents[index] = "faq"
+                    decision = policy.decide_faq(
+                        match.answer, party, ctx.clock.now(), charter.rules
+                    )
             if decision.kind == "change_quote" and not confirming and _has_values(request):
                 # The quote offers the change: a YES that consents makes exactly it ("ok do
                 # it"); the proposal keeps it marked as only asked about until then.
@@ -818,6 +828,25 @@ def _as_booked(booking: BookingView, field: str, value: Any) -> bool:
     if field in ("proteins", "upgrades"):
         return set(stored) == set(value)
     return bool(stored == value)
+
+
+def _asks_how_it_works(request: Request, decision: Decision) -> bool:
+    """Whether a guest change asks how changing the count works rather than giving one: no
+    count, in a clause that asks (a question mark, a question word of the lexicon's `asking`,
+    or one of its `yes_no_openers` first), where the policy would only ask for the count. A
+    move without a date is not one: "could we reschedule to July?" is a request the team takes
+    up with its calendar."""
+    if request.intent != "headcount_change" or request.entities.guests is not None:
+        return False
+    if decision.kind != "headcount_unclear" or not request.clause:
+        return False
+    words = request.clause.split()
+    lexicon = default_reader().lexicon
+    return (
+        "?" in request.clause
+        or asks_in_words(words, lexicon)
+        or (bool(words) and words[0] in lexicon.yes_no_openers)
+    )
 
 
 def _has_values(request: Request) -> bool:

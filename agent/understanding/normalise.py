@@ -100,6 +100,8 @@ class Lexicon:
     #: Words that open a question said without a question mark ("whats my balance now that we
     #: dropped to 14"): a change beside one is read back before it is applied.
     asking: frozenset[str] = frozenset()
+    #: Words that open a yes/no question ("can the headcount be updated later").
+    yes_no_openers: frozenset[str] = frozenset()
     #: Words and phrases of an informal register, as tuples of tokens (docs/labelling.md, T1).
     casual_markers: frozenset[tuple[str, ...]] = frozenset()
 
@@ -141,6 +143,7 @@ def _lexicon(language: str) -> Lexicon:
         negations=frozenset(str(w) for w in raw.get("negations", [])),
         refusing=_phrases(raw.get("refusing", [])),
         asking=frozenset(str(w) for w in raw.get("asking", [])),
+        yes_no_openers=frozenset(str(w) for w in raw.get("yes_no_openers", [])),
         casual_markers=frozenset(
             tuple(str(p).lower().split()) for p in raw.get("casual_markers", [])
         ),
