@@ -122,20 +122,21 @@ _FAQ_SCORES = text(
     WITH asked AS (
         SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', :question))
     ),
-    used AS (
-        SELECT word, ndoc FROM ts_stat('SELECT search_vector FROM faq_items WHERE is_active', 'a')
-    ),
-    active AS (SELECT count(*) AS n FROM faq_items WHERE is_active)
-    SELECT f.id,
-        sum(ln((active.n + 1.0) / used.ndoc)) AS score,
-        ts_rank(f.search_vector, string_agg(quote_literal(v.lexeme), ' | ')::tsquery, 1) AS tie
-    FROM faq_items f
+    active AS (SELECT count(*) AS n FROM faq_items WHERE is_active),
+    hits AS (
+        SELECT f.id, v.lexeme, count(*) OVER (PARTITION BY v.lexeme) AS ndoc
+        FROM faq_items f
+        CROSS JOIN LATERAL unnest(f.search_vector) AS v(lexeme, positions, weights)
+        JOIN asked ON asked.lexeme = v.lexeme
+        WHERE f.is_active AND 'A' = ANY(v.weights)
+    )
+    SELECT hits.id,
+        sum(ln((active.n + 1.0) / hits.ndoc)) AS score,
+        ts_rank(f.search_vector, string_agg(quote_literal(hits.lexeme), ' | ')::tsquery, 1) AS tie
+    FROM hits
     CROSS JOIN active
-    CROSS JOIN LATERAL unnest(f.search_vector) AS v(lexeme, positions, weights)
-    JOIN asked ON asked.lexeme = v.lexeme
-    JOIN used ON used.word = v.lexeme
-    WHERE f.is_active AND 'A' = ANY(v.weights)
-    GROUP BY f.id
+    JOIN faq_items f ON f.id = hits.id
+    GROUP BY hits.id, f.search_vector
     """
 )
 
