@@ -116,7 +116,9 @@ async def search_faqs(
 
 
 #: Each active FAQ's score for the question: the summed inverse document frequency of the
-#: question's words it uses with weight A (its question and keywords), and a tie-break.
+#: question's words it uses with weight A (its question and keywords), half a point more when
+#: it uses every one of them ("what meats do you have": "meat" is all it asks, though two FAQs
+#: use it), and a tie-break.
 _FAQ_SCORES = text(
     """
     WITH asked AS (
@@ -131,7 +133,8 @@ _FAQ_SCORES = text(
         WHERE f.is_active AND 'A' = ANY(v.weights)
     )
     SELECT hits.id,
-        sum(ln((active.n + 1.0) / hits.ndoc)) AS score,
+        sum(ln((active.n + 1.0) / hits.ndoc))
+            + CASE WHEN count(*) = (SELECT count(*) FROM asked) THEN 0.5 ELSE 0 END AS score,
         ts_rank(f.search_vector, string_agg(quote_literal(hits.lexeme), ' | ')::tsquery, 1) AS tie
     FROM hits
     CROSS JOIN active

@@ -46,8 +46,8 @@ from knowledge.schemas import (
 NOTIFY_CHANNEL = "knowledge_changed"
 #: The least score an FAQ answers with (`repository.search_faqs`: the summed inverse document
 #: frequency of the question's words in an FAQ's question and keywords): one word only that
-#: FAQ uses ("venmo", "propane") is enough; one that two FAQs or more share ("come", "chef")
-#: needs another beside it.
+#: FAQ uses ("venmo", "propane") is enough; one that two FAQs share ("meat") only when it is
+#: all the question asks; one that more share ("chef") needs another beside it.
 FAQ_MIN_RANK = 3.0
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z0-9_]+)\s*\}\}")
 

@@ -111,6 +111,27 @@ class TestFaqSearchQuality:
         match = await knowledge.search_faq(session, question, count_view=False)
         assert match is not None and match.question == expected
 
+    @pytest.mark.parametrize(
+        ("question", "expected"),
+        [
+            # "meat" is in two FAQs, and it is all the question asks: the closer one answers
+            ("what meats do you have", "What proteins can we choose?"),
+            # "come" is in two FAQs, beside a word none uses: too little to answer with
+            ("if something comes up", None),
+            # "chef" is in several: alone it answers nothing
+            ("can the chef make sushi too", None),
+        ],
+    )
+    async def test_a_word_counts_by_how_few_faqs_use_it(
+        self,
+        session: AsyncSession,
+        knowledge: KnowledgeService,
+        question: str,
+        expected: str | None,
+    ) -> None:
+        match = await knowledge.search_faq(session, question, count_view=False)
+        assert (match.question if match else None) == expected
+
     @pytest.mark.parametrize("question", UNRELATED)
     async def test_unrelated_questions_get_no_answer(
         self, session: AsyncSession, knowledge: KnowledgeService, question: str
