@@ -50,6 +50,7 @@ NOTIFY_CHANNEL = "knowledge_changed"
 #: all the question asks; one that more share ("chef") needs another beside it.
 FAQ_MIN_RANK = 3.0
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z0-9_]+)\s*\}\}")
+_FAQ_WORD = re.compile(r"[a-z]{4,}")
 
 M = TypeVar("M", bound=Base)
 
@@ -115,6 +116,19 @@ class KnowledgeService:
             f"charter:{day_key}", lambda: self._build_charter(session)
         )
         return charter
+
+    async def faq_words(self, session: AsyncSession) -> frozenset[str]:
+        """The words of the active FAQs' questions and keywords (cached for the TTL): what a
+        customer's misspelling of an FAQ word ("includd", "resevation") is corrected to."""
+
+        async def build() -> frozenset[str]:
+            faqs = await repo.faqs(session, active_only=True)
+            return frozenset(
+                w for f in faqs for w in _FAQ_WORD.findall(f"{f.question} {f.keywords}".lower())
+            )
+
+        words: frozenset[str] = await self._cached("faq_words", build)
+        return words
 
     async def rules(self, session: AsyncSession) -> Rules:
         return (await self.charter(session)).rules

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from knowledge import repository as repo
 from knowledge.db import make_engine, unit_of_work
 from knowledge.infra.clock import FrozenClock
-from knowledge.schemas import AddonUpdate, OfferCreate, RuleUpdate
+from knowledge.schemas import AddonUpdate, FaqUpdate, OfferCreate, RuleUpdate
 from knowledge.service import KnowledgeService, render_answer
 from tests.conftest import bearer, clone_database
 
@@ -165,6 +165,17 @@ class TestCharter:
         assert match is not None
         assert "Lobster (+$18/person)" in match.answer
         assert "{{" not in match.answer
+
+    async def test_faq_words_follow_an_edit_at_once(
+        self, session: AsyncSession, knowledge: KnowledgeService
+    ) -> None:
+        """The words misspellings are corrected to for FAQ search are the live FAQs' words."""
+        assert "cashapp" in await knowledge.faq_words(session)
+        [faq] = [f for f in await repo.faqs(session) if "cashapp" in f.keywords]
+        keywords = faq.keywords.replace("cashapp", "applepay")
+        await knowledge.update_faq(session, faq.id, FaqUpdate(keywords=keywords))
+        words = await knowledge.faq_words(session)
+        assert "applepay" in words and "cashapp" not in words
 
     def test_unknown_placeholders_stay_visible(self) -> None:
         assert render_answer("Call {{ phone }} or {{ fax }}", {"phone": "1"}) == (

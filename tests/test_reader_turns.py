@@ -653,6 +653,17 @@ class TestQuestionsAnswered:
         [case] = await cases(session, customer)
         assert case.priority == priority
 
+    async def test_a_misspelled_faq_word_still_finds_its_faq(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """The FAQs' own words are spellings the search reads too ("includd" is "included"),
+        not only the reader's vocabulary."""
+        customer, _ = await booked(session, clock, 20 * D)
+        result = await runtime.receive(PHONE, "whats includd")
+        assert result.reply is not None
+        assert "of their choice with hibachi fried rice" in result.reply
+        assert await cases(session, customer) == []
+
     async def test_unsafe_weather_weeks_ahead_still_goes_to_a_manager(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

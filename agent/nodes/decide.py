@@ -283,9 +283,13 @@ def _questions(text: str) -> list[str]:
 
 async def _faq_match(ctx: TurnContext, text: str, clause: str | None = None) -> FaqMatch | None:
     """The FAQ for a question: searched by the part of the message that asked it (in a message
-    with several requests), then by the whole message and its questions; a greeting in front
-    ("hey do u take venmo") is left out of the search, where it only dilutes the relevance."""
+    with several requests; misspellings of the FAQs' words corrected first), then by the whole
+    message and its questions; a greeting in front ("hey do u take venmo") is left out of the
+    search, where it only dilutes the relevance."""
     first = [clause] if clause and clause != text else []
+    # Read with the FAQs' own words as spellings too: "whats includd" is searched as "included".
+    spelled = default_reader().spelled(clause or text, await ctx.knowledge.faq_words(ctx.session))
+    first = [spelled, *first] if spelled not in first else first
     bare = [cue.without_greeting(c) for c in (*first, text)]
     candidates = dict.fromkeys(c for c in (*first, *bare, text, *_questions(text)) if c)
     for candidate in candidates:

@@ -190,11 +190,14 @@ def english_words() -> frozenset[str]:
 
 
 class Normaliser:
-    """One language's normaliser, built once per lexicon and menu vocabulary."""
+    """One language's normaliser, built once per lexicon and menu vocabulary; `more_words`
+    are more words misspellings are corrected to (an FAQ's words, for its search)."""
 
-    def __init__(self, lexicon: Lexicon, menu_words: Iterable[str] = ()) -> None:
+    def __init__(
+        self, lexicon: Lexicon, menu_words: Iterable[str] = (), more_words: Iterable[str] = ()
+    ) -> None:
         self.lexicon = lexicon
-        targets = set(lexicon.domain_words)
+        targets = set(lexicon.domain_words) | {w for w in more_words if w.isalpha()}
         # The words that say people come, go or turn something down are cue words too
         # ("increse by 3" is read as an increase, "bailled" as bailed).
         for cues in (lexicon.joining, lexicon.leaving, lexicon.refusing):

@@ -473,6 +473,7 @@ class Reader:
         self.concerns = Concerns.load(language)
         self.topics = Topics.load(language)
         self._normalisers: dict[int, tuple[Vocabulary, Normaliser]] = {}
+        self._spellers: dict[frozenset[str], Normaliser] = {}
 
     def normaliser(self, vocabulary: Vocabulary) -> Normaliser:
         cached = self._normalisers.get(id(vocabulary))
@@ -484,6 +485,16 @@ class Reader:
             self._normalisers.clear()
         self._normalisers[id(vocabulary)] = (vocabulary, normaliser)
         return normaliser
+
+    def spelled(self, text: str, words: frozenset[str]) -> str:
+        """The message normalised with misspellings of `words` (an FAQ's words) corrected too:
+        what the FAQ search reads ("whats includd" → "what's included")."""
+        normaliser = self._spellers.get(words)
+        if normaliser is None:
+            if len(self._spellers) >= 4:
+                self._spellers.clear()
+            normaliser = self._spellers[words] = Normaliser(self.lexicon, (), words)
+        return normaliser.normalise(text)
 
     def answer(self, text: str, consent: bool = False) -> str | None:
         """ "yes" or "no" when the whole message answers a yes/no question, else None. With
