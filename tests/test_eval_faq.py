@@ -4,6 +4,8 @@ scored by the FAQ answer they give."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +68,15 @@ class TestMeasure:
         assert report.misses() == {
             ("How do I book a party?", "What is your cancellation policy?"): 1
         }
+
+
+def test_an_unknown_split_is_a_clear_error() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "from evals.cli import main; main()", "eval", "faq", "--split", "x"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "unknown split 'x'; use dev, test or all" in done.stdout + done.stderr
