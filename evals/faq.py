@@ -22,9 +22,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from agent.runtime import postgres_checkpointer
-from evals.runner import Harness
 from evals.schema import BookingSpec, CustomerSpec, Scenario, Step
+from evals.suite import run_all
 from knowledge import repository as repo
 from knowledge.db import make_engine
 from knowledge.service import KnowledgeService, render_answer
@@ -171,32 +170,29 @@ def _flat(text: str) -> str:
 async def measure(
     url: str, questions: Sequence[Question], on_done: Callable[[str], None] | None = None
 ) -> FaqReport:
-    """Ask every question on the seeded database at `url`; each turn is rolled back."""
-    engine = make_engine(url, pool_size=2, max_overflow=2)
-    report = FaqReport()
+    """Ask every question on the seeded database at `url`, each as a scenario of one step
+    (`evals.suite.run_all`: every turn rolled back), and read the replies for FAQ answers."""
+    engine = make_engine(url, pool_size=1, max_overflow=0)
     try:
         async with async_sessionmaker(engine)() as session:
             charter = await KnowledgeService().charter(session)
             answers = {
                 f.question: _flat(render_answer(f.answer, charter.facts))
-                for f in await repo.faqs(session)
-                if f.is_active
+                for f in await repo.faqs(session, active_only=True)
             }
-        async with postgres_checkpointer(url, max_size=2) as saver:
-            harness = Harness(engine, saver)
-            for question in questions:
-                result = await harness.run(scenario_for(question), QUESTIONS)
-                step = result.steps[0] if result.steps else None
-                reply = _flat(step.reply) if step is not None else ""
-                given = tuple(
-                    q
-                    for q, answer in answers.items()
-                    if answer in reply or any(mark in reply for mark in MARKS.get(q, ()))
-                )
-                outcome = step.outcome if step is not None else None
-                report.answered.append(Answered(question, reply, outcome, given))
-                if on_done is not None:
-                    on_done(question.id)
     finally:
         await engine.dispose()
+    scenarios = [(QUESTIONS, scenario_for(q)) for q in questions]
+    results = await run_all(url, scenarios, on_run=on_done)
+    report = FaqReport()
+    for question, runs in zip(questions, results, strict=True):
+        step = runs.runs[0].steps[0] if runs.runs[0].steps else None
+        reply = _flat(step.reply) if step is not None else ""
+        given = tuple(
+            q
+            for q, answer in answers.items()
+            if answer in reply or any(mark in reply for mark in MARKS.get(q, ()))
+        )
+        outcome = step.outcome if step is not None else None
+        report.answered.append(Answered(question, reply, outcome, given))
     return report

@@ -15,7 +15,7 @@ from agent.state import Decided, Loaded, Reading, TurnState
 from agent.understanding import intents as cue
 from agent.understanding.concerns import INTENT_OF
 from agent.understanding.prospect import Details
-from agent.understanding.reader import CONFIDENT, asks_in_words, default_reader
+from agent.understanding.reader import CONFIDENT, default_reader
 from agent.understanding.schema import CHANGE_INTENTS, Concern, GuestChange, Request
 from knowledge.charter import Charter, Rules
 from knowledge.infra.faults import crash_point
@@ -286,10 +286,9 @@ async def _faq_match(ctx: TurnContext, text: str, clause: str | None = None) -> 
     with several requests; misspellings of the FAQs' words corrected first), then by the whole
     message and its questions; a greeting in front ("hey do u take venmo") is left out of the
     search, where it only dilutes the relevance."""
-    first = [clause] if clause and clause != text else []
     # Read with the FAQs' own words as spellings too: "whats includd" is searched as "included".
     spelled = default_reader().spelled(clause or text, await ctx.knowledge.faq_words(ctx.session))
-    first = [spelled, *first] if spelled not in first else first
+    first = [spelled] if spelled != text else []
     bare = [cue.without_greeting(c) for c in (*first, text)]
     candidates = dict.fromkeys(c for c in (*first, *bare, text, *_questions(text)) if c)
     for candidate in candidates:
@@ -836,21 +835,14 @@ def _as_booked(booking: BookingView, field: str, value: Any) -> bool:
 
 def _asks_how_it_works(request: Request, decision: Decision) -> bool:
     """Whether a guest change asks how changing the count works rather than giving one: no
-    count, in a clause that asks (a question mark, a question word of the lexicon's `asking`,
-    or one of its `yes_no_openers` first), where the policy would only ask for the count. A
+    count, in a clause that asks (`Reader.asks`), where the policy would only ask for the count. A
     move without a date is not one: "could we reschedule to July?" is a request the team takes
     up with its calendar."""
     if request.intent != "headcount_change" or request.entities.guests is not None:
         return False
     if decision.kind != "headcount_unclear" or not request.clause:
         return False
-    words = request.clause.split()
-    lexicon = default_reader().lexicon
-    return (
-        "?" in request.clause
-        or asks_in_words(words, lexicon)
-        or (bool(words) and words[0] in lexicon.yes_no_openers)
-    )
+    return default_reader().asks(request.clause)
 
 
 def _has_values(request: Request) -> bool:

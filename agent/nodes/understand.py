@@ -11,9 +11,8 @@ from langgraph.runtime import Runtime
 from agent.context import TurnContext
 from agent.state import Reading, TurnState
 from agent.understanding import prospect
-from agent.understanding.reader import Reader, combine, default_reader
+from agent.understanding.reader import WORKED_OUT, Reader, combine, default_reader
 from agent.understanding.schema import (
-    CHANGE_INTENTS,
     Context,
     GuestChange,
     Pending,
@@ -54,20 +53,12 @@ def _details(
     )
 
 
-#: How sure a count given in reply to a read-back is: below the reader's CONFIDENT, so the
-#: changes are read back again with it before a YES applies them.
-RECOUNTED = 0.5
-_MENU_CHANGES = frozenset(CHANGE_INTENTS) - {"headcount_change"}
-
-
 def _recounted(
     understanding: Understanding, proposal: Sequence[dict[str, Any]], text: str, reader: Reader
 ) -> Understanding:
     """The changes read back, with the count the reply gives in place of theirs ("Just to
-    confirm: 14 adults?" answered "no just 1"), to be read back again; the reading as it is
-    when the reply asks for a change of its own or gives no such count."""
-    if any(r.intent in _MENU_CHANGES for r in understanding.requests):
-        return understanding
+    confirm: 14 adults?" answered "no just 1"), as sure as values worked out (WORKED_OUT), so
+    they are read back again; the reading as it is when the reply gives no such count."""
     counted = [p for p in proposal if p["intent"] == "headcount_change"]
     if len(counted) != 1 or counted[0]["entities"].get("guests") is None:
         return understanding
@@ -77,7 +68,7 @@ def _recounted(
     requests = [
         Request.model_validate(
             p
-            | {"confidence": min(p["confidence"], RECOUNTED)}
+            | {"confidence": min(p["confidence"], WORKED_OUT)}
             | (
                 {"entities": p["entities"] | {"guests": recount.model_dump()}}
                 if p is counted[0]

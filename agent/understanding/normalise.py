@@ -79,7 +79,7 @@ class Lexicon:
     four_as_for_after: frozenset[str] = frozenset()
     #: The words said around a count that corrects one read back ("no just 1", "1 not 2").
     recounting: frozenset[str] = frozenset()
-    #: Of those, the words that make the count more people, or fewer ("just 1 more").
+    #: The words that, said with that count, make it more people or fewer ("just 1 more").
     recounting_more: frozenset[str] = frozenset()
     recounting_fewer: frozenset[str] = frozenset()
     #: People named without a number: the words (as a tuple of tokens), their group and count.
@@ -126,9 +126,7 @@ def _lexicon(language: str) -> Lexicon:
         go_ahead=_phrases(raw.get("go_ahead", [])),
         answer_fillers=frozenset(str(a) for a in raw.get("answer_fillers", [])),
         acknowledgements=frozenset(str(a) for a in raw.get("acknowledgements", [])),
-        recounting=frozenset(str(w) for w in raw.get("recounting", []))
-        | frozenset(str(w) for w in raw.get("recounting_more", []))
-        | frozenset(str(w) for w in raw.get("recounting_fewer", [])),
+        recounting=frozenset(str(w) for w in raw.get("recounting", [])),
         recounting_more=frozenset(str(w) for w in raw.get("recounting_more", [])),
         recounting_fewer=frozenset(str(w) for w in raw.get("recounting_fewer", [])),
         people=_people(raw.get("people") or {}, language),

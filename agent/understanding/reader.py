@@ -540,11 +540,14 @@ class Reader:
             for k, w in enumerate(words)
             if k != count.token and k not in negated and not slots.GROUP_WORD.match(w)
         ]
-        if not all(w in self.lexicon.recounting for w in around):
+        lex = self.lexicon
+        if not all(
+            w in lex.recounting | lex.recounting_more | lex.recounting_fewer for w in around
+        ):
             return None
         group = count.group if count.group in PEOPLE_GROUPS else proposed.group
-        more = any(w in self.lexicon.recounting_more for w in around)
-        fewer = any(w in self.lexicon.recounting_fewer for w in around)
+        more = any(w in lex.recounting_more for w in around)
+        fewer = any(w in lex.recounting_fewer for w in around)
         if more or fewer:
             return GuestChange(delta=-value if fewer else value, group=group)
         if proposed.delta is None:
@@ -552,6 +555,16 @@ class Reader:
         if count.group in PEOPLE_GROUPS:
             return None  # "no, 15 adults": a new total more likely than 15 more
         return GuestChange(delta=value if proposed.delta > 0 else -value, group=group)
+
+    def asks(self, clause: str) -> bool:
+        """Whether a clause asks something: a question mark, a question word of the lexicon's
+        `asking`, or one of its `yes_no_openers` first ("can the headcount be updated later")."""
+        words = clause.split()
+        return (
+            "?" in clause
+            or asks_in_words(words, self.lexicon)
+            or (bool(words) and words[0] in self.lexicon.yes_no_openers)
+        )
 
     def _answer_words(self, text: str) -> list[str]:
         """The words of a short answer, less punctuation and the fillers said around it."""
