@@ -945,6 +945,32 @@ class TestCountsSaidTogether:
         was = slots.SlotReading(slots.Slot("count", 20, 11, 12, old, "guests"), "none", 1.0)
         assert slots.at_odds([more, total, was], [[], [], []]) is odds
 
+    @pytest.mark.parametrize(
+        ("stored", "odds"),
+        [
+            ({"adults": 15, "kids": 2}, False),  # 15 - 2 = 13: one thing said twice
+            ({"adults": 16, "kids": 2}, True),
+            (None, True),  # no booking: nothing to add up from
+        ],
+    )
+    def test_a_change_and_a_total_that_add_up_from_the_booking_are_not_at_odds(
+        self, stored: dict[str, int] | None, odds: bool
+    ) -> None:
+        """ "two can't make it, so we're down to thirteen adults" against the booking's count."""
+        fewer = slots.SlotReading(slots.Slot("count", 9, 2, 3, 2, "adults"), "fewer", 0.9, "adults")
+        total = slots.SlotReading(
+            slots.Slot("count", 60, 14, 15, 13, "adults"), "total", 0.9, "adults"
+        )
+        assert slots.at_odds([fewer, total], [[], []], stored) is odds
+
+    def test_guests_of_no_group_add_up_from_the_whole_party(self) -> None:
+        fewer = slots.SlotReading(slots.Slot("count", 0, 0, 1, 2, "guests"), "fewer", 0.9, "guests")
+        total = slots.SlotReading(
+            slots.Slot("count", 20, 5, 6, 15, "guests"), "total", 0.9, "guests"
+        )
+        assert not slots.at_odds([fewer, total], [[], []], {"adults": 13, "kids": 4})
+        assert slots.at_odds([fewer, total], [[], []], {"adults": 13, "kids": 5})
+
     def test_a_drop_out_read_from_of_the(self) -> None:
         got = ent.find_guests("3 of the guys bailed on us")
         assert [(g.change.delta, g.change.group) for g in got] == [(-3, "guests")]

@@ -416,6 +416,7 @@ def _plainly_said(
     prepared: Prepared,
     read: Sequence[slots.SlotReading],
     lexicon: Lexicon,
+    stored: dict[str, int] | None = None,
 ) -> list[tuple[int, Request]]:
     """The changes with their certainty capped at WORKED_OUT unless their values are said
     plainly: told, not asked ("can we swap the steak for shrimp?" is confirmed with a YES), in
@@ -444,7 +445,7 @@ def _plainly_said(
     counted = (
         plain
         and not slots.worked_out(prepared.words, prepared.slots)
-        and not slots.at_odds(read, own)
+        and not slots.at_odds(read, own, stored)
     )
     chosen_plainly = plain and not slots.menu_at_odds(read, prepared.words, prepared.slots, lexicon)
 
@@ -689,7 +690,9 @@ class Reader:
                 ]
                 placed = _quoted(placed, clauses)
             placed = _price_of_the_change(placed, clauses, per_clause)
-            placed = _plainly_said(placed, text, chosen, prepared, read, self.lexicon)
+            placed = _plainly_said(
+                placed, text, chosen, prepared, read, self.lexicon, context.stored_guests
+            )
             tone, source = cast(Tone, message.tone), "reader"
             if concern is None:
                 concern = _learned_concern(message, chosen, context)

@@ -29,7 +29,7 @@ its counts are matched: "my cousin and her 3 boys" is the 3 counted and the cous
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any, Literal, cast
@@ -194,9 +194,14 @@ def worked_out(words: Sequence[str], found: Sequence[Slot]) -> bool:
     return bool(groups - said)
 
 
-def at_odds(readings: Sequence[SlotReading], hints: Sequence[Sequence[str]]) -> bool:
+def at_odds(
+    readings: Sequence[SlotReading],
+    hints: Sequence[Sequence[str]],
+    stored: Mapping[str, int] | None = None,
+) -> bool:
     """Whether the guest counts read disagree with each other or with their words: two counts
-    of one group both read as changes ("down to 9 adults now, two of them bailed"), or a count
+    of one group both read as changes ("down to 9 adults now, two of them bailed") unless they
+    add up from a count the message names or the booking's own (`stored`, by group), or a count
     or person read as coming whose words only say leaving ("3 more ppl bailed"), or the reverse.
     `hints` are each reading's slot hints (with `ways`)."""
     changed: dict[str, list[SlotReading]] = {}
@@ -211,7 +216,18 @@ def at_odds(readings: Sequence[SlotReading], hints: Sequence[Sequence[str]]) -> 
         if said and said <= {"join"} and r.role == "fewer":
             return True
     olds = {int(r.slot.value) for r in readings if r.slot.kind == "count" and r.role == "none"}
-    return any(len(rs) > 1 and not _adds_up(rs, olds) for rs in changed.values())
+    stored = stored or {}
+    return any(
+        len(rs) > 1 and not _adds_up(rs, olds | _stored_count(stored, group))
+        for group, rs in changed.items()
+    )
+
+
+def _stored_count(stored: Mapping[str, int], group: str) -> set[int]:
+    """The booking's count of `group` ("guests": all of them), as a set of at most one."""
+    if group in stored:
+        return {stored[group]}
+    return {sum(stored.values())} if group == "guests" and stored else set()
 
 
 def _adds_up(changes: Sequence[SlotReading], olds: set[int]) -> bool:
