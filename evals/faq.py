@@ -45,6 +45,10 @@ MARKS: dict[str, tuple[str, ...]] = {
     "Can you handle food allergies?": (
         "Let me connect you with our chef to talk through safe options",
     ),
+    # the customer's own deadline, from their booking's date
+    "When do I need to choose the menu and final guest count?": (
+        "protein choices and the final guest count are due by",
+    ),
 }
 #: FAQs whose answer states another's facts too: the price per person gives the kids' price
 #: and the minimum; the areas served and the travel fee both give the free miles and the fee.
