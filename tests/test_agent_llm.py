@@ -180,14 +180,16 @@ class TestLlmMode:
         self, llm_runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:
         await two_days_out(session, clock)
-        # The rules read "pull the plug" as nothing in particular; the model reads a
+        # The reader reads "sit this one out" as nothing in particular; the model reads a
         # cancellation and even phrases a refund — the policy still says non-refundable.
         respx.post(f"{BASE}/chat/completions").mock(
             return_value=httpx.Response(
                 200, json=completion(reading("Full refund coming your way!", "cancellation"))
             )
         )
-        result = await llm_runtime.receive(PHONE, "we have to pull the plug on saturday")
+        result = await llm_runtime.receive(
+            PHONE, "looks like the stars didn't align, we'll sit this one out"
+        )
         assert (result.intent, result.outcome, result.llm) == (
             "cancellation",
             "escalated",
