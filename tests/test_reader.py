@@ -944,6 +944,24 @@ class TestCountsSaidTogether:
         gone = replace(filet, role="remove")
         assert not slots.menu_at_odds([gone], tokens.words, found, lexicon)
 
+    @pytest.mark.parametrize(
+        ("text", "shrimp", "odds"),
+        [
+            ("we want the steak and the shrimp", "none", True),  # named, not turned down
+            ("we want the steak and the shrimp", "want", False),
+            ("steak please, no shrimp", "none", False),  # turned down: rightly not wanted
+        ],
+    )
+    def test_a_protein_named_beside_wanted_ones_but_read_as_nothing_is_at_odds(
+        self, text: str, shrimp: str, odds: bool
+    ) -> None:
+        lexicon = Lexicon.load("en")
+        tokens = slots.Tokens.of(text)
+        found = slots.find_slots(text, tokens, ent.matcher_for(VOCABULARY).find(text), lexicon)
+        roles = {"steak": "want", "shrimp": shrimp}
+        read = [slots.SlotReading(s, roles[s.value], 0.9) for s in found if s.value in roles]
+        assert slots.menu_at_odds(read, tokens.words, found, lexicon) is odds
+
     def test_two_changes_to_one_group_are_at_odds(self) -> None:
         total = slots.SlotReading(slots.Slot("count", 0, 0, 1, 9, "adults"), "total", 0.9, "adults")
         fewer = slots.SlotReading(slots.Slot("count", 9, 4, 5, 2, "adults"), "fewer", 0.9, "adults")

@@ -248,12 +248,23 @@ def menu_at_odds(
     readings: Sequence[SlotReading], words: Sequence[str], found: Sequence[Slot], lexicon: Lexicon
 ) -> bool:
     """Whether a menu item is read as wanted though its words turn it down (`refused`): "the
-    filet is over our budget, so steak and tofu" read as wanting the filet. (As hints for the
-    learned reader the same words made it no better on cross-validation: they are a check.)"""
+    filet is over our budget, so steak and tofu" read as wanting the filet; or a protein named
+    beside wanted ones is read as neither wanted nor taken off though nothing turns it down
+    ("we want the stake and the shimp" read as steak alone). (As hints for the learned reader
+    the same words made it no better on cross-validation: they are a check.)"""
+    wanted = any(r.slot.kind == "protein" and r.role == "want" for r in readings)
     return any(
-        r.slot.kind in ("protein", "upgrade")
-        and r.role == "want"
-        and refused(words, r.slot, found, lexicon)
+        (
+            r.slot.kind in ("protein", "upgrade")
+            and r.role == "want"
+            and bool(refused(words, r.slot, found, lexicon))
+        )
+        or (
+            wanted
+            and r.slot.kind == "protein"
+            and r.role == "none"
+            and not refused(words, r.slot, found, lexicon)
+        )
         for r in readings
     )
 
