@@ -1004,6 +1004,7 @@ class TestCountsSaidTogether:
             slots.Slot("count", 20, 5, 6, 15, "guests"), "total", 0.9, "guests"
         )
         assert not slots.at_odds([fewer, total], [[], []], {"adults": 13, "kids": 4})
+        assert not slots.at_odds([fewer, total], [[], []], {"adults": 11, "kids": 4, "toddlers": 2})
         assert slots.at_odds([fewer, total], [[], []], {"adults": 13, "kids": 5})
 
     def test_a_drop_out_read_from_of_the(self) -> None:

@@ -92,7 +92,9 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         pending=pending,
         after_event=booking is not None and booking.event_at <= now,
         chef_due=booking is not None and _chef_due(booking.event_at, now, charter),
-        stored_guests=None if booking is None else {"adults": booking.adults, "kids": booking.kids},
+        stored_guests=None
+        if booking is None
+        else {"adults": booking.adults, "kids": booking.kids, "toddlers": booking.toddlers},
     )
     reader = default_reader()
     text = loaded.text

@@ -150,6 +150,6 @@ class Context(BaseModel):
     #: The chef should be there by now (from the arrival lead before the start until the party
     #: would be over): "when will the chef get here?" then reports a late chef.
     chef_due: bool = False
-    #: The booking's guests by group ("adults", "kids"), when there is one: a change and a new
+    #: The booking's guests by group (adults, kids, toddlers), when there is one: a change and a new
     #: total that agree with them ("two can't make it, so we're down to 13") say one thing.
     stored_guests: dict[str, int] | None = None
