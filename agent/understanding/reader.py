@@ -545,9 +545,8 @@ class Reader:
             if k != count.token and k not in negated and not slots.GROUP_WORD.match(w)
         ]
         lex = self.lexicon
-        if not all(
-            w in lex.recounting | lex.recounting_more | lex.recounting_fewer for w in around
-        ):
+        recounting = lex.recounting | lex.recounting_more | lex.recounting_fewer
+        if not all(w in recounting for w in around):
             return None
         group = count.group if count.group in PEOPLE_GROUPS else proposed.group
         more = any(w in lex.recounting_more for w in around)
