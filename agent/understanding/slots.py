@@ -28,6 +28,7 @@ its counts are matched: "my cousin and her 3 boys" is the 3 counted and the cous
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -744,25 +745,44 @@ def _aged(slot: Slot, words: Sequence[str], said_ages: dict[int, str]) -> dict[s
 
 
 def guest_changes(
-    readings: Sequence[SlotReading], words: Sequence[str] = (), limits: AgeLimits = USUAL_AGES
+    readings: Sequence[SlotReading],
+    words: Sequence[str] = (),
+    limits: AgeLimits = USUAL_AGES,
+    stored: Mapping[str, int] | None = None,
 ) -> list[tuple[int, GuestChange, float]]:
     """The guest changes the counts make, one per group (the count read surest wins: of "was
     12, now 16" or "3 more, so 24 total", the one the words around it mark), then the people
     named coming or going in a group no count changes, added up; each with where and how sure.
+    A change and a new total of one group that add up from a count the message names or the
+    booking's own (`stored`, by group) say one thing twice ("one more adult, so 16 instead of
+    15"): the total, unsure only if both readings are wrong, for either leaves the same party.
     A count of people coming or going whose ages follow, one age each ("3 kids r coming,
-    theyre 2 5 and 9"), counts each in the group their age puts them in (`words`: the
-    message's tokens, to find the ages; `limits`: the business's age groups)."""
+    theyre 2 5 and 9"), counts each in the group their age puts them in, as sure as it is read
+    as coming or going (`words`: the message's tokens, to find the ages; `limits`: the
+    business's age groups)."""
     changes: list[tuple[int, GuestChange, float]] = []
     seen: set[str] = set()
     best: dict[str, SlotReading] = {}
+    changed: dict[str, list[SlotReading]] = {}
     for r in readings:
         counts = r.slot.kind == "count" and r.role != "none"
+        if counts:
+            changed.setdefault(r.group, []).append(r)
         if counts and (r.group not in best or r.role_probability > best[r.group].role_probability):
             best[r.group] = r
+    olds = {int(r.slot.value) for r in readings if r.slot.kind == "count" and r.role == "none"}
     said_ages = ages(words, counting=True, limits=limits)
     for r in best.values():
         seen.add(r.group)
         value = int(r.slot.value)
+        both = changed[r.group]
+        if _adds_up(both, olds | _stored_count(stored or {}, r.group)):
+            total = next(c for c in both if c.role == "total")
+            sure = 1 - math.prod(1 - c.confidence for c in both)
+            changes.append(
+                (total.slot.start, GuestChange(total=int(total.slot.value), group=r.group), sure)
+            )
+            continue
         if r.role == "total":
             changes.append((r.slot.start, GuestChange(total=value, group=r.group), r.confidence))
             continue
@@ -771,7 +791,8 @@ def guest_changes(
         if by_age and not (set(by_age) - {r.group}) & set(best):
             for group, n in by_age.items():
                 change = GuestChange(delta=sign * n, group=cast(GuestGroup, group))
-                changes.append((r.slot.start, change, r.confidence))
+                # the ages, not the words for the group, say where each one goes
+                changes.append((r.slot.start, change, r.role_probability))
             seen.update(by_age)
             continue
         changes.append((r.slot.start, GuestChange(delta=sign * value, group=r.group), r.confidence))
