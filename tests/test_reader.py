@@ -379,6 +379,28 @@ class TestReadingRealWriting:
         assert got.confidence == confidence
 
     @pytest.mark.parametrize(
+        ("text", "plain"),
+        [
+            ("steak and filet for the adults. purely for information, we keep our order", False),
+            ("steak and filet for the adults. don't change anything", False),
+            ("steak and filet for the adults, were we to upgrade", False),
+            ("steak and filet for the adults please", True),
+        ],
+    )
+    def test_a_change_beside_words_that_suppose_it_is_read_back(
+        self, reader: Reader, text: str, plain: bool
+    ) -> None:
+        """ "Please let us know the cost if we were to add four adults. This is for planning
+        purposes only." has no question mark and plain values, but nothing is to change."""
+        prepared = reader.prepare(text, context(), VOCABULARY)
+        read = [slots.SlotReading(s, "want", 0.99) for s in prepared.slots]
+        sure = Request(intent="menu_selection", confidence=0.99)
+        (_, got), *_ = reader_module._plainly_said(
+            [(0, sure)], text, ["menu_selection"], prepared, read, reader.lexicon
+        )
+        assert got.confidence == (0.99 if plain else reader_module.WORKED_OUT)
+
+    @pytest.mark.parametrize(
         ("text", "intent", "misread"),
         [
             ("the lobster is over our budget, so chicken and steak", "menu_selection", "want"),

@@ -77,6 +77,9 @@ class Lexicon:
     #: tuples of tokens.
     go_ahead: frozenset[tuple[str, ...]] = frozenset()
     four_as_for_after: frozenset[str] = frozenset()
+    #: Phrases that suppose a change or keep the booking as it is ("were we to", "for planning
+    #: purposes", "don't change anything"), anywhere in a message, as tuples of tokens.
+    supposing: frozenset[tuple[str, ...]] = frozenset()
     #: The words said around a count that corrects one read back ("no just 1", "1 not 2").
     recounting: frozenset[str] = frozenset()
     #: The words that, said with that count, make it more people or fewer ("just 1 more").
@@ -119,6 +122,7 @@ def _lexicon(language: str) -> Lexicon:
         two_as_to_before=frozenset(raw.get("two_as_to_before", [])),
         four_as_for_before=frozenset(raw.get("four_as_for_before", [])),
         four_as_for_after=frozenset(raw.get("four_as_for_after", [])),
+        supposing=_phrases(raw.get("supposing", [])),
         counting_phrases={str(k): str(v) for k, v in raw.get("counting_phrases", {}).items()},
         domain_words=frozenset(raw.get("domain_words", [])),
         yes_answers=frozenset(str(a) for a in raw.get("yes_answers", [])),

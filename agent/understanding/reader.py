@@ -422,7 +422,9 @@ def _plainly_said(
     """The changes with their certainty capped at WORKED_OUT unless their values are said
     plainly: told, not asked ("can we swap the steak for shrimp?" is confirmed with a YES), in
     one sentence of a short message with no question beside it ("what's my balance now that
-    we're 14"), and read in agreement with their words. For guest counts that means numbers
+    we're 14") and nothing that supposes it or keeps the booking as it is (the lexicon's
+    `supposing`: "were we to", "for planning purposes only"), and read in agreement with
+    their words. For guest counts that means numbers
     with their groups rather than people named or ages, each read the way its words say people
     move (`slots.at_odds`: "3 more ppl bailed" read as 3 more is read back); for the menu, no
     item read as wanted that its words turn down (`slots.menu_at_odds`). A reader sure of the
@@ -441,6 +443,7 @@ def _plainly_said(
         and not asks_in_words(prepared.words, lexicon)
         and not _QUESTIONS.intersection(chosen)
         and "complaint" not in chosen  # a dispute names what went wrong as often as wants
+        and not slots.says(prepared.words, lexicon.supposing)  # "were we to", "no change yet"
         and len(carrying) <= 1  # greetings and thanks around the values are no second statement
         and len(text.split()) <= PLAIN_WORDS
     )
