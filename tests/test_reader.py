@@ -814,6 +814,14 @@ class TestPeopleBringingTheirOwn:
         assert [(c.delta, c.group) for c in changes] == [(3, "kids")]
 
 
+def _menu_slots(text: str) -> tuple[Lexicon, slots.Tokens, list[slots.Slot]]:
+    """The English lexicon, the text's tokens and its slots, menu words included."""
+    lexicon = Lexicon.load("en")
+    tokens = slots.Tokens.of(text)
+    found = slots.find_slots(text, tokens, ent.matcher_for(VOCABULARY).find(text), lexicon)
+    return lexicon, tokens, list(found)
+
+
 class _Says(LearnedReader):
     """A model that reads every message (and clause) the same, whatever it says."""
 
@@ -1019,14 +1027,20 @@ class TestCountsSaidTogether:
             ("chicken out, steak in", {"chicken": ["refused_after"]}),  # not the steak
             ("steak and shrimp, not chicken", {"chicken": ["refused_before"]}),
             ("steak and chicken please", {}),
+            # a refusal carries along a list joined by "/" or "or", never by a comma or "and"
+            (
+                "allergic, so no shrimp/scallops/lobster for them",
+                {k: ["refused_before"] for k in ("shrimp", "scallops", "lobster")},
+            ),
+            ("no shrimp or scallops", {k: ["refused_before"] for k in ("shrimp", "scallops")}),
+            ("no shrimp, chicken and steak", {"shrimp": ["refused_before"]}),
+            ("chicken/steak please", {}),
         ],
     )
     def test_the_words_turning_a_menu_item_down_are_read(
         self, text: str, turned_down: dict[str, list[str]]
     ) -> None:
-        lexicon = Lexicon.load("en")
-        tokens = slots.Tokens.of(text)
-        found = slots.find_slots(text, tokens, ent.matcher_for(VOCABULARY).find(text), lexicon)
+        lexicon, tokens, found = _menu_slots(text)
         got = {s.value: slots.refused(tokens.words, s, found, lexicon) for s in found}
         assert {k: v for k, v in got.items() if v} == turned_down
 
@@ -1037,13 +1051,32 @@ class TestCountsSaidTogether:
     def test_a_menu_item_read_as_wanted_though_turned_down_is_at_odds(
         self, text: str, odds: bool
     ) -> None:
-        lexicon = Lexicon.load("en")
-        tokens = slots.Tokens.of(text)
-        found = slots.find_slots(text, tokens, ent.matcher_for(VOCABULARY).find(text), lexicon)
+        lexicon, tokens, found = _menu_slots(text)
         filet = slots.SlotReading(found[0], "want", 0.95)
         assert slots.menu_at_odds([filet], tokens.words, found, lexicon) is odds
         gone = replace(filet, role="remove")
         assert not slots.menu_at_odds([gone], tokens.words, found, lexicon)
+
+    @pytest.mark.parametrize(
+        ("text", "odds"),
+        [
+            ("salmon for steak pls", True),
+            ("shrimp instead of calamari", True),
+            ("tofu -> salmon", True),
+            ("salmon and steak pls", False),
+            ("salmon, steak for the kids", False),  # not side by side with only the trade
+        ],
+    )
+    def test_two_items_traded_for_each_other_both_read_as_wanted_are_at_odds(
+        self, text: str, odds: bool
+    ) -> None:
+        """ "salmon 4 steak pls" read as wanting both would add a protein nobody asked for."""
+        lexicon, tokens, found = _menu_slots(text)
+        both = [slots.SlotReading(s, "want", 0.99) for s in found if s.kind == "protein"]
+        assert len(both) == 2
+        assert slots.menu_at_odds(both, tokens.words, found, lexicon) is odds
+        one_goes = [both[0], replace(both[1], role="remove")]
+        assert not slots.menu_at_odds(one_goes, tokens.words, found, lexicon)
 
     @pytest.mark.parametrize(
         ("text", "shrimp", "odds"),
@@ -1056,9 +1089,7 @@ class TestCountsSaidTogether:
     def test_a_protein_named_beside_wanted_ones_but_read_as_nothing_is_at_odds(
         self, text: str, shrimp: str, odds: bool
     ) -> None:
-        lexicon = Lexicon.load("en")
-        tokens = slots.Tokens.of(text)
-        found = slots.find_slots(text, tokens, ent.matcher_for(VOCABULARY).find(text), lexicon)
+        lexicon, tokens, found = _menu_slots(text)
         roles = {"steak": "want", "shrimp": shrimp}
         read = [slots.SlotReading(s, roles[s.value], 0.9) for s in found if s.value in roles]
         assert slots.menu_at_odds(read, tokens.words, found, lexicon) is odds

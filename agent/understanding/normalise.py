@@ -80,6 +80,9 @@ class Lexicon:
     #: Phrases that suppose a change or keep the booking as it is ("were we to", "for planning
     #: purposes", "don't change anything"), anywhere in a message, as tuples of tokens.
     supposing: frozenset[tuple[str, ...]] = frozenset()
+    #: Words that, alone between two menu items, trade one for the other ("chicken for steak",
+    #: "shrimp instead of calamari"), as tuples of tokens.
+    trading: frozenset[tuple[str, ...]] = frozenset()
     #: The words said around a count that corrects one read back ("no just 1", "1 not 2").
     recounting: frozenset[str] = frozenset()
     #: The words that, said with that count, make it more people or fewer ("just 1 more").
@@ -123,6 +126,7 @@ def _lexicon(language: str) -> Lexicon:
         four_as_for_before=frozenset(raw.get("four_as_for_before", [])),
         four_as_for_after=frozenset(raw.get("four_as_for_after", [])),
         supposing=_phrases(raw.get("supposing", [])),
+        trading=_phrases(raw.get("trading", [])),
         counting_phrases={str(k): str(v) for k, v in raw.get("counting_phrases", {}).items()},
         domain_words=frozenset(raw.get("domain_words", [])),
         yes_answers=frozenset(str(a) for a in raw.get("yes_answers", [])),

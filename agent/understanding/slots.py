@@ -28,6 +28,7 @@ its counts are matched: "my cousin and her 3 boys" is the 3 counted and the cous
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Container, Iterable, Mapping, Sequence
@@ -251,9 +252,13 @@ def menu_at_odds(
     """Whether a menu item is read as wanted though its words turn it down (`refused`): "the
     filet is over our budget, so steak and tofu" read as wanting the filet; or a protein named
     beside wanted ones is read as neither wanted nor taken off though nothing turns it down
-    ("we want the stake and the shimp" read as steak alone). (As hints for the learned reader
-    the same words made it no better on cross-validation: they are a check.)"""
+    ("we want the stake and the shimp" read as steak alone); or two items both read as wanted
+    though the words between them trade one for the other (the lexicon's `trading`: "chicken
+    for steak"). (As hints for the learned reader the same words made it no better on
+    cross-validation: they are a check.)"""
     wanted = any(r.slot.kind == "protein" and r.role == "want" for r in readings)
+    if _traded_both_wanted(readings, words, lexicon):
+        return True
     return any(
         (
             r.slot.kind in ("protein", "upgrade")
@@ -438,7 +443,11 @@ def refused(words: Sequence[str], slot: Slot, found: Sequence[Slot], lexicon: Le
     ):
         start -= 1
     before = words[start : slot.token]
-    if any(w in lexicon.negations for w in before) or says(before, lexicon.refusing):
+    if (
+        any(w in lexicon.negations for w in before)
+        or says(before, lexicon.refusing)
+        or _refused_with(words, slot, found, lexicon)
+    ):
         out.append("refused_before")
     end = slot.end_token
     while (
@@ -451,6 +460,42 @@ def refused(words: Sequence[str], slot: Slot, found: Sequence[Slot], lexicon: Le
     if says(words[slot.end_token : end], lexicon.refusing):
         out.append("refused_after")
     return out
+
+
+def _traded_both_wanted(
+    readings: Sequence[SlotReading], words: Sequence[str], lexicon: Lexicon
+) -> bool:
+    """Whether two menu items side by side are both read as wanted though only a word of
+    trading stands between them: one of them goes."""
+    menu = sorted(
+        (r for r in readings if r.slot.kind in ("protein", "upgrade")), key=lambda r: r.slot.token
+    )
+    return any(
+        a.role == b.role == "want"
+        and tuple(words[a.slot.end_token : b.slot.token]) in lexicon.trading
+        for a, b in itertools.pairwise(menu)
+    )
+
+
+#: Words that carry a refusal along a list of menu items ("no shrimp/scallops/lobster", "no
+#: shrimp or scallops"); a comma or "and" does not ("no shrimp, chicken and steak").
+_REFUSAL_CARRIES = frozenset({"/", "or", "nor"})
+
+
+def _refused_with(
+    words: Sequence[str], slot: Slot, found: Sequence[Slot], lexicon: Lexicon
+) -> bool:
+    """Whether the menu item just before this one, joined to it by "/", "or" or "nor" alone,
+    is turned down by the words before it."""
+    k = slot.token
+    while k > 0 and words[k - 1] in _REFUSAL_CARRIES:
+        k -= 1
+    if k == slot.token:
+        return False
+    previous = next(
+        (s for s in found if s.kind in ("protein", "upgrade") and s.end_token == k), None
+    )
+    return previous is not None and "refused_before" in refused(words, previous, found, lexicon)
 
 
 def says(words: Sequence[str], phrases: frozenset[tuple[str, ...]]) -> bool:
