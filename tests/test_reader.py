@@ -385,13 +385,17 @@ class TestReadingRealWriting:
             ("steak and filet for the adults. don't change anything", False),
             ("steak and filet for the adults, were we to upgrade", False),
             ("steak and filet for the adults please", True),
+            # asked without its question mark: "can the vegetarians get tofu instead of meat"
+            ("can the adults get steak and filet", False),
+            ("can u do steak and filet for the adults pls", True),  # a request made politely
         ],
     )
     def test_a_change_beside_words_that_suppose_it_is_read_back(
         self, reader: Reader, text: str, plain: bool
     ) -> None:
         """ "Please let us know the cost if we were to add four adults. This is for planning
-        purposes only." has no question mark and plain values, but nothing is to change."""
+        purposes only." has no question mark and plain values, but nothing is to change; nor
+        is a change asked for with "can" and no question mark taken as told."""
         prepared = reader.prepare(text, context(), VOCABULARY)
         read = [slots.SlotReading(s, "want", 0.99) for s in prepared.slots]
         sure = Request(intent="menu_selection", confidence=0.99)

@@ -83,6 +83,9 @@ class Lexicon:
     #: Words that, alone between two menu items, trade one for the other ("chicken for steak",
     #: "shrimp instead of calamari"), as tuples of tokens.
     trading: frozenset[tuple[str, ...]] = frozenset()
+    #: Openings that ask us to do something rather than ask whether it can be done ("can u swap
+    #: the steak 4 shrimp pls"), as tuples of tokens.
+    polite_asks: frozenset[tuple[str, ...]] = frozenset()
     #: The words said around a count that corrects one read back ("no just 1", "1 not 2").
     recounting: frozenset[str] = frozenset()
     #: The words that, said with that count, make it more people or fewer ("just 1 more").
@@ -127,6 +130,7 @@ def _lexicon(language: str) -> Lexicon:
         four_as_for_after=frozenset(raw.get("four_as_for_after", [])),
         supposing=_phrases(raw.get("supposing", [])),
         trading=_phrases(raw.get("trading", [])),
+        polite_asks=_phrases(raw.get("polite_asks", [])),
         counting_phrases={str(k): str(v) for k, v in raw.get("counting_phrases", {}).items()},
         domain_words=frozenset(raw.get("domain_words", [])),
         yes_answers=frozenset(str(a) for a in raw.get("yes_answers", [])),

@@ -317,8 +317,9 @@ def _with_slots(
     stored: dict[str, int] | None = None,
 ) -> list[tuple[int, Request]]:
     """The requests with their values as the learned slot reader reads them: guest changes per
-    group from the counts (a child's age put in the business's group, `limits`), and what goes
-    in and out of the menu from its words.
+    group from the counts (a child's age put in the business's group, `limits`; a change and a
+    total that add up from the booking's guests, `stored`, are one), and what goes in and out
+    of the menu from its words.
     A change is as sure as the least sure of its intent and the words that carry its values
     (the rules agreeing was tried as evidence and made more false changes, not fewer)."""
     out: list[tuple[int, Request]] = []
@@ -410,6 +411,14 @@ def asks_in_words(words: Sequence[str], lexicon: Lexicon) -> bool:
 _QUESTIONS: frozenset[str] = frozenset({"booking_question", "faq"})
 
 
+def _asks_whether(words: Sequence[str], lexicon: Lexicon) -> bool:
+    """Whether a message opens as a yes/no question (`yes_no_openers`: "can the vegetarians get
+    extra tofu") rather than a request made politely (`polite_asks`: "can u swap the steak")."""
+    if not words or words[0] not in lexicon.yes_no_openers:
+        return False
+    return not any(tuple(words[: len(p)]) == p for p in lexicon.polite_asks)
+
+
 def _plainly_said(
     placed: list[tuple[int, Request]],
     text: str,
@@ -420,11 +429,13 @@ def _plainly_said(
     stored: dict[str, int] | None = None,
 ) -> list[tuple[int, Request]]:
     """The changes with their certainty capped at WORKED_OUT unless their values are said
-    plainly: told, not asked ("can we swap the steak for shrimp?" is confirmed with a YES), in
+    plainly: told, not asked ("can we swap the steak for shrimp?", or without its question mark,
+    opening with a word of the lexicon's `yes_no_openers` but not as a polite ask, "can u ...",
+    is confirmed with a YES), in
     one sentence of a short message with no question beside it ("what's my balance now that
     we're 14") and nothing that supposes it or keeps the booking as it is (the lexicon's
-    `supposing`: "were we to", "for planning purposes only"), and read in agreement with
-    their words. For guest counts that means numbers
+    `supposing`: "were we to", "for planning purposes only"), and read in agreement with their
+    words. For guest counts that means numbers
     with their groups rather than people named or ages, each read the way its words say people
     move (`slots.at_odds`: "3 more ppl bailed" read as 3 more is read back); for the menu, no
     item read as wanted that its words turn down (`slots.menu_at_odds`). A reader sure of the
@@ -444,6 +455,7 @@ def _plainly_said(
         and not _QUESTIONS.intersection(chosen)
         and "complaint" not in chosen  # a dispute names what went wrong as often as wants
         and not slots.says(prepared.words, lexicon.supposing)  # "were we to", "no change yet"
+        and not _asks_whether(prepared.words, lexicon)  # "can the vegetarians get tofu"
         and len(carrying) <= 1  # greetings and thanks around the values are no second statement
         and len(text.split()) <= PLAIN_WORDS
     )
