@@ -416,7 +416,7 @@ def _asks_whether(words: Sequence[str], lexicon: Lexicon) -> bool:
     extra tofu") rather than a request made politely (`polite_asks`: "can u swap the steak")."""
     if not words or words[0] not in lexicon.yes_no_openers:
         return False
-    return not any(tuple(words[: len(p)]) == p for p in lexicon.polite_asks)
+    return not slots.opens_with(words, lexicon.polite_asks)
 
 
 def _plainly_said(

@@ -217,12 +217,26 @@ def at_odds(
             return True
         if said and said <= {"join"} and r.role == "fewer":
             return True
+    agree = said_twice(readings, stored)
+    return any(len(rs) > 1 and group not in agree for group, rs in changed.items())
+
+
+def said_twice(
+    readings: Sequence[SlotReading], stored: Mapping[str, int] | None = None
+) -> dict[str, list[SlotReading]]:
+    """The groups whose two counts read as changes say one thing twice: a change and a new total
+    that add up from a count the message names (read as no change) or the booking's own
+    (`stored`, by group): "one more adult, so 16 instead of 15". Each with its two readings."""
+    changed: dict[str, list[SlotReading]] = {}
+    for r in readings:
+        if r.slot.kind == "count" and r.role != "none":
+            changed.setdefault(r.group, []).append(r)
     olds = {int(r.slot.value) for r in readings if r.slot.kind == "count" and r.role == "none"}
-    stored = stored or {}
-    return any(
-        len(rs) > 1 and not _adds_up(rs, olds | _stored_count(stored, group))
+    return {
+        group: rs
         for group, rs in changed.items()
-    )
+        if _adds_up(rs, olds | _stored_count(stored or {}, group))
+    }
 
 
 def _stored_count(stored: Mapping[str, int], group: str) -> set[int]:
@@ -501,6 +515,11 @@ def _refused_with(
 def says(words: Sequence[str], phrases: frozenset[tuple[str, ...]]) -> bool:
     """Whether one of the phrases (tuples of tokens) is said in the words."""
     return any(_phrase_at(words, k, phrases) for k in range(len(words)))
+
+
+def opens_with(words: Sequence[str], phrases: frozenset[tuple[str, ...]]) -> bool:
+    """Whether the words open with one of the phrases (tuples of tokens)."""
+    return bool(_phrase_at(words, 0, phrases))
 
 
 def _way_at(words: Sequence[str], k: int, lexicon: Lexicon) -> tuple[str | None, int]:
@@ -808,20 +827,17 @@ def guest_changes(
     changes: list[tuple[int, GuestChange, float]] = []
     seen: set[str] = set()
     best: dict[str, SlotReading] = {}
-    changed: dict[str, list[SlotReading]] = {}
     for r in readings:
         counts = r.slot.kind == "count" and r.role != "none"
-        if counts:
-            changed.setdefault(r.group, []).append(r)
         if counts and (r.group not in best or r.role_probability > best[r.group].role_probability):
             best[r.group] = r
-    olds = {int(r.slot.value) for r in readings if r.slot.kind == "count" and r.role == "none"}
+    twice = said_twice(readings, stored)
     said_ages = ages(words, counting=True, limits=limits)
     for r in best.values():
         seen.add(r.group)
         value = int(r.slot.value)
-        both = changed[r.group]
-        if _adds_up(both, olds | _stored_count(stored or {}, r.group)):
+        if r.group in twice:
+            both = twice[r.group]
             total = next(c for c in both if c.role == "total")
             sure = 1 - math.prod(1 - c.confidence for c in both)
             changes.append(
