@@ -1158,6 +1158,27 @@ class TestConcernsWin:
         assert intents(got) == ["faq"]
 
     @pytest.mark.parametrize(
+        ("text", "concern"),
+        [
+            ("2nd time asking!! we are 18 adults now", "unanswered"),
+            ("nobody ever got back to me. just cancel it", "unanswered"),
+            ("CANCEL IT. asked 3 times", "unanswered"),
+            ("for the third time, cancel the party", "unanswered"),
+            ("still waiting on a reply, cancel our booking", "unanswered"),
+            ("buzz 3B, and if no one answers call me", None),
+            ("dad changed his mind for the 5th time lol, cancel the steak", None),
+        ],
+    )
+    def test_a_request_made_again_after_no_reply_reaches_a_person_as_itself(
+        self, text: str, concern: str | None
+    ) -> None:
+        """The office failed the customer: a person sees it (rule I6 of docs/labelling.md),
+        and the request is the one made again, with no complaint added beside it."""
+        got = Reader(_Says({"cancellation": 0.99})).understand(text, context(), VOCABULARY)
+        assert got.concern == concern
+        assert intents(got) == ["cancellation"]
+
+    @pytest.mark.parametrize(
         ("safety", "concern"),
         [
             ({"none": 0.65, "MEDIUM": 0.01, "HIGH": 0.33, "URGENT": 0.01}, "complaint"),

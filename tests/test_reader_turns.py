@@ -300,6 +300,15 @@ class TestConcernsReachAPerson:
         assert result.outcome == "escalated"
         assert [c.priority for c in await cases(session, customer)] == ["HIGH"]
 
+    async def test_a_request_made_again_is_handled_and_a_person_sees_it(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, _ = await booked(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, "this is my 3rd message. please cancel the party")
+        assert [c.priority for c in await cases(session, customer)] == ["HIGH"]
+        assert result.reply is not None and "ask again" in result.reply
+        assert result.intent == "cancellation"
+
     async def test_no_chef_on_the_day_is_urgent_and_gets_no_faq(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

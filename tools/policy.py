@@ -814,6 +814,7 @@ CONCERN_PRIORITY: Mapping[str, Priority] = {
     "billing": "HIGH",
     "legal": "HIGH",
     "complaint": "HIGH",
+    "unanswered": "HIGH",
     "allergy": "MEDIUM",
 }
 _CONCERN_CASE: Mapping[str, tuple[str, str]] = {
@@ -840,6 +841,10 @@ _CONCERN_CASE: Mapping[str, tuple[str, str]] = {
     "complaint": (
         "Complaint",
         "Personal call to hear the customer out and resolve it",
+    ),
+    "unanswered": (
+        "Customer asked again after no reply",
+        "Answer the customer personally today and check that what they asked for is done",
     ),
     "safety": (
         "Possibly urgent: read the message now",

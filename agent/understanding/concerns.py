@@ -31,8 +31,13 @@ INTENT_OF: dict[Concern, str] = {
     "complaint": "complaint",
     "allergy": "dietary_request",
     "unsafe_weather": "weather_concern",
+    "unanswered": "complaint",
     "safety": "complaint",
 }
+#: Concerns that ask for nothing of their own: "2nd time asking, we're 18 adults now" is the
+#: headcount change, and the case beside it (`agent.nodes.decide.concern_case`) is how a person
+#: sees that the office failed the customer (docs/labelling.md, rule I6).
+NO_REQUEST: frozenset[Concern] = frozenset({"unanswered"})
 
 
 class Concerns:

@@ -15,7 +15,9 @@
    values are said plainly and agree with their words (`_plainly_said`).
 5. Concern cues (`concerns.py`) win last: a no-show, an illness or injury after the event, a
    billing dispute, a legal threat, a complaint, an allergy or unsafe weather always yields the
-   request a person handles, whatever the model thought. Where no cue speaks, the model's own
+   request a person handles, whatever the model thought. A request made again after no reply
+   adds none: the request is the one made again, and the case opened beside it says that the
+   office failed the customer. Where no cue speaks, the model's own
    fair chance that a person is needed sets the concern without adding a request the customer
    did not make; the turn still opens the case (`agent.nodes.decide.concern_case`).
 
@@ -37,7 +39,7 @@ from typing import Literal, cast
 from agent.understanding import entities as ent
 from agent.understanding import intents as cue
 from agent.understanding import rules, slots
-from agent.understanding.concerns import INTENT_OF, Concerns
+from agent.understanding.concerns import INTENT_OF, NO_REQUEST, Concerns
 from agent.understanding.learned import Features, LearnedReader, Reading
 from agent.understanding.normalise import PEOPLE_GROUPS, Lexicon, Normaliser, strip_markup
 from agent.understanding.schema import (
@@ -1067,6 +1069,8 @@ def _with_concern(
     if concern is None:
         return placed
     kind, position = concern
+    if kind in NO_REQUEST:
+        return placed
     intent: Intent = INTENT_OF[kind]  # type: ignore[assignment]
     if kind == "allergy":
         serious = Entities(dietary="serious")

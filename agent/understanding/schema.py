@@ -61,6 +61,7 @@ Concern = Literal[
     "complaint",
     "allergy",
     "unsafe_weather",
+    "unanswered",  # the customer asks again after no reply: a person sees that we failed them
     "safety",  # urgent, by the learned reader, with no cue saying what kind
 ]
 
