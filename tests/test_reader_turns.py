@@ -309,6 +309,32 @@ class TestConcernsReachAPerson:
         assert result.reply is not None and "ask again" in result.reply
         assert result.intent == "cancellation"
 
+    async def test_items_refused_for_one_guest_with_an_allergy_leave_the_menu_to_the_chef(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Shown failing before: the reply also asked the whole party's menu ("Each guest gets
+        2 proteins ... Which would you like?") and waited for it."""
+        customer, booking = await booked(session, clock, 10 * D)
+        reading = Understanding(
+            tone="neutral",
+            requests=[
+                Request(intent="menu_selection", confidence=0.86),
+                Request(intent="dietary_request", entities=Entities(dietary="serious")),
+            ],
+            concern="allergy",
+        )
+        monkeypatch.setattr(Reader, "understand", lambda *args, **kw: reading)
+        result = await runtime.receive(PHONE, "no shrimp/scallops/lobster for my sister, allergic")
+        assert result.reply is not None and "Which would you like" not in result.reply
+        assert result.pending != "menu"
+        assert [c.priority for c in await cases(session, customer)] == ["MEDIUM"]
+        await session.refresh(booking)
+        assert booking.proteins == ["chicken", "steak"]
+
     async def test_no_chef_on_the_day_is_urgent_and_gets_no_faq(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

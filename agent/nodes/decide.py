@@ -300,6 +300,18 @@ async def _faq_match(ctx: TurnContext, text: str, clause: str | None = None) -> 
     return None
 
 
+def _for_the_chef(request: Request, requests: Sequence[Request]) -> bool:
+    """A menu request that names nothing to choose, beside a serious diet ("no shrimp or
+    scallops for my sister, she's allergic"): the chef's call about safe options settles what
+    that guest eats, so the turn does not also ask the whole party's menu."""
+    return (
+        request.intent == "menu_selection"
+        and not request.entities.changes_something
+        and not request.entities.removed_proteins
+        and any(r.intent == "dietary_request" and r.entities.dietary == "serious" for r in requests)
+    )
+
+
 def _covered(requests: list[Request], concern: str | None) -> frozenset[str]:
     """The FAQ categories another answer of the turn states for this booking: a cancellation's
     reply states the deposit and the policy ("a full refund 7 days before" would contradict it
@@ -428,6 +440,9 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                 if first:
                     assert lead_decision is not None
                     decisions.append(lead_decision)
+                continue
+            if _for_the_chef(request, understanding.requests):
+                intents[index] = None
                 continue
             if request.intent == "headcount_change" and headcounts:
                 if headcount_done or request.entities.guests is None:
