@@ -15,7 +15,7 @@ from agent.understanding import entities as ent
 from agent.understanding import normalise, slots, training
 from agent.understanding import reader as reader_module
 from agent.understanding.corpus import CorpusError
-from agent.understanding.learned import LABELS, LearnedReader, Reading
+from agent.understanding.learned import LABELS, Features, LearnedReader, Reading
 from agent.understanding.normalise import Lexicon, Normaliser
 from agent.understanding.reader import Reader, default_reader
 from agent.understanding.schema import (
@@ -1438,6 +1438,14 @@ class TestLearnedModel:
             assert fast.tone == slow.tone
             for label in LABELS:
                 assert fast.intents[label] == pytest.approx(slow.intents[label], abs=1e-4)
+
+    def test_a_number_is_one_shape_to_the_words_and_kept_by_the_characters(self) -> None:
+        """How many people come says nothing of what the message asks: "we're 18 now" and
+        "we're 23 now" are one message to the word features."""
+        eighteen = Features.of("we're 18 now, the 28th at 5pm", "we're 18 now", ["rule_x"])
+        twenty_three = Features.of("we're 23 now, the 28th at 5pm", "we're 23 now", ["rule_x"])
+        assert eighteen.words == twenty_three.words == "we're 9 now, the 9th at 9pm rule_x"
+        assert eighteen.chars != twenty_three.chars
 
     def test_the_model_knows_which_corpus_it_learned_from(self, reader: Reader) -> None:
         """The lexicon counts too: a shorthand word added to it changes the model's inputs."""
