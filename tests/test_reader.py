@@ -260,6 +260,29 @@ class TestReadingRealWriting:
         assert [r.intent for _, r in got] == ["cancellation", "faq"]
 
     @pytest.mark.parametrize(
+        ("named", "kept"),
+        [  # "resched fee?": read surer as the general question, and naming no date
+            (Request(intent="date_change", confidence=0.75), ["faq"]),
+            # "is it too late to move it?": read surer as the move, which carries the question
+            (Request(intent="date_change", confidence=0.97), ["date_change"]),
+            # "can we move to the 28th, fee?": a date named is a move to make
+            (
+                Request(intent="date_change", confidence=0.75, entities=Entities(date=NOW.date())),
+                ["date_change"],
+            ),
+            # a diet carries its questions however the general one reads
+            (Request(intent="dietary_request", confidence=0.6), ["dietary_request"]),
+        ],
+    )
+    def test_a_general_question_read_surer_than_a_request_naming_nothing_is_the_question(
+        self, named: Request, kept: list[str]
+    ) -> None:
+        clauses = [reader_module._Clause(0, 22)]
+        placed = [(0, named), (5, Request(intent="faq", confidence=0.94))]
+        got = reader_module._questions_of_their_own(placed, clauses)
+        assert [r.intent for _, r in got] == kept
+
+    @pytest.mark.parametrize(
         ("odds", "slot_sure", "added"), [(0.3, 0.97, True), (0.1, 0.97, False), (0.3, 0.6, False)]
     )
     def test_a_party_size_said_beside_another_request_is_a_change_read_back(
@@ -1028,6 +1051,11 @@ class TestCountsSaidTogether:
                 {"lobster": ["refused_after"]},
             ),
             ("calamari was a mistake lol, chicken and steak", {"calamari": ["refused_after"]}),
+            (
+                "honestly lobster is way over what we wanna spend so just chicken and calamari",
+                {"lobster": ["refused_after"]},
+            ),
+            ("filet is out of our price range, steak pls", {"filet_mignon": ["refused_after"]}),
             ("chicken out, steak in", {"chicken": ["refused_after"]}),  # not the steak
             ("steak and shrimp, not chicken", {"chicken": ["refused_before"]}),
             ("steak and chicken please", {}),

@@ -870,11 +870,46 @@ def _questions_of_their_own(
 ) -> list[tuple[int, Request]]:
     """The requests less a FAQ read in the clause of a request that carries its own questions:
     the clause asks about that request. A question in a clause of its own ("cancel pls. is the
-    deposit refundable?") stays a FAQ."""
-    owned = {_clause_index(p, clauses) for p, r in placed if r.intent in _CARRIES_ITS_QUESTION}
+    deposit refundable?") stays a FAQ. A clause read surer as a general question than as the
+    request it names, with nothing to act on ("resched fee?", "is it free to move the date if
+    something comes up?"), asks the question: the request is only its topic."""
+    carried: dict[int, list[Request]] = {}
+    for p, r in placed:
+        if r.intent in _CARRIES_ITS_QUESTION:
+            carried.setdefault(_clause_index(p, clauses), []).append(r)
+    asked = {
+        k
+        for p, r in placed
+        if r.intent == "faq"
+        and (k := _clause_index(p, clauses)) in carried
+        and all(_only_its_topic(c, r) for c in carried[k])
+    }
     return [
-        (p, r) for p, r in placed if r.intent != "faq" or _clause_index(p, clauses) not in owned
+        (p, r)
+        for p, r in placed
+        if not (
+            (r.intent == "faq" and _clause_index(p, clauses) in carried.keys() - asked)
+            or (r.intent in _CARRIES_ITS_QUESTION and _clause_index(p, clauses) in asked)
+        )
     ]
+
+
+#: How much surer of a general question than of the request in its clause the reader must be
+#: for the clause to ask the question.
+QUESTION_OVER_REQUEST = 0.05
+#: The requests a general question can have as its topic: the changes, a new date, cancelling.
+_TOPICS_OF_QUESTIONS = frozenset({*CHANGE_INTENTS, "date_change", "cancellation"})
+
+
+def _only_its_topic(request: Request, question: Request) -> bool:
+    """Whether `request` is only the topic of a general `question` in its clause: it names
+    nothing to act on, and the question is read surer."""
+    e = request.entities
+    return (
+        request.intent in _TOPICS_OF_QUESTIONS
+        and not (e.changes_something or e.removed_proteins or e.date or e.choice)
+        and question.confidence >= request.confidence + QUESTION_OVER_REQUEST
+    )
 
 
 def _price_of_the_change(
