@@ -17,9 +17,9 @@
    billing dispute, a legal threat, a complaint, an allergy or unsafe weather always yields the
    request a person handles, whatever the model thought. A request made again after no reply
    adds none: the request is the one made again, and the case opened beside it says that the
-   office failed the customer. Where no cue speaks, the model's own
-   fair chance that a person is needed sets the concern without adding a request the customer
-   did not make; the turn still opens the case (`agent.nodes.decide.concern_case`).
+   office failed the customer. Where no cue speaks, the model's own fair chance that a person
+   is needed sets the concern without adding a request the customer did not make; the turn
+   still opens the case (`agent.nodes.decide.concern_case`).
 
 Each request carries the model's probability as its confidence; the policy applies a booking
 change only when it is sure (see `agent.nodes.decide`).
