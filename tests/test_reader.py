@@ -270,6 +270,20 @@ class TestReadingRealWriting:
                 Request(intent="date_change", confidence=0.75, entities=Entities(date=NOW.date())),
                 ["date_change"],
             ),
+            # "take the shrimp off, what does that save?": an item taken off is a change to make
+            (
+                Request(
+                    intent="protein_swap",
+                    confidence=0.75,
+                    entities=Entities(removed_proteins=["shrimp"]),
+                ),
+                ["protein_swap"],
+            ),
+            # "1, is that the full refund?": the cancel choice answered is the cancellation
+            (
+                Request(intent="cancellation", confidence=0.75, entities=Entities(choice="1")),
+                ["cancellation"],
+            ),
             # a diet carries its questions however the general one reads
             (Request(intent="dietary_request", confidence=0.6), ["dietary_request"]),
         ],

@@ -306,8 +306,7 @@ def _for_the_chef(request: Request, requests: Sequence[Request]) -> bool:
     that guest eats, so the turn does not also ask the whole party's menu."""
     return (
         request.intent == "menu_selection"
-        and not request.entities.changes_something
-        and not request.entities.removed_proteins
+        and not request.entities.names_something
         and any(r.intent == "dietary_request" and r.entities.dietary == "serious" for r in requests)
     )
 

@@ -873,24 +873,22 @@ def _questions_of_their_own(
     deposit refundable?") stays a FAQ. A clause read surer as a general question than as the
     request it names, with nothing to act on ("resched fee?", "is it free to move the date if
     something comes up?"), asks the question: the request is only its topic."""
+    at = [_clause_index(p, clauses) for p, _ in placed]
     carried: dict[int, list[Request]] = {}
-    for p, r in placed:
+    for k, (_, r) in zip(at, placed, strict=True):
         if r.intent in _CARRIES_ITS_QUESTION:
-            carried.setdefault(_clause_index(p, clauses), []).append(r)
+            carried.setdefault(k, []).append(r)
     asked = {
         k
-        for p, r in placed
-        if r.intent == "faq"
-        and (k := _clause_index(p, clauses)) in carried
-        and all(_only_its_topic(c, r) for c in carried[k])
+        for k, (_, r) in zip(at, placed, strict=True)
+        if r.intent == "faq" and k in carried and all(_only_its_topic(c, r) for c in carried[k])
     }
+    owned = carried.keys() - asked
     return [
         (p, r)
-        for p, r in placed
-        if not (
-            (r.intent == "faq" and _clause_index(p, clauses) in carried.keys() - asked)
-            or (r.intent in _CARRIES_ITS_QUESTION and _clause_index(p, clauses) in asked)
-        )
+        for k, (p, r) in zip(at, placed, strict=True)
+        if not (r.intent == "faq" and k in owned)
+        and not (r.intent in _CARRIES_ITS_QUESTION and k in asked)
     ]
 
 
@@ -904,10 +902,9 @@ _TOPICS_OF_QUESTIONS = frozenset({*CHANGE_INTENTS, "date_change", "cancellation"
 def _only_its_topic(request: Request, question: Request) -> bool:
     """Whether `request` is only the topic of a general `question` in its clause: it names
     nothing to act on, and the question is read surer."""
-    e = request.entities
     return (
         request.intent in _TOPICS_OF_QUESTIONS
-        and not (e.changes_something or e.removed_proteins or e.date or e.choice)
+        and not request.entities.names_something
         and question.confidence >= request.confidence + QUESTION_OVER_REQUEST
     )
 

@@ -106,6 +106,12 @@ class Entities(BaseModel):
             self.guests is not None or self.proteins or self.upgrades or self.removed_upgrades
         )
 
+    @property
+    def names_something(self) -> bool:
+        """Whether a request names anything to act on: a change's values, a protein taken off,
+        a date or a cancel choice ("resched fee?" names none)."""
+        return bool(self.changes_something or self.removed_proteins or self.date or self.choice)
+
 
 class Request(BaseModel):
     """One thing the customer asks for in a message."""
