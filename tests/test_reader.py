@@ -71,6 +71,8 @@ class TestNormaliser:
             ("how much 4 30ppl", "how much for 30 people"),
             ("12adults and 3kids", "12 adults and 3 kids"),
             ("at 6pm on the 2nd", "at 6pm on the 2nd"),
+            # "msg" is as often monosodium glutamate as a message: left as written
+            ("is there msg in the sauce", "is there msg in the sauce"),
         ],
     )
     def test_shorthand_is_read_as_words(
@@ -1209,6 +1211,10 @@ class TestConcernsWin:
             ("still waiting on a reply, cancel our booking", "unanswered"),
             ("buzz 3B, and if no one answers call me", None),
             ("dad changed his mind for the 5th time lol, cancel the steak", None),
+            ("I've asked you to cancel this three times now", "unanswered"),
+            ("it keeps getting lost. cancel the party", "unanswered"),
+            ("you keep missing my texts, cancel it", "unanswered"),
+            ("the booking still shows saturday after I told you to cancel", "unanswered"),
         ],
     )
     def test_a_request_made_again_after_no_reply_reaches_a_person_as_itself(
@@ -1289,6 +1295,18 @@ class TestConcernsWin:
                 "dietary_request",
             ),
             ("im pregnant so my steak well done pls", False, "allergy", "dietary_request"),
+            (  # heat of 100 or more without "degrees"
+                "its supposed to hit 104 on saturday and theres zero shade",
+                False,
+                "unsafe_weather",
+                "weather_concern",
+            ),
+            ("triple digits all weekend, we still on?", False, "unsafe_weather", "weather_concern"),
+            ("any sesame oil in the fried rice?", False, "allergy", "dietary_request"),
+            ("do the noodles have egg in them", False, "allergy", "dietary_request"),
+            ("is there msg in anything? she gets migraines", False, "allergy", "dietary_request"),
+            ("dad has gout so no shrimp for him", False, "allergy", "dietary_request"),
+            ("my mom gets really sick from dairy", False, "allergy", "dietary_request"),
         ],
     )
     def test_a_concern_reaches_a_person_whatever_the_model_reads(
@@ -1313,6 +1331,16 @@ class TestConcernsWin:
             ("⏰❓👨‍🍳", True, "no_show"),
             ("running late??", False, None),  # days ahead: not about the chef
             ("sorry we're running late, can he start at 6:30", True, None),  # the customer is
+            ("we're all just standing around waiting", True, "no_show"),
+            ("does he have the right address?? 12 Oak St", True, "no_show"),
+            ("is he lost?", True, "no_show"),
+            ("everyone's here, just no grill", True, "no_show"),
+            ("still nothing and it's 7:40", True, "no_show"),
+            # no reply while the chef is due is about the chef, not a request made again
+            ("I've texted 3 times tonight. call me", True, "no_show"),
+            ("I've texted 3 times this week. call me", False, "unanswered"),
+            # days ahead, waiting is something that may happen, not a chef who has not come
+            ("half our people would be standing around waiting at 5", False, None),
         ],
     )
     def test_lateness_asked_while_the_chef_is_due_is_a_late_chef(
@@ -1334,6 +1362,18 @@ class TestConcernsWin:
         "text", ["my gf is coming too, so 1 more adult", "my pregnant sister can't come after all"]
     )
     def test_a_person_is_no_medical_diet(self, text: str) -> None:
+        got = Reader(_says_faq()).understand(text, context(), VOCABULARY)
+        assert got.concern is None
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "we're going to be 100 people now",
+            "so the total is going to be 110 right?",
+            "it's supposed to be 104 more with the kids?",
+        ],
+    )
+    def test_a_hundred_that_counts_people_or_money_is_no_heat(self, text: str) -> None:
         got = Reader(_says_faq()).understand(text, context(), VOCABULARY)
         assert got.concern is None
 

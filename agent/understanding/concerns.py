@@ -21,6 +21,9 @@ AFTER_EVENT_ONLY: frozenset[str] = frozenset({"illness", "injury"})
 #: Cues that report a late chef only while the chef is due (asked days before, "when does the
 #: chef get here?" is a question for the FAQs).
 WHILE_DUE = "late_chef"
+#: A request made again after no reply: while the chef is due, it is the chef who has not come
+#: ("I've texted 3 times tonight. call me").
+UNANSWERED = "unanswered"
 #: The intent each concern is read as, so the policy handles it with its kind.
 INTENT_OF: dict[Concern, str] = {
     "no_show": "no_show",
@@ -63,8 +66,8 @@ class Concerns:
                 m = pattern.search(normalised)
                 if m is None:
                     continue
-                if name == WHILE_DUE:
-                    name = "no_show"
+                if name == WHILE_DUE or (name == UNANSWERED and chef_due):
+                    name = "no_show"  # while the chef is due, no answer is about the chef
                 if name == "no_show" and after_event and not chef_due:
                     name = "complaint"  # the party is over: a late chef is a complaint now
                 return name, m.start()  # type: ignore[return-value]
