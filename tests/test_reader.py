@@ -238,6 +238,30 @@ class TestReadingRealWriting:
         faint = reading(access_info=0.9, booking_question=0.25)
         assert reader_module._asked_aside(["access_info"], faint, clauses) == []
 
+    @pytest.mark.parametrize("topic", ["dietary_request", "weather_concern"])
+    def test_a_general_question_beside_a_diet_or_weather_is_that_topics_question(
+        self, topic: str
+    ) -> None:
+        """ "Grandpa has celiac disease. How do you handle cross-contamination on the grill?":
+        the clause asks plainly, but about the diet (rule I5); a booking question aside is
+        still one ("gate code is 4471, when's the chef getting here?")."""
+
+        def reading(**intents: float) -> Reading:
+            return Reading(
+                intents={i: intents.get(i, 0.0) for i in LABELS},
+                tone="neutral",
+                tone_probability=1.0,
+            )
+
+        message = reading(**{topic: 0.99, "faq": 0.35, "booking_question": 0.35})
+        clauses = [reading(**{topic: 1.0}), reading(faq=0.9, booking_question=0.85)]
+        assert reader_module._asked_aside([topic], message, clauses) == ["booking_question"]
+        assert reader_module._asked_aside(["access_info"], message, clauses) == [
+            "faq",
+            "booking_question",
+            topic,
+        ]
+
     @pytest.mark.parametrize(
         ("owner", "kept"),
         [

@@ -980,17 +980,26 @@ def _asked_about(
     return alone and here >= max(r.intents["hypothetical"] for r in per_clause)
 
 
+#: Topics whose questions are theirs wherever in the message they are asked (rule I5).
+_TOPICS_OWN_THEIR_QUESTIONS = frozenset({"dietary_request", "weather_concern"})
+
+
 def _asked_aside(
     chosen: Sequence[str], message: Reading, per_clause: Sequence[Reading]
 ) -> list[str]:
     """The questions and asks beside a request that a clause of its own makes (CLAUSE_ASKS)
     while the whole message, filled by the request, gives them less than even odds (from
     SIDE_ASKED): "when's the chef getting here? gate code is 4471 btw" asks the arrival as well
-    as giving the gate code. Only intents that change nothing booked (`_ASIDE`)."""
+    as giving the gate code. Only intents that change nothing booked (`_ASIDE`). Beside a diet
+    or weather the customer reports, a general question the whole message does not read as
+    one is that topic's question ("grandpa has celiac. how do you handle cross-contamination?",
+    "tornado warning sat, what do we do": docs/labelling.md, rule I5)."""
+    topical = not _TOPICS_OWN_THEIR_QUESTIONS.isdisjoint(chosen)
     return [
         i
         for i in _ASIDE
         if i not in chosen
+        and not (i == "faq" and topical)
         and message.intents[i] >= SIDE_ASKED
         and any(c.intents[i] >= CLAUSE_ASKS for c in per_clause)
     ]
