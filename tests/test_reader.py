@@ -1293,6 +1293,18 @@ class TestConcernsWin:
             ),
             ("half of us got sick after the party last night", True, "illness", "complaint"),
             (
+                "a few guests said their stomachs were off the next day",
+                True,
+                "illness",
+                "complaint",
+            ),
+            (
+                "my niece got really itchy after dinner, she has a nut allergy",
+                True,
+                "illness",
+                "complaint",
+            ),
+            (
                 "a flying shrimp hit my grandma in the eye, today her eye is red and swollen",
                 True,
                 "injury",
