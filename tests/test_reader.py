@@ -81,6 +81,21 @@ class TestNormaliser:
         assert normaliser.normalise(text) == expected
 
     @pytest.mark.parametrize(
+        ("text", "words"),
+        [
+            ("🥩🍤 pls", ["steak", "shrimp", "please"]),
+            ("🦞 for 2", ["lobster", "for", "2"]),
+            ("perfect 👍", ["perfect", "👍"]),  # no dish: kept as written
+            # beside a dish named in words, an emoji is decoration
+            ("salmon for everyone 🍤", ["salmon", "for", "everyone", "🍤"]),
+        ],
+    )
+    def test_an_emoji_naming_a_dish_is_read_as_the_word(
+        self, normaliser: Normaliser, text: str, words: list[str]
+    ) -> None:
+        assert normaliser.normalise(text).split() == words
+
+    @pytest.mark.parametrize(
         ("text", "expected"),
         [
             ("need 2 cancel the party", "need to cancel the party"),
@@ -626,6 +641,34 @@ class TestMenuChange:
 
     def test_a_protein_going_out_makes_it_a_swap(self) -> None:
         assert self.change([("tofu", "want"), ("shrimp", "remove")]) == "protein_swap"
+
+    @pytest.mark.parametrize(
+        ("text", "back"),
+        [
+            ("stake and shrimp, oh wait no, make that steak and calamari", ["steak", "shrimp"]),
+            ("chicken and calamari please. hold on. chicken and shrimp", ["chicken", "calamari"]),
+            # adding to what was said takes nothing back
+            ("steak and shrimp. wait, can we also add lobster", []),
+            ("steak and shrimp please", []),
+        ],
+    )
+    def test_a_menu_item_the_customer_takes_back_is_read(self, text: str, back: list[str]) -> None:
+        lexicon, tokens, found = _menu_slots(text)
+        got = [s.value for s in found if slots.taken_back(tokens.words, s, found, lexicon)]
+        assert got == back
+
+    def test_an_item_taken_back_is_not_wanted_unless_named_again_and_is_read_back(
+        self,
+    ) -> None:
+        """ "stake and shrimp, oh wait no, make that steak and calamari": steak is named again,
+        shrimp is not; the change is read back before it is applied."""
+        text = "stake and shrimp, oh wait no, make that steak and calamari"
+        lexicon, tokens, found = _menu_slots(text)
+        read = [slots.SlotReading(s, "want", 0.99) for s in found]
+        placed = [(0, Request(intent="menu_selection", confidence=0.99))]
+        [(_, request)] = reader_module._with_slots(placed, read, tokens.words, lexicon=lexicon)
+        assert request.entities.proteins == ["steak", "calamari"]
+        assert request.confidence <= reader_module.WORKED_OUT
 
 
 class TestPeopleNamed:
@@ -1236,6 +1279,7 @@ class TestConcernsWin:
             ("buzz 3B, and if no one answers call me", None),
             ("dad changed his mind for the 5th time lol, cancel the steak", None),
             ("I've asked you to cancel this three times now", "unanswered"),
+            ("I have twice requested a cancellation without response", "unanswered"),
             ("it keeps getting lost. cancel the party", "unanswered"),
             ("you keep missing my texts, cancel it", "unanswered"),
             ("the booking still shows saturday after I told you to cancel", "unanswered"),

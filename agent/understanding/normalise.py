@@ -113,6 +113,11 @@ class Lexicon:
     yes_no_openers: frozenset[str] = frozenset()
     #: Words and phrases of an informal register, as tuples of tokens (docs/labelling.md, T1).
     casual_markers: frozenset[tuple[str, ...]] = frozenset()
+    #: Words by which customers take back what they just said ("steak and shrimp, no wait,
+    #: steak and calamari"), as tuples of tokens: a hint for the learned slot reader.
+    correcting: frozenset[tuple[str, ...]] = frozenset()
+    #: Emoji that name a dish ("🥩🍤" is steak and shrimp), read as the word.
+    emoji: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, language: str = "en") -> Lexicon:
@@ -157,6 +162,8 @@ def _lexicon(language: str) -> Lexicon:
         casual_markers=frozenset(
             tuple(str(p).lower().split()) for p in raw.get("casual_markers", [])
         ),
+        correcting=_phrases(raw.get("correcting", [])),
+        emoji={str(k): str(v) for k, v in raw.get("emoji", {}).items()},
     )
 
 
@@ -224,6 +231,14 @@ class Normaliser:
         self.by_initial: dict[str, list[str]] = {}
         for word in sorted(self.targets):
             self.by_initial.setdefault(word[0], []).append(word)
+        #: The dishes' one-word names ("steak", "shrimp", "noodles"): written, they make an
+        #: emoji beside them decoration.
+        self.dishes = frozenset(p.lower() for p in menu_words if p.isalpha())
+        self.emoji = (
+            re.compile("|".join(re.escape(e) for e in sorted(lexicon.emoji, key=len, reverse=True)))
+            if lexicon.emoji
+            else None
+        )
         phrases = sorted(lexicon.counting_phrases, key=len, reverse=True)
         self.counting = (
             re.compile(r"\b(?:" + "|".join(re.escape(p) for p in phrases) + r")\b")
@@ -235,6 +250,10 @@ class Normaliser:
     def normalise(self, text: str) -> str:
         """The message as the reader should see it (see the module's docstring)."""
         lower = fold(text)
+        if self.emoji is not None and not self.dishes.intersection(_LETTERS.findall(lower)):
+            # a dish's emoji is its name only where no dish is written ("🥩🍤"); beside one it
+            # is decoration ("filet for everyone 🥩")
+            lower = self.emoji.sub(lambda m: f" {self.lexicon.emoji[m.group(0)]} ", lower)
         if not lower.strip():
             return lower
         tokens = _TOKEN.findall(lower)

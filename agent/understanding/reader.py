@@ -317,11 +317,14 @@ def _with_slots(
     words: Sequence[str] = (),
     limits: AgeLimits = USUAL_AGES,
     stored: dict[str, int] | None = None,
+    lexicon: Lexicon | None = None,
 ) -> list[tuple[int, Request]]:
     """The requests with their values as the learned slot reader reads them: guest changes per
     group from the counts (a child's age put in the business's group, `limits`; a change and a
     total that add up from the booking's guests, `stored`, are one), and what goes in and out
-    of the menu from its words.
+    of the menu from its words. A menu item the customer takes back ("stake and shrimp, oh wait
+    no, make that steak and calamari": `slots.taken_back`) is not wanted unless named again
+    after, and the change is read back (WORKED_OUT).
     A change is as sure as the least sure of its intent and the words that carry its values
     (the rules agreeing was tried as evidence and made more false changes, not fewer)."""
     out: list[tuple[int, Request]] = []
@@ -349,10 +352,20 @@ def _with_slots(
         menu = [r for r in read if r.slot.kind in ("protein", "upgrade")]
         used = [r for r in menu if r.role != "none"]
 
+        found = [r.slot for r in menu]
+        back = {
+            id(r)
+            for r in used
+            if lexicon is not None and slots.taken_back(words, r.slot, found, lexicon)
+        }
+        kept = {str(r.slot.value) for r in used if id(r) not in back}
+
         def pick(kind: str, role: str) -> list[str]:
             return list(
                 dict.fromkeys(
-                    str(r.slot.value) for r in used if r.slot.kind == kind and r.role == role
+                    str(r.slot.value)
+                    for r in used
+                    if r.slot.kind == kind and r.role == role and str(r.slot.value) in kept
                 )
             )
 
@@ -372,6 +385,8 @@ def _with_slots(
         # One menu change, whichever of its intents the model gives it most.
         sure = min([max(r.confidence for _, r in menus), *(r.confidence for r in used)])
         sure = min(sure, _doubt(menu))
+        if back:
+            sure = min(sure, WORKED_OUT)
         entities = first.entities.model_copy(update=values)
         out.append(
             (
@@ -692,7 +707,12 @@ class Reader:
                 read = self.model.slots.read(prepared.words, prepared.slots, prepared.slot_hints)
                 placed = _counted_aside(placed, read, message)
                 placed = _with_slots(
-                    placed, read, prepared.words, vocabulary.ages, context.stored_guests
+                    placed,
+                    read,
+                    prepared.words,
+                    vocabulary.ages,
+                    context.stored_guests,
+                    self.lexicon,
                 )
             placed = _asked_not_changed(placed, clauses)
             placed = _questions_of_their_own(placed, clauses)

@@ -512,6 +512,30 @@ def _refused_with(
     return previous is not None and "refused_before" in refused(words, previous, found, lexicon)
 
 
+#: Words that add to what was said rather than take it back ("steak and shrimp. wait, can we
+#: also add lobster").
+_ADDING = frozenset({"also", "too", "add", "plus", "another", "extra", "more"})
+
+
+def taken_back(words: Sequence[str], slot: Slot, found: Sequence[Slot], lexicon: Lexicon) -> bool:
+    """Whether the customer takes a menu item back: words of correcting follow it, and another
+    menu item follows them with no word of adding between ("stake and shrimp, oh wait no, make
+    that steak and calamari")."""
+    later = sorted(
+        s.token for s in found if s.kind in ("protein", "upgrade") and s.token > slot.token
+    )
+    if not later or not lexicon.correcting:
+        return False
+    for k in range(slot.end_token, later[-1]):
+        size = _phrase_at(words, k, lexicon.correcting)
+        if not size:
+            continue
+        after = next(j for j in later if j >= k + size) if later[-1] >= k + size else None
+        if after is not None and not _ADDING.intersection(words[k + size : after]):
+            return True
+    return False
+
+
 def says(words: Sequence[str], phrases: frozenset[tuple[str, ...]]) -> bool:
     """Whether one of the phrases (tuples of tokens) is said in the words."""
     return any(_phrase_at(words, k, phrases) for k in range(len(words)))
