@@ -1638,6 +1638,21 @@ class TestFrozenSplit:
         tuned = [e for e in corpus.examples if e.source == "tuned.jsonl"]
         assert tuned and not any(e.id in corpus.test_ids for e in tuned)
 
+    def test_the_test_splits_messages_and_labels_never_change(self) -> None:
+        """The test split is measured on, never edited: a relabel by a rule of
+        docs/labelling.md is for training lines only (h085, a held-out line, was relabelled by
+        mistake once and restored)."""
+        frozen = (corpora.DATA / "en" / "test_labels.sha256").read_text("utf-8").split()[0]
+        assert corpora.load().test_fingerprint() == frozen
+
+    def test_a_safety_label_is_part_of_the_corpus_fingerprint(self) -> None:
+        """A model trained before a safety relabel is not the one the corpus makes."""
+        corpus = corpora.load()
+        before = corpus.fingerprint()
+        k = next(k for k, e in enumerate(corpus.examples) if e.safety is None)
+        corpus.examples[k] = replace(corpus.examples[k], safety="HIGH")
+        assert corpus.fingerprint() != before
+
     def test_every_menu_item_a_line_names_is_on_the_seeded_menu(self) -> None:
         """A misspelt label ("yakisoba_noodles") matches no word and would teach the reader
         that the add-on said is not wanted."""

@@ -113,6 +113,14 @@ class Corpus:
         digest.update("\n".join(sorted(self.test_ids)).encode())
         return digest.hexdigest()[:16]
 
+    def test_fingerprint(self) -> str:
+        """A hash of the test split's messages and labels: frozen with the split, so a test
+        message relabelled by mistake is seen (`test_labels.sha256` beside `test_ids.txt`)."""
+        digest = hashlib.sha256()
+        for example in sorted(self.split("test"), key=lambda e: e.id):
+            digest.update(json.dumps(_as_row(example), sort_keys=True).encode())
+        return digest.hexdigest()
+
 
 def _as_row(example: Example) -> dict[str, Any]:
     return {
@@ -123,6 +131,7 @@ def _as_row(example: Example) -> dict[str, Any]:
         **({"chef_due": True} if example.chef_due else {}),
         "intents": list(example.intents),
         "entities": example.entities,
+        **({"safety": example.safety} if example.safety is not None else {}),
         "tone": example.tone,
     }
 
