@@ -670,6 +670,17 @@ class TestMenuChange:
         assert request.entities.proteins == ["steak", "calamari"]
         assert request.confidence <= reader_module.WORKED_OUT
 
+    def test_a_protein_going_out_stays_out_when_its_replacement_is_corrected(self) -> None:
+        """ "swap chicken for scallops, no wait, lobster": chicken still goes, lobster comes."""
+        text = "swap chicken for scallops, no wait, lobster"
+        lexicon, tokens, found = _menu_slots(text)
+        roles = {"chicken": "remove", "scallops": "want", "lobster": "want"}
+        read = [slots.SlotReading(s, roles[str(s.value)], 0.99) for s in found]
+        placed = [(0, Request(intent="protein_swap", confidence=0.99))]
+        [(_, request)] = reader_module._with_slots(placed, read, tokens.words, lexicon=lexicon)
+        assert request.entities.removed_proteins == ["chicken"]
+        assert request.entities.proteins == ["lobster"]
+
 
 class TestPeopleNamed:
     """People named without a number are candidates for the headcount, from the lexicon."""

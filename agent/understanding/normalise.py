@@ -114,8 +114,10 @@ class Lexicon:
     #: Words and phrases of an informal register, as tuples of tokens (docs/labelling.md, T1).
     casual_markers: frozenset[tuple[str, ...]] = frozenset()
     #: Words by which customers take back what they just said ("steak and shrimp, no wait,
-    #: steak and calamari"), as tuples of tokens: a hint for the learned slot reader.
+    #: steak and calamari"), as tuples of tokens, and words that add to it instead ("wait, can
+    #: we also add lobster"): `slots.taken_back`.
     correcting: frozenset[tuple[str, ...]] = frozenset()
+    adding: frozenset[str] = frozenset()
     #: Emoji that name a dish ("🥩🍤" is steak and shrimp), read as the word.
     emoji: dict[str, str] = field(default_factory=dict)
 
@@ -163,6 +165,7 @@ def _lexicon(language: str) -> Lexicon:
             tuple(str(p).lower().split()) for p in raw.get("casual_markers", [])
         ),
         correcting=_phrases(raw.get("correcting", [])),
+        adding=frozenset(str(w) for w in raw.get("adding", [])),
         emoji={str(k): str(v) for k, v in raw.get("emoji", {}).items()},
     )
 

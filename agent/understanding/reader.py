@@ -356,16 +356,21 @@ def _with_slots(
         back = {
             id(r)
             for r in used
-            if lexicon is not None and slots.taken_back(words, r.slot, found, lexicon)
+            if r.role == "want"
+            and lexicon is not None
+            and slots.taken_back(words, r.slot, found, lexicon)
         }
-        kept = {str(r.slot.value) for r in used if id(r) not in back}
+        # wanted where named at least once without being taken back
+        kept = {str(r.slot.value) for r in used if r.role == "want" and id(r) not in back}
 
         def pick(kind: str, role: str) -> list[str]:
             return list(
                 dict.fromkeys(
                     str(r.slot.value)
                     for r in used
-                    if r.slot.kind == kind and r.role == role and str(r.slot.value) in kept
+                    if r.slot.kind == kind
+                    and r.role == role
+                    and (role != "want" or str(r.slot.value) in kept)
                 )
             )
 

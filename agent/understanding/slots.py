@@ -512,11 +512,6 @@ def _refused_with(
     return previous is not None and "refused_before" in refused(words, previous, found, lexicon)
 
 
-#: Words that add to what was said rather than take it back ("steak and shrimp. wait, can we
-#: also add lobster").
-_ADDING = frozenset({"also", "too", "add", "plus", "another", "extra", "more"})
-
-
 def taken_back(words: Sequence[str], slot: Slot, found: Sequence[Slot], lexicon: Lexicon) -> bool:
     """Whether the customer takes a menu item back: words of correcting follow it, and another
     menu item follows them with no word of adding between ("stake and shrimp, oh wait no, make
@@ -531,7 +526,7 @@ def taken_back(words: Sequence[str], slot: Slot, found: Sequence[Slot], lexicon:
         if not size:
             continue
         after = next(j for j in later if j >= k + size) if later[-1] >= k + size else None
-        if after is not None and not _ADDING.intersection(words[k + size : after]):
+        if after is not None and not lexicon.adding.intersection(words[k + size : after]):
             return True
     return False
 
