@@ -1265,6 +1265,27 @@ class TestCountsSaidTogether:
         assert not slots.at_odds([fewer, total], [[], []], {"adults": 11, "kids": 4, "toddlers": 2})
         assert slots.at_odds([fewer, total], [[], []], {"adults": 13, "kids": 5})
 
+    @pytest.mark.parametrize(
+        ("text", "totals"),
+        [
+            (
+                "we'll be 26 adults and 4 kids and 2 toddlers",
+                [(26, "adults"), (4, "kids"), (2, "toddlers")],
+            ),
+            (
+                "we will be 20 adults, 4 kids and 2 toddlers",
+                [(20, "adults"), (4, "kids"), (2, "toddlers")],
+            ),
+            # one count read by two rules is one find
+            ("we are 26 adults and 4 kids", [(26, "adults"), (4, "kids")]),
+        ],
+    )
+    def test_every_group_of_a_listed_total_is_read_once(
+        self, text: str, totals: list[tuple[int, str]]
+    ) -> None:
+        got = ent.find_guests(text)
+        assert [(g.change.total, g.change.group) for g in got] == totals
+
     def test_a_drop_out_read_from_of_the(self) -> None:
         got = ent.find_guests("3 of the guys bailed on us")
         assert [(g.change.delta, g.change.group) for g in got] == [(-3, "guests")]

@@ -335,6 +335,23 @@ _TOTAL_NEEDS_HINT = re.compile(
 #: "add two adults and one kid": a second change of the same kind, in another group.
 _AND_COUNT = re.compile(rf"\s*+,?\s*+(?:and|&|\+|plus)\s+{_N}\s+(?:{_MORE}\s+)?{_G}")
 _ONE_WORDS = frozenset({"a", "an", "another"})
+#: One more group in a list of totals ("..., 4 kids and 2 toddlers").
+_LISTED = re.compile(rf"\s*+(?:,|and|&|\+|n)\s*+(?:and\s+)?{_N}\s+{_G}")
+
+
+def _listed_totals(text: str, at: int, stop: int, named: set[str]) -> list[GuestFind]:
+    """The totals of the groups listed after a total of a group, each group once."""
+    out: list[GuestFind] = []
+    while (m := _LISTED.match(text, at, stop)) is not None:
+        value, group = parse_number(m.group("n")), group_of(m.group("g"))
+        if value is None or value > 10_000 or group == "guests" or group in named:
+            break
+        named.add(group)
+        out.append(GuestFind(m.start("n"), GuestChange(total=value, group=group)))
+        at = m.end()
+    return out
+
+
 #: A number followed by a noun other than a group word counts that noun, not guests.
 _COUNTS_SOMETHING_ELSE = re.compile(
     r"\s+(?!(?:now|total|in|of|instead|not|and|or|but|so|with|including|altogether|all|max|"
@@ -383,6 +400,7 @@ def find_guests(text: str, start: int = 0, end: int | None = None) -> list[Guest
                     # "14 adults and 2 kids": a new count for each group named
                     found.append(GuestFind(m.start(), GuestChange(total=value, group=first)))
                     found.append(GuestFind(m.start("n2"), GuestChange(total=more, group=second)))
+                    found += _listed_totals(text, m.end(), stop, {first, second})
                     continue
                 value = None if more is None else value + more
             if value is None or value > 10_000 or (value == 0 and sign != 0):
@@ -405,6 +423,9 @@ def find_guests(text: str, start: int = 0, end: int | None = None) -> list[Guest
             else:
                 change = GuestChange(delta=sign * value, group=group)
             found.append(GuestFind(m.start(), change))
+            if change.total is not None and group_word is not None and group != "guests":
+                # "we'll be 26 adults and 4 kids and 2 toddlers": each group listed is a total
+                found += _listed_totals(text, m.end(), stop, {group})
             if sign in (1, -1) and group_word is not None:
                 also = _AND_COUNT.match(text, m.end(), stop)
                 extra = parse_number(also.group("n")) if also else None
@@ -412,7 +433,8 @@ def find_guests(text: str, start: int = 0, end: int | None = None) -> list[Guest
                     grown = GuestChange(delta=sign * extra, group=group_of(also.group("g")))
                     found.append(GuestFind(also.start("n"), grown))
     found.sort(key=lambda f: f.start)
-    return found
+    # one count read by two rules ("we are 26 adults and 4 kids") is one find
+    return [f for k, f in enumerate(found) if f not in found[:k]]
 
 
 # --- proteins and add-ons ------------------------------------------------------------------
