@@ -95,6 +95,13 @@ class TestNormaliser:
     ) -> None:
         assert normaliser.normalise(text).split() == words
 
+    def test_an_emoji_read_as_a_dish_stays_in_the_text_the_tone_is_read_from(
+        self, reader: Reader
+    ) -> None:
+        prepared = reader.prepare("🥩🍤 pls", context(), VOCABULARY)
+        assert "steak" in prepared.normalised.split()
+        assert "🥩" in prepared.features.chars
+
     @pytest.mark.parametrize(
         ("text", "expected"),
         [

@@ -434,7 +434,7 @@ def find_guests(text: str, start: int = 0, end: int | None = None) -> list[Guest
                     found.append(GuestFind(also.start("n"), grown))
     found.sort(key=lambda f: f.start)
     # one count read by two rules ("we are 26 adults and 4 kids") is one find
-    return [f for k, f in enumerate(found) if f not in found[:k]]
+    return list(dict.fromkeys(found))
 
 
 # --- proteins and add-ons ------------------------------------------------------------------

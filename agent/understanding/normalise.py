@@ -253,7 +253,11 @@ class Normaliser:
     def normalise(self, text: str) -> str:
         """The message as the reader should see it (see the module's docstring)."""
         lower = fold(text)
-        if self.emoji is not None and not self.dishes.intersection(_LETTERS.findall(lower)):
+        if (
+            self.emoji is not None
+            and self.emoji.search(lower)
+            and not self.dishes.intersection(_LETTERS.findall(lower))
+        ):
             # a dish's emoji is its name only where no dish is written ("🥩🍤"); beside one it
             # is decoration ("filet for everyone 🥩")
             lower = self.emoji.sub(lambda m: f" {self.lexicon.emoji[m.group(0)]} ", lower)

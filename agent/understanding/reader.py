@@ -353,15 +353,14 @@ def _with_slots(
         used = [r for r in menu if r.role != "none"]
 
         found = [r.slot for r in menu]
+        wanted = [r for r in used if r.role == "want"]
         back = {
-            id(r)
-            for r in used
-            if r.role == "want"
-            and lexicon is not None
-            and slots.taken_back(words, r.slot, found, lexicon)
+            r
+            for r in wanted
+            if lexicon is not None and slots.taken_back(words, r.slot, found, lexicon)
         }
         # wanted where named at least once without being taken back
-        kept = {str(r.slot.value) for r in used if r.role == "want" and id(r) not in back}
+        kept = {str(r.slot.value) for r in wanted if r not in back}
 
         def pick(kind: str, role: str) -> list[str]:
             return list(

@@ -525,7 +525,7 @@ def taken_back(words: Sequence[str], slot: Slot, found: Sequence[Slot], lexicon:
         size = _phrase_at(words, k, lexicon.correcting)
         if not size:
             continue
-        after = next(j for j in later if j >= k + size) if later[-1] >= k + size else None
+        after = next((j for j in later if j >= k + size), None)
         if after is not None and not lexicon.adding.intersection(words[k + size : after]):
             return True
     return False
