@@ -391,11 +391,11 @@ class TestOtherRows:
     def test_a_rain_plan_question_beyond_the_forecast_is_for_the_faqs(self) -> None:
         """Shown failing before: "what's the plan if it rains?" five weeks out opened an
         URGENT case although the FAQ answers it."""
-        assert policy.weather_is_a_question(booking(35 * D), NOW, None)
-        assert policy.weather_is_a_question(None, NOW, None)
-        assert not policy.weather_is_a_question(booking(6 * D), NOW, None)
-        assert not policy.weather_is_a_question(booking(35 * D), NOW, "unsafe_weather")
-        assert not policy.weather_is_a_question(None, NOW, "safety")
+        assert policy.weather_is_a_question(booking(35 * D), NOW)
+        assert policy.weather_is_a_question(None, NOW)
+        assert not policy.weather_is_a_question(booking(6 * D), NOW)
+        assert not policy.weather_is_a_question(booking(35 * D), NOW, ["unsafe_weather"])
+        assert not policy.weather_is_a_question(None, NOW, ["allergy", "safety"])
 
     @pytest.mark.parametrize(("until", "priority"), [(24 * H, "MEDIUM"), (23 * H, "URGENT")])
     def test_human_request(self, until: timedelta, priority: str) -> None:

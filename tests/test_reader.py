@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import get_args
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,12 +15,14 @@ from agent.understanding import corpus as corpora
 from agent.understanding import entities as ent
 from agent.understanding import normalise, slots, training
 from agent.understanding import reader as reader_module
+from agent.understanding.concerns import URGENCY
 from agent.understanding.corpus import CorpusError
 from agent.understanding.learned import LABELS, Features, LearnedReader, Reading
 from agent.understanding.normalise import Lexicon, Normaliser
 from agent.understanding.reader import Reader, default_reader
 from agent.understanding.schema import (
     CHANGE_INTENTS,
+    Concern,
     Context,
     Entities,
     GuestChange,
@@ -32,6 +35,7 @@ from agent.understanding.vocabulary import AgeLimits, Vocabulary
 from knowledge.charter import Charter
 from knowledge.seed import read_seed
 from tests.rules import rules_with, seed_addons
+from tools.policy import CONCERN_PRIORITY, PRIORITY_RANK
 
 VOCABULARY = Vocabulary.from_seed(read_seed())
 TIMEZONE = "America/Los_Angeles"
@@ -1332,6 +1336,40 @@ class TestConcernsWin:
         got = Reader(_Says({"cancellation": 0.99})).understand(text, context(), VOCABULARY)
         assert got.concern == concern
         assert intents(got) == ["cancellation"]
+
+    def test_every_concern_of_a_message_is_read_the_most_urgent_first(self) -> None:
+        """Shown failing before: the first cue found was the message's one concern, so the
+        allergen question and the request made again beside heat went unread."""
+        got = Reader(_Says({"headcount_change": 0.99})).understand(
+            "2nd time asking! we're 14 now, it's supposed to hit 103 that day. any nuts in the "
+            "yum yum sauce?",
+            context(),
+            VOCABULARY,
+        )
+        assert got.concerns == ("unsafe_weather", "unanswered", "allergy")
+        assert got.concern == "unsafe_weather"
+        assert intents(got) == ["headcount_change", "weather_concern", "dietary_request"]
+
+    def test_the_first_complaint_of_a_message_stands_for_the_others(self) -> None:
+        got = Reader(_Says({"complaint": 0.99})).understand(
+            "the chef still isn't here, this is unacceptable", context(), VOCABULARY
+        )
+        assert got.concerns == ("no_show", "complaint")
+        assert intents(got) == ["no_show"]  # one case: the missing chef, URGENT
+
+    def test_a_burst_keeps_every_concern_the_most_urgent_first(self) -> None:
+        def said(*concerns: Concern) -> Understanding:
+            return Understanding(
+                tone="neutral", requests=[Request(intent="faq")], concerns=concerns
+            )
+
+        got = reader_module.combine([said("allergy"), said("unsafe_weather", "allergy")])
+        assert got.concerns == ("unsafe_weather", "allergy")
+
+    def test_concerns_are_ranked_as_the_policy_ranks_their_priorities(self) -> None:
+        ranks = [PRIORITY_RANK[CONCERN_PRIORITY[c]] for c in URGENCY]
+        assert ranks == sorted(ranks, reverse=True)
+        assert set(URGENCY) == set(get_args(Concern)) == set(CONCERN_PRIORITY)
 
     @pytest.mark.parametrize(
         ("safety", "concern"),

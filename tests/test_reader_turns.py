@@ -309,6 +309,27 @@ class TestConcernsReachAPerson:
         assert result.reply is not None and "ask again" in result.reply
         assert result.intent == "cancellation"
 
+    async def test_every_concern_of_a_message_is_answered_and_in_its_one_case(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: heat, a question about nuts and "2nd time asking" in one text
+        got only the weather's answer; the allergy and the request made again went unheard."""
+        customer, _ = await booked(session, clock, 9 * D, adults=12, kids=2)
+        result = await runtime.receive(
+            PHONE,
+            "hey 2nd time asking!! we r 14 adults now not 12, n its supposed to hit 103 that "
+            "day lol any nuts in the yum yum sauce",
+        )
+        [case] = await cases(session, customer)
+        assert case.priority == "URGENT"
+        assert case.reason.startswith("Weather")  # the most urgent reason first
+        for reason in ("Dietary need", "asked again"):
+            assert reason in case.reason
+        reply = result.reply
+        assert reply is not None
+        said = [reply.find(p) for p in ("ask again", "weather", "our chef", "Just to confirm")]
+        assert -1 not in said and said == sorted(said)  # sorry first, the question last
+
     async def test_items_refused_for_one_guest_with_an_allergy_leave_the_menu_to_the_chef(
         self,
         runtime: AgentRuntime,
@@ -325,7 +346,7 @@ class TestConcernsReachAPerson:
                 Request(intent="menu_selection", confidence=0.86),
                 Request(intent="dietary_request", entities=Entities(dietary="serious")),
             ],
-            concern="allergy",
+            concerns=("allergy",),
         )
         monkeypatch.setattr(Reader, "understand", lambda *args, **kw: reading)
         result = await runtime.receive(PHONE, "no shrimp/scallops/lobster for my sister, allergic")

@@ -81,7 +81,7 @@ class TestReportFigures:
 
         def worried(text: str, context: Context, vocabulary: Vocabulary) -> Understanding:
             request = Request(intent="booking_question", entities=Entities(asked=["arrival"]))
-            return Understanding(tone="neutral", requests=[request], concern="complaint")
+            return Understanding(tone="neutral", requests=[request], concerns=("complaint",))
 
         result = evaluate(load_examples(path), read=worried)
         assert result.figures["needless_concerns"] == 1

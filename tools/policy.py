@@ -8,7 +8,7 @@ or date a reply may quote is in the decision's facts.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -778,12 +778,14 @@ FORECAST_HORIZON = timedelta(days=7)
 UNSAFE_WEATHER: frozenset[str] = frozenset({"unsafe_weather", "safety"})
 
 
-def weather_is_a_question(booking: BookingView | None, now: datetime, concern: str | None) -> bool:
+def weather_is_a_question(
+    booking: BookingView | None, now: datetime, concerns: Collection[str] = ()
+) -> bool:
     """Whether a weather message is a general question for the FAQs ("what's the plan if it
     rains?") rather than a manager's call: no party of the customer's is inside the forecast's
     reach, and it reports nothing unsafe."""
     far = booking is None or booking.event_at - now > FORECAST_HORIZON
-    return far and concern not in UNSAFE_WEATHER
+    return far and UNSAFE_WEATHER.isdisjoint(concerns)
 
 
 def decide_weather(booking: BookingView | None, now: datetime, rules: Rules) -> Decision:
@@ -879,12 +881,12 @@ def decide_concern(
 def one_case(decisions: Sequence[Decision]) -> list[Decision]:
     """A message is one problem for the team: when several of its requests need a person, the
     most urgent case carries them all (every reason and action, the earliest deadline, every
-    notice); each request still gets its own part of the reply."""
+    notice, the most urgent reason first); each request still gets its own part of the reply."""
     cases = [(d, d.escalation) for d in decisions if d.escalation is not None]
     if len(cases) < 2:
         return list(decisions)
     lead, first = max(cases, key=lambda c: PRIORITY_RANK[c[1].priority])
-    plans = [plan for _, plan in cases]
+    plans = sorted((plan for _, plan in cases), key=lambda p: -PRIORITY_RANK[p.priority])
     merged = replace(
         first,
         reason="; ".join(dict.fromkeys(p.reason for p in plans)),

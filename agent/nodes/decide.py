@@ -13,7 +13,7 @@ from langgraph.runtime import Runtime
 from agent.context import TurnContext
 from agent.state import Decided, Loaded, Reading, TurnState
 from agent.understanding import intents as cue
-from agent.understanding.concerns import INTENT_OF
+from agent.understanding.concerns import INTENT_OF, NO_REQUEST
 from agent.understanding.prospect import Details
 from agent.understanding.reader import CONFIDENT, default_reader
 from agent.understanding.schema import CHANGE_INTENTS, Concern, GuestChange, Request
@@ -141,25 +141,37 @@ def guest_changes_disagree(booking: BookingView, requests: Sequence[Request]) ->
     return not all(guest_changes_agree(booking, changes) for changes in said.values())
 
 
-def concern_case(
-    concern: Concern | None,
+def concern_cases(
+    concerns: Sequence[Concern],
     decisions: Sequence[Decision],
     booking: BookingView | None,
     now: datetime,
     rules: Rules,
-) -> Decision | None:
-    """The case a concern needs when none of the message's requests gives a person the message
-    at the concern's priority: a concern the reader found without a request of its own ("we'll
-    be disputing the deposit with the bank" beside a cancellation) still reaches a person."""
-    if concern is None or concern not in policy.CONCERN_PRIORITY:
-        return None
-    needed = policy.PRIORITY_RANK[policy.CONCERN_PRIORITY[concern]]
-    if any(
-        d.escalation is not None and policy.PRIORITY_RANK[d.escalation.priority] >= needed
-        for d in decisions
-    ):
-        return None
-    return policy.decide_concern(INTENT_OF[concern], concern, booking, now, rules)
+) -> list[Decision]:
+    """What a message's concerns need beyond its requests' decisions. The most urgent needs a
+    case when no decision gives a person the message at its priority: a concern the reader
+    found without a request of its own ("we'll be disputing the deposit with the bank" beside a
+    cancellation) still reaches a person. The others are answered by the requests the reader
+    added for them (an allergen question beside heat gets the chef's call), except a request
+    made again, which asks nothing of its own: it always gets its apology and its reason in
+    the case ("2nd time asking" beside heat); `policy.one_case` folds the cases into one."""
+    cases: list[Decision] = []
+    for index, concern in enumerate(concerns):
+        if concern not in policy.CONCERN_PRIORITY:
+            continue
+        if concern in NO_REQUEST:
+            needed = not any(d.facts.get("concern") == concern for d in decisions)
+        elif index == 0:
+            rank = policy.PRIORITY_RANK[policy.CONCERN_PRIORITY[concern]]
+            needed = not any(
+                d.escalation is not None and policy.PRIORITY_RANK[d.escalation.priority] >= rank
+                for d in decisions
+            )
+        else:
+            needed = False
+        if needed:
+            cases.append(policy.decide_concern(INTENT_OF[concern], concern, booking, now, rules))
+    return cases
 
 
 def decide_request(
@@ -171,7 +183,7 @@ def decide_request(
     now: datetime,
     pending: str | None = None,
     anonymous: bool = False,
-    concern: str | None = None,
+    concerns: Sequence[Concern] = (),
     guests: list[GuestChange] | None = None,
     address: str = "",
     among_several: bool = False,
@@ -253,8 +265,9 @@ def decide_request(
                 return policy.decide_contact_first()
             return policy.decide_human_request(booking, now, rules)
         case "complaint" | "no_show":
-            kind = concern if concern in policy.CONCERN_PRIORITY else None
-            return policy.decide_concern(intent, kind or intent, booking, now, rules)
+            # the first concern of the request's kind says which ("charged twice": billing)
+            kind = next((c for c in concerns if INTENT_OF[c] == intent), intent)
+            return policy.decide_concern(intent, kind, booking, now, rules)
         case "faq":
             return policy.decide_faq(faq_answer, booking, now, rules)
         case "greeting":
@@ -311,7 +324,7 @@ def _for_the_chef(request: Request, requests: Sequence[Request]) -> bool:
     )
 
 
-def _covered(requests: list[Request], concern: str | None) -> frozenset[str]:
+def _covered(requests: list[Request], concerns: Sequence[Concern]) -> frozenset[str]:
     """The FAQ categories another answer of the turn states for this booking: a cancellation's
     reply states the deposit and the policy ("a full refund 7 days before" would contradict it
     two days out); the call about a missing chef gives the arrival time ("15 to 20 minutes
@@ -319,7 +332,7 @@ def _covered(requests: list[Request], concern: str | None) -> frozenset[str]:
     covered = set()
     if any(r.intent == "cancellation" for r in requests):
         covered.add("policies")
-    if concern == "no_show":
+    if "no_show" in concerns:
         covered.add("event")
     return frozenset(covered)
 
@@ -425,8 +438,8 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             if r.intent == "headcount_change" and r.entities.guests is not None
         ]
         headcount_done = False
-        concern = understanding.concern
-        covered = _covered(requests, concern)
+        concerns = understanding.concerns
+        covered = _covered(requests, concerns)
         # The turn's intents, one per request understood: relabelled as decided, None once an
         # answer elsewhere in the turn covers the request.
         intents: list[str | None] = [r.intent for r in understanding.requests]
@@ -452,7 +465,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                 # Nothing chosen yet, so there is nothing to swap: this is the first choice.
                 request = request.model_copy(update={"intent": "menu_selection"})
             weather_question = request.intent == "weather_concern" and (
-                policy.weather_is_a_question(booking, ctx.clock.now(), concern)
+                policy.weather_is_a_question(booking, ctx.clock.now(), concerns)
             )
             if request.intent in ("faq", "other") or weather_question:
                 match = await _faq_match(ctx, text, request.clause)
@@ -492,7 +505,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                 ctx.clock.now(),
                 loaded.asked,
                 anonymous=channel == "web" and customer.phone is None,
-                concern=concern,
+                concerns=concerns,
                 guests=headcounts if request.intent == "headcount_change" else None,
                 address=address,
                 among_several=several,
@@ -519,6 +532,10 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             proposal = [r.model_dump(mode="json") for r in offered]
         if lead_decision is not None and not answered:
             decisions.append(lead_decision)  # after the answers to the prospect's questions
+        cases = concern_cases(concerns, decisions, booking, ctx.clock.now(), charter.rules)
+        # An apology for asking again opens the reply; another concern's case follows the rest.
+        sorry = [c for c in cases if c.facts.get("concern") in NO_REQUEST]
+        decisions = [*sorry, *decisions, *(c for c in cases if c not in sorry)]
         if confirming:
             # The question last, after what was done: "Done: 17 guests ... Just to confirm:
             # chicken and shrimp? Reply YES", and the customer's next reply answers it. Its
@@ -526,9 +543,6 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             assert booking is not None
             after = _stored_after(decisions, booking)
             decisions.append(_confirm(unsure, after, charter, ctx.clock.now()))
-        case = concern_case(concern, decisions, booking, ctx.clock.now(), charter.rules)
-        if case is not None:
-            decisions.append(case)
         intents_read = [i for i in intents if i is not None]
         if intents_read:
             intent_read = intents_read[0]

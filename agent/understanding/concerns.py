@@ -8,6 +8,7 @@ wife got sick" explains a change, it does not report one.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import get_args
@@ -38,9 +39,23 @@ INTENT_OF: dict[Concern, str] = {
     "safety": "complaint",
 }
 #: Concerns that ask for nothing of their own: "2nd time asking, we're 18 adults now" is the
-#: headcount change, and the case beside it (`agent.nodes.decide.concern_case`) is how a person
+#: headcount change, and the case beside it (`agent.nodes.decide.concern_cases`) is how a person
 #: sees that the office failed the customer (docs/labelling.md, rule I6).
 NO_REQUEST: frozenset[Concern] = frozenset({"unanswered"})
+#: The concerns, the most urgent first, as the policy ranks them (URGENT, then HIGH, then
+#: MEDIUM; tools/policy.py CONCERN_PRIORITY): a message's first concern sets its case's priority.
+URGENCY: tuple[Concern, ...] = (
+    "no_show",
+    "illness",
+    "injury",
+    "unsafe_weather",
+    "safety",
+    "billing",
+    "legal",
+    "complaint",
+    "unanswered",
+    "allergy",
+)
 
 
 class Concerns:
@@ -55,23 +70,31 @@ class Concerns:
 
     def find(
         self, normalised: str, after_event: bool, chef_due: bool = False
-    ) -> tuple[Concern, int] | None:
-        """The first concern (in the file's order) and where it starts, or None."""
+    ) -> list[tuple[Concern, int]]:
+        """Every concern the message holds, each once, the most urgent first (`URGENCY`), with
+        where its first cue starts: "2nd time asking ... supposed to hit 103 ... any nuts in the
+        sauce" is unsafe weather, an allergy and a request made again."""
+        found: dict[Concern, int] = {}
         for name, patterns in self.patterns.items():
             if name in AFTER_EVENT_ONLY and not after_event:
                 continue
             if name == WHILE_DUE and not chef_due:
                 continue
-            for pattern in patterns:
-                m = pattern.search(normalised)
-                if m is None:
-                    continue
-                if name == WHILE_DUE or (name == UNANSWERED and chef_due):
-                    name = "no_show"  # while the chef is due, no answer is about the chef
-                if name == "no_show" and after_event and not chef_due:
-                    name = "complaint"  # the party is over: a late chef is a complaint now
-                return name, m.start()  # type: ignore[return-value]
-        return None
+            m = next((m for p in patterns if (m := p.search(normalised)) is not None), None)
+            if m is None:
+                continue
+            if name == WHILE_DUE or (name == UNANSWERED and chef_due):
+                name = "no_show"  # while the chef is due, no answer is about the chef
+            if name == "no_show" and after_event and not chef_due:
+                name = "complaint"  # the party is over: a late chef is a complaint now
+            kind: Concern = name  # type: ignore[assignment]
+            found[kind] = min(found.get(kind, m.start()), m.start())
+        return sorted(found.items(), key=lambda kp: URGENCY.index(kp[0]))
+
+
+def most_urgent_first(concerns: Iterable[Concern]) -> tuple[Concern, ...]:
+    """The concerns, each once, the most urgent first."""
+    return tuple(sorted(dict.fromkeys(concerns), key=URGENCY.index))
 
 
 @cache

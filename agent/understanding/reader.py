@@ -15,11 +15,14 @@
    values are said plainly and agree with their words (`_plainly_said`).
 5. Concern cues (`concerns.py`) win last: a no-show, an illness or injury after the event, a
    billing dispute, a legal threat, a complaint, an allergy or unsafe weather always yields the
-   request a person handles, whatever the model thought. A request made again after no reply
+   request a person handles, whatever the model thought; every concern a message holds is
+   read, the most urgent first (heat, an allergen question and "2nd time asking" in one text
+   are three), and the first complaint or missing chef stands for the others of its kind. A
+   request made again after no reply
    adds none: the request is the one made again, and the case opened beside it says that the
    office failed the customer. Where no cue speaks, the model's own fair chance that a person
    is needed sets the concern without adding a request the customer did not make; the turn
-   still opens the case (`agent.nodes.decide.concern_case`).
+   still opens the case (`agent.nodes.decide.concern_cases`).
 
 Each request carries the model's probability as its confidence; the policy applies a booking
 change only when it is sure (see `agent.nodes.decide`).
@@ -39,7 +42,7 @@ from typing import Literal, cast
 from agent.understanding import entities as ent
 from agent.understanding import intents as cue
 from agent.understanding import rules, slots
-from agent.understanding.concerns import INTENT_OF, NO_REQUEST, Concerns
+from agent.understanding.concerns import INTENT_OF, NO_REQUEST, Concerns, most_urgent_first
 from agent.understanding.learned import Features, LearnedReader, Reading
 from agent.understanding.normalise import PEOPLE_GROUPS, Lexicon, Normaliser, strip_markup
 from agent.understanding.schema import (
@@ -636,7 +639,7 @@ class Reader:
         )
 
     def understand(self, text: str, context: Context, vocabulary: Vocabulary) -> Understanding:
-        """Read one customer message: its tone, its requests in order, and any concern."""
+        """Read one customer message: its tone, its requests in order, and its concerns."""
         text = strip_markup(text)
         folded = rules.fold(text)
         if not folded.strip() or cue.OPT_OUT.match(folded):
@@ -644,7 +647,7 @@ class Reader:
         prepared = self.prepare(text, context, vocabulary)
         normalised, by_rules, positions = prepared.normalised, prepared.by_rules, prepared.positions
         features = prepared.features
-        concern = self.concerns.find(normalised, context.after_event, context.chef_due)
+        concerns = self.concerns.find(normalised, context.after_event, context.chef_due)
         clauses = [_Clause(c.start, c.end) for c in cue.split_clauses(normalised)] or [
             _Clause(0, len(normalised))
         ]
@@ -743,10 +746,11 @@ class Reader:
                 placed, text, chosen, prepared, read, self.lexicon, context.stored_guests
             )
             tone, source = cast(Tone, message.tone), "reader"
-            if concern is None:
-                concern = _learned_concern(message, chosen, context)
-                learned = concern is not None
-        placed = _with_concern(placed, concern, adds_request=not learned)
+            if not concerns:
+                by_model = _learned_concern(message, chosen, context)
+                learned = by_model is not None
+                concerns = [by_model] if by_model is not None else []
+        placed = _with_concerns(placed, concerns, adds_request=not learned)
         placed.sort(key=lambda pr: pr[0])
         requests = [
             r.model_copy(update={"clause": _clause_at(p, clauses, normalised)}) for p, r in placed
@@ -758,7 +762,7 @@ class Reader:
             tone=tone,
             requests=real or requests[:1],
             source=source,
-            concern=concern[0] if concern else None,
+            concerns=tuple(kind for kind, _ in concerns),
         )
 
     def _with_topics(self, request: Request, normalised: str, learned: dict[str, float]) -> Request:
@@ -787,7 +791,7 @@ def combine(readings: Sequence[Understanding]) -> Understanding:
     """One reading for a burst of texts read one by one: every request in the order sent
     (a greeting or an empty line only when nothing else was asked, each other intent once but
     every guest change, so "2 more adults" then "and 3 more" add up), the most careful tone,
-    and the first concern."""
+    and every concern, the most urgent first."""
     if len(readings) == 1:
         return readings[0]
     requests: list[Request] = []
@@ -800,12 +804,12 @@ def combine(readings: Sequence[Understanding]) -> Understanding:
             requests.append(request.model_copy(update={"part": part}))
     real = [r for r in requests if r.intent not in _QUIET]
     tone = max((r.tone for r in readings), key=lambda t: _TONE_WEIGHT.get(t, 0))
-    concern = next((r.concern for r in readings if r.concern is not None), None)
+    concerns = most_urgent_first(c for r in readings for c in r.concerns)
     return Understanding(
         tone=tone,
         requests=real or requests[:1],
         source=readings[0].source,
-        concern=concern,
+        concerns=concerns,
     )
 
 
@@ -1122,17 +1126,34 @@ def _learned_concern(
     return None
 
 
+def _with_concerns(
+    placed: list[tuple[int, Request]],
+    concerns: Sequence[tuple[Concern, int]],
+    adds_request: bool = True,
+) -> list[tuple[int, Request]]:
+    """The requests with each concern's own (`_with_concern`), the most urgent first. One case
+    per problem: the first complaint or missing chef stands for the message's others."""
+    stands = False
+    for kind, position in concerns:
+        if kind in NO_REQUEST:
+            continue
+        if INTENT_OF[kind] in _CONCERN_INTENTS:
+            if stands:
+                continue
+            stands = True
+        placed = _with_concern(placed, (kind, position), adds_request)
+    return placed
+
+
 def _with_concern(
     placed: list[tuple[int, Request]],
-    concern: tuple[Concern, int] | None,
+    concern: tuple[Concern, int],
     adds_request: bool = True,
 ) -> list[tuple[int, Request]]:
     """The requests with the concern's own added when missing (cues that must win). A concern
     only the learned reader found adds no request: the customer did not ask for one, and the
     turn hands the message to a person at the concern's priority all the same
-    (`agent.nodes.decide.concern_case`)."""
-    if concern is None:
-        return placed
+    (`agent.nodes.decide.concern_cases`)."""
     kind, position = concern
     if kind in NO_REQUEST:
         return placed

@@ -123,17 +123,17 @@ _REFERENCE = BookingView(
 def reading_priority(understanding: Understanding) -> str | None:
     """The highest priority a person gets this reading at, by the policy, for a booking ten
     days out (no FAQ answers: a question nobody could answer is a LOW case)."""
-    from agent.nodes.decide import concern_case, decide_request
+    from agent.nodes.decide import concern_cases, decide_request
 
     now = training.NOW
     charter = seed_charter(now)
-    concern = understanding.concern
+    concerns = understanding.concerns
     decisions = [
-        decide_request(r, "", _REFERENCE, charter, None, now, concern=concern)
+        decide_request(r, "", _REFERENCE, charter, None, now, concerns=concerns)
         for r in understanding.requests
     ]
-    case = concern_case(concern, decisions, _REFERENCE, now, charter.rules)
-    ranks = [d.escalation.priority for d in [*decisions, case] if d and d.escalation]
+    cases = concern_cases(concerns, decisions, _REFERENCE, now, charter.rules)
+    ranks = [d.escalation.priority for d in [*decisions, *cases] if d.escalation]
     return max(ranks, key=PRIORITY_RANK.__getitem__, default=None)
 
 

@@ -137,12 +137,18 @@ class Understanding(BaseModel):
     tone: Tone
     requests: list[Request] = Field(min_length=1)
     source: Literal["rules", "llm", "reader"] = "rules"
-    #: A safety or people-matter concern found by the cues that must win, if any.
-    concern: Concern | None = None
+    #: Every safety or people-matter concern the message holds, the most urgent first: found by
+    #: the cues that must win or, failing those, by the learned reader.
+    concerns: tuple[Concern, ...] = ()
 
     @property
     def intent(self) -> Intent:
         return self.requests[0].intent
+
+    @property
+    def concern(self) -> Concern | None:
+        """The most urgent concern, which sets the priority of the message's case."""
+        return self.concerns[0] if self.concerns else None
 
 
 class Context(BaseModel):
