@@ -962,15 +962,17 @@ class _Says(LearnedReader):
         intents: dict[str, float],
         safety: dict[str, float] | None = None,
         topics: dict[str, float] | None = None,
+        tone: str = "neutral",
     ) -> None:
         self.slots = None
+        self.tone = tone
         self.safety_weights = self.safety_bias = None
         self.probabilities = dict.fromkeys(LABELS, 0.0) | intents
         self.safety = safety or {}
         self.topics = topics or {}
 
     def read(self, items: object) -> list[Reading]:  # type: ignore[override]
-        reading = Reading(self.probabilities, "neutral", 1.0, self.safety, self.topics)
+        reading = Reading(self.probabilities, self.tone, 1.0, self.safety, self.topics)
         return [reading for _ in items]  # type: ignore[attr-defined]
 
 
@@ -1349,6 +1351,17 @@ class TestConcernsWin:
         assert got.concerns == ("unsafe_weather", "unanswered", "allergy")
         assert got.concern == "unsafe_weather"
         assert intents(got) == ["headcount_change", "weather_concern", "dietary_request"]
+
+    @pytest.mark.parametrize(("read", "tone"), [("neutral", "frustrated"), ("anxious", "anxious")])
+    def test_a_request_made_again_sounds_frustrated_unless_worried(
+        self, read: str, tone: str
+    ) -> None:
+        """docs/labelling.md, rule T4: "third time I'm asking" is exasperation, whatever the
+        register; worry about the party stays worry."""
+        got = Reader(_Says({"headcount_change": 0.99}, tone=read)).understand(
+            "for the second time, we are 18 adults now", context(), VOCABULARY
+        )
+        assert got.tone == tone
 
     def test_the_first_complaint_of_a_message_stands_for_the_others(self) -> None:
         got = Reader(_Says({"complaint": 0.99})).understand(

@@ -42,6 +42,10 @@ INTENT_OF: dict[Concern, str] = {
 #: headcount change, and the case beside it (`agent.nodes.decide.concern_cases`) is how a person
 #: sees that the office failed the customer (docs/labelling.md, rule I6).
 NO_REQUEST: frozenset[Concern] = frozenset({"unanswered"})
+#: Concerns that make a message sound frustrated, whatever its register, unless it sounds worried
+#: (docs/labelling.md, rule T4: "third time I'm asking"): a customer made to ask again is
+#: exasperated. 109 of the 112 training messages with the cue are labelled so.
+SOUND_FRUSTRATED: frozenset[Concern] = frozenset({"unanswered"})
 #: The concerns, the most urgent first, as the policy ranks them (URGENT, then HIGH, then
 #: MEDIUM; tools/policy.py CONCERN_PRIORITY): a message's first concern sets its case's priority.
 URGENCY: tuple[Concern, ...] = (

@@ -42,7 +42,13 @@ from typing import Literal, cast
 from agent.understanding import entities as ent
 from agent.understanding import intents as cue
 from agent.understanding import rules, slots
-from agent.understanding.concerns import INTENT_OF, NO_REQUEST, Concerns, most_urgent_first
+from agent.understanding.concerns import (
+    INTENT_OF,
+    NO_REQUEST,
+    SOUND_FRUSTRATED,
+    Concerns,
+    most_urgent_first,
+)
 from agent.understanding.learned import Features, LearnedReader, Reading
 from agent.understanding.normalise import PEOPLE_GROUPS, Lexicon, Normaliser, strip_markup
 from agent.understanding.schema import (
@@ -751,6 +757,8 @@ class Reader:
                 learned = by_model is not None
                 concerns = [by_model] if by_model is not None else []
         placed = _with_concerns(placed, concerns, adds_request=not learned)
+        if tone != "anxious" and any(kind in SOUND_FRUSTRATED for kind, _ in concerns):
+            tone = "frustrated"
         placed.sort(key=lambda pr: pr[0])
         requests = [
             r.model_copy(update={"clause": _clause_at(p, clauses, normalised)}) for p, r in placed
