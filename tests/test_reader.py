@@ -473,6 +473,7 @@ class TestReadingRealWriting:
             ("steak and filet for the adults. purely for information, we keep our order", False),
             ("steak and filet for the adults. don't change anything", False),
             ("steak and filet for the adults, were we to upgrade", False),
+            ("steak and filet for the adults. never mind, keep it as is", False),
             ("steak and filet for the adults please", True),
             # asked without its question mark: "can the vegetarians get tofu instead of meat"
             ("can the adults get steak and filet", False),
@@ -691,6 +692,70 @@ class TestMenuChange:
         [(_, request)] = reader_module._with_slots(placed, read, tokens.words, lexicon=lexicon)
         assert request.entities.removed_proteins == ["chicken"]
         assert request.entities.proteins == ["lobster"]
+
+
+class TestCountsTakenBack:
+    """A count the customer corrects ("14 adults, sorry typo, 16 adults") counts for nothing:
+    the count after the words of correcting stands, and the change is read back."""
+
+    @staticmethod
+    def guests(text: str, roles: dict[int, str]) -> tuple[list[GuestChange], float]:
+        """The guest changes `_with_slots` makes when each count is read in the given role
+        (by its value; a count read with no role is "none")."""
+        lexicon, tokens, found = _menu_slots(text)
+        read = [
+            slots.SlotReading(s, roles.get(int(s.value), "none"), 0.99, group)
+            for s in found
+            if s.kind == "count"
+            for group in [s.group if s.group != "-" else "guests"]
+        ]
+        placed = [(0, Request(intent="headcount_change", confidence=0.99))]
+        got = reader_module._with_slots(placed, read, tokens.words, lexicon=lexicon)
+        changes = [r.entities.guests for _, r in got if r.entities.guests is not None]
+        return changes, min(r.confidence for _, r in got)
+
+    @pytest.mark.parametrize(
+        ("text", "roles", "wanted"),
+        [
+            (
+                "we will be 14 adults, sorry typo, 16 adults",
+                {14: "total", 16: "total"},
+                [GuestChange(total=16, group="adults")],
+            ),
+            # the count after the correction takes the role and group of the one it replaces
+            (
+                "make it 20 adults. actually scratch that, 22",
+                {20: "total"},
+                [GuestChange(total=22, group="adults")],
+            ),
+            # only the count right before the correction is taken back
+            (
+                "can we do 12 adults n 3 kids... no wait 4 kids",
+                {12: "total", 3: "total", 4: "total"},
+                [GuestChange(total=12, group="adults"), GuestChange(total=4, group="kids")],
+            ),
+        ],
+    )
+    def test_the_corrected_count_stands_and_is_read_back(
+        self, text: str, roles: dict[int, str], wanted: list[GuestChange]
+    ) -> None:
+        changes, sure = self.guests(text, roles)
+        assert changes == wanted
+        assert sure <= reader_module.WORKED_OUT
+
+    @pytest.mark.parametrize(
+        ("text", "roles"),
+        [
+            # adding to what was said takes nothing back
+            ("20 adults. oh wait, can we also add 2 kids", {20: "total", 2: "more"}),
+            # another group is another count, not a correction
+            ("18 adults, sorry i meant to say 3 kids too", {18: "total", 3: "total"}),
+        ],
+    )
+    def test_a_count_added_to_takes_nothing_back(self, text: str, roles: dict[int, str]) -> None:
+        changes, sure = self.guests(text, roles)
+        assert len(changes) == 2
+        assert sure > reader_module.WORKED_OUT
 
 
 class TestPeopleNamed:

@@ -333,15 +333,21 @@ def _with_slots(
     total that add up from the booking's guests, `stored`, are one), and what goes in and out
     of the menu from its words. A menu item the customer takes back ("stake and shrimp, oh wait
     no, make that steak and calamari": `slots.taken_back`) is not wanted unless named again
-    after, and the change is read back (WORKED_OUT).
+    after, and a count taken back ("14 adults, sorry typo, 16 adults": `slots.recounted`) counts
+    for nothing; either change is read back (WORKED_OUT).
     A change is as sure as the least sure of its intent and the words that carry its values
     (the rules agreeing was tried as evidence and made more false changes, not fewer)."""
     out: list[tuple[int, Request]] = []
     heads = [(p, r) for p, r in placed if r.intent == "headcount_change"]
     if heads:
         confidence = heads[0][1].confidence
-        changes = slots.guest_changes(read, words, limits, stored)
-        doubt = _doubt([r for r in read if r.slot.kind in ("count", "person")])
+        counted, taken_back = (
+            slots.recounted(words, read, lexicon) if lexicon is not None else (list(read), False)
+        )
+        changes = slots.guest_changes(counted, words, limits, stored)
+        doubt = _doubt([r for r in counted if r.slot.kind in ("count", "person")])
+        if taken_back:
+            doubt = min(doubt, WORKED_OUT)
         if changes:
             out += [
                 (

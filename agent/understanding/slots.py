@@ -531,6 +531,51 @@ def taken_back(words: Sequence[str], slot: Slot, found: Sequence[Slot], lexicon:
     return False
 
 
+def recounted(
+    words: Sequence[str], readings: Sequence[SlotReading], lexicon: Lexicon
+) -> tuple[list[SlotReading], bool]:
+    """The readings with each count the customer takes back left out, and whether one was: a
+    count followed, before any other count, by words of correcting, then by a count of the same
+    group (or of none said) with no word of adding between ("14 adults, sorry typo, 16 adults";
+    "12 adults n 3 kids... no wait 4 kids" takes back the 3 only). The count that corrects it
+    takes its role, and its group where none is said, when its own words give none ("make it 20
+    adults. actually scratch that, 22" is 22 adults in all)."""
+    if not lexicon.correcting:
+        return list(readings), False
+    out = list(readings)
+    counts = sorted((r for r in readings if r.slot.kind == "count"), key=lambda r: r.slot.token)
+    for before, after in itertools.pairwise(counts):
+        if (
+            before.role == "none"
+            or before not in out
+            or not _corrects(words, before, after, lexicon)
+        ):
+            continue
+        new = after
+        if after.role == "none":
+            new = replace(new, role=before.role, role_probability=before.role_probability)
+        if after.slot.group == "-":
+            new = replace(new, group=before.group, group_probability=before.group_probability)
+        out = [new if r is after else r for r in out if r is not before]
+    return out, len(out) < len(readings)
+
+
+def _corrects(
+    words: Sequence[str], before: SlotReading, after: SlotReading, lexicon: Lexicon
+) -> bool:
+    """Whether words of correcting come between two counts, with no word of adding after them,
+    and the two counts may be of one group."""
+    first, second = before.slot, after.slot
+    for k in range(first.end_token, second.token):
+        size = _phrase_at(words, k, lexicon.correcting)
+        if not size or k + size > second.token:
+            continue
+        if lexicon.adding.intersection(words[k + size : second.token]):
+            return False
+        return "-" in (first.group, second.group) or first.group == second.group
+    return False
+
+
 def says(words: Sequence[str], phrases: frozenset[tuple[str, ...]]) -> bool:
     """Whether one of the phrases (tuples of tokens) is said in the words."""
     return any(_phrase_at(words, k, phrases) for k in range(len(words)))
