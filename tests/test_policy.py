@@ -325,6 +325,23 @@ class TestMenu:
         reply = render_body(decision.kind, decision.facts)
         assert reply.startswith("With salmon your estimate would be $790")  # 14 eaters x $5
 
+    def test_a_swap_only_asked_about_is_named_and_an_unchanged_estimate_said_so(self) -> None:
+        """Shown failing before: "With that change your estimate would be $720, compared with
+        $720 now" for steak swapped for shrimp."""
+        booked = booking(10 * D, adults=12, kids=2, proteins=("chicken", "steak"))
+        decision = policy.decide_what_if(
+            "protein_swap",
+            booked,
+            None,
+            [],
+            RULES,
+            ADDONS,
+            proteins=["shrimp"],
+            removed_proteins=["steak"],
+        )
+        reply = render_body(decision.kind, decision.facts)
+        assert reply.startswith("With shrimp instead of steak your estimate would stay at $720.")
+
     def test_a_menu_still_being_chosen_is_filled_in_and_asks_for_the_rest(self) -> None:
         first = policy.decide_menu(
             "menu_selection", booking(10 * D), ["tofu"], [], [], NOW, RULES, ADDONS

@@ -42,6 +42,10 @@ TIMEZONE = "America/Los_Angeles"
 NOW = datetime(2026, 6, 10, 15, 0, tzinfo=ZoneInfo(TIMEZONE))
 
 
+#: No clause holds a change of its own (`reader._asked_about`).
+NONE: frozenset[int] = frozenset()
+
+
 def context(pending: str | None = None, after_event: bool = False) -> Context:
     return Context(now=NOW, timezone=TIMEZONE, pending=pending, after_event=after_event)  # type: ignore[arg-type]
 
@@ -558,16 +562,23 @@ class TestReadingRealWriting:
         assert got == ([(0, change), (23, asked)] if kept else [(0, change)])
 
     @pytest.mark.parametrize(
-        ("hypothetical", "alone", "asked"),
+        ("hypothetical", "alone", "asked", "changes_in"),
         [
-            ((0.38, 0.47), True, True),  # "say we had 6 more kids, | how much extra is that?"
-            ((0.38, 0.47), False, False),  # another change may be the one asked about
-            ((0.1, 0.2, 0.9), True, False),  # "add 2 adults, | thanks, | what if it rains?"
-            ((0.1, 0.6), False, True),  # the clause after the change asks about it
+            ((0.38, 0.47), True, True, NONE),  # "say we had 6 more kids, | how much extra is that?"
+            ((0.38, 0.47), False, False, NONE),  # another change may be the one asked about
+            ((0.1, 0.2, 0.9), True, False, NONE),  # "add 2 adults, | thanks, | what if it rains?"
+            ((0.1, 0.6), False, True, NONE),  # the clause after the change asks about it
+            # "can we swap the steak 4 shrimp n | also we might be 3 more, not sure yet": the
+            # clause after the swap asks about its own change, not the swap
+            ((0.1, 0.6), False, False, frozenset({0, 1})),
         ],
     )
     def test_the_only_change_of_a_what_if_message_is_asked_about_unless_a_clause_says_otherwise(
-        self, hypothetical: tuple[float, ...], alone: bool, asked: bool
+        self,
+        hypothetical: tuple[float, ...],
+        alone: bool,
+        asked: bool,
+        changes_in: frozenset[int],
     ) -> None:
         clauses = [reader_module._Clause(10 * k, 10 * k + 9) for k in range(len(hypothetical))]
         per_clause = [
@@ -581,7 +592,8 @@ class TestReadingRealWriting:
         change = Request(
             intent="headcount_change", entities=Entities(guests=GuestChange(delta=6, group="kids"))
         )
-        assert reader_module._asked_about(0, change, clauses, per_clause, alone) is asked
+        got = reader_module._asked_about(0, change, clauses, per_clause, alone, changes_in)
+        assert got is asked
 
     def test_a_question_a_clause_asks_plainly_is_read_beside_a_change(self, reader: Reader) -> None:
         text = "ugh 2 of the kids got sick, take them off. and whats my balance now"

@@ -372,8 +372,12 @@ def decide_what_if(
     upgrades: Sequence[str],
     rules: Rules,
     addons: Sequence[AddonView],
+    proteins: Sequence[str] = (),
+    removed_proteins: Sequence[str] = (),
 ) -> Decision:
-    """A change only asked about: the estimate it would give, and nothing changed."""
+    """A change only asked about: the estimate it would give, and nothing changed. A menu
+    change is named in the reply ("With shrimp instead of steak your estimate would stay at
+    $720"), `proteins` being those it brings in and `removed_proteins` those it takes off."""
     facts = event_facts(booking, rules)
     added = [s for s in upgrades if s not in booking.upgrades]
     q = booking_quote(
@@ -394,6 +398,9 @@ def decide_what_if(
         "guests_changed": counts is not None,
         # In a sentence: "With salmon your estimate would be ...".
         "upgrade_names": ", ".join(by_slug[s].name.lower() for s in added if s in by_slug),
+        "menu_change": _names(proteins, by_slug)
+        + (f" instead of {_names(removed_proteins, by_slug)}" if removed_proteins else ""),
+        "same_total": q.total == now_q.total,
         "current_total": format_money(now_q.total),
         "difference": format_money(q.total - now_q.total),
     }

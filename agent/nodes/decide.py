@@ -206,7 +206,14 @@ def decide_request(
             if entities.hypothetical:
                 premium = [p for p in proteins if charter.addon(p) is not None]
                 return policy.decide_what_if(
-                    intent, booking, None, [*premium, *upgrades], rules, charter.addons
+                    intent,
+                    booking,
+                    None,
+                    [*premium, *upgrades],
+                    rules,
+                    charter.addons,
+                    proteins=[p for p in proteins if p not in booking.proteins],
+                    removed_proteins=entities.removed_proteins,
                 )
             return policy.decide_menu(
                 intent,

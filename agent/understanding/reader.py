@@ -745,10 +745,13 @@ class Reader:
                 for p, r in placed
             ]
             if message.intents["hypothetical"] >= HYPOTHETICAL_THRESHOLD:
-                alone = sum(r.intent in CHANGE_INTENTS for _, r in placed) == 1
+                changes = [
+                    _clause_index(p, clauses) for p, r in placed if r.intent in CHANGE_INTENTS
+                ]
+                alone = len(changes) == 1
                 placed = [
                     (p, _asked_only(r))
-                    if _asked_about(p, r, clauses, per_clause, alone)
+                    if _asked_about(p, r, clauses, per_clause, alone, frozenset(changes))
                     else (p, r)
                     for p, r in placed
                 ]
@@ -1004,19 +1007,23 @@ def _asked_about(
     clauses: Sequence[_Clause],
     per_clause: Sequence[Reading],
     alone: bool = False,
+    changes_in: frozenset[int] = frozenset(),
 ) -> bool:
     """Whether a change in a message that asks "what if" is the one asked about: its own clause
-    or the next one ("5 more adults, what would that cost?") reads as a question about it. The
-    only change of such a message (`alone`) is the one asked about unless another clause reads
-    more like the "what if": cut in two, "say we had 6 more kids, how much extra is that?" reads
-    as a question in neither half, though the whole message does. A change stated beside an
-    unrelated question ("put us down for 22; how much is lobster?") is a change."""
+    or the next one ("5 more adults, what would that cost?") reads as a question about it,
+    unless the next holds a change of its own (`changes_in`: the clauses that do), whose "what
+    if" it is ("can we swap the steak 4 shrimp n also we might be 3 more, not sure yet" asks for
+    the swap). The only change of such a message (`alone`) is the one asked about unless another
+    clause reads more like the "what if": cut in two, "say we had 6 more kids, how much extra is
+    that?" reads as a question in neither half, though the whole message does. A change stated
+    beside an unrelated question ("put us down for 22; how much is lobster?") is a change."""
     if request.intent not in CHANGE_INTENTS:
         return False
     if len(per_clause) == 1:
         return True
     k = _clause_index(position, clauses)
-    here = max(r.intents["hypothetical"] for r in per_clause[k : k + 2])
+    end = k + 1 if k + 1 in changes_in else k + 2
+    here = max(r.intents["hypothetical"] for r in per_clause[k:end])
     if here >= HYPOTHETICAL_THRESHOLD:
         return True
     return alone and here >= max(r.intents["hypothetical"] for r in per_clause)
