@@ -1137,6 +1137,26 @@ class TestCountsSaidTogether:
         assert {c.group: c.delta for _, c, _ in got} == changes
         assert {sure for _, _, sure in got} == {0.99 if by_age else 0.99 * 0.8}
 
+    def test_people_named_in_a_group_only_ages_filled_count_beside_them(self) -> None:
+        """Shown failing before: "my sister is coming with her husband and their 3 kids,
+        they're like 4, 8 and 13" read one adult: the 13-year-old, not the two named."""
+        text = "my sister is coming with her husband and their 3 kids, they're like 4, 8 and 13"
+        tokens = slots.Tokens.of(text)
+        found = slots.find_slots(text, tokens, [], Lexicon.load("en"))
+        read = [
+            slots.SlotReading(s, "more", 0.99, "kids" if s.kind == "count" else "adults", 0.9)
+            for s in found
+            if s.kind == "person" or s.value == 3
+        ]
+        got = slots.guest_changes(read, tokens.words)
+        assert {c.group: c.delta for _, c, _ in got} == {"adults": 3, "toddlers": 1, "kids": 1}
+
+    @pytest.mark.parametrize("text", ["they're like 4, 8 and 13", "theyre 2 5 and 9"])
+    def test_a_list_of_ages_keeps_its_numbers(self, normaliser: Normaliser, text: str) -> None:
+        """Shown failing before: "4, 8 and 13" read "for, 8 and 13" ("4" before a number is
+        "for" in "put us down 4 28 guests")."""
+        assert normaliser.normalise(text) == text.replace("theyre", "they're")
+
     def test_ages_fall_in_the_groups_the_business_prices(self) -> None:
         """The age groups come from the knowledge's pricing rule: where little ones eat free up
         to 3, a guest of 4 is a kid; with the seed's 5, a little one."""

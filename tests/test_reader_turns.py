@@ -356,6 +356,21 @@ class TestConcernsReachAPerson:
         await session.refresh(booking)
         assert booking.proteins == ["chicken", "steak"]
 
+    async def test_an_allergen_kept_off_one_plate_the_party_lacks_is_for_the_chef(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: the reply also asked the whole party's menu ("Each guest gets 2
+        proteins ... Which would you like?") for shrimp the party of chicken and steak lacks."""
+        customer, booking = await booked(session, clock, 10 * D)
+        result = await runtime.receive(
+            PHONE, "also my dad cant do shellfish, hes allergic, so no shrimp on his plate"
+        )
+        assert result.reply is not None and "Which would you like" not in result.reply
+        assert "chef" in result.reply
+        assert [c.priority for c in await cases(session, customer)] == ["MEDIUM"]
+        await session.refresh(booking)
+        assert booking.proteins == ["chicken", "steak"]
+
     async def test_no_chef_on_the_day_is_urgent_and_gets_no_faq(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:
@@ -791,6 +806,7 @@ class TestClosingWords:
             ("yes", "Sounds good"),  # nothing was asked: an acknowledgement
             ("yep will do", "Sounds good"),
             ("ya", "Sounds good"),
+            ("yes pls", "Sounds good"),  # shown failing before: "could you tell me a bit more"
         ],
     )
     async def test_thanks_and_acknowledgements_close_the_thread_without_a_new_question(

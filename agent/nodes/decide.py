@@ -320,13 +320,22 @@ async def _faq_match(ctx: TurnContext, text: str, clause: str | None = None) -> 
     return None
 
 
-def _for_the_chef(request: Request, requests: Sequence[Request]) -> bool:
-    """A menu request that names nothing to choose, beside a serious diet ("no shrimp or
-    scallops for my sister, she's allergic"): the chef's call about safe options settles what
-    that guest eats, so the turn does not also ask the whole party's menu."""
+def _for_the_chef(
+    request: Request, requests: Sequence[Request], booking: BookingView | None
+) -> bool:
+    """A menu request that names nothing to choose, or only takes off what the party does not
+    have, beside a serious diet ("no shrimp or scallops for my sister, she's allergic", "my dad
+    is allergic to shellfish, so no shrimp on his plate" for a party of chicken and steak): the
+    chef's call about safe options settles what that guest eats, so the turn does not also ask
+    the whole party's menu."""
+    entities = request.entities
+    booked = set(booking.proteins) | set(booking.upgrades) if booking is not None else set()
+    takes_off_nothing_booked = not (
+        entities.changes_something or booked & {*entities.removed_proteins}
+    )
     return (
-        request.intent == "menu_selection"
-        and not request.entities.names_something
+        request.intent in ("menu_selection", "protein_swap")
+        and (not entities.names_something or takes_off_nothing_booked)
         and any(r.intent == "dietary_request" and r.entities.dietary == "serious" for r in requests)
     )
 
@@ -460,7 +469,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     assert lead_decision is not None
                     decisions.append(lead_decision)
                 continue
-            if _for_the_chef(request, understanding.requests):
+            if _for_the_chef(request, understanding.requests, booking):
                 intents[index] = None
                 continue
             if request.intent == "headcount_change" and headcounts:

@@ -246,7 +246,8 @@ _THANK_WORDS = (
 )
 _ACK_WORDS = (
     r"\b(?:perfect|great|awesome|got\s+it|sounds\s+good|ok|okay|k|kk|cool|so\s+much|a\s+lot|"
-    r"again|very\s+much|you\s+guys|guys|sm|yes|yep|yeah|yup|ya|yah|sure|noted|will\s+do|alright)\b"
+    r"again|very\s+much|you\s+guys|guys|sm|yes|yep|yeah|yup|ya|yah|sure|noted|will\s+do|alright|"
+    r"please|pls|plz)\b"
 )
 GREETING = re.compile(_OPENING + "|" + _THANK_WORDS)
 THANKS = re.compile(_THANK_WORDS, re.IGNORECASE)

@@ -268,9 +268,14 @@ class Normaliser:
             return lower
         out: list[str] = []
         last = 0
-        for i, m in enumerate(_TOKEN.finditer(lower)):
+        matches = list(_TOKEN.finditer(lower))
+        for i, m in enumerate(matches):
             out.append(lower[last : m.start()])
-            out.append(self._word(m.group(0), tokens, i))
+            word = m.group(0)
+            if word in ("2", "4") and _starts_a_list(lower, matches, i):
+                out.append(word)  # "they're like 4, 8 and 13": ages, not "for"
+            else:
+                out.append(self._word(word, tokens, i))
             last = m.end()
         out.append(lower[last:])
         result = "".join(out)
@@ -321,3 +326,17 @@ class Normaliser:
         limit = 1 if len(word) <= 7 else 2
         best = process.extractOne(word, candidates, scorer=OSA.distance, score_cutoff=limit)
         return word if best is None else str(best[0])
+
+
+def _starts_a_list(text: str, tokens: Sequence[re.Match[str]], i: int) -> bool:
+    """Whether the number at token `i` starts a list of numbers ("4, 8 and 13", "2 5 and 9"):
+    the next number follows after a comma, or is followed by another or by "and" and another."""
+    words = [m.group(0) for m in tokens[i + 1 : i + 4]]
+    if not words or not words[0].isdigit():
+        return False
+    if "," in text[tokens[i].end() : tokens[i + 1].start()]:
+        return True
+    rest = words[1:]
+    return bool(rest) and (
+        rest[0].isdigit() or (rest[0] in ("and", "n", "&") and len(rest) > 1 and rest[1].isdigit())
+    )

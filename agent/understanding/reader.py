@@ -734,6 +734,7 @@ class Reader:
                     self.lexicon,
                 )
             placed = _asked_not_changed(placed, clauses)
+            placed = _served_not_counted(placed, clauses)
             placed = _questions_of_their_own(placed, clauses)
             # A change that may only be asked about is not one to apply without asking.
             asked = message.intents["hypothetical"]
@@ -890,6 +891,28 @@ def _asked_not_changed(
             r.intent in CHANGE_INTENTS
             and not r.entities.changes_something
             and _clause_index(p, clauses) in asking
+        )
+    ]
+
+
+def _served_not_counted(
+    placed: list[tuple[int, Request]], clauses: Sequence[_Clause]
+) -> list[tuple[int, Request]]:
+    """The requests less a headcount change with nothing to change by, said in the clause of a
+    menu choice that names what to serve: "🥩🦐 for the adults, 🍗 for kids" says who eats
+    what, not how many, and is not asked "how many guests?"."""
+    serving = {
+        _clause_index(p, clauses)
+        for p, r in placed
+        if r.intent in ("menu_selection", "protein_swap") and r.entities.names_something
+    }
+    return [
+        (p, r)
+        for p, r in placed
+        if not (
+            r.intent == "headcount_change"
+            and not r.entities.changes_something
+            and _clause_index(p, clauses) in serving
         )
     ]
 

@@ -294,6 +294,8 @@ _AGE_LIST = frozenset({",", "and", "&"})
 _SAYING_AGE = frozenset(
     {"(", "both", "turning", "she's", "he's", "they're", "shes", "hes", "theyre"}
 )
+#: Words that hedge an age said after those ("they're like 4, 8 and 13").
+_HEDGING = frozenset({"like", "about", "around", "roughly", "maybe", "almost", "nearly"})
 
 
 def ages(
@@ -311,7 +313,8 @@ def ages(
             continue
         after = words[k + 1] if k + 1 < len(words) else ""
         before = words[k - 1] if k else ""
-        said = before in _SAYING_AGE or (before.endswith(("'s", "'re")) and not counting)
+        hedged = before in _HEDGING and k >= 2 and words[k - 2] in _SAYING_AGE
+        said = before in _SAYING_AGE or hedged or (before.endswith(("'s", "'re")) and not counting)
         if _MONTHS.match(after):
             found[k] = "toddlers"
         elif _AGE_UNIT.match(after) or _AGE_WORD.match(before) or said or listing:
@@ -886,10 +889,12 @@ def guest_changes(
     15"): the total, unsure only if both readings are wrong, for either leaves the same party.
     A count of people coming or going whose ages follow, one age each ("3 kids r coming,
     theyre 2 5 and 9"), counts each in the group their age puts them in, as sure as it is read
-    as coming or going (`words`: the message's tokens, to find the ages; `limits`: the
-    business's age groups)."""
+    as coming or going, with the people named in a group only ages filled ("my sister, her
+    husband and their 3 kids, 4, 8 and 13" is three adults, a kid and a little one). `words`:
+    the message's tokens, to find the ages; `limits`: the business's age groups."""
     changes: list[tuple[int, GuestChange, float]] = []
     seen: set[str] = set()
+    aged: dict[str, int] = {}  # a group only ages put people in: where its change is in changes
     best: dict[str, SlotReading] = {}
     for r in readings:
         counts = r.slot.kind == "count" and r.role != "none"
@@ -916,6 +921,8 @@ def guest_changes(
         if by_age and not (set(by_age) - {r.group}) & set(best):
             for group, n in by_age.items():
                 change = GuestChange(delta=sign * n, group=cast(GuestGroup, group))
+                if group != r.group:
+                    aged[group] = len(changes)
                 # the ages, not the words for the group, say where each one goes
                 changes.append((r.slot.start, change, r.role_probability))
             seen.update(by_age)
@@ -923,13 +930,25 @@ def guest_changes(
         changes.append((r.slot.start, GuestChange(delta=sign * value, group=r.group), r.confidence))
     named: dict[str, tuple[int, int, float]] = {}  # group: where first named, change, how sure
     for r in readings:
-        if r.slot.kind != "person" or r.role == "none" or r.group in seen:
+        if r.slot.kind != "person" or r.role == "none" or (r.group in seen and r.group not in aged):
             continue
         step = int(r.slot.value) if r.role == "more" else -int(r.slot.value)
         where, delta, sure = named.get(r.group, (r.slot.start, 0, 1.0))
         named[r.group] = (where, delta + step, min(sure, r.confidence))
     for group, (where, delta, sure) in named.items():
-        if delta:
+        if group in aged:
+            # "my sister and her husband, and their 3 kids (4, 8 and 13)": the 13-year-old and
+            # the two named are three adults
+            k = aged[group]
+            start, change, was = changes[k]
+            step = (change.delta or 0) + delta
+            changes[k] = (
+                min(start, where),
+                GuestChange(delta=step, group=change.group),
+                min(was, sure),
+            )
+        elif delta:
             changes.append((where, GuestChange(delta=delta, group=cast(GuestGroup, group)), sure))
+    changes = [c for c in changes if c[1].delta != 0]
     changes.sort(key=lambda c: c[0])
     return changes
