@@ -1401,6 +1401,19 @@ class TestCountsSaidTogether:
         assert [(g.change.delta, g.change.group) for g in got] == [(-3, "guests")]
 
 
+class TestBareAnswers:
+    @pytest.mark.parametrize("text", ["ok do it", "yep go ahead", "nope", "👍"])
+    def test_a_bare_yes_or_no_asks_for_nothing(self, reader: Reader, text: str) -> None:
+        """Shown failing before: "ok do it" with nothing read back was a general question
+        (0.82, from "can u do it in the garage")."""
+        got = reader.understand(text, context(), VOCABULARY)
+        assert intents(got) == ["other"]
+
+    def test_a_question_with_the_same_words_is_still_read(self, reader: Reader) -> None:
+        got = reader.understand("can u do it in the garage", context(), VOCABULARY)
+        assert intents(got) != ["other"]
+
+
 class TestConcernsWin:
     def test_a_concern_only_the_model_finds_adds_no_request(self) -> None:
         fears_a_complaint = _Says({"faq": 0.99}, {"none": 0.5, "HIGH": 0.5})

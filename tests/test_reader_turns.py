@@ -796,6 +796,24 @@ class TestSeveralParties:
         assert result.reply is not None and "9 Cedar Ct" in result.reply
 
 
+class TestBareAnswers:
+    async def test_a_go_ahead_to_a_menu_question_asks_it_again_and_opens_no_case(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: "ok do it" after "Which 2 would you like?" was read as a
+        general question and got "let me check with the team", with a case opened."""
+        customer, booking = await booked(session, clock, 10 * D)
+        asked = await runtime.receive(PHONE, "can we add lobster 4 the adults only?")
+        assert asked.pending == "menu"
+        result = await runtime.receive(PHONE, "ok do it")
+        assert result.reply is not None and "Which" in result.reply
+        assert "check with the team" not in result.reply
+        assert result.pending == "menu"
+        assert await cases(session, customer) == []
+        await session.refresh(booking)
+        assert booking.proteins == ["chicken", "steak"]
+
+
 class TestClosingWords:
     @pytest.mark.parametrize(
         ("text", "answer"),
@@ -807,6 +825,7 @@ class TestClosingWords:
             ("yep will do", "Sounds good"),
             ("ya", "Sounds good"),
             ("yes pls", "Sounds good"),  # shown failing before: "could you tell me a bit more"
+            ("👍", "Sounds good"),
         ],
     )
     async def test_thanks_and_acknowledgements_close_the_thread_without_a_new_question(

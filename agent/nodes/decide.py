@@ -279,6 +279,13 @@ def decide_request(
             return policy.decide_faq(faq_answer, booking, now, rules)
         case "greeting":
             return _greeting(intent, text)
+        case "other" if (
+            pending == "menu" and booking is not None and default_reader().answer(text) is not None
+        ):
+            # "ok do it" to "which 2 would you like?": the question still stands
+            return policy.decide_menu(
+                "menu_selection", booking, [], [], [], now, rules, charter.addons
+            )
         case _ if cue.CLOSING.match(text):
             return _greeting(intent, text)  # "ok", "got it": nothing to clarify
         case _:

@@ -253,7 +253,11 @@ GREETING = re.compile(_OPENING + "|" + _THANK_WORDS)
 THANKS = re.compile(_THANK_WORDS, re.IGNORECASE)
 #: A message that only thanks or acknowledges ("ok thx", "perfect, thank you!!"): it closes the
 #: thread, it asks nothing.
-CLOSING = re.compile(rf"^\W*(?:(?:{_THANK_WORDS}|{_ACK_WORDS})[\s,.!]*)+\W*$", re.IGNORECASE)
+#: Emoji that acknowledge on their own ("👍", "🙏").
+_ACK_EMOJI = "[\U0001f44d\U0001f44c\U0001f64f\u2705\U0001f64c]\ufe0f?"
+CLOSING = re.compile(
+    rf"^\W*?(?:(?:{_THANK_WORDS}|{_ACK_WORDS}|{_ACK_EMOJI})[\s,.!]*)+\W*$", re.IGNORECASE
+)
 _LEADING_GREETING = re.compile(_OPENING + r"[\s,!.]*", re.IGNORECASE)
 
 

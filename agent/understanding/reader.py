@@ -529,7 +529,15 @@ class Reader:
         self.concerns = Concerns.load(language)
         self.topics = Topics.load(language)
         self._normalisers: dict[int, tuple[Vocabulary, Normaliser]] = {}
+        self._plain: Normaliser | None = None
         self._spellers: dict[frozenset[str], Normaliser] = {}
+
+    def _plain_normaliser(self) -> Normaliser:
+        """The normaliser of no menu's words, built once: an answer's words need none (built
+        anew for each answer, it cost a turn a new spelling table)."""
+        if self._plain is None:
+            self._plain = Normaliser(self.lexicon, [])
+        return self._plain
 
     def normaliser(self, vocabulary: Vocabulary) -> Normaliser:
         cached = self._normalisers.get(id(vocabulary))
@@ -623,7 +631,7 @@ class Reader:
 
     def _answer_words(self, text: str) -> list[str]:
         """The words of a short answer, less punctuation and the fillers said around it."""
-        words = self.normaliser(Vocabulary()).normalise(text)
+        words = self._plain_normaliser().normalise(text)
         return _fillers(self.lexicon.answer_fillers).sub(" ", _PUNCTUATION.sub(" ", words)).split()
 
     def prepare(self, text: str, context: Context, vocabulary: Vocabulary) -> Prepared:
@@ -656,6 +664,17 @@ class Reader:
         folded = rules.fold(text)
         if not folded.strip() or cue.OPT_OUT.match(folded):
             return rules.understand(text, context, vocabulary)
+        if len(folded.split()) <= _ANSWER_WORDS and self.answer(text) is not None:
+            # A bare yes or no that answers no question of ours here ("ok do it" with nothing
+            # read back) asks for nothing, whatever words it shares with requests ("can u do it
+            # in the garage" is a question); with thanks ("ok thanks") it is a pleasantry
+            # (docs/labelling.md, rule I1).
+            thanks = cue.THANKS.search(folded) is not None
+            return Understanding(
+                tone=rules.detect_tone(text),
+                requests=[Request(intent="greeting" if thanks else "other")],
+                source="rules" if self.model is None else "reader",
+            )
         prepared = self.prepare(text, context, vocabulary)
         normalised, by_rules, positions = prepared.normalised, prepared.by_rules, prepared.positions
         features = prepared.features
