@@ -814,6 +814,19 @@ class TestBareAnswers:
         assert booking.proteins == ["chicken", "steak"]
 
 
+class TestAskedWhoAnswers:
+    @pytest.mark.parametrize("text", ["r u a bot lol", "are you AI"])
+    async def test_a_customer_who_asks_whether_a_person_answers_is_told(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, text: str
+    ) -> None:
+        """Shown failing before: "r u a bot lol" got "could you tell me a bit more"; the
+        knowledge's FAQ says it is the business's virtual assistant and how to reach a person."""
+        customer, _ = await booked(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, text)
+        assert result.reply is not None and "virtual assistant" in result.reply
+        assert await cases(session, customer) == []
+
+
 class TestClosingWords:
     @pytest.mark.parametrize(
         ("text", "answer"),
