@@ -814,6 +814,20 @@ class TestBareAnswers:
         assert booking.proteins == ["chicken", "steak"]
 
 
+class TestTakenBackWhole:
+    async def test_never_mind_after_a_request_says_nothing_changes(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: "nvm keep it" after asking to move the time got "could you
+        tell me a bit more about what you need?"."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "can we do 5:30 instead")
+        result = await runtime.receive(PHONE, "nvm keep it")
+        assert result.reply is not None and "nothing changes" in result.reply
+        await session.refresh(booking)
+        assert booking.event_at == clock.now() + 10 * D
+
+
 class TestAskedWhoAnswers:
     @pytest.mark.parametrize("text", ["r u a bot lol", "are you AI"])
     async def test_a_customer_who_asks_whether_a_person_answers_is_told(

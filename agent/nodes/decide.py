@@ -280,12 +280,15 @@ def decide_request(
         case "greeting":
             return _greeting(intent, text)
         case "other" if (
-            pending == "menu" and booking is not None and default_reader().answer(text) is not None
+            pending == "menu" and booking is not None and default_reader().answer(text) == "yes"
         ):
             # "ok do it" to "which 2 would you like?": the question still stands
             return policy.decide_menu(
                 "menu_selection", booking, [], [], [], now, rules, charter.addons
             )
+        case "other" if default_reader().answer(text) == "no":
+            # "nvm keep it" after asking for something: nothing is to change
+            return Decision(intent, "handled", "greeting", "greeting", {"kept": True})
         case _ if cue.CLOSING.match(text):
             return _greeting(intent, text)  # "ok", "got it": nothing to clarify
         case _:
