@@ -1681,17 +1681,31 @@ class TestAnswers:
             "ok do it lol",  # a filler around the answer
             "yes please 🙏",
             "wait actually ok do it",  # a change of mind said around the answer
+            # shown failing before: a formal yes was not read, and the read-back was lost
+            "Yes, that is correct.",
+            "That works, please proceed.",
+            "absolutely",
         ],
     )
     def test_yes(self, reader: Reader, text: str) -> None:
         assert reader.answer(text) == "yes"
 
-    @pytest.mark.parametrize("text", ["no", "Nope.", "that's wrong", "nah dont"])
+    @pytest.mark.parametrize(
+        "text", ["no", "Nope.", "that's wrong", "nah dont", "nvm keep it", "forget it"]
+    )
     def test_no(self, reader: Reader, text: str) -> None:
         assert reader.answer(text) == "no"
 
     @pytest.mark.parametrize(
-        "text", ["yes but make it 18", "what?", "16 adults", "ok no wait", "ok wait"]
+        "text",
+        [
+            "yes but make it 18",
+            "what?",
+            "16 adults",
+            "ok no wait",
+            "ok wait",
+            "that is not correct",
+        ],
     )
     def test_anything_more_is_not_an_answer(self, reader: Reader, text: str) -> None:
         assert reader.answer(text) is None
