@@ -95,6 +95,24 @@ class TestConfidenceGate:
         assert applied.pending is None
 
     @pytest.mark.usefixtures("unsure")
+    async def test_a_reply_to_a_read_back_that_asks_nothing_keeps_the_question_open(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: "hmm lemme check w my husband first" got "could you tell me
+        a bit more about what you need?" and the values read back were dropped."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "We now have 14 adults and 2 kids instead of 10 adults")
+        held = await runtime.receive(PHONE, "hmm lemme check w my husband first")
+        assert held.pending == "confirm_change"
+        assert held.reply is not None and "14 adults and 2 kids" in held.reply
+        assert "tell me a bit more" not in held.reply
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (10, 0)
+        await runtime.receive(PHONE, "yes")
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (14, 2)
+
+    @pytest.mark.usefixtures("unsure")
     @pytest.mark.parametrize(
         ("text", "estimate"),
         [

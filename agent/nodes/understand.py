@@ -127,6 +127,11 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         understanding = combine([reader.understand(t, context, vocabulary) for t in texts])
         if answer_wanted:
             understanding = _recounted(understanding, proposal, text, reader)
+            if answer is None and not understanding.concerns and understanding.intent == "other":
+                # A reply to a read-back that asks for nothing we can read ("hmm let me check
+                # with my husband", a yes worded past our lexicon) keeps the question open: the
+                # values are asked again, never dropped for "could you tell me a bit more?".
+                answer = "noted"
     details = None
     if booking is None and loaded.inbound is not None:
         # Someone with no booking may be planning one: what they say about it is read too.
