@@ -475,6 +475,24 @@ class TestOnlyWhatWasAsked:
         assert booking.adults == 15
         assert made.reply is not None and "15 adults" in made.reply
 
+    @pytest.mark.parametrize(("reply", "adults"), [("ok add them", 15), ("no dont add them", 10)])
+    async def test_the_change_quoted_asked_for_again_without_values_is_that_change(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        reply: str,
+        adults: int,
+    ) -> None:
+        """Shown failing before: "ok add them" to the quote of 5 more adults was asked "How many
+        guests should we plan for in total?"."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "what would it cost if we were 5 more adults?")
+        made = await runtime.receive(PHONE, reply)
+        await session.refresh(booking)
+        assert booking.adults == adults
+        assert made.reply is not None and "How many guests" not in made.reply
+
     @pytest.mark.parametrize("reply", ["no thanks", "ok thanks", "👍", "perfect thanks"])
     async def test_a_quote_declined_or_acknowledged_leaves_the_change_unmade(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, reply: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from langgraph.runtime import Runtime
 
@@ -17,6 +17,7 @@ from agent.understanding.schema import (
     GuestChange,
     Pending,
     Request,
+    Tone,
     Understanding,
 )
 from agent.understanding.tone import detect_tone as rules_tone
@@ -80,6 +81,20 @@ def _recounted(
     return understanding.model_copy(update={"requests": requests})
 
 
+def _confirmed(proposal: Sequence[dict[str, Any]], tone: Tone) -> Understanding:
+    """The changes read back or offered, confirmed: applied with exactly their values."""
+    return Understanding(
+        tone=tone,
+        requests=[
+            Request.model_validate(
+                p | {"confidence": 1.0, "entities": p["entities"] | {"hypothetical": False}}
+            )
+            for p in proposal
+        ],
+        source="reader",
+    )
+
+
 async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     loaded = state["loaded"]
     charter = loaded.charter
@@ -109,16 +124,7 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         answer = "noted"
     if answer == "yes" and proposal:
         # The customer confirmed the values we read back: apply exactly those.
-        understanding = Understanding(
-            tone=state["tone"],  # detect_tone's reading of the "yes"
-            requests=[
-                Request.model_validate(
-                    p | {"confidence": 1.0, "entities": p["entities"] | {"hypothetical": False}}
-                )
-                for p in proposal
-            ],
-            source="reader",
-        )
+        understanding = _confirmed(proposal, cast(Tone, state["tone"]))  # the yes's tone
     else:
         # Each text of a burst is read on its own (two texts are two sentences, often two
         # requests), then the readings are answered as one.
@@ -127,11 +133,23 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         understanding = combine([reader.understand(t, context, vocabulary) for t in texts])
         if answer_wanted:
             understanding = _recounted(understanding, proposal, text, reader)
-            if answer is None and not understanding.concerns and understanding.intent == "other":
-                # A reply to a read-back that asks for nothing we can read ("hmm let me check
-                # with my husband", a yes worded past our lexicon) keeps the question open: the
-                # values are asked again, never dropped for "could you tell me a bit more?".
-                answer = "noted"
+            if answer is None:
+                # "ok add them" to the quote of 3 more kids is that very change; "no dont add
+                # them" declines it
+                proposed = [Request.model_validate(p) for p in proposal]
+                answer = reader.answer_in_words(text, understanding, proposed)
+                if answer == "yes":
+                    understanding = _confirmed(proposal, understanding.tone)
+                elif (
+                    answer is None
+                    and not understanding.concerns
+                    and understanding.intent == "other"
+                ):
+                    # A reply to a read-back that asks for nothing we can read ("hmm let me
+                    # check with my husband", a yes worded past our lexicon) keeps the question
+                    # open: the values are asked again, never dropped for "could you tell me a
+                    # bit more?".
+                    answer = "noted"
     details = None
     if booking is None and loaded.inbound is not None:
         # Someone with no booking may be planning one: what they say about it is read too.

@@ -573,6 +573,28 @@ class Reader:
             return "no"
         return None
 
+    def answer_in_words(
+        self, text: str, understanding: Understanding, proposal: Sequence[Request]
+    ) -> Literal["yes", "no"] | None:
+        """A reply to a change read back or offered that names that very change with no values
+        of its own: "yes" for "ok add them" (to "With 17 guests your estimate would be $810
+        ... Reply YES"), "no" for "no dont add them"; else None. A short message, every change
+        of it of a kind proposed and naming nothing, no other request but a greeting, nothing
+        asked, no concern."""
+        said = self._answer_words(text)
+        changes = [r for r in understanding.requests if r.intent in CHANGE_INTENTS]
+        if not (
+            changes
+            and len(said) <= _ANSWER_WORDS
+            and "?" not in text
+            and not understanding.concerns
+            and {r.intent for r in changes} <= {p.intent for p in proposal}
+            and not any(r.entities.names_something for r in changes)
+            and all(r.intent in (*CHANGE_INTENTS, *_QUIET) for r in understanding.requests)
+        ):
+            return None
+        return "no" if any(w in self.lexicon.negations for w in said) else "yes"
+
     def acknowledges(self, text: str) -> bool:
         """Whether the whole message only notes what it was told ("ok cool thx", "got it 👍"),
         saying yes to nothing."""
