@@ -1414,6 +1414,41 @@ class TestBareAnswers:
         assert intents(got) != ["other"]
 
 
+class TestNothingToChangeAsked:
+    def test_a_change_naming_nothing_in_a_question_is_the_question(self) -> None:
+        """Shown failing before: "wait how much r scallops extra" was a menu choice with no
+        values, and the turn asked "Which would you like?"."""
+        placed = [
+            (0, Request(intent="faq", confidence=0.6)),
+            (5, Request(intent="menu_selection", confidence=0.7)),
+        ]
+        words = ["wait", "how", "much", "are", "scallops", "extra"]
+        lexicon = Lexicon.load("en")
+        got = reader_module._asked_with_nothing_to_change(placed, " ".join(words), words, lexicon)
+        assert [r.intent for _, r in got] == ["faq"]
+        alone = reader_module._asked_with_nothing_to_change(
+            placed[1:], " ".join(words), words, lexicon
+        )
+        assert [r.intent for _, r in alone] == ["faq"]
+
+    def test_a_change_told_or_with_values_stays(self) -> None:
+        lexicon = Lexicon.load("en")
+        told = [(0, Request(intent="headcount_change", confidence=0.7))]
+        words = ["we", "need", "to", "change", "the", "headcount"]
+        assert reader_module._asked_with_nothing_to_change(told, "", words, lexicon) == told
+        valued = [
+            (
+                0,
+                Request(
+                    intent="headcount_change",
+                    entities=Entities(guests=GuestChange(delta=3, group="kids")),
+                ),
+            )
+        ]
+        words = ["how", "much", "for", "3", "more", "kids"]
+        assert reader_module._asked_with_nothing_to_change(valued, "", words, lexicon) == valued
+
+
 class TestConcernsWin:
     def test_a_concern_only_the_model_finds_adds_no_request(self) -> None:
         fears_a_complaint = _Says({"faq": 0.99}, {"none": 0.5, "HIGH": 0.5})

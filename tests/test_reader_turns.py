@@ -95,6 +95,27 @@ class TestConfidenceGate:
         assert applied.pending is None
 
     @pytest.mark.usefixtures("unsure")
+    @pytest.mark.parametrize(
+        "question", ["how much are scallops extra", "wait how much r scallops"]
+    )
+    async def test_a_question_between_a_read_back_and_its_yes_keeps_the_read_back(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, question: str
+    ) -> None:
+        """Shown failing before: "how much are scallops extra" after "Just to confirm: shrimp
+        and scallops?" was answered and the read-back dropped, so the YES after it made
+        nothing."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "can i chnge to shrmp n scallps")
+        asked = await runtime.receive(PHONE, question)
+        assert asked.reply is not None and "Scallops +$5/person" in asked.reply
+        assert "Just to confirm: shrimp and scallops?" in asked.reply
+        assert "Which" not in asked.reply
+        assert asked.pending == "confirm_change"
+        await runtime.receive(PHONE, "ok go ahead")
+        await session.refresh(booking)
+        assert booking.proteins == ["shrimp", "scallops"]
+
+    @pytest.mark.usefixtures("unsure")
     async def test_a_reply_to_a_read_back_that_asks_nothing_keeps_the_question_open(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

@@ -599,6 +599,14 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     if confirmation == "noted" and pending is None:
         # The quote acknowledged ("ok thanks"): its change is still on offer for a later yes.
         pending, proposal = loaded.asked, list(loaded.proposal)
+    elif _asked_between(loaded, confirmation, decisions, intents_read):
+        # "wait how much r scallops extra" between a read-back and its YES: answered, and the
+        # question read back still stands, asked again after the answer.
+        assert loaded.booking is not None
+        pending, proposal = loaded.asked, list(loaded.proposal)
+        kept = [Request.model_validate(p) for p in loaded.proposal]
+        again = _confirm(kept, bookings.view(loaded.booking), charter, ctx.clock.now())
+        decisions = [*decisions, replace(again, facts={**again.facts, "again": True})]
     decided = Decided(
         decisions=tuple(decisions),
         intent=intent_read,
@@ -622,6 +630,32 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         "pending": decided.pending,
         "proposal": list(decided.proposal) or None,
     }
+
+
+#: What a customer may ask between a change read back and its YES without dropping it.
+_QUESTIONS_BETWEEN = frozenset({"faq", "booking_question"})
+
+
+def _asked_between(
+    loaded: Loaded,
+    confirmation: str | None,
+    decisions: Sequence[Decision],
+    intents: Sequence[str],
+) -> bool:
+    """Whether the turn only answers questions while a change read back waits for its YES:
+    nothing changed, no case opened, nothing else asked of the customer. A change only offered
+    with its quote ends when the customer moves on ("what would 5 more cost?", "ok thanks",
+    then "what time does the chef get here?"): a later "ok do it" makes nothing."""
+    return (
+        loaded.asked == "confirm_change"
+        and bool(loaded.proposal)
+        and not any(p["entities"].get("hypothetical") for p in loaded.proposal)
+        and loaded.booking is not None
+        and confirmation is None
+        and bool(intents)
+        and set(intents) <= _QUESTIONS_BETWEEN
+        and not any(d.updates or d.escalation or d.pending for d in decisions)
+    )
 
 
 def _stored_after(decisions: Sequence[Decision], booking: BookingView) -> BookingView:
