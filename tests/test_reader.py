@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import get_args
 from zoneinfo import ZoneInfo
@@ -1399,6 +1399,33 @@ class TestCountsSaidTogether:
     def test_a_drop_out_read_from_of_the(self) -> None:
         got = ent.find_guests("3 of the guys bailed on us")
         assert [(g.change.delta, g.change.group) for g in got] == [(-3, "guests")]
+
+
+class TestDatesFromTheParty:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            # the party is on Wednesday June 17; NOW is Wednesday June 10
+            ("can we push it back a week?", date(2026, 6, 24)),
+            ("move it a week later pls", date(2026, 6, 24)),
+            ("push it back 2 weeks", date(2026, 7, 1)),
+            ("move our party to the following Saturday", date(2026, 6, 20)),
+            ("can we do the saturday after instead", date(2026, 6, 20)),
+            ("can we move it to the day before?", date(2026, 6, 16)),
+            ("can we move it up a week", date(2026, 6, 10)),
+            # said from something else: from today as before
+            ("can we move it to next Saturday?", date(2026, 6, 13)),
+        ],
+    )
+    def test_a_date_said_from_the_party_moves_from_the_partys_date(
+        self, reader: Reader, text: str, expected: date
+    ) -> None:
+        """Shown failing before: "the following Saturday" for a party on a Wednesday was the
+        next Saturday from today, before the party; "push it back a week" had no date."""
+        context = Context(now=NOW, timezone=TIMEZONE, event_date=date(2026, 6, 17))
+        u = reader.understand(text, context, VOCABULARY)
+        assert intents(u) == ["date_change"]
+        assert u.requests[0].entities.date == expected
 
 
 class TestBareAnswers:

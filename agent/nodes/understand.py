@@ -107,6 +107,9 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         pending=pending,
         after_event=booking is not None and booking.event_at <= now,
         chef_due=booking is not None and _chef_due(booking.event_at, now, charter),
+        event_date=None
+        if booking is None
+        else booking.event_at.astimezone(charter.rules.timezone).date(),
         stored_guests=None
         if booking is None
         else {"adults": booking.adults, "kids": booking.kids, "toddlers": booking.toddlers},

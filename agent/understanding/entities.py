@@ -747,6 +747,60 @@ def _day_of_month(day: int, today: date, weekday: int | None) -> date | None:
     return first
 
 
+_COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "couple": 2}
+_HOW_MANY = r"(?P<n>a|an|one|two|three|four|a\s+couple(?:\s+of)?|[1-4])"
+_LATER = r"(?:later|after|back)"
+_EARLIER = r"(?:earlier|before|sooner|up|forward)"
+#: What a "day after" or "weekend before" said of something other than the party names.
+_NAMED_AFTER = (
+    r"\s+(?:tomorrow|today|tonight|\w+day|christmas|thanksgiving|new\s+year|labor|memorial|"
+    r"easter|halloween|the|this|that|next|\d)"
+)
+#: Dates said from the party's own date ("a week later", "push it back 2 weeks", "the
+#: following saturday", "the day before"): moved from the booking, not from today.
+_FROM_THE_EVENT = Cue(
+    rf"(?:{_HOW_MANY}\s+(?P<unit>weeks?|days?)\s+(?P<dir>{_LATER}|{_EARLIER})"
+    rf"|(?:push|move|bump|pushed|moved|bumped)\s+(?:it|us|the\s+party|the\s+date|things|"
+    rf"everything)?\s*(?P<dir2>back|out|up|forward)\s+(?:by\s+)?{_HOW_MANY.replace('<n>', '<n2>')}"
+    rf"\s+(?P<unit2>weeks?|days?)"
+    rf"|(?:the\s+)?(?:following|next)\s+(?P<weekday>{_WEEKDAYS})\s+(?:after|instead)\b"
+    rf"|(?:the\s+)?following\s+(?P<weekday2>{_WEEKDAYS})\b"
+    rf"|(?:the\s+)?(?P<weekday3>{_WEEKDAYS})\s+after(?!\s+next)(?!\s+\d)\b"
+    rf"|the\s+(?P<day>day|week(?:end)?)\s+(?P<dir3>after|before)\b(?!{_NAMED_AFTER})"
+    rf"|(?:the\s+)?(?:following|next)\s+(?P<day2>day|week(?:end)?)\s+(?:after|instead)\b"
+    rf"|(?:the\s+)?following\s+(?P<day3>day|week(?:end)?)\b)"
+)
+
+
+def from_the_event(text: str, event: date) -> date | None:
+    """The date a message moves the party to when it says it from the party's own date ("can
+    we do a week later?", "push it back 2 weeks", "the following saturday" for a party on a
+    Wednesday is the Saturday after it), else None."""
+    m = _FROM_THE_EVENT.search(text)
+    if m is None:
+        return None
+    g = m.groupdict()
+    n_said, unit, way = g["n"] or g["n2"], g["unit"] or g["unit2"], g["dir"] or g["dir2"]
+    if n_said is not None and unit is not None and way is not None:
+        words = n_said.split()
+        key = words[-2] if words[-1] == "of" else words[-1]  # "a couple of": couple
+        n = int(key) if key.isdigit() else _COUNTS[key]
+        sign = -1 if re.fullmatch(_EARLIER, way) else 1
+        return event + sign * timedelta(days=n * (7 if unit.startswith("week") else 1))
+    name = g["weekday"] or g["weekday2"] or g["weekday3"]
+    if name is not None:
+        weekday = _WEEKDAY_INDEX[_WEEKDAY_FULL.get(name, name)]
+        return event + timedelta(days=(weekday - event.weekday() - 1) % 7 + 1)
+    day = g["day"] or g["day2"] or g["day3"]
+    sign = -1 if g["dir3"] == "before" else 1
+    if day == "day":
+        return event + sign * timedelta(days=1)
+    if day == "weekend":  # the Saturday of the weekend after (or before) the party
+        saturday = event + timedelta(days=(5 - event.weekday()) % 7)
+        return saturday + sign * timedelta(days=7 if saturday == event or sign < 0 else 0)
+    return event + sign * timedelta(days=7)
+
+
 def parse_date(span: str, base: datetime) -> date | None:
     """A date from a short span, relative to base, preferring the future."""
     cleaned = "".join(_WEEKDAY_FULL.get(w, w) for w in re.split(r"(\W+)", span))

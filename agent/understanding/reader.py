@@ -818,6 +818,7 @@ class Reader:
         ]
         topics = message.topics if self.model is not None else {}
         requests = [self._with_topics(r, normalised, topics) for r in requests]
+        requests = [_with_date(r, normalised, context) for r in requests]
         real = [r for r in requests if r.intent not in _QUIET]
         return Understanding(
             tone=tone,
@@ -1237,6 +1238,22 @@ def _learned_concern(
         above = message.at_least("HIGH")
         return ("complaint" if above > message.safety.get("MEDIUM", 0.0) else "allergy"), _LAST
     return None
+
+
+def _with_date(request: Request, normalised: str, context: Context) -> Request:
+    """A move the learned reader found where the rules saw none, with the date the message
+    says from the party's own ("move it a week later pls" for a party on the 17th is the 24th).
+    Any other date it names may be the one the party leaves ("can't do the 20th"), which the
+    rules read by its clause."""
+    if request.intent != "date_change" or request.entities.date is not None:
+        return request
+    if context.event_date is None:
+        return request
+    found = ent.from_the_event(normalised, context.event_date)
+    if found is None:
+        return request
+    entities = request.entities.model_copy(update={"date": found})
+    return request.model_copy(update={"entities": entities})
 
 
 def _with_concerns(

@@ -166,3 +166,6 @@ class Context(BaseModel):
     #: The booking's guests by group (adults, kids, toddlers), when there is one: a change and a new
     #: total that agree with them ("two can't make it, so we're down to 13") say one thing.
     stored_guests: dict[str, int] | None = None
+    #: The booking's date in the business's time zone, when there is one: "a week later" and
+    #: "the following Saturday" move the party from it, not from today.
+    event_date: dt.date | None = None
