@@ -115,6 +115,28 @@ class TestConfidenceGate:
         await session.refresh(booking)
         assert booking.proteins == ["shrimp", "scallops"]
 
+    async def test_a_change_of_another_kind_before_the_yes_keeps_the_read_back(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Shown failing before: "cool and pls make it 15 adults" after "Just to confirm:
+        extra fried rice?" made the 15 adults and dropped the fried rice."""
+        sure_only(monkeypatch, lambda r: r.intent == "headcount_change")
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "can we add extra fried rice")
+        both = await runtime.receive(PHONE, "cool and pls make it 15 adults")
+        await session.refresh(booking)
+        assert booking.adults == 15 and booking.upgrades == []
+        assert both.reply is not None and "Just to confirm: extra fried rice?" in both.reply
+        assert "haven't changed" not in both.reply  # the 15 adults were just made
+        assert both.pending == "confirm_change"
+        await runtime.receive(PHONE, "yes")
+        await session.refresh(booking)
+        assert (booking.adults, booking.upgrades) == (15, ["extra_fried_rice"])
+
     @pytest.mark.usefixtures("unsure")
     async def test_a_reply_to_a_read_back_that_asks_nothing_keeps_the_question_open(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock

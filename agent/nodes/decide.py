@@ -600,13 +600,17 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         # The quote acknowledged ("ok thanks"): its change is still on offer for a later yes.
         pending, proposal = loaded.asked, list(loaded.proposal)
     elif _asked_between(loaded, confirmation, decisions, intents_read):
-        # "wait how much r scallops extra" between a read-back and its YES: answered, and the
-        # question read back still stands, asked again after the answer.
+        # "wait how much r scallops extra" or "pls make it 15 adults" between a read-back and
+        # its YES: answered or done, and the question read back still stands, asked again
+        # after, with the estimate of the booking as it now is.
         assert loaded.booking is not None
         pending, proposal = loaded.asked, list(loaded.proposal)
         kept = [Request.model_validate(p) for p in loaded.proposal]
-        again = _confirm(kept, bookings.view(loaded.booking), charter, ctx.clock.now())
-        decisions = [*decisions, replace(again, facts={**again.facts, "again": True})]
+        after = _stored_after(decisions, bookings.view(loaded.booking))
+        again = _confirm(kept, after, charter, ctx.clock.now())
+        # beside a change just made, "I haven't changed your booking yet" would contradict it
+        said = "also" if any(d.updates for d in decisions) else "again"
+        decisions = [*decisions, replace(again, facts={**again.facts, said: True})]
     decided = Decided(
         decisions=tuple(decisions),
         intent=intent_read,
@@ -632,8 +636,9 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     }
 
 
-#: What a customer may ask between a change read back and its YES without dropping it.
-_QUESTIONS_BETWEEN = frozenset({"faq", "booking_question"})
+#: What a customer may say between a change read back and its YES without dropping it:
+#: questions, and changes of another kind.
+_SAID_BETWEEN = frozenset({"faq", "booking_question", *CHANGE_INTENTS})
 
 
 def _asked_between(
@@ -642,10 +647,13 @@ def _asked_between(
     decisions: Sequence[Decision],
     intents: Sequence[str],
 ) -> bool:
-    """Whether the turn only answers questions while a change read back waits for its YES:
-    nothing changed, no case opened, nothing else asked of the customer. A change only offered
-    with its quote ends when the customer moves on ("what would 5 more cost?", "ok thanks",
-    then "what time does the chef get here?"): a later "ok do it" makes nothing."""
+    """Whether the turn only answers questions or makes changes of another kind while a change
+    read back waits for its YES ("Just to confirm: extra fried rice?" answered "cool and pls
+    make it 15 adults"): no case opened, nothing else asked of the customer, nothing of the
+    kind read back changed. A change only offered with its quote ends when the customer moves
+    on ("what would 5 more cost?", "ok thanks", then "what time does the chef get here?"): a
+    later "ok do it" makes nothing."""
+    waiting = {p["intent"] for p in loaded.proposal}
     return (
         loaded.asked == "confirm_change"
         and bool(loaded.proposal)
@@ -653,8 +661,9 @@ def _asked_between(
         and loaded.booking is not None
         and confirmation is None
         and bool(intents)
-        and set(intents) <= _QUESTIONS_BETWEEN
-        and not any(d.updates or d.escalation or d.pending for d in decisions)
+        and set(intents) <= _SAID_BETWEEN
+        and not waiting & set(intents)
+        and not any(d.escalation or d.pending for d in decisions)
     )
 
 
