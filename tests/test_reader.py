@@ -783,6 +783,22 @@ class TestPeopleNamed:
             if s.kind == "person"
         ]
 
+    @pytest.mark.parametrize(
+        ("text", "named"),
+        [
+            ("grandma's coming after all", [("grandma's", 1, "adults")]),
+            ("my mom's not coming anymore", [("mom's", 1, "adults")]),
+            ("my nephew's in", [("nephew's", 1, "kids")]),
+            ("my sister's kids are coming", []),  # whose kids: no person of its own
+        ],
+    )
+    def test_a_person_said_with_is_contracted_is_named(
+        self, text: str, named: list[tuple[str, int, str]]
+    ) -> None:
+        """Shown failing before: "grandma's coming after all" named nobody, and the turn asked
+        "How many guests should we plan for?"."""
+        assert self.people(text) == named
+
     def test_each_person_counts_in_their_group(self) -> None:
         assert self.people("my mom and my brother in law are joining") == [
             ("mom", 1, "adults"),

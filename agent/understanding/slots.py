@@ -149,7 +149,11 @@ def _people(tokens: Tokens, lexicon: Lexicon, limits: AgeLimits) -> list[Slot]:
     k = 0
     while k < len(words):
         for n in range(min(longest, len(words) - k), 0, -1):
-            named = lexicon.people.get(tuple(words[k : k + n]))
+            said = words[k : k + n]
+            named = lexicon.people.get(tuple(said))
+            if named is None and said[-1].endswith("'s") and _is_said(words, k + n, lexicon):
+                # "grandma's coming after all": "'s" is "is" here, not "grandma's kids"
+                named = lexicon.people.get((*said[:-1], said[-1][:-2]))
             if named is None:
                 continue
             before = words[k - 1] if k else ""
@@ -162,6 +166,27 @@ def _people(tokens: Tokens, lexicon: Lexicon, limits: AgeLimits) -> list[Slot]:
             break
         k += 1
     return found
+
+
+#: Words after a person's "'s" that make it "is": "my mom's not coming", "grandma's in".
+_AFTER_IS = frozenset(
+    {"not", "also", "now", "gonna", "going", "definitely", "def", "in", "out"}
+    | {"here", "able", "unable", "too", "sick", "no", "off"}
+)
+
+
+def _is_said(words: Sequence[str], after: int, lexicon: Lexicon) -> bool:
+    """Whether the word after a name's "'s" says what that person does: a word of coming or
+    going (the lexicon's `joining`, `leaving`) or one of `_AFTER_IS`. Not one of bringing, nor
+    "still": who brings others ("my brother's bringing his 2 boys") or is still coming is
+    mostly counted already; "back" is as often a part of the body ("dad's back went out")."""
+    if after >= len(words):
+        return False
+    word = words[after]
+    if word in lexicon.bringing:
+        return False
+    moving = {p[0] for p in (*lexicon.joining, *lexicon.leaving)}
+    return word in _AFTER_IS or word in moving or word in lexicon.negations
 
 
 def _by_age(words: Sequence[str], end: int, limits: AgeLimits) -> str | None:
