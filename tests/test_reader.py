@@ -1457,6 +1457,25 @@ class TestBareAnswers:
         assert intents(got) != ["other"]
 
 
+class TestServedNotCounted:
+    def test_a_count_less_headcount_beside_a_menu_for_groups_is_not_asked(self) -> None:
+        """Shown failing before: "🥩🦐 for the adults, 🍗 for kids" was also read as a
+        headcount change with no count, and the turn asked "How many guests should we plan
+        for?"."""
+        clauses = [reader_module._Clause(0, 40)]
+        menu = Request(intent="menu_selection", entities=Entities(proteins=["steak", "shrimp"]))
+        count = Request(intent="headcount_change", confidence=0.85)
+        got = reader_module._served_not_counted([(0, menu), (20, count)], clauses)
+        assert [r.intent for _, r in got] == ["menu_selection"]
+
+    def test_a_headcount_in_a_clause_of_its_own_stays(self) -> None:
+        clauses = [reader_module._Clause(0, 30), reader_module._Clause(30, 60)]
+        menu = Request(intent="menu_selection", entities=Entities(proteins=["steak", "shrimp"]))
+        count = Request(intent="headcount_change", confidence=0.6)
+        placed = [(0, menu), (40, count)]
+        assert reader_module._served_not_counted(placed, clauses) == placed
+
+
 class TestNothingToChangeAsked:
     def test_a_change_naming_nothing_in_a_question_is_the_question(self) -> None:
         """Shown failing before: "wait how much r scallops extra" was a menu choice with no

@@ -279,16 +279,17 @@ def decide_request(
             return policy.decide_faq(faq_answer, booking, now, rules)
         case "greeting":
             return _greeting(intent, text)
-        case "other" if (
-            pending == "menu" and booking is not None and default_reader().answer(text) == "yes"
+        case "other" if (answered := default_reader().answer(text)) == "no" or (
+            answered == "yes" and pending == "menu" and booking is not None
         ):
+            if answered == "no":
+                # "nvm keep it" after asking for something: nothing is to change
+                return Decision(intent, "handled", "greeting", "greeting", {"kept": True})
             # "ok do it" to "which 2 would you like?": the question still stands
+            assert booking is not None
             return policy.decide_menu(
                 "menu_selection", booking, [], [], [], now, rules, charter.addons
             )
-        case "other" if default_reader().answer(text) == "no":
-            # "nvm keep it" after asking for something: nothing is to change
-            return Decision(intent, "handled", "greeting", "greeting", {"kept": True})
         case _ if cue.CLOSING.match(text):
             return _greeting(intent, text)  # "ok", "got it": nothing to clarify
         case _:
@@ -397,9 +398,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     ):
         # "ok cool thx" to a read-back is not its YES: nothing is changed, and a customer who
         # took the question for done hears so, with the values asked again.
-        kept = [Request.model_validate(p) for p in loaded.proposal]
-        again = _confirm(kept, bookings.view(loaded.booking), charter, ctx.clock.now())
-        decisions = [replace(again, facts={**again.facts, "again": True})]
+        decisions = [_asked_again(loaded, bookings.view(loaded.booking), charter, ctx.clock.now())]
         proposal = list(loaded.proposal)
     elif loaded.asked == "which_booking" and (
         chosen := _named(await bookings.upcoming(ctx.session, customer.id, ctx.clock.now()), text)
@@ -605,12 +604,10 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         # after, with the estimate of the booking as it now is.
         assert loaded.booking is not None
         pending, proposal = loaded.asked, list(loaded.proposal)
-        kept = [Request.model_validate(p) for p in loaded.proposal]
         after = _stored_after(decisions, bookings.view(loaded.booking))
-        again = _confirm(kept, after, charter, ctx.clock.now())
         # beside a change just made, "I haven't changed your booking yet" would contradict it
         said = "also" if any(d.updates for d in decisions) else "again"
-        decisions = [*decisions, replace(again, facts={**again.facts, said: True})]
+        decisions = [*decisions, _asked_again(loaded, after, charter, ctx.clock.now(), said)]
     decided = Decided(
         decisions=tuple(decisions),
         intent=intent_read,
@@ -634,6 +631,17 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         "pending": decided.pending,
         "proposal": list(decided.proposal) or None,
     }
+
+
+def _asked_again(
+    loaded: Loaded, booking: BookingView, charter: Charter, now: datetime, said: str = "again"
+) -> Decision:
+    """The changes read back before, asked about again for `booking` as it now is; `said` is how
+    the question opens ("again": "I haven't changed your booking yet."; "also": "One more
+    thing.")."""
+    kept = [Request.model_validate(p) for p in loaded.proposal]
+    question = _confirm(kept, booking, charter, now)
+    return replace(question, facts={**question.facts, said: True})
 
 
 #: What a customer may say between a change read back and its YES without dropping it:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -581,17 +581,18 @@ class Reader:
         ... Reply YES"), "no" for "no dont add them"; else None. A short message, every change
         of it of a kind proposed and naming nothing, no other request but a greeting, nothing
         asked, no concern."""
-        said = self._answer_words(text)
         changes = [r for r in understanding.requests if r.intent in CHANGE_INTENTS]
         if not (
             changes
-            and len(said) <= _ANSWER_WORDS
             and "?" not in text
             and not understanding.concerns
             and {r.intent for r in changes} <= {p.intent for p in proposal}
             and not any(r.entities.names_something for r in changes)
             and all(r.intent in (*CHANGE_INTENTS, *_QUIET) for r in understanding.requests)
         ):
+            return None  # decided before the words are read again
+        said = self._answer_words(text)
+        if len(said) > _ANSWER_WORDS:
             return None
         return "no" if any(w in self.lexicon.negations for w in said) else "yes"
 
@@ -927,16 +928,7 @@ def _asked_not_changed(
     about the customer's own booking: "also wats the total now" asks the balance; read as a
     headcount change too, it would also be asked "how many guests?". A change in a clause of
     its own ("we need to change the headcount. what's the balance?") stays, and is asked about."""
-    asking = {_clause_index(p, clauses) for p, r in placed if r.intent == "booking_question"}
-    return [
-        (p, r)
-        for p, r in placed
-        if not (
-            r.intent in CHANGE_INTENTS
-            and not r.entities.changes_something
-            and _clause_index(p, clauses) in asking
-        )
-    ]
+    return _empty_beside(placed, clauses, CHANGE_INTENTS, lambda r: r.intent == "booking_question")
 
 
 def _asked_with_nothing_to_change(
@@ -971,18 +963,30 @@ def _served_not_counted(
     """The requests less a headcount change with nothing to change by, said in the clause of a
     menu choice that names what to serve: "🥩🦐 for the adults, 🍗 for kids" says who eats
     what, not how many, and is not asked "how many guests?"."""
-    serving = {
-        _clause_index(p, clauses)
-        for p, r in placed
-        if r.intent in ("menu_selection", "protein_swap") and r.entities.names_something
-    }
+    return _empty_beside(
+        placed,
+        clauses,
+        ("headcount_change",),
+        lambda r: r.intent in ("menu_selection", "protein_swap") and r.entities.names_something,
+    )
+
+
+def _empty_beside(
+    placed: list[tuple[int, Request]],
+    clauses: Sequence[_Clause],
+    changes: Sequence[str],
+    holds: Callable[[Request], bool],
+) -> list[tuple[int, Request]]:
+    """The requests less a change (of the intents `changes`) with nothing to change by, said in
+    the clause of a request that `holds` picks: that request is what the clause says."""
+    holding = {_clause_index(p, clauses) for p, r in placed if holds(r)}
     return [
         (p, r)
         for p, r in placed
         if not (
-            r.intent == "headcount_change"
+            r.intent in changes
             and not r.entities.changes_something
-            and _clause_index(p, clauses) in serving
+            and _clause_index(p, clauses) in holding
         )
     ]
 

@@ -518,22 +518,17 @@ def _swap_proteins(msg: _Message, clauses: list[Clause]) -> tuple[list[str], lis
 
 
 def _target_date(msg: _Message, found: _Found) -> date | None:
-    spans = [msg.dates.first(c.start, c.end) for c in found.date_clauses]
-    span = next((s for s in spans if s is not None), None) or msg.dates.first(0, len(msg.text))
-    return date_said(msg.text, msg.context, span)
-
-
-def date_said(text: str, context: Context, span: tuple[int, str] | None = None) -> date | None:
     """The date a message moves the party to: said from the party's own date ("a week later",
-    "the following saturday") when the booking's date is known, else the date-looking span
-    given (the one in the clause that asks for the move) or the message's most explicit one,
-    read forward from today."""
+    "the following saturday") when the booking's date is known, else the date-looking span in
+    the clause that asks for the move, or the message's most explicit one, read forward from
+    today."""
+    context = msg.context
     if context.event_date is not None:
-        moved = ent.from_the_event(text, context.event_date)
+        moved = ent.from_the_event(msg.text, context.event_date)
         if moved is not None:
             return moved
-    if span is None:
-        span = ent.DateSpans(text).first(0, len(text))
+    spans = [msg.dates.first(c.start, c.end) for c in found.date_clauses]
+    span = next((s for s in spans if s is not None), None) or msg.dates.first(0, len(msg.text))
     if span is None:
         return None
     return ent.parse_date(span[1], ent.local_now(context.now, context.timezone))

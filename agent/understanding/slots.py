@@ -185,8 +185,9 @@ def _is_said(words: Sequence[str], after: int, lexicon: Lexicon) -> bool:
     word = words[after]
     if word in lexicon.bringing:
         return False
-    moving = {p[0] for p in (*lexicon.joining, *lexicon.leaving)}
-    return word in _AFTER_IS or word in moving or word in lexicon.negations
+    if word in _AFTER_IS or word in lexicon.negations:
+        return True
+    return any(phrase[0] == word for phrase in (*lexicon.joining, *lexicon.leaving))
 
 
 def _by_age(words: Sequence[str], end: int, limits: AgeLimits) -> str | None:
@@ -544,19 +545,24 @@ def taken_back(words: Sequence[str], slot: Slot, found: Sequence[Slot], lexicon:
     """Whether the customer takes a menu item back: words of correcting follow it, and another
     menu item follows them with no word of adding between ("stake and shrimp, oh wait no, make
     that steak and calamari")."""
-    later = sorted(
-        s.token for s in found if s.kind in ("protein", "upgrade") and s.token > slot.token
+    return any(
+        _corrected_between(words, slot.end_token, s.token, lexicon)
+        for s in found
+        if s.kind in ("protein", "upgrade") and s.token > slot.token
     )
-    if not later or not lexicon.correcting:
-        return False
-    for k in range(slot.end_token, later[-1]):
+
+
+def _corrected_between(words: Sequence[str], start: int, end: int, lexicon: Lexicon) -> bool:
+    """Whether the words from `start` to `end` take back what came before them: words of
+    correcting (the lexicon's `correcting`), the last said there, with no word of adding
+    (`adding`) after them ("steak and shrimp. wait, can we also add lobster" takes nothing
+    back)."""
+    last = None
+    for k in range(start, end):
         size = _phrase_at(words, k, lexicon.correcting)
-        if not size:
-            continue
-        after = next((j for j in later if j >= k + size), None)
-        if after is not None and not lexicon.adding.intersection(words[k + size : after]):
-            return True
-    return False
+        if size and k + size <= end:
+            last = k + size
+    return last is not None and not lexicon.adding.intersection(words[last:end])
 
 
 def recounted(
@@ -568,8 +574,6 @@ def recounted(
     "12 adults n 3 kids... no wait 4 kids" takes back the 3 only). The count that corrects it
     takes its role, and its group where none is said, when its own words give none ("make it 20
     adults. actually scratch that, 22" is 22 adults in all)."""
-    if not lexicon.correcting:
-        return list(readings), False
     out = list(readings)
     counts = sorted((r for r in readings if r.slot.kind == "count"), key=lambda r: r.slot.token)
     for before, after in itertools.pairwise(counts):
@@ -591,17 +595,12 @@ def recounted(
 def _corrects(
     words: Sequence[str], before: SlotReading, after: SlotReading, lexicon: Lexicon
 ) -> bool:
-    """Whether words of correcting come between two counts, with no word of adding after them,
-    and the two counts may be of one group."""
+    """Whether the count `after` corrects the count `before`: words of correcting between them
+    (`_corrected_between`), and the two counts may be of one group."""
     first, second = before.slot, after.slot
-    for k in range(first.end_token, second.token):
-        size = _phrase_at(words, k, lexicon.correcting)
-        if not size or k + size > second.token:
-            continue
-        if lexicon.adding.intersection(words[k + size : second.token]):
-            return False
-        return "-" in (first.group, second.group) or first.group == second.group
-    return False
+    return _corrected_between(words, first.end_token, second.token, lexicon) and (
+        "-" in (first.group, second.group) or first.group == second.group
+    )
 
 
 def says(words: Sequence[str], phrases: frozenset[tuple[str, ...]]) -> bool:
