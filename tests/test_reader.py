@@ -122,6 +122,9 @@ class TestNormaliser:
             ("what do u charge 4 toddlers", "what do you charge for toddlers"),
             ("12 adults 4 kids now", "12 adults 4 kids now"),
             ("adults 4 kids 2", "adults 4 kids 2"),
+            # a stop between it and the next word: a number, never "to" or "for"
+            ("rating: 2. the chef was late", "rating: 2. the chef was late"),
+            ("we r 2, the rest bailed", "we are 2, the rest bailed"),
         ],
     )
     def test_two_and_four_are_words_only_where_they_count_nothing(
@@ -182,6 +185,39 @@ class TestReadingRealWriting:
         assert intents(got) == ["headcount_change"]
         got = reader.understand("yo hw much 4 kids", context(), VOCABULARY)
         assert intents(got) == ["faq"]
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("we gotta cancel 😢 do we get the deposit back?", ["cancellation", "faq"]),
+            ("pls add the noodles, n do u guys bring a table?", ["menu_selection", "faq"]),
+        ],
+    )
+    def test_a_question_after_an_emoji_or_a_shorthand_and_is_a_request_of_its_own(
+        self, reader: Reader, text: str, expected: list[str]
+    ) -> None:
+        """In the clause of a change a FAQ is that change's question (rule I2); an emoji or
+        ", n" ends the change's clause, so the question after it is asked on its own."""
+        assert intents(reader.understand(text, context(), VOCABULARY)) == expected
+
+    @pytest.mark.parametrize(
+        ("text", "clauses"),
+        [
+            ("we gotta cancel 😢 do we get it back?", ["we gotta cancel 😢", "do we get it back?"]),
+            ("add gyoza, n do u bring a table", ["add gyoza", "n do u bring a table"]),
+            (
+                "grandma's in n my brother can't make it",
+                ["grandma's in", "n my brother can't make it"],
+            ),
+            ("🥩🦐 for the adults", ["🥩🦐 for the adults"]),  # a dish's emoji opens its clause
+            ("filet for everyone 🥩 yum", ["filet for everyone 🥩 yum"]),
+        ],
+    )
+    def test_an_emoji_or_n_before_a_new_clause_ends_the_one_before(
+        self, text: str, clauses: list[str]
+    ) -> None:
+        split = reader_module.cue.split_clauses(text)
+        assert [text[c.start : c.end].strip() for c in split] == clauses
 
     def test_several_groups_are_each_read(self, reader: Reader) -> None:
         got = reader.understand(
@@ -967,6 +1003,17 @@ class TestPeopleNamed:
         )
         changes = [r.entities.guests for r in got.requests if r.entities.guests]
         assert [(c.delta, c.group) for c in changes] == [(2, "adults")]
+
+    @pytest.mark.parametrize(
+        ("text", "delta"),
+        [("my bro cant make it anymore", -1), ("my bro n his wife r coming too", 2)],
+    )
+    def test_a_brother_said_short_is_a_person(self, reader: Reader, text: str, delta: int) -> None:
+        """Shown failing before: "bro" was no person, and "my bro cant make it" changed
+        nobody."""
+        got = reader.understand(text, context(), VOCABULARY)
+        changes = [r.entities.guests for r in got.requests if r.entities.guests]
+        assert [(c.delta, c.group) for c in changes] == [(delta, "adults")]
 
 
 class TestMarkup:

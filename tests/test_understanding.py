@@ -15,6 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from agent.understanding.corpus import DATA
+from agent.understanding.entities import find_rating
 from agent.understanding.report import evaluate, load_examples
 from agent.understanding.rules import understand, warm_up
 from agent.understanding.schema import Context, Entities, Pending, Request, Understanding
@@ -188,6 +189,9 @@ class TestRatingsAfterTheEvent:
             ("5分", 5),
             ("10/10 would book again", 5),
             ("1. Worst experience ever.", 1),
+            ("gonna say 5 bc the kids had the time of their lives", 5),
+            ("i'd say it's a 4 tbh", 4),
+            ("Rating: 2. The chef did not clean up.", 2),  # "2" before a stop is no "to"
         ],
     )
     def test_every_common_form_reads_as_stars(self, text: str, stars: int) -> None:
@@ -197,6 +201,10 @@ class TestRatingsAfterTheEvent:
 
     def test_a_pending_rating_question_alone_is_enough(self) -> None:
         assert read("4", pending="rating").requests[0].entities.rating == 4
+
+    @pytest.mark.parametrize("text", ["say 5 more people", "let's say 4 kids", "say 5pm"])
+    def test_a_number_said_of_people_or_time_is_no_score(self, text: str) -> None:
+        assert find_rating(text) is None
 
     def test_before_the_event_a_number_is_not_a_rating(self) -> None:
         assert "rating" not in intents(read("5"))

@@ -614,11 +614,13 @@ _RATING_PATTERNS: list[Cue] = [
     Cue(r"rat(?:e|ing)\s*+(?:is|:|=|it|us|you|them)?\s*+(?:a\s+)?(?P<n>[1-5])(?![0-9])"),
     # "5分"
     Cue(r"(?P<n>[1-5])(?<![0-9.][1-5])\s*分"),
-    # "a 4 i guess", "honestly a 2.", "we give you guys a 5!"
+    # "a 4 i guess", "honestly a 2.", "we give you guys a 5!", "gonna say 5", "i'd say it's a 4"
     Cue(
-        rf"(?:a|an|solid|give\s+(?:you|u|it|him|them)(?:\s+guys)?(?:\s+a)?)\s+"
+        rf"(?:a|an|solid|give\s+(?:you|u|it|him|them)(?:\s+guys)?(?:\s+a)?|"
+        rf"\bsay\s+(?:(?:it's|its|it\s+was)\s+)?(?:a\s+)?)\s*(?<=\s)"
         rf"(?P<n>{_RATING_WORD})(?![0-9/]|[.,][0-9])"
-        r"(?!\s*(?:people|ppl|guests|more|less|hours?|hrs?|min|mins|minutes?|pm|am|of)\b)\b"
+        r"(?!\s*(?:people|ppl|guests|adults|kids|more|less|hours?|hrs?|min|mins|minutes?|pm|am|"
+        r"of)\b)\b"
     ),
 ]
 _STARS = re.compile(rf"{_STAR}(?:\s?{_STAR}){{0,9}}")

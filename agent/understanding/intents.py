@@ -74,13 +74,21 @@ class Hits:
 
 # --- splitting ------------------------------------------------------------------------------
 
+#: An emoji ends a sentence where a new one opens after it ("we have to cancel 😞 is the deposit
+#: refundable?"); before a dish ("🦞 for 2") or inside one it stays part of the sentence.
+_EMOJI = r"[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B50\u2B55\uFE0F\u200D]"
+_EMOJI_END = (
+    rf"(?<!{_EMOJI}){_EMOJI}++"  # a run is tried from its first emoji only
+    r"(?=\s+(?:can|could|do|does|did|is|are|will|would|what|whats|what's|how|when|where|should|"
+    r"also|and|btw|pls|please|any|we|we're|we'll|i|i'm|i'll|my|our|u|r|oh|hey|thanks|thx)\b)"
+)
 #: A run of stops is tried from its first character only: "..........x" tried from every dot
 #: was quadratic.
-_SENTENCE_END = re.compile(r"(?<![.!?;])[.!?;]++(?=\s|$)|\n|[-–—](?<=\s[-–—])(?=\s)")
+_SENTENCE_END = re.compile(r"(?<![.!?;])[.!?;]++(?=\s|$)|\n|[-–—](?<=\s[-–—])(?=\s)|" + _EMOJI_END)
 _CLAUSE_BREAK = re.compile(
-    r",\s*(?=(?:and|also|plus|but|so|can|could|do|does|is|are|will|would|what|whats|what's|"
+    r",\s*(?=(?:and|n|also|plus|but|so|can|could|do|does|is|are|will|would|what|whats|what's|"
     r"how|when|where|should|we|we're|we'll|we've|i|i'm|i'll|my|our|they|fyi|pls|please)\b)"
-    r"|\s(?=(?:and\s+(?:also|then|can|could|pls|please|plz|have|what|how|do|does|is|are|note|"
+    r"|\s(?=(?:(?:and|n)\s+(?:also|then|can|could|pls|please|plz|have|what|how|do|does|is|are|note|"
     r"fyi|they|we|i|my|our|swap|switch|change|cancel|remove|add|need|make|get|give|call|let)|"
     r"also|but|plus\s+(?:can|what|how|do))\b)"
 )

@@ -42,6 +42,8 @@ _TOKEN = re.compile(r"[a-z0-9][a-z0-9'/-]*[a-z0-9/]|[a-z0-9]")
 _LETTERS = re.compile(r"[a-z]+")
 #: A count written onto its people word ("30ppl", "12adults").
 _GLUED = re.compile(r"(\d{1,4})([a-z]{2,})")
+#: A stop between two words: "2" and "4" before it stay numbers.
+_STOP = re.compile(r"[.!?;:,]")
 _PEOPLE = re.compile(GROUP)
 #: The words the slot reader reads (agent/understanding/slots.py): a person's name in the
 #: lexicon is a tuple of them.
@@ -272,8 +274,12 @@ class Normaliser:
         for i, m in enumerate(matches):
             out.append(lower[last : m.start()])
             word = m.group(0)
-            if word in ("2", "4") and _starts_a_list(lower, matches, i):
-                out.append(word)  # "they're like 4, 8 and 13": ages, not "for"
+            if word in ("2", "4") and (
+                _starts_a_list(lower, matches, i) or _ends_a_sentence(lower, matches, i)
+            ):
+                # "they're like 4, 8 and 13": ages, not "for"; "Rating: 2. The chef...": a
+                # number, not "to"
+                out.append(word)
             else:
                 out.append(self._word(word, tokens, i))
             last = m.end()
@@ -326,6 +332,13 @@ class Normaliser:
         limit = 1 if len(word) <= 7 else 2
         best = process.extractOne(word, candidates, scorer=OSA.distance, score_cutoff=limit)
         return word if best is None else str(best[0])
+
+
+def _ends_a_sentence(text: str, tokens: Sequence[re.Match[str]], i: int) -> bool:
+    """Whether a stop comes between the word at token `i` and the next word: "2" and "4" read
+    as "to" and "for" only inside a sentence."""
+    end = tokens[i + 1].start() if i + 1 < len(tokens) else len(text)
+    return _STOP.search(text, tokens[i].end(), end) is not None
 
 
 def _starts_a_list(text: str, tokens: Sequence[re.Match[str]], i: int) -> bool:
