@@ -17,8 +17,9 @@ from agent.runtime import AgentRuntime
 from agent.understanding.reader import Reader
 from agent.understanding.schema import Entities, GuestChange, Request, Understanding
 from knowledge.infra.clock import FrozenClock
-from knowledge.models import Booking, Customer, Escalation
+from knowledge.models import Booking, Customer, Escalation, TeamAlert
 from tests.factories import make_booking, make_customer
+from tools.escalations import WITHDRAWN
 from tools.policy import BookingView
 
 D, H = timedelta(days=1), timedelta(hours=1)
@@ -905,6 +906,38 @@ class TestTakenBackWhole:
         assert result.reply is not None and "nothing changes" in result.reply
         await session.refresh(booking)
         assert booking.event_at == clock.now() + 10 * D
+
+    async def test_never_mind_tells_the_case_the_request_opened(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: "nvm keep it" after asking to move the party a week left the
+        date-change case as it was, and a manager would have called about a move nobody wants.
+        The case hears of it (the message, the reason, a console alert); a person closes it."""
+        customer, _ = await booked(session, clock, 10 * D)
+        moved = await runtime.receive(PHONE, "can we push it back a week?")
+        assert moved.outcome == "escalated"
+        [case] = await cases(session, customer)
+        result = await runtime.receive(PHONE, "nvm keep it")
+        assert result.reply is not None and "nothing changes" in result.reply
+        assert result.escalation_ids == [case.id]
+        [case] = await cases(session, customer)
+        await session.refresh(case)
+        assert case.status == "open"
+        assert case.customer_request is not None and case.customer_request.endswith("nvm keep it")
+        assert WITHDRAWN in case.reason
+        alerts = (
+            await session.scalars(select(TeamAlert).where(TeamAlert.escalation_id == case.id))
+        ).all()
+        assert any(a.channel == "console" and WITHDRAWN in a.subject for a in alerts)
+
+    async def test_never_mind_with_no_case_open_opens_none(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, _ = await booked(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, "nvm keep it")
+        assert result.reply is not None and "nothing changes" in result.reply
+        assert result.escalation_ids == []
+        assert await cases(session, customer) == []
 
 
 class TestAskedWhoAnswers:

@@ -94,6 +94,41 @@ async def open_escalation(
     return escalation
 
 
+#: What an open case hears when the customer takes back what they asked ("nvm keep it").
+WITHDRAWN = "Customer asked to leave things as they are"
+
+
+async def withdrawn(
+    session: AsyncSession,
+    *,
+    customer: Customer,
+    booking: Booking | None,
+    conversation_id: int,
+    customer_request: str,
+    rules: Rules,
+    console_url: str,
+) -> list[Escalation]:
+    """The conversation's open cases, each told that the customer took back what they asked:
+    the message joins it and its holder (or the queue) is alerted. Nothing is closed and no
+    priority moves: whether anything is left to do is a person's call."""
+    query = (
+        select(Escalation)
+        .where(Escalation.status.in_(OPEN), Escalation.conversation_id == conversation_id)
+        .order_by(Escalation.id)
+        .with_for_update()
+    )
+    told = list((await session.scalars(query)).all())
+    for case in told:
+        plan = EscalationPlan(
+            priority=cast(Priority, case.priority),
+            reason=WITHDRAWN,
+            action_required="Check with the customer whether anything is left to do",
+            deadline=case.deadline,
+        )
+        await _join(session, case, plan, customer, booking, customer_request, rules, console_url)
+    return told
+
+
 async def _open_case(
     session: AsyncSession,
     customer: Customer,

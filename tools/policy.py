@@ -72,6 +72,9 @@ class Decision:
     pending: str | None = None  # a question the reply asks, answered next turn
     #: What a prospect's turn learned about their party (`tools.leads.FIELDS`), to store.
     lead: Mapping[str, Any] = field(default_factory=dict)
+    #: The customer took back what they asked ("nvm keep it"): the conversation's open case
+    #: hears of it, and a person decides whether anything is left to do.
+    withdraws: bool = False
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from agent.state import Decided, Loaded, TurnState
 from knowledge.models import TeamAlert
 from tools import bookings, leads
 from tools.bookings import history as booking_history
-from tools.escalations import open_escalation, problem_of
+from tools.escalations import open_escalation, problem_of, withdrawn
 from tools.policy import Decision
 
 
@@ -64,6 +64,17 @@ async def act(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]
             )
             if escalation.id not in escalation_ids:
                 escalation_ids.append(escalation.id)
+        if decision.withdraws and text is not None:
+            told = await withdrawn(
+                ctx.session,
+                customer=loaded.customer,
+                booking=loaded.booking,
+                conversation_id=loaded.conversation.id,
+                customer_request=text,
+                rules=loaded.charter.rules,
+                console_url=ctx.console_url,
+            )
+            escalation_ids += [c.id for c in told if c.id not in escalation_ids]
     return {"escalation_ids": escalation_ids}
 
 

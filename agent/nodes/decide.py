@@ -284,7 +284,9 @@ def decide_request(
         ):
             if answered == "no":
                 # "nvm keep it" after asking for something: nothing is to change
-                return Decision(intent, "handled", "greeting", "greeting", {"kept": True})
+                return Decision(
+                    intent, "handled", "greeting", "greeting", {"kept": True}, withdraws=True
+                )
             # "ok do it" to "which 2 would you like?": the question still stands
             assert booking is not None
             return policy.decide_menu(
