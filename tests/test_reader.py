@@ -1841,6 +1841,22 @@ class TestAnswers:
         assert reader.answer(text) == "no"
 
     @pytest.mark.parametrize(
+        ("text", "answer"),
+        [
+            ("nvm keep 6", "no"),  # what a take-back keeps is no count
+            ("forget it, let's keep it at 6pm", "no"),
+            ("scratch that, stick with saturday", "no"),
+            ("nvm keep 6 and add 2 kids", None),  # says more than keeping
+            ("nvm keep me posted", None),  # keeps nothing
+            ("keep 16 adults", None),  # no take-back: may be a yes to "16 adults?"
+        ],
+    )
+    def test_a_take_back_keeping_something_is_a_no(
+        self, reader: Reader, text: str, answer: str | None
+    ) -> None:
+        assert reader.answer(text) == answer
+
+    @pytest.mark.parametrize(
         "text",
         [
             "yes but make it 18",

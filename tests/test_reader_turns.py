@@ -930,6 +930,20 @@ class TestTakenBackWhole:
         ).all()
         assert any(a.channel == "console" and WITHDRAWN in a.subject for a in alerts)
 
+    @pytest.mark.parametrize("text", ["nvm keep 6", "never mind, keep it at 6pm"])
+    async def test_never_mind_keeping_a_number_is_no_headcount(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, text: str
+    ) -> None:
+        """Shown failing before: "nvm keep 6" after asking the chef to come at 5 instead of 6
+        was read back as "4 adults and 2 kids?". What a take-back keeps changes nothing."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "can the chef come at 5 instead of 6")
+        result = await runtime.receive(PHONE, text)
+        assert result.reply is not None and "nothing changes" in result.reply
+        assert "confirm" not in result.reply.lower()
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (10, 0)
+
     async def test_never_mind_with_no_case_open_opens_none(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

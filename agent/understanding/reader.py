@@ -569,7 +569,7 @@ class Reader:
             if consent and not slots.says(said, self.lexicon.go_ahead):
                 return None
             return "yes"  # "yes", "ok do it", "yep go ahead"
-        if said and _made_of(said, self.lexicon.no_answers):
+        if said and (_made_of(said, self.lexicon.no_answers) or _kept(said, self.lexicon)):
             return "no"
         return None
 
@@ -895,6 +895,41 @@ def _made_of(words: Sequence[str], phrases: frozenset[str]) -> bool:
 
 #: The most words a yes or a no said back to back may take ("yes that's right go ahead").
 _ANSWER_WORDS = 8
+#: The most words naming what a take-back keeps ("keep it at 6pm").
+_KEPT_WORDS = 4
+
+
+def _kept(words: Sequence[str], lexicon: Lexicon) -> bool:
+    """Whether the words only keep something as it is: a take-back (the lexicon's
+    `no_answers`: "never mind", "forget it"), a word of keeping and a few words naming what
+    (`keeping:`): "nvm keep 6" after asking to start at 5 instead of 6."""
+    keeping = lexicon.keeping
+    if not keeping or len(words) > _ANSWER_WORDS or keeping["not_with"].intersection(words):
+        return False
+    for start in range(1, len(words)):
+        if not _made_of(words[:start], lexicon.no_answers):
+            continue  # a keeping word follows a take-back ("keep 16 adults" may be a yes)
+        at = start
+        while at < len(words) and words[at] in keeping["before"]:
+            at += 1  # "forget it, let's keep 6"
+        for size in (2, 1):
+            rest = words[at + size :]
+            if (
+                " ".join(words[at : at + size]) in keeping["words"]
+                and len(rest) <= _KEPT_WORDS
+                and (not rest or rest[0] not in keeping["not_what"])
+            ):
+                return True
+    return False
+    for start in range(len(words)):
+        if start and not _made_of(words[:start], lexicon.no_answers):
+            continue
+        for size in (1, 2):
+            keeping = " ".join(words[start : start + size])
+            rest = words[start + size :]
+            if keeping in lexicon.keeping and len(rest) <= _KEPT_WORDS:
+                return True
+    return False
 
 
 def _all(table: dict[str, list[str]]) -> list[str]:
