@@ -66,6 +66,13 @@ def intents(u: Understanding) -> list[str]:
     return [r.intent for r in u.requests]
 
 
+def reading(**intents: float) -> Reading:
+    """A model's reading with the given intents' probabilities, the rest 0."""
+    return Reading(
+        intents={i: intents.get(i, 0.0) for i in LABELS}, tone="neutral", tone_probability=1.0
+    )
+
+
 class TestNormaliser:
     @pytest.mark.parametrize(
         ("text", "expected"),
@@ -219,6 +226,17 @@ class TestReadingRealWriting:
         split = reader_module.cue.split_clauses(text)
         assert [text[c.start : c.end].strip() for c in split] == clauses
 
+    @pytest.mark.parametrize("pending", ["cancel_choice", "confirm_change", None])
+    def test_talking_it_over_with_family_is_no_request_for_a_person(
+        self, reader: Reader, pending: str | None
+    ) -> None:
+        """Shown failing before: "hmm ok lemme talk to him", after the cancel choice was
+        offered, was read as asking for a person and opened a case."""
+        got = reader.understand("hmm ok lemme talk to him", context(pending), VOCABULARY)
+        assert "human_request" not in intents(got)
+        got = reader.understand("can i talk to someone about this", context(pending), VOCABULARY)
+        assert intents(got) == ["human_request"]
+
     def test_several_groups_are_each_read(self, reader: Reader) -> None:
         got = reader.understand(
             "We now have 14 adults and 2 kids instead of 10 adults", context(), VOCABULARY
@@ -288,13 +306,6 @@ class TestReadingRealWriting:
         """ "when's the chef getting here? gate code is 4471 btw": the gate code fills the
         message, the clause asks the arrival. Only asks that change nothing booked."""
 
-        def reading(**intents: float) -> Reading:
-            return Reading(
-                intents={i: intents.get(i, 0.0) for i in LABELS},
-                tone="casual",
-                tone_probability=1.0,
-            )
-
         message = reading(access_info=0.9, booking_question=0.35, headcount_change=0.35)
         clauses = [
             reading(booking_question=0.85, headcount_change=0.9),
@@ -311,13 +322,6 @@ class TestReadingRealWriting:
         """ "Grandpa has celiac disease. How do you handle cross-contamination on the grill?":
         the clause asks plainly, but about the diet (rule I5); a booking question aside is
         still one ("gate code is 4471, when's the chef getting here?")."""
-
-        def reading(**intents: float) -> Reading:
-            return Reading(
-                intents={i: intents.get(i, 0.0) for i in LABELS},
-                tone="neutral",
-                tone_probability=1.0,
-            )
 
         message = reading(**{topic: 0.99, "faq": 0.35, "booking_question": 0.35})
         clauses = [reading(**{topic: 1.0}), reading(faq=0.9, booking_question=0.85)]
@@ -343,6 +347,49 @@ class TestReadingRealWriting:
         placed = [(0, Request(intent=owner)), (5, Request(intent="faq"))]
         got = reader_module._questions_of_their_own(placed, clauses)
         assert [r.intent for _, r in got] == kept
+
+    @pytest.mark.parametrize(
+        ("text", "back"),
+        [
+            ("we might have to push the whole thing, is that possible?", {1}),
+            ("swap the chicken for shrimp. can u do that?", {1}),
+            ("add 2 kids, and would that work?", {1}),
+            ("add 2 kids. is that extra?", set()),  # a price: the change's quote (rule I3)
+            ("55 a head for adults, is that right?", set()),  # checks a fact
+            ("tofu question, is it fried?", set()),  # asks one
+            ("add 2 kids. is that ok for 20 people?", set()),  # names a number of its own
+            ("is that possible?", set()),  # nothing before it to point at
+            ("cancel pls. is the deposit refundable?", set()),
+        ],
+    )
+    def test_a_short_question_about_the_clause_before_points_back(
+        self, reader: Reader, text: str, back: set[int]
+    ) -> None:
+        clauses = [
+            reader_module._Clause(c.start, c.end) for c in reader_module.cue.split_clauses(text)
+        ]
+        assert reader_module._pointing_back(clauses, text, reader.lexicon) == back
+
+    def test_a_question_pointing_back_is_the_request_before_it(self) -> None:
+        """ "we need to move it a week later. Is that ok?": the question is the move's."""
+        clauses = [reader_module._Clause(0, 33), reader_module._Clause(34, 45)]
+        placed = [(0, Request(intent="date_change")), (34, Request(intent="faq"))]
+        got = reader_module._questions_of_their_own(placed, clauses, frozenset({1}))
+        assert [r.intent for _, r in got] == ["date_change"]
+        assert [r.intent for _, r in reader_module._questions_of_their_own(placed, clauses)] == [
+            "date_change",
+            "faq",
+        ]
+
+    def test_a_question_pointing_back_brings_the_request_before_it(self) -> None:
+        """Read less surely in the whole message than the question, the move the question
+        points at is asked for all the same; a clause before that asks nothing brings none."""
+        before, question = reading(date_change=0.6), reading(faq=0.9)
+        assert reader_module._pointed_at(["faq"], frozenset({1}), [before, question]) == [
+            "date_change"
+        ]
+        faint = reading(date_change=0.3)
+        assert reader_module._pointed_at(["faq"], frozenset({1}), [faint, question]) == []
 
     def test_a_question_in_a_clause_of_its_own_stays_a_question(self) -> None:
         """ "cancel pls. is the deposit refundable?" asks the refund policy as well."""

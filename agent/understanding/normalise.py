@@ -74,6 +74,9 @@ class Lexicon:
     #: What a take-back keeps: `words`, `what` (the first word after one), `before` (words
     #: that may come before one) and `not_with` (words that say more than keeping).
     keeping: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: A short question whether the clause before it can be done: `words` it points with,
+    #: `asks` what it asks.
+    pointing_back: dict[str, frozenset[str]] = field(default_factory=dict)
     #: Words said around a yes or a no that change nothing of it ("ok do it lol").
     answer_fillers: frozenset[str] = frozenset()
     #: What notes an answer without saying yes to anything ("ok cool thx", "got it").
@@ -148,6 +151,9 @@ def _lexicon(language: str) -> Lexicon:
         yes_answers=frozenset(str(a) for a in raw.get("yes_answers", [])),
         no_answers=frozenset(str(a) for a in raw.get("no_answers", [])),
         keeping={k: frozenset(str(w) for w in v) for k, v in raw.get("keeping", {}).items()},
+        pointing_back={
+            k: frozenset(str(w) for w in v) for k, v in raw.get("pointing_back", {}).items()
+        },
         go_ahead=_phrases(raw.get("go_ahead", [])),
         answer_fillers=frozenset(str(a) for a in raw.get("answer_fillers", [])),
         acknowledgements=frozenset(str(a) for a in raw.get("acknowledgements", [])),

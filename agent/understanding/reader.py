@@ -758,6 +758,9 @@ class Reader:
                     for r in by_rules.requests
                     if r.intent in CHANGE_INTENTS and r.intent not in chosen
                 ]
+            back = _pointing_back(clauses, normalised, self.lexicon) if several else frozenset()
+            if back and "faq" in chosen:
+                chosen += _pointed_at(chosen, back, per_clause)
             if len(chosen) > 1:
                 chosen = [i for i in chosen if i not in _QUIET] or chosen[:1]
             if "booking_question" in chosen and "faq" in chosen:
@@ -779,7 +782,7 @@ class Reader:
             placed = _served_not_counted(placed, clauses)
             if context.pending == "confirm_change":
                 placed = _asked_with_nothing_to_change(placed, text, prepared.words, self.lexicon)
-            placed = _questions_of_their_own(placed, clauses)
+            placed = _questions_of_their_own(placed, clauses, back)
             # A change that may only be asked about is not one to apply without asking.
             asked = message.intents["hypothetical"]
             doubt = asked if asked >= ASKED_DOUBT else 0.0
@@ -1043,13 +1046,17 @@ _CARRIES_ITS_QUESTION = frozenset(
 
 
 def _questions_of_their_own(
-    placed: list[tuple[int, Request]], clauses: Sequence[_Clause]
+    placed: list[tuple[int, Request]],
+    clauses: Sequence[_Clause],
+    back: frozenset[int] = frozenset(),
 ) -> list[tuple[int, Request]]:
     """The requests less a FAQ read in the clause of a request that carries its own questions:
     the clause asks about that request. A question in a clause of its own ("cancel pls. is the
-    deposit refundable?") stays a FAQ. A clause read surer as a general question than as the
-    request it names, with nothing to act on ("resched fee?", "is it free to move the date if
-    something comes up?"), asks the question: the request is only its topic."""
+    deposit refundable?") stays a FAQ, unless the clause only points back at the one before it
+    (`back`: "we might have to push the whole thing, is that possible?"). A clause read surer
+    as a general question than as the request it names, with nothing to act on ("resched
+    fee?", "is it free to move the date if something comes up?"), asks the question: the
+    request is only its topic."""
     at = [_clause_index(p, clauses) for p, _ in placed]
     carried: dict[int, list[Request]] = {}
     for k, (_, r) in zip(at, placed, strict=True):
@@ -1064,9 +1071,51 @@ def _questions_of_their_own(
     return [
         (p, r)
         for k, (p, r) in zip(at, placed, strict=True)
-        if not (r.intent == "faq" and k in owned)
+        if not (r.intent == "faq" and (k in owned or (k in back and k - 1 in carried)))
         and not (r.intent in _CARRIES_ITS_QUESTION and k in asked)
     ]
+
+
+#: The most words of a clause that only points back at the one before it ("is that possible?").
+_POINTING_WORDS = 5
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _pointing_back(clauses: Sequence[_Clause], text: str, lexicon: Lexicon) -> frozenset[int]:
+    """The clauses after the first that only ask whether the one before can be done ("is that
+    possible?", "can you do that?", "would that work?", the lexicon's `pointing_back:`),
+    naming nothing of their own."""
+    pointing = lexicon.pointing_back
+    found = set()
+    for k, clause in enumerate(clauses[1:], start=1):
+        words = _WORD.findall(text[clause.start : clause.end])
+        if words and words[0] in ("and", "n", "but", "so", "also"):
+            words = words[1:]
+        if (
+            0 < len(words) <= _POINTING_WORDS
+            and words[0] in lexicon.yes_no_openers
+            and pointing["words"].intersection(words)
+            and pointing["asks"].intersection(words[1:])
+            and not any(w.isdigit() for w in words)
+        ):
+            found.add(k)
+    return frozenset(found)
+
+
+def _pointed_at(
+    chosen: Sequence[str], back: frozenset[int], per_clause: Sequence[Reading]
+) -> list[str]:
+    """The requests that clauses only pointing back ask about, read at even odds in the clause
+    before each and not chosen: "we might have to push the whole thing, is that possible?"
+    asks for the move, which the whole message reads less surely than the question. The
+    question pointing at it is evidence enough that the clause asks for something."""
+    found: list[str] = []
+    for k in sorted(back):
+        before = per_clause[k - 1].intents
+        best = max(sorted(_CARRIES_ITS_QUESTION), key=lambda i: before[i])
+        if before[best] >= THRESHOLD and best not in chosen and best not in found:
+            found.append(best)
+    return found
 
 
 #: How much surer of a general question than of the request in its clause the reader must be
