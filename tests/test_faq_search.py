@@ -44,6 +44,8 @@ PARAPHRASES = [
     ("can we add more people later", "Can I change the number of guests?"),
     ("what areas do you cover", "What areas do you serve?"),
     ("how big of a crowd can you handle", "How many guests can you cook for?"),
+    ("do you guys do birthday parties?", "What kinds of parties do you cater?"),
+    ("who are your customers?", "What kinds of parties do you cater?"),
 ]
 
 UNRELATED = [
