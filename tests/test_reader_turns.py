@@ -979,6 +979,10 @@ class TestClosingWords:
             ("ya", "Sounds good"),
             ("yes pls", "Sounds good"),  # shown failing before: "could you tell me a bit more"
             ("👍", "Sounds good"),
+            # shown failing before: each got "could you tell me a bit more"
+            ("roger that", "Sounds good"),
+            ("cool, see you then", "Sounds good"),
+            ("you guys rock 🙌", "Sounds good"),
         ],
     )
     async def test_thanks_and_acknowledgements_close_the_thread_without_a_new_question(

@@ -292,16 +292,22 @@ def decide_request(
             return policy.decide_menu(
                 "menu_selection", booking, [], [], [], now, rules, charter.addons
             )
-        case _ if cue.CLOSING.match(text):
+        case _ if _closes(text):
             return _greeting(intent, text)  # "ok", "got it": nothing to clarify
         case _:
             return Decision(intent, "handled", "clarify", "other")
 
 
+def _closes(text: str) -> bool:
+    """Whether the message only thanks or acknowledges ("ok thx", "roger that", the lexicon's
+    `acknowledgements`)."""
+    return cue.CLOSING.match(text) is not None or default_reader().acknowledges(text)
+
+
 def _greeting(intent: str, text: str) -> Decision:
     """A hello, or a message that only thanks or acknowledges ("ok thx"), which closes the
     thread rather than asking how to help."""
-    closing = cue.CLOSING.match(text) is not None
+    closing = _closes(text)
     facts = {"closing": closing, "thanks": closing and cue.THANKS.search(text) is not None}
     return Decision(intent, "handled", "greeting", "greeting", facts)
 
