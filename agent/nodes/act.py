@@ -22,6 +22,14 @@ async def act(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]
     now = ctx.clock.now()
     text = loaded.text if loaded.inbound is not None else None
     escalation_ids: list[int] = []
+    # whose case a decision opens or tells, and how the team is reached about it
+    case_of: dict[str, Any] = {
+        "customer": loaded.customer,
+        "booking": loaded.booking,
+        "conversation_id": loaded.conversation.id,
+        "rules": loaded.charter.rules,
+        "console_url": ctx.console_url,
+    }
     if loaded.inbound is not None and loaded.lead is not None:
         # A prospect who writes back needs no reminder of their quote.
         await leads.cancel_follow_up(ctx.session, loaded.lead.id)
@@ -54,26 +62,14 @@ async def act(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]
             escalation = await open_escalation(
                 ctx.session,
                 decision.escalation,
-                customer=loaded.customer,
-                booking=loaded.booking,
-                conversation_id=loaded.conversation.id,
+                **case_of,
                 customer_request=text,
-                rules=loaded.charter.rules,
-                console_url=ctx.console_url,
                 problem=problem_of(decision.intent),
             )
             if escalation.id not in escalation_ids:
                 escalation_ids.append(escalation.id)
         if decision.withdraws and text is not None:
-            told = await withdrawn(
-                ctx.session,
-                customer=loaded.customer,
-                booking=loaded.booking,
-                conversation_id=loaded.conversation.id,
-                customer_request=text,
-                rules=loaded.charter.rules,
-                console_url=ctx.console_url,
-            )
+            told = await withdrawn(ctx.session, **case_of, customer_request=text)
             escalation_ids += [c.id for c in told if c.id not in escalation_ids]
     return {"escalation_ids": escalation_ids}
 

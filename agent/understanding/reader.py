@@ -233,7 +233,7 @@ def _slot_hints(
         state.append("counts_here")
     hints: list[list[str]] = []
     counts = [s for s in found if s.kind == "count"]
-    said_ages = slots.ages(words, counting=True)
+    said_ages = slots.ages(words, counting=True, found_in=found)
     for s in found:
         own = list(state)
         if s.kind == "count":

@@ -211,7 +211,7 @@ def worked_out(words: Sequence[str], found: Sequence[Slot]) -> bool:
     number ("my uncle is coming"), a count whose group is who they are ("her 3 boys") with no
     age to settle it, or an age that puts a guest in another group than the one said ("3 kids,
     ages 1, 4 and 7": two of them are little ones)."""
-    groups = set(ages(words).values())
+    groups = set(ages(words, found_in=found).values())
     said = {s.group for s in found if s.kind == "count"}
     for s in found:
         if s.kind == "person":
@@ -320,17 +320,23 @@ _AGE_LIST = frozenset({",", "and", "&"})
 _SAYING_AGE = frozenset(
     {"(", "both", "turning", "she's", "he's", "they're", "shes", "hes", "theyre"}
 )
+#: Words between a person named and their age ("my nephew is 13").
+_IS = frozenset({"is", "was"})
 #: Words that hedge an age said after those ("they're like 4, 8 and 13").
 _HEDGING = frozenset({"like", "about", "around", "roughly", "maybe", "almost", "nearly"})
 
 
 def ages(
-    words: Sequence[str], counting: bool = False, limits: AgeLimits = USUAL_AGES
+    words: Sequence[str],
+    counting: bool = False,
+    limits: AgeLimits = USUAL_AGES,
+    found_in: Sequence[Slot] = (),
 ) -> dict[int, str]:
-    """Every age said ("(4)", "9 years old", "they're 5, 7 and 13", "18 months"): the index of
-    its number and the group the business's age `limits` put a guest of that age in.
-    `counting` leaves out the number after a bare "'s" or "'re", which counts the party as
-    often as it ages someone ("we're 20 now")."""
+    """Every age said ("(4)", "9 years old", "they're 5, 7 and 13", "18 months", "my niece is
+    9" with the people `found_in` the message): the index of its number and the group the
+    business's age `limits` put a guest of that age in. `counting` leaves out the number after
+    a bare "'s" or "'re", which counts the party as often as it ages someone ("we're 20 now")."""
+    named = {s.end_token for s in found_in if s.kind == "person"}
     found: dict[int, str] = {}
     listing = False  # the number before was an age: "5, 7 and 13" lists ages
     for k, word in enumerate(words):
@@ -340,7 +346,12 @@ def ages(
         after = words[k + 1] if k + 1 < len(words) else ""
         before = words[k - 1] if k else ""
         hedged = before in _HEDGING and k >= 2 and words[k - 2] in _SAYING_AGE
-        said = before in _SAYING_AGE or hedged or (before.endswith(("'s", "'re")) and not counting)
+        said = (
+            before in _SAYING_AGE
+            or hedged
+            or (before.endswith(("'s", "'re")) and not counting)
+            or (before in _IS and k - 1 in named)  # "my niece is 9": her age, as `_by_age` reads
+        )
         if _MONTHS.match(after):
             found[k] = "toddlers"
         elif _AGE_UNIT.match(after) or _AGE_WORD.match(before) or said or listing:
@@ -846,7 +857,8 @@ def train_slots(
         ]
         guests = labelled.get("guests") or []
         guests = guests if isinstance(guests, list) else [guests]
-        roles, left = count_labels([s for s, _ in counts], guests, ages(words, counting=True))
+        said_ages = ages(words, counting=True, found_in=slots)
+        roles, left = count_labels([s for s, _ in counts], guests, said_ages)
         people = [
             (s, h) for s, h in zip(slots, hints, strict=True) if s.kind == "person" and headcount
         ]
@@ -925,7 +937,7 @@ def guest_changes(
         if counts and (r.group not in best or r.role_probability > best[r.group].role_probability):
             best[r.group] = r
     twice = said_twice(readings, stored)
-    said_ages = ages(words, counting=True, limits=limits)
+    said_ages = ages(words, counting=True, limits=limits, found_in=[r.slot for r in readings])
     for r in best.values():
         seen.add(r.group)
         value = int(r.slot.value)
