@@ -954,6 +954,20 @@ class TestTakenBackWhole:
         assert await cases(session, customer) == []
 
 
+class TestOwnBookingAsked:
+    async def test_a_price_question_no_faq_answers_is_answered_from_the_booking(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: "how much is it now all in", read surer as a general
+        question than as one about the booking, found no FAQ and got "let me check with the
+        team" with a case opened. Read as asking about the booking too, the booking answers."""
+        customer, _ = await booked(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, "how much is it now all in")
+        assert result.reply is not None and "check with the team" not in result.reply
+        assert "$" in result.reply
+        assert await cases(session, customer) == []
+
+
 class TestAskedWhoAnswers:
     @pytest.mark.parametrize("text", ["r u a bot lol", "are you AI"])
     async def test_a_customer_who_asks_whether_a_person_answers_is_told(

@@ -708,6 +708,7 @@ class Reader:
         tone: Tone
         source: Literal["rules", "reader"]
         learned = False  # a concern only the model found: a person sees it, no intent is added
+        own_too = False  # a general question read as one about the booking as well
         if self.model is None:
             placed = list(zip(positions, by_rules.requests, strict=True))
             tone, source = by_rules.tone, "rules"
@@ -765,6 +766,7 @@ class Reader:
                 chosen = [i for i in chosen if i not in _QUIET] or chosen[:1]
             if "booking_question" in chosen and "faq" in chosen:
                 chosen = _one_question(chosen, per_clause, message)
+                own_too = "faq" in chosen and "booking_question" not in chosen
             placed = _place(chosen, by_rules, positions, clauses, per_clause, message)
             read: list[slots.SlotReading] = []
             if self.model.slots is not None:
@@ -822,6 +824,8 @@ class Reader:
         ]
         topics = message.topics if self.model is not None else {}
         requests = [self._with_topics(r, normalised, topics) for r in requests]
+        if own_too:
+            requests = [self._own_too(r, normalised, topics) for r in requests]
         requests = [_with_date(r, normalised, context) for r in requests]
         real = [r for r in requests if r.intent not in _QUIET]
         return Understanding(
@@ -846,6 +850,18 @@ class Reader:
             best = max(learned, key=learned.__getitem__)
             asked = [best] if learned[best] >= GUESS_THRESHOLD else []
         entities = request.entities.model_copy(update={"asked": asked or [WHOLE]})
+        return request.model_copy(update={"entities": entities})
+
+    def _own_too(self, request: Request, normalised: str, learned: dict[str, float]) -> Request:
+        """A general question also read, less surely, as one about the customer's own booking
+        ("how much is it now all in"), with what it would ask of the booking: answered from
+        the booking when no FAQ answers it, rather than handed to the team."""
+        if request.intent != "faq":
+            return request
+        own = self._with_topics(
+            request.model_copy(update={"intent": "booking_question"}), normalised, learned
+        )
+        entities = request.entities.model_copy(update={"asked": own.entities.asked})
         return request.model_copy(update={"entities": entities})
 
 
