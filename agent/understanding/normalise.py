@@ -71,11 +71,12 @@ class Lexicon:
     domain_words: frozenset[str]
     yes_answers: frozenset[str] = frozenset()
     no_answers: frozenset[str] = frozenset()
-    #: What a take-back keeps: `words`, `what` (the first word after one), `before` (words
-    #: that may come before one) and `not_with` (words that say more than keeping).
+    #: What a take-back keeps: `words`, `not_what` (first words after one that keep nothing:
+    #: "keep me posted"), `before` (words that may come before one) and `not_with` (words that
+    #: say more than keeping).
     keeping: dict[str, frozenset[str]] = field(default_factory=dict)
     #: A short question whether the clause before it can be done: `words` it points with,
-    #: `asks` what it asks.
+    #: `asks` what it asks, `after` the words that may open it.
     pointing_back: dict[str, frozenset[str]] = field(default_factory=dict)
     #: Words said around a yes or a no that change nothing of it ("ok do it lol").
     answer_fillers: frozenset[str] = frozenset()

@@ -940,15 +940,6 @@ def _kept(words: Sequence[str], lexicon: Lexicon) -> bool:
             ):
                 return True
     return False
-    for start in range(len(words)):
-        if start and not _made_of(words[:start], lexicon.no_answers):
-            continue
-        for size in (1, 2):
-            keeping = " ".join(words[start : start + size])
-            rest = words[start + size :]
-            if keeping in lexicon.keeping and len(rest) <= _KEPT_WORDS:
-                return True
-    return False
 
 
 def _all(table: dict[str, list[str]]) -> list[str]:
@@ -1105,8 +1096,8 @@ def _pointing_back(clauses: Sequence[_Clause], text: str, lexicon: Lexicon) -> f
     found = set()
     for k, clause in enumerate(clauses[1:], start=1):
         words = _WORD.findall(text[clause.start : clause.end])
-        if words and words[0] in ("and", "n", "but", "so", "also"):
-            words = words[1:]
+        if words and words[0] in pointing["after"]:
+            words = words[1:]  # "..., and would that work?"
         if (
             0 < len(words) <= _POINTING_WORDS
             and words[0] in lexicon.yes_no_openers
