@@ -238,7 +238,12 @@ def decide_request(
             if entities.hypothetical:
                 return policy.decide_what_if(intent, booking, counts, [], rules, charter.addons)
             return policy.decide_headcount(booking, counts, now, rules, charter.addons)
-        case "booking_question":
+        case "booking_question" | "faq" if intent == "booking_question" or (
+            faq_answer is None and booking is not None and entities.asked
+        ):
+            # A general question no FAQ answers, read as asking about their own booking too
+            # ("how much is it now all in"): the booking answers it, not "let me check with the
+            # team".
             assert booking is not None
             return policy.decide_booking_question(
                 booking,
@@ -275,18 +280,6 @@ def decide_request(
             # the first concern of the request's kind says which ("charged twice": billing)
             kind = next((c for c in concerns if INTENT_OF[c] == intent), intent)
             return policy.decide_concern(intent, kind, booking, now, rules)
-        case "faq" if faq_answer is None and booking is not None and entities.asked:
-            # No FAQ answers it, and it was read as asking about their own booking too ("how
-            # much is it now all in"): the booking answers it, not "let me check with the team".
-            return policy.decide_booking_question(
-                booking,
-                entities.asked,
-                address,
-                now,
-                rules,
-                charter.addons,
-                among_several=among_several,
-            )
         case "faq":
             return policy.decide_faq(faq_answer, booking, now, rules)
         case "greeting":
