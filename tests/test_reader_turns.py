@@ -917,12 +917,13 @@ class TestTakenBackWhole:
         moved = await runtime.receive(PHONE, "can we push it back a week?")
         assert moved.outcome == "escalated"
         [case] = await cases(session, customer)
+        priority = case.priority
         result = await runtime.receive(PHONE, "nvm keep it")
         assert result.reply is not None and "nothing changes" in result.reply
         assert result.escalation_ids == [case.id]
         [case] = await cases(session, customer)
         await session.refresh(case)
-        assert case.status == "open"
+        assert (case.status, case.priority) == ("open", priority)  # a person decides
         assert case.customer_request is not None and case.customer_request.endswith("nvm keep it")
         assert WITHDRAWN in case.reason
         alerts = (

@@ -1085,7 +1085,6 @@ def _questions_of_their_own(
 
 #: The most words of a clause that only points back at the one before it ("is that possible?").
 _POINTING_WORDS = 5
-_WORD = re.compile(r"[a-z0-9']+")
 
 
 def _pointing_back(clauses: Sequence[_Clause], text: str, lexicon: Lexicon) -> frozenset[int]:
@@ -1095,7 +1094,7 @@ def _pointing_back(clauses: Sequence[_Clause], text: str, lexicon: Lexicon) -> f
     pointing = lexicon.pointing_back
     found = set()
     for k, clause in enumerate(clauses[1:], start=1):
-        words = _WORD.findall(text[clause.start : clause.end])
+        words = [w for w in _RAW_TOKEN.findall(text[clause.start : clause.end]) if w[0].isalnum()]
         if words and words[0] in pointing["after"]:
             words = words[1:]  # "..., and would that work?"
         if (
