@@ -1921,6 +1921,23 @@ class TestAnswers:
         assert reader.answer(text) == answer
 
     @pytest.mark.parametrize(
+        ("text", "answer"),
+        [
+            ("nvm keep the date lol", None),  # the date is no change read back
+            ("scratch that, stick with saturday", None),
+            ("forget it, let's keep it at 6pm", None),
+            ("never mind keep it on the 12th", None),
+            ("nvm keep 6", "no"),  # a count may be the one read back
+            ("nvm keep the steak", "no"),
+            ("nvm keep it", "no"),
+        ],
+    )
+    def test_a_take_back_to_a_read_back_keeping_a_date_answers_another_request(
+        self, reader: Reader, text: str, answer: str | None
+    ) -> None:
+        assert reader.answer(text, read_back=True) == answer
+
+    @pytest.mark.parametrize(
         "text",
         [
             "yes but make it 18",

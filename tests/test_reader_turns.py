@@ -945,6 +945,34 @@ class TestTakenBackWhole:
         await session.refresh(booking)
         assert (booking.adults, booking.kids) == (10, 0)
 
+    @pytest.mark.parametrize("text", ["nvm keep the date lol", "never mind, keep saturday"])
+    async def test_keeping_the_date_leaves_the_headcount_read_back_standing(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, text: str
+    ) -> None:
+        """Shown failing before: asked to add a nephew and move the party a week, then "nvm
+        keep the date lol" while "Just to confirm: 10 adults and 1 kid?" waited, the take-back
+        was taken as the NO to the headcount: the nephew was dropped and the date case never
+        heard of it. What the take-back keeps names the date, so it withdraws that request;
+        the headcount read back is asked again and a YES still adds him."""
+        customer, booking = await booked(session, clock, 10 * D)
+        asked = await runtime.receive(
+            PHONE, "my nephew is 12 n hes coming now, also can we push it back a week?"
+        )
+        assert asked.pending == "confirm_change"
+        [case] = await cases(session, customer)
+        result = await runtime.receive(PHONE, text)
+        assert result.reply is not None and "Just to confirm" in result.reply
+        assert "that stays as it is" in result.reply
+        assert result.pending == "confirm_change"
+        assert result.escalation_ids == [case.id]
+        await session.refresh(case)
+        assert WITHDRAWN in case.reason and case.status == "open"
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (10, 0)
+        await runtime.receive(PHONE, "yes")
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (10, 1)
+
     async def test_never_mind_with_no_case_open_opens_none(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

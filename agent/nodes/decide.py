@@ -620,6 +620,11 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         after = _stored_after(decisions, bookings.view(loaded.booking))
         # beside a change just made, "I haven't changed your booking yet" would contradict it
         said = "also" if any(d.updates for d in decisions) else "again"
+        # a request taken back ("nvm keep the date") stays as it is, and the question follows
+        decisions = [
+            replace(d, facts={**d.facts, "asked_after": True}) if d.withdraws else d
+            for d in decisions
+        ]
         decisions = [*decisions, _asked_again(loaded, after, charter, ctx.clock.now(), said)]
     decided = Decided(
         decisions=tuple(decisions),
@@ -668,12 +673,12 @@ def _asked_between(
     decisions: Sequence[Decision],
     intents: Sequence[str],
 ) -> bool:
-    """Whether the turn only answers questions or makes changes of another kind while a change
-    read back waits for its YES ("Just to confirm: extra fried rice?" answered "cool and pls
-    make it 15 adults"): no case opened, nothing else asked of the customer, nothing of the
-    kind read back changed. A change only offered with its quote ends when the customer moves
-    on ("what would 5 more cost?", "ok thanks", then "what time does the chef get here?"): a
-    later "ok do it" makes nothing."""
+    """Whether the turn only answers questions, makes changes of another kind or takes back
+    another request while a change read back waits for its YES ("Just to confirm: extra fried
+    rice?" answered "cool and pls make it 15 adults", or "nvm keep the date"): no case opened,
+    nothing else asked of the customer, nothing of the kind read back changed. A change only
+    offered with its quote ends when the customer moves on ("what would 5 more cost?", "ok
+    thanks", then "what time does the chef get here?"): a later "ok do it" makes nothing."""
     waiting = {p["intent"] for p in loaded.proposal}
     return (
         loaded.asked == "confirm_change"
@@ -682,7 +687,7 @@ def _asked_between(
         and loaded.booking is not None
         and confirmation is None
         and bool(intents)
-        and set(intents) <= _SAID_BETWEEN
+        and (set(intents) <= _SAID_BETWEEN or all(d.withdraws for d in decisions))
         and not waiting & set(intents)
         and not any(d.escalation or d.pending for d in decisions)
     )

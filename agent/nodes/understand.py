@@ -120,7 +120,7 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
     # A change only asked about and offered with its quote takes a yes that consents to it.
     offered = any(p["entities"].get("hypothetical") for p in proposal)
     answer_wanted = pending == "confirm_change" and bool(proposal)
-    answer = reader.answer(text, consent=offered) if answer_wanted else None
+    answer = reader.answer(text, consent=offered, read_back=True) if answer_wanted else None
     if answer is None and answer_wanted and reader.acknowledges(text):
         # "ok thanks" to a quote notes the price, to a read-back the values: the change stays
         # on offer ("wait actually ok do it") until the customer says something else.
@@ -147,11 +147,13 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
                     answer is None
                     and not understanding.concerns
                     and understanding.intent == "other"
+                    and reader.answer(text) is None
                 ):
                     # A reply to a read-back that asks for nothing we can read ("hmm let me
                     # check with my husband", a yes worded past our lexicon) keeps the question
                     # open: the values are asked again, never dropped for "could you tell me a
-                    # bit more?".
+                    # bit more?". A take-back of another request ("nvm keep the date") is
+                    # decided as one, and the question asked again after it.
                     answer = "noted"
     details = None
     if booking is None and loaded.inbound is not None:

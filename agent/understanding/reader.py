@@ -560,16 +560,21 @@ class Reader:
             normaliser = self._spellers[words] = Normaliser(self.lexicon, (), words)
         return normaliser.normalise(text)
 
-    def answer(self, text: str, consent: bool = False) -> str | None:
+    def answer(self, text: str, consent: bool = False, read_back: bool = False) -> str | None:
         """ "yes" or "no" when the whole message answers a yes/no question, else None. With
         `consent`, a yes must say one of the lexicon's `go_ahead` ("ok do it", not "ok thanks"):
-        the question offered a change the customer only asked about."""
+        the question offered a change the customer only asked about. With `read_back`, the
+        question read back a change, and a take-back keeping what no such change holds ("nvm
+        keep the date") answers another request, not it."""
         said = self._answer_words(text)
         if said and _made_of(said, self.lexicon.yes_answers):
             if consent and not slots.says(said, self.lexicon.go_ahead):
                 return None
             return "yes"  # "yes", "ok do it", "yep go ahead"
-        if said and (_made_of(said, self.lexicon.no_answers) or _kept(said, self.lexicon)):
+        if said and _made_of(said, self.lexicon.no_answers):
+            return "no"
+        kept = _kept(said, self.lexicon) if said else None
+        if kept is not None and not (read_back and _kept_elsewhere(kept, self.lexicon)):
             return "no"
         return None
 
@@ -918,13 +923,14 @@ _ANSWER_WORDS = 8
 _KEPT_WORDS = 4
 
 
-def _kept(words: Sequence[str], lexicon: Lexicon) -> bool:
-    """Whether the words only keep something as it is: a take-back (the lexicon's
-    `no_answers`: "never mind", "forget it"), a word of keeping and a few words naming what
-    (`keeping:`): "nvm keep 6" after asking to start at 5 instead of 6."""
+def _kept(words: Sequence[str], lexicon: Lexicon) -> Sequence[str] | None:
+    """The words naming what is kept when the words only keep something as it is: a take-back
+    (the lexicon's `no_answers`: "never mind", "forget it"), a word of keeping and a few words
+    naming what (`keeping:`): "6" of "nvm keep 6" after asking to start at 5 instead of 6;
+    None when they say something else."""
     keeping = lexicon.keeping
     if not keeping or len(words) > _ANSWER_WORDS or keeping["not_with"].intersection(words):
-        return False
+        return None
     for start in range(1, len(words)):
         if not _made_of(words[:start], lexicon.no_answers):
             continue  # a keeping word follows a take-back ("keep 16 adults" may be a yes)
@@ -938,8 +944,15 @@ def _kept(words: Sequence[str], lexicon: Lexicon) -> bool:
                 and len(rest) <= _KEPT_WORDS
                 and (not rest or rest[0] not in keeping["not_what"])
             ):
-                return True
-    return False
+                return rest
+    return None
+
+
+def _kept_elsewhere(kept: Sequence[str], lexicon: Lexicon) -> bool:
+    """Whether the words kept name what no change read back holds (the lexicon's
+    `keeping.elsewhere`): "the date", "saturday", "6pm" (a number's ending counts)."""
+    elsewhere = lexicon.keeping.get("elsewhere", frozenset())
+    return any(w.lstrip("0123456789:") in elsewhere for w in kept)
 
 
 def _all(table: dict[str, list[str]]) -> list[str]:
