@@ -1005,6 +1005,31 @@ class TestPeopleNamed:
         assert slots.count_labels(found, guests, said)[0] == roles
 
     @pytest.mark.parametrize(
+        ("text", "said"),
+        [
+            ("3 kids all under 5", {4: "toddlers"}),  # under 5: 4 at most
+            ("3 kids 5 and under", {2: "toddlers"}),
+            ("2 kids under 12", {3: "kids"}),
+            ("we'll be under 20 now", {}),  # past a child's age, a count
+        ],
+    )
+    def test_an_age_limit_is_an_age(self, text: str, said: dict[int, str]) -> None:
+        assert slots.ages(slots.Tokens.of(text).words, counting=True) == said
+
+    @pytest.mark.parametrize(
+        ("text", "changes"),
+        [
+            ("add 3 kids, all under 5", [GuestChange(delta=3, group="toddlers")]),
+            ("2 more kids, both 7", [GuestChange(delta=2, group="kids")]),
+        ],
+    )
+    def test_one_age_for_them_all_puts_every_one_in_its_group(
+        self, reader: Reader, text: str, changes: list[GuestChange]
+    ) -> None:
+        got = reader.understand(text, context(), VOCABULARY)
+        assert [r.entities.guests for r in got.requests] == changes
+
+    @pytest.mark.parametrize(
         ("text", "counts"),
         [
             ("adults 10 / kids 4 / toddlers 1", [10, 4, 1]),  # a list written with slashes
@@ -1640,7 +1665,7 @@ class TestConcernsWin:
             ("for the third time, cancel the party", "unanswered"),
             ("still waiting on a reply, cancel our booking", "unanswered"),
             ("buzz 3B, and if no one answers call me", None),
-            ("dad changed his mind for the 5th time lol, cancel the steak", None),
+            ("dad changed his mind for the 5th time lol, cancel the whole thing", None),
             ("I've asked you to cancel this three times now", "unanswered"),
             ("I have twice requested a cancellation without response", "unanswered"),
             ("it keeps getting lost. cancel the party", "unanswered"),
@@ -1919,6 +1944,23 @@ class TestAnswers:
         self, reader: Reader, text: str, answer: str | None
     ) -> None:
         assert reader.answer(text) == answer
+
+    @pytest.mark.parametrize(
+        ("text", "intents"),
+        [
+            ("ok good to know thx, not canceling just asking", ["other"]),
+            ("no no we're not cancelling", ["other"]),
+            ("we're not cancelling but can we add 2 ppl", ["headcount_change"]),
+            ("cancel the noodles pls", ["menu_selection"]),  # an add-on, not the party
+            ("what would we lose? not cancelling, just asking", ["faq"]),  # the policy
+            ("no, cancel it", ["cancellation"]),  # a bare no answers something else
+        ],
+    )
+    def test_cancelling_denied_or_said_of_an_item_cancels_nothing(
+        self, reader: Reader, text: str, intents: list[str]
+    ) -> None:
+        got = reader.understand(text, context(pending="cancel_choice"), VOCABULARY)
+        assert [r.intent for r in got.requests] == intents
 
     @pytest.mark.parametrize(
         ("text", "answer"),

@@ -1055,3 +1055,71 @@ class TestOneAnswerPerProblem:
         assert result.intent == "cancellation"
         assert result.reply is not None and "non-refundable" in result.reply
         assert "full refund" not in result.reply
+
+
+class TestCancellingDenied:
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "ok good to know thx, not canceling just asking",
+            "no no we're not cancelling",
+            "dont want to cancel, was just wondering",
+        ],
+    )
+    async def test_not_cancelling_to_the_cancel_question_cancels_nothing(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, text: str
+    ) -> None:
+        """Shown failing before: after "if we cancel do i get the 100 back?" and its "Reply 1
+        to cancel", "not canceling just asking" cancelled the party and opened a refund case:
+        the words of cancelling were read as choosing to cancel."""
+        customer, booking = await booked(session, clock, 10 * D)
+        asked = await runtime.receive(PHONE, "if we cancel do i get the 100 back?")
+        assert asked.pending == "cancel_choice"
+        result = await runtime.receive(PHONE, text)
+        assert result.reply is not None and "cancelled" not in result.reply
+        assert "nothing changes" in result.reply
+        await session.refresh(booking)
+        assert booking.status == "confirmed"
+        assert await cases(session, customer) == []
+
+    async def test_not_cancelling_beside_a_change_makes_only_the_change(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: "we're not cancelling but can we add 2 ppl" got "Reply 1 to
+        cancel with a full refund", and a later "no we are NOT cancelling" cancelled it."""
+        _, booking = await booked(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, "we're not cancelling but can we add 2 ppl")
+        assert result.reply is not None and "Reply 1" not in result.reply
+        assert result.pending != "cancel_choice"
+        await runtime.receive(PHONE, "no we are NOT cancelling")
+        await session.refresh(booking)
+        assert booking.status == "confirmed"
+
+    async def test_cancelling_an_add_on_offers_no_party_cancellation(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: "cancel the noodles pls" took the noodles off and also got
+        "Reply 1 to cancel with a full refund", asked again after "no no not the party!"."""
+        _, booking = await booked(session, clock, 10 * D, upgrades=["yakisoba"])
+        result = await runtime.receive(PHONE, "cancel the noodles pls")
+        assert result.reply is not None and "Reply 1" not in result.reply
+        assert result.pending != "cancel_choice"
+        await session.refresh(booking)
+        assert booking.upgrades == [] and booking.status == "confirmed"
+
+
+class TestAgesForEveryone:
+    @pytest.mark.parametrize("text", ["add 3 kids, all under 5", "3 more kids 5 and under"])
+    async def test_kids_all_under_the_age_limit_are_little_ones(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, text: str
+    ) -> None:
+        """Shown failing before: "add 3 kids, all under 5" was applied at once as three $30
+        kids, though little ones of 5 and under eat free. One age said for them all puts
+        every one of them in its group."""
+        _, booking = await booked(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, text)
+        if result.pending == "confirm_change":
+            assert result.reply is not None
+            await runtime.receive(PHONE, "yes")
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids, booking.toddlers) == (10, 0, 3)

@@ -285,10 +285,11 @@ def decide_request(
         case "greeting":
             return _greeting(intent, text)
         case "other" if (answered := default_reader().answer(text)) == "no" or (
-            answered == "yes" and pending == "menu" and booking is not None
+            entities.kept or (answered == "yes" and pending == "menu" and booking is not None)
         ):
-            if answered == "no":
-                # "nvm keep it" after asking for something: nothing is to change
+            if answered == "no" or entities.kept:
+                # "nvm keep it" after asking for something, "no no we're not cancelling":
+                # nothing is to change
                 return Decision(
                     intent, "handled", "greeting", "greeting", {"kept": True}, withdraws=True
                 )
@@ -505,7 +506,9 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             weather_question = request.intent == "weather_concern" and (
                 policy.weather_is_a_question(booking, ctx.clock.now(), concerns)
             )
-            if request.intent in ("faq", "other") or weather_question:
+            if (request.intent in ("faq", "other") and not request.entities.kept) or (
+                weather_question
+            ):
                 match = await _faq_match(ctx, text, request.clause)
                 if match is not None and match.category in covered:
                     intents[index] = None

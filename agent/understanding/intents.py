@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from tools.messaging.keywords import STOP_WORDS
@@ -150,6 +150,30 @@ CANCEL = Cue(
     r"the\s+\w+|everything)\s+off|refund(?!able)[a-z]*|money\s+back|deposit\s+back|"
     r"not\s+doing\s+it\s+anymore)"
 )
+#: A negation at most three words before a cue, in its clause: "we're not cancelling", "don't
+#: want to cancel", "no need to cancel". A bare "no" answers something else ("no, cancel it").
+_DENIAL = re.compile(
+    r"(?:\b(?:not|never|cannot|dont|wont|no\s+need\s+to)|n't)\s+(?:[\w']+\s+){0,2}$"
+)
+_CLAUSE_MARKS = ",.;:!?"
+
+
+def denied(cue: Cue, text: str, objects: Sequence[int] = ()) -> bool:
+    """Whether the text says the cue and, every time it does, denies it or names one of the
+    `objects` (where things it may act on start: "cancel the noodles") within two words
+    after it: "ok good to know, not cancelling just asking" asks for no cancellation."""
+    said = False
+    for m in cue.finditer(text):
+        said = True
+        clause = max(text.rfind(mark, 0, m.start()) for mark in _CLAUSE_MARKS) + 1
+        named = any(
+            m.end() <= start and len(text[m.end() : start].split()) <= 2 for start in objects
+        )
+        if not (named or _DENIAL.search(text, clause, m.start())):
+            return False
+    return said
+
+
 #: "What is your cancellation policy?", "how much is the reschedule fee?": questions about a
 #: change, not the change itself.
 POLICY_QUESTION = re.compile(

@@ -820,6 +820,7 @@ class Reader:
                 by_model = _learned_concern(message, chosen, context)
                 learned = by_model is not None
                 concerns = [by_model] if by_model is not None else []
+        placed = _denied_dropped(placed, normalised, prepared.slots, self.lexicon)
         placed = _with_concerns(placed, concerns, adds_request=not learned)
         if tone != "anxious" and any(kind in SOUND_FRUSTRATED for kind, _ in concerns):
             tone = "frustrated"
@@ -953,6 +954,32 @@ def _kept_elsewhere(kept: Sequence[str], lexicon: Lexicon) -> bool:
     `keeping.elsewhere`): "the date", "saturday", "6pm" (a number's ending counts)."""
     elsewhere = lexicon.keeping.get("elsewhere", frozenset())
     return any(w.lstrip("0123456789:") in elsewhere for w in kept)
+
+
+def _denied_dropped(
+    placed: list[tuple[int, Request]],
+    normalised: str,
+    found: Sequence[slots.Slot],
+    lexicon: Lexicon,
+) -> list[tuple[int, Request]]:
+    """The requests less a cancellation the message only denies ("ok good to know, not
+    cancelling just asking", "we're not cancelling but can we add 2") or says of a menu item
+    (`found` in it: "cancel the noodles pls"): however sure the reading, a party is never
+    cancelled on words that say it is not. A message that asks something ("what would we
+    lose? not cancelling, I just need to know") asks the policy: a general question. If
+    nothing is left, "other" that keeps things as they are."""
+    items = [s.start for s in found if s.kind in ("protein", "upgrade")]
+    if not any(r.intent == "cancellation" for _, r in placed) or not cue.denied(
+        cue.CANCEL, normalised, items
+    ):
+        return placed
+    kept = [(p, r) for p, r in placed if r.intent != "cancellation"]
+    if "?" in normalised or asks_in_words(normalised.split(), lexicon):
+        if any(r.intent == "faq" for _, r in kept):
+            return kept
+        where = next(p for p, r in placed if r.intent == "cancellation")
+        return [*kept, (where, Request(intent="faq"))]
+    return kept or [(placed[0][0], Request(intent="other", entities=Entities(kept=True)))]
 
 
 def _all(table: dict[str, list[str]]) -> list[str]:

@@ -441,8 +441,8 @@ def _cancel_choice(lower: str, found: _Found) -> str | None:
     intents = found.intents()
     if "date_change" in intents:
         return "2"
-    if "cancellation" in intents:
-        return "1"
+    if "cancellation" in intents and not cue.denied(cue.CANCEL, lower):
+        return "1"  # never "not cancelling, just asking"
     return None
 
 

@@ -98,6 +98,8 @@ class Entities(BaseModel):
     someone_else: bool = False
     #: Only asked about ("what would 5 more cost?"): answered with a quote, never applied.
     hypothetical: bool = False
+    #: Says a change is not wanted ("we're not cancelling, just asking"): nothing changes.
+    kept: bool = False
 
     @property
     def changes_something(self) -> bool:

@@ -322,6 +322,14 @@ _SAYING_AGE = frozenset(
 )
 #: Words between a person named and their age ("my nephew is 13").
 _IS = frozenset({"is", "was"})
+#: Words before a number that make it an age limit ("all under 5": 4 at most).
+_UNDER = frozenset({"under", "below"})
+#: Words after "N and"/"N or" that make it an age limit ("5 and under": 5 at most).
+_OR_UNDER = frozenset({"under", "younger", "below"})
+#: The oldest age an age limit names ("under 12"); past it, "under 20" is a count.
+_CHILD_AGE = 17
+#: Words that give one age to everyone counted ("3 kids, all under 5", "both 4").
+_EVERYONE = frozenset({"all", "both"})
 #: Words that hedge an age said after those ("they're like 4, 8 and 13").
 _HEDGING = frozenset({"like", "about", "around", "roughly", "maybe", "almost", "nearly"})
 
@@ -352,8 +360,12 @@ def ages(
             or (before.endswith(("'s", "'re")) and not counting)
             or (before in _IS and k - 1 in named)  # "my niece is 9": her age, as `_by_age` reads
         )
+        child = 0 < int(word) <= _CHILD_AGE  # "under 20 people" counts, "under 5" ages
         if _MONTHS.match(after):
             found[k] = "toddlers"
+        elif child and _a_limit(words, k):
+            # "all under 5" is 4 at most, "5 and under" 5
+            found[k] = limits.group(int(word) - (before in _UNDER))
         elif _AGE_UNIT.match(after) or _AGE_WORD.match(before) or said or listing:
             found[k] = limits.group(int(word))
         else:
@@ -899,16 +911,30 @@ def _aged(slot: Slot, words: Sequence[str], said_ages: dict[int, str]) -> dict[s
     the same sentence, else {}: "2 more kids, ages 4 and 9" is a little one and a kid."""
     value = int(slot.value)
     found: list[str] = []
+    everyone = False  # "3 kids, all under 5": one age for them all
     for k in range(slot.end_token, min(len(words), slot.end_token + _AGES_REACH + value)):
         if words[k] in (".", "!", "?", ";"):
             break
         if k in said_ages:
             found.append(said_ages[k])
+            everyone = everyone or _a_limit(words, k)  # "3 kids 5 and under"
         elif found and _NUMBER.fullmatch(words[k]):
             return {}  # another count after the ages
+        elif not found and words[k] in _EVERYONE:
+            everyone = True
+    if everyone and len(found) == 1:
+        return {found[0]: value}
     if len(found) != value:
         return {}
     return {group: found.count(group) for group in dict.fromkeys(found)}
+
+
+def _a_limit(words: Sequence[str], k: int) -> bool:
+    """Whether the age at `k` is a limit, so everyone counted is that young ("under 5", "5 and
+    under")."""
+    return (k > 0 and words[k - 1] in _UNDER) or (
+        k + 2 < len(words) and words[k + 1] in ("and", "or") and words[k + 2] in _OR_UNDER
+    )
 
 
 def guest_changes(
