@@ -153,6 +153,19 @@ class TestPendingCancelChoice:
         assert (request.intent, request.entities.choice) == ("date_change", "2")
         assert request.entities.date == date(2026, 7, 11)
 
+    @pytest.mark.parametrize(
+        "text", ["no no we're not cancelling", "dont want to cancel, was just wondering"]
+    )
+    def test_cancelling_denied_is_no_cancellation(self, text: str) -> None:
+        u = read(text, pending="cancel_choice")
+        assert "cancellation" not in intents(u)
+        assert all(r.entities.choice is None for r in u.requests)
+
+    def test_cancelling_a_menu_item_is_no_cancellation(self) -> None:
+        assert intents(read("cancel the noodles pls", pending="cancel_choice")) == [
+            "menu_selection"
+        ]
+
     def test_a_question_about_the_choice_is_not_a_choice(self) -> None:
         u = read("what happens to my deposit if I pick 1?", pending="cancel_choice")
         assert intents(u) == ["faq"]

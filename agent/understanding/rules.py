@@ -184,6 +184,9 @@ def read(
 
     msg = _Message(lower, context, vocabulary)
     found = _read_clauses(msg)
+    if cue.denied(cue.CANCEL, lower, msg.mention_starts):
+        # "not cancelling, just asking", "cancel the noodles": no cancellation
+        found.hits = [(p, i) for p, i in found.hits if i != "cancellation"]
 
     rating = ent.find_rating(lower) if msg.rating_context else None
     if rating is not None:
@@ -441,8 +444,8 @@ def _cancel_choice(lower: str, found: _Found) -> str | None:
     intents = found.intents()
     if "date_change" in intents:
         return "2"
-    if "cancellation" in intents and not cue.denied(cue.CANCEL, lower):
-        return "1"  # never "not cancelling, just asking"
+    if "cancellation" in intents:
+        return "1"
     return None
 
 
