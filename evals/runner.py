@@ -403,7 +403,7 @@ def _booking_row(
         upgrades=list(spec.upgrades),
         menu_selected=bool(spec.proteins),
         deposit_amount=deposit,
-        deposit_paid=True,
+        deposit_paid=spec.deposit_paid,
         status=spec.status,
         created_at=created_at,
     )

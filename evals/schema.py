@@ -79,6 +79,8 @@ class BookingSpec(_Strict):
     proteins: list[str] = Field(default_factory=list)
     upgrades: list[str] = Field(default_factory=list)
     status: Literal["confirmed", "completed", "cancelled"] = "confirmed"
+    #: Whether the deposit reached the business (a booking made by a step has paid it).
+    deposit_paid: bool = True
 
     @field_validator("event_at", "created_at")
     @classmethod

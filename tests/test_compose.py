@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ import pytest
 
 from agent.nodes.compose import SMS_LIMIT, compose, render_body, template_names
 from tests.rules import seed_addons, seed_rules
-from tools import policy
+from tools import journey, policy
 from tools.policy import BookingView, Decision
 
 NOW = datetime(2026, 6, 10, 22, 0, tzinfo=UTC)
@@ -91,6 +92,45 @@ class TestTemplates:
         assert "non-refundable" in text
         assert "(916) 740-8768" in text
         assert "$100" in text
+
+    @pytest.mark.parametrize(
+        ("paid", "said", "not_said"),
+        [
+            (True, "with your $100 deposit already taken off", "haven't received"),
+            (False, "We haven't received your $100 deposit yet", "already taken off"),
+        ],
+    )
+    def test_the_balance_says_whether_the_deposit_was_received(
+        self, paid: bool, said: str, not_said: str
+    ) -> None:
+        """Shown failing before: "did u guys get my deposit?" with the deposit unpaid was
+        told it was already taken off. 12 adults x $55 + 3 kids x $30 = $750, less $100."""
+        view = replace(booking(10 * D), deposit_paid=paid)
+        for asked in (["balance"], []):
+            decision = policy.decide_booking_question(
+                view, asked, "12 Oak St", NOW, RULES, seed_addons()
+            )
+            text = render_body(decision.kind, decision.facts)
+            assert "$650" in text
+            assert said.lower() in text.lower() or asked == [], text
+            assert not_said not in text
+
+    @pytest.mark.parametrize(("paid", "said"), [(True, "received"), (False, "not received")])
+    def test_the_booking_confirmation_says_whether_the_deposit_was_received(
+        self, paid: bool, said: str
+    ) -> None:
+        view = replace(booking(10 * D), deposit_paid=paid)
+        decision = journey.decide_touchpoint(
+            "confirmation",
+            view,
+            address="12 Oak St",
+            menu_selected=False,
+            now=NOW,
+            rules=RULES,
+            addons=seed_addons(),
+        )
+        text = render_body(decision.kind, decision.facts)
+        assert f"Deposit $100 {said}" in text, text
 
     def test_a_short_menu_asks_for_the_rest(self) -> None:
         addons = seed_addons()

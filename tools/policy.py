@@ -42,6 +42,9 @@ class BookingView:
     status: str = "confirmed"
     reschedule_count: int = 0
     deposit_amount: Decimal = Decimal("0")
+    #: Whether the deposit reached us: a balance counts it off either way (it is due before the
+    #: day), but a customer is told it was received only when it was.
+    deposit_paid: bool = True
     travel_miles: Decimal | None = None
 
     @property
@@ -164,6 +167,7 @@ def booking_facts(
         "kids": booking.kids,
         "toddlers": booking.toddlers,
         "deposit_amount": format_money(booking.deposit_amount),
+        "deposit_paid": booking.deposit_paid,
         "proteins": join_names(list(booking.proteins)) or "not chosen yet",
         "upgrades": join_names(list(booking.upgrades)) or "none",
         "balance_due": format_money(q.balance),

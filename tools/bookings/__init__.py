@@ -71,6 +71,7 @@ def view(booking: Booking) -> BookingView:
         status=booking.status,
         reschedule_count=booking.reschedule_count,
         deposit_amount=booking.deposit_amount,
+        deposit_paid=booking.deposit_paid,
         travel_miles=booking.travel_miles,
     )
 
