@@ -695,6 +695,33 @@ class TestReadingRealWriting:
         got = reader_module._asked_about(0, change, clauses, per_clause, alone, changes_in)
         assert got is asked
 
+    @pytest.mark.parametrize(
+        ("text", "change", "asked"),
+        [
+            (
+                "switch chicken to calamari. how much would scallops be btw",
+                "protein_swap",
+                "scallops",
+            ),
+            (
+                "can u do shrimp instead of steak? also how much is lobster",
+                "protein_swap",
+                "lobster",
+            ),
+            ("add lobster for 4 ppl. how much is scallops", "menu_selection", "scallops"),
+        ],
+    )
+    def test_a_price_question_naming_another_dish_asks_of_its_own(
+        self, reader: Reader, text: str, change: str, asked: str
+    ) -> None:
+        """The question names a dish the change does not: it is answered, and the change beside
+        it is made (or read back), not only asked about, and never carries the dish asked of."""
+        got = reader.understand(text, context(), VOCABULARY)
+        assert [r.intent for r in got.requests] == [change, "faq"]
+        made = got.requests[0].entities
+        assert not made.hypothetical
+        assert asked not in (*made.proteins, *made.upgrades)
+
     def test_a_question_a_clause_asks_plainly_is_read_beside_a_change(self, reader: Reader) -> None:
         text = "ugh 2 of the kids got sick, take them off. and whats my balance now"
         got = reader.understand(text, context(), VOCABULARY)
@@ -792,6 +819,19 @@ class TestMenuChange:
         placed = [(0, Request(intent="menu_selection", confidence=0.99))]
         [(_, request)] = reader_module._with_slots(placed, read, tokens.words, lexicon=lexicon)
         assert request.entities.proteins == ["steak", "calamari"]
+        assert request.confidence <= reader_module.WORKED_OUT
+
+    def test_a_swap_with_nothing_read_going_out_is_read_back(self) -> None:
+        """ "kids dont eat shrimp lol can they get chicken instead": a swap whose outgoing item
+        the slot reader did not find would add chicken and keep shrimp; it is read back."""
+        read = [
+            slots.SlotReading(slots.Slot("protein", 0, 0, 1, "shrimp"), "none", 0.9),
+            slots.SlotReading(slots.Slot("protein", 5, 5, 6, "chicken"), "want", 0.99),
+        ]
+        placed = [(0, Request(intent="protein_swap", confidence=0.99))]
+        [(_, request)] = reader_module._with_slots(placed, read)
+        assert request.intent == "protein_swap"
+        assert request.entities.proteins == ["chicken"]
         assert request.confidence <= reader_module.WORKED_OUT
 
     def test_a_protein_going_out_stays_out_when_its_replacement_is_corrected(self) -> None:

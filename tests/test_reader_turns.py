@@ -96,6 +96,79 @@ class TestConfidenceGate:
         assert applied.pending is None
 
     @pytest.mark.usefixtures("unsure")
+    @pytest.mark.parametrize("reply", ["Yes!! 🙌", "yess", "yesss 🎉", "yes 👍🏽"])
+    async def test_a_yes_with_an_emoji_or_drawn_out_applies_the_read_back(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, reply: str
+    ) -> None:
+        """Shown failing before: "Yes!! 🙌" and "yess" were told "I haven't changed your
+        booking yet" and asked again."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "We now have 14 adults and 2 kids instead of 10 adults")
+        applied = await runtime.receive(PHONE, reply)
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (14, 2)
+        assert applied.pending is None
+
+    @pytest.mark.usefixtures("unsure")
+    @pytest.mark.parametrize(
+        ("reply", "said"),
+        [
+            # the final count is due 3 days before (seed: menu deadline)
+            ("yep! also when is the final count due", "3 days before"),
+            # 14 adults x $55 + 2 kids x $30 = $830, less the $100 deposit
+            ("yes. how much is that total", "$730"),
+        ],
+    )
+    async def test_a_yes_opening_a_longer_reply_applies_the_read_back_and_answers_the_rest(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        reply: str,
+        said: str,
+    ) -> None:
+        """Shown failing before: the question was answered and the YES before it dropped ("I
+        haven't changed your booking yet"), the balance from the booking as it was."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "We now have 14 adults and 2 kids instead of 10 adults")
+        got = await runtime.receive(PHONE, reply)
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (14, 2)
+        assert got.reply is not None and said in got.reply, got.reply
+        assert "haven't changed" not in got.reply
+        assert got.pending is None
+
+    @pytest.mark.usefixtures("unsure")
+    async def test_a_yes_with_another_change_applies_the_read_back_and_reads_back_the_other(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: "yes and add extra veggies" dropped the 14 adults and 2 kids
+        read back and asked about the vegetables alone. The new change is as unsure as it
+        reads: the YES answered the read-back, not it."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "We now have 14 adults and 2 kids instead of 10 adults")
+        got = await runtime.receive(PHONE, "yes and add extra veggies")
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids, booking.upgrades) == (14, 2, [])
+        assert got.reply is not None and "Just to confirm: extra vegetables?" in got.reply
+        assert got.pending == "confirm_change"
+        await runtime.receive(PHONE, "yes")
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids, booking.upgrades) == (14, 2, ["extra_veggies"])
+
+    @pytest.mark.usefixtures("unsure")
+    @pytest.mark.parametrize("reply", ["yes but make it 15 adults", "ok and 15 adults"])
+    async def test_a_yes_held_back_or_corrected_in_the_same_message_applies_nothing_read_back(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, reply: str
+    ) -> None:
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "We now have 14 adults and 2 kids instead of 10 adults")
+        got = await runtime.receive(PHONE, reply)
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (10, 0)
+        assert got.pending == "confirm_change"
+
+    @pytest.mark.usefixtures("unsure")
     @pytest.mark.parametrize(
         "question", ["how much are scallops extra", "wait how much r scallops"]
     )

@@ -16,7 +16,7 @@ from agent.understanding import intents as cue
 from agent.understanding.concerns import INTENT_OF, NO_REQUEST
 from agent.understanding.prospect import Details
 from agent.understanding.reader import CONFIDENT, default_reader
-from agent.understanding.schema import CHANGE_INTENTS, Concern, GuestChange, Request
+from agent.understanding.schema import CHANGE_INTENTS, Concern, Entities, GuestChange, Request
 from knowledge.charter import Charter, Rules
 from knowledge.infra.faults import crash_point
 from knowledge.models import Booking, Customer
@@ -378,6 +378,17 @@ def _covered(requests: list[Request], concerns: Sequence[Concern]) -> frozenset[
     return frozenset(covered)
 
 
+def _read_back(request: Request, proposal: Sequence[dict[str, Any]]) -> bool:
+    """Whether a request is one of the changes read back (or offered) with these values: a YES
+    confirmed it. Another change in the same message ("yes and add extra veggies") is as sure
+    as it reads."""
+    return any(
+        p["intent"] == request.intent
+        and Entities.model_validate(p["entities"] | {"hypothetical": False}) == request.entities
+        for p in proposal
+    )
+
+
 async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     """The turn's decisions from its reading. Decided a second time after the LLM re-read the
     message (`by_rules` holds the first): the re-read may refine the decisions, never lower
@@ -451,7 +462,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             r
             for r in requests
             if booking is not None
-            and confirmation != "yes"  # the values were read back and confirmed
+            and not (confirmation == "yes" and _read_back(r, loaded.proposal))
             and r.intent in CHANGE_INTENTS
             and not r.entities.hypothetical
             and (

@@ -81,6 +81,28 @@ def _recounted(
     return understanding.model_copy(update={"requests": requests})
 
 
+def _after_a_yes(
+    text: str,
+    proposal: Sequence[dict[str, Any]],
+    context: Context,
+    vocabulary: Vocabulary,
+    reader: Reader,
+    consent: bool,
+) -> Understanding | None:
+    """The requests after a yes that opens a reply to a read-back (`Reader.answered_first`),
+    or None: also when they change again what was read back ("yes, and 15 adults"), which
+    corrects the values rather than confirming them."""
+    rest = reader.answered_first(text, consent)
+    if rest is None:
+        return None
+    more = reader.understand(rest, context, vocabulary)
+    proposed = {p["intent"] for p in proposal}
+    if any(r.intent in proposed for r in more.requests):
+        return None
+    requests = [r for r in more.requests if r.intent not in ("greeting", "other")]
+    return more.model_copy(update={"requests": requests})
+
+
 def _confirmed(proposal: Sequence[dict[str, Any]], tone: Tone) -> Understanding:
     """The changes read back or offered, confirmed: applied with exactly their values."""
     return Understanding(
@@ -125,13 +147,30 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         # "ok thanks" to a quote notes the price, to a read-back the values: the change stays
         # on offer ("wait actually ok do it") until the customer says something else.
         answer = "noted"
-    if answer == "yes" and proposal:
+    vocabulary = Vocabulary.from_charter(charter)
+    more = (
+        _after_a_yes(text, proposal, context, vocabulary, reader, offered)
+        if answer_wanted
+        else None
+    )
+    if more is not None:
+        # "yes and add extra veggies", "yep! also when is the final count due": the values
+        # read back are confirmed, and what follows the yes is read as requests of its own
+        # (a change among them as sure as it reads: the yes did not answer it).
+        confirmed = _confirmed(proposal, more.tone)
+        understanding = confirmed.model_copy(
+            update={
+                "requests": [*confirmed.requests, *more.requests],
+                "concerns": more.concerns,
+            }
+        )
+        answer = "yes"
+    elif answer == "yes" and proposal:
         # The customer confirmed the values we read back: apply exactly those.
         understanding = _confirmed(proposal, cast(Tone, state["tone"]))  # the yes's tone
     else:
         # Each text of a burst is read on its own (two texts are two sentences, often two
         # requests), then the readings are answered as one.
-        vocabulary = Vocabulary.from_charter(charter)
         texts = [m.body for m in loaded.answered] or [text]
         understanding = combine([reader.understand(t, context, vocabulary) for t in texts])
         if answer_wanted:

@@ -257,8 +257,13 @@ FAQ_TOPIC = Cue(
     r"available|availability|final\s+count|insurance|insured|licensed|menu\b|"
     r"do\s+you\s+(?:guys\s+)?(?:do|cater|offer|have|serve|provide|accept|take|travel|come|go)\b)"
 )
+#: Words that join a question on to what came before ("also how much is lobster", "oh and
+#: what time does he come", "btw whats the price of scallops") without asking anything.
+_JOINING = r"(?:(?:also|and|oh|plus|btw|so|ok|okay|but|then|actually|n|&)\W+)*"
 QUESTION = re.compile(
-    r"\?|^\W*(?:what|what's|whats|how|do|does|did|is|are|r|can|could|will|would|when|where|"
+    r"\?|^\W*"
+    + _JOINING
+    + r"(?:what|what's|whats|how|do|does|did|is|are|r|can|could|will|would|when|where|"
     r"which|who|why|any|should)\b|\b(?:tell\s+me|let\s+me\s+know|wondering|confirm\s+whether|"
     r"(?:like|want|need)\s+to\s+know|curious|question\s+about|inquir\w*|"
     r"ask\w*\s+(?:about|how|what|if|whether))\b"

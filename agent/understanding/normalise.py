@@ -85,6 +85,8 @@ class Lexicon:
     #: The yeses that consent to a change only asked about (a subset of `yes_answers`), as
     #: tuples of tokens.
     go_ahead: frozenset[tuple[str, ...]] = frozenset()
+    #: Words that, opening what follows a yes, hold the yes back ("yes but make it 15").
+    holding_back: frozenset[str] = frozenset()
     four_as_for_after: frozenset[str] = frozenset()
     #: Phrases that suppose a change or keep the booking as it is ("were we to", "for planning
     #: purposes", "don't change anything"), anywhere in a message, as tuples of tokens.
@@ -156,6 +158,7 @@ def _lexicon(language: str) -> Lexicon:
             k: frozenset(str(w) for w in v) for k, v in raw.get("pointing_back", {}).items()
         },
         go_ahead=_phrases(raw.get("go_ahead", [])),
+        holding_back=frozenset(str(w) for w in raw.get("holding_back", [])),
         answer_fillers=frozenset(str(a) for a in raw.get("answer_fillers", [])),
         acknowledgements=frozenset(str(a) for a in raw.get("acknowledgements", [])),
         recounting=frozenset(str(w) for w in raw.get("recounting", [])),

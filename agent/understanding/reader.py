@@ -128,6 +128,8 @@ _QUIET: frozenset[str] = frozenset({"greeting", "other"})
 _CONCERN_INTENTS: frozenset[str] = frozenset({"complaint", "no_show"})
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
 _PUNCTUATION = re.compile(r"[.,!?;:()\-]+")
+#: Skin tones and the variation selector: "👍🏽" is the lexicon's "👍".
+_EMOJI_MODIFIERS = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f]")
 
 
 @cache
@@ -334,7 +336,8 @@ def _with_slots(
     of the menu from its words. A menu item the customer takes back ("stake and shrimp, oh wait
     no, make that steak and calamari": `slots.taken_back`) is not wanted unless named again
     after, and a count taken back ("14 adults, sorry typo, 16 adults": `slots.recounted`) counts
-    for nothing; either change is read back (WORKED_OUT).
+    for nothing; either change is read back (WORKED_OUT), as is a swap with nothing read as
+    going out ("can they get chicken instead" would add chicken and keep the rest).
     A change is as sure as the least sure of its intent and the words that carry its values
     (the rules agreeing was tried as evidence and made more false changes, not fewer)."""
     out: list[tuple[int, Request]] = []
@@ -404,7 +407,8 @@ def _with_slots(
         # One menu change, whichever of its intents the model gives it most.
         sure = min([max(r.confidence for _, r in menus), *(r.confidence for r in used)])
         sure = min(sure, _doubt(menu))
-        if back:
+        if back or (intent == "protein_swap" and not removed_proteins):
+            # a swap with nothing read as going out would add and keep: worked out, not said
             sure = min(sure, WORKED_OUT)
         entities = first.entities.model_copy(update=values)
         out.append(
@@ -578,6 +582,31 @@ class Reader:
             return "no"
         return None
 
+    def answered_first(self, text: str, consent: bool = False) -> str | None:
+        """What follows a yes that opens a longer message ("yes and add extra veggies", "yep!
+        also when is the final count due"): the rest, to be read as requests of their own, or
+        None. The yes must be one of the lexicon's `go_ahead` ("ok and 15 adults" may only
+        note what was read back) and the rest must not open with words `holding_back` the yes
+        ("yes but make it 15 adults"). `consent` as for `answer`."""
+        folded = rules.fold(text)
+        clauses = cue.split_clauses(folded)
+        if len(clauses) < 2:
+            return None
+        first = folded[clauses[0].start : clauses[0].end]
+        said = self._answer_words(first)
+        if self.answer(first, consent) != "yes" or not slots.says(said, self.lexicon.go_ahead):
+            return None
+        rest = folded[clauses[1].start :]
+        opening = _PUNCTUATION.sub(" ", rest).split()
+        joined = " ".join(opening[:2])
+        if (
+            not opening
+            or opening[0] in self.lexicon.holding_back
+            or joined in self.lexicon.holding_back
+        ):
+            return None
+        return rest.strip()
+
     def answer_in_words(
         self, text: str, understanding: Understanding, proposal: Sequence[Request]
     ) -> Literal["yes", "no"] | None:
@@ -659,7 +688,7 @@ class Reader:
 
     def _answer_words(self, text: str) -> list[str]:
         """The words of a short answer, less punctuation and the fillers said around it."""
-        words = self._plain_normaliser().normalise(text)
+        words = _EMOJI_MODIFIERS.sub("", self._plain_normaliser().normalise(text))
         return _fillers(self.lexicon.answer_fillers).sub(" ", _PUNCTUATION.sub(" ", words)).split()
 
     def prepare(self, text: str, context: Context, vocabulary: Vocabulary) -> Prepared:
@@ -787,6 +816,7 @@ class Reader:
                 )
             placed = _asked_not_changed(placed, clauses)
             placed = _served_not_counted(placed, clauses)
+            other_dish = _naming_another_dish(placed, read, clauses)
             if context.pending == "confirm_change":
                 placed = _asked_with_nothing_to_change(placed, text, prepared.words, self.lexicon)
             placed = _questions_of_their_own(placed, clauses, back)
@@ -806,12 +836,14 @@ class Reader:
                 alone = len(changes) == 1
                 placed = [
                     (p, _asked_only(r))
-                    if _asked_about(p, r, clauses, per_clause, alone, frozenset(changes))
+                    if _asked_about(
+                        p, r, clauses, per_clause, alone, frozenset(changes) | other_dish
+                    )
                     else (p, r)
                     for p, r in placed
                 ]
-                placed = _quoted(placed, clauses)
-            placed = _price_of_the_change(placed, clauses, per_clause)
+                placed = _quoted(placed, clauses, other_dish)
+            placed = _price_of_the_change(placed, clauses, per_clause, other_dish)
             placed = _plainly_said(
                 placed, text, chosen, prepared, read, self.lexicon, context.stored_guests
             )
@@ -1181,14 +1213,43 @@ def _only_its_topic(request: Request, question: Request) -> bool:
     )
 
 
+def _naming_another_dish(
+    placed: Sequence[tuple[int, Request]],
+    read: Sequence[slots.SlotReading],
+    clauses: Sequence[_Clause],
+) -> frozenset[int]:
+    """The clauses that name a menu item no change of the message carries: "switch chicken to
+    calamari. how much would scallops be btw" asks the price of scallops, not of the swap, so
+    that clause neither makes the swap a "what if" nor is answered by its quote."""
+    carried = {
+        item
+        for _, r in placed
+        for item in (
+            *r.entities.proteins,
+            *r.entities.removed_proteins,
+            *r.entities.upgrades,
+            *r.entities.removed_upgrades,
+        )
+    }
+    return frozenset(
+        _clause_index(r.slot.start, clauses)
+        for r in read
+        if r.slot.kind in ("protein", "upgrade") and str(r.slot.value) not in carried
+    )
+
+
 def _price_of_the_change(
-    placed: list[tuple[int, Request]], clauses: Sequence[_Clause], per_clause: Sequence[Reading]
+    placed: list[tuple[int, Request]],
+    clauses: Sequence[_Clause],
+    per_clause: Sequence[Reading],
+    of_their_own: frozenset[int] = frozenset(),
 ) -> list[tuple[int, Request]]:
     """A FAQ that asks what a change costs ("my sis n her bf r coming too, how much more is
     that"), in the clause of a change the customer makes or the one after it, asks what they
     will owe: a question about their own booking (docs/labelling.md, rule I3), which the
     change's estimate answers. It reads as asking about a change (HYPOTHETICAL_THRESHOLD);
-    "add 2 adults. how much is it for kids again?" does not, and stays a FAQ."""
+    "add 2 adults. how much is it for kids again?" does not, and stays a FAQ, as does one
+    naming a dish the change does not (`of_their_own`): it asks that dish's price."""
     changed = {
         _clause_index(p, clauses)
         for p, r in placed
@@ -1200,6 +1261,7 @@ def _price_of_the_change(
         if (
             r.intent == "faq"
             and {k, k - 1} & changed
+            and k not in of_their_own
             and k < len(per_clause)
             and per_clause[k].intents["hypothetical"] >= HYPOTHETICAL_THRESHOLD
         ):
@@ -1243,7 +1305,8 @@ def _asked_about(
     the swap). The only change of such a message (`alone`) is the one asked about unless another
     clause reads more like the "what if": cut in two, "say we had 6 more kids, how much extra is
     that?" reads as a question in neither half, though the whole message does. A change stated
-    beside an unrelated question ("put us down for 22; how much is lobster?") is a change."""
+    beside an unrelated question ("put us down for 22; how much is lobster?") is a change. A
+    clause of `changes_in` may also be one that asks of its own (`_naming_another_dish`)."""
     if request.intent not in CHANGE_INTENTS:
         return False
     if len(per_clause) == 1:
@@ -1291,13 +1354,16 @@ def _clear_in_a_clause(intent: str, message: Reading, per_clause: Sequence[Readi
 
 
 def _quoted(
-    placed: list[tuple[int, Request]], clauses: Sequence[_Clause]
+    placed: list[tuple[int, Request]],
+    clauses: Sequence[_Clause],
+    of_their_own: frozenset[int] = frozenset(),
 ) -> list[tuple[int, Request]]:
     """The requests less a FAQ, or a question of what they would owe, that only asks the price
     of a change asked about: "what would 2 more adults cost?" is the change, hypothetical, and
     its quote answers the question (rule I4 of docs/labelling.md). Such a question read in the
     clause of the change, or the one after it ("say we had 6 more kids, how much extra is
-    that?"), is that question; one further on is a question of its own."""
+    that?"), is that question; one further on, or one naming a dish the change does not
+    (`of_their_own`), is a question of its own."""
     asked = {
         _clause_index(p, clauses)
         for p, r in placed
@@ -1309,6 +1375,7 @@ def _quoted(
         (p, r)
         for p, r in placed
         if not _prices_it(r)
+        or _clause_index(p, clauses) in of_their_own
         or not {_clause_index(p, clauses), _clause_index(p, clauses) - 1} & asked
     ]
 

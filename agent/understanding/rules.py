@@ -109,6 +109,9 @@ class _Message:
         self.swap_order = Hits(cue.SWAP_ORDER, text)
         #: Where a protein is named only to be refused ("no calamari", "allergic to shrimp").
         self.rejected: set[int] = set()
+        #: Where a menu item is named only in a question ("how much is lobster?"): asked about,
+        #: not ordered, whatever change the message makes beside it.
+        self.asked: set[int] = set()
 
     @cached_property
     def events(self) -> list[int]:
@@ -410,6 +413,7 @@ def _menu_intent(
     if msg.rating_context and context.pending != "menu":
         return None  # "the steak was overcooked" is a review, not an order
     if faq_question and msg.selection.first(start, end) is None:
+        msg.asked.update(m.start for m in wanted)
         return None  # "how much is the lobster?" asks, it does not order
     return "menu_selection"
 
@@ -459,7 +463,7 @@ def _entities(
     choice: str | None,
     found: _Found,
 ) -> Entities:
-    mentions = msg.mentions
+    mentions = [m for m in msg.mentions if m.start not in msg.asked]
     if intent in ("menu_selection", "protein_swap"):
         removed: list[str] = []
         if intent == "protein_swap":
@@ -497,7 +501,7 @@ def _swap_proteins(msg: _Message, clauses: list[Clause]) -> tuple[list[str], lis
     restates the whole order: only the new. Outgoing: after "instead of", "from", before
     "for/to/->" and another protein ("swap the tofu for filet"), or rejected ("no more X")."""
     lower = msg.text
-    proteins = [m for m in msg.mentions if m.kind == "protein"]
+    proteins = [m for m in msg.mentions if m.kind == "protein" and m.start not in msg.asked]
     old: set[int] = set(msg.rejected)
     for clause in clauses:
         inside = [m for m in msg.mentions_in(clause.start, clause.end) if m.kind == "protein"]
