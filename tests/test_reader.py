@@ -1057,10 +1057,38 @@ class TestPeopleNamed:
         assert slots.ages(slots.Tokens.of(text).words, counting=True) == said
 
     @pytest.mark.parametrize(
+        ("text", "said"),
+        [
+            ("adding 2 kids, they are 7 and 4", {6: "kids", 8: "toddlers"}),
+            ("2 more, the kids are 7 and 9", {6: "kids", 8: "kids"}),
+            ("my sisters 4-year-old is coming too", {2: "toddlers"}),
+            ("a 4-year-old and two 8-year-olds", {1: "toddlers", 8: "kids"}),
+            # "we are", "adults are": the party counted, not aged
+            ("we are 20 now", {}),
+            ("the adults are 14 and kids 3", {}),
+        ],
+    )
+    def test_an_age_said_with_are_or_hyphens_is_an_age(
+        self, text: str, said: dict[int, str]
+    ) -> None:
+        """Shown failing before: "they r 7 and 4" and "4-year-old" were read as no age, so
+        "adding 2 kids, they r 7 and 4" added two kids and no toddler."""
+        assert slots.ages(slots.Tokens.of(text).words, counting=True) == said
+
+    @pytest.mark.parametrize(
         ("text", "changes"),
         [
             ("add 3 kids, all under 5", [GuestChange(delta=3, group="toddlers")]),
             ("2 more kids, both 7", [GuestChange(delta=2, group="kids")]),
+            (
+                "adding 2 kids, they r 7 and 4",
+                [GuestChange(delta=1, group="kids"), GuestChange(delta=1, group="toddlers")],
+            ),
+            # a new total placed by its ages: the kids are all little ones
+            (
+                "20 adults and 5 kids all under 5",
+                [GuestChange(total=20, group="adults"), GuestChange(total=5, group="toddlers")],
+            ),
         ],
     )
     def test_one_age_for_them_all_puts_every_one_in_its_group(

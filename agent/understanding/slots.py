@@ -190,13 +190,21 @@ def _is_said(words: Sequence[str], after: int, lexicon: Lexicon) -> bool:
     return any(phrase[0] == word for phrase in (*lexicon.joining, *lexicon.leaving))
 
 
+def _unit_after(words: Sequence[str], k: int) -> str:
+    """The word after the number at `k`, across a hyphen ("a 4-year-old", "18-month-old")."""
+    after = words[k + 1] if k + 1 < len(words) else ""
+    if after == "-" and k + 2 < len(words):
+        return words[k + 2]
+    return after
+
+
 def _by_age(words: Sequence[str], end: int, limits: AgeLimits) -> str | None:
     """The group a child's age said just after their name puts them in ("nephew (4)",
     "niece, she's 9", "the baby, 18 months"), or None when no age is said."""
     for k in range(end, min(len(words), end + AGE_REACH)):
         if not _NUMBER.fullmatch(words[k]):
             continue
-        after = words[k + 1] if k + 1 < len(words) else ""
+        after = _unit_after(words, k)
         before = words[k - 1] if k else ""
         if _MONTHS.match(after):
             return "toddlers"
@@ -322,6 +330,9 @@ _SAYING_AGE = frozenset(
 )
 #: Words between a person named and their age ("my nephew is 13").
 _IS = frozenset({"is", "was"})
+#: Who is aged by "are" and a number ("they are 7 and 4", "the kids r 5"): never "we are 20".
+_ARE = frozenset({"are", "r", "were"})
+_AGED_BY_ARE = frozenset({"they", "kids", "children", "boys", "girls", "twins", "kiddos"})
 #: Words before a number that make it an age limit ("all under 5": 4 at most).
 _UNDER = frozenset({"under", "below"})
 #: Words after "N and"/"N or" that make it an age limit ("5 and under": 5 at most).
@@ -351,7 +362,7 @@ def ages(
         if not _NUMBER.fullmatch(word):
             listing = listing and word in _AGE_LIST
             continue
-        after = words[k + 1] if k + 1 < len(words) else ""
+        after = _unit_after(words, k)
         before = words[k - 1] if k else ""
         hedged = before in _HEDGING and k >= 2 and words[k - 2] in _SAYING_AGE
         said = (
@@ -359,6 +370,7 @@ def ages(
             or hedged
             or (before.endswith(("'s", "'re")) and not counting)
             or (before in _IS and k - 1 in named)  # "my niece is 9": her age, as `_by_age` reads
+            or (before in _ARE and k >= 2 and words[k - 2] in _AGED_BY_ARE)
         )
         child = 0 < int(word) <= _CHILD_AGE  # "under 20 people" counts, "under 5" ages
         if _MONTHS.match(after):
@@ -929,6 +941,10 @@ def _aged(slot: Slot, words: Sequence[str], said_ages: dict[int, str]) -> dict[s
     return {group: found.count(group) for group in dict.fromkeys(found)}
 
 
+#: The groups a child's age puts them in.
+_CHILD_GROUPS: tuple[GuestGroup, ...] = ("kids", "toddlers")
+
+
 def _a_limit(words: Sequence[str], k: int) -> bool:
     """Whether the age at `k` is a limit, so everyone counted is that young ("under 5", "5 and
     under")."""
@@ -975,11 +991,24 @@ def guest_changes(
                 (total.slot.start, GuestChange(total=int(total.slot.value), group=r.group), sure)
             )
             continue
+        by_age = _aged(r.slot, words, said_ages)
         if r.role == "total":
+            children = set(_CHILD_GROUPS)
+            if (
+                by_age
+                and r.group in children
+                and set(by_age) <= children
+                and not (set(by_age) - {r.group}) & set(best)
+            ):
+                # "5 kids all under 5": the ages, not the word for the group, say where they go
+                for group, n in by_age.items():
+                    new = GuestChange(total=n, group=cast(GuestGroup, group))
+                    changes.append((r.slot.start, new, r.role_probability))
+                seen.update(by_age)
+                continue
             changes.append((r.slot.start, GuestChange(total=value, group=r.group), r.confidence))
             continue
         sign = 1 if r.role == "more" else -1
-        by_age = _aged(r.slot, words, said_ages)
         if by_age and not (set(by_age) - {r.group}) & set(best):
             for group, n in by_age.items():
                 change = GuestChange(delta=sign * n, group=cast(GuestGroup, group))
