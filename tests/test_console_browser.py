@@ -91,6 +91,8 @@ class TestConsoleInChromium:
             await expect(page.locator(".msg.inbound").last).to_contain_text("hello??")
 
             await page.get_by_label("adults").fill("14")
+            # a party moved to another house ("New party address" cases) is updated here too
+            await page.get_by_label("Party address").fill("45 Pine St, Folsom, CA 95630")
             await page.get_by_role("button", name="Save booking").click()
             await expect(page.get_by_text("Booking saved")).to_be_visible()
             await page.screenshot(path=str(ARTIFACTS / "console-thread.png"), full_page=True)
@@ -102,6 +104,7 @@ class TestConsoleInChromium:
             async with sessions() as session:
                 stored = await session.get(Booking, booking_id)
                 assert stored is not None and stored.adults == 14
+                assert stored.address == "45 Pine St, Folsom, CA 95630"
                 human = (
                     await session.scalars(
                         select(Message)

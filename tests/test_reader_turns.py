@@ -1196,3 +1196,35 @@ class TestAgesForEveryone:
             await runtime.receive(PHONE, "yes")
         await session.refresh(booking)
         assert (booking.adults, booking.kids, booking.toddlers) == (10, 0, 3)
+
+
+class TestNewAddress:
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "we moved the party 2 my moms house, 45 Pine St Folsom",
+            "heads up the address changed to 85 Harbor Way",
+        ],
+    )
+    async def test_a_new_address_goes_to_the_team_and_is_kept_for_the_chef(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, text: str
+    ) -> None:
+        """Shown failing before: the new address was saved only as an access note, and the
+        booking (the recap, "chef on the way") kept the old one with no one told. A person
+        updates the address and the travel fee it may change."""
+        customer, booking = await booked(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, text)
+        await session.refresh(booking)
+        [case] = await cases(session, customer)
+        assert case.priority == "MEDIUM" and "address" in case.reason.lower()
+        assert result.reply is not None and "team" in result.reply
+        assert booking.access_notes is not None and text in booking.access_notes
+
+    async def test_the_address_already_booked_is_only_a_note(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, booking = await booked(session, clock, 10 * D, address="12 Oak St, Sacramento")
+        await runtime.receive(PHONE, "gate code is 4471, we're at 12 oak st, park in the driveway")
+        await session.refresh(booking)
+        assert await cases(session, customer) == []
+        assert booking.access_notes is not None and "4471" in booking.access_notes

@@ -15,7 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from agent.understanding.corpus import DATA
-from agent.understanding.entities import find_rating
+from agent.understanding.entities import find_rating, same_street, street_address
 from agent.understanding.report import evaluate, load_examples
 from agent.understanding.rules import understand, warm_up
 from agent.understanding.schema import Context, Entities, Pending, Request, Understanding
@@ -487,6 +487,42 @@ class TestDatesRelativeToTheClock:
         assert intents(read("forecast says storms for the 20th, what happens if it rains?")) == [
             "weather_concern"
         ]
+
+
+class TestStreetAddresses:
+    @pytest.mark.parametrize(
+        ("text", "address"),
+        [
+            ("we moved the party 2 my moms house, 45 Pine St Folsom", "45 Pine St Folsom"),
+            ("the address changed to 85 Harbor Way", "85 Harbor Way"),
+            ("new place is 1200 W. 5th Avenue, Sacramento", "1200 W. 5th Avenue, Sacramento"),
+            ("gate code 4471, park on the street", None),
+            ("we're 12 adults, 3 kids", None),
+            ("party starts at 5 pm on saturday", None),
+        ],
+    )
+    def test_a_street_address_is_found(self, text: str, address: str | None) -> None:
+        found = street_address(text)
+        assert (found.lower() if found else None) == (address.lower() if address else None)
+
+    @pytest.mark.parametrize(
+        ("said", "booked", "same"),
+        [
+            ("12 oak st", "12 Oak St, Sacramento, CA 95814", True),
+            ("12 Oak Street", "12 Oak St, Sacramento, CA 95814", True),
+            ("45 Pine St Folsom", "12 Oak St, Sacramento, CA 95814", False),
+            ("12 Elm St", "12 Oak St, Sacramento, CA 95814", False),
+        ],
+    )
+    def test_an_address_said_again_is_the_one_booked(
+        self, said: str, booked: str, same: bool
+    ) -> None:
+        assert same_street(said, booked) is same
+
+    def test_an_access_note_with_a_new_address_carries_it(self) -> None:
+        [request] = read("we moved the party to my moms house, 45 Pine St Folsom").requests
+        assert request.intent == "access_info"
+        assert request.entities.address == "45 pine st folsom"
 
 
 class TestDietaryNeeds:

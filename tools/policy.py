@@ -966,15 +966,45 @@ def decide_faq(
     return Decision("faq", "escalated", "faq_unknown", "faq:no_match", {}, plan)
 
 
-def decide_access(text: str, booking: BookingView) -> Decision:
-    """Parking, gate codes and directions are kept on the booking for the chef."""
+def decide_access(
+    text: str,
+    booking: BookingView,
+    now: datetime | None = None,
+    rules: Rules | None = None,
+    new_address: str | None = None,
+) -> Decision:
+    """Parking, gate codes and directions are kept on the booking for the chef. A new party
+    address (`new_address`, not the one booked) is kept too and goes to the team (MEDIUM): a
+    person updates the booking and the travel fee it may change, and confirms with the
+    customer; until then every message still names the address booked."""
+    updates = {"access_notes": text.strip()}
+    if new_address is None or now is None or rules is None:
+        return Decision(
+            "access_info",
+            "handled",
+            "access_saved",
+            "access_info:saved",
+            {"reference": booking.reference},
+            updates=updates,
+        )
+    plan = escalate(
+        "MEDIUM",
+        f"New party address: {new_address}",
+        "Update the party address, check the travel fee it may change, and confirm with the "
+        "customer",
+        now,
+        booking.event_at,
+        rules,
+    )
+    facts = event_facts(booking, rules) | {"new_address": new_address, "deadline": plan.deadline}
     return Decision(
         "access_info",
-        "handled",
-        "access_saved",
-        "access_info:saved",
-        {"reference": booking.reference},
-        updates={"access_notes": text.strip()},
+        "escalated",
+        "address_change",
+        "access_info:new_address",
+        facts,
+        plan,
+        updates=updates,
     )
 
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import fields, replace
 from datetime import datetime
+from string import capwords
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -14,6 +15,7 @@ from agent.context import TurnContext
 from agent.state import Decided, Loaded, Reading, TurnState
 from agent.understanding import intents as cue
 from agent.understanding.concerns import INTENT_OF, NO_REQUEST
+from agent.understanding.entities import same_street
 from agent.understanding.prospect import Details
 from agent.understanding.reader import CONFIDENT, default_reader
 from agent.understanding.schema import CHANGE_INTENTS, Concern, Entities, GuestChange, Request
@@ -267,7 +269,12 @@ def decide_request(
             return policy.decide_rating(booking, entities.rating, now, rules)
         case "access_info":
             assert booking is not None
-            return policy.decide_access(text, booking)
+            moved = entities.address
+            if moved is not None and same_street(moved, address):
+                moved = None  # the address booked, said again with directions
+            elif moved is not None:
+                moved = capwords(moved)  # read from the folded text: "45 Pine St Folsom"
+            return policy.decide_access(text, booking, now, rules, moved)
         case "dietary_request":
             return policy.decide_dietary(booking, entities.dietary == "serious", now, rules)
         case "weather_concern":

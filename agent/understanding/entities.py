@@ -878,3 +878,53 @@ class Diets:
         found = [h.first(start, end) for h in (self._serious, self._preference)]
         starts = [m.start() for m in found if m is not None]
         return min(starts) if starts else None
+
+
+# --- street addresses ------------------------------------------------------------------------
+
+_STREET_SUFFIX = (
+    r"(?:st|street|ave|avenue|rd|road|dr|drive|ln|lane|blvd|boulevard|ct|court|way|pl|place|"
+    r"cir|circle|pkwy|parkway|hwy|highway|ter|terrace|trl|trail|loop|sq|square)"
+)
+#: A house number, up to four words of street name ("W. 5th", "Harbor", "Old Oak"), a street
+#: suffix, and the city after it when one word or two follow a comma or a space.
+_STREET = re.compile(
+    r"(?<![\w$:/.])(?P<n>\d{1,6})\s+(?P<name>(?:[a-z0-9][a-z0-9.'-]*\s+){0,3}?(?:[a-z][a-z0-9.'-]*|\d+(?:st|nd|rd|th)))"
+    r"\s+(?P<suffix>" + _STREET_SUFFIX + r")\b\.?(?P<city>,?\s+[a-z][a-z]+(?:\s+[a-z][a-z]+)?)?",
+    re.IGNORECASE,
+)
+_CITY_STOP = frozenset({"and", "but", "so", "the", "for", "if", "pls", "please", "thanks", "thx"})
+
+
+def street_address(text: str) -> str | None:
+    """The first street address a message gives ("45 Pine St Folsom", "85 Harbor Way"), as
+    written, or None: a house number, a street name and its kind (St, Ave, Way...)."""
+    m = _STREET.search(text)
+    if m is None:
+        return None
+    end = m.end("suffix") + (1 if text[m.end("suffix") : m.end("suffix") + 1] == "." else 0)
+    city = m.group("city")
+    if city:
+        words = city.strip(" ,").split()
+        kept = []
+        for word in words:
+            if word.lower() in _CITY_STOP:
+                break
+            kept.append(word)
+        if kept:
+            end = m.start("city") + city.index(kept[-1]) + len(kept[-1])
+    return text[m.start() : end]
+
+
+_STREET_WORD = re.compile(r"[a-z0-9]+")
+
+
+def same_street(said: str, booked: str) -> bool:
+    """Whether an address said is the one booked: the same house number and street name (its
+    first word), whatever the street kind or city is written as."""
+    a, b = _STREET.search(said), _STREET.search(booked)
+    if a is None or b is None:
+        return False
+    name_a = _STREET_WORD.findall(a.group("name").lower())
+    name_b = _STREET_WORD.findall(b.group("name").lower())
+    return a.group("n") == b.group("n") and name_a[-1:] == name_b[-1:]

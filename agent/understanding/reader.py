@@ -865,6 +865,7 @@ class Reader:
         if own_too:
             requests = [self._own_too(r, normalised, topics) for r in requests]
         requests = [_with_date(r, normalised, context) for r in requests]
+        requests = [_with_address(r, normalised) for r in requests]
         real = [r for r in requests if r.intent not in _QUIET]
         return Understanding(
             tone=tone,
@@ -1454,6 +1455,18 @@ def _with_date(request: Request, normalised: str, context: Context) -> Request:
     if found is None:
         return request
     entities = request.entities.model_copy(update={"date": found})
+    return request.model_copy(update={"entities": entities})
+
+
+def _with_address(request: Request, normalised: str) -> Request:
+    """Access information the learned reader found where the rules saw none, with the street
+    address the message gives, if any (a new party address when it is not the one booked)."""
+    if request.intent != "access_info" or request.entities.address is not None:
+        return request
+    address = ent.street_address(normalised)
+    if address is None:
+        return request
+    entities = request.entities.model_copy(update={"address": address})
     return request.model_copy(update={"entities": entities})
 
 

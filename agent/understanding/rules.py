@@ -490,6 +490,8 @@ def _entities(
         return Entities(choice="1" if choice == "1" else None)
     if intent == "date_change":
         return Entities(date=_target_date(msg, found), choice="2" if choice == "2" else None)
+    if intent == "access_info":
+        return Entities(address=ent.street_address(msg.text))
     if intent == "dietary_request" and msg.diets.any:
         return Entities(dietary="serious" if msg.diets.serious else "preference")
     return Entities()

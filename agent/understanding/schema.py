@@ -100,6 +100,9 @@ class Entities(BaseModel):
     hypothetical: bool = False
     #: Says a change is not wanted ("we're not cancelling, just asking"): nothing changes.
     kept: bool = False
+    #: A street address given with access information ("we moved it to 45 Pine St"): a new
+    #: party address when it is not the one booked.
+    address: str | None = None
 
     @property
     def changes_something(self) -> bool:

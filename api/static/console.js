@@ -649,6 +649,8 @@ function bookingForm(booking, reload) {
           toddlers: Number(data.get("toddlers")),
           proteins: String(data.get("proteins")).split(",").map((s) => s.trim()).filter(Boolean),
         };
+        const address = String(data.get("address")).trim();
+        if (address && address !== booking.address) body.address = address;
         const at = fromWallClock(String(data.get("event_at")));
         if (at.getTime() !== local.getTime()) body.event_at = at.toISOString();
         form.querySelectorAll("[data-error]").forEach((n) => { n.textContent = ""; });
@@ -667,6 +669,7 @@ function bookingForm(booking, reload) {
     input("toddlers", "Toddlers", booking.toddlers),
     input("event_at", `Party date and time (${zoneName()})`, localValue, "datetime-local"),
     input("proteins", "Proteins (comma-separated)", booking.proteins.join(", "), "text"),
+    input("address", "Party address", booking.address, "text"),
     el("button", { type: "submit" }, "Save booking"),
     message,
   );
