@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.channels import UntrackedValue
@@ -125,6 +126,11 @@ class Reading:
     confirmation: str | None = None
     #: What a sender with no booking says about a party they want (read only for them).
     details: Details | None = None
+    #: The customer with a booking speaks of another party ("want to book another one"): its
+    #: date and guests are no changes to the one booked.
+    another_party: bool = False
+    #: The date the message names for that other party, if any.
+    another_date: date | None = None
 
 
 @dataclass(frozen=True)

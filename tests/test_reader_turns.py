@@ -1228,3 +1228,35 @@ class TestNewAddress:
         await session.refresh(booking)
         assert await cases(session, customer) == []
         assert booking.access_notes is not None and "4471" in booking.access_notes
+
+
+class TestAnotherParty:
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "r u free july 4th? want to book another one",
+            "do u have july 4th open? we want to do another party for my dads bday",
+        ],
+    )
+    async def test_a_second_party_asked_about_leaves_the_booked_one_alone(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, text: str
+    ) -> None:
+        """Shown failing before: "r u free july 4th? want to book another one" opened a
+        date-change case on the party booked and quoted its reschedule fee. A customer asking
+        for another party hears whether the date is open and where to book it."""
+        customer, booking = await booked(session, clock, 10 * D)
+        before = booking.event_at
+        result = await runtime.receive(PHONE, text)
+        await session.refresh(booking)
+        assert booking.event_at == before and booking.adults == 10
+        assert await cases(session, customer) == []
+        reply = result.reply or ""
+        assert "myhibachi.example/book" in reply, reply
+        assert "Saturday, July 4" in reply  # the date asked, with its availability
+        assert "fee" not in reply and result.pending is None
+
+    @pytest.mark.parametrize(
+        "text", ["can we add another adult", "we'll have another 2 kids", "move it to july 4th"]
+    )
+    def test_more_of_the_same_party_is_no_other_party(self, text: str) -> None:
+        assert not Reader(None).about_another_party(text)

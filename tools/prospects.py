@@ -15,7 +15,7 @@ from knowledge.charter import Rules
 from knowledge.money import format_money, to_money
 from knowledge.schemas import AddonView
 from tools.availability import Availability
-from tools.policy import Decision, join_names, quote
+from tools.policy import BookingView, Decision, event_facts, join_names, quote
 
 #: What the business needs to book a party, in the order the agent asks for it (the reply
 #: template words each one).
@@ -216,3 +216,20 @@ def decide_follow_up(lead: LeadView, quote_total: Decimal | None, rules: Rules) 
     return Decision(
         "reminder", "handled", "touch_lead_follow_up", "touchpoint:lead_follow_up", facts
     )
+
+
+def decide_another_party(
+    booking: BookingView, available: Availability | None, rules: Rules
+) -> Decision:
+    """A customer with a booking asks about another party: whether the date they name is open
+    (`available`, None when they named none), and where to book it. The party booked stays
+    as it is."""
+    facts = (
+        event_facts(booking, rules)
+        | availability_facts(available)
+        | {
+            "booking_url": str(rules.business.booking_url),
+            "deposit_amount": format_money(rules.deposit.deposit_amount),
+        }
+    )
+    return Decision("other", "handled", "another_party", "another_party:availability", facts)

@@ -465,10 +465,14 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             for r in requests
             if r.intent == "headcount_change" and r.entities.guests is not None
         ]
+        # "r u free july 4th? want to book another one": the date and guests are the other
+        # party's, never changes to the one booked
+        another = reading is not None and reading.another_party and booking is not None
         unsure = [
             r
             for r in requests
             if booking is not None
+            and not (another and r.intent in _OTHER_PARTYS)
             and not (confirmation == "yes" and _read_back(r, loaded.proposal))
             and r.intent in CHANGE_INTENTS
             and not r.entities.hypothetical
@@ -489,6 +493,10 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             requests = [r for r in requests if r not in unsure]
         offered: list[Request] = []  # changes only asked about, quoted and offered
         lead_decision, answered = await _prospect_turn(ctx, loaded, reading, requests)
+        if another and lead_decision is None:
+            lead_decision, answered = await _another_party(
+                ctx, loaded, reading, understanding.requests
+            )
         headcounts = [
             r.entities.guests
             for r in requests
@@ -858,6 +866,41 @@ async def _prospect_turn(
         or (r.confidence < CONFIDENT and concern is None and r.intent not in _NEVER_ABSORBED)
     }
     return decision, answered
+
+
+#: What a customer's words about another party read as, when they are about it.
+_OTHER_PARTYS = frozenset(
+    {"date_change", "headcount_change", "menu_selection", "protein_swap", "booking_question"}
+)
+
+
+async def _another_party(
+    ctx: TurnContext, loaded: Loaded, reading: Reading | None, requests: Sequence[Request]
+) -> tuple[Decision | None, set[int]]:
+    """For a customer with a booking who asks about another party: whether the date they name
+    is open and where to book it, and which of the message's requests that answers (its date,
+    guests and menu, else its first question or remark)."""
+    assert loaded.booking is not None
+    reader = default_reader()
+    answered = {
+        i
+        for i, r in enumerate(requests)
+        if r.intent in _OTHER_PARTYS
+        # "want to book another one" read as a question or a remark: this answers it
+        or (r.intent in ("faq", "other", "greeting") and reader.about_another_party(r.clause or ""))
+    }
+    if not answered:
+        return None, set()
+    rules = loaded.charter.rules
+    now = ctx.clock.now()
+    day = next((r.entities.date for r in requests if r.entities.date is not None), None) or (
+        reading.another_date if reading is not None else None
+    )
+    found = None
+    if day is not None and day >= now.astimezone(rules.timezone).date():
+        taken = await availability.taken_around(ctx.session, day, rules)
+        found = availability.check(day, None, taken, now, rules)
+    return prospects.decide_another_party(bookings.view(loaded.booking), found, rules), answered
 
 
 def _lead_values(

@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
 from agent.state import Reading, TurnState
-from agent.understanding import prospect
+from agent.understanding import entities, prospect, rules
 from agent.understanding.reader import WORKED_OUT, Reader, combine, default_reader
 from agent.understanding.schema import (
     Context,
@@ -200,8 +200,16 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         # A bare "Sarah Lee", "Folsom" or "5" answers what their lead still misses.
         missing = leads.view(loaded.lead).missing() if loaded.lead is not None else []
         details = _details(text, missing, context, charter, reader)
+    another = booking is not None and answer is None and reader.about_another_party(text)
+    when = entities.first_date(rules.fold(text), now, context.timezone) if another else None
     return {
-        "reading": Reading(understanding, confirmation=answer, details=details),
+        "reading": Reading(
+            understanding,
+            confirmation=answer,
+            details=details,
+            another_party=another,
+            another_date=when,
+        ),
         "tone": understanding.tone,
         "customer_tone": understanding.tone,
     }

@@ -713,6 +713,13 @@ class DateSpans:
         return None
 
 
+def first_date(text: str, now: datetime, timezone: str) -> date | None:
+    """The most explicit date a message names (folded text), read from the business's local
+    clock, preferring the future; None when it names none."""
+    span = DateSpans(text).first(0, len(text))
+    return None if span is None else parse_date(span[1], local_now(now, timezone))
+
+
 def local_now(now: datetime, timezone: str) -> datetime:
     """The clock as a naive local time in the business's time zone."""
     try:

@@ -87,6 +87,9 @@ class Lexicon:
     go_ahead: frozenset[tuple[str, ...]] = frozenset()
     #: Words that, opening what follows a yes, hold the yes back ("yes but make it 15").
     holding_back: frozenset[str] = frozenset()
+    #: What speaks of a party other than the one booked ("book another", "second party"), as
+    #: tuples of tokens.
+    another_party: frozenset[tuple[str, ...]] = frozenset()
     four_as_for_after: frozenset[str] = frozenset()
     #: Phrases that suppose a change or keep the booking as it is ("were we to", "for planning
     #: purposes", "don't change anything"), anywhere in a message, as tuples of tokens.
@@ -159,6 +162,7 @@ def _lexicon(language: str) -> Lexicon:
         },
         go_ahead=_phrases(raw.get("go_ahead", [])),
         holding_back=frozenset(str(w) for w in raw.get("holding_back", [])),
+        another_party=_phrases(raw.get("another_party", [])),
         answer_fillers=frozenset(str(a) for a in raw.get("answer_fillers", [])),
         acknowledgements=frozenset(str(a) for a in raw.get("acknowledgements", [])),
         recounting=frozenset(str(w) for w in raw.get("recounting", [])),

@@ -607,6 +607,12 @@ class Reader:
             return None
         return rest.strip()
 
+    def about_another_party(self, text: str) -> bool:
+        """Whether the message speaks of a party other than the one booked (the lexicon's
+        `another_party`: "want to book another one", "a second party for my dad's bday")."""
+        words = _PUNCTUATION.sub(" ", self._plain_normaliser().normalise(text)).split()
+        return slots.says(words, self.lexicon.another_party)
+
     def answer_in_words(
         self, text: str, understanding: Understanding, proposal: Sequence[Request]
     ) -> Literal["yes", "no"] | None:
