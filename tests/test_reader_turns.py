@@ -1260,3 +1260,45 @@ class TestAnotherParty:
     )
     def test_more_of_the_same_party_is_no_other_party(self, text: str) -> None:
         assert not Reader(None).about_another_party(text)
+
+
+class TestQuestionsThatChangeNothing:
+    @pytest.mark.parametrize(
+        ("text", "said"),
+        [
+            # seed FAQ "Am I talking to a real person?"
+            ("r u a real person or a bot", "virtual assistant"),
+            # seed: salmon is a premium protein at +$5 a person
+            ("is salmon extra?", "Salmon (+$5/person)"),
+            # 7 adults x $55 = $385, under the $550 party minimum
+            ("whats the min if we drop to like 7 ppl", "With 7 guests"),
+        ],
+    )
+    async def test_a_question_is_answered_and_changes_nothing(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, text: str, said: str
+    ) -> None:
+        """Shown failing before: "r u a real person or a bot" opened a case for a call, "is
+        salmon extra?" asked which proteins to pick, and "drop to like 7" was quoted as 7 fewer
+        guests (3)."""
+        customer, booking = await booked(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, text)
+        await session.refresh(booking)
+        assert result.reply is not None and said in result.reply, result.reply
+        assert await cases(session, customer) == []
+        assert (booking.adults, booking.proteins) == (10, ["chicken", "steak"])
+
+
+class TestStartTimeMoved:
+    async def test_a_new_start_time_the_same_day_is_no_date_change_and_names_no_fee(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: "can we push the start time to 6 same day" was told "Moving
+        the date has a $100 rescheduling fee". The seed's fee is for a new date; a person
+        checks the calendar for a new start on the same day."""
+        customer, _ = await booked(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, "can we push the start time to 6 same day")
+        [case] = await cases(session, customer)
+        assert case.priority == "MEDIUM" and "start time" in case.reason.lower()
+        reply = result.reply or ""
+        assert "fee" not in reply and "Moving the date" not in reply, reply
+        assert "Saturday, June 20" in reply

@@ -313,6 +313,9 @@ class TestGuestCounts:
             ("change our reservation from 12 to 15 guests", 15),
             ("we are now seventeen people", 17),
             ("guest count: 19", 19),
+            # a hedge before the count keeps it a total, never the number dropped
+            ("if we drop to like 7 ppl", 7),
+            ("can we bring it down to about 12", 12),
         ],
     )
     def test_totals_in_digits_or_words(self, text: str, total: int) -> None:
@@ -449,6 +452,25 @@ class TestDatesRelativeToTheClock:
         assert intents(u) == ["date_change"]
         assert u.requests[0].entities.date == expected
 
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("can we push the start time to 6 same day", date(2026, 6, 20)),
+            ("can we start later, like 7pm", date(2026, 6, 20)),
+            ("can we move it to the 27th", date(2026, 6, 27)),
+            # the party's own date named first is the one it leaves
+            ("Can we move our party from June 20th to June 27th instead?", date(2026, 6, 27)),
+            ("can we push it back", None),
+        ],
+    )
+    def test_a_new_start_time_alone_keeps_the_partys_day(
+        self, text: str, expected: date | None
+    ) -> None:
+        context = Context(now=NOW, timezone=TIMEZONE, event_date=date(2026, 6, 20))
+        [request] = understand(text, context, VOCABULARY).requests
+        assert request.intent == "date_change"
+        assert request.entities.date == expected
+
     def test_a_weekday_is_the_next_one_after_today(self) -> None:
         found = read("can we move it to next Saturday?").requests[0].entities.date
         assert found is not None
@@ -487,6 +509,34 @@ class TestDatesRelativeToTheClock:
         assert intents(read("forecast says storms for the 20th, what happens if it rains?")) == [
             "weather_concern"
         ]
+
+
+class TestQuestionsNotRequests:
+    @pytest.mark.parametrize(
+        "text", ["is salmon extra?", "is the lobster an upcharge", "r scallops extra or included?"]
+    )
+    def test_whether_a_dish_costs_extra_asks_its_price(self, text: str) -> None:
+        """Shown failing before: "is salmon extra?" was read as choosing salmon, and the
+        reply asked which proteins to pick."""
+        assert intents(read(text)) == ["faq"]
+
+    @pytest.mark.parametrize(
+        "text", ["r u a real person or a bot", "are you a human?", "is this a real person texting"]
+    )
+    def test_asking_whether_we_are_a_person_asks_for_none(self, text: str) -> None:
+        """Shown failing before: "r u a real person or a bot" opened a case for a call."""
+        assert "human_request" not in intents(read(text))
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "can i talk to a real person",
+            "real person plz",
+            "Are you a robot? If so, connect me to a person",
+        ],
+    )
+    def test_asking_for_a_person_still_does(self, text: str) -> None:
+        assert "human_request" in intents(read(text))
 
 
 class TestStreetAddresses:

@@ -277,6 +277,7 @@ _GUEST_RULES: list[_GuestRule] = [
         r"(?:bring|bump|take|put|get|increase|raise|lower|reduce|decrease|drop|cut)"
         rf"{REST_OF_WORD}\s+"
         r"(?:(?:it|us|that|things|the\s+\w+|our\s+\w+)\s+)?(?:up\s+|down\s+)?to\s+"
+        r"(?:(?:like|about|around|maybe|roughly|approximately|approx|probably)\s+)?"
         rf"{_N}{_NOT_PEOPLE}(?:\s+{_G})?",
         0,
         "bring",

@@ -140,6 +140,13 @@ HUMAN = Cue(
     r"supervisor|person|human|someone|rep|representative)\s+(?:call|phone|contact|reach|text)\b|"
     r"have\s+(?:someone|somebody)\s+(?:call|phone|contact|reach|text)\b)"
 )
+#: Asking whether we are a person or a machine ("r u a real person or a bot"): a question the
+#: FAQs answer, not a request for a person, though it names one.
+ASKING_WHO = re.compile(
+    r"\b(?:are\s+(?:you|u)|r\s+u|is\s+(?:this|it|that)|am\s+i\s+(?:texting|talking|chatting|"
+    r"speaking)(?:\s+(?:to|with))?)\s+(?:a\s+|an\s+)?(?:real\s+(?:person|human)|human(?:\s+being)?|"
+    r"live\s+person|person|bot|robot|ai|machine|computer|automated)\b"
+)
 HUMAN_ALONE = re.compile(
     r"^\W*(?:an?\s+|the\s+)?(?:agent|representative|rep|human|operator|manager|supervisor|"
     r"real\s+person|person|someone|owner)(?:\s+(?:please|pls|plz|now|asap))?\W*$"
@@ -215,6 +222,13 @@ TIME = Cue(
     r"p\.m\.)|noon\b|midnight\b|an?\s+hour\b|hours?\s+(?:earlier|later)\b)"
 )
 
+#: A move of the start time on the party's own day ("push the start time to 6 same day", "an
+#: hour later"): read with TIME when no date is said.
+SAME_DAY = Cue(
+    r"(?:same\s+day|that\s+day|start(?:ing)?\s+time|start\s+(?:earlier|later)|"
+    r"(?:earlier|later)\s+start)"
+)
+
 WEATHER = Cue(
     r"(?:rain\w*|pour(?:ing|s)?\b|storm\w*|thunder\w*|lightning|hurricane\w*|tornado\w*|wind\b|"
     r"windy|winds\b|gusts?\b|gusty|heat\b|heatwave|degrees?\b|humid\w*|hail\w*|drizzl\w*|snow\w*|"
@@ -247,7 +261,7 @@ ACCESS_WEAK = Cue(
 FAQ_TOPIC = Cue(
     r"(?:price\w*|pricing|cost\w*|how\s+much|charge\w*|fees?\b|deposit|refundable|pay\b|paying|"
     r"payment\w*|venmo|zelle|paypal|cash\b|credit\s+cards?|cards\b|invoice|checks?\b|gratuity|"
-    r"tips?\b|tipping|included?\b|includes|minimum|maximum|how\s+long|how\s+far|in\s+advance|"
+    r"tips?\b|tipping|included?\b|includes|upcharge\w*|surcharge\w*|extra\s*+(?:\?|$)|minimum|maximum|how\s+long|how\s+far|in\s+advance|"
     r"what\s+time|arriv\w*|clean\s*+-?\s*+up|cleanup|bring\w*|provid\w*|need\s+anything|"
     r"have\s+ready|enough\s+food|portions?\b|leftovers?|take\s+home|to-?go\b|openings?\b|"
     r"booked\s+up|how\s+many\s+(?:people|guests|kids|adults|can)|difference|explain|deadline|"

@@ -297,6 +297,10 @@ def _read_clause(msg: _Message, clause: Clause, found: _Found) -> _Found:
     here = _Found()
 
     human = msg.human.first(start, end)
+    if human is not None and any(
+        m.start() <= human.start() < m.end() for m in cue.ASKING_WHO.finditer(lower, start, end)
+    ):
+        human = None  # "r u a real person or a bot" asks who we are
     if human is not None:
         here.add(human.start(), "human_request")
     elif cue.HUMAN_ALONE.match(text):
@@ -539,5 +543,15 @@ def _target_date(msg: _Message, found: _Found) -> date | None:
     spans = [msg.dates.first(c.start, c.end) for c in found.date_clauses]
     span = next((s for s in spans if s is not None), None) or msg.dates.first(0, len(msg.text))
     if span is None:
-        return None
-    return ent.parse_date(span[1], ent.local_now(context.now, context.timezone))
+        # "push the start time to 6 same day", "can we do an hour later": the party's own day
+        timed = msg.time.first(0, len(msg.text)) or cue.SAME_DAY.search(msg.text)
+        return context.event_date if timed is not None else None
+    local = ent.local_now(context.now, context.timezone)
+    target = ent.parse_date(span[1], local)
+    while target is not None and target == context.event_date:
+        # "from July 4th to July 11th": the party's own date is the one it leaves
+        later = msg.dates.first(span[0] + len(span[1]), len(msg.text))
+        if later is None:
+            break
+        span, target = later, ent.parse_date(later[1], local) or target
+    return target
