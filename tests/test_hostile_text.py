@@ -323,6 +323,10 @@ REGEX_STRESS: dict[str, tuple[str, Pending | None]] = {
     "get glued": ("get" * 3_333, None),
     "start glued": ("start" * 2_000, None),
     "edit glued": ("edit" * 2_500, None),
+    # words that join a question on, or marks they could be split from, before a price question
+    "joined question": ("&" * 30 + " the price", None),
+    "joined question spaced": ("& " * 4_990 + "the price", None),
+    "joining words": ("and, " * 1_990 + "the price", None),
 }
 
 

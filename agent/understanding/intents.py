@@ -273,9 +273,10 @@ FAQ_TOPIC = Cue(
 )
 #: Words that join a question on to what came before ("also how much is lobster", "oh and
 #: what time does he come", "btw whats the price of scallops") without asking anything.
-_JOINING = r"(?:(?:also|and|oh|plus|btw|so|ok|okay|but|then|actually|n|&)\W+)*"
+#: Possessive throughout: "&&&&..." or "and, and, ..." must not be split every possible way.
+_JOINING = r"(?:(?:also|and|oh|plus|btw|so|ok|okay|but|then|actually|n)\W++)*+"
 QUESTION = re.compile(
-    r"\?|^\W*"
+    r"\?|^\W*+"
     + _JOINING
     + r"(?:what|what's|whats|how|do|does|did|is|are|r|can|could|will|would|when|where|"
     r"which|who|why|any|should)\b|\b(?:tell\s+me|let\s+me\s+know|wondering|confirm\s+whether|"
