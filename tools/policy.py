@@ -549,33 +549,27 @@ def decide_date_change(
     urgent = t < rules.changes.change_window_hours * HOUR
     priority: Priority = "URGENT" if urgent else "MEDIUM"
     facts = event_facts(booking, rules) | _reschedule_terms(booking, now, rules)
-    same_day = target == booking.event_at.astimezone(rules.timezone).date()
-    if same_day:
+    if target == booking.event_at.astimezone(rules.timezone).date():
         # a new start time on the party's own day: no new date, so no reschedule terms to quote
-        plan = escalate(
-            priority,
-            "Start time change request" + (" within 24 hours of the event" if urgent else ""),
-            "Check the chef's schedule that day and confirm the new start time",
-            now,
-            booking.event_at,
-            rules,
-        )
-        kind = "manager_will_call" if urgent else "time_change_request"
-        return Decision(
-            "date_change", "escalated", kind, f"date_change:time:{priority}", facts, plan
-        )
-    if target is not None:
-        facts["target_date"] = target.strftime("%A, %B %-d")
+        what, action = "Start time change request", "Check the chef's schedule that day and "
+        action += "confirm the new start time"
+        kind, rule = "time_change_request", f"date_change:time:{priority}"
+    else:
+        what, action = "Date change request", "Check the calendar, confirm the new date and "
+        action += "apply the reschedule terms"
+        kind, rule = "reschedule_request", f"date_change:{priority}"
+        if target is not None:
+            facts["target_date"] = target.strftime("%A, %B %-d")
     plan = escalate(
         priority,
-        "Date change request" + (" within 24 hours of the event" if urgent else ""),
-        "Check the calendar, confirm the new date and apply the reschedule terms",
+        what + (" within 24 hours of the event" if urgent else ""),
+        action,
         now,
         booking.event_at,
         rules,
     )
-    kind = "manager_will_call" if urgent else "reschedule_request"
-    return Decision("date_change", "escalated", kind, f"date_change:{priority}", facts, plan)
+    kind = "manager_will_call" if urgent else kind
+    return Decision("date_change", "escalated", kind, rule, facts, plan)
 
 
 def refund_due(booking: BookingView, now: datetime, rules: Rules) -> bool:
