@@ -115,6 +115,17 @@ class TestTemplates:
             assert said.lower() in text.lower() or asked == [], text
             assert not_said not in text
 
+    def test_cancelling_with_the_deposit_never_received_promises_no_refund(self) -> None:
+        unpaid = replace(booking(10 * D), deposit_paid=False)
+        offered = render_body(
+            "cancel_options", policy.decide_cancellation(unpaid, NOW, RULES).facts
+        )
+        done = policy.decide_cancel_choice(unpaid, "1", NOW, RULES)
+        confirmed = render_body(done.kind, done.facts)
+        for text in (offered, confirmed):
+            assert "refund" not in text and "deposit back" not in text, text
+            assert "haven't received" in text, text
+
     @pytest.mark.parametrize(("paid", "said"), [(True, "received"), (False, "not received")])
     def test_the_booking_confirmation_says_whether_the_deposit_was_received(
         self, paid: bool, said: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -88,6 +89,18 @@ class TestCancellation:
         decision = policy.decide_cancel_choice(booking(10 * D), "1", NOW, RULES)
         assert summary(decision) == ("escalated", "MEDIUM")
         assert decision.updates == {"status": "cancelled", "deposit_refund_due": True}
+
+    def test_a_deposit_never_received_is_not_refunded(self) -> None:
+        """Shown failing before: with the deposit unpaid, "1" told the customer it would be
+        refunded and asked the team to refund money that never came."""
+        unpaid = replace(booking(10 * D), deposit_paid=False)
+        offered = policy.decide_cancellation(unpaid, NOW, RULES)
+        assert offered.kind == "cancel_options" and offered.facts["deposit_paid"] is False
+        decision = policy.decide_cancel_choice(unpaid, "1", NOW, RULES)
+        assert decision.updates == {"status": "cancelled", "deposit_refund_due": False}
+        assert decision.escalation is not None
+        assert "refund" not in decision.escalation.action_required.lower()
+        assert decision.facts["deposit_paid"] is False
 
     def test_answer_1_after_the_refund_window_closed_is_decided_again(self) -> None:
         decision = policy.decide_cancel_choice(booking(6 * D), "1", NOW, RULES)

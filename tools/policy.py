@@ -583,6 +583,7 @@ def decide_cancellation(booking: BookingView, now: datetime, rules: Rules) -> De
     c = rules.cancellation
     facts = event_facts(booking, rules) | {
         "deposit_amount": format_money(booking.deposit_amount),
+        "deposit_paid": booking.deposit_paid,
         "refund_full_days": c.refund_full_days,
     }
     if refund_due(booking, now, rules):
@@ -633,11 +634,18 @@ def decide_cancel_choice(
         return decide_date_change(booking, now, rules)
     if not refund_due(booking, now, rules):
         return decide_cancellation(booking, now, rules)  # the refund window closed meanwhile
-    facts = event_facts(booking, rules) | {"deposit_amount": format_money(booking.deposit_amount)}
+    deposit = format_money(booking.deposit_amount)
+    facts = event_facts(booking, rules) | {
+        "deposit_amount": deposit,
+        "deposit_paid": booking.deposit_paid,
+    }
+    held = booking.deposit_paid and booking.deposit_amount > 0
     plan = escalate(
         "MEDIUM",
-        "Cancellation confirmed: refund the deposit",
-        f"Refund the {format_money(booking.deposit_amount)} deposit in full",
+        "Cancellation confirmed: " + ("refund the deposit" if held else "no deposit received"),
+        f"Refund the {deposit} deposit in full"
+        if held
+        else "Check that no deposit came in; nothing is owed back",
         now,
         None,
         rules,
@@ -649,7 +657,7 @@ def decide_cancel_choice(
         "cancellation:confirmed",
         facts,
         plan,
-        updates={"status": "cancelled", "deposit_refund_due": booking.deposit_amount > 0},
+        updates={"status": "cancelled", "deposit_refund_due": held},
     )
 
 
@@ -661,13 +669,15 @@ def decide_staff_cancellation(booking: BookingView, now: datetime, rules: Rules)
     is told."""
     t = until_event(booking, now)
     c = rules.cancellation
-    refund = refund_due(booking, now, rules) and booking.deposit_amount > 0
+    refund = refund_due(booking, now, rules) and booking.deposit_paid
+    refund = refund and booking.deposit_amount > 0
     late = t < c.late_cancel_days * DAY
     facts = (
         event_facts(booking, rules)
         | _reschedule_terms(booking, now, rules)
         | {
             "deposit_amount": format_money(booking.deposit_amount),
+            "deposit_paid": booking.deposit_paid,
             "refund_full_days": c.refund_full_days,
             "late_cancel_days": c.late_cancel_days,
             "refund": refund,
