@@ -63,7 +63,7 @@ def every_decision() -> list[Decision]:
         policy.decide_human_request(b, NOW, RULES),
         policy.decide_faq("Adults are $55.", b, NOW, RULES),
         policy.decide_faq(None, b, NOW, RULES),
-        policy.decide_access("gate code 1234", b),
+        policy.decide_access("gate code 1234", b, NOW, RULES),
         policy.decide_opt_out("start", RULES),
         policy.decide_opt_out("help", RULES),
         policy.decide_without_booking("cancellation", RULES),
@@ -122,7 +122,8 @@ class TestTemplates:
         )
         done = policy.decide_cancel_choice(unpaid, "1", NOW, RULES)
         confirmed = render_body(done.kind, done.facts)
-        for text in (offered, confirmed):
+        by_staff = policy.decide_staff_cancellation(unpaid, NOW, RULES)
+        for text in (offered, confirmed, render_body(by_staff.kind, by_staff.facts)):
             assert "refund" not in text and "deposit back" not in text, text
             assert "haven't received" in text, text
 

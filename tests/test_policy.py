@@ -139,6 +139,13 @@ class TestStaffCancellation:
         )
         assert decision.updates["status"] == "cancelled"
         assert decision.updates.get("deposit_refund_due", False) is refund
+
+    def test_a_deposit_never_received_is_not_refunded_by_a_person_either(self) -> None:
+        unpaid = replace(booking(10 * D), deposit_paid=False)
+        decision = policy.decide_staff_cancellation(unpaid, NOW, RULES)
+        assert decision.facts["refund"] is False
+        assert decision.rule == "cancellation:staff:no_refund"
+        assert "deposit_refund_due" not in decision.updates
         assert decision.escalation is None
 
     def test_the_refund_window_comes_from_the_rules(self) -> None:

@@ -1236,6 +1236,8 @@ class TestAnotherParty:
         [
             "r u free july 4th? want to book another one",
             "do u have july 4th open? we want to do another party for my dads bday",
+            # the date is said beside a count, read as no date change: the message's own date
+            "also do u have july 4 for another party, prob 20 ppl",
         ],
     )
     async def test_a_second_party_asked_about_leaves_the_booked_one_alone(

@@ -51,6 +51,11 @@ class BookingView:
     def guests(self) -> int:
         return self.adults + self.kids + self.toddlers
 
+    @property
+    def deposit_held(self) -> bool:
+        """Whether we hold a deposit that a refund would give back."""
+        return self.deposit_paid and self.deposit_amount > 0
+
 
 @dataclass(frozen=True)
 class EscalationPlan:
@@ -549,17 +554,18 @@ def decide_date_change(
     urgent = t < rules.changes.change_window_hours * HOUR
     priority: Priority = "URGENT" if urgent else "MEDIUM"
     facts = event_facts(booking, rules) | _reschedule_terms(booking, now, rules)
-    if target == booking.event_at.astimezone(rules.timezone).date():
-        # a new start time on the party's own day: no new date, so no reschedule terms to quote
-        what, action = "Start time change request", "Check the chef's schedule that day and "
-        action += "confirm the new start time"
-        kind, rule = "time_change_request", f"date_change:time:{priority}"
-    else:
-        what, action = "Date change request", "Check the calendar, confirm the new date and "
-        action += "apply the reschedule terms"
-        kind, rule = "reschedule_request", f"date_change:{priority}"
-        if target is not None:
-            facts["target_date"] = target.strftime("%A, %B %-d")
+    # a new start time on the party's own day: no new date, so no reschedule terms to quote
+    same_day = target == booking.event_at.astimezone(rules.timezone).date()
+    if target is not None and not same_day:
+        facts["target_date"] = target.strftime("%A, %B %-d")
+    what, action = (
+        ("Start time change request", "Check the chef's schedule that day and confirm the time")
+        if same_day
+        else (
+            "Date change request",
+            "Check the calendar, confirm the new date and apply the reschedule terms",
+        )
+    )
     plan = escalate(
         priority,
         what + (" within 24 hours of the event" if urgent else ""),
@@ -568,7 +574,14 @@ def decide_date_change(
         booking.event_at,
         rules,
     )
-    kind = "manager_will_call" if urgent else kind
+    kind = (
+        "manager_will_call"
+        if urgent
+        else "time_change_request"
+        if same_day
+        else "reschedule_request"
+    )
+    rule = f"date_change:time:{priority}" if same_day else f"date_change:{priority}"
     return Decision("date_change", "escalated", kind, rule, facts, plan)
 
 
@@ -639,7 +652,7 @@ def decide_cancel_choice(
         "deposit_amount": deposit,
         "deposit_paid": booking.deposit_paid,
     }
-    held = booking.deposit_paid and booking.deposit_amount > 0
+    held = booking.deposit_held
     plan = escalate(
         "MEDIUM",
         "Cancellation confirmed: " + ("refund the deposit" if held else "no deposit received"),
@@ -669,8 +682,7 @@ def decide_staff_cancellation(booking: BookingView, now: datetime, rules: Rules)
     is told."""
     t = until_event(booking, now)
     c = rules.cancellation
-    refund = refund_due(booking, now, rules) and booking.deposit_paid
-    refund = refund and booking.deposit_amount > 0
+    refund = refund_due(booking, now, rules) and booking.deposit_held
     late = t < c.late_cancel_days * DAY
     facts = (
         event_facts(booking, rules)
@@ -986,18 +998,14 @@ def decide_faq(
 
 
 def decide_access(
-    text: str,
-    booking: BookingView,
-    now: datetime | None = None,
-    rules: Rules | None = None,
-    new_address: str | None = None,
+    text: str, booking: BookingView, now: datetime, rules: Rules, new_address: str | None = None
 ) -> Decision:
     """Parking, gate codes and directions are kept on the booking for the chef. A new party
     address (`new_address`, not the one booked) is kept too and goes to the team (MEDIUM): a
     person updates the booking and the travel fee it may change, and confirms with the
     customer; until then every message still names the address booked."""
     updates = {"access_notes": text.strip()}
-    if new_address is None or now is None or rules is None:
+    if new_address is None:
         return Decision(
             "access_info",
             "handled",

@@ -472,7 +472,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             r
             for r in requests
             if booking is not None
-            and not (another and r.intent in _OTHER_PARTYS)
+            and not (another and r.intent in _OTHER_PARTY_INTENTS)
             and not (confirmation == "yes" and _read_back(r, loaded.proposal))
             and r.intent in CHANGE_INTENTS
             and not r.entities.hypothetical
@@ -869,7 +869,7 @@ async def _prospect_turn(
 
 
 #: What a customer's words about another party read as, when they are about it.
-_OTHER_PARTYS = frozenset(
+_OTHER_PARTY_INTENTS = frozenset(
     {"date_change", "headcount_change", "menu_selection", "protein_swap", "booking_question"}
 )
 
@@ -885,7 +885,7 @@ async def _another_party(
     answered = {
         i
         for i, r in enumerate(requests)
-        if r.intent in _OTHER_PARTYS
+        if r.intent in _OTHER_PARTY_INTENTS
         # "want to book another one" read as a question or a remark: this answers it
         or (r.intent in ("faq", "other", "greeting") and reader.about_another_party(r.clause or ""))
     }

@@ -87,12 +87,11 @@ def _after_a_yes(
     context: Context,
     vocabulary: Vocabulary,
     reader: Reader,
-    consent: bool,
 ) -> Understanding | None:
     """The requests after a yes that opens a reply to a read-back (`Reader.answered_first`),
     or None: also when they change again what was read back ("yes, and 15 adults"), which
     corrects the values rather than confirming them."""
-    rest = reader.answered_first(text, consent)
+    rest = reader.answered_first(text)
     if rest is None:
         return None
     more = reader.understand(rest, context, vocabulary)
@@ -148,9 +147,10 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         # on offer ("wait actually ok do it") until the customer says something else.
         answer = "noted"
     vocabulary = Vocabulary.from_charter(charter)
+    # a whole message that says yes holds nothing after it ("yes please")
     more = (
-        _after_a_yes(text, proposal, context, vocabulary, reader, offered)
-        if answer_wanted
+        _after_a_yes(text, proposal, context, vocabulary, reader)
+        if answer_wanted and answer != "yes"
         else None
     )
     if more is not None:

@@ -928,8 +928,8 @@ _STREET_WORD = re.compile(r"[a-z0-9]+")
 
 
 def same_street(said: str, booked: str) -> bool:
-    """Whether an address said is the one booked: the same house number and street name (its
-    first word), whatever the street kind or city is written as."""
+    """Whether an address said is the one booked: the same house number and the last word of
+    the street name ("5th" of "W. 5th"), whatever the street kind or city is written as."""
     a, b = _STREET.search(said), _STREET.search(booked)
     if a is None or b is None:
         return False

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 from tools.messaging.keywords import STOP_WORDS
@@ -165,12 +165,13 @@ _DENIAL = re.compile(
 _CLAUSE_MARKS = ",.;:!?"
 
 
-def denied(cue: Cue, text: str, objects: Sequence[int] = ()) -> bool:
-    """Whether the text says the cue and, every time it does, denies it or names one of the
-    `objects` (where things it may act on start: "cancel the noodles") within two words
-    after it: "ok good to know, not cancelling just asking" asks for no cancellation."""
+def denied(said_at: Iterable[re.Match[str]], text: str, objects: Sequence[int] = ()) -> bool:
+    """Whether the text says a cue (`said_at`: its matches in `text`) and, every time it does,
+    denies it or names one of the `objects` (where things it may act on start: "cancel the
+    noodles") within two words after it: "ok good to know, not cancelling just asking" asks
+    for no cancellation."""
     said = False
-    for m in cue.finditer(text):
+    for m in said_at:
         said = True
         clause = max(text.rfind(mark, 0, m.start()) for mark in _CLAUSE_MARKS) + 1
         named = any(

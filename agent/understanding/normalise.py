@@ -85,8 +85,9 @@ class Lexicon:
     #: The yeses that consent to a change only asked about (a subset of `yes_answers`), as
     #: tuples of tokens.
     go_ahead: frozenset[tuple[str, ...]] = frozenset()
-    #: Words that, opening what follows a yes, hold the yes back ("yes but make it 15").
-    holding_back: frozenset[str] = frozenset()
+    #: Words that, opening what follows a yes, hold the yes back ("yes but make it 15"), as
+    #: tuples of tokens.
+    holding_back: frozenset[tuple[str, ...]] = frozenset()
     #: What speaks of a party other than the one booked ("book another", "second party"), as
     #: tuples of tokens.
     another_party: frozenset[tuple[str, ...]] = frozenset()
@@ -161,7 +162,7 @@ def _lexicon(language: str) -> Lexicon:
             k: frozenset(str(w) for w in v) for k, v in raw.get("pointing_back", {}).items()
         },
         go_ahead=_phrases(raw.get("go_ahead", [])),
-        holding_back=frozenset(str(w) for w in raw.get("holding_back", [])),
+        holding_back=_phrases(raw.get("holding_back", [])),
         another_party=_phrases(raw.get("another_party", [])),
         answer_fillers=frozenset(str(a) for a in raw.get("answer_fillers", [])),
         acknowledgements=frozenset(str(a) for a in raw.get("acknowledgements", [])),

@@ -582,28 +582,21 @@ class Reader:
             return "no"
         return None
 
-    def answered_first(self, text: str, consent: bool = False) -> str | None:
+    def answered_first(self, text: str) -> str | None:
         """What follows a yes that opens a longer message ("yes and add extra veggies", "yep!
         also when is the final count due"): the rest, to be read as requests of their own, or
-        None. The yes must be one of the lexicon's `go_ahead` ("ok and 15 adults" may only
-        note what was read back) and the rest must not open with words `holding_back` the yes
-        ("yes but make it 15 adults"). `consent` as for `answer`."""
+        None. The yes must be one that consents (`answer` with `consent`: "ok and 15 adults"
+        may only note what was read back) and the rest must not open with words `holding_back`
+        the yes ("yes but make it 15 adults")."""
         folded = rules.fold(text)
         clauses = cue.split_clauses(folded)
         if len(clauses) < 2:
             return None
-        first = folded[clauses[0].start : clauses[0].end]
-        said = self._answer_words(first)
-        if self.answer(first, consent) != "yes" or not slots.says(said, self.lexicon.go_ahead):
+        if self.answer(folded[clauses[0].start : clauses[0].end], consent=True) != "yes":
             return None
         rest = folded[clauses[1].start :]
         opening = _PUNCTUATION.sub(" ", rest).split()
-        joined = " ".join(opening[:2])
-        if (
-            not opening
-            or opening[0] in self.lexicon.holding_back
-            or joined in self.lexicon.holding_back
-        ):
+        if not opening or slots.opens_with(opening, self.lexicon.holding_back):
             return None
         return rest.strip()
 
@@ -1009,7 +1002,7 @@ def _denied_dropped(
     nothing is left, "other" that keeps things as they are."""
     items = [s.start for s in found if s.kind in ("protein", "upgrade")]
     if not any(r.intent == "cancellation" for _, r in placed) or not cue.denied(
-        cue.CANCEL, normalised, items
+        cue.CANCEL.finditer(normalised), normalised, items
     ):
         return placed
     kept = [(p, r) for p, r in placed if r.intent != "cancellation"]

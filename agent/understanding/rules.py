@@ -187,7 +187,9 @@ def read(
 
     msg = _Message(lower, context, vocabulary)
     found = _read_clauses(msg)
-    if cue.denied(cue.CANCEL, lower, msg.mention_starts):
+    if "cancellation" in found.intents() and cue.denied(
+        msg.cancel.matches, lower, msg.mention_starts
+    ):
         # "not cancelling, just asking", "cancel the noodles": no cancellation
         found.hits = [(p, i) for p, i in found.hits if i != "cancellation"]
 

@@ -942,7 +942,7 @@ def _aged(slot: Slot, words: Sequence[str], said_ages: dict[int, str]) -> dict[s
 
 
 #: The groups a child's age puts them in.
-_CHILD_GROUPS: tuple[GuestGroup, ...] = ("kids", "toddlers")
+_CHILD_GROUPS = frozenset({"kids", "toddlers"})
 
 
 def _a_limit(words: Sequence[str], k: int) -> bool:
@@ -993,12 +993,11 @@ def guest_changes(
             continue
         by_age = _aged(r.slot, words, said_ages)
         if r.role == "total":
-            children = set(_CHILD_GROUPS)
             if (
                 by_age
-                and r.group in children
-                and set(by_age) <= children
-                and not (set(by_age) - {r.group}) & set(best)
+                and r.group in _CHILD_GROUPS
+                and by_age.keys() <= _CHILD_GROUPS
+                and not (by_age.keys() - {r.group}) & best.keys()
             ):
                 # "5 kids all under 5": the ages, not the word for the group, say where they go
                 for group, n in by_age.items():
