@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from agent.understanding.corpus import DATA
 from agent.understanding.entities import find_rating, same_street, street_address
+from agent.understanding.intents import CANCEL, denied
 from agent.understanding.report import evaluate, load_examples
 from agent.understanding.rules import understand, warm_up
 from agent.understanding.schema import Context, Entities, Pending, Request, Understanding
@@ -509,6 +510,20 @@ class TestDatesRelativeToTheClock:
         assert intents(read("forecast says storms for the 20th, what happens if it rains?")) == [
             "weather_concern"
         ]
+
+
+class TestCancellationDenied:
+    def test_a_denial_beside_the_name_of_the_policy_cancels_nothing(self) -> None:
+        """Shown failing in a chat: "nvm we're not cancelling anything lol, just wondering whats
+        the cancel policy" was offered "Reply 1 to cancel"; the policy's name is no second
+        cancellation to deny."""
+        got = intents(
+            read("nvm we're not cancelling anything lol, just wondering whats the cancel policy")
+        )
+        assert "cancellation" not in got
+
+    def test_the_policy_asked_about_alone_is_no_denial(self) -> None:
+        assert not denied(CANCEL.finditer("whats the cancel policy"), "whats the cancel policy")
 
 
 class TestQuestionsNotRequests:

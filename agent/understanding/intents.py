@@ -163,6 +163,9 @@ _DENIAL = re.compile(
     r"(?:\b(?:not|never|cannot|dont|wont|no\s+need\s+to)|n't)\s+(?:[\w']+\s+){0,2}$"
 )
 _CLAUSE_MARKS = ",.;:!?"
+#: A cue said as the name of its policy ("what's the cancel policy", "cancellation fee") asks
+#: about the act; it neither says nor denies it.
+_NAMES_A_POLICY = re.compile(r"\s+(?:policy|policies|fees?|rules|terms|window|deadline)\b")
 
 
 def denied(said_at: Iterable[re.Match[str]], text: str, objects: Sequence[int] = ()) -> bool:
@@ -172,6 +175,8 @@ def denied(said_at: Iterable[re.Match[str]], text: str, objects: Sequence[int] =
     for no cancellation."""
     said = False
     for m in said_at:
+        if _NAMES_A_POLICY.match(text, m.end()):
+            continue
         said = True
         clause = max(text.rfind(mark, 0, m.start()) for mark in _CLAUSE_MARKS) + 1
         named = any(
