@@ -102,6 +102,9 @@ class Loaded:
     #: asked to confirm, as the turn found them (the turn's own decision replaces them).
     asked: str | None = None
     proposal: tuple[dict[str, Any], ...] = ()
+    #: The guest change the last turn made ("Done: 12 guests"), which this message may correct
+    #: ("no sorry just 1"); empty after any turn that made none.
+    changed: tuple[dict[str, Any], ...] = ()
 
     @property
     def text(self) -> str:
@@ -164,6 +167,7 @@ class TurnState(TypedDict, total=False):
     # Kept from turn to turn (checkpointed).
     pending: str | None  # the question our last message asked, answered this turn
     proposal: list[dict[str, Any]] | None  # the changes that question asked to confirm
+    changed: list[dict[str, Any]] | None  # the guest change the last turn made
     recent: list[dict[str, str]]
     turns: int
     customer_tone: str  # the tone of the customer's last message, for proactive messages
@@ -185,7 +189,7 @@ class TurnState(TypedDict, total=False):
 
 
 #: The keys a checkpoint holds; every other key lives for one turn.
-KEPT = frozenset({"pending", "proposal", "recent", "turns", "customer_tone"})
+KEPT = frozenset({"pending", "proposal", "changed", "recent", "turns", "customer_tone"})
 
 
 def remember(recent: list[dict[str, str]], who: str, text: str) -> list[dict[str, str]]:

@@ -2132,6 +2132,19 @@ class TestRecount:
                 GuestChange(delta=3, group="adults"),
                 GuestChange(delta=-2, group="adults"),
             ),
+            # a yes said with a count, or held back for another
+            (
+                "yes but 15",
+                GuestChange(total=14, group="adults"),
+                GuestChange(total=15, group="adults"),
+            ),
+            (
+                "yes 14",
+                GuestChange(total=14, group="adults"),
+                GuestChange(total=14, group="adults"),
+            ),
+            # "no" answers the question; it does not take the count back
+            ("no 15", GuestChange(total=14, group="adults"), GuestChange(total=15, group="adults")),
         ],
     )
     def test_the_count_replaces_the_one_read_back(
@@ -2152,6 +2165,80 @@ class TestRecount:
     )
     def test_anything_else_is_no_recount(self, reader: Reader, text: str) -> None:
         assert reader.recount(text, GuestChange(delta=2, group="adults")) is None
+
+    def test_a_count_of_at_least_those_booked_is_the_new_count(self, reader: Reader) -> None:
+        # "Just to confirm: 12 adults?" (2 more than 10) answered "no 13": 13 adults, not 23
+        more = GuestChange(delta=2, group="adults")
+        assert reader.recount("no 13", more, 10) == GuestChange(total=13, group="adults")
+        assert reader.recount("no just 1", more, 10) == GuestChange(delta=1, group="adults")
+
+
+class TestCorrects:
+    """A short reply to "Done: ..." that corrects the guest change just made, as a change to the
+    booking as it now is."""
+
+    @pytest.mark.parametrize(
+        ("text", "made", "corrected"),
+        [
+            # 2 kids added, 1 meant: one kid fewer than now
+            (
+                "no sorry just 1",
+                GuestChange(delta=2, group="kids"),
+                GuestChange(delta=-1, group="kids"),
+            ),
+            (
+                "oops i meant 3",
+                GuestChange(delta=2, group="adults"),
+                GuestChange(delta=1, group="adults"),
+            ),
+            (
+                "actually make that 1",
+                GuestChange(delta=2, group="kids"),
+                GuestChange(delta=-1, group="kids"),
+            ),
+            # 3 went, 2 meant: one back
+            (
+                "sorry i meant 2",
+                GuestChange(delta=-3, group="guests"),
+                GuestChange(delta=1, group="guests"),
+            ),
+            # a total for a total
+            (
+                "no sorry 15",
+                GuestChange(total=14, group="guests"),
+                GuestChange(total=15, group="guests"),
+            ),
+        ],
+    )
+    def test_the_count_replaces_the_one_just_made(
+        self, reader: Reader, text: str, made: GuestChange, corrected: GuestChange
+    ) -> None:
+        assert reader.corrects(text, made) == corrected
+
+    def test_a_count_of_at_least_those_before_is_the_new_count(self, reader: Reader) -> None:
+        # 2 adults added to 10, then "no sorry 13": 13 adults, not 13 more
+        made = GuestChange(delta=2, group="adults")
+        assert reader.corrects("no sorry 13", made, 10) == GuestChange(total=13, group="adults")
+
+    @pytest.mark.parametrize(
+        ("text", "made"),
+        [
+            # nothing says it corrects: a new change, read as it stands
+            ("just 1", GuestChange(delta=2, group="kids")),
+            ("3 more kids", GuestChange(delta=2, group="kids")),
+            # the same count again changes nothing
+            ("sorry 2", GuestChange(delta=2, group="kids")),
+            # another group: not the change made
+            ("no sorry 2 adults", GuestChange(delta=2, group="kids")),
+            # a change to a total is read as it stands
+            ("no sorry 1 more", GuestChange(total=14, group="guests")),
+            ("sorry what time is the chef coming", GuestChange(delta=2, group="kids")),
+        ],
+    )
+    def test_anything_else_corrects_nothing(
+        self, reader: Reader, text: str, made: GuestChange
+    ) -> None:
+        assert reader.corrects(text, made) is None
 
 
 class TestLearnedModel:

@@ -17,8 +17,9 @@ from agent.runtime import AgentRuntime
 from agent.understanding.reader import Reader
 from agent.understanding.schema import Entities, GuestChange, Request, Understanding
 from knowledge.infra.clock import FrozenClock
-from knowledge.models import Booking, Customer, Escalation, TeamAlert
+from knowledge.models import ApiUser, Booking, Customer, Escalation, TeamAlert
 from tests.factories import make_booking, make_customer
+from tools import bookings
 from tools.escalations import WITHDRAWN
 from tools.policy import BookingView
 
@@ -1155,6 +1156,22 @@ class TestCancellingDenied:
         assert booking.status == "confirmed"
         assert await cases(session, customer) == []
 
+    async def test_not_cancelling_and_naming_the_policy_is_answered_the_policy(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: "nvm we're not cancelling anything lol, just wondering whats
+        the cancel policy" got "No problem: nothing changes" and no policy. The seed: a full
+        refund of the deposit 7 or more days before the event."""
+        customer, booking = await booked(session, clock, 10 * D)
+        result = await runtime.receive(
+            PHONE, "nvm we're not cancelling anything lol, just wondering whats the cancel policy"
+        )
+        assert result.reply is not None and "7 days before the event" in result.reply
+        assert "Reply 1" not in result.reply and result.pending != "cancel_choice"
+        await session.refresh(booking)
+        assert booking.status == "confirmed"
+        assert await cases(session, customer) == []
+
     async def test_not_cancelling_beside_a_change_makes_only_the_change(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:
@@ -1304,3 +1321,116 @@ class TestStartTimeMoved:
         reply = result.reply or ""
         assert "fee" not in reply and "Moving the date" not in reply, reply
         assert "Saturday, June 20" in reply
+
+
+class TestCorrectedAfterDone:
+    @pytest.mark.parametrize(
+        ("first", "correction", "read_back", "stored"),
+        [
+            ("add 2 kids", "no sorry just 1", "10 adults and 1 kid?", (10, 1)),
+            ("add 2 kids", "actually make that 1", "10 adults and 1 kid?", (10, 1)),
+            ("we have 2 more adults coming", "oops i meant 3", "13 adults?", (13, 0)),
+            ("we lost 3 guests", "sorry i meant 2", "8 adults?", (8, 0)),
+        ],
+    )
+    async def test_a_count_just_changed_is_corrected_not_added_to(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        first: str,
+        correction: str,
+        read_back: str,
+        stored: tuple[int, int],
+    ) -> None:
+        """Shown failing before: after "add 2 kids" was done, "no sorry just 1" was read back
+        as "11 adults and 2 kids?" (one more adult) and "oops i meant 3" asked what was
+        needed. The correction is read back as the booking it makes, and a YES applies it."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, first)
+        await session.refresh(booking)
+        done = (booking.adults, booking.kids)
+        result = await runtime.receive(PHONE, correction)
+        await session.refresh(booking)
+        assert result.reply is not None and read_back in result.reply, result.reply
+        assert (booking.adults, booking.kids) == done  # read back, not applied
+        await runtime.receive(PHONE, "yes")
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == stored
+
+    async def test_only_the_change_of_the_last_turn_is_corrected(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "add 2 kids")
+        await runtime.receive(PHONE, "whats the balance now")
+        result = await runtime.receive(PHONE, "no sorry just 1")
+        await session.refresh(booking)
+        assert result.reply is not None and "1 kid" not in result.reply, result.reply
+        assert (booking.adults, booking.kids) == (10, 2)
+
+    async def test_a_change_is_not_corrected_across_a_persons_reply(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """A person's message between the change and the reply makes the reply an answer to
+        them: the change is no longer the agent's to correct."""
+        customer, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "add 2 kids")
+        kim = ApiUser(name="kim", role="agent", token_hash="k" * 64)
+        session.add(kim)
+        await session.commit()
+        conversation = await bookings.get_or_create_conversation(session, customer.id, "sms")
+        await runtime.human_reply(conversation.id, kim, "Hi Sam, Kim here: all set for June 20!")
+        result = await runtime.receive(PHONE, "no sorry just 1")
+        await session.refresh(booking)
+        assert result.reply is not None and "1 kid" not in result.reply, result.reply
+        assert (booking.adults, booking.kids) == (10, 2)
+
+
+class TestCountSaidToAReadBack:
+    @pytest.mark.parametrize(
+        ("reply", "read_back", "stored"),
+        [
+            ("yes 14", None, 14),  # the count read back, said again: a yes
+            ("yes but 15", "15 adults?", 10),
+            ("no 15", "15 adults?", 10),
+        ],
+    )
+    async def test_a_count_answers_the_read_back(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        reply: str,
+        read_back: str | None,
+        stored: int,
+    ) -> None:
+        """Shown failing before: to "Just to confirm: 14 adults?", "yes 14", "yes but 15" and
+        "no 15" were all answered "I haven't changed your booking yet" with 14 asked again."""
+        _, booking = await booked(session, clock, 10 * D)
+        asked = await runtime.receive(PHONE, "we're 14 now i think")
+        assert asked.pending == "confirm_change"
+        result = await runtime.receive(PHONE, reply)
+        await session.refresh(booking)
+        assert booking.adults == stored
+        if read_back is None:
+            assert result.reply is not None and "Done" in result.reply, result.reply
+        else:
+            assert result.reply is not None and read_back in result.reply, result.reply
+            assert "haven't changed" not in result.reply
+
+    async def test_a_count_said_to_a_quote_needs_a_yes_that_consents(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """A quote offered for 2 more adults ("With 12 guests ... Reply YES"): "yes 12" makes
+        it, "ok 12" only notes the price, and "no 13" quotes 13 adults, not 23."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "2 more adults maybe?? idk")
+        noted = await runtime.receive(PHONE, "ok 12")
+        await session.refresh(booking)
+        assert booking.adults == 10, noted.reply
+        other = await runtime.receive(PHONE, "no 13")
+        assert other.reply is not None and "13 guests" in other.reply, other.reply
+        await runtime.receive(PHONE, "yes 13")
+        await session.refresh(booking)
+        assert booking.adults == 13

@@ -417,6 +417,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
 
     decisions: list[Decision]
     proposal: list[dict[str, Any]] | None = None
+    changed: list[dict[str, Any]] | None = None  # the one guest change made, to be corrected
     if word is not None and (word != "yes" or opted_out):
         decisions = [policy.decide_opt_out(word, charter.rules)]
     elif opted_out:
@@ -597,6 +598,10 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             decisions.append(decision)
         if offered:
             proposal = [r.model_dump(mode="json") for r in offered]
+        if len(headcounts) == 1 and any(d.kind == "headcount_updated" for d in decisions):
+            # "Done: 12 guests" may be answered "no sorry just 1": the next turn reads that as
+            # this change corrected (understand._corrected)
+            changed = [headcounts[0].model_dump(mode="json")]
         if lead_decision is not None and not answered:
             decisions.append(lead_decision)  # after the answers to the prospect's questions
         cases = concern_cases(concerns, decisions, booking, ctx.clock.now(), charter.rules)
@@ -673,10 +678,12 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             # cancel it") stays handed off however the model read it.
             decided = by_rules
             update["llm"] = "overruled"
+            changed = None  # the change read by the model was not made
     return update | {
         "decided": decided,
         "pending": decided.pending,
         "proposal": list(decided.proposal) or None,
+        "changed": changed,
     }
 
 

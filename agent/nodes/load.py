@@ -121,6 +121,7 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
         opted_out=bool(left_channel),
         asked=state.get("pending"),
         proposal=tuple(state.get("proposal") or ()),
+        changed=tuple(state.get("changed") or ()),
     )
     if not state.get("turns"):  # the welcome back belongs to the first message only
         before = await bookings.completed_before(
@@ -143,10 +144,16 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
         if conversation.channel in BURST_CHANNELS:
             loaded = replace(loaded, burst=tuple(await _rest_of_burst(session, inbound)))
         if conversation.owner == "human":
-            return {"loaded": loaded, "skip": "human_owned", "route": "notify_owner"}
+            return {
+                "loaded": loaded,
+                "skip": "human_owned",
+                "route": "notify_owner",
+                "changed": None,  # a change made before a person took over is theirs to mend
+            }
     if event.kind == "reminder" and event.reminder_id is not None:
         reminder = await session.get(AutomatedReminder, event.reminder_id)
         if reminder is None or reminder.status in ("sent", "skipped", "suppressed", "cancelled"):
             return {"loaded": loaded, "skip": "duplicate", "route": "end"}
         loaded = replace(loaded, reminder=reminder)
-    return {"loaded": loaded, "route": ROUTES[event.kind]}
+    # The change just made is this turn's to correct only: a turn that makes one keeps it again.
+    return {"loaded": loaded, "route": ROUTES[event.kind], "changed": None}

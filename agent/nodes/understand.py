@@ -14,6 +14,7 @@ from agent.understanding import entities, prospect, rules
 from agent.understanding.reader import WORKED_OUT, Reader, combine, default_reader
 from agent.understanding.schema import (
     Context,
+    Entities,
     GuestChange,
     Pending,
     Request,
@@ -23,7 +24,8 @@ from agent.understanding.schema import (
 from agent.understanding.tone import detect_tone as rules_tone
 from agent.understanding.vocabulary import Vocabulary
 from knowledge.charter import Charter
-from tools import leads, policy, travel
+from tools import bookings, leads, policy, travel
+from tools.policy import BookingView
 
 
 async def detect_tone(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -55,17 +57,31 @@ def _details(
 
 
 def _recounted(
-    understanding: Understanding, proposal: Sequence[dict[str, Any]], text: str, reader: Reader
-) -> Understanding:
+    understanding: Understanding,
+    proposal: Sequence[dict[str, Any]],
+    text: str,
+    reader: Reader,
+    booking: BookingView | None,
+) -> tuple[Understanding, bool]:
     """The changes read back, with the count the reply gives in place of theirs ("Just to
-    confirm: 14 adults?" answered "no just 1"), as sure as values worked out (WORKED_OUT), so
-    they are read back again; the reading as it is when the reply gives no such count."""
+    confirm: 14 adults?" answered "no just 1" or "yes but 15"), as sure as values worked out
+    (WORKED_OUT), so they are read back again; the reading as it is when the reply gives no
+    such count. True with the changes confirmed when the count is the one read back ("yes
+    14"): a yes."""
     counted = [p for p in proposal if p["intent"] == "headcount_change"]
     if len(counted) != 1 or counted[0]["entities"].get("guests") is None:
-        return understanding
-    recount = reader.recount(text, GuestChange.model_validate(counted[0]["entities"]["guests"]))
+        return understanding, False
+    proposed = GuestChange.model_validate(counted[0]["entities"]["guests"])
+    stored = None
+    if booking is not None:
+        stored = getattr(booking, proposed.group, booking.guests)  # "guests": all of them
+    recount = reader.recount(text, proposed, stored)
     if recount is None:
-        return understanding
+        return understanding, False
+    if recount == proposed or (
+        booking is not None and _counts(booking, recount) == _counts(booking, proposed)
+    ):
+        return _confirmed(proposal, understanding.tone), True
     requests = [
         Request.model_validate(
             p
@@ -78,7 +94,34 @@ def _recounted(
         )
         for p in proposal
     ]
-    return understanding.model_copy(update={"requests": requests})
+    return understanding.model_copy(update={"requests": requests}), False
+
+
+def _counts(booking: BookingView, change: GuestChange) -> tuple[int, int, int] | None:
+    return policy.new_counts(booking, change.total, change.delta, change.group)
+
+
+def _corrected(
+    understanding: Understanding,
+    changed: Sequence[dict[str, Any]],
+    text: str,
+    reader: Reader,
+    booking: BookingView,
+) -> Understanding:
+    """The guest change the last turn made, corrected by this reply ("Done: 12 guests (10
+    adults, 2 kids)" answered "no sorry just 1": one kid fewer than now), as sure as values
+    worked out (WORKED_OUT), so it is read back; the reading as it is otherwise."""
+    if len(changed) != 1 or understanding.concerns:
+        return understanding
+    made = GuestChange.model_validate(changed[0])
+    now = getattr(booking, made.group, booking.guests)  # "guests": all of them
+    fix = reader.corrects(text, made, now - (made.delta or 0) if made.total is None else None)
+    if fix is None:
+        return understanding
+    request = Request(
+        intent="headcount_change", entities=Entities(guests=fix), confidence=WORKED_OUT
+    )
+    return understanding.model_copy(update={"requests": [request]})
 
 
 def _after_a_yes(
@@ -173,8 +216,17 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         # requests), then the readings are answered as one.
         texts = [m.body for m in loaded.answered] or [text]
         understanding = combine([reader.understand(t, context, vocabulary) for t in texts])
+        view = bookings.view(booking) if booking is not None else None
+        if loaded.changed and view is not None and not answer_wanted:
+            understanding = _corrected(understanding, loaded.changed, text, reader, view)
         if answer_wanted:
-            understanding = _recounted(understanding, proposal, text, reader)
+            recounted, said_again = _recounted(understanding, proposal, text, reader, view)
+            if said_again and (not offered or reader.goes_ahead(text)):
+                # "yes 14" to "14 adults?"; to a quote, only a yes that consents ("ok 12" to
+                # the quote for 12 guests notes the price)
+                understanding, answer = recounted, "yes"
+            elif not said_again:
+                understanding = recounted
             if answer is None:
                 # "ok add them" to the quote of 3 more kids is that very change; "no dont add
                 # them" declines it

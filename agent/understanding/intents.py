@@ -168,6 +168,12 @@ _CLAUSE_MARKS = ",.;:!?"
 _NAMES_A_POLICY = re.compile(r"\s+(?:policy|policies|fees?|rules|terms|window|deadline)\b")
 
 
+def names_a_policy(said_at: Iterable[re.Match[str]], text: str) -> bool:
+    """Whether the text says a cue (`said_at`: its matches in `text`) as the name of its policy
+    ("just wondering whats the cancel policy"): a question about the act."""
+    return any(_NAMES_A_POLICY.match(text, m.end()) for m in said_at)
+
+
 def denied(said_at: Iterable[re.Match[str]], text: str, objects: Sequence[int] = ()) -> bool:
     """Whether the text says a cue (`said_at`: its matches in `text`) and, every time it does,
     denies it or names one of the `objects` (where things it may act on start: "cancel the

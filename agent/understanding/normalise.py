@@ -106,6 +106,9 @@ class Lexicon:
     #: The words that, said with that count, make it more people or fewer ("just 1 more").
     recounting_more: frozenset[str] = frozenset()
     recounting_fewer: frozenset[str] = frozenset()
+    #: The words that, said first, make such a count correct a change just made ("no sorry
+    #: just 1" after "Done: 12 guests (10 adults, 2 kids)").
+    correcting_openers: frozenset[str] = frozenset()
     #: People named without a number: the words (as a tuple of tokens), their group and count.
     people: dict[tuple[str, ...], tuple[str, int]] = field(default_factory=dict)
     #: Plural words naming the group of a number beside them ("her 3 boys").
@@ -169,6 +172,7 @@ def _lexicon(language: str) -> Lexicon:
         recounting=frozenset(str(w) for w in raw.get("recounting", [])),
         recounting_more=frozenset(str(w) for w in raw.get("recounting_more", [])),
         recounting_fewer=frozenset(str(w) for w in raw.get("recounting_fewer", [])),
+        correcting_openers=frozenset(str(w) for w in raw.get("correcting_openers", [])),
         people=_people(raw.get("people") or {}, language),
         plural_people={
             " ".join(name): group

@@ -637,19 +637,30 @@ class Reader:
             said, self.lexicon.yes_answers | self.lexicon.acknowledgements
         )
 
-    def recount(self, text: str, proposed: GuestChange) -> GuestChange | None:
+    def recount(
+        self, text: str, proposed: GuestChange, stored: int | None = None
+    ) -> GuestChange | None:
         """The guest change a short reply to a read-back gives in place of the one read back
-        ("Just to confirm: 14 adults?" answered "no just 1": one more adult, not two): its one
-        count, not negated, said with only the lexicon's `recounting` words and a group. The
-        group named, else the one read back; a change keeps the direction read back."""
+        ("Just to confirm: 14 adults?" answered "no just 1": one more adult, not two; "yes but
+        15"): its one count, not negated, said with only the lexicon's `recounting` words, a
+        yes (`yes_answers`), words `holding_back` the yes and a group. The
+        group named, else the one read back; a change keeps the direction read back, and a
+        count of at least the group's `stored` count (all guests for "guests") is its new
+        count."""
         said = " ".join(self._answer_words(text))
         tokens = slots.Tokens.of(said)
         words = tokens.words
         found = slots.find_slots(said, tokens, [], self.lexicon)
         if any(s.kind != "count" for s in found):
             return None
+        # "not 2" takes a count back; "no 15" answers the question with one
+        answering = self.lexicon.no_answers
         negated = {
-            s.token for s in found if s.token and words[s.token - 1] in self.lexicon.negations
+            s.token
+            for s in found
+            if s.token
+            and words[s.token - 1] in self.lexicon.negations
+            and not (s.token == 1 and words[0] in answering)
         }
         counts = [s for s in found if s.token not in negated]
         if len(counts) != 1 or not isinstance(counts[0].value, int):
@@ -662,7 +673,10 @@ class Reader:
         ]
         lex = self.lexicon
         recounting = lex.recounting | lex.recounting_more | lex.recounting_fewer
-        if not all(w in recounting for w in around):
+        # "yes 14" says the count again; "yes but 15" holds the yes back for another
+        saying = {w for w in lex.yes_answers if " " not in w}
+        saying |= {p[0] for p in lex.holding_back if len(p) == 1}
+        if not all(w in recounting or w in saying for w in around):
             return None
         group = count.group if count.group in PEOPLE_GROUPS else proposed.group
         more = any(w in lex.recounting_more for w in around)
@@ -673,7 +687,38 @@ class Reader:
             return GuestChange(total=value, group=group)
         if count.group in PEOPLE_GROUPS:
             return None  # "no, 15 adults": a new total more likely than 15 more
+        if stored and value >= stored:
+            # "no 13" to "12 adults?" (2 more than 10): the group's new count, not 13 more
+            return GuestChange(total=value, group=group)
         return GuestChange(delta=value if proposed.delta > 0 else -value, group=group)
+
+    def corrects(
+        self, text: str, made: GuestChange, before: int | None = None
+    ) -> GuestChange | None:
+        """The guest change a short reply puts in place of the one just made ("Done: 12 guests
+        (10 adults, 2 kids)" answered "no sorry just 1": one kid, not two), as a change to the
+        booking as it now is (one kid fewer), or None. The reply must say it corrects (a
+        `correcting_openers` word first or a `correcting` phrase) and be a `recount` of the
+        same group (`before`: the group's count before the change); a new count replaces the
+        change, and a count replaces the count of a change ("no sorry 1 more" after a new
+        total is read as it stands)."""
+        said = self._answer_words(text)
+        lex = self.lexicon
+        if not said or not (said[0] in lex.correcting_openers or slots.says(said, lex.correcting)):
+            return None
+        recount = self.recount(text, made, before)
+        if recount is None or recount.group != made.group:
+            return None
+        if recount.total is not None:
+            return recount
+        if made.delta is None or recount.delta is None or recount.delta == made.delta:
+            return None
+        return GuestChange(delta=recount.delta - made.delta, group=made.group)
+
+    def goes_ahead(self, text: str) -> bool:
+        """Whether the message says one of the lexicon's `go_ahead` ("yes", "ok do it"): consent
+        to a change only asked about."""
+        return slots.says(self._answer_words(text), self.lexicon.go_ahead)
 
     def asks(self, clause: str) -> bool:
         """Whether a clause asks something: a question mark, a question word of the lexicon's
@@ -998,15 +1043,21 @@ def _denied_dropped(
     cancelling just asking", "we're not cancelling but can we add 2") or says of a menu item
     (`found` in it: "cancel the noodles pls"): however sure the reading, a party is never
     cancelled on words that say it is not. A message that asks something ("what would we
-    lose? not cancelling, I just need to know") asks the policy: a general question. If
+    lose? not cancelling, I just need to know") or names the policy ("not cancelling lol, just
+    wondering whats the cancel policy") asks the policy: a general question. If
     nothing is left, "other" that keeps things as they are."""
     items = [s.start for s in found if s.kind in ("protein", "upgrade")]
-    if not any(r.intent == "cancellation" for _, r in placed) or not cue.denied(
-        cue.CANCEL.finditer(normalised), normalised, items
-    ):
+    if not any(r.intent == "cancellation" for _, r in placed):
+        return placed
+    said = list(cue.CANCEL.finditer(normalised))
+    if not cue.denied(said, normalised, items):
         return placed
     kept = [(p, r) for p, r in placed if r.intent != "cancellation"]
-    if "?" in normalised or asks_in_words(normalised.split(), lexicon):
+    if (
+        "?" in normalised
+        or asks_in_words(normalised.split(), lexicon)
+        or cue.names_a_policy(said, normalised)
+    ):
         if any(r.intent == "faq" for _, r in kept):
             return kept
         where = next(p for p, r in placed if r.intent == "cancellation")
