@@ -505,3 +505,12 @@ class TestBookingQuestions:
 
     def test_a_question_naming_nothing_asks_for_the_whole_booking(self) -> None:
         assert self.ask().facts["asked"] == ["details"]
+
+    def test_a_payment_reported_goes_to_the_team_to_record(self) -> None:
+        """Nobody here sees a Zelle or Venmo payment arrive: a person finds it and records it
+        (LOW), and the reply does not also state the balance as still owed."""
+        decision = self.ask("paid", "balance", "arrival")
+        assert decision.outcome == "escalated" and decision.escalation is not None
+        assert decision.escalation.priority == "LOW"
+        assert "record it on the booking" in decision.escalation.action_required
+        assert decision.facts["asked"] == ["paid", "arrival"]

@@ -1434,3 +1434,44 @@ class TestCountSaidToAReadBack:
         await runtime.receive(PHONE, "yes 13")
         await session.refresh(booking)
         assert booking.adults == 13
+
+
+class TestPaymentReported:
+    @pytest.mark.parametrize(
+        ("text", "paid", "shows"),
+        [
+            # 10 adults x $55 = $550, less the $100 deposit
+            ("i paid the balance by zelle already", True, "$450 due on the day"),
+            ("sent the deposit! can u confirm u got it", False, "deposit as not received yet"),
+        ],
+    )
+    async def test_a_payment_reported_is_passed_on_to_be_recorded(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        text: str,
+        paid: bool,
+        shows: str,
+    ) -> None:
+        """Shown failing before: "i paid the balance by zelle already" got the balance as owed
+        and "I'm sorry we let you down", with a HIGH complaint case. A payment nobody here can
+        see yet goes to the team (LOW) to be found and recorded, and the reply says what the
+        booking shows until then."""
+        customer, _ = await booked(session, clock, 10 * D, deposit_paid=paid)
+        result = await runtime.receive(PHONE, text)
+        [case] = await cases(session, customer)
+        assert case.priority == "LOW" and "payment" in case.reason.lower()
+        reply = result.reply or ""
+        assert "find your payment" in reply and shows in reply, reply
+        assert "sorry" not in reply.lower()
+
+    async def test_a_payment_disputed_is_still_a_complaint(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, _ = await booked(session, clock, 10 * D)
+        await runtime.receive(
+            PHONE, "i already paid the balance in full but your reminder says i still owe $540"
+        )
+        [case] = await cases(session, customer)
+        assert case.priority == "HIGH"

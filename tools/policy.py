@@ -1084,10 +1084,25 @@ def decide_booking_question(
     """A question about the customer's own booking, answered from it: the date and time, the
     address, the guests, the menu, the reference, when the chef arrives, the balance due on the
     day and how to pay it, and what is still needed (the menu, by its deadline). For a customer
-    with several parties the answer says which party it is about."""
+    with several parties the answer says which party it is about. A payment the customer says
+    they made ("paid") goes to the team (LOW) to be found and recorded."""
     earliest, latest = arrival_window(booking, rules)
     menu_due = booking.event_at - timedelta(days=rules.menu.menu_deadline_days)
     asked = list(asked) or ["details"]
+    plan = None
+    if "paid" in asked:
+        # "i paid the balance by zelle already": nobody here can see the payment yet, so a
+        # person finds it and records it; the reply says what the booking shows until then
+        # (the balance, once, with the payment) rather than the balance as owed.
+        asked = [t for t in asked if t not in ("balance", "details")]
+        plan = escalate(
+            "LOW",
+            "Customer reports a payment",
+            "Find the payment, record it on the booking, and confirm with the customer",
+            now,
+            booking.event_at,
+            rules,
+        )
     facts = booking_facts(booking, address, rules, addons) | {
         "asked": asked,
         "arrival_from": earliest,
@@ -1101,10 +1116,11 @@ def decide_booking_question(
     }
     return Decision(
         "booking_question",
-        "handled",
+        "escalated" if plan is not None else "handled",
         "booking_answer",
         "booking_question:" + "+".join(asked),
         facts,
+        plan,
     )
 
 

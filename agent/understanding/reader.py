@@ -920,14 +920,16 @@ class Reader:
 
     def _with_topics(self, request: Request, normalised: str, learned: dict[str, float]) -> Request:
         """A booking question with what it asks about: the topics its words name, in the order
-        said, and those the learned reader gives even odds or more; failing both, the learned
-        reader's best if it is no guess, else the whole booking."""
+        said, and those the learned reader gives even odds or more (bar the topics asked only
+        where named); failing both, the learned reader's best if it is no guess, else the whole
+        booking."""
         if request.intent != "booking_question" or request.entities.asked:
             return request
         if self.topics.about_someone_else(normalised):
             entities = request.entities.model_copy(update={"someone_else": True})
             request = request.model_copy(update={"entities": entities})
         asked: list[str] = list(self.topics.asked(normalised))
+        learned = {t: p for t, p in learned.items() if t not in self.topics.named_only}
         asked += [t for t, p in learned.items() if p >= THRESHOLD and t not in asked]
         if not asked and learned:
             best = max(learned, key=learned.__getitem__)

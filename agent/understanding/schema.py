@@ -50,6 +50,7 @@ BookingTopic = Literal[
     "balance",  # what is due on the day, and how to pay
     "missing",  # what is still to do (the menu, by when)
     "details",  # the whole booking
+    "paid",  # a payment the customer says they made: a person finds it and records it
 ]
 #: What makes a message a person's job whatever else it asks; the policy gives each a priority.
 Concern = Literal[

@@ -23,9 +23,13 @@ class Topics:
         self,
         patterns: dict[BookingTopic, list[re.Pattern[str]]],
         others: list[re.Pattern[str]] | None = None,
+        named_only: frozenset[str] = frozenset(),
     ) -> None:
         self.patterns = patterns
         self.others = others or []
+        #: Topics asked only where their patterns find them, never on the learned reader's
+        #: odds alone (`named_only` in the data): a payment reported opens a case.
+        self.named_only = named_only
 
     @classmethod
     def load(cls, language: str = "en") -> Topics:
@@ -53,8 +57,11 @@ def _topics(language: str) -> Topics:
     patterns: dict[BookingTopic, list[re.Pattern[str]]] = {}
     raw = dict(raw or {})
     others = [re.compile(p) for p in raw.pop("someone_else", [])]
+    named_only = frozenset(str(t) for t in raw.pop("named_only", []))
+    if unknown := named_only - set(known):
+        raise ValueError(f"topics.yaml ({language}): unknown named_only topics {sorted(unknown)}")
     for name, items in raw.items():
         if name not in known:
             raise ValueError(f"topics.yaml ({language}): unknown topic {name!r}")
         patterns[cast(BookingTopic, name)] = [re.compile(p) for p in items]
-    return Topics(patterns, others)
+    return Topics(patterns, others, named_only)
