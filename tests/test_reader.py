@@ -957,6 +957,27 @@ class TestPeopleNamed:
             ("niece", 1, "kids"),
         ]
 
+    @pytest.mark.parametrize(
+        ("text", "named"),
+        [
+            ("my sisters 4-year-old is coming too", [("4 - year - old", 1, "toddlers")]),
+            (
+                "adding a 6 yr old and a 9 year old",
+                [("6 yr old", 1, "kids"), ("9 year old", 1, "kids")],
+            ),
+            ("her 3 yo is in", [("3 yo", 1, "toddlers")]),
+            # an age of someone named, or said of them: no person of its own
+            ("my 7 year old son is coming now", [("son", 1, "kids")]),
+            ("4 year old twins", [("twins", 2, "kids")]),
+            ("she's 4 years old", []),
+        ],
+    )
+    def test_a_person_named_by_their_age_is_one_guest_of_that_age(
+        self, text: str, named: list[tuple[str, int, str]]
+    ) -> None:
+        """Shown failing before: "adding my sisters 4 year old" was read as 4 more guests."""
+        assert self.people(text) == named
+
     def test_a_number_counts_them_instead(self) -> None:
         assert self.people("my cousin and her 3 boys") == [("cousin", 1, "adults")]
         tokens = slots.Tokens.of("my cousin and her 3 boys")

@@ -1214,6 +1214,31 @@ class TestAgesForEveryone:
         await session.refresh(booking)
         assert (booking.adults, booking.kids, booking.toddlers) == (10, 0, 3)
 
+    @pytest.mark.parametrize(
+        ("text", "stored"),
+        [
+            ("adding my sisters 4 year old", (10, 0, 1)),
+            ("my sisters 4-year-old is coming too", (10, 0, 1)),
+            ("we r adding a 6 yr old and a 9 year old", (10, 2, 0)),
+        ],
+    )
+    async def test_a_guest_named_by_their_age_is_one_guest(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        text: str,
+        stored: tuple[int, int, int],
+    ) -> None:
+        """Shown failing before: "adding my sisters 4 year old" was read back as 4 more
+        guests (14 adults), and "my sisters 4-year-old is coming too" asked how many."""
+        _, booking = await booked(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, text)
+        if result.pending == "confirm_change":
+            await runtime.receive(PHONE, "yes")
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids, booking.toddlers) == stored, result.reply
+
 
 class TestNewAddress:
     @pytest.mark.parametrize(
@@ -1475,3 +1500,32 @@ class TestPaymentReported:
         )
         [case] = await cases(session, customer)
         assert case.priority == "HIGH"
+
+
+class TestRescheduleChosenWithADate:
+    @pytest.mark.parametrize(
+        ("text", "named"),
+        [
+            ("2, can we do july 18 instead?", "Saturday, July 18"),
+            ("2 - move it to the 27th pls", "Saturday, June 27"),
+        ],
+    )
+    async def test_the_date_said_with_the_choice_is_the_one_checked(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        text: str,
+        named: str,
+    ) -> None:
+        """Shown failing before: "2, can we do july 18 instead?" to "Reply 1 to cancel ... or 2
+        to move to a new date" got "Let me check our availability", the date dropped."""
+        customer, booking = await booked(session, clock, 10 * D)
+        asked = await runtime.receive(PHONE, "we might need to cancel")
+        assert asked.pending == "cancel_choice"
+        result = await runtime.receive(PHONE, text)
+        assert result.reply is not None and f"availability for {named}" in result.reply
+        [case] = await cases(session, customer)
+        assert case.priority == "MEDIUM"
+        await session.refresh(booking)
+        assert booking.status == "confirmed"

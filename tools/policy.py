@@ -640,11 +640,12 @@ def decide_cancellation(booking: BookingView, now: datetime, rules: Rules) -> De
 
 
 def decide_cancel_choice(
-    booking: BookingView, choice: str, now: datetime, rules: Rules
+    booking: BookingView, choice: str, now: datetime, rules: Rules, target: date | None = None
 ) -> Decision:
-    """The answer to 'reply 1 to cancel with a refund, 2 to reschedule', checked again now."""
+    """The answer to 'reply 1 to cancel with a refund, 2 to reschedule', checked again now; a
+    reschedule to the date the answer names (`target`: "2, can we do july 18?")."""
     if choice == "2":
-        return decide_date_change(booking, now, rules)
+        return decide_date_change(booking, now, rules, target)
     if not refund_due(booking, now, rules):
         return decide_cancellation(booking, now, rules)  # the refund window closed meanwhile
     deposit = format_money(booking.deposit_amount)

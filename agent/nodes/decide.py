@@ -200,7 +200,7 @@ def decide_request(
             return Decision(intent, "handled", "verify_first", "web:verify_first", pending="verify")
         return policy.decide_without_booking(intent, rules)
     if booking is not None and entities.choice is not None and pending == "cancel_choice":
-        return policy.decide_cancel_choice(booking, entities.choice, now, rules)
+        return policy.decide_cancel_choice(booking, entities.choice, now, rules, entities.date)
     match intent:
         case "menu_selection" | "protein_swap":
             assert booking is not None

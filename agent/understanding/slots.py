@@ -117,6 +117,11 @@ def find_slots(
             )
             if _NOT_COUNTS.match(after) or before == "$" or clock or dated:
                 continue  # a time, a price, an hour, a date
+            if lexicon and (end := _named_by_age(words, k, lexicon)):
+                # "my sister's 4-year-old is coming too": one guest of that age, not 4
+                group = limits.group(int(word))
+                slots.append(Slot("person", tokens.starts[k], k, end, 1, group))
+                continue
             slots.append(_count(tokens, k, int(word), plural))
         elif ent.UNITS.get(word, 0) >= 1:  # "one", "two": small numbers stay words
             slots.append(_count(tokens, k, ent.UNITS[word], plural))
@@ -130,6 +135,34 @@ def find_slots(
         slots.append(Slot(m.kind, m.start, first, last, m.slug))
     slots.sort(key=lambda s: s.start)
     return slots
+
+
+_YEARS = frozenset({"year", "years", "yr", "yrs"})
+_DETERMINERS = frozenset({"a", "an", "the", "my", "her", "his", "their", "our", "your"})
+
+
+def _named_by_age(words: Sequence[str], k: int, lexicon: Lexicon) -> int:
+    """Where a person named by their age ends ("a 4-year-old", "my sisters 6 yr old", "her 3
+    yo"), the number at `k`; 0 when the age is not said as the person: as an age ("she is 4
+    years old"), or of a person the next word names ("my 7 year old son", "4 year old twins").
+    """
+    before = words[k - 1] if k else ""
+    owner = before.removesuffix("'s").removesuffix("s")
+    if not (before in _DETERMINERS or (owner != before and (owner,) in lexicon.people)):
+        return 0
+    j = k + 1 + (k + 1 < len(words) and words[k + 1] == "-")
+    if j < len(words) and words[j] == "yo":
+        end = j + 1
+    elif j < len(words) and words[j] in _YEARS:
+        j += 1 + (j + 1 < len(words) and words[j + 1] == "-")
+        if j >= len(words) or words[j] != "old":
+            return 0
+        end = j + 1
+    else:
+        return 0
+    after = words[end] if end < len(words) else ""
+    named = GROUP_WORD.match(after) or after in lexicon.plural_people or (after,) in lexicon.people
+    return 0 if named else end
 
 
 def _count(tokens: Tokens, k: int, value: int, plural: dict[str, str]) -> Slot:
