@@ -2111,6 +2111,21 @@ class TestAnswers:
         assert reader.answer(text, consent=True) == answer
 
 
+class TestTakenBack:
+    @pytest.mark.parametrize("text", ["actually nvm no lobster", "never mind no noodles then"])
+    def test_a_change_naming_nothing_beside_a_take_back_asks_nothing(
+        self, reader: Reader, text: str
+    ) -> None:
+        got = reader.understand(text, context(pending="menu"), VOCABULARY)
+        assert [r.intent for r in got.requests] == ["other"]
+        assert got.requests[0].entities.kept
+
+    def test_a_change_with_values_beside_a_take_back_stands(self, reader: Reader) -> None:
+        got = reader.understand("nvm the lobster, just chicken and shrimp", context(), VOCABULARY)
+        assert got.requests[0].intent in ("menu_selection", "protein_swap")
+        assert set(got.requests[0].entities.proteins) == {"chicken", "shrimp"}
+
+
 class TestRecount:
     """A short reply to a read-back that gives a count in place of the one read back."""
 

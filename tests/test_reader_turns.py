@@ -1529,3 +1529,20 @@ class TestRescheduleChosenWithADate:
         assert case.priority == "MEDIUM"
         await session.refresh(booking)
         assert booking.status == "confirmed"
+
+
+class TestTakenBackToTheMenuQuestion:
+    async def test_a_dish_taken_back_keeps_the_menu_as_booked(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: after lobster was quoted, "ok do it" asked which 2 proteins,
+        and "actually nvm no lobster" was asked again which proteins to pick."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "how much wud it be if we added lobster for everyone")
+        asked = await runtime.receive(PHONE, "ok do it")
+        assert asked.pending == "menu"
+        result = await runtime.receive(PHONE, "actually nvm no lobster")
+        assert result.reply is not None and "nothing changes" in result.reply, result.reply
+        assert result.pending is None
+        await session.refresh(booking)
+        assert (booking.proteins, booking.upgrades) == (["chicken", "steak"], [])

@@ -136,6 +136,8 @@ class Lexicon:
     #: we also add lobster"): `slots.taken_back`.
     correcting: frozenset[tuple[str, ...]] = frozenset()
     adding: frozenset[str] = frozenset()
+    #: Words that take back what was asked ("actually nvm no lobster"), as tuples of tokens.
+    taking_back: frozenset[tuple[str, ...]] = frozenset()
     #: Emoji that name a dish ("🥩🍤" is steak and shrimp), read as the word.
     emoji: dict[str, str] = field(default_factory=dict)
 
@@ -190,6 +192,7 @@ def _lexicon(language: str) -> Lexicon:
             tuple(str(p).lower().split()) for p in raw.get("casual_markers", [])
         ),
         correcting=_phrases(raw.get("correcting", [])),
+        taking_back=_phrases(raw.get("taking_back", [])),
         adding=frozenset(str(w) for w in raw.get("adding", [])),
         emoji={str(k): str(v) for k, v in raw.get("emoji", {}).items()},
     )
