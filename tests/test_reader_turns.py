@@ -1546,3 +1546,25 @@ class TestTakenBackToTheMenuQuestion:
         assert result.pending is None
         await session.refresh(booking)
         assert (booking.proteins, booking.upgrades) == (["chicken", "steak"], [])
+
+
+class TestSomeGroupsRecounted:
+    @pytest.mark.parametrize("reply", ["yes but make it 15 adults", "no 15 adults"])
+    async def test_the_groups_not_recounted_stay_as_read_back(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        unsure: None,
+        reply: str,
+    ) -> None:
+        """Shown failing before: to "Just to confirm: 14 adults and 2 kids?", "yes but make it
+        15 adults" was read back as "15 adults?", the kids dropped."""
+        _, booking = await booked(session, clock, 10 * D)
+        asked = await runtime.receive(PHONE, "we r 14 adults n 2 kids now")
+        assert asked.reply is not None and "14 adults and 2 kids?" in asked.reply
+        result = await runtime.receive(PHONE, reply)
+        assert result.reply is not None and "15 adults and 2 kids?" in result.reply, result.reply
+        await runtime.receive(PHONE, "yes")
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (15, 2)

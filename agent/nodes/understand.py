@@ -124,6 +124,45 @@ def _corrected(
     return understanding.model_copy(update={"requests": [request]})
 
 
+def _other_groups_kept(
+    understanding: Understanding, proposal: Sequence[dict[str, Any]]
+) -> Understanding:
+    """A new count for some groups of the guests read back ("Just to confirm: 14 adults and 2
+    kids?" answered "yes but make it 15 adults") keeps the other groups read back (15 adults
+    and 2 kids), all read back again (WORKED_OUT); the reading as it is when it counts the
+    whole party or no guests."""
+    said = [
+        r
+        for r in understanding.requests
+        if r.intent == "headcount_change" and r.entities.guests is not None
+    ]
+    groups = {r.entities.guests.group for r in said if r.entities.guests is not None}
+    if not said or "guests" in groups:
+        return understanding
+    kept = [
+        Request.model_validate(p)
+        for p in proposal
+        if p["intent"] == "headcount_change"
+        and p["entities"].get("guests") is not None
+        and p["entities"]["guests"].get("group") not in (*groups, "guests")
+    ]
+    if not kept:
+        return understanding
+    last = understanding.requests.index(said[-1]) + 1
+    requests = [
+        *understanding.requests[:last],
+        *kept,
+        *understanding.requests[last:],
+    ]
+    requests = [
+        r.model_copy(update={"confidence": min(r.confidence, WORKED_OUT)})
+        if r.intent == "headcount_change"
+        else r
+        for r in requests
+    ]
+    return understanding.model_copy(update={"requests": requests})
+
+
 def _after_a_yes(
     text: str,
     proposal: Sequence[dict[str, Any]],
@@ -226,7 +265,7 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
                 # the quote for 12 guests notes the price)
                 understanding, answer = recounted, "yes"
             elif not said_again:
-                understanding = recounted
+                understanding = _other_groups_kept(recounted, proposal)
             if answer is None:
                 # "ok add them" to the quote of 3 more kids is that very change; "no dont add
                 # them" declines it
