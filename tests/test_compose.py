@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from agent.nodes.compose import SMS_LIMIT, compose, render_body, template_names
+from agent.understanding.schema import Tone
 from tests.rules import seed_addons, seed_rules
 from tools import journey, policy
 from tools.policy import BookingView, Decision
@@ -212,6 +213,16 @@ class TestTone:
 
     def test_anxious_reassures(self) -> None:
         assert "no need to worry" in compose(self.parts(), "anxious", name=None, signature="– Team")
+
+    @pytest.mark.parametrize("tone", ["anxious", "casual", "neutral", "formal"])
+    def test_a_lost_deposit_opens_with_sorry_in_every_tone(self, tone: Tone) -> None:
+        """Shown failing before: "hey we need to cancel, family emergency" two days out was
+        answered "Hi Dana, no need to worry: we've got this." (anxious) or "Hey Dana!" with a
+        🔥 (casual) before "the $100 deposit is non-refundable"."""
+        late = policy.decide_cancellation(booking(2 * D), NOW, RULES)
+        text = compose([(late.kind, dict(late.facts))], tone, name="Dana", signature="– Team")
+        assert "sorry to hear that" in text and "non-refundable" in text
+        assert "no need to worry" not in text and "🔥" not in text and "!" not in text[:12]
 
     def test_repeat_customers_are_welcomed_back(self) -> None:
         assert "Welcome back" in compose(

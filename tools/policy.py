@@ -622,7 +622,7 @@ def decide_cancellation(booking: BookingView, now: datetime, rules: Rules) -> De
             "escalated",
             "cancel_no_refund_reschedule",
             "cancellation:3d<=T<7d",
-            facts | _reschedule_terms(booking, now, rules),
+            facts | _reschedule_terms(booking, now, rules) | {"sorry": True},
             plan,
         )
     urgent = t < rules.changes.change_window_hours * HOUR
@@ -636,7 +636,8 @@ def decide_cancellation(booking: BookingView, now: datetime, rules: Rules) -> De
         rules,
     )
     rule = "cancellation:T<24h" if urgent else "cancellation:24h<=T<3d"
-    return Decision("cancellation", "escalated", "cancel_late", rule, facts, plan)
+    # the deposit is lost: the reply opens with sorry, never "no need to worry"
+    return Decision("cancellation", "escalated", "cancel_late", rule, facts | {"sorry": True}, plan)
 
 
 def decide_cancel_choice(

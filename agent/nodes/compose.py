@@ -92,13 +92,14 @@ def compose(
     """One reply covering every request of the turn, opened and closed in the customer's tone.
     Mid-conversation replies skip the hello (but keep an apology or reassurance)."""
     tone_macros = environment().get_template("_tone.j2").module
-    hello = str(tone_macros.hello(tone, name, welcome_back, greet)).strip()  # type: ignore[attr-defined]
+    sorry = any(facts.get("sorry") for _, facts in parts)
+    hello = str(tone_macros.hello(tone, name, welcome_back, greet, sorry)).strip()  # type: ignore[attr-defined]
     bye = str(tone_macros.bye(tone, signature)).strip()  # type: ignore[attr-defined]
     bodies = [render_body(kind, facts, channel) for kind, facts in parts]
     laid_out = channel in LAID_OUT and any("\n" in b for b in bodies)
     text = ("\n\n" if laid_out else " ").join(p for p in [hello, *bodies, bye] if p)
     text = _tidy(text, laid_out)
-    if tone in ("formal", "frustrated"):
+    if tone in ("formal", "frustrated") or sorry:
         text = _EMOJI.sub("", text)
     if tone == "frustrated":
         text = text.replace("!", ".")

@@ -72,9 +72,7 @@ def _recounted(
     if len(counted) != 1 or counted[0]["entities"].get("guests") is None:
         return understanding, False
     proposed = GuestChange.model_validate(counted[0]["entities"]["guests"])
-    stored = None
-    if booking is not None:
-        stored = getattr(booking, proposed.group, booking.guests)  # "guests": all of them
+    stored = _booked(booking, proposed.group) if booking is not None else None
     recount = reader.recount(text, proposed, stored)
     if recount is None:
         return understanding, False
@@ -101,6 +99,11 @@ def _counts(booking: BookingView, change: GuestChange) -> tuple[int, int, int] |
     return policy.new_counts(booking, change.total, change.delta, change.group)
 
 
+def _booked(booking: BookingView, group: str) -> int:
+    """The guests of a group the booking holds; all of them for "guests"."""
+    return int(getattr(booking, group, booking.guests))
+
+
 def _corrected(
     understanding: Understanding,
     changed: Sequence[dict[str, Any]],
@@ -114,8 +117,8 @@ def _corrected(
     if len(changed) != 1 or understanding.concerns:
         return understanding
     made = GuestChange.model_validate(changed[0])
-    now = getattr(booking, made.group, booking.guests)  # "guests": all of them
-    fix = reader.corrects(text, made, now - (made.delta or 0) if made.total is None else None)
+    before = _booked(booking, made.group) - (made.delta or 0) if made.total is None else None
+    fix = reader.corrects(text, made, before)
     if fix is None:
         return understanding
     request = Request(
