@@ -215,11 +215,12 @@ class TestTone:
         assert "no need to worry" in compose(self.parts(), "anxious", name=None, signature="– Team")
 
     @pytest.mark.parametrize("tone", ["anxious", "casual", "neutral", "formal"])
-    def test_a_lost_deposit_opens_with_sorry_in_every_tone(self, tone: Tone) -> None:
+    @pytest.mark.parametrize("days", [2, 5])  # cancel_late; cancel_no_refund_reschedule
+    def test_a_lost_deposit_opens_with_sorry_in_every_tone(self, tone: Tone, days: int) -> None:
         """Shown failing before: "hey we need to cancel, family emergency" two days out was
         answered "Hi Dana, no need to worry: we've got this." (anxious) or "Hey Dana!" with a
         🔥 (casual) before "the $100 deposit is non-refundable"."""
-        late = policy.decide_cancellation(booking(2 * D), NOW, RULES)
+        late = policy.decide_cancellation(booking(days * D), NOW, RULES)
         text = compose([(late.kind, dict(late.facts))], tone, name="Dana", signature="– Team")
         assert "sorry to hear that" in text and "non-refundable" in text
         assert "no need to worry" not in text and "🔥" not in text and "!" not in text[:12]

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.nodes.decide import guest_changes_agree, guests_read_back
+from agent.nodes.understand import _recounted
 from agent.runtime import AgentRuntime
 from agent.understanding.reader import Reader
 from agent.understanding.schema import Entities, GuestChange, Request, Understanding
@@ -1443,6 +1444,21 @@ class TestCountSaidToAReadBack:
         else:
             assert result.reply is not None and read_back in result.reply, result.reply
             assert "haven't changed" not in result.reply
+
+    def test_two_counts_that_make_no_party_are_no_yes(self) -> None:
+        """A read-back of 20 fewer adults on a party of 15 makes no party, and neither does
+        "no just 16 fewer": two changes without counts are not the same change."""
+        view = TestChangesThatDisagree.VIEW  # 15 adults
+        proposal = [
+            Request(
+                intent="headcount_change",
+                confidence=0.5,
+                entities=Entities(guests=GuestChange(delta=-20, group="adults")),
+            ).model_dump(mode="json")
+        ]
+        reading = Understanding(tone="neutral", requests=[Request(intent="other")])
+        _, said_again = _recounted(reading, proposal, "no just 16 fewer", Reader(None), view)
+        assert not said_again
 
     async def test_a_count_said_to_a_quote_needs_a_yes_that_consents(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock

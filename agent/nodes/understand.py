@@ -76,8 +76,9 @@ def _recounted(
     recount = reader.recount(text, proposed, stored)
     if recount is None:
         return understanding, False
+    after = _counts(booking, proposed) if booking is not None else None
     if recount == proposed or (
-        booking is not None and _counts(booking, recount) == _counts(booking, proposed)
+        booking is not None and after is not None and _counts(booking, recount) == after
     ):
         return _confirmed(proposal, understanding.tone), True
     requests = [
@@ -101,7 +102,7 @@ def _counts(booking: BookingView, change: GuestChange) -> tuple[int, int, int] |
 
 def _booked(booking: BookingView, group: str) -> int:
     """The guests of a group the booking holds; all of them for "guests"."""
-    return int(getattr(booking, group, booking.guests))
+    return int(getattr(booking, group))
 
 
 def _corrected(
@@ -258,7 +259,9 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         # requests), then the readings are answered as one.
         texts = [m.body for m in loaded.answered] or [text]
         understanding = combine([reader.understand(t, context, vocabulary) for t in texts])
-        view = bookings.view(booking) if booking is not None else None
+        # the booking's counts, for a reply that recounts guests read back or just changed
+        wanted = answer_wanted or bool(loaded.changed)
+        view = bookings.view(booking) if booking is not None and wanted else None
         if loaded.changed and view is not None and not answer_wanted:
             understanding = _corrected(understanding, loaded.changed, text, reader, view)
         if answer_wanted:

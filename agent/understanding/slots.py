@@ -137,10 +137,6 @@ def find_slots(
     return slots
 
 
-_YEARS = frozenset({"year", "years", "yr", "yrs"})
-_DETERMINERS = frozenset({"a", "an", "the", "my", "her", "his", "their", "our", "your"})
-
-
 def _named_by_age(words: Sequence[str], k: int, lexicon: Lexicon) -> int:
     """Where a person named by their age ends ("a 4-year-old", "my sisters 6 yr old", "her 3
     yo"), the number at `k`; 0 when the age is not said as the person: as an age ("she is 4
@@ -148,18 +144,22 @@ def _named_by_age(words: Sequence[str], k: int, lexicon: Lexicon) -> int:
     """
     before = words[k - 1] if k else ""
     owner = before.removesuffix("'s").removesuffix("s")
-    if not (before in _DETERMINERS or (owner != before and (owner,) in lexicon.people)):
+    if not (
+        before in _ONE
+        or before == "the"
+        or before in lexicon.possessives
+        or (owner != before and (owner,) in lexicon.people)
+    ):
         return 0
-    j = k + 1 + (k + 1 < len(words) and words[k + 1] == "-")
-    if j < len(words) and words[j] == "yo":
-        end = j + 1
-    elif j < len(words) and words[j] in _YEARS:
-        j += 1 + (j + 1 < len(words) and words[j + 1] == "-")
-        if j >= len(words) or words[j] != "old":
+    unit = _unit_after(words, k)
+    if not _AGE_UNIT.match(unit):
+        return 0
+    end = k + 2 + (words[k + 1] == "-")  # after the unit
+    if unit != "yo":  # "4 year old", "4-year-old"
+        old = _unit_after(words, end - 1)
+        if old != "old":
             return 0
-        end = j + 1
-    else:
-        return 0
+        end += 1 + (words[end] == "-")
     after = words[end] if end < len(words) else ""
     named = GROUP_WORD.match(after) or after in lexicon.plural_people or (after,) in lexicon.people
     return 0 if named else end
