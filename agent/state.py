@@ -105,6 +105,9 @@ class Loaded:
     #: The guest change the last turn made ("Done: 12 guests"), which this message may correct
     #: ("no sorry just 1"); empty after any turn that made none.
     changed: tuple[dict[str, Any], ...] = ()
+    #: What the customer's request of the turn before was about ("moving the date"), which a
+    #: money question may point back to ("is there a fee for that?"); None after any other.
+    topic: str | None = None
 
     @property
     def text(self) -> str:
@@ -134,6 +137,9 @@ class Reading:
     another_party: bool = False
     #: The date the message names for that other party, if any.
     another_date: date | None = None
+    #: A money question about the request just made ("is there a fee for that?"): the
+    #: question our last message asked about it still stands ("Reply 1 to cancel ...").
+    follow_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,6 +174,7 @@ class TurnState(TypedDict, total=False):
     pending: str | None  # the question our last message asked, answered this turn
     proposal: list[dict[str, Any]] | None  # the changes that question asked to confirm
     changed: list[dict[str, Any]] | None  # the guest change the last turn made
+    topic: str | None  # what the customer's last request was about ("moving the date")
     recent: list[dict[str, str]]
     turns: int
     customer_tone: str  # the tone of the customer's last message, for proactive messages
@@ -189,7 +196,7 @@ class TurnState(TypedDict, total=False):
 
 
 #: The keys a checkpoint holds; every other key lives for one turn.
-KEPT = frozenset({"pending", "proposal", "changed", "recent", "turns", "customer_tone"})
+KEPT = frozenset({"pending", "proposal", "changed", "topic", "recent", "turns", "customer_tone"})
 
 
 def remember(recent: list[dict[str, str]], who: str, text: str) -> list[dict[str, str]]:

@@ -2277,6 +2277,109 @@ class TestCorrects:
         assert reader.corrects(text, made) is None
 
 
+class TestRegrouped:
+    """A reply that puts the guests just added or taken off in another group ("Done: 12
+    guests (10 adults, 2 kids)" answered "sorry 2 adults not kids")."""
+
+    @pytest.mark.parametrize(
+        ("text", "made", "undone", "instead"),
+        [
+            ("sorry 2 adults not kids", 2, ("kids", -2), ("adults", 2)),
+            ("oops i meant adults", 2, ("kids", -2), ("adults", 2)),
+            ("sorry they are adults", 2, ("kids", -2), ("adults", 2)),
+            # the reply's own count is the new group's
+            ("sorry 3 adults not kids", 2, ("kids", -2), ("adults", 3)),
+            ("no sorry, two adults", 2, ("kids", -2), ("adults", 2)),
+        ],
+    )
+    def test_the_change_moves_to_the_group_named(
+        self,
+        reader: Reader,
+        text: str,
+        made: int,
+        undone: tuple[str, int],
+        instead: tuple[str, int],
+    ) -> None:
+        fixes = reader.regroups(text, GuestChange(delta=made, group="kids"))
+        assert fixes is not None
+        assert [(f.group, f.delta) for f in fixes] == [undone, instead]
+
+    def test_guests_taken_off_are_taken_off_the_group_named(self, reader: Reader) -> None:
+        fixes = reader.regroups("sorry 2 kids not adults", GuestChange(delta=-2, group="adults"))
+        assert fixes == (
+            GuestChange(delta=2, group="adults"),
+            GuestChange(delta=-2, group="kids"),
+        )
+
+    @pytest.mark.parametrize(
+        ("text", "made"),
+        [
+            # nothing says it corrects
+            ("adults not kids", GuestChange(delta=2, group="kids")),
+            # the change's own group: a recount, not another group
+            ("sorry 2 kids", GuestChange(delta=2, group="kids")),
+            # two groups named, or a change of its own
+            ("sorry adults and kids", GuestChange(delta=2, group="kids")),
+            ("no add 2 adults too", GuestChange(delta=2, group="kids")),
+            # a new total has no guests to move
+            ("sorry adults", GuestChange(total=14, group="guests")),
+            ("sorry what time is the chef coming", GuestChange(delta=2, group="kids")),
+        ],
+    )
+    def test_anything_else_regroups_nothing(
+        self, reader: Reader, text: str, made: GuestChange
+    ) -> None:
+        assert reader.regroups(text, made) is None
+
+
+class TestFollowingUp:
+    """A short money question about the request of the message before it."""
+
+    @pytest.mark.parametrize(
+        ("text", "subject", "read"),
+        [
+            ("is there a fee for that?", "moving the date", "is there a fee for moving the date"),
+            ("how much is that gonna cost me", "lobster", "how much is lobster going to cost me"),
+            ("fee 4 that?", "moving the date", "fee for moving the date"),
+            # no word points back, and the question reads as nothing of its own
+            ("do i get anything back?", "cancelling", "do i get anything back for cancelling"),
+        ],
+    )
+    def test_the_question_is_read_with_the_subject(
+        self, reader: Reader, text: str, subject: str, read: str
+    ) -> None:
+        own = reader.understand(text, Context(now=NOW, timezone=TIMEZONE), VOCABULARY)
+        assert reader.follows_up(text, subject, own) == read
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "whats the travel fee",  # a question of its own, pointing at nothing
+            "is that ok?",  # no money asked about
+            "ok thanks, that works",
+            "how much is that in total for all of us, kids and grandparents included, on the day",
+        ],
+    )
+    def test_anything_else_is_no_follow_up(self, reader: Reader, text: str) -> None:
+        own = reader.understand(text, Context(now=NOW, timezone=TIMEZONE), VOCABULARY)
+        assert reader.follows_up(text, "moving the date", own) is None
+
+    @pytest.mark.parametrize(
+        ("text", "subject"),
+        [
+            ("can we move it to the 19th", "moving the date"),
+            ("we need to cancel", "cancelling"),
+            ("can we add lobster", "lobster"),
+            ("swap the steak for filet mignon", "filet mignon"),
+            ("add 2 kids", None),  # its reply states the new estimate
+            ("nvm we're not cancelling, just asking", None),  # kept: nothing was asked for
+        ],
+    )
+    def test_what_a_request_is_about(self, reader: Reader, text: str, subject: str | None) -> None:
+        read = reader.understand(text, Context(now=NOW, timezone=TIMEZONE), VOCABULARY)
+        assert reader.subject(read) == subject
+
+
 class TestLearnedModel:
     def test_the_fast_path_reads_exactly_as_scikit_learn_does(self, reader: Reader) -> None:
         assert reader.model is not None

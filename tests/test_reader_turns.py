@@ -1349,6 +1349,59 @@ class TestStartTimeMoved:
         assert "Saturday, June 20" in reply
 
 
+class TestMoneyQuestionAfterARequest:
+    """A short money question about the request just made is answered about that request."""
+
+    @pytest.mark.parametrize(
+        "question", ["is there a fee for that?", "how much is that gonna cost me", "fee 4 that"]
+    )
+    async def test_a_fee_asked_after_moving_the_date_is_the_rescheduling_fee(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, question: str
+    ) -> None:
+        """Shown failing before: "is there a fee for that?" after asking to move the date got
+        the travel fee, and "how much is that gonna cost me" the per-person prices."""
+        customer, _ = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "can we move it to the 19th")
+        result = await runtime.receive(PHONE, question)
+        assert result.reply is not None
+        assert "$100" in result.reply and "move" in result.reply, result.reply
+        assert "Travel" not in result.reply and "$55" not in result.reply
+        assert len(await cases(session, customer)) == 1  # the date change's, not another
+
+    async def test_a_refund_asked_after_cancelling_keeps_the_choice_open(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: "do i get anything back" to "Reply 1 to cancel with a full
+        refund, or 2 to move" asked what was needed, and the "1" after it was read as one
+        guest fewer."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "we need to cancel")
+        result = await runtime.receive(PHONE, "do i get anything back")
+        assert result.reply is not None and "full refund" in result.reply, result.reply
+        await runtime.receive(PHONE, "1")
+        await session.refresh(booking)
+        assert booking.status == "cancelled" and booking.adults == 10
+
+    async def test_an_upgrade_asked_about_is_priced(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: "how much is that" after asking for lobster got the balance."""
+        await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "can we add lobster")
+        result = await runtime.receive(PHONE, "how much is that")
+        assert result.reply is not None and "Lobster (+$15/person)" in result.reply, result.reply
+        assert "balance" not in result.reply
+
+    async def test_only_the_request_of_the_turn_before_is_followed_up(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "can we move it to the 19th")
+        await runtime.receive(PHONE, "thanks!")
+        result = await runtime.receive(PHONE, "is there a fee for that?")
+        assert result.reply is not None and "$100" not in result.reply, result.reply
+
+
 class TestCorrectedAfterDone:
     @pytest.mark.parametrize(
         ("first", "correction", "read_back", "stored"),
@@ -1372,6 +1425,38 @@ class TestCorrectedAfterDone:
         """Shown failing before: after "add 2 kids" was done, "no sorry just 1" was read back
         as "11 adults and 2 kids?" (one more adult) and "oops i meant 3" asked what was
         needed. The correction is read back as the booking it makes, and a YES applies it."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, first)
+        await session.refresh(booking)
+        done = (booking.adults, booking.kids)
+        result = await runtime.receive(PHONE, correction)
+        await session.refresh(booking)
+        assert result.reply is not None and read_back in result.reply, result.reply
+        assert (booking.adults, booking.kids) == done  # read back, not applied
+        await runtime.receive(PHONE, "yes")
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == stored
+
+    @pytest.mark.parametrize(
+        ("first", "correction", "read_back", "stored"),
+        [
+            ("add 2 kids", "sorry 2 adults not kids", "12 adults?", (12, 0)),
+            ("add 2 kids", "oops i meant adults", "12 adults?", (12, 0)),
+            ("add 2 kids", "sorry 3 adults not kids", "13 adults?", (13, 0)),
+        ],
+    )
+    async def test_guests_just_changed_are_moved_to_the_group_named(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        first: str,
+        correction: str,
+        read_back: str,
+        stored: tuple[int, int],
+    ) -> None:
+        """Shown failing before: after "add 2 kids" was done, "sorry 2 adults not kids" was
+        read back as "8 adults and 2 kids?" (two adults fewer), and a YES applied it."""
         _, booking = await booked(session, clock, 10 * D)
         await runtime.receive(PHONE, first)
         await session.refresh(booking)

@@ -405,6 +405,7 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     reading = state.get("reading")
     understanding = reading.understanding if reading is not None else None
     confirmation = reading.confirmation if reading is not None else None
+    follow_up = reading is not None and reading.follow_up
     charter = loaded.charter
     customer = loaded.customer
     text = loaded.text
@@ -642,8 +643,10 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     if loaded.booking is not None:
         decisions = _priced_as_stored(decisions, bookings.view(loaded.booking), charter)
     pending = next((d.pending for d in reversed(decisions) if d.pending), None)
-    if confirmation == "noted" and pending is None:
+    if (confirmation == "noted" or follow_up) and pending is None:
         # The quote acknowledged ("ok thanks"): its change is still on offer for a later yes.
+        # A money question about the request just made ("do i get anything back?" to "Reply
+        # 1 to cancel ...") leaves what we asked about it open too.
         pending, proposal = loaded.asked, list(loaded.proposal)
     elif _asked_between(loaded, confirmation, decisions, intents_read):
         # "wait how much r scallops extra" or "pls make it 15 adults" between a read-back and

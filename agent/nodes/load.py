@@ -122,6 +122,7 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
         asked=state.get("pending"),
         proposal=tuple(state.get("proposal") or ()),
         changed=tuple(state.get("changed") or ()),
+        topic=state.get("topic"),
     )
     if not state.get("turns"):  # the welcome back belongs to the first message only
         before = await bookings.completed_before(
@@ -149,11 +150,13 @@ async def load_context(state: TurnState, runtime: Runtime[TurnContext]) -> dict[
                 "skip": "human_owned",
                 "route": "notify_owner",
                 "changed": None,  # a change made before a person took over is theirs to mend
+                "topic": None,
             }
     if event.kind == "reminder" and event.reminder_id is not None:
         reminder = await session.get(AutomatedReminder, event.reminder_id)
         if reminder is None or reminder.status in ("sent", "skipped", "suppressed", "cancelled"):
             return {"loaded": loaded, "skip": "duplicate", "route": "end"}
         loaded = replace(loaded, reminder=reminder)
-    # The change just made is this turn's to correct only: a turn that makes one keeps it again.
-    return {"loaded": loaded, "route": ROUTES[event.kind], "changed": None}
+    # The change just made is this turn's to correct only, and the request just made this turn's
+    # to ask about: a turn that makes one keeps it again.
+    return {"loaded": loaded, "route": ROUTES[event.kind], "changed": None, "topic": None}

@@ -113,19 +113,48 @@ def _corrected(
     booking: BookingView,
 ) -> Understanding:
     """The guest change the last turn made, corrected by this reply ("Done: 12 guests (10
-    adults, 2 kids)" answered "no sorry just 1": one kid fewer than now), as sure as values
-    worked out (WORKED_OUT), so it is read back; the reading as it is otherwise."""
+    adults, 2 kids)" answered "no sorry just 1": one kid fewer than now; "sorry 2 adults not
+    kids": two kids fewer and two adults more), as sure as values worked out (WORKED_OUT), so
+    it is read back; the reading as it is otherwise."""
     if len(changed) != 1 or understanding.concerns:
         return understanding
     made = GuestChange.model_validate(changed[0])
     before = _booked(booking, made.group) - (made.delta or 0) if made.total is None else None
     fix = reader.corrects(text, made, before)
-    if fix is None:
-        return understanding
-    request = Request(
-        intent="headcount_change", entities=Entities(guests=fix), confidence=WORKED_OUT
+    fixes = (fix,) if fix is not None else reader.regroups(text, made) or ()
+    requests = [
+        Request(intent="headcount_change", entities=Entities(guests=f), confidence=WORKED_OUT)
+        for f in fixes
+    ]
+    return understanding.model_copy(update={"requests": requests}) if requests else understanding
+
+
+def _followed_up(
+    understanding: Understanding,
+    topic: str,
+    text: str,
+    reader: Reader,
+    context: Context,
+    vocabulary: Vocabulary,
+) -> Understanding | None:
+    """A money question about the request just made ("can we move it to the 19th?" then "is
+    there a fee for that?"), read as one question about that request's `topic` ("is there a
+    fee for moving the date"): the booking question it reads as, or an FAQ searched with those
+    words, never the request again (it is asked about, not made twice); the reading as it is
+    for any other message (None)."""
+    words = reader.follows_up(text, topic, understanding)
+    if words is None:
+        return None
+    read = reader.understand(words, context, vocabulary)
+    asked = next((r for r in read.requests if r.intent == "booking_question"), None)
+    question = (
+        asked.model_copy(update={"clause": words})
+        if asked is not None
+        else Request(intent="faq", clause=words, confidence=read.requests[0].confidence)
+        if read.requests
+        else Request(intent="faq", clause=words, confidence=0.0)
     )
-    return understanding.model_copy(update={"requests": [request]})
+    return understanding.model_copy(update={"requests": [question]})
 
 
 def _other_groups_kept(
@@ -233,6 +262,7 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         # on offer ("wait actually ok do it") until the customer says something else.
         answer = "noted"
     vocabulary = Vocabulary.from_charter(charter)
+    follow_up = False
     # a whole message that says yes holds nothing after it ("yes please")
     more = (
         _after_a_yes(text, proposal, context, vocabulary, reader)
@@ -264,6 +294,13 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         view = bookings.view(booking) if booking is not None and wanted else None
         if loaded.changed and view is not None and not answer_wanted:
             understanding = _corrected(understanding, loaded.changed, text, reader, view)
+        question = (
+            _followed_up(understanding, loaded.topic, text, reader, context, vocabulary)
+            if loaded.topic and not answer_wanted
+            else None
+        )
+        if question is not None:
+            understanding, follow_up = question, True
         if answer_wanted:
             recounted, said_again = _recounted(understanding, proposal, text, reader, view)
             if said_again and (not offered or reader.goes_ahead(text)):
@@ -297,7 +334,12 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         # A bare "Sarah Lee", "Folsom" or "5" answers what their lead still misses.
         missing = leads.view(loaded.lead).missing() if loaded.lead is not None else []
         details = _details(text, missing, context, charter, reader)
-    another = booking is not None and answer is None and reader.about_another_party(text)
+    another = (
+        booking is not None
+        and answer is None
+        and not follow_up
+        and reader.about_another_party(text)
+    )
     when = entities.first_date(rules.fold(text), now, context.timezone) if another else None
     return {
         "reading": Reading(
@@ -306,7 +348,9 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
             details=details,
             another_party=another,
             another_date=when,
+            follow_up=follow_up,
         ),
         "tone": understanding.tone,
         "customer_tone": understanding.tone,
+        "topic": reader.subject(understanding) if booking is not None and not answer else None,
     }

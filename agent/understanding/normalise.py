@@ -60,6 +60,17 @@ def strip_markup(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class FollowingUp:
+    """How a short money question points back to the request of the message before it."""
+
+    words: frozenset[str] = frozenset()
+    costing: frozenset[str] = frozenset()
+    linking: str = ""
+    subjects: dict[str, str] = field(default_factory=dict)
+    most_words: int = 0
+
+
+@dataclass(frozen=True)
 class Lexicon:
     """How customers of one language write: shorthand, counting phrases, domain words."""
 
@@ -109,6 +120,9 @@ class Lexicon:
     #: The words that, said first, make such a count correct a change just made ("no sorry
     #: just 1" after "Done: 12 guests (10 adults, 2 kids)").
     correcting_openers: frozenset[str] = frozenset()
+    #: The words that, beside another group, put a change just made in that group ("sorry
+    #: they're adults" after "Done: 12 guests (10 adults, 2 kids)").
+    regrouping: frozenset[str] = frozenset()
     #: People named without a number: the words (as a tuple of tokens), their group and count.
     people: dict[tuple[str, ...], tuple[str, int]] = field(default_factory=dict)
     #: Plural words naming the group of a number beside them ("her 3 boys").
@@ -140,6 +154,10 @@ class Lexicon:
     taking_back: frozenset[tuple[str, ...]] = frozenset()
     #: Emoji that name a dish ("🥩🍤" is steak and shrimp), read as the word.
     emoji: dict[str, str] = field(default_factory=dict)
+    #: A money question that follows the request before it ("is there a fee for that?"):
+    #: `words` that point back and `costing` words; `subjects` says what each intent's request
+    #: is about ("moving the date"); `most_words` bounds the question.
+    following_up: FollowingUp = field(default_factory=lambda: FollowingUp())
 
     @classmethod
     def load(cls, language: str = "en") -> Lexicon:
@@ -175,6 +193,7 @@ def _lexicon(language: str) -> Lexicon:
         recounting_more=frozenset(str(w) for w in raw.get("recounting_more", [])),
         recounting_fewer=frozenset(str(w) for w in raw.get("recounting_fewer", [])),
         correcting_openers=frozenset(str(w) for w in raw.get("correcting_openers", [])),
+        regrouping=frozenset(str(w) for w in raw.get("regrouping", [])),
         people=_people(raw.get("people") or {}, language),
         plural_people={
             " ".join(name): group
@@ -195,6 +214,17 @@ def _lexicon(language: str) -> Lexicon:
         taking_back=_phrases(raw.get("taking_back", [])),
         adding=frozenset(str(w) for w in raw.get("adding", [])),
         emoji={str(k): str(v) for k, v in raw.get("emoji", {}).items()},
+        following_up=_following_up(raw.get("following_up") or {}),
+    )
+
+
+def _following_up(raw: dict[str, Any]) -> FollowingUp:
+    return FollowingUp(
+        words=frozenset(str(w) for w in raw.get("words", [])),
+        costing=frozenset(str(w) for w in raw.get("costing", [])),
+        linking=str(raw.get("linking", "")),
+        subjects={str(k): str(v) for k, v in (raw.get("subjects") or {}).items()},
+        most_words=int(raw.get("most_words", 0)),
     )
 
 

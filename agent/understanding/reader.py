@@ -637,6 +637,42 @@ class Reader:
             said, self.lexicon.yes_answers | self.lexicon.acknowledgements
         )
 
+    def subject(self, understanding: Understanding) -> str | None:
+        """What the message's first request with a subject is about, for a money question
+        that may follow it ("moving the date", "lobster"): the lexicon's `following_up`
+        subject of its intent, or the menu items a menu request names; None for none."""
+        subjects = self.lexicon.following_up.subjects
+        for request in understanding.requests:
+            entities = request.entities
+            if entities.kept or entities.hypothetical:
+                continue
+            if request.intent in subjects:
+                return subjects[request.intent]
+            items = [*entities.proteins, *entities.upgrades]
+            if request.intent in ("menu_selection", "protein_swap") and items:
+                return " and ".join(item.replace("_", " ") for item in items)
+        return None
+
+    def follows_up(self, text: str, subject: str, own: Understanding) -> str | None:
+        """A short money question about the request of the message before it, read with that
+        request's `subject` ("is there a fee for that?" after asking to move the date: "is
+        there a fee for moving the date"): in place of the word that points back, or after
+        the question when none points and the question reads as nothing of its own (`own`:
+        "do i get anything back?" after asking to cancel). None when the message is no such
+        question."""
+        f = self.lexicon.following_up
+        said = self._answer_words(text)
+        if not said or len(said) > f.most_words or not f.costing.intersection(said):
+            return None
+        if not (self.asks(self._plain_normaliser().normalise(text)) or said[0] in f.costing):
+            return None
+        at = next((i for i, w in enumerate(said) if w in f.words), None)
+        if at is not None:
+            return " ".join([*said[:at], subject, *said[at + 1 :]])
+        if own.intent != "other" or own.concerns:
+            return None
+        return " ".join([*said, f.linking, subject])
+
     def recount(
         self, text: str, proposed: GuestChange, stored: int | None = None
     ) -> GuestChange | None:
@@ -702,9 +738,7 @@ class Reader:
         same group (`before`: the group's count before the change); a new count replaces the
         change, and a count replaces the count of a change ("no sorry 1 more" after a new
         total is read as it stands)."""
-        said = self._answer_words(text)
-        lex = self.lexicon
-        if not said or not (said[0] in lex.correcting_openers or slots.says(said, lex.correcting)):
+        if not self._corrects(self._answer_words(text)):
             return None
         recount = self.recount(text, made, before)
         if recount is None or recount.group != made.group:
@@ -714,6 +748,52 @@ class Reader:
         if made.delta is None or recount.delta is None or recount.delta == made.delta:
             return None
         return GuestChange(delta=recount.delta - made.delta, group=made.group)
+
+    def regroups(self, text: str, made: GuestChange) -> tuple[GuestChange, GuestChange] | None:
+        """The guest group a short reply puts the guests just added or taken off in ("Done: 12
+        guests (10 adults, 2 kids)" answered "sorry 2 adults not kids"): the change undone and
+        the same change (or the reply's one count) in that group, or None. The reply must say
+        it corrects (as for `corrects`), name one guest group that is not the change's (the
+        change's own may be said negated: "not kids") and say nothing but a count and the
+        lexicon's `recounting`, `regrouping` and negating words."""
+        said = self._answer_words(text)
+        lex = self.lexicon
+        if made.delta is None or made.group not in PEOPLE_GROUPS or not self._corrects(said):
+            return None
+        line = " ".join(said)
+        tokens = slots.Tokens.of(line)
+        words = tokens.words
+        found = slots.find_slots(line, tokens, [], lex)
+        if len(found) > 1 or any(s.kind != "count" for s in found):
+            return None
+        named = {
+            ent.group_of(w)
+            for k, w in enumerate(words)
+            if slots.GROUP_WORD.match(w) and not (k and words[k - 1] in lex.negations)
+        }
+        if len(named) != 1 or (group := named.pop()) in (made.group, "guests"):
+            return None
+        said_too = lex.recounting | lex.correcting_openers | lex.negations | lex.regrouping
+        counted = {s.token for s in found}
+        if not all(
+            k in counted or slots.GROUP_WORD.match(w) or w in said_too for k, w in enumerate(words)
+        ):
+            return None
+        value = found[0].value if found else abs(made.delta)
+        if not isinstance(value, int) or value <= 0:
+            return None
+        return (
+            GuestChange(delta=-made.delta, group=made.group),
+            GuestChange(delta=value if made.delta > 0 else -value, group=group),
+        )
+
+    def _corrects(self, said: Sequence[str]) -> bool:
+        """Whether a reply says it corrects: a `correcting_openers` word first or a
+        `correcting` phrase."""
+        lex = self.lexicon
+        return bool(said) and (
+            said[0] in lex.correcting_openers or slots.says(said, lex.correcting)
+        )
 
     def goes_ahead(self, text: str) -> bool:
         """Whether the message says one of the lexicon's `go_ahead` ("yes", "ok do it"): consent
