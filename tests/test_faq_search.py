@@ -122,6 +122,11 @@ class TestFaqSearchQuality:
             ("if something comes up", None),
             # "chef" is in several: alone it answers nothing
             ("can the chef make sushi too", None),
+            # a deadline asked as the latest time (shown failing before: no FAQ, "let me check")
+            (
+                "whats the latest i can change the menu",
+                "When do I need to choose the menu and final guest count?",
+            ),
         ],
     )
     async def test_a_word_counts_by_how_few_faqs_use_it(
