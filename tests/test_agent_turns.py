@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -361,6 +362,34 @@ class TestProteinSwap:
         await session.refresh(booking)
         assert booking.proteins == ["shrimp", "filet_mignon"]
         assert result.reply is not None and "Filet Mignon +$5/person" in result.reply
+
+    @pytest.mark.parametrize(
+        ("booked", "message", "wanted"),
+        [
+            (["chicken", "steak"], "switch to chicken and tofu pls", "chicken and tofu"),
+            (["chicken", "steak"], "change it to shrimp and chicken", "shrimp and chicken"),
+            (["calamari", "shrimp"], "actually make it steak and shrimp", "steak and shrimp"),
+        ],
+    )
+    async def test_a_whole_menu_named_is_the_menu_wanted(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        booked: list[str],
+        message: str,
+        wanted: str,
+    ) -> None:
+        """Shown failing before: "switch to chicken and tofu pls" on chicken and steak read the
+        chicken as going out ("Just to confirm: steak and tofu?"), and a YES stored it."""
+        _, booking = await customer_with_booking(
+            session, clock, 10 * D, proteins=booked, menu_selected=True
+        )
+        result = await runtime.receive(PHONE, message)
+        assert result.reply is not None and f"{wanted}?" in result.reply, result.reply
+        await runtime.receive(PHONE, "yes")
+        await session.refresh(booking)
+        assert " and ".join(booking.proteins) == wanted
 
 
 class TestConversationFlow:

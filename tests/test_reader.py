@@ -2120,6 +2120,18 @@ class TestTakenBack:
         assert [r.intent for r in got.requests] == ["other"]
         assert got.requests[0].entities.kept
 
+    @pytest.mark.parametrize(
+        "text", ["nvm forget the lobster", "never mind the lobster, too pricey"]
+    )
+    def test_a_dish_turned_down_beside_a_take_back_asks_nothing(
+        self, reader: Reader, text: str
+    ) -> None:
+        """Shown failing before: "nvm forget the lobster" to "Which 2 would you like?" read the
+        lobster as wanted, and the menu question was asked again."""
+        got = reader.understand(text, context(pending="menu"), VOCABULARY)
+        assert [r.intent for r in got.requests] == ["other"]
+        assert got.requests[0].entities.kept
+
     def test_a_change_with_values_beside_a_take_back_stands(self, reader: Reader) -> None:
         got = reader.understand("nvm the lobster, just chicken and shrimp", context(), VOCABULARY)
         assert got.requests[0].intent in ("menu_selection", "protein_swap")

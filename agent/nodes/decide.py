@@ -66,9 +66,17 @@ def _menu_parts(
     named = [p for p in request.entities.proteins if p in included or p in premium]
     removed = set(request.entities.removed_proteins)
     booked = set(booking.proteins)
-    if request.intent == "protein_swap" and not removed and booked & set(named) != set(named):
+    whole = len(set(named)) >= charter.rules.menu.proteins_per_person
+    if (
+        request.intent == "protein_swap"
+        and not removed
+        and not whole
+        and booked & set(named) != set(named)
+    ):
         # "switch the squid to shrimp" with squid on the order: nobody swaps to what they
-        # already have, so the booked protein named is the one going out.
+        # already have, so the booked protein named is the one going out. A whole menu named
+        # with nothing read as going out ("switch to chicken and tofu" on chicken and steak)
+        # is the menu wanted: the chicken stays.
         removed = booked & set(named)
     if request.intent == "protein_swap" and removed and booking.proteins:
         incoming = [p for p in named if p not in removed]

@@ -977,7 +977,7 @@ class Reader:
                 learned = by_model is not None
                 concerns = [by_model] if by_model is not None else []
         placed = _denied_dropped(placed, normalised, prepared.slots, self.lexicon)
-        placed = _taken_back_empty(placed, prepared.words, self.lexicon)
+        placed = _taken_back_empty(placed, prepared.words, prepared.slots, self.lexicon)
         placed = _with_concerns(placed, concerns, adds_request=not learned)
         if tone != "anxious" and any(kind in SOUND_FRUSTRATED for kind, _ in concerns):
             tone = "frustrated"
@@ -1149,16 +1149,31 @@ def _denied_dropped(
 
 
 def _taken_back_empty(
-    placed: list[tuple[int, Request]], words: Sequence[str], lexicon: Lexicon
+    placed: list[tuple[int, Request]],
+    words: Sequence[str],
+    found: Sequence[slots.Slot],
+    lexicon: Lexicon,
 ) -> list[tuple[int, Request]]:
     """The requests less a change that names nothing to change, in a message that takes
     something back (the lexicon's `taking_back`: "actually nvm no lobster" to "Which 2 would
     you like? For example: lobster and chicken"): what was taken back is not asked for again.
-    If nothing is left, "other" that keeps things as they are."""
+    A menu change names nothing when every menu item of the message is turned down ("nvm
+    forget the lobster": `slots.refused`). If nothing is left, "other" that keeps things as
+    they are."""
+    if not slots.says(words, lexicon.taking_back):
+        return placed
+    items = [s for s in found if s.kind in ("protein", "upgrade")]
+    all_refused = bool(items) and all(slots.refused(words, s, found, lexicon) for s in items)
     empty = [
-        (p, r) for p, r in placed if r.intent in CHANGE_INTENTS and not r.entities.names_something
+        (p, r)
+        for p, r in placed
+        if r.intent in CHANGE_INTENTS
+        and (
+            not r.entities.names_something
+            or (all_refused and r.intent in ("menu_selection", "protein_swap"))
+        )
     ]
-    if not empty or not slots.says(words, lexicon.taking_back):
+    if not empty:
         return placed
     left = [(p, r) for p, r in placed if (p, r) not in empty]
     return left or [(empty[0][0], Request(intent="other", entities=Entities(kept=True)))]
