@@ -391,6 +391,23 @@ class TestProteinSwap:
         await session.refresh(booking)
         assert " and ".join(booking.proteins) == wanted
 
+    async def test_a_third_protein_named_is_read_back_with_its_price(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: "can we do chicken, steak and shrimp?" stored three proteins
+        for every plate with no charge for the third."""
+        _, booking = await customer_with_booking(
+            session, clock, 10 * D, proteins=["chicken", "steak"], menu_selected=True
+        )
+        result = await runtime.receive(PHONE, "can we do chicken, steak and shrimp?")
+        assert result.reply is not None and "Third protein +$10/person" in result.reply
+        await session.refresh(booking)
+        assert booking.proteins == ["chicken", "steak"]  # read back, not stored
+        await runtime.receive(PHONE, "yes")
+        await session.refresh(booking)
+        assert booking.proteins == ["chicken", "steak", "shrimp"]
+        assert booking.upgrades == ["third_protein"]
+
 
 class TestConversationFlow:
     async def test_only_the_first_reply_says_hello(

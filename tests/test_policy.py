@@ -285,6 +285,53 @@ class TestMenu:
         )
         assert swapped.facts["unchanged"] is False
 
+    def test_more_proteins_than_a_plate_holds_ask_which(self) -> None:
+        """Shown failing before: "adults want steak n lobster, kids just chicken and shrimp"
+        stored four proteins for every plate, the third and fourth unpriced."""
+        booked = booking(10 * D, proteins=("chicken", "steak"))
+        decision = policy.decide_menu(
+            "menu_selection",
+            booked,
+            ["steak", "lobster", "chicken", "shrimp"],
+            [],
+            [],
+            NOW,
+            RULES,
+            ADDONS,
+        )
+        assert decision.kind == "menu_ask" and decision.pending == "menu"
+        assert not decision.updates
+        reply = render_body(decision.kind, decision.facts)
+        assert "you named steak, lobster, chicken and shrimp" in reply, reply
+        assert "third protein (+$10/person)" in reply
+
+    def test_the_extra_protein_makes_room_for_a_third(self) -> None:
+        booked = booking(10 * D, proteins=("chicken", "steak"))
+        three = ["chicken", "steak", "shrimp"]
+        with_extra = policy.decide_menu(
+            "menu_selection", booked, three, ["third_protein"], [], NOW, RULES, ADDONS
+        )
+        assert with_extra.kind == "menu_saved"
+        assert with_extra.updates["proteins"] == three
+        assert with_extra.updates["upgrades"] == ["third_protein"]
+        without = policy.decide_menu("menu_selection", booked, three, [], [], NOW, RULES, ADDONS)
+        assert without.kind == "menu_ask" and not without.updates
+
+    def test_the_extra_protein_asks_for_its_protein_and_then_adds_it(self) -> None:
+        booked = booking(10 * D, proteins=("chicken", "steak"))
+        added = policy.decide_menu(
+            "menu_selection", booked, [], ["third_protein"], [], NOW, RULES, ADDONS
+        )
+        assert added.updates["upgrades"] == ["third_protein"]
+        assert added.facts["missing_proteins"] == 1 and added.pending == "menu"
+        assert "Each guest gets 3 proteins" in render_body(added.kind, added.facts)
+        with_it = booking(10 * D, proteins=("chicken", "steak"), upgrades=("third_protein",))
+        named = policy.decide_menu(
+            "menu_selection", with_it, ["shrimp"], [], [], NOW, RULES, ADDONS
+        )
+        assert named.updates["proteins"] == ["chicken", "steak", "shrimp"]
+        assert named.facts["missing_proteins"] == 0
+
     def test_a_new_protein_short_of_a_full_menu_asks_which_it_joins(self) -> None:
         booked = booking(10 * D, proteins=("chicken", "steak"))
         decision = policy.decide_menu(

@@ -2316,6 +2316,15 @@ class TestRegrouped:
         assert fixes is not None
         assert [(f.group, f.delta) for f in fixes] == [undone, instead]
 
+    def test_guests_added_with_no_group_were_adults(self, reader: Reader) -> None:
+        """Shown failing before: "add 3 more" (3 adults) answered "no, 3 kids" asked how many
+        guests in all."""
+        fixes = reader.regroups("no, 3 kids", GuestChange(delta=3, group="guests"))
+        assert fixes == (
+            GuestChange(delta=-3, group="adults"),
+            GuestChange(delta=3, group="kids"),
+        )
+
     def test_guests_taken_off_are_taken_off_the_group_named(self, reader: Reader) -> None:
         fixes = reader.regroups("sorry 2 kids not adults", GuestChange(delta=-2, group="adults"))
         assert fixes == (
@@ -2335,6 +2344,8 @@ class TestRegrouped:
             ("no add 2 adults too", GuestChange(delta=2, group="kids")),
             # a new total has no guests to move
             ("sorry adults", GuestChange(total=14, group="guests")),
+            # guests with no group were adults already
+            ("no sorry 3 adults", GuestChange(delta=3, group="guests")),
             ("sorry what time is the chef coming", GuestChange(delta=2, group="kids")),
         ],
     )

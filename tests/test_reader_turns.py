@@ -1443,6 +1443,7 @@ class TestCorrectedAfterDone:
             ("add 2 kids", "sorry 2 adults not kids", "12 adults?", (12, 0)),
             ("add 2 kids", "oops i meant adults", "12 adults?", (12, 0)),
             ("add 2 kids", "sorry 3 adults not kids", "13 adults?", (13, 0)),
+            ("add 3 more", "no, 3 kids", "10 adults and 3 kids?", (10, 3)),
         ],
     )
     async def test_guests_just_changed_are_moved_to_the_group_named(

@@ -8,7 +8,7 @@ or date a reply may quote is in the decision's facts.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -463,6 +463,11 @@ def decide_menu(
     chosen = list(dict.fromkeys(proteins))
     needed = rules.menu.proteins_per_person
     booked = list(booking.proteins)
+    plate = proteins_allowed({*upgrades, *booking.upgrades}, rules, addons)
+    fresh = [p for p in chosen if p not in booked]
+    if plate > len(booked) >= needed and fresh and not removed_proteins:
+        # the extra protein's own: "shrimp" to "which other one would you like?" joins the two
+        chosen = [*booked, *fresh]
     if chosen and len(chosen) < needed:
         # Fewer proteins than each guest gets: the menu never drops below them. Named ones
         # already on a full menu change nothing ("steak n chicken is fine" read as chicken);
@@ -497,6 +502,19 @@ def decide_menu(
             )
         else:
             chosen = list(dict.fromkeys([*booked, *chosen]))
+    if len(chosen) > plate:
+        # More proteins than each guest gets ("adults want steak n lobster, kids just chicken
+        # and shrimp"): the party has one menu, so the customer is asked which to keep, never
+        # given every one named unpriced.
+        extra = extra_protein(addons)
+        facts |= {
+            "too_many": True,
+            "partial": _listed(chosen, by_slug),
+            "stored_proteins": _names(booked, by_slug),
+            "example": _names(chosen[:needed], by_slug),
+            "extra_protein": f"{extra.name.lower()} (+{price_label(extra)})" if extra else "",
+        }
+        return Decision(intent, "handled", "menu_ask", "menu:too_many", facts, pending="menu")
     extras = list(dict.fromkeys([*(p for p in chosen if p in by_slug), *upgrades]))
     priced = [f"{by_slug[s].name} +{price_label(by_slug[s])}" for s in extras if s in by_slug]
     updates: dict[str, Any] = {}
@@ -507,13 +525,16 @@ def decide_menu(
     if extras or dropped:
         updates["upgrades"] = _upgrades_after(booking, dropped, [s for s in extras if s in by_slug])
     q = booking_quote(booking, rules, addons, upgrades=updates.get("upgrades"))
+    # with the extra protein every plate holds one more, still to be named
+    plate_after = proteins_allowed(updates.get("upgrades", booking.upgrades), rules, addons)
     facts |= {
         "proteins": ", ".join(p.replace("_", " ") for p in chosen),
         "upgrade_prices": "; ".join(priced),
         "removed": ", ".join(by_slug[s].name for s in dropped if s in by_slug),
         # In a sentence every protein reads alike: "chicken and salmon", not "chicken and Salmon".
         "stored_proteins": _names(chosen or booked, by_slug),
-        "missing_proteins": max(0, needed - len(chosen or booked)),
+        "plate_proteins": plate_after,
+        "missing_proteins": max(0, plate_after - len(chosen or booked)),
         "stored_upgrades": ", ".join(
             by_slug[s].name.lower()  # in a sentence: "with extra fried rice"
             for s in updates.get("upgrades", booking.upgrades)
@@ -528,6 +549,25 @@ def decide_menu(
     return Decision(
         intent, "handled", "menu_saved", f"{intent}:saved", facts, updates=updates, pending=pending
     )
+
+
+def extra_protein(addons: Sequence[AddonView]) -> AddonView | None:
+    """The add-on that puts one more protein on every plate (the "Third protein"): an extra
+    charged per person."""
+    return next((a for a in addons if a.category == "extra" and a.unit == "per_person"), None)
+
+
+def proteins_allowed(upgrades: Iterable[str], rules: Rules, addons: Sequence[AddonView]) -> int:
+    """How many proteins each plate holds with these add-ons: the menu's, and one more with
+    the extra protein."""
+    extra = extra_protein(addons)
+    return rules.menu.proteins_per_person + int(extra is not None and extra.slug in upgrades)
+
+
+def _listed(proteins: Sequence[str], by_slug: dict[str, AddonView]) -> str:
+    """Proteins as a list says them: "steak, lobster, chicken and shrimp"."""
+    names = _names(proteins, by_slug).split(" and ")
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _upgrades_after(

@@ -17,7 +17,7 @@ from agent.understanding import intents as cue
 from agent.understanding.concerns import INTENT_OF, NO_REQUEST
 from agent.understanding.entities import same_street
 from agent.understanding.prospect import Details
-from agent.understanding.reader import CONFIDENT, default_reader
+from agent.understanding.reader import CONFIDENT, WORKED_OUT, default_reader
 from agent.understanding.schema import CHANGE_INTENTS, Concern, Entities, GuestChange, Request
 from knowledge.charter import Charter, Rules
 from knowledge.infra.faults import crash_point
@@ -85,6 +85,23 @@ def _menu_parts(
     else:
         named = [p for p in named if p not in removed]
     return named, list(request.entities.upgrades)
+
+
+def _with_extra_protein(request: Request, charter: Charter, booking: BookingView) -> Request:
+    """A menu with one protein more than each plate holds ("can we do chicken, steak and
+    shrimp?"), read back with the extra protein that pays for it (+$10/person), never stored
+    unpriced; the request as it is otherwise."""
+    if request.intent not in ("menu_selection", "protein_swap"):
+        return request
+    extra = policy.extra_protein(charter.addons)
+    proteins, upgrades = _menu_parts(request, charter, booking)
+    allowed = policy.proteins_allowed({*upgrades, *booking.upgrades}, charter.rules, charter.addons)
+    if extra is None or len(set(proteins)) != allowed + 1:
+        return request
+    entities = request.entities.model_copy(update={"upgrades": [*upgrades, extra.slug]})
+    return request.model_copy(
+        update={"entities": entities, "confidence": min(request.confidence, WORKED_OUT)}
+    )
 
 
 def guest_counts(booking: BookingView, changes: list[GuestChange]) -> tuple[int, int, int] | None:
@@ -469,6 +486,9 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         booking = bookings.view(loaded.booking) if loaded.booking is not None else None
         decisions = []
         requests = understanding.requests
+        if booking is not None:
+            requests = [_with_extra_protein(r, charter, booking) for r in requests]
+            understanding = understanding.model_copy(update={"requests": requests})
         disagree = booking is not None and guest_changes_disagree(booking, requests)
         guests_read = [
             r.entities.guests

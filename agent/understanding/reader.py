@@ -752,13 +752,16 @@ class Reader:
     def regroups(self, text: str, made: GuestChange) -> tuple[GuestChange, GuestChange] | None:
         """The guest group a short reply puts the guests just added or taken off in ("Done: 12
         guests (10 adults, 2 kids)" answered "sorry 2 adults not kids"): the change undone and
-        the same change (or the reply's one count) in that group, or None. The reply must say
-        it corrects (as for `corrects`), name one guest group that is not the change's (the
+        the same change (or the reply's one count) in that group, or None; guests changed
+        with no group ("add 3 more") were adults ("no, 3 kids"). The reply must say it
+        corrects (as for `corrects`), name one guest group that is not the change's (the
         change's own may be said negated: "not kids") and say nothing but a count and the
         lexicon's `recounting`, `regrouping` and negating words."""
         said = self._answer_words(text)
         lex = self.lexicon
-        if made.delta is None or made.group not in PEOPLE_GROUPS or not self._corrects(said):
+        # guests added or taken off with no group were counted as adults ("add 3 more")
+        source = "adults" if made.group == "guests" else made.group
+        if made.delta is None or not self._corrects(said):
             return None
         line = " ".join(said)
         tokens = slots.Tokens.of(line)
@@ -771,7 +774,7 @@ class Reader:
             for k, w in enumerate(words)
             if slots.GROUP_WORD.match(w) and not (k and words[k - 1] in lex.negations)
         }
-        if len(named) != 1 or (group := named.pop()) in (made.group, "guests"):
+        if len(named) != 1 or (group := named.pop()) in (source, "guests"):
             return None
         said_too = lex.recounting | lex.correcting_openers | lex.negations | lex.regrouping
         counted = {s.token for s in found}
@@ -783,7 +786,7 @@ class Reader:
         if not isinstance(value, int) or value <= 0:
             return None
         return (
-            GuestChange(delta=-made.delta, group=made.group),
+            GuestChange(delta=-made.delta, group=source),
             GuestChange(delta=value if made.delta > 0 else -value, group=group),
         )
 
