@@ -142,6 +142,24 @@ class TestNormaliser:
     @pytest.mark.parametrize(
         ("text", "expected"),
         [
+            # shown failing before: "shrimp n filet" read the shrimp as going out
+            (
+                "can we do shrimp n filet mignon instead",
+                "can we do shrimp and filet mignon instead",
+            ),
+            ("can i chnge to shrmp n scallps", "can i change to shrimp and scallops"),
+            ("n", "n"),  # a no, alone
+            ("12 adults n 3 kids", "12 adults n 3 kids"),
+        ],
+    )
+    def test_n_is_and_only_between_two_dishes(
+        self, normaliser: Normaliser, text: str, expected: str
+    ) -> None:
+        assert normaliser.normalise(text) == expected
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
             ("pls cancell it", "please cancel it"),
             ("cansel", "cancel"),
             ("cancle the event", "cancel the event"),

@@ -1470,6 +1470,17 @@ class TestCorrectedAfterDone:
         await session.refresh(booking)
         assert (booking.adults, booking.kids) == stored
 
+    async def test_a_read_back_at_the_party_minimum_says_so(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        """Shown failing before: "Just to confirm: 8 adults? The estimate would be $550." left
+        the customer to wonder why 8 x $55 came to $550."""
+        await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "we lost 3 guests")
+        result = await runtime.receive(PHONE, "sorry i meant 2")
+        assert result.reply is not None
+        assert "The estimate would be $550 (our party minimum)." in result.reply, result.reply
+
     async def test_only_the_change_of_the_last_turn_is_corrected(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

@@ -1088,6 +1088,7 @@ def _confirm(
         "upgrade_names": "",
         "upgrade_prices": "",
         "estimate_total": "",
+        "minimum_applied": False,
     }
     changes = [r.entities.guests for r in unsure if r.entities.guests is not None]
     counts = guest_counts(booking, changes) if changes else None
@@ -1107,13 +1108,16 @@ def _confirm(
             priced = decide_request(request, "", booking, charter, None, now)
             facts["upgrade_prices"] = priced.facts.get("upgrade_prices", "")
             facts["estimate_total"] = priced.facts.get("estimate_total", "")
+            facts["minimum_applied"] = priced.facts.get("minimum_applied", False)
             upgrades_after = priced.updates.get("upgrades", upgrades_after)
     if counts is not None:
         # The party's new size priced with the menu as it would be after the YES.
         quote = policy.booking_quote(
             booking, charter.rules, charter.addons, counts=counts, upgrades=upgrades_after
         )
-        facts["estimate_total"] = policy.quote_facts(quote)["estimate_total"]
+        quoted = policy.quote_facts(quote)
+        facts["estimate_total"] = quoted["estimate_total"]
+        facts["minimum_applied"] = quoted["minimum_applied"]
     intent = unsure[0].intent
     if not (facts["guests_changed"] or facts["proteins"] or facts["upgrade_names"]):
         # Nothing exact to confirm: the policy asks for the values instead.

@@ -103,6 +103,8 @@ class Lexicon:
     #: tuples of tokens.
     another_party: frozenset[tuple[str, ...]] = frozenset()
     four_as_for_after: frozenset[str] = frozenset()
+    #: Shorthand read as "and" between two dishes only ("shrimp n filet").
+    and_between_dishes: frozenset[str] = frozenset()
     #: Phrases that suppose a change or keep the booking as it is ("were we to", "for planning
     #: purposes", "don't change anything"), anywhere in a message, as tuples of tokens.
     supposing: frozenset[tuple[str, ...]] = frozenset()
@@ -173,6 +175,7 @@ def _lexicon(language: str) -> Lexicon:
         two_as_to_before=frozenset(raw.get("two_as_to_before", [])),
         four_as_for_before=frozenset(raw.get("four_as_for_before", [])),
         four_as_for_after=frozenset(raw.get("four_as_for_after", [])),
+        and_between_dishes=frozenset(str(w) for w in raw.get("and_between_dishes", [])),
         supposing=_phrases(raw.get("supposing", [])),
         trading=_phrases(raw.get("trading", [])),
         polite_asks=_phrases(raw.get("polite_asks", [])),
@@ -340,13 +343,29 @@ class Normaliser:
                 out.append(self._word(word, tokens, i))
             last = m.end()
         out.append(lower[last:])
-        result = "".join(out)
+        result = self._and_between_dishes("".join(out))
         if self.counting is not None:
             phrases = self.lexicon.counting_phrases
             result = self.counting.sub(lambda m: phrases[m.group(0)], result)
         if any(ch.isalpha() for ch in result):
             result = alpha2digit(result, self.lexicon.language)
         return result
+
+    def _and_between_dishes(self, text: str) -> str:
+        """The text with the lexicon's `and_between_dishes` ("n") read as "and" between two
+        dishes as spelled right ("shrmp n scallps" is "shrimp and scallops")."""
+        if not self.lexicon.and_between_dishes:
+            return text
+        words = list(_TOKEN.finditer(text))
+        for k in range(len(words) - 2, 0, -1):
+            m = words[k]
+            if (
+                m.group(0) in self.lexicon.and_between_dishes
+                and words[k - 1].group(0) in self.menu
+                and words[k + 1].group(0) in self.menu
+            ):
+                text = f"{text[: m.start()]}and{text[m.end() :]}"
+        return text
 
     def _word(self, word: str, tokens: list[str], i: int) -> str:
         lex = self.lexicon
