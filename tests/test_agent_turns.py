@@ -422,6 +422,40 @@ class TestConversationFlow:
         assert "refund" in second.reply
 
 
+class TestSeveralQuestions:
+    @pytest.mark.parametrize(
+        ("message", "answers"),
+        [
+            (
+                "do we need to provide tables n plates? and how long does it go for",
+                ["tables and utensils", "90 minutes"],
+            ),
+            ("is travel free? also do u take venmo", ["30 miles", "Venmo"]),
+        ],
+    )
+    async def test_each_question_the_faqs_answer_is_answered(
+        self,
+        runtime: AgentRuntime,
+        session: AsyncSession,
+        clock: FrozenClock,
+        message: str,
+        answers: list[str],
+    ) -> None:
+        """Shown failing before: only the first question was answered; "how long does it go
+        for" went without the 90 minutes."""
+        await customer_with_booking(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, message)
+        assert result.reply is not None
+        assert all(a in result.reply for a in answers), result.reply
+
+    async def test_a_question_and_thanks_is_answered_once(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await customer_with_booking(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, "ok cool. do u guys bring the grill?")
+        assert result.reply is not None and result.reply.count("grill") == 1, result.reply
+
+
 class TestWarmUp:
     async def test_a_warmed_process_loads_nothing_in_its_first_turn(
         self, runtime: AgentRuntime, monkeypatch: Any

@@ -2373,6 +2373,23 @@ class TestRegrouped:
         assert reader.regroups(text, made) is None
 
 
+class TestRefuses:
+    @pytest.mark.parametrize(
+        ("text", "refused"),
+        [
+            ("no", True),
+            ("nope thats wrong", True),
+            ("scratch that", True),
+            ("no leave it", False),  # keeps what was done
+            ("keep it", False),
+            ("no 3 kids", False),  # a correction, not a plain no
+            ("yes", False),
+        ],
+    )
+    def test_a_plain_no_that_keeps_nothing(self, reader: Reader, text: str, refused: bool) -> None:
+        assert reader.refuses(text) is refused
+
+
 class TestFollowingUp:
     """A short money question about the request of the message before it."""
 

@@ -1470,6 +1470,32 @@ class TestCorrectedAfterDone:
         await session.refresh(booking)
         assert (booking.adults, booking.kids) == stored
 
+    @pytest.mark.parametrize("refusal", ["no", "nope thats wrong", "scratch that"])
+    async def test_a_no_to_a_change_just_made_offers_it_undone(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, refusal: str
+    ) -> None:
+        """Shown failing before: "no" right after "Done: 12 guests (10 adults, 2 kids)" got
+        "No problem: nothing changes" while the two kids stayed booked."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "add 2 kids")
+        result = await runtime.receive(PHONE, refusal)
+        assert result.reply is not None and "Just to confirm: 10 adults?" in result.reply
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (10, 2)  # read back, not undone yet
+        await runtime.receive(PHONE, "yes")
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (10, 0)
+
+    async def test_a_no_that_keeps_the_change_undoes_nothing(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "add 2 kids")
+        result = await runtime.receive(PHONE, "no leave it")
+        assert result.reply is not None and "Just to confirm" not in result.reply
+        await session.refresh(booking)
+        assert (booking.adults, booking.kids) == (10, 2)
+
     async def test_a_read_back_at_the_party_minimum_says_so(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
     ) -> None:

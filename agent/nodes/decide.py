@@ -377,6 +377,36 @@ async def _faq_match(ctx: TurnContext, text: str, clause: str | None = None) -> 
     return None
 
 
+#: At most this many questions of one message are answered from the FAQs.
+MOST_FAQS = 3
+
+
+async def _more_faqs(
+    ctx: TurnContext, text: str, first: FaqMatch, covered: frozenset[str]
+) -> list[FaqMatch]:
+    """The FAQs that answer the other questions of a message of several sentences, each once,
+    beside the one that answered it (`first`), none of a category another answer of the turn
+    states (`covered`)."""
+    sentences = [p.strip() for p in _SENTENCE_END.split(text) if p.strip()]
+    if len(sentences) < 2:
+        return []
+    reader = default_reader()
+    openers = reader.lexicon.pointing_back.get("after", frozenset())  # "also do u take venmo"
+    found: list[FaqMatch] = []
+    seen = {first.faq_id}
+    for sentence in sentences:
+        words = sentence.lower().split()
+        while words and words[0] in openers:
+            words = words[1:]
+        if len(found) + 1 >= MOST_FAQS or not reader.asks(" ".join(words)):
+            continue
+        match = await _faq_match(ctx, sentence)
+        if match is not None and match.faq_id not in seen and match.category not in covered:
+            seen.add(match.faq_id)
+            found.append(match)
+    return found
+
+
 def _for_the_chef(
     request: Request, requests: Sequence[Request], booking: BookingView | None
 ) -> bool:
@@ -575,6 +605,12 @@ async def decide(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
                     faq_views.append(match.faq_id)
                     answer = match.answer
                     request = request.model_copy(update={"intent": "faq"})
+                    if all(r.intent in ("faq", "other") for r in understanding.requests):
+                        # "do we need to provide tables n plates? and how long does it go
+                        # for": each question the FAQs answer gets its answer
+                        for more in await _more_faqs(ctx, text, match, covered):
+                            faq_views.append(more.faq_id)
+                            answer = f"{answer} {more.answer}"
             intents[index] = request.intent
             party, address = booking, loaded.booking.address if loaded.booking else ""
             several = False

@@ -114,13 +114,15 @@ def _corrected(
 ) -> Understanding:
     """The guest change the last turn made, corrected by this reply ("Done: 12 guests (10
     adults, 2 kids)" answered "no sorry just 1": one kid fewer than now; "sorry 2 adults not
-    kids": two kids fewer and two adults more), as sure as values worked out (WORKED_OUT), so
-    it is read back; the reading as it is otherwise."""
+    kids": two kids fewer and two adults more; a plain "no": the change undone), as sure as
+    values worked out (WORKED_OUT), so it is read back; the reading as it is otherwise."""
     if len(changed) != 1 or understanding.concerns:
         return understanding
     made = GuestChange.model_validate(changed[0])
     before = _booked(booking, made.group) - (made.delta or 0) if made.total is None else None
     fix = reader.corrects(text, made, before)
+    if fix is None and made.delta is not None and reader.refuses(text):
+        fix = GuestChange(delta=-made.delta, group=made.group)  # "no" to "Done": undone
     fixes = (fix,) if fix is not None else reader.regroups(text, made) or ()
     requests = [
         Request(intent="headcount_change", entities=Entities(guests=f), confidence=WORKED_OUT)

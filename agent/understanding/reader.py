@@ -790,6 +790,18 @@ class Reader:
             GuestChange(delta=value if made.delta > 0 else -value, group=group),
         )
 
+    def refuses(self, text: str) -> bool:
+        """Whether the whole message is a no that keeps nothing ("no", "nope that's wrong",
+        "scratch that"; not "leave it"): said to a change just made, it asks for it undone."""
+        said = self._answer_words(text)
+        line = f" {' '.join(said)} "
+        keeping = self.lexicon.keeping.get("words", frozenset())
+        return (
+            bool(said)
+            and _made_of(said, self.lexicon.no_answers)
+            and not any(f" {k} " in line for k in keeping)
+        )
+
     def _corrects(self, said: Sequence[str]) -> bool:
         """Whether a reply says it corrects: a `correcting_openers` word first or a
         `correcting` phrase."""
