@@ -456,6 +456,31 @@ class TestSeveralQuestions:
         assert result.reply is not None and result.reply.count("grill") == 1, result.reply
 
 
+class TestAccessAsked:
+    @pytest.mark.parametrize("question", ["where should the chef park?", "where should they park"])
+    async def test_a_question_about_access_is_kept_nowhere(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, question: str
+    ) -> None:
+        """Shown failing before: "where should they park" was stored as the chef's access
+        notes with "Thanks, I've added that to your booking", and "where should the chef
+        park?" went to a manager as urgent."""
+        _, booking = await customer_with_booking(session, clock, 10 * D)
+        result = await runtime.receive(PHONE, question)
+        assert result.reply is not None and "tell me what works best" in result.reply
+        assert "added that" not in result.reply and not result.escalation_ids
+        await session.refresh(booking)
+        assert booking.access_notes is None
+
+    async def test_what_the_customer_tells_beside_a_question_is_kept(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        _, booking = await customer_with_booking(session, clock, 10 * D)
+        message = "gate code is 4412. can the chef park in the driveway?"
+        await runtime.receive(PHONE, message)
+        await session.refresh(booking)
+        assert booking.access_notes == message
+
+
 class TestWarmUp:
     async def test_a_warmed_process_loads_nothing_in_its_first_turn(
         self, runtime: AgentRuntime, monkeypatch: Any

@@ -2079,6 +2079,9 @@ class TestAnswers:
             ("nvm keep 6", "no"),  # a count may be the one read back
             ("nvm keep the steak", "no"),
             ("nvm keep it", "no"),
+            # shown failing before: "no wait" to a read-back was asked again, with an apology
+            ("no wait", "no"),
+            ("wait no", "no"),
         ],
     )
     def test_a_take_back_to_a_read_back_keeping_a_date_answers_another_request(

@@ -1040,12 +1040,27 @@ def decide_faq(
 
 
 def decide_access(
-    text: str, booking: BookingView, now: datetime, rules: Rules, new_address: str | None = None
+    text: str,
+    booking: BookingView,
+    now: datetime,
+    rules: Rules,
+    new_address: str | None = None,
+    only_asks: bool = False,
 ) -> Decision:
     """Parking, gate codes and directions are kept on the booking for the chef. A new party
     address (`new_address`, not the one booked) is kept too and goes to the team (MEDIUM): a
     person updates the booking and the travel fee it may change, and confirms with the
-    customer; until then every message still names the address booked."""
+    customer; until then every message still names the address booked. A message that only
+    asks ("where should the chef park?", `only_asks`) tells the chef nothing: it is kept
+    nowhere, and the customer is asked what works best for them."""
+    if only_asks and new_address is None:
+        return Decision(
+            "access_info",
+            "handled",
+            "access_asked",
+            "access_info:asked",
+            event_facts(booking, rules),
+        )
     updates = {"access_notes": text.strip()}
     if new_address is None:
         return Decision(

@@ -299,7 +299,9 @@ def decide_request(
                 moved = None  # the address booked, said again with directions
             elif moved is not None:
                 moved = capwords(moved)  # read from the folded text: "45 Pine St Folsom"
-            return policy.decide_access(text, booking, now, rules, moved)
+            sentences = [p for p in _SENTENCE_END.split(text) if p.strip()]
+            only_asks = all(default_reader().asks(p.lower()) for p in sentences)
+            return policy.decide_access(text, booking, now, rules, moved, only_asks)
         case "dietary_request":
             return policy.decide_dietary(booking, entities.dietary == "serious", now, rules)
         case "weather_concern":
