@@ -1349,6 +1349,27 @@ class TestStartTimeMoved:
         assert "Saturday, June 20" in reply
 
 
+class TestNoChefMissingBeforeTheDay:
+    @pytest.mark.parametrize("message", ["is it 5:30 still?", "hes not here yet right?"])
+    async def test_a_chef_cannot_be_missing_days_before_the_party(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, message: str
+    ) -> None:
+        """Shown failing before: nine days out, "is it 5:30 still?" got "I'm so sorry, that
+        should never happen" and an URGENT case "Chef not there on the day"."""
+        customer, _ = await booked(session, clock, 9 * D)
+        result = await runtime.receive(PHONE, message)
+        assert result.reply is not None and "should never happen" not in result.reply
+        assert result.intent != "no_show" and await cases(session, customer) == []
+
+    async def test_on_the_day_a_late_chef_is_still_urgent(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        customer, _ = await booked(session, clock, -H / 6)  # the party started 10 minutes ago
+        await runtime.receive(PHONE, "hes not here yet, where is he??")
+        (case,) = await cases(session, customer)
+        assert case.priority == "URGENT"
+
+
 class TestMoneyQuestionAfterARequest:
     """A short money question about the request just made is answered about that request."""
 

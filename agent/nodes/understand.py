@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from langgraph.runtime import Runtime
 
@@ -129,6 +130,28 @@ def _corrected(
         for f in fixes
     ]
     return understanding.model_copy(update={"requests": requests}) if requests else understanding
+
+
+def _no_chef_missing_before_the_day(
+    understanding: Understanding, context: Context
+) -> Understanding:
+    """The reading less a chef missing when the party is on a later day ("is it 5:30 still?"
+    nine days out was answered "I'm so sorry, that should never happen" and handed to the
+    team as URGENT): nobody can be waiting for a chef before the day. A message with another
+    concern keeps everything, and one with nothing else left asks nothing ("other")."""
+    if context.event_date is None or context.chef_due or context.after_event:
+        return understanding
+    if context.event_date <= context.now.astimezone(ZoneInfo(context.timezone)).date():
+        return understanding
+    said = "no_show" in understanding.concerns or any(
+        r.intent == "no_show" for r in understanding.requests
+    )
+    if not said or any(c != "no_show" for c in understanding.concerns):
+        return understanding
+    requests = [r for r in understanding.requests if r.intent != "no_show"]
+    return understanding.model_copy(
+        update={"requests": requests or [Request(intent="other")], "concerns": ()}
+    )
 
 
 def _followed_up(
@@ -291,6 +314,7 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
         # requests), then the readings are answered as one.
         texts = [m.body for m in loaded.answered] or [text]
         understanding = combine([reader.understand(t, context, vocabulary) for t in texts])
+        understanding = _no_chef_missing_before_the_day(understanding, context)
         # the booking's counts, for a reply that recounts guests read back or just changed
         wanted = answer_wanted or bool(loaded.changed)
         view = bookings.view(booking) if booking is not None and wanted else None
