@@ -191,6 +191,22 @@ class TestConfidenceGate:
         await session.refresh(booking)
         assert booking.proteins == ["shrimp", "scallops"]
 
+    @pytest.mark.usefixtures("unsure")
+    @pytest.mark.parametrize("question", ["is that extra?", "how much is that"])
+    async def test_its_price_asked_of_a_read_back_is_its_estimate(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, question: str
+    ) -> None:
+        """Shown failing before: "is that extra?" to "Just to confirm: chicken and filet
+        mignon?" got the whole price list of premium proteins and extras."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "can we do filet instead of steak")
+        asked = await runtime.receive(PHONE, question)
+        assert asked.reply is not None and "Premium proteins" not in asked.reply
+        assert "Filet Mignon +$5/person, so the estimate would be $600" in asked.reply
+        await runtime.receive(PHONE, "yes")
+        await session.refresh(booking)
+        assert booking.proteins == ["chicken", "filet_mignon"]
+
     async def test_a_change_of_another_kind_before_the_yes_keeps_the_read_back(
         self,
         runtime: AgentRuntime,

@@ -282,6 +282,10 @@ async def classify(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
     offered = any(p["entities"].get("hypothetical") for p in proposal)
     answer_wanted = pending == "confirm_change" and bool(proposal)
     answer = reader.answer(text, consent=offered, read_back=True) if answer_wanted else None
+    if answer is None and answer_wanted and reader.asks_its_price(text):
+        # "is that extra?" to "Just to confirm: chicken and shrimp?": the read-back asked again
+        # with its estimate answers it, never the whole price list
+        answer = "noted"
     if answer is None and answer_wanted and reader.acknowledges(text):
         # "ok thanks" to a quote notes the price, to a read-back the values: the change stays
         # on offer ("wait actually ok do it") until the customer says something else.

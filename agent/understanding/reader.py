@@ -661,10 +661,8 @@ class Reader:
         "do i get anything back?" after asking to cancel). None when the message is no such
         question."""
         f = self.lexicon.following_up
-        said = self._answer_words(text)
-        if not said or len(said) > f.most_words or not f.costing.intersection(said):
-            return None
-        if not (self.asks(self._plain_normaliser().normalise(text)) or said[0] in f.costing):
+        said = self._money_asked(text)
+        if said is None:
             return None
         at = next((i for i, w in enumerate(said) if w in f.words), None)
         if at is not None:
@@ -672,6 +670,22 @@ class Reader:
         if own.intent != "other" or own.concerns:
             return None
         return " ".join([*said, f.linking, subject])
+
+    def asks_its_price(self, text: str) -> bool:
+        """Whether the message is a short money question that points back ("is that extra?",
+        "how much is that"): said to a read-back, its estimate answers it."""
+        said = self._money_asked(text)
+        return said is not None and bool(self.lexicon.following_up.words.intersection(said))
+
+    def _money_asked(self, text: str) -> list[str] | None:
+        """The words of a short question about money (the lexicon's `following_up`), or None."""
+        f = self.lexicon.following_up
+        said = self._answer_words(text)
+        if not said or len(said) > f.most_words or not f.costing.intersection(said):
+            return None
+        if not (self.asks(self._plain_normaliser().normalise(text)) or said[0] in f.costing):
+            return None
+        return said
 
     def recount(
         self, text: str, proposed: GuestChange, stored: int | None = None
