@@ -2376,6 +2376,18 @@ class TestRegrouped:
         assert reader.regroups(text, made) is None
 
 
+class TestCountedTwice:
+    def test_guests_with_no_group_and_the_same_number_named_are_one_change(
+        self, reader: Reader
+    ) -> None:
+        """Shown failing before: read back as 6 more adults, and a YES stored them."""
+        got = reader.understand(
+            "a few more people are coming so can you add 3 more adults", context(), VOCABULARY
+        )
+        guests = [r.entities.guests for r in got.requests if r.intent == "headcount_change"]
+        assert guests == [GuestChange(delta=3, group="adults")]
+
+
 class TestRefuses:
     @pytest.mark.parametrize(
         ("text", "refused"),

@@ -1480,7 +1480,10 @@ class TestCorrectedAfterDone:
         await session.refresh(booking)
         assert (booking.adults, booking.kids) == stored
 
-    @pytest.mark.parametrize("refusal", ["no", "nope thats wrong", "scratch that"])
+    @pytest.mark.parametrize(
+        "refusal",
+        ["no", "nope thats wrong", "scratch that", "jk", "jk, forget that, keep it at 10"],
+    )
     async def test_a_no_to_a_change_just_made_offers_it_undone(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, refusal: str
     ) -> None:

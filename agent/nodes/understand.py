@@ -115,7 +115,8 @@ def _corrected(
 ) -> Understanding:
     """The guest change the last turn made, corrected by this reply ("Done: 12 guests (10
     adults, 2 kids)" answered "no sorry just 1": one kid fewer than now; "sorry 2 adults not
-    kids": two kids fewer and two adults more; a plain "no": the change undone), as sure as
+    kids": two kids fewer and two adults more; a plain "no", or "jk, keep it at 10" with the
+    count before it: the change undone), as sure as
     values worked out (WORKED_OUT), so it is read back; the reading as it is otherwise."""
     if len(changed) != 1 or understanding.concerns:
         return understanding
@@ -124,6 +125,13 @@ def _corrected(
     fix = reader.corrects(text, made, before)
     if fix is None and made.delta is not None and reader.refuses(text):
         fix = GuestChange(delta=-made.delta, group=made.group)  # "no" to "Done": undone
+    kept = reader.kept_count(text) if fix is None and made.delta is not None else None
+    if kept is not None and made.delta is not None:
+        # "jk, keep it at 10": the group's count before the change, or the party's
+        if kept == before:
+            fix = GuestChange(total=kept, group=made.group)
+        elif kept == _booked(booking, "guests") - made.delta:
+            fix = GuestChange(delta=-made.delta, group=made.group)
     fixes = (fix,) if fix is not None else reader.regroups(text, made) or ()
     requests = [
         Request(intent="headcount_change", entities=Entities(guests=f), confidence=WORKED_OUT)

@@ -816,6 +816,12 @@ class Reader:
             and not any(f" {k} " in line for k in keeping)
         )
 
+    def kept_count(self, text: str) -> int | None:
+        """The one count a take-back keeps ("jk, forget that, keep it at 12": 12), or None."""
+        kept = _kept(self._answer_words(text), self.lexicon)
+        counts = [int(w) for w in kept or () if w.isdigit()]
+        return counts[0] if len(counts) == 1 else None
+
     def _corrects(self, said: Sequence[str]) -> bool:
         """Whether a reply says it corrects: a `correcting_openers` word first or a
         `correcting` phrase."""
@@ -1007,6 +1013,7 @@ class Reader:
                 concerns = [by_model] if by_model is not None else []
         placed = _denied_dropped(placed, normalised, prepared.slots, self.lexicon)
         placed = _taken_back_empty(placed, prepared.words, prepared.slots, self.lexicon)
+        placed = _counted_twice(placed)
         placed = _with_concerns(placed, concerns, adds_request=not learned)
         if tone != "anxious" and any(kind in SOUND_FRUSTRATED for kind, _ in concerns):
             tone = "frustrated"
@@ -1175,6 +1182,31 @@ def _denied_dropped(
         where = next(p for p, r in placed if r.intent == "cancellation")
         return [*kept, (where, Request(intent="faq"))]
     return kept or [(placed[0][0], Request(intent="other", entities=Entities(kept=True)))]
+
+
+def _counted_twice(placed: list[tuple[int, Request]]) -> list[tuple[int, Request]]:
+    """The requests less guests added or taken off with no group when the same number is
+    added or taken off in a named group ("a few more people are coming so can you add 3 more
+    adults" is 3 adults, never 6): the same people said twice."""
+    named = {
+        r.entities.guests.delta
+        for _, r in placed
+        if r.intent == "headcount_change"
+        and r.entities.guests is not None
+        and r.entities.guests.group != "guests"
+        and r.entities.guests.delta is not None
+    }
+    kept = [
+        (p, r)
+        for p, r in placed
+        if not (
+            r.intent == "headcount_change"
+            and r.entities.guests is not None
+            and r.entities.guests.group == "guests"
+            and r.entities.guests.delta in named
+        )
+    ]
+    return kept or placed
 
 
 def _taken_back_empty(
