@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent.nodes.decide import _said_once
+from agent.nodes.decide import _asks_how_it_works, _said_once
 from agent.runtime import PRUNE_EVERY_TURNS, AgentRuntime
 from agent.state import KEPT, TurnEvent
+from agent.understanding.schema import Entities, Request
 from knowledge import repository as repo
 from knowledge.infra.clock import FrozenClock
 from knowledge.models import (
@@ -454,6 +455,20 @@ class TestSeveralQuestions:
         await customer_with_booking(session, clock, 10 * D)
         result = await runtime.receive(PHONE, "ok cool. do u guys bring the grill?")
         assert result.reply is not None and result.reply.count("grill") == 1, result.reply
+
+
+class TestNothingToPrice:
+    def test_a_quote_of_a_change_read_with_nothing_is_asked_of_the_faqs(self) -> None:
+        """Shown failing before: "can we add fried rice? and how much would scallops be for
+        everyone?" read as a menu change naming nothing got "your estimate would stay at
+        $550"."""
+        asked = Request(intent="menu_selection", entities=Entities(hypothetical=True))
+        quote = Decision("menu_selection", "handled", "change_quote", "quote", {})
+        assert _asks_how_it_works(asked, quote)
+        priced = Request(
+            intent="menu_selection", entities=Entities(upgrades=["scallops"], hypothetical=True)
+        )
+        assert not _asks_how_it_works(priced, quote)
 
 
 class TestAccessAsked:

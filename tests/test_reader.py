@@ -160,6 +160,9 @@ class TestNormaliser:
     @pytest.mark.parametrize(
         ("text", "expected"),
         [
+            # four letters: only two letters swapped are corrected
+            ("we hav 14 adluts now and 3 kdis", "we hav 14 adults now and 3 kids"),
+            ("tfou pls", "tofu please"),
             ("pls cancell it", "please cancel it"),
             ("cansel", "cancel"),
             ("cancle the event", "cancel the event"),

@@ -1101,6 +1101,11 @@ def _asks_how_it_works(request: Request, decision: Decision) -> bool:
     count, in a clause that asks (`Reader.asks`), where the policy would only ask for the count. A
     move without a date is not one: "could we reschedule to July?" is a request the team takes
     up with its calendar."""
+    if decision.kind == "change_quote" and not _has_values(request):
+        # a price asked of a change read with nothing to price ("can we add fried rice? and
+        # how much would scallops be for everyone?" read with neither): never "your estimate
+        # would stay at $550"
+        return True
     if request.intent != "headcount_change" or request.entities.guests is not None:
         return False
     if decision.kind != "headcount_unclear" or not request.clause:

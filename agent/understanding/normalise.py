@@ -295,6 +295,11 @@ class Normaliser:
         self.by_initial: dict[str, list[str]] = {}
         for word in sorted(self.targets):
             self.by_initial.setdefault(word[0], []).append(word)
+        #: Four-letter domain words by their letters: a short word is corrected only when two
+        #: of its letters are swapped ("kdis" is "kids"), too short to guess at otherwise.
+        self.by_letters: dict[str, list[str]] = {}
+        for word in sorted(t for t in self.targets if len(t) == 4):
+            self.by_letters.setdefault("".join(sorted(word)), []).append(word)
         #: The dishes' one-word names ("steak", "shrimp", "noodles"): written, they make an
         #: emoji beside them decoration.
         self.dishes = frozenset(p.lower() for p in menu_words if p.isalpha())
@@ -390,6 +395,13 @@ class Normaliser:
             if word == "4" and before in self.menu and after in self.menu:
                 return "for"  # "swap shrimp 4 salmon"
             return word
+        if len(word) == 4 and word.isalpha() and word not in self.known:
+            swapped = [
+                t
+                for t in self.by_letters.get("".join(sorted(word)), ())
+                if OSA.distance(word, t) == 1
+            ]
+            return swapped[0] if len(swapped) == 1 else word  # "kdis": "kids"
         if len(word) < 5 or not word.isalpha() or word in self.known:
             return word
         corrected = self._corrections.get(word)
