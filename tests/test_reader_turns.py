@@ -1386,6 +1386,23 @@ class TestNoChefMissingBeforeTheDay:
         assert case.priority == "URGENT"
 
 
+class TestCancelChoiceAnsweredYes:
+    @pytest.mark.parametrize("reply", ["✅", "ok", "👍"])
+    async def test_a_yes_to_the_cancel_choice_asks_it_again(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock, reply: str
+    ) -> None:
+        """Shown failing before: "✅" to "Reply 1 to cancel with a full refund, or 2 to move"
+        got "Sounds good!" with the party still booked and the choice dropped."""
+        _, booking = await booked(session, clock, 10 * D)
+        await runtime.receive(PHONE, "i need to cancel")
+        result = await runtime.receive(PHONE, reply)
+        assert result.reply is not None and "Reply 1 to cancel" in result.reply, result.reply
+        assert result.pending == "cancel_choice"
+        await runtime.receive(PHONE, "1")
+        await session.refresh(booking)
+        assert booking.status == "cancelled"
+
+
 class TestMoneyQuestionAfterARequest:
     """A short money question about the request just made is answered about that request."""
 

@@ -319,7 +319,8 @@ def decide_request(
         case "greeting":
             return _greeting(intent, text)
         case "other" if (answered := default_reader().answer(text)) == "no" or (
-            entities.kept or (answered == "yes" and pending == "menu" and booking is not None)
+            entities.kept
+            or (answered == "yes" and pending in ("menu", "cancel_choice") and booking is not None)
         ):
             if answered == "no" or entities.kept:
                 # "nvm keep it" after asking for something, "no no we're not cancelling":
@@ -327,8 +328,12 @@ def decide_request(
                 return Decision(
                     intent, "handled", "greeting", "greeting", {"kept": True}, withdraws=True
                 )
-            # "ok do it" to "which 2 would you like?": the question still stands
             assert booking is not None
+            if pending == "cancel_choice":
+                # "✅" to "Reply 1 to cancel with a full refund, or 2 to move": neither, so the
+                # choice is asked again, never "Sounds good!" with the party still booked
+                return policy.decide_cancellation(booking, now, rules)
+            # "ok do it" to "which 2 would you like?": the question still stands
             return policy.decide_menu(
                 "menu_selection", booking, [], [], [], now, rules, charter.addons
             )
