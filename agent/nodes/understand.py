@@ -116,8 +116,8 @@ def _corrected(
     """The guest change the last turn made, corrected by this reply ("Done: 12 guests (10
     adults, 2 kids)" answered "no sorry just 1": one kid fewer than now; "sorry 2 adults not
     kids": two kids fewer and two adults more; a plain "no", or "jk, keep it at 10" with the
-    count before it: the change undone), as sure as
-    values worked out (WORKED_OUT), so it is read back; the reading as it is otherwise."""
+    count before it: the change undone), as sure as values worked out (WORKED_OUT), so it is
+    read back; the reading as it is otherwise."""
     if len(changed) != 1 or understanding.concerns:
         return understanding
     made = GuestChange.model_validate(changed[0])
@@ -180,13 +180,11 @@ def _followed_up(
         return None
     read = reader.understand(words, context, vocabulary)
     asked = next((r for r in read.requests if r.intent == "booking_question"), None)
-    question = (
-        asked.model_copy(update={"clause": words})
-        if asked is not None
-        else Request(intent="faq", clause=words, confidence=read.requests[0].confidence)
-        if read.requests
-        else Request(intent="faq", clause=words, confidence=0.0)
-    )
+    if asked is not None:
+        question = asked.model_copy(update={"clause": words})
+    else:
+        sure = read.requests[0].confidence if read.requests else 0.0
+        question = Request(intent="faq", clause=words, confidence=sure)
     return understanding.model_copy(update={"requests": [question]})
 
 
