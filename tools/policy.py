@@ -566,7 +566,7 @@ def proteins_allowed(upgrades: Iterable[str], rules: Rules, addons: Sequence[Add
 
 def _listed(proteins: Sequence[str], by_slug: dict[str, AddonView]) -> str:
     """Proteins as a list says them: "steak, lobster, chicken and shrimp"."""
-    names = _names(proteins, by_slug).split(" and ")
+    names = _each_name(proteins, by_slug)
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
@@ -579,9 +579,11 @@ def _upgrades_after(
 
 def _names(proteins: Sequence[str], by_slug: dict[str, AddonView]) -> str:
     """Proteins as a sentence says them alike: "chicken and salmon", not "chicken and Salmon"."""
-    return " and ".join(
-        (by_slug[p].name if p in by_slug else p.replace("_", " ")).lower() for p in proteins
-    )
+    return " and ".join(_each_name(proteins, by_slug))
+
+
+def _each_name(proteins: Sequence[str], by_slug: dict[str, AddonView]) -> list[str]:
+    return [(by_slug[p].name if p in by_slug else p.replace("_", " ")).lower() for p in proteins]
 
 
 # ---- date change and cancellation -------------------------------------------------------

@@ -299,8 +299,7 @@ def decide_request(
                 moved = None  # the address booked, said again with directions
             elif moved is not None:
                 moved = capwords(moved)  # read from the folded text: "45 Pine St Folsom"
-            sentences = [p for p in _SENTENCE_END.split(text) if p.strip()]
-            only_asks = all(default_reader().asks(p.lower()) for p in sentences)
+            only_asks = all(_sentence_asks(p) for p in _sentences(text))
             return policy.decide_access(text, booking, now, rules, moved, only_asks)
         case "dietary_request":
             return policy.decide_dietary(booking, entities.dietary == "serious", now, rules)
@@ -357,10 +356,26 @@ def _greeting(intent: str, text: str) -> Decision:
     return Decision(intent, "handled", "greeting", "greeting", facts)
 
 
+def _sentences(text: str) -> list[str]:
+    """The message's sentences, each stripped."""
+    return [p.strip() for p in _SENTENCE_END.split(text) if p.strip()]
+
+
+def _sentence_asks(sentence: str) -> bool:
+    """Whether a sentence asks something (`Reader.asks`), after the connectors that may open
+    it ("also do u take venmo": the lexicon's `pointing_back.after`)."""
+    reader = default_reader()
+    openers = reader.lexicon.pointing_back.get("after", frozenset())
+    words = sentence.lower().split()
+    while words and words[0] in openers:
+        words = words[1:]
+    return reader.asks(" ".join(words))
+
+
 def _questions(text: str) -> list[str]:
     """The sentences of a message that ask something, last first: "I'm so nervous, it's my
     first time. What do we need to provide?" is searched as its question too."""
-    sentences = [p.strip() for p in _SENTENCE_END.split(text) if p.strip()]
+    sentences = _sentences(text)
     asked = [p for p in sentences if p.endswith("?")]
     return list(reversed(asked)) if len(sentences) > 1 else []
 
@@ -394,18 +409,13 @@ async def _more_faqs(
     """The FAQs that answer the other questions of a message of several sentences, each once,
     beside the one that answered it (`first`), none of a category another answer of the turn
     states (`covered`)."""
-    sentences = [p.strip() for p in _SENTENCE_END.split(text) if p.strip()]
+    sentences = _sentences(text)
     if len(sentences) < 2:
         return []
-    reader = default_reader()
-    openers = reader.lexicon.pointing_back.get("after", frozenset())  # "also do u take venmo"
     found: list[FaqMatch] = []
     seen = {first.faq_id}
     for sentence in sentences:
-        words = sentence.lower().split()
-        while words and words[0] in openers:
-            words = words[1:]
-        if len(found) + 1 >= MOST_FAQS or not reader.asks(" ".join(words)):
+        if len(found) + 1 >= MOST_FAQS or not _sentence_asks(sentence):
             continue
         match = await _faq_match(ctx, sentence)
         if match is not None and match.faq_id not in seen and match.category not in covered:
@@ -1102,10 +1112,11 @@ def _as_booked(booking: BookingView, field: str, value: Any) -> bool:
 
 
 def _asks_how_it_works(request: Request, decision: Decision) -> bool:
-    """Whether a guest change asks how changing the count works rather than giving one: no
-    count, in a clause that asks (`Reader.asks`), where the policy would only ask for the count. A
-    move without a date is not one: "could we reschedule to July?" is a request the team takes
-    up with its calendar."""
+    """Whether a change asks how changes work, for the FAQs to answer: a guest change with no
+    count, in a clause that asks (`Reader.asks`), where the policy would only ask for the count;
+    or a change only asked about with nothing read to price, which the policy would quote as
+    the estimate unchanged. A move without a date is not one: "could we reschedule to July?" is
+    a request the team takes up with its calendar."""
     if decision.kind == "change_quote" and not _has_values(request):
         # a price asked of a change read with nothing to price ("can we add fried rice? and
         # how much would scallops be for everyone?" read with neither): never "your estimate

@@ -683,7 +683,8 @@ class Reader:
         said = self._answer_words(text)
         if not said or len(said) > f.most_words or not f.costing.intersection(said):
             return None
-        if not (self.asks(self._plain_normaliser().normalise(text)) or said[0] in f.costing):
+        # the words are the normalised text without its punctuation: its "?" is read as written
+        if not ("?" in text or self.asks(" ".join(said)) or said[0] in f.costing):
             return None
         return said
 
@@ -697,10 +698,7 @@ class Reader:
         group named, else the one read back; a change keeps the direction read back, and a
         count of at least the group's `stored` count (all guests for "guests") is its new
         count."""
-        said = " ".join(self._answer_words(text))
-        tokens = slots.Tokens.of(said)
-        words = tokens.words
-        found = slots.find_slots(said, tokens, [], self.lexicon)
+        words, found = self._short_slots(self._answer_words(text))
         if any(s.kind != "count" for s in found):
             return None
         # "not 2" takes a count back; "no 15" answers the question with one
@@ -777,10 +775,7 @@ class Reader:
         source = "adults" if made.group == "guests" else made.group
         if made.delta is None or not self._corrects(said):
             return None
-        line = " ".join(said)
-        tokens = slots.Tokens.of(line)
-        words = tokens.words
-        found = slots.find_slots(line, tokens, [], lex)
+        words, found = self._short_slots(said)
         if len(found) > 1 or any(s.kind != "count" for s in found):
             return None
         named = {
@@ -808,12 +803,9 @@ class Reader:
         """Whether the whole message is a no that keeps nothing ("no", "nope that's wrong",
         "scratch that"; not "leave it"): said to a change just made, it asks for it undone."""
         said = self._answer_words(text)
-        line = f" {' '.join(said)} "
-        keeping = self.lexicon.keeping.get("words", frozenset())
+        keeping = frozenset(tuple(k.split()) for k in self.lexicon.keeping.get("words", ()))
         return (
-            bool(said)
-            and _made_of(said, self.lexicon.no_answers)
-            and not any(f" {k} " in line for k in keeping)
+            bool(said) and _made_of(said, self.lexicon.no_answers) and not slots.says(said, keeping)
         )
 
     def kept_count(self, text: str) -> int | None:
@@ -821,6 +813,12 @@ class Reader:
         kept = _kept(self._answer_words(text), self.lexicon)
         counts = [int(w) for w in kept or () if w.isdigit()]
         return counts[0] if len(counts) == 1 else None
+
+    def _short_slots(self, said: Sequence[str]) -> tuple[list[str], list[slots.Slot]]:
+        """The words of a short reply as the slot reader splits them, and the slots in them."""
+        line = " ".join(said)
+        tokens = slots.Tokens.of(line)
+        return tokens.words, slots.find_slots(line, tokens, [], self.lexicon)
 
     def _corrects(self, said: Sequence[str]) -> bool:
         """Whether a reply says it corrects: a `correcting_openers` word first or a
