@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent.nodes.decide import _asks_how_it_works, _said_once
+from agent.nodes.decide import MOST_FAQS, _asks_how_it_works, _said_once
 from agent.runtime import PRUNE_EVERY_TURNS, AgentRuntime
 from agent.state import KEPT, TurnEvent
 from agent.understanding.schema import Entities, Request
@@ -448,6 +448,18 @@ class TestSeveralQuestions:
         result = await runtime.receive(PHONE, message)
         assert result.reply is not None
         assert all(a in result.reply for a in answers), result.reply
+
+    async def test_at_most_three_questions_are_answered(
+        self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
+    ) -> None:
+        await customer_with_booking(session, clock, 10 * D)
+        result = await runtime.receive(
+            PHONE,
+            "is travel free? do u take venmo? how long does it go for? do u bring the grill?",
+        )
+        assert result.reply is not None
+        markers = ["30 miles", "Venmo", "90 minutes", "brings the hibachi grill"]
+        assert sum(m in result.reply for m in markers) == MOST_FAQS, result.reply
 
     async def test_a_question_and_thanks_is_answered_once(
         self, runtime: AgentRuntime, session: AsyncSession, clock: FrozenClock
